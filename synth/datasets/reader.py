@@ -1,0 +1,168 @@
+"""Reading datasets: a torch `Dataset` over one or many dataset directories.
+
+h5py handles cannot cross a fork or a pickle, so each process opens the shards it touches lazily, on first
+access, and keeps them open (one handle per shard per worker).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import h5py
+import numpy as np
+from torch.utils.data import Dataset
+
+from synth.datasets.manifest import manifest_shards, read_manifest
+from synth.datasets.schema import POSE_FIELDS, SCHEMA_VERSION, DatasetError, pose_sidecar_name
+from synth.datasets.writer import decode_image
+
+# Small per-sample labels loaded for every sample up front: samplers and the evaluator need them all.
+LABEL_FIELDS = ("vehicle_id", "camera_id", "color_id", "type_id")
+
+
+def _as_list(value) -> list:
+    if value is None:
+        return []
+    if isinstance(value, (str, Path)):
+        return [value]
+    return list(value)
+
+
+class ShardDataset(Dataset):
+    """Samples of the given splits of one or more dataset directories, in shard order.
+
+    `labels` holds numpy arrays over all samples (vehicle_id, camera_id, color_id, type_id, and `source`:
+    the index of the directory each sample came from; identity spaces of different directories are separate,
+    so `(source, vehicle_id)` is the identity). Items are dicts with the decoded RGB `image` and every stored
+    field of that sample; `with_pose=True` adds the pose sidecar's fields as `pose_keypoints`,
+    `pose_heatmaps`, `pose_segments`.
+    """
+
+    def __init__(
+        self,
+        roots: str | Path | Sequence[str | Path],
+        splits: str | Iterable[str] | None = None,
+        fields: Iterable[str] | None = None,
+        with_pose: bool = False,
+        decode: bool = True,
+    ):
+        self.roots = [Path(r) for r in _as_list(roots)]
+        if not self.roots:
+            raise ValueError("no dataset directories given")
+        wanted = set(_as_list(splits)) or None
+        self.fields = None if fields is None else tuple(fields)
+        self.with_pose = with_pose
+        self.decode = decode
+        self.shards: list[Path] = []
+        self.shard_split: list[str] = []
+        shard_of, local_of, source_of = [], [], []
+        labels: dict[str, list[np.ndarray]] = {name: [] for name in LABEL_FIELDS}
+        self.manifests = []
+        for source, root in enumerate(self.roots):
+            manifest = read_manifest(root)
+            self.manifests.append(manifest)
+            for split, path, count in manifest_shards(root, manifest):
+                if wanted is not None and split not in wanted:
+                    continue
+                shard_index = len(self.shards)
+                self.shards.append(path)
+                self.shard_split.append(split)
+                with self._open_checked(path, count) as f:
+                    for name in LABEL_FIELDS:
+                        labels[name].append(f[name][:])
+                shard_of.append(np.full(count, shard_index, np.int32))
+                local_of.append(np.arange(count, dtype=np.int64))
+                source_of.append(np.full(count, source, np.int16))
+        if not self.shards:
+            raise DatasetError(self.roots[0], f"no shards for splits {sorted(wanted) if wanted else 'any'}")
+        self._shard_of = np.concatenate(shard_of)
+        self._local_of = np.concatenate(local_of)
+        self.labels = {name: np.concatenate(chunks) for name, chunks in labels.items()}
+        self.labels["source"] = np.concatenate(source_of)
+        self._handles: dict[int, h5py.File] = {}
+        self._pose_handles: dict[int, h5py.File] = {}
+        self._pid = os.getpid()
+
+    @staticmethod
+    def _open_checked(path: Path, expected: int) -> h5py.File:
+        if not path.exists():
+            raise DatasetError(path, "shard listed in the manifest is missing")
+        try:
+            f = h5py.File(path, "r")
+        except OSError as exc:
+            raise DatasetError(path, f"cannot open HDF5 file (truncated or not HDF5): {exc}") from None
+        version = int(f.attrs.get("schema_version", -1))
+        if version > SCHEMA_VERSION:
+            f.close()
+            raise DatasetError(path, f"schema version {version} is newer than this toolkit reads ({SCHEMA_VERSION})", "schema_version")
+        if not f.attrs.get("complete", False) or "vehicle_id" not in f or len(f["vehicle_id"]) != expected:
+            f.close()
+            raise DatasetError(path, f"incomplete shard: the manifest lists {expected} samples")
+        return f
+
+    def __len__(self) -> int:
+        return len(self._shard_of)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_handles"], state["_pose_handles"] = {}, {}
+        return state
+
+    def _handle(self, shard: int, pose: bool = False) -> h5py.File:
+        if self._pid != os.getpid():  # forked into a worker: the parent's handles are not ours
+            self._handles, self._pose_handles, self._pid = {}, {}, os.getpid()
+        handles = self._pose_handles if pose else self._handles
+        if shard not in handles:
+            path = self.shards[shard]
+            if pose:
+                path = path.with_name(pose_sidecar_name(path.name))
+                if not path.exists():
+                    raise DatasetError(path, "pose sidecar missing: run `cli.py predict-pose` on this dataset")
+            handles[shard] = h5py.File(path, "r")
+        return handles[shard]
+
+    def locate(self, index: int) -> tuple[Path, int]:
+        """The shard file and the row inside it of sample `index`."""
+        return self.shards[self._shard_of[index]], int(self._local_of[index])
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        if index < 0:
+            index += len(self)
+        shard, row = int(self._shard_of[index]), int(self._local_of[index])
+        f = self._handle(shard)
+        names = self.fields if self.fields is not None else tuple(f.keys())
+        item: dict[str, Any] = {"index": index, "source": int(self.labels["source"][index])}
+        for name in names:
+            if name not in f:
+                raise DatasetError(self.shards[shard], "field not in shard", name)
+            value = f[name][row]
+            if name == "image":
+                item[name] = decode_image(value, f"{self.shards[shard]}[{row}]") if self.decode else value
+            elif name == "image_name":
+                item[name] = value.decode() if isinstance(value, bytes) else str(value)
+            else:
+                item[name] = value
+        if self.with_pose:
+            pose = self._handle(shard, pose=True)
+            for spec in POSE_FIELDS:
+                item[f"pose_{spec.name}"] = pose[spec.name][row]
+        return item
+
+    def identities(self) -> np.ndarray:
+        """A dense identity index per sample, with different source directories kept apart."""
+        pairs = np.stack([self.labels["source"].astype(np.int64), self.labels["vehicle_id"]], axis=1)
+        _, dense = np.unique(pairs, axis=0, return_inverse=True)
+        return dense.reshape(-1)
+
+    def close(self) -> None:
+        for handles in (self._handles, self._pose_handles):
+            for f in handles.values():
+                f.close()
+            handles.clear()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
