@@ -198,9 +198,8 @@ class ShardWriter:
             dset.resize(start + count, axis=0)
             values = [row[name] for row in self._pending]
             if FIELDS_BY_NAME[name].dtype == "bytes":
-                column = np.empty(count, dtype=object)
-                column[:] = values
-                dset[start:] = column
+                for j, value in enumerate(values):  # one by one: h5py turns equal-length rows into a 2-D array
+                    dset[start + j] = value
             elif FIELDS_BY_NAME[name].dtype == "str":
                 dset[start:] = values
             else:
