@@ -75,11 +75,248 @@ def demo(out, config_file):
 
 # --- real datasets: import / export ------------------------------------------------------------------------
 
+
+def _import_options(command):
+    """Options every importer shares."""
+    command = click.option("--no-progress", is_flag=True, help="No progress bar.")(command)
+    command = click.option("--skip-bad", is_flag=True,
+                           help="Skip bad rows and images (counted and listed) instead of stopping at the first.")(command)
+    command = click.option("--shard-size", default=2000, show_default=True, help="Samples per shard.")(command)
+    return command
+
+
+@main.group(name="import")
+def import_group():
+    """Convert a real dataset into a dataset directory (docs/IMPORT.md). Re-running resumes."""
+
+
+@import_group.command("veri")
+@click.option("--root", required=True, type=click.Path(path_type=Path), help="VeRi-776 folder.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Dataset directory to write.")
+@_import_options
+def import_veri_cmd(root, out, shard_size, skip_bad, no_progress):
+    """VeRi-776: train, query and gallery with identity, camera, colour and type."""
+    from synth.datasets.importers import import_veri
+
+    click.echo(import_veri(root, out, shard_size=shard_size, skip_bad=skip_bad, progress=not no_progress).format())
+
+
+@import_group.command("cityflow")
+@click.option("--root", required=True, type=click.Path(path_type=Path), help="CityFlow-ReID (AIC19 track 2) folder.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Dataset directory to write.")
+@click.option("--val-ids", default=0, show_default=True,
+              help="Hold out this many training identities as a labelled query/gallery split.")
+@click.option("--seed", default=0, show_default=True, help="Which identities are held out.")
+@click.option("--challenge/--no-challenge", default=True, show_default=True,
+              help="Also import the unlabelled official query/test images (challenge_query/challenge_gallery).")
+@_import_options
+def import_cityflow_cmd(root, out, val_ids, seed, challenge, shard_size, skip_bad, no_progress):
+    """CityFlow-ReID: training identities and cameras; validation split on request."""
+    from synth.datasets.importers import import_cityflow
+
+    report = import_cityflow(root, out, val_ids=val_ids, seed=seed, challenge=challenge, shard_size=shard_size,
+                             skip_bad=skip_bad, progress=not no_progress)
+    click.echo(report.format())
+
+
+@import_group.command("pamtri-csv")
+@click.option("--csv", "csv_file", required=True, type=click.Path(path_type=Path), help="PAMTRI label CSV.")
+@click.option("--images", required=True, type=click.Path(path_type=Path), help="Folder of the images it names.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Dataset directory to write into.")
+@click.option("--split", default=None, help="Split to write [default: from label_<split>.csv; ReID test -> gallery].")
+@click.option("--format", "fmt", type=click.Choice(["auto", "pose", "reid"]), default="auto", show_default=True,
+              help="pose: 111 fields; reid: 112 fields; auto: by the field count.")
+@_import_options
+def import_pamtri_csv_cmd(csv_file, images, out, split, fmt, shard_size, skip_bad, no_progress):
+    """One PAMTRI pose or ReID CSV and its images as one split (run once per CSV)."""
+    from synth.datasets.importers import import_pamtri_csv
+
+    report = import_pamtri_csv(csv_file, images, out, split=split, fmt=fmt, shard_size=shard_size,
+                               skip_bad=skip_bad, progress=not no_progress)
+    click.echo(report.format())
+
+
+@main.group(name="export")
+def export_group():
+    """Write a dataset directory in another toolkit's format (docs/IMPORT.md)."""
+
+
+@export_group.command("pamtri-csv")
+@click.option("--data", required=True, type=click.Path(path_type=Path), help="Dataset directory to export.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder for reid/ and pose/ layouts.")
+@click.option("--splits", default=None, help="Comma-separated splits [default: all].")
+@click.option("--keypoints", type=click.Choice(["auto", "pose", "labels"]), default="auto", show_default=True,
+              help="ReID CSV keypoints: pose sidecar predictions, ground-truth labels, or the sidecar when present.")
+@click.option("--pose-maps", is_flag=True, help="Also write sidecar heatmaps/segments as per-image JPEG folders.")
+@click.option("--overwrite", is_flag=True, help="Write into a non-empty output folder.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def export_pamtri_cmd(data, out, splits, keypoints, pose_maps, overwrite, no_progress):
+    """The published PAMTRI code's folders and CSVs (MultiTaskNet and PoseEstNet)."""
+    from synth.datasets.export import export_pamtri
+
+    chosen = [s.strip() for s in splits.split(",") if s.strip()] if splits else None
+    report = export_pamtri(data, out, splits=chosen, keypoints=keypoints, pose_maps=pose_maps, overwrite=overwrite,
+                           progress=not no_progress)
+    click.echo(report.format())
+
+
 # --- pose --------------------------------------------------------------------------------------------------
+
+
+@main.command("train-pose")
+@click.option("--data", "data", multiple=True, type=click.Path(path_type=Path), help="Dataset directory; repeat, or list several after one --data.")
+@click.argument("more_data", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Run directory (resumes when it has checkpoints/last.pt).")
+@click.option("--weights", multiple=True, type=float, help="Sampling weight per --data directory, in order (default: by size).")
+@click.option("--config", "config_file", type=click.Path(exists=True, path_type=Path), help="PoseConfig YAML.")
+@click.option("--tiny", is_flag=True, help="The small CPU configuration (hrnet_w18_small, 64 px) of the same code.")
+@click.option("--backbone", help="timm HRNet name (hrnet_w32, hrnet_w18_small, ...).")
+@click.option("--input-size", type=int, help="Square input size (heatmaps are a quarter of it).")
+@click.option("--pretrained", type=click.Path(exists=True, path_type=Path), help="ImageNet weights file for the backbone.")
+@click.option("--epochs", type=int)
+@click.option("--batch-size", type=int, help="Per process.")
+@click.option("--lr", type=float)
+@click.option("--train-occluded/--visible-only", default=None, help="Also train on occluded keypoints (synthetic data knows them).")
+@click.option("--workers", type=int)
+@click.option("--device", help="auto, cpu, cuda, cuda:N.")
+@click.option("--no-resume", is_flag=True, help="Refuse to continue an existing run instead of resuming it.")
+def train_pose_command(data, more_data, out, weights, config_file, tiny, backbone, input_size, pretrained, epochs,
+                       batch_size, lr, train_occluded, workers, device, no_resume):
+    """Train the HRNet pose network on synthetic and/or real datasets (runs under torchrun too)."""
+    from train.pose.config import PoseConfig
+    from train.pose.train import train_pose
+
+    last = out / "checkpoints" / "last.pt"
+    if last.exists() and no_resume:
+        raise ValueError(f"{out}: run exists (checkpoints/last.pt); use another --out or drop --no-resume")
+    if config_file:
+        config = PoseConfig.from_yaml(config_file)
+    elif last.exists() and (out / "config.yaml").exists():
+        config = PoseConfig.from_yaml(out / "config.yaml")  # resuming: the run's own settings
+    else:
+        config = PoseConfig.tiny() if tiny else PoseConfig()
+    dirs = [str(d) for d in (*data, *more_data)]
+    if dirs:
+        config.data = dirs
+    if weights:
+        config.weights = list(weights)
+    for key, value in (("backbone", backbone), ("input_size", input_size), ("pretrained", pretrained)):
+        if value is not None:
+            setattr(config.model, key, str(value) if key == "pretrained" else value)
+    for key, value in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr), ("train_occluded", train_occluded),
+                       ("workers", workers), ("device", device)):
+        if value is not None:
+            setattr(config, key, value)
+    history = train_pose(config, out, resume=not no_resume, say=click.echo)
+    if history:
+        click.echo(f"done: {len(history)} epochs, last PCK {history[-1].get('pck_mean', float('nan')):.4f}; run: {out}")
+
+
+@main.command("predict-pose")
+@click.option("--model", "model_run", type=click.Path(path_type=Path), required=True, help="Pose run directory or checkpoint file.")
+@click.option("--data", "data", multiple=True, type=click.Path(path_type=Path), required=True, help="Dataset directory (repeatable).")
+@click.argument("more_data", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--batch-size", default=32, show_default=True)
+@click.option("--workers", default=2, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--flip-test/--no-flip-test", default=None, help="Average with the mirrored input (default: the run's setting).")
+@click.option("--stretched-crop", is_flag=True, help="Store crop-frame heatmaps stretched over the image, as the published code did.")
+@click.option("--overwrite", is_flag=True, help="Redo sidecars that are already complete.")
+def predict_pose_command(model_run, data, more_data, batch_size, workers, device, flip_test, stretched_crop, overwrite):
+    """Write <shard>.pose.h5 (keypoints, heatmaps, segments) beside every shard of the datasets."""
+    from train.pose.predict import predict_pose
+
+    written = predict_pose(model_run, [*data, *more_data], batch_size=batch_size, device=device, workers=workers,
+                           flip_test=flip_test, stretched_crop=stretched_crop, overwrite=overwrite, say=click.echo)
+    click.echo(f"wrote {len(written)} pose sidecar(s)")
+
+
+@main.command("pose-accuracy")
+@click.option("--model", "model_run", type=click.Path(path_type=Path), required=True, help="Pose run directory or checkpoint file.")
+@click.option("--data", "data", multiple=True, type=click.Path(path_type=Path), required=True, help="Labelled dataset directory (repeatable).")
+@click.option("--split", help="Split to evaluate (default: all).")
+@click.option("--out", type=click.Path(path_type=Path), help="Write pose_accuracy.json and pose_examples.png here.")
+@click.option("--mode", type=click.Choice(["correct", "published"]), default="correct", show_default=True,
+              help="'published' reproduces the PAMTRI code's buggy ~constant threshold (comparison only).")
+@click.option("--box-size", type=click.Choice(["sqrt_area", "diagonal"]), default="sqrt_area", show_default=True)
+@click.option("--batch-size", default=32, show_default=True)
+@click.option("--workers", default=2, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+def pose_accuracy_command(model_run, data, split, out, mode, box_size, batch_size, workers, device):
+    """PCK per body part and mean (paper's Table 5 layout), plus a picture of good and bad cases."""
+    from train.pose.evaluate import evaluate_pose
+
+    evaluate_pose(model_run, list(data), split=split, out_dir=out, batch_size=batch_size, device=device,
+                  workers=workers, mode=mode, box_size=box_size, say=click.echo)
+
 
 # --- reid --------------------------------------------------------------------------------------------------
 
 # --- evaluation --------------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("runs", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--features", type=click.Path(path_type=Path), help="Precomputed features (.npz FeatureSet, docs/EVALUATION.md).")
+@click.option("--model", "model_run", type=click.Path(path_type=Path), help="Trained ReID run: extract features with it.")
+@click.option("--data", "data_dir", type=click.Path(path_type=Path), help="Dataset dir with query/gallery splits (images for pictures).")
+@click.option("--compare", is_flag=True, help="Put RUNS (eval dirs, metrics.json or .npz files) in one table and CMC plot.")
+@click.option("--names", help="Comma-separated row names for --compare.")
+@click.option("--out", type=click.Path(path_type=Path), help="Output dir [--features: <stem>_eval beside it; --model: RUN/eval/<data>].")
+@click.option("--metric", type=click.Choice(["euclidean", "cosine"]), default="euclidean", show_default=True)
+@click.option("--rerank/--no-rerank", default=False, show_default=True, help="k-reciprocal re-ranking.")
+@click.option("--k1", default=20, show_default=True)
+@click.option("--k2", default=6, show_default=True)
+@click.option("--lambda", "lambda_value", default=0.3, show_default=True)
+@click.option("--max-rank", default=50, show_default=True, help="Length of the CMC curve.")
+@click.option("--rank-k", default=100, show_default=True, help="k of rank-k mAP.")
+@click.option("--rank-k-denominator", type=click.Choice(["all", "min"]), default="all", show_default=True,
+              help="rank-k AP divides by all true matches, or by min(true matches, k).")
+@click.option("--ranked-queries", default=8, show_default=True, help="Rows of the ranked-gallery picture (0: none).")
+@click.option("--ranked-top", default=10, show_default=True, help="Matches shown per query.")
+@click.option("--name", help="Run name in tables and plots.")
+def evaluate(runs, features, model_run, data_dir, compare, names, out, metric, rerank, k1, k2, lambda_value, max_rank,
+             rank_k, rank_k_denominator, ranked_queries, ranked_top, name):
+    """ReID (mAP, CMC, rank-k mAP, mINP) and attribute accuracy, with tables, CMC plot and ranked-gallery picture.
+
+    \b
+    cli.py evaluate --features feats.npz [--data DIR]
+    cli.py evaluate --model runs/reid/RUN --data DIR
+    cli.py evaluate --compare RUN1 RUN2 ... [--names a,b] [--out DIR]
+    """
+    from eval.evaluate import EvalOptions, compare_runs, evaluate_feature_set, evaluate_model
+    from eval.features import FeatureSet
+    from eval.reranking import RerankConfig
+
+    options = EvalOptions(
+        metric=metric, rerank=RerankConfig(k1, k2, lambda_value) if rerank else None, max_rank=max_rank,
+        rank_k=rank_k, rank_k_denominator=rank_k_denominator, ranked_queries=ranked_queries, ranked_top=ranked_top,
+        name=name,
+    )
+    if compare:
+        if features or model_run or not runs:
+            raise click.UsageError("--compare takes runs as arguments, and no --features / --model")
+        out = out or Path("runs/eval/compare")
+        table = compare_runs(runs, out, names.split(",") if names else None, options)
+    else:
+        if runs:
+            raise click.UsageError(f"unexpected arguments {list(runs)}: runs are only taken with --compare")
+        if bool(features) == bool(model_run):
+            raise click.UsageError("give exactly one of --features FILE or --model RUN (with --data DIR)")
+        if features:
+            out = out or features.with_name(f"{features.stem}_eval")
+            options.name = name or features.stem
+            metrics = evaluate_feature_set(FeatureSet.load(features), out, options, data_dir=data_dir)
+        else:
+            if not data_dir:
+                raise click.UsageError("--model needs --data DIR (a dataset with query and gallery splits)")
+            out = out or model_run / "eval" / data_dir.name
+            metrics = evaluate_model(model_run, data_dir, out, options)
+        table = (out / "table.md").read_text()
+        for note in metrics.get("notes", []):
+            click.echo(f"note: {note}", err=True)
+    click.echo(table)
+    click.echo(f"outputs: {out}")
 
 
 if __name__ == "__main__":

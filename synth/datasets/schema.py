@@ -41,7 +41,7 @@ class Field:
 
 FIELDS: tuple[Field, ...] = (
     Field("image", "bytes", (), doc="encoded image (JPEG or PNG, file attribute image_format), RGB"),
-    Field("image_name", "str", (), doc="original or generated file name, unique within the dataset"),
+    Field("image_name", "str", (), doc="original or generated file name, unique within its split"),
     Field("image_hw", "int32", (2,), doc="decoded image height, width"),
     Field("vehicle_id", "int64", (), doc="identity; unique within the dataset (not across datasets)"),
     Field("camera_id", "int32", (), doc="camera, -1 where none"),
