@@ -36,7 +36,8 @@ class ShardDataset(Dataset):
     the index of the directory each sample came from; identity spaces of different directories are separate,
     so `(source, vehicle_id)` is the identity). Items are dicts with the decoded RGB `image` and every stored
     field of that sample; `with_pose=True` adds the pose sidecar's fields as `pose_keypoints`,
-    `pose_heatmaps`, `pose_segments`.
+    `pose_heatmaps`, `pose_segments` (or pass the names wanted, e.g. `with_pose=("keypoints",)` for
+    keypoints-only sidecars such as those imported from PAMTRI ReID CSVs).
     """
 
     def __init__(
@@ -44,7 +45,7 @@ class ShardDataset(Dataset):
         roots: str | Path | Sequence[str | Path],
         splits: str | Iterable[str] | None = None,
         fields: Iterable[str] | None = None,
-        with_pose: bool = False,
+        with_pose: bool | Iterable[str] = False,
         decode: bool = True,
     ):
         self.roots = [Path(r) for r in _as_list(roots)]
@@ -52,7 +53,9 @@ class ShardDataset(Dataset):
             raise ValueError("no dataset directories given")
         wanted = set(_as_list(splits)) or None
         self.fields = None if fields is None else tuple(fields)
-        self.with_pose = with_pose
+        if with_pose is True:
+            with_pose = tuple(spec.name for spec in POSE_FIELDS)
+        self.pose_fields: tuple[str, ...] = tuple(with_pose or ())
         self.decode = decode
         self.shards: list[Path] = []
         self.shard_split: list[str] = []
@@ -143,10 +146,12 @@ class ShardDataset(Dataset):
                 item[name] = value.decode() if isinstance(value, bytes) else str(value)
             else:
                 item[name] = value
-        if self.with_pose:
+        if self.pose_fields:
             pose = self._handle(shard, pose=True)
-            for spec in POSE_FIELDS:
-                item[f"pose_{spec.name}"] = pose[spec.name][row]
+            for name in self.pose_fields:
+                if name not in pose:
+                    raise DatasetError(pose.filename, "pose sidecar lacks this field (run `cli.py predict-pose`)", name)
+                item[f"pose_{name}"] = pose[name][row]
         return item
 
     def identities(self) -> np.ndarray:

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from synth import vocabulary as vocab
 from synth.datasets import DatasetError, ShardDataset
 from synth.datasets.manifest import manifest_shards, read_manifest
-from synth.datasets.schema import TMP_MARK, pose_sidecar_name
+from synth.datasets.schema import POSE_FIELDS, TMP_MARK, pose_sidecar_name
 from train import transforms as T
 from train.device import amp_enabled, autocast, select_device
 from train.engine import find_checkpoint, load_checkpoint, load_model_weights
@@ -136,7 +136,9 @@ def load_pose_model(run_or_checkpoint: str | Path, device: torch.device | str = 
 def sidecar_complete(path: Path, num_samples: int) -> bool:
     try:
         with h5py.File(path, "r") as f:
-            return bool(f.attrs.get("complete", False)) and len(f["keypoints"]) == num_samples
+            # A keypoints-only sidecar (imported from a PAMTRI ReID CSV) is not a complete prediction.
+            return bool(f.attrs.get("complete", False)) and all(
+                spec.name in f and len(f[spec.name]) == num_samples for spec in POSE_FIELDS)
     except (OSError, KeyError):
         return False
 
