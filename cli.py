@@ -71,7 +71,98 @@ def demo(out, config_file):
 
 # --- assets (vehicle models) -------------------------------------------------------------------------------
 
+
+@main.group()
+def assets():
+    """Vehicle models: build the procedural library, check a models directory."""
+
+
+@assets.command("build")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("assets"), show_default=True,
+              help="Models directory to write (one folder per model).")
+@click.option("--n", "count", type=int, default=None, help="Make this many models (default: the shipped library).")
+@click.option("--seed", type=int, default=None, help="Generator seed (default: the shipped library's).")
+@click.option("--force", is_flag=True, help="Rebuild models that are already complete.")
+def assets_build(out, count, seed, force):
+    """Generate procedural vehicles with their keypoints (resumes: complete models are kept)."""
+    from synth.blender.vehicles import build_library
+    from synth.vehicles.params import DEFAULT_SEED
+
+    folders = build_library(out, seed=DEFAULT_SEED if seed is None else seed, n=count, force=force)
+    click.echo(f"{len(folders)} models in {out}")
+
+
+@assets.command("check")
+@click.option("--models", type=click.Path(path_type=Path), default=Path("assets"), show_default=True,
+              help="Models directory (the shipped library or your own models).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Write a contact sheet PNG: every model from a few viewpoints, keypoints numbered.")
+@click.option("--tol", type=float, default=0.02, show_default=True, help="Max keypoint distance to the surface (m).")
+@click.option("--samples", type=int, default=12, show_default=True, help="Cycles samples per view of the sheet.")
+@click.option("--only", multiple=True, help="Restrict to these model names (repeatable).")
+def assets_check(models, out, tol, samples, only):
+    """Validate every model (sidecar, keypoints on the surface) and optionally draw a contact sheet."""
+    from synth.blender.vehicles import check_asset_surface
+    from synth.vehicles.library import load_library
+
+    library = load_library(models)
+    if only:
+        library = [a for a in library if a.name in set(only)]
+    worst = 0.0
+    for asset in library:
+        worst = max(worst, float(check_asset_surface(asset, tol).max()))
+    click.echo(f"{len(library)} models OK; largest keypoint-to-surface distance {worst * 100:.2f} cm")
+    if out:
+        from synth.blender.vehicle_sheet import contact_sheet
+
+        contact_sheet(library, out, samples=samples)
+        click.echo(f"contact sheet: {out}")
+
 # --- rendering ---------------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--models", "models_dir", type=click.Path(path_type=Path), default=Path("assets"), show_default=True,
+              help="Vehicle model library (one folder per model).")
+@click.option("--n", "n", type=int, default=41000, show_default=True, help="Images in the whole dataset.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Dataset directory to write.")
+@click.option("--seed", default=0, show_default=True, help="Global seed: sample i depends on (config, seed, i).")
+@click.option("--size", type=int, default=None, help="Output image side in pixels [default: config, 256].")
+@click.option("--config", "config_file", type=click.Path(exists=True, path_type=Path),
+              help="Render config YAML (see docs/RENDER.md); options given here override it.")
+@click.option("--backgrounds", type=click.Path(path_type=Path), help="Folder of real background frames.")
+@click.option("--workers", type=int, default=None, help="Render processes [default: one per core].")
+@click.option("--shard", "shard_spec", default="0/1", show_default=True,
+              help="K/N: render only the shards whose index is K mod N (N machines, one dataset).")
+def render(models_dir, n, out, seed, size, config_file, backgrounds, workers, shard_spec):
+    """Render labelled synthetic vehicle images into HDF5 shards (resumes: complete shards are skipped)."""
+    from synth.render import parse_shard, render_dataset
+    from synth.scene import RenderConfig
+
+    config = RenderConfig.from_yaml(config_file) if config_file else RenderConfig()
+    if size:
+        config.image.size = size
+    report = render_dataset(models_dir, out, n, seed=seed, config=config, backgrounds=backgrounds,
+                            workers=workers, shard=parse_shard(shard_spec))
+    rate = report.images / report.seconds if report.seconds else 0.0
+    click.echo(f"{out}: {len(report.written)} shard(s) written, {len(report.skipped)} already complete; "
+               f"{report.images} images in {report.seconds:.0f} s ({rate:.2f} images/s), "
+               f"peak worker memory {report.peak_rss_mb:.0f} MB")
+
+
+@main.command()
+@click.option("--videos", type=click.Path(exists=True, path_type=Path), required=True,
+              help="Folder of traffic videos (e.g. CityFlow's <scene>/<camera>/vdo.avi).")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for background images.")
+@click.option("--median-frames", default=50, show_default=True, help="Frames in each temporal median.")
+@click.option("--sampled-frames", default=10, show_default=True, help="Plain frames kept per video.")
+def backgrounds(videos, out, median_frames, sampled_frames):
+    """Extract vehicle-free backgrounds (temporal median per camera) and sampled frames from videos."""
+    from synth.backgrounds import extract_backgrounds
+
+    written = extract_backgrounds(videos, out, median_frames=median_frames, sampled_frames=sampled_frames)
+    click.echo(f"{out}: {len(written)} background image(s)")
+
 
 # --- real datasets: import / export ------------------------------------------------------------------------
 
@@ -251,6 +342,82 @@ def pose_accuracy_command(model_run, data, split, out, mode, box_size, batch_siz
 
 
 # --- reid --------------------------------------------------------------------------------------------------
+
+
+@main.command("train-reid")
+@click.option("--data", "data", multiple=True, type=click.Path(path_type=Path), help="Dataset directory; repeat, or list several after one --data (real + synthetic = RS).")
+@click.argument("more_data", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Run directory (resumes when it has checkpoints/last.pt).")
+@click.option("--config", "config_file", type=click.Path(exists=True, path_type=Path), help="ReidConfig YAML.")
+@click.option("--backbone", help="densenet121 (the paper's), densenet_tiny, or any timm model name.")
+@click.option("--inputs", type=click.Choice(["rgb", "heatmaps", "segments"]), help="Extra input channels: none, H (36) or S (13).")
+@click.option("--keypoints/--no-keypoints", default=None, help="K: concatenate the 108 keypoint values after pooling.")
+@click.option("--multitask/--no-multitask", default=None, help="MT: colour and type heads.")
+@click.option("--loss", type=click.Choice(["xent", "htri", "xent+htri"]))
+@click.option("--image-size", type=int, help="Square input size (default 256).")
+@click.option("--epochs", type=int)
+@click.option("--pk", nargs=2, type=int, help="P identities x K images per batch (default 8 4).")
+@click.option("--lr", type=float)
+@click.option("--weights", "weights_path", type=click.Path(exists=True, path_type=Path), help="ImageNet weights file for the backbone.")
+@click.option("--no-pretrained", is_flag=True, help="Random initialisation even when ImageNet weights are found.")
+@click.option("--pose-model", type=click.Path(path_type=Path), help="Pose run used to write missing pose sidecars first.")
+@click.option("--val-data", multiple=True, type=click.Path(path_type=Path), help="Validation dataset dirs (default: --data).")
+@click.option("--val-every", type=int, help="Validate every N epochs (0 = never).")
+@click.option("--max-steps", type=int, help="Cap on batches per epoch (smoke runs).")
+@click.option("--workers", type=int)
+@click.option("--device", help="auto, cpu, cuda, cuda:N.")
+@click.option("--seed", type=int)
+@click.option("--no-resume", is_flag=True, help="Refuse to continue an existing run instead of resuming it.")
+def train_reid_command(data, more_data, out, config_file, backbone, inputs, keypoints, multitask, loss, image_size,
+                       epochs, pk, lr, weights_path, no_pretrained, pose_model, val_data, val_every, max_steps,
+                       workers, device, seed, no_resume):
+    """Train the multi-task ReID network (DenseNet121; R / RS / MT / K / H / S switches). Runs under torchrun."""
+    from train.reid.config import ReidConfig
+    from train.reid.train import train_reid
+
+    if config_file:
+        config = ReidConfig.from_yaml(config_file)
+    elif (out / "checkpoints" / "last.pt").exists() and (out / "config.yaml").exists() and not no_resume:
+        config = ReidConfig.from_yaml(out / "config.yaml")  # resuming: the run's own settings
+    else:
+        config = ReidConfig()
+    overrides = {
+        "backbone": backbone, "inputs": inputs, "keypoints": keypoints, "multitask": multitask, "loss": loss,
+        "image_size": (image_size, image_size) if image_size else None, "epochs": epochs, "p": pk[0] if pk else None, "k": pk[1] if pk else None, "lr": lr,
+        "weights_path": str(weights_path) if weights_path else None, "pose_model": str(pose_model) if pose_model else None,
+        "val_every": val_every, "max_steps_per_epoch": max_steps, "workers": workers, "device": device, "seed": seed,
+        "pretrained": False if no_pretrained else None,
+    }
+    config = config.replace(**{key: value for key, value in overrides.items() if value is not None})
+    dirs = [*data, *more_data] or [Path(d) for d in config.data_dirs]
+    summary = train_reid(config, dirs, out, val_dirs=list(val_data) or None, resume=not no_resume)
+    best = summary["best_mAP"]
+    if summary["main_process"]:
+        click.echo(f"done: {summary['name']}, {len(summary['history'])} epochs"
+                   + (f", best validation mAP {best:.4f}" if best is not None else "") + f"; run: {out}")
+
+
+@main.command("extract")
+@click.option("--model", "model_run", type=click.Path(path_type=Path), required=True, help="ReID run directory or checkpoint file.")
+@click.option("--data", "data", multiple=True, type=click.Path(path_type=Path), required=True, help="Dataset directory (repeatable).")
+@click.argument("more_data", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Feature file to write (.npz).")
+@click.option("--splits", nargs=2, help="Query and gallery split names (default: query gallery, or val).")
+@click.option("--checkpoint", "which", type=click.Choice(["best", "last"]), default="best", show_default=True)
+@click.option("--batch-size", type=int)
+@click.option("--workers", default=2, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--pose-model", type=click.Path(path_type=Path), help="Pose run used to write missing pose sidecars first.")
+def extract_command(model_run, data, more_data, out, splits, which, batch_size, workers, device, pose_model):
+    """ReID features and colour/type predictions for every query and gallery image (input of `evaluate`)."""
+    from train.reid.extract import extract_features
+
+    features = extract_features(model_run, [*data, *more_data], splits=splits or None, batch_size=batch_size,
+                                device=device, workers=workers, which=which,
+                                pose_model=str(pose_model) if pose_model else None)
+    features.save(out)
+    click.echo(f"{len(features)} images ({int((features.split == 'query').sum())} queries): {out}")
+
 
 # --- evaluation --------------------------------------------------------------------------------------------
 

@@ -1,0 +1,154 @@
+"""How close the default render's keypoint visibility is to real traffic-camera data.
+
+Compares the per-keypoint visible rate (PAMTRI's binary visibility: our code 2) of synthetic samples with that
+of the real VeRi-776 keypoint labels (../shared/data/veri_keypoints/label_train.csv), and prints the mean
+absolute difference over the 36 keypoints (goal: at most 0.05). The synthetic labels come from ray casting
+the default scenes (`synth.render.label_visibility`: the same code that labels rendered images, minus Cycles)
+or, with --dataset, from an already rendered dataset. Writes a bar chart PNG next to the JSON.
+
+    python bench/realism.py [--models assets] [--count 1500] [--config FILE] [--dataset DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from synth.vocabulary import KEYPOINT_NAMES, NUM_KEYPOINTS, VIS_VISIBLE  # noqa: E402
+
+DEFAULT_VERI = ROOT.parent / "shared" / "data" / "veri_keypoints" / "label_train.csv"
+
+
+def veri_visible_rates(csv_path: Path) -> tuple[np.ndarray, int]:
+    data = np.loadtxt(csv_path, delimiter=",", usecols=range(3, 3 + 3 * NUM_KEYPOINTS), dtype=np.float64)
+    vis = data.reshape(len(data), NUM_KEYPOINTS, 3)[:, :, 2]
+    return (vis == 1).mean(axis=0), len(data)
+
+
+def dataset_visible_rates(dataset: Path) -> tuple[np.ndarray, int]:
+    import h5py
+
+    from synth.datasets.manifest import manifest_shards
+
+    vis = np.concatenate([h5py.File(path, "r")["keypoints"][:, :, 2] for _, path, _ in manifest_shards(dataset)])
+    return (vis == VIS_VISIBLE).mean(axis=0), len(vis)
+
+
+def plot(real: np.ndarray, synth: np.ndarray, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(14, 4.2))
+    x = np.arange(NUM_KEYPOINTS)
+    ax.bar(x - 0.2, real, 0.4, label="VeRi-776 (real labels)")
+    ax.bar(x + 0.2, synth, 0.4, label="synthetic (default render)")
+    ax.set_xticks(x, [f"{i} {n.replace('left_', 'L ').replace('right_', 'R ')}" for i, n in enumerate(KEYPOINT_NAMES)],
+                  rotation=90, fontsize=7)
+    ax.set_ylabel("visible rate")
+    ax.set_ylim(0, 1)
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def real_visibility(csv_path: Path) -> np.ndarray:
+    data = np.loadtxt(csv_path, delimiter=",", usecols=range(3, 3 + 3 * NUM_KEYPOINTS), dtype=np.float64)
+    return data.reshape(len(data), NUM_KEYPOINTS, 3)[:, :, 2] == 1
+
+
+def fit_viewpoints(args, config) -> None:
+    """Give every real image the viewpoint of the synthetic sample (uniform azimuth, no occlusion or
+    truncation) whose visibility pattern is nearest (Hamming), and histogram those viewpoints."""
+    from synth.render import label_visibility
+
+    probe = type(config).from_dict(config.to_dict())  # a deep copy
+    probe.viewpoint.azimuth_weights = ()
+    probe.occluders.prob = 0.0
+    probe.occlusion2d.prob = 0.0
+    probe.image.truncation_prob = 0.0
+    codes, views = label_visibility(args.models, args.n, args.seed, probe, count=args.count, workers=args.workers)
+    synth = (codes == VIS_VISIBLE).astype(np.int16)
+    real = real_visibility(args.veri).astype(np.int16)
+    # Hamming distance = |a| + |b| - 2 a.b
+    dist = real.sum(1)[:, None] + synth.sum(1)[None, :] - 2 * real @ synth.T
+    rng = np.random.default_rng(0)
+    best = np.array([rng.choice(np.flatnonzero(row == row.min())) for row in dist])
+    az, el = views[best, 0], views[best, 1]
+    hist = np.histogram(az % 360, bins=args.bins, range=(0, 360))[0].astype(np.float64)
+    weights = hist / hist.mean()
+    print(f"nearest-pattern match: mean Hamming distance {dist.min(1).mean():.2f} of 36")
+    print("azimuth_weights:", "[" + ", ".join(f"{w:.2f}" for w in weights) + "]")
+    print(f"elevation of matches: 5/25/50/75/95 % = {np.percentile(el, [5, 25, 50, 75, 95]).round(1).tolist()}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", type=Path, default=ROOT / "assets")
+    parser.add_argument("--veri", type=Path, default=DEFAULT_VERI)
+    parser.add_argument("--count", type=int, default=1500, help="synthetic samples to label")
+    parser.add_argument("--n", type=int, default=41000, help="size of the dataset the samples are drawn from")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--config", type=Path, help="render config YAML (default: the built-in defaults)")
+    parser.add_argument("--dataset", type=Path, help="use an already rendered dataset instead")
+    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--fit", action="store_true",
+                        help="fit the azimuth weights and elevation range to the real labels and print them")
+    parser.add_argument("--bins", type=int, default=12, help="azimuth bins for --fit")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "realism.json")
+    args = parser.parse_args()
+
+    if not args.veri.exists():
+        print(f"skipped: real VeRi keypoint labels not found at {args.veri}")
+        return
+    real, n_real = veri_visible_rates(args.veri)
+    start = time.time()
+    if args.dataset:
+        synth, n_synth = dataset_visible_rates(args.dataset)
+        source = str(args.dataset)
+    else:
+        from synth.render import label_visibility
+        from synth.scene import RenderConfig
+
+        config = RenderConfig.from_yaml(args.config) if args.config else RenderConfig()
+        if args.fit:
+            fit_viewpoints(args, config)
+            return
+        codes, _ = label_visibility(args.models, args.n, args.seed, config, count=args.count, workers=args.workers)
+        synth, n_synth = (codes == VIS_VISIBLE).mean(axis=0), len(codes)
+        source = f"ray-cast labels of samples 0..{args.count - 1} (config: {args.config or 'defaults'})"
+    diff = np.abs(real - synth)
+    mad = float(diff.mean())
+    print(f"real VeRi labels: {n_real} images; synthetic: {n_synth} samples ({source})")
+    print(f"{'keypoint':32s} {'real':>6s} {'synth':>6s} {'|diff|':>7s}")
+    for i, name in enumerate(KEYPOINT_NAMES):
+        print(f"{i:2d} {name:29s} {real[i]:6.3f} {synth[i]:6.3f} {diff[i]:7.3f}")
+    print(f"mean visible rate: real {real.mean():.3f}, synthetic {synth.mean():.3f}")
+    print(f"mean absolute difference over 36 keypoints: {mad:.4f} (goal <= 0.05: {'met' if mad <= 0.05 else 'NOT met'})")
+    result = {
+        "real_images": n_real, "synthetic_samples": n_synth, "synthetic_source": source,
+        "mean_abs_diff": round(mad, 4), "goal": 0.05, "goal_met": mad <= 0.05,
+        "real_visible_rate": [round(float(v), 4) for v in real],
+        "synthetic_visible_rate": [round(float(v), 4) for v in synth],
+        "seconds": round(time.time() - start, 1), "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    png = args.out.with_suffix(".png")
+    plot(real, synth, png, f"per-keypoint visible rate; mean |diff| = {mad:.3f}")
+    print(f"wrote {args.out} and {png}")
+
+
+if __name__ == "__main__":
+    main()

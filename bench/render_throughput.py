@@ -1,0 +1,108 @@
+"""Render throughput at 256x256: the default quality with one worker per core, and, in the same run, the
+reference quality (64 samples with OpenImageDenoise at its best setting, as Kubric renders). Prints images/s,
+the time 41,000 images would take, and the peak memory of a worker process over the run; writes JSON and a
+side-by-side PNG of the same samples at both qualities (look at it: default-quality noise should not show).
+
+    python bench/render_throughput.py [--models assets] [--count 240] [--reference-count 16] [--workers 2]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from synth.render import render_dataset, default_workers  # noqa: E402
+from synth.scene import RenderConfig  # noqa: E402
+
+
+def run(models: Path, out: Path, count: int, config: RenderConfig, workers: int, shard=(0, 1)) -> dict:
+    start = time.time()
+    report = render_dataset(models, out, n=count, seed=0, config=config, workers=workers, shard=shard,
+                            progress=True)
+    wall = time.time() - start
+    return {
+        "images": report.images,
+        "images_per_s": round(report.images / report.seconds, 3),
+        "images_per_s_with_startup": round(report.images / wall, 3),
+        "hours_for_41000": round(41000 / (report.images / report.seconds) / 3600, 2),
+        "peak_worker_rss_mb": round(report.peak_rss_mb, 1),
+        "samples": config.quality.samples,
+        "denoise": config.quality.denoise,
+    }
+
+
+def side_by_side(a: Path, b: Path, path: Path, count: int = 8) -> None:
+    import cv2
+    import h5py
+
+    from synth.datasets import decode_image
+    from synth.datasets.manifest import manifest_shards
+
+    def images(root):
+        out = []
+        for _, shard, _ in manifest_shards(root):
+            with h5py.File(shard, "r") as f:
+                out += [decode_image(bytes(x)) for x in f["image"][:]]
+        return out
+
+    ia, ib = images(a)[:count], images(b)[:count]
+    rows = [np.concatenate([x, y], axis=1) for x, y in zip(ia, ib)]
+    grid = np.concatenate([np.concatenate(rows[i:i + 2], axis=1) for i in range(0, len(rows) - 1, 2)], axis=0)
+    cv2.imwrite(str(path), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", type=Path, default=ROOT / "assets")
+    parser.add_argument("--count", type=int, default=240, help="images at the default quality")
+    parser.add_argument("--reference-count", type=int, default=16, help="images at the reference quality")
+    parser.add_argument("--workers", type=int, default=default_workers())
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "render_throughput.json")
+    args = parser.parse_args()
+
+    load = os.getloadavg()
+    with tempfile.TemporaryDirectory() as tmp:
+        default = RenderConfig()
+        default.effects.jpeg_prob = default.effects.blur_prob = 0.0  # compare rendering, not camera effects
+        default.effects.noise_sigma = (0.0, 0.0)
+        reference = RenderConfig.from_dict(default.to_dict())
+        reference.quality.samples = 64
+        reference.quality.denoise = "oidn_high"
+        # same dataset for both (n = --count); the reference renders only its first shard
+        reference.shard_size = default.shard_size = args.reference_count
+        print(f"default quality: {default.quality.samples} samples + {default.quality.denoise}, {args.workers} workers")
+        fast = run(args.models, Path(tmp) / "default", args.count, default, args.workers)
+        print(f"reference quality: {reference.quality.samples} samples + {reference.quality.denoise}")
+        shards = -(-args.count // args.reference_count)
+        ref = run(args.models, Path(tmp) / "reference", args.count, reference, args.workers, shard=(0, shards))
+        png = args.out.with_suffix(".png")
+        side_by_side(Path(tmp) / "default", Path(tmp) / "reference", png)
+    result = {
+        "size": default.image.size, "workers": args.workers, "cpus": os.cpu_count(),
+        "load_average_at_start": [round(v, 2) for v in load],
+        "default": fast, "reference": ref,
+        "speedup": round(fast["images_per_s"] / ref["images_per_s"], 1),
+        "goal_images_per_s": 4.0,
+    }
+    for name, r in (("default", fast), ("reference", ref)):
+        print(f"{name:9s}: {r['images_per_s']:.2f} images/s ({r['images_per_s_with_startup']:.2f} with start-up), "
+              f"41,000 images in {r['hours_for_41000']:.1f} h, peak worker memory {r['peak_worker_rss_mb']:.0f} MB")
+    print(f"speed-up of the default over the reference: {result['speedup']}x; goal >= 4 images/s: "
+          f"{'met' if fast['images_per_s'] >= 4 else 'NOT met'} (load average at start {load[0]:.1f} "
+          f"on {os.cpu_count()} cores: other jobs slow this down)")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(f"wrote {args.out} and {png} (left: default, right: reference, same samples)")
+
+
+if __name__ == "__main__":
+    main()

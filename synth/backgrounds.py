@@ -1,0 +1,299 @@
+"""Backgrounds behind the rendered vehicle.
+
+- `procedural_background`: a road scene seen through the sample's own camera (K, Rt): asphalt, lane markings,
+  kerb, pavement, verge, building facades and sky, ray-cast per pixel against a few planes, so the road runs
+  under the vehicle in the right perspective. Needs nothing on disk: the default works out of the box.
+- `FrameSource`: real frames (CityFlow camera frames, any images) from `--backgrounds DIR`; a sample takes a
+  random square crop.
+- `extract_backgrounds`: vehicle-free backgrounds from traffic videos (temporal median per camera) plus
+  sampled frames, for `cli.py backgrounds`.
+"""
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".m4v")
+
+
+class BackgroundError(ValueError):
+    def __init__(self, path, problem: str):
+        self.path = str(path)
+        super().__init__(f"{path}: {problem}")
+
+
+# --- procedural --------------------------------------------------------------------------------------------
+
+
+def _value_noise(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
+    """Smooth tileable noise in [0, 1] (size x size) from a cells x cells random grid."""
+    grid = rng.random((cells, cells)).astype(np.float32)
+    tiled = np.tile(grid, (3, 3))
+    big = cv2.resize(tiled, (3 * size, 3 * size), interpolation=cv2.INTER_CUBIC)
+    return big[size: 2 * size, size: 2 * size]
+
+
+def _texture(rng: np.random.Generator, size: int = 256) -> np.ndarray:
+    """Multi-octave noise texture in roughly [-1, 1], tileable."""
+    out = np.zeros((size, size), np.float32)
+    amp = 1.0
+    for cells in (4, 16, 64, 256):
+        out += amp * (_value_noise(rng, size, cells) - 0.5)
+        amp *= 0.6
+    return out
+
+
+def _sample(texture: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Bilinear lookup of a tileable texture at texel coordinates (wrapping), for any array shape."""
+    n = texture.shape[0]
+    u = np.mod(u, n)
+    v = np.mod(v, n)
+    u0, v0 = np.floor(u).astype(np.int64), np.floor(v).astype(np.int64)
+    fu, fv = (u - u0).astype(np.float32), (v - v0).astype(np.float32)
+    u0, v0 = u0 % n, v0 % n
+    u1, v1 = (u0 + 1) % n, (v0 + 1) % n
+    top = texture[v0, u0] * (1 - fu) + texture[v0, u1] * fu
+    bottom = texture[v1, u0] * (1 - fu) + texture[v1, u1] * fu
+    return top * (1 - fv) + bottom * fv
+
+
+def road_style(key: int) -> dict:
+    """What a virtual camera's road looks like (fixed per camera, so its images share a place)."""
+    rng = np.random.default_rng(key)
+    lanes_left, lanes_right = int(rng.integers(0, 3)), int(rng.integers(0, 3))
+    return {
+        "asphalt": float(rng.uniform(0.16, 0.42)),
+        "asphalt_tint": rng.uniform(0.95, 1.05, 3),
+        "lane_width": float(rng.uniform(3.2, 3.8)),
+        "lanes_left": lanes_left,
+        "lanes_right": lanes_right,
+        "lane_offset": float(rng.uniform(-0.5, 0.5)),
+        "centre_yellow": bool(rng.random() < 0.35),
+        "dash": (float(rng.uniform(2.0, 4.0)), float(rng.uniform(4.0, 9.0))),
+        "kerb": float(rng.uniform(0.15, 0.35)),
+        "pavement_width": float(rng.uniform(1.5, 5.0)),
+        "pavement": float(rng.uniform(0.35, 0.65)),
+        "verge": rng.choice([[0.12, 0.22, 0.07], [0.2, 0.25, 0.1], [0.25, 0.22, 0.15]]) * rng.uniform(0.7, 1.3),
+        "verge_width": float(rng.uniform(1.0, 8.0)),
+        # concrete, brick, render and glass tones: mostly grey with a little colour
+        "facade": (0.75 * np.full(3, rng.uniform(0.3, 0.7)) + 0.25 * rng.uniform(0.2, 0.8, 3)) * rng.uniform(0.6, 1.0),
+        "facade_distance": float(rng.uniform(4.0, 25.0)),
+        "crosswalk": bool(rng.random() < 0.15),
+        "crosswalk_x": float(rng.uniform(-12, 12)),
+        "texture_seed": int(rng.integers(2**31)),
+    }
+
+
+def procedural_background(K: np.ndarray, Rt: np.ndarray, size: int, road_yaw: float, key: int, seed: int,
+                          sky_color=(0.5, 0.6, 0.8)) -> np.ndarray:
+    """Float sRGB image (size, size, 3) in [0, 1] of a road scene seen by camera (K, Rt). The vehicle stands
+    at the origin heading along +x; the road runs along direction `road_yaw` (degrees) through it."""
+    style = road_style(key)
+    rng = np.random.default_rng(style["texture_seed"])
+    grain, blotch, grass = _texture(rng), _texture(rng), _texture(rng)
+    local = np.random.default_rng(seed)
+
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float64)
+    rays_cam = np.stack([(xs - K[0, 2]) / K[0, 0], (ys - K[1, 2]) / K[1, 1], np.ones_like(xs)], axis=-1)
+    R, t = Rt[:, :3], Rt[:, 3]
+    origin = -R.T @ t
+    rays = rays_cam @ R  # world directions (R^T d for each row)
+    yaw = np.radians(road_yaw)
+    # road frame: u along the road, w across it (left positive)
+    ru = np.array([np.cos(yaw), np.sin(yaw), 0.0])
+    rw = np.array([-np.sin(yaw), np.cos(yaw), 0.0])
+    o_u, o_w = origin @ ru, origin @ rw
+    d_u, d_w, d_z = rays @ ru, rays @ rw, rays[..., 2]
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_ground = np.where(d_z < -1e-6, -origin[2] / d_z, np.inf)
+        fd = style["facade_distance"] + style["lanes_left"] * style["lane_width"]
+        fr = style["facade_distance"] + style["lanes_right"] * style["lane_width"]
+        t_left = np.where(d_w > 1e-6, (fd - o_w) / d_w, np.inf)
+        t_right = np.where(d_w < -1e-6, (-fr - o_w) / d_w, np.inf)
+    t_facade = np.minimum(t_left, t_right)
+    hit_ground = t_ground < t_facade
+    hit_facade = ~hit_ground & np.isfinite(t_facade)
+
+    image = np.empty((size, size, 3), np.float32)
+    # sky: brighter towards the horizon
+    elev = np.clip(d_z / np.linalg.norm(rays, axis=-1), 0, 1)
+    sky = np.asarray(sky_color)[None, None] * (1.15 - 0.4 * elev[..., None])
+    image[:] = np.clip(sky, 0, 1)
+
+    gu = np.where(hit_ground, o_u + t_ground * d_u, 0.0)
+    gw = np.where(hit_ground, o_w + t_ground * d_w, 0.0)
+    image[hit_ground] = _ground_colour(style, gu[hit_ground], gw[hit_ground], grain, blotch, grass)
+
+    if hit_facade.any():
+        fu = o_u + t_facade * d_u
+        fz = origin[2] + t_facade * d_z
+        fu, fz = fu[hit_facade], fz[hit_facade]
+        base = np.asarray(style["facade"], np.float32)
+        window = ((np.mod(fu, 3.2) > 1.0) & (np.mod(fz, 3.0) > 1.0) & (fz > 3.0)).astype(np.float32)[:, None]
+        shade = 1.0 + 0.15 * _sample(blotch, fu * 20, fz * 20)[:, None]
+        colour = base * shade * (1 - window) + window * np.array([0.12, 0.14, 0.17]) * shade
+        colour[fz < 0.3] *= 0.6
+        image[hit_facade] = colour
+    # distance haze and a little per-image grain
+    dist = np.where(hit_ground, t_ground, np.where(hit_facade, t_facade, 1e3))
+    haze = np.clip((dist - 40) / 250, 0, 0.6)[..., None]
+    image = image * (1 - haze) + haze * np.asarray(sky_color, np.float32) * 1.1
+    image += local.normal(0, 0.008, image.shape).astype(np.float32)
+    return np.clip(image, 0, 1).astype(np.float32)
+
+
+def _ground_colour(style, u, w, grain, blotch, grass) -> np.ndarray:
+    lw = style["lane_width"]
+    w = w - style["lane_offset"]
+    right_edge = -(0.5 + style["lanes_right"]) * lw
+    left_edge = (0.5 + style["lanes_left"]) * lw
+    kerb, pave = style["kerb"], style["pavement_width"]
+    tex = _sample(grain, u * 40, w * 40) * 0.5 + _sample(blotch, u * 4, w * 4)
+    asphalt = style["asphalt"] * (1.0 + 0.18 * tex)[:, None] * style["asphalt_tint"]
+    colour = asphalt.astype(np.float32)
+
+    # lane lines: the road's edges are solid, lanes between are dashed
+    dash_on, dash_off = style["dash"]
+    dashed = np.mod(u, dash_on + dash_off) < dash_on
+    line_half = 0.07
+    for k in range(-style["lanes_right"], style["lanes_left"]):
+        centre = (k + 0.5) * lw
+        on = (np.abs(w - centre) < line_half) & (dashed | (style["centre_yellow"] and k == 0))
+        paint = [0.7, 0.55, 0.1] if (style["centre_yellow"] and k == 0) else [0.8, 0.8, 0.78]
+        colour[on] = np.asarray(paint, np.float32) * (0.85 + 0.15 * tex[on, None])
+    for edge in (right_edge + 0.25, left_edge - 0.25):
+        on = np.abs(w - edge) < line_half
+        colour[on] = np.array([0.78, 0.78, 0.76], np.float32) * (0.85 + 0.15 * tex[on, None])
+    if style["crosswalk"]:
+        on = (np.abs(u - style["crosswalk_x"]) < 2.0) & (np.mod(w, 1.0) < 0.5) & (w > right_edge) & (w < left_edge)
+        colour[on] = np.array([0.75, 0.75, 0.73], np.float32)
+
+    outside = (w < right_edge) | (w > left_edge)
+    off = np.where(w < right_edge, right_edge - w, w - left_edge)  # metres beyond the road edge
+    is_kerb = outside & (off < kerb)
+    is_pave = outside & (off >= kerb) & (off < kerb + pave)
+    is_verge = outside & (off >= kerb + pave) & (off < kerb + pave + style["verge_width"])
+    is_far = outside & (off >= kerb + pave + style["verge_width"])
+    colour[is_kerb] = np.float32(style["pavement"] * 1.2) * (1 + 0.1 * tex[is_kerb, None])
+    tiles = ((np.mod(u, 0.6) < 0.02) | (np.mod(off, 0.6) < 0.02)).astype(np.float32)
+    colour[is_pave] = (style["pavement"] * (1 + 0.12 * tex[is_pave]) * (1 - 0.25 * tiles[is_pave]))[:, None]
+    g = _sample(grass, u * 30, w * 30)
+    colour[is_verge] = np.asarray(style["verge"], np.float32) * (1 + 0.5 * g[is_verge, None])
+    colour[is_far] = style["pavement"] * 0.8 * (1 + 0.1 * tex[is_far, None])
+    return colour
+
+
+# --- real frames -------------------------------------------------------------------------------------------
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise BackgroundError(folder, "backgrounds directory does not exist")
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        raise BackgroundError(folder, f"no images ({', '.join(IMAGE_SUFFIXES)}) found")
+    return files
+
+
+class FrameSource:
+    """Random square crops of real frames, with a small cache of decoded frames (a virtual camera keeps
+    coming back to its own frame)."""
+
+    def __init__(self, files: list[Path], cache: int = 8):
+        self.files = list(files)
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._cache_size = cache
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def frame(self, index: int) -> np.ndarray:
+        if index in self._cache:
+            self._cache.move_to_end(index)
+            return self._cache[index]
+        path = self.files[index]
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is None or bgr.shape[0] < 16 or bgr.shape[1] < 16:
+            raise BackgroundError(path, "unreadable or too small background image")
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+        self._cache[index] = rgb
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return rgb
+
+    def crop(self, index: int, scale: float, position: tuple[float, float], flip: bool, size: int) -> np.ndarray:
+        frame = self.frame(index)
+        h, w = frame.shape[:2]
+        side = max(8, int(round(min(h, w) * scale)))
+        x0 = int(round(position[0] * (w - side)))
+        y0 = int(round(position[1] * (h - side)))
+        crop = frame[y0: y0 + side, x0: x0 + side]
+        if flip:
+            crop = crop[:, ::-1]
+        interp = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
+        return cv2.resize(np.ascontiguousarray(crop), (size, size), interpolation=interp)
+
+
+# --- extraction from videos --------------------------------------------------------------------------------
+
+
+def _imwrite_atomic(path: Path, rgb_or_bgr: np.ndarray) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
+    if not cv2.imwrite(str(tmp), rgb_or_bgr, [cv2.IMWRITE_JPEG_QUALITY, 95]):
+        raise BackgroundError(path, "could not write image")
+    os.replace(tmp, path)
+
+
+def extract_backgrounds(videos_dir: str | Path, out_dir: str | Path, median_frames: int = 50,
+                        sampled_frames: int = 10, progress: bool = True) -> list[Path]:
+    """For every video under `videos_dir` (CityFlow's `<scene>/<camera>/vdo.avi` or loose files): the temporal
+    median of `median_frames` evenly spaced frames (moving vehicles vanish, parked ones stay) and
+    `sampled_frames` plain frames. Output names come from the video's path. Unreadable videos are reported
+    and skipped. Returns the written files."""
+    from tqdm import tqdm
+
+    videos_dir, out_dir = Path(videos_dir), Path(out_dir)
+    videos = sorted(p for p in videos_dir.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+    if not videos:
+        raise BackgroundError(videos_dir, f"no videos ({', '.join(VIDEO_SUFFIXES)}) found")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for video in tqdm(videos, desc="backgrounds", unit="video", disable=not progress):
+        stem = "_".join(video.relative_to(videos_dir).with_suffix("").parts)
+        if (out_dir / f"{stem}_median.jpg").exists():
+            written.append(out_dir / f"{stem}_median.jpg")
+            continue
+        cap = cv2.VideoCapture(str(video))
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
+        if count <= 0:
+            tqdm.write(f"warning: {video}: cannot read video (skipped)")
+            continue
+        wanted = np.unique(np.linspace(0, count - 1, max(median_frames, sampled_frames)).astype(int))
+        keep_plain = set(np.unique(np.linspace(0, len(wanted) - 1, sampled_frames).astype(int)).tolist())
+        frames = []
+        for j, index in enumerate(wanted):
+            cap.set(cv2.CAP_PROP_POS_FRAMES, int(index))
+            ok, frame = cap.read()
+            if not ok:
+                continue
+            frames.append(frame)
+            if j in keep_plain:
+                path = out_dir / f"{stem}_f{int(index):06d}.jpg"
+                _imwrite_atomic(path, frame)
+                written.append(path)
+        cap.release()
+        if not frames:
+            tqdm.write(f"warning: {video}: no frame could be decoded (skipped)")
+            continue
+        median = np.median(np.stack(frames), axis=0).astype(np.uint8)
+        path = out_dir / f"{stem}_median.jpg"
+        _imwrite_atomic(path, median)
+        written.append(path)
+    return written

@@ -1,0 +1,479 @@
+"""The persistent Blender scene of one render worker, updated per sample from a `SceneSample`.
+
+Built once per worker process (world, sun, camera, shadow-catching ground, a pool of occluder objects,
+vehicles loaded on first use and then only shown/hidden), so each image changes only transforms and a few
+values: Cycles' persistent data then skips most of the scene sync. Also answers the geometric questions the
+labels need: the vehicle's silhouette hull, and ray casts for keypoint visibility and the visible fraction,
+with window glass see-through (a person sees the far side's keypoints through it).
+
+Only this module and render_backend.py import bpy (inside the worker process).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+import bpy
+import mathutils
+from mathutils.bvhtree import BVHTree
+
+from synth.camera import blender_camera_params, blender_matrix_world, camera_centre
+from synth.vocabulary import VIS_OCCLUDED, VIS_OUTSIDE, VIS_VISIBLE
+
+GLASS_WORDS = ("glass", "window", "windshield", "windscreen")
+OCCLUDER_KINDS = ("pole", "sign", "vehicle", "vegetation")
+VEHICLE_PASS_INDEX = 1
+OCCLUDER_PASS_INDEX = 2
+
+
+def _is_glass(material) -> bool:
+    """See-through for labels: the library marks glass and cabin interior; user models are recognised by
+    material names and transmissive shaders."""
+    if material is None:
+        return False
+    if material.get("pamtri_see_through"):
+        return True
+    if any(word in material.name.lower() for word in GLASS_WORDS):
+        return True
+    if material.use_nodes and material.node_tree:
+        for node in material.node_tree.nodes:
+            if node.type == "BSDF_GLASS":
+                return True
+            if node.type == "BSDF_PRINCIPLED":
+                tw = node.inputs.get("Transmission Weight")
+                if tw is not None and not tw.is_linked and tw.default_value > 0.5:
+                    return True
+    return False
+
+
+def _tint_glass(material) -> None:
+    """Render window glass as tinted, mirror-like and opaque, as windows look from a traffic camera: at a few
+    samples per pixel a transmissive pane over a dark cabin is mostly Monte Carlo noise and doubles the time.
+    (Labels still treat it as see-through.)"""
+    if material is None or material.get("pamtri_tinted") or not material.use_nodes:
+        return
+    for node in material.node_tree.nodes:
+        if node.type == "BSDF_PRINCIPLED":
+            for name, value in (("Transmission Weight", 0.0), ("Roughness", 0.06), ("Metallic", 0.0),
+                                ("Coat Weight", 0.0), ("Specular IOR Level", 0.8)):
+                socket = node.inputs.get(name)
+                if socket is not None and not socket.is_linked:
+                    socket.default_value = value
+            base = node.inputs.get("Base Color")
+            if base is not None and not base.is_linked:
+                base.default_value = (0.012, 0.014, 0.016, 1.0)
+    material["pamtri_tinted"] = True
+
+
+class LoadedVehicle:
+    """A library vehicle in the scene, with the geometry the labels need (world = vehicle frame)."""
+
+    def __init__(self, asset, root, collection, depsgraph):
+        self.asset = asset
+        self.root = root
+        self.collection = collection
+        self.objects = [o for o in [root, *root.children_recursive] if o.type == "MESH"]
+        self.object_names = {o.name for o in self.objects}
+        self.glass_slots: dict[str, set[int]] = {}
+        verts_all, polys_all, offset = [], [], 0
+        for ob in self.objects:
+            ob.pass_index = VEHICLE_PASS_INDEX
+            glass = {i for i, slot in enumerate(ob.material_slots) if _is_glass(slot.material)}
+            for i in glass:
+                _tint_glass(ob.material_slots[i].material)
+            if glass:
+                self.glass_slots[ob.name] = glass
+            ev = ob.evaluated_get(depsgraph)
+            mesh = ev.to_mesh()
+            co = np.empty(len(mesh.vertices) * 3, np.float64)
+            mesh.vertices.foreach_get("co", co)
+            co = co.reshape(-1, 3)
+            M = np.array(ob.matrix_world)
+            co = co @ M[:3, :3].T + M[:3, 3]
+            verts_all.append(co)
+            polys_all.extend([tuple(offset + v for v in p.vertices) for p in mesh.polygons])
+            offset += len(co)
+            ev.to_mesh_clear()
+        verts = np.concatenate(verts_all) if verts_all else np.zeros((0, 3))
+        if len(verts) < 4:
+            raise ValueError(f"{asset.mesh_path}: the loaded model has no mesh geometry")
+        self.bvh = BVHTree.FromPolygons([tuple(v) for v in verts], polys_all)
+        from scipy.spatial import ConvexHull
+
+        self.hull = verts[ConvexHull(verts).vertices]
+        self.footprint = (verts[:, 0].min(), verts[:, 0].max(), verts[:, 1].min(), verts[:, 1].max())
+        self.height = float(verts[:, 2].max())
+
+    def set_visible(self, visible: bool) -> None:
+        self.collection.hide_render = not visible
+        self.collection.hide_viewport = not visible
+
+    def is_glass_hit(self, obj, face_index: int, depsgraph) -> bool:
+        slots = self.glass_slots.get(obj.name)
+        if not slots:
+            return False
+        mesh = obj.evaluated_get(depsgraph).data
+        if face_index < 0 or face_index >= len(mesh.polygons):
+            return False
+        return mesh.polygons[face_index].material_index in slots
+
+
+def _vehicle_api():
+    from synth.blender import vehicles
+
+    return vehicles.load_vehicle, vehicles.set_body_color
+
+
+# --- scene construction ------------------------------------------------------------------------------------
+
+
+def _occluder_material():
+    mat = bpy.data.materials.new("occluder")
+    mat.use_nodes = True
+    nt = mat.node_tree
+    bsdf = nt.nodes["Principled BSDF"]
+    info = nt.nodes.new("ShaderNodeObjectInfo")
+    nt.links.new(info.outputs["Color"], bsdf.inputs["Base Color"])
+    bsdf.inputs["Roughness"].default_value = 0.55
+    return mat
+
+
+def _mesh_object(name, verts, faces, material, collection):
+    mesh = bpy.data.meshes.new(name)
+    mesh.from_pydata([tuple(v) for v in verts], [], [tuple(f) for f in faces])
+    mesh.update()
+    for poly in mesh.polygons:
+        poly.use_smooth = False
+    mesh.materials.append(material)
+    ob = bpy.data.objects.new(name, mesh)
+    collection.objects.link(ob)
+    ob.pass_index = OCCLUDER_PASS_INDEX
+    return ob
+
+
+def _cylinder(n=12, r=1.0, z0=0.0, z1=1.0, x=0.0, y=0.0):
+    a = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    ring = np.stack([x + r * np.cos(a), y + r * np.sin(a)], axis=1)
+    verts = [(p[0], p[1], z0) for p in ring] + [(p[0], p[1], z1) for p in ring]
+    faces = [(i, (i + 1) % n, n + (i + 1) % n, n + i) for i in range(n)]
+    faces += [tuple(range(n - 1, -1, -1)), tuple(range(n, 2 * n))]
+    return verts, faces
+
+
+def _box(cx, cy, cz, sx, sy, sz):
+    verts = [(cx + dx * sx / 2, cy + dy * sy / 2, cz + dz * sz / 2)
+             for dz in (-1, 1) for dy in (-1, 1) for dx in (-1, 1)]
+    faces = [(0, 2, 3, 1), (4, 5, 7, 6), (0, 1, 5, 4), (2, 6, 7, 3), (0, 4, 6, 2), (1, 3, 7, 5)]
+    return verts, faces
+
+
+def _wheel(x, y, r=0.17, width=0.1, n=12):
+    """A wheel (unit-car coordinates): a cylinder along y centred at height r."""
+    a = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    ring = [(x + r * np.cos(t), r + r * np.sin(t)) for t in a]
+    verts = [(px, y - width / 2, pz) for px, pz in ring] + [(px, y + width / 2, pz) for px, pz in ring]
+    faces = [(i, (i + 1) % n, n + (i + 1) % n, n + i) for i in range(n)]
+    faces += [tuple(range(n - 1, -1, -1)), tuple(range(n, 2 * n))]
+    return verts, faces
+
+
+def _merge(parts):
+    verts, faces = [], []
+    for v, f in parts:
+        base = len(verts)
+        verts += list(v)
+        faces += [tuple(base + i for i in face) for face in f]
+    return verts, faces
+
+
+def _blob(seed, subdiv=2):
+    """A lumpy unit sphere (vegetation crown), centred at z = 0.5 so it sits on z = 0 scaled by its height."""
+    rng = np.random.default_rng(seed)
+    import bmesh
+
+    bm = bmesh.new()
+    bmesh.ops.create_icosphere(bm, subdivisions=subdiv, radius=0.5)
+    verts = np.array([v.co[:] for v in bm.verts])
+    faces = [tuple(v.index for v in f.verts) for f in bm.faces]
+    bm.free()
+    verts *= (1 + 0.25 * rng.uniform(-1, 1, (len(verts), 1)))
+    verts[:, 2] += 0.5
+    return verts, faces
+
+
+class SceneBuilder:
+    """Owns the worker's scene. `apply(sample, ...)` sets it up for one sample."""
+
+    def __init__(self, models, occluder_slots: int = 2):
+        bpy.ops.wm.read_factory_settings(use_empty=True)
+        from synth.blender import vehicles
+
+        vehicles._TEMPLATES.clear()  # the reset freed any cached model objects: never hand out stale ones
+        self.scene = bpy.context.scene
+        self.models = models
+        self.vehicles: dict[str, LoadedVehicle] = {}
+        self.current: LoadedVehicle | None = None
+        self._build_world()
+        self._build_camera_and_sun()
+        self._build_ground()
+        self._build_occluders(occluder_slots)
+
+    # world: a sky/ground gradient lights the vehicle and shows in its reflections; film is transparent
+    def _build_world(self):
+        world = bpy.data.worlds.new("sky")
+        self.scene.world = world
+        world.use_nodes = True
+        # The gradient changes every image: a small importance map keeps its rebuild cheap (the default
+        # 1024 px map costs seconds per image on one core).
+        world.cycles.sampling_method = "MANUAL"
+        world.cycles.sample_map_resolution = 32
+        nt = world.node_tree
+        nt.nodes.clear()
+        coord = nt.nodes.new("ShaderNodeTexCoord")
+        sep = nt.nodes.new("ShaderNodeSeparateXYZ")
+        ramp = nt.nodes.new("ShaderNodeMapRange")
+        ramp.inputs["From Min"].default_value = -0.05
+        ramp.inputs["From Max"].default_value = 0.25
+        mix = nt.nodes.new("ShaderNodeMix")
+        mix.data_type = "RGBA"
+        bg = nt.nodes.new("ShaderNodeBackground")
+        out = nt.nodes.new("ShaderNodeOutputWorld")
+        nt.links.new(coord.outputs["Generated"], sep.inputs[0])
+        nt.links.new(sep.outputs["Z"], ramp.inputs["Value"])
+        nt.links.new(ramp.outputs["Result"], mix.inputs["Factor"])
+        nt.links.new(mix.outputs["Result"], bg.inputs["Color"])
+        nt.links.new(bg.outputs["Background"], out.inputs["Surface"])
+        self._sky_mix, self._sky_bg = mix, bg
+
+    def _build_camera_and_sun(self):
+        cam = bpy.data.cameras.new("camera")
+        cam.clip_start, cam.clip_end = 0.1, 1000.0
+        self.camera = bpy.data.objects.new("camera", cam)
+        self.scene.collection.objects.link(self.camera)
+        self.scene.camera = self.camera
+        sun = bpy.data.lights.new("sun", "SUN")
+        self.sun = bpy.data.objects.new("sun", sun)
+        self.scene.collection.objects.link(self.sun)
+
+    def _build_ground(self):
+        mat = bpy.data.materials.new("ground")
+        mat.use_nodes = True
+        self._ground_bsdf = mat.node_tree.nodes["Principled BSDF"]
+        self._ground_bsdf.inputs["Roughness"].default_value = 0.9
+        verts = [(-0.5, -0.5, 0.0), (0.5, -0.5, 0.0), (0.5, 0.5, 0.0), (-0.5, 0.5, 0.0)]
+        self.ground = _mesh_object("ground", verts, [(0, 1, 2, 3)], mat, self.scene.collection)
+        self.ground.pass_index = 0
+        self.ground.is_shadow_catcher = True
+
+    def _build_occluders(self, slots: int):
+        self.occluder_collection = bpy.data.collections.new("occluders")
+        self.scene.collection.children.link(self.occluder_collection)
+        mat = _occluder_material()
+        c = self.occluder_collection
+        # every pool entry is a list of objects shown and placed together
+        self.occluder_pool: dict[str, list[list]] = {k: [] for k in OCCLUDER_KINDS}
+        for j in range(slots):
+            self.occluder_pool["pole"].append([_mesh_object(f"pole{j}", *_cylinder(12), mat, c)])
+            self.occluder_pool["sign"].append([
+                _mesh_object(f"signpole{j}", *_cylinder(8), mat, c),
+                _mesh_object(f"signpanel{j}", *_box(0.0, 0.0, 0.5, 1.0, 1.0, 1.0), mat, c),
+            ])
+            car = _merge([
+                _box(0.0, 0.0, 0.36, 1.0, 1.0, 0.4),  # lower body (unit length/width/height, scaled per use)
+                _box(-0.05, 0.0, 0.76, 0.55, 0.86, 0.42),  # cabin
+                *[_wheel(x, y) for x in (-0.32, 0.32) for y in (-0.44, 0.44)],
+            ])
+            self.occluder_pool["vehicle"].append([_mesh_object(f"proxycar{j}", *car, mat, c)])
+            self.occluder_pool["vegetation"].append([
+                _mesh_object(f"trunk{j}", *_cylinder(8), mat, c),
+                _mesh_object(f"crown{j}", *_blob(j), mat, c),
+            ])
+        self.occluder_names: set[str] = set()
+        for entries in self.occluder_pool.values():
+            for objs in entries:
+                for ob in objs:
+                    ob.hide_render = ob.hide_viewport = True
+
+    # --- vehicles ------------------------------------------------------------------------------------------
+
+    def vehicle(self, model_index: int) -> LoadedVehicle:
+        asset = self.models[model_index]
+        if asset.name not in self.vehicles:
+            load_vehicle, _ = _vehicle_api()
+            collection = bpy.data.collections.new(f"vehicle_{asset.name}")
+            self.scene.collection.children.link(collection)
+            try:
+                root = load_vehicle(asset, collection=collection)
+            except Exception as exc:  # any importer failure becomes one clear line naming the file
+                raise ValueError(f"{asset.mesh_path}: cannot load vehicle model: {exc}") from exc
+            bpy.context.view_layer.update()
+            self.vehicles[asset.name] = LoadedVehicle(asset, root, collection, bpy.context.evaluated_depsgraph_get())
+        return self.vehicles[asset.name]
+
+    def show_vehicle(self, model_index: int, paint_rgb) -> LoadedVehicle:
+        vehicle = self.vehicle(model_index)
+        if self.current is not vehicle:
+            if self.current is not None:
+                self.current.set_visible(False)
+            vehicle.set_visible(True)
+            self.current = vehicle
+        _, set_body_color = _vehicle_api()
+        set_body_color(vehicle.root, vehicle.asset, tuple(paint_rgb))
+        return vehicle
+
+    # --- per-sample update ---------------------------------------------------------------------------------
+
+    def set_camera(self, K_render: np.ndarray, Rt: np.ndarray, size: int) -> None:
+        render = self.scene.render
+        render.resolution_x = render.resolution_y = int(size)
+        render.resolution_percentage = 100
+        render.pixel_aspect_x = render.pixel_aspect_y = 1.0
+        params = blender_camera_params(K_render, size, size)
+        cam = self.camera.data
+        cam.sensor_fit = params["sensor_fit"]
+        cam.sensor_width = params["sensor_width"]
+        cam.lens = params["lens"]
+        cam.shift_x, cam.shift_y = params["shift_x"], params["shift_y"]
+        self.camera.matrix_world = mathutils.Matrix(blender_matrix_world(Rt).tolist())
+
+    def set_lighting(self, sample, sun_rgb) -> None:
+        el, az = np.radians(sample.sun_elevation), np.radians(sample.sun_azimuth)
+        to_sun = mathutils.Vector((np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)))
+        self.sun.rotation_mode = "QUATERNION"
+        self.sun.rotation_quaternion = to_sun.to_track_quat("Z", "Y")
+        self.sun.data.energy = sample.sun_strength
+        self.sun.data.color = sun_rgb
+        self.sun.data.angle = np.radians(sample.sun_angle)
+        self._set_mix_colors(sample.ground_color, sample.sky_color)
+        self._sky_bg.inputs["Strength"].default_value = sample.sky_strength
+        self.scene.view_settings.exposure = sample.exposure
+
+    def _set_mix_colors(self, a, b):
+        inputs = [s for s in self._sky_mix.inputs if s.type == "RGBA"]
+        inputs[0].default_value = (*a, 1.0)
+        inputs[1].default_value = (*b, 1.0)
+
+    def set_ground(self, sample, vehicle: LoadedVehicle) -> None:
+        """Shadow catcher under the vehicle and its shadow only: ground pixels are the costly ones, so the
+        plane covers the footprint and where the sun throws the vehicle's and the occluders' shadows."""
+        self.ground.hide_render = self.ground.hide_viewport = not sample.shadows
+        if not sample.shadows:
+            return
+        x0, x1, y0, y1 = vehicle.footprint
+        pts = [(x0, y0), (x0, y1), (x1, y0), (x1, y1)]
+        el, az = np.radians(max(sample.sun_elevation, 8.0)), np.radians(sample.sun_azimuth)
+        reach = min(vehicle.height / np.tan(el), 12.0)
+        dx, dy = -np.cos(az) * reach, -np.sin(az) * reach
+        pts += [(x + dx, y + dy) for x, y in pts]
+        for occ in sample.occluders:
+            pts.append(occ.position)
+        pts = np.array(pts)
+        lo, hi = pts.min(0) - 0.6, pts.max(0) + 0.6
+        self.ground.location = ((lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, 0.0)
+        self.ground.scale = (hi[0] - lo[0], hi[1] - lo[1], 1.0)
+
+    def set_occluders(self, occluders) -> None:
+        used = {k: 0 for k in OCCLUDER_KINDS}
+        shown = set()
+        for occ in occluders:
+            pool = self.occluder_pool[occ.kind]
+            if used[occ.kind] >= len(pool):
+                continue
+            objs = pool[used[occ.kind]]
+            used[occ.kind] += 1
+            a, b, c = occ.size
+            for ob in objs:
+                ob.location = (occ.position[0], occ.position[1], 0.0)
+                ob.rotation_euler = (0.0, 0.0, np.radians(occ.yaw))
+                ob.color = (*occ.color, 1.0)
+            if occ.kind == "pole":
+                objs[0].scale = (a, a, b)
+            elif occ.kind == "sign":
+                objs[0].scale = (0.05, 0.05, c + b)
+                objs[0].color = (0.3, 0.3, 0.3, 1.0)
+                objs[1].scale = (0.04, a, b)
+                objs[1].location = (occ.position[0], occ.position[1], c)
+            elif occ.kind == "vehicle":
+                objs[0].scale = (a, b, c)
+            else:  # vegetation: a bush (no trunk) or a small tree
+                trunk = c > 0.5
+                crown_h = b * (0.6 if trunk else 1.0)
+                objs[0].scale = (0.12, 0.12, b - crown_h + 0.2)
+                objs[0].color = (0.12, 0.07, 0.03, 1.0)
+                objs[1].scale = (a * 2, a * 2, crown_h)
+                objs[1].location = (occ.position[0], occ.position[1], b - crown_h)
+                if not trunk:
+                    objs = objs[1:]
+            for ob in objs:
+                shown.add(ob.name)
+                ob.hide_render = ob.hide_viewport = False
+        self.occluder_names = shown
+        for entries in self.occluder_pool.values():
+            for objs in entries:
+                for ob in objs:
+                    if ob.name not in shown and not ob.hide_render:
+                        ob.hide_render = ob.hide_viewport = True
+
+    # --- labels by ray casting -----------------------------------------------------------------------------
+
+    def _first_hit(self, depsgraph, origin, direction, max_dist):
+        """First opaque hit along a ray: vehicle window glass is passed through. Returns (distance, object) or
+        (inf, None)."""
+        travelled = 0.0
+        o = mathutils.Vector(origin)
+        d = mathutils.Vector(direction)
+        for _ in range(8):
+            hit, loc, _n, index, obj, _m = self.scene.ray_cast(depsgraph, o, d, distance=max_dist - travelled)
+            if not hit:
+                return np.inf, None
+            step = (loc - o).length
+            travelled += step
+            if self.current is not None and obj.name in self.current.object_names and \
+                    self.current.is_glass_hit(obj, index, depsgraph):
+                o = loc + d * 1e-4
+                travelled += 1e-4
+                continue
+            return travelled, obj
+        return np.inf, None
+
+    def keypoint_visibility(self, keypoints_world: np.ndarray, uv: np.ndarray, Rt: np.ndarray, size: int,
+                            tolerance: float = 0.1) -> np.ndarray:
+        """3-state visibility of keypoints projected to `uv` in a size x size image (SPEC 3)."""
+        depsgraph = bpy.context.evaluated_depsgraph_get()
+        cam = camera_centre(Rt)
+        vis = np.full(len(keypoints_world), VIS_OUTSIDE, np.int64)
+        for k, (p, (u, v)) in enumerate(zip(keypoints_world, uv)):
+            if not (np.isfinite(u) and -0.5 <= u < size - 0.5 and -0.5 <= v < size - 0.5):
+                continue
+            ray = p - cam
+            dist = float(np.linalg.norm(ray))
+            hit_dist, _ = self._first_hit(depsgraph, cam, ray / dist, dist + 1.0)
+            tol = max(tolerance, 0.008 * dist)  # keypoints sit on edges: grazing rays must not hide them
+            vis[k] = VIS_OCCLUDED if hit_dist < dist - tol else VIS_VISIBLE
+        return vis
+
+    def visibility_grid(self, K: np.ndarray, Rt: np.ndarray, size: int, grid: int, occluded: bool):
+        """Boolean (grid, grid) masks of the vehicle's amodal silhouette and of its visible part, sampled at
+        pixel centres of a grid over the image. With no occluders in the scene, visible == amodal."""
+        depsgraph = bpy.context.evaluated_depsgraph_get()
+        cam = camera_centre(Rt)
+        centres = (np.arange(grid) + 0.5) * size / grid - 0.5
+        xs, ys = np.meshgrid(centres, centres)
+        rays_cam = np.stack([(xs - K[0, 2]) / K[0, 0], (ys - K[1, 2]) / K[1, 1], np.ones_like(xs)], -1)
+        rays = rays_cam.reshape(-1, 3) @ Rt[:, :3]
+        rays /= np.linalg.norm(rays, axis=1, keepdims=True)
+        amodal = np.zeros(len(rays), bool)
+        visible = np.zeros(len(rays), bool)
+        bvh = self.current.bvh
+        o = mathutils.Vector(cam)
+        for j, d in enumerate(rays):
+            dv = mathutils.Vector(d)
+            loc, _n, _i, dist = bvh.ray_cast(o, dv)
+            if loc is None:
+                continue
+            amodal[j] = True
+            if not occluded:
+                visible[j] = True
+                continue
+            hit_dist, obj = self._first_hit(depsgraph, cam, d, dist + 1.0)
+            visible[j] = obj is not None and obj.name in self.current.object_names
+        return amodal.reshape(grid, grid), visible.reshape(grid, grid)

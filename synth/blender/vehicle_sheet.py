@@ -1,0 +1,230 @@
+"""`cli.py assets check`: a contact sheet of every model from a few viewpoints with its keypoints drawn.
+
+Rendered with Cycles at low samples (the real renderer's engine, so the sheet shows what the data will look
+like; headless EEVEE/Workbench need a GPU context this machine does not have). Keypoints are projected with the
+SPEC 3 camera model (K and [R|t] from the Blender camera) and drawn with OpenCV: filled and numbered when a ray
+from the camera reaches them, hollow when the vehicle hides them. Left-side keypoints (0-17) are drawn in
+orange, right-side ones (18-35) in cyan.
+"""
+from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from synth.vehicles.library import VehicleAsset
+
+VIEWS = ((35.0, 12.0), (90.0, 5.0), (215.0, 18.0))  # (azimuth from the front towards the left, elevation) deg
+LEFT_BGR, RIGHT_BGR = (0, 140, 255), (255, 200, 0)
+
+
+def camera_matrices(cam_obj, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """K (3x3) and world-to-camera [R|t] (3x4, OpenCV frame) of a Blender camera, as in SPEC 3."""
+    cam = cam_obj.data
+    fit = cam.sensor_fit
+    if fit == "AUTO":
+        fit = "HORIZONTAL" if width >= height else "VERTICAL"
+    view = width if fit == "HORIZONTAL" else height
+    sensor = cam.sensor_width if (cam.sensor_fit == "AUTO" or fit == "HORIZONTAL") else cam.sensor_height
+    f = cam.lens * view / sensor
+    cx = (width - 1) / 2 - cam.shift_x * view
+    cy = (height - 1) / 2 + cam.shift_y * view
+    K = np.array([[f, 0, cx], [0, f, cy], [0, 0, 1.0]])
+    world = np.array(cam_obj.matrix_world.normalized())
+    Rt = np.diag([1.0, -1.0, -1.0]) @ np.linalg.inv(world)[:3, :]
+    return K, Rt
+
+
+def project(points: np.ndarray, K: np.ndarray, Rt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    cam = points @ Rt[:, :3].T + Rt[:, 3]
+    uv = cam @ K.T
+    return uv[:, :2] / uv[:, 2:3], cam[:, 2]
+
+
+def _place_camera(cam_obj, asset: VehicleAsset, azimuth: float, elevation: float, width: int, height: int):
+    """Aim the camera at the vehicle's centre from (azimuth, elevation), far enough to frame it."""
+    from mathutils import Vector
+
+    kps = asset.keypoints
+    dims = asset.dimensions
+    centre = np.array([0.0, 0.0, max(dims.get("height", kps[:, 2].max()) / 2, 0.5)])
+    radius = 0.5 * math.sqrt(dims["length"] ** 2 + dims["width"] ** 2 + dims["height"] ** 2)
+    fov = 2 * math.atan(cam_obj.data.sensor_width / (2 * cam_obj.data.lens)) * min(1.0, height / width)
+    dist = radius / math.sin(fov / 2) * 0.92
+    a, e = math.radians(azimuth), math.radians(elevation)
+    pos = centre + dist * np.array([math.cos(e) * math.cos(a), math.cos(e) * math.sin(a), math.sin(e)])
+    cam_obj.location = Vector(pos)
+    direction = Vector(centre - pos)
+    cam_obj.rotation_euler = direction.to_track_quat("-Z", "Y").to_euler()
+
+
+def _setup_scene(width: int, height: int, samples: int):
+    import bpy
+
+    scene = bpy.data.scenes.new("pamtri_sheet")
+    scene.render.engine = "CYCLES"
+    scene.cycles.device = "CPU"
+    scene.cycles.samples = samples
+    scene.cycles.use_denoising = True
+    scene.cycles.max_bounces = 6
+    scene.render.resolution_x, scene.render.resolution_y = width, height
+    scene.render.resolution_percentage = 100
+    scene.render.image_settings.file_format = "PNG"
+    scene.view_settings.view_transform = "Standard"
+    world = bpy.data.worlds.new("pamtri_sheet_world")
+    world.color = (0.55, 0.6, 0.68)
+    bg = world.node_tree.nodes.get("Background")
+    bg.inputs["Color"].default_value = (0.55, 0.6, 0.68, 1)
+    bg.inputs["Strength"].default_value = 0.9
+    scene.world = world
+    sun = bpy.data.objects.new("sun", bpy.data.lights.new("sun", "SUN"))
+    sun.data.energy = 3.5
+    sun.rotation_euler = (math.radians(40), math.radians(10), math.radians(30))
+    scene.collection.objects.link(sun)
+    ground = bpy.data.meshes.new("ground")
+    ground.from_pydata([(-400, -400, 0), (400, -400, 0), (400, 400, 0), (-400, 400, 0)], [], [(0, 1, 2, 3)])
+    gmat = bpy.data.materials.new("ground")
+    gmat.node_tree.nodes["Principled BSDF"].inputs["Base Color"].default_value = (0.25, 0.25, 0.25, 1)
+    ground.materials.append(gmat)
+    scene.collection.objects.link(bpy.data.objects.new("ground", ground))
+    cam_obj = bpy.data.objects.new("cam", bpy.data.cameras.new("cam"))
+    cam_obj.data.lens = 50
+    scene.collection.objects.link(cam_obj)
+    scene.camera = cam_obj
+    return scene, cam_obj
+
+
+def _visible(scene, cam_pos: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """A keypoint is visible when the first non-see-through surface a ray meets lies at the keypoint."""
+    import bpy
+    from mathutils import Vector
+
+    depsgraph = scene.view_layers[0].depsgraph
+    depsgraph.update()
+    out = np.zeros(len(points), bool)
+    for i, p in enumerate(points):
+        d = p - cam_pos
+        dist = float(np.linalg.norm(d))
+        origin, direction = Vector(cam_pos), Vector(d / dist)
+        travelled = 0.0
+        for _ in range(8):
+            hit, loc, _n, index, obj, _m = scene.ray_cast(depsgraph, origin, direction, distance=dist - travelled)
+            if not hit:
+                out[i] = True
+                break
+            step = (loc - origin).length
+            travelled += step
+            if dist - travelled < 0.03:
+                out[i] = True
+                break
+            mat = None
+            if obj.type == "MESH" and obj.data.polygons and index < len(obj.data.polygons):
+                slot = obj.data.polygons[index].material_index
+                mats = obj.data.materials
+                mat = mats[slot] if slot < len(mats) else None
+            if mat is None or not mat.get("pamtri_see_through"):
+                break
+            origin = loc + direction * 1e-3
+            travelled += 1e-3
+    return out
+
+
+def draw_keypoints(img: np.ndarray, uv: np.ndarray, visible: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    img = img.copy()
+    for i, ((x, y), vis) in enumerate(zip(uv, visible)):
+        colour = LEFT_BGR if i < 18 else RIGHT_BGR
+        c = (int(round(x)), int(round(y)))
+        if vis:
+            cv2.circle(img, c, max(2, int(3 * scale)), colour, -1, cv2.LINE_AA)
+            cv2.putText(img, str(i), (c[0] + 3, c[1] - 3), cv2.FONT_HERSHEY_SIMPLEX, 0.32 * scale, (0, 0, 0), 2,
+                        cv2.LINE_AA)
+            cv2.putText(img, str(i), (c[0] + 3, c[1] - 3), cv2.FONT_HERSHEY_SIMPLEX, 0.32 * scale, colour, 1,
+                        cv2.LINE_AA)
+        else:
+            cv2.circle(img, c, max(2, int(2 * scale)), colour, 1, cv2.LINE_AA)
+    return img
+
+
+def render_views(asset: VehicleAsset, views=VIEWS, width: int = 320, height: int = 220, samples: int = 12,
+                 rgb=None) -> list[np.ndarray]:
+    """Render one model from `views`; return BGR images with keypoints drawn."""
+    import bpy
+
+    from synth.blender.vehicles import load_vehicle, remove_vehicle, set_body_color
+
+    scene, cam_obj = _setup_scene(width, height, samples)
+    images = []
+    try:
+        root = load_vehicle(asset, scene.collection)
+        if rgb is not None:
+            set_body_color(root, asset, rgb)
+        with tempfile.TemporaryDirectory() as tmp:
+            for k, (az, el) in enumerate(views):
+                _place_camera(cam_obj, asset, az, el, width, height)
+                scene.view_layers[0].update()
+                scene.render.filepath = str(Path(tmp) / f"v{k}.png")
+                with _window_scene(scene):
+                    bpy.ops.render.render(write_still=True, scene=scene.name)
+                img = cv2.imread(scene.render.filepath)
+                K, Rt = camera_matrices(cam_obj, width, height)
+                uv, _ = project(asset.keypoints, K, Rt)
+                vis = _visible(scene, np.array(cam_obj.matrix_world.translation), asset.keypoints)
+                images.append(draw_keypoints(img, uv, vis))
+        remove_vehicle(root)
+    finally:
+        for obj in list(scene.collection.objects):
+            bpy.data.objects.remove(obj)
+        bpy.data.scenes.remove(scene)
+    return images
+
+
+class _window_scene:
+    """render.render(scene=...) renders the named scene; the depsgraph for ray casts must be that scene's."""
+
+    def __init__(self, scene):
+        self.scene = scene
+
+    def __enter__(self):
+        import bpy
+
+        self.prev = bpy.context.window.scene if bpy.context.window else None
+        if bpy.context.window:
+            bpy.context.window.scene = self.scene
+
+    def __exit__(self, *exc):
+        import bpy
+
+        if bpy.context.window and self.prev is not None:
+            bpy.context.window.scene = self.prev
+
+
+def contact_sheet(assets: list[VehicleAsset], out: Path, views=VIEWS, width: int = 320, height: int = 220,
+                  samples: int = 12, progress: bool = True) -> Path:
+    """One row per model (its views side by side, name and type in the corner), written as a PNG."""
+    from tqdm import tqdm
+
+    from synth.blender.vehicles import REFERENCE_RGB
+
+    palette = ["red", "blue", "white", "gray", "green", "yellow", "black", "golden", "brown", "orange"]
+    rows = []
+    for i, asset in enumerate(tqdm(assets, desc="contact sheet", disable=not progress)):
+        rgb = REFERENCE_RGB[palette[i % len(palette)]]
+        imgs = render_views(asset, views, width, height, samples, rgb=rgb)
+        row = np.concatenate(imgs, axis=1)
+        label = f"{asset.name} ({asset.type_name})"
+        cv2.putText(row, label, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(row, label, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+        rows.append(row)
+    # two models per sheet row keeps the picture closer to square
+    if len(rows) > 6:
+        if len(rows) % 2:
+            rows.append(np.full_like(rows[0], 255))
+        rows = [np.concatenate([rows[i], rows[i + 1]], axis=1) for i in range(0, len(rows), 2)]
+    sheet = np.concatenate(rows, axis=0)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(out), sheet)
+    return out

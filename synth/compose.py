@@ -1,0 +1,135 @@
+"""2D half of the renderer: denoise, upsample, composite over the background, paste 2D occluders, apply
+camera effects. numpy/OpenCV only; every random choice comes from the sample's description.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from synth.vocabulary import VIS_OCCLUDED, VIS_VISIBLE
+
+
+def srgb_to_linear(x: np.ndarray) -> np.ndarray:
+    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return np.where(x <= 0.0031308, x * 12.92, 1.055 * np.power(x, 1 / 2.4) - 0.055)
+
+
+def blackbody_rgb(kelvin: float) -> tuple[float, float, float]:
+    """Linear-RGB tint of a black body at `kelvin`, normalised to max 1 (a fit to CIE data, 1000-40000 K)."""
+    t = kelvin / 100.0
+    r = 255.0 if t <= 66 else 329.698727446 * (t - 60) ** -0.1332047592
+    g = 99.4708025861 * np.log(t) - 161.1195681661 if t <= 66 else 288.1221695283 * (t - 60) ** -0.0755148492
+    b = 255.0 if t >= 66 else (0.0 if t <= 19 else 138.5177312231 * np.log(t - 10) - 305.0447927307)
+    srgb = np.clip(np.array([r, g, b]) / 255.0, 0, 1)
+    lin = srgb_to_linear(srgb)
+    return tuple(float(v) for v in lin / lin.max())
+
+
+def premultiply(rgba: np.ndarray) -> np.ndarray:
+    """uint8 straight-alpha RGBA -> float32 premultiplied RGBA in [0, 1]."""
+    out = rgba.astype(np.float32) / 255.0
+    out[..., :3] *= out[..., 3:4]
+    return out
+
+
+def resize_to(image: np.ndarray, size: int) -> np.ndarray:
+    if image.shape[0] == size and image.shape[1] == size:
+        return image
+    interp = cv2.INTER_CUBIC if size > image.shape[0] else cv2.INTER_AREA
+    return cv2.resize(image, (size, size), interpolation=interp)
+
+
+def composite(foreground: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """Premultiplied float RGBA over float RGB background (both [0, 1], sRGB-encoded)."""
+    alpha = np.clip(foreground[..., 3:4], 0.0, 1.0)
+    return np.clip(foreground[..., :3] + (1.0 - alpha) * background, 0.0, 1.0)
+
+
+def patch_mask(patch, box: np.ndarray, size: int) -> np.ndarray:
+    """Boolean mask (size, size) of a 2D occluder patch placed relative to the vehicle box."""
+    x0, y0, x1, y1 = box
+    bw, bh = max(x1 - x0, 4.0), max(y1 - y0, 4.0)
+    cx = (x0 + x1) / 2 + patch.centre[0] * bw
+    cy = (y0 + y1) / 2 + patch.centre[1] * bh
+    w, h = patch.size[0] * bw, patch.size[1] * bh
+    mask = np.zeros((size, size), np.uint8)
+    shift = 4
+    if patch.shape == "ellipse":
+        cv2.ellipse(mask, (int(cx * 16), int(cy * 16)), (int(w * 8), int(h * 8)), patch.angle, 0, 360, 1, -1,
+                    cv2.LINE_8, shift)
+    else:
+        if patch.shape == "rect":
+            corners = np.array([[-0.5, -0.5], [0.5, -0.5], [0.5, 0.5], [-0.5, 0.5]])
+        else:
+            rng = np.random.default_rng(patch.seed)
+            angles = np.sort(rng.uniform(0, 2 * np.pi, int(rng.integers(5, 9))))
+            radii = rng.uniform(0.3, 0.5, len(angles))
+            corners = np.stack([np.cos(angles) * radii, np.sin(angles) * radii], axis=1)
+        a = np.radians(patch.angle)
+        rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+        points = (corners * [w, h]) @ rot.T + [cx, cy]
+        cv2.fillPoly(mask, [np.round(points * (1 << shift)).astype(np.int32)], 1, cv2.LINE_8, shift)
+    return mask.astype(bool)
+
+
+def paste_patches(image: np.ndarray, patches, box: np.ndarray, fill_source) -> tuple[np.ndarray, np.ndarray]:
+    """Paste 2D occluders onto a float RGB image; returns the image and the union mask. `fill_source(seed)`
+    returns a float RGB image of the same size to cut textured patches from."""
+    size = image.shape[0]
+    union = np.zeros((size, size), bool)
+    for patch in patches:
+        mask = patch_mask(patch, box, size)
+        if not mask.any():
+            continue
+        if patch.fill == "background":
+            fill = fill_source(patch.seed)
+        else:
+            rng = np.random.default_rng(patch.seed)
+            shade = np.linspace(0.8, 1.1, size, dtype=np.float32)[:, None, None]
+            fill = np.clip(np.asarray(patch.color, np.float32) * shade + rng.normal(0, 0.02, (size, size, 1)), 0, 1)
+        soft = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), 0.7)[..., None]
+        image = image * (1 - soft) + fill.astype(np.float32) * soft
+        union |= mask
+    return image, union
+
+
+def occlude_keypoints(keypoints: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Visible keypoints that fall under a pasted 2D occluder become occluded (code 1)."""
+    keypoints = keypoints.copy()
+    size = mask.shape[0]
+    for k in np.nonzero(keypoints[:, 2] == VIS_VISIBLE)[0]:
+        x, y = int(round(keypoints[k, 0])), int(round(keypoints[k, 1]))
+        if 0 <= x < size and 0 <= y < size and mask[y, x]:
+            keypoints[k, 2] = VIS_OCCLUDED
+    return keypoints
+
+
+def camera_effects(image: np.ndarray, effects: dict) -> np.ndarray:
+    """Float RGB [0, 1] -> uint8 RGB after white-balance cast, tone, blur, motion blur, sensor noise and JPEG."""
+    rng = np.random.default_rng(effects["seed"])
+    out = image * np.asarray(effects["gains"], np.float32)
+    out = np.clip(out, 0, 1) ** effects["gamma"]
+    out = np.clip((out - 0.5) * effects["contrast"] + 0.5, 0, 1)
+    if effects["blur_sigma"] > 0:
+        out = cv2.GaussianBlur(out, (0, 0), effects["blur_sigma"])
+    if effects["motion_length"] > 0:
+        length = effects["motion_length"]
+        k = int(np.ceil(length)) | 1
+        kernel = np.zeros((k, k), np.float32)
+        kernel[k // 2, :] = 1.0
+        rot = cv2.getRotationMatrix2D((k / 2 - 0.5, k / 2 - 0.5), effects["motion_angle"], length / k)
+        kernel = cv2.warpAffine(kernel, rot, (k, k))
+        out = cv2.filter2D(out, -1, kernel / max(kernel.sum(), 1e-6))
+    out = out * 255.0
+    if effects["noise_sigma"] > 0:
+        out = out + rng.normal(0, effects["noise_sigma"], out.shape).astype(np.float32)
+    out = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    if effects["jpeg_quality"] > 0:
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(out, cv2.COLOR_RGB2BGR),
+                               [cv2.IMWRITE_JPEG_QUALITY, int(effects["jpeg_quality"])])
+        out = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    return out

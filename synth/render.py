@@ -1,0 +1,512 @@
+"""Rendering a synthetic dataset: identity plan, shards, worker processes, resume, progress.
+
+Sample i is a pure function of (config, seed, i) and the model library. The samples of each split are cut into
+shards of `config.shard_size` (shard k of a split holds its samples [k*S, (k+1)*S)); the shards of all splits,
+in the order train, query, gallery, form the work list, and `shard=(K, N)` renders the ones whose position in
+that list is K mod N, so N machines can split one dataset. Complete shards are skipped, so a re-run resumes.
+
+Blender runs only in worker processes (spawned, each `import bpy` once, recycled every
+`config.recycle_every` images to keep memory flat); the parent writes the shards.
+"""
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import sys
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from synth.datasets import Sample, ShardWriter, update_manifest
+from synth.datasets.manifest import is_complete_shard
+from synth.datasets.schema import shard_name
+from synth.datasets.writer import encode_image
+from synth.identities import IdentityPlan, plan_identities
+from synth.scene import LIGHTING_NAMES, RenderConfig, SceneSample, sample_scene
+
+CONFIG_NAME = "render_config.yaml"
+WORKER_LOG = "render_workers.log"
+CHUNK = 20  # samples per worker task: small enough to keep both workers busy to the end
+
+
+class RenderError(RuntimeError):
+    pass
+
+
+# --- one sample (runs in a worker) -------------------------------------------------------------------------
+
+
+class SampleRenderer:
+    """A worker's renderer: the persistent Blender scene plus everything that turns a render into a sample."""
+
+    def __init__(self, config: RenderConfig, models, plan: IdentityPlan, seed: int, background_files=()):
+        from synth.backgrounds import FrameSource
+        from synth.blender.render_backend import FrameReader, configure_cycles
+        from synth.blender.scene_backend import SceneBuilder
+
+        self.config, self.models, self.plan, self.seed = config, models, plan, seed
+        self.frames = FrameSource(list(background_files)) if background_files else None
+        self.builder = SceneBuilder(models, occluder_slots=max(1, config.occluders.max_count))
+        self.device = configure_cycles(self.builder.scene, config.quality)
+        self.reader = FrameReader(self.builder.scene)
+        self.warnings: list[str] = []
+
+    def describe(self, index: int) -> SceneSample:
+        return sample_scene(self.config, self.plan, self.models, self.seed, index,
+                            len(self.frames) if self.frames else 0)
+
+    def setup(self, sample: SceneSample) -> dict:
+        """Put the scene in the state of `sample`; returns the framing (Rt, K, render size, K_render)."""
+        from synth.camera import frame_vehicle
+        from synth.compose import blackbody_rgb
+
+        size = self.config.image.size
+        vehicle = self.builder.show_vehicle(sample.identity.model_index, sample.identity.paint_rgb)
+        frame = frame_vehicle(sample, vehicle.hull, size)
+        self.builder.set_camera(frame["K_render"], frame["Rt"], frame["render_size"])
+        self.builder.set_lighting(sample, blackbody_rgb(sample.sun_temperature))
+        self.builder.set_ground(sample, vehicle)
+        self.builder.set_occluders(sample.occluders)
+        frame["vehicle"] = vehicle
+        return frame
+
+    def background(self, sample: SceneSample, frame: dict, key_offset: int = 0) -> np.ndarray:
+        from synth.backgrounds import BackgroundError, procedural_background
+
+        size = self.config.image.size
+        bg = sample.background
+        if bg["kind"] == "file" and self.frames is not None and not key_offset:
+            try:
+                return self.frames.crop(bg["file_index"], bg["scale"], bg["position"], bg["flip"], size)
+            except BackgroundError as exc:
+                self.warnings.append(f"{exc} (sample {sample.index} uses a procedural background)")
+        return procedural_background(frame["K"], frame["Rt"], size, sample.road_yaw + 90.0 * key_offset,
+                                     bg["key"] + key_offset, bg["seed"] + key_offset, sample.sky_color)
+
+    def labels(self, sample: SceneSample, frame: dict) -> dict:
+        """Keypoints (36, 3: x, y, visibility before 2D occlusion), amodal box, and the vehicle's amodal /
+        visible silhouette on a 32 x 32 grid, by ray casting the scene as set up for `sample`."""
+        from synth.camera import box_of, project
+
+        size = self.config.image.size
+        K, Rt, vehicle = frame["K"], frame["Rt"], frame["vehicle"]
+        uv, _ = project(K, Rt, vehicle.asset.keypoints)
+        vis = self.builder.keypoint_visibility(vehicle.asset.keypoints, uv, Rt, size)
+        amodal, visible = self.builder.visibility_grid(K, Rt, size, grid=32, occluded=bool(sample.occluders))
+        return {"keypoints": np.column_stack([uv, vis]), "box": box_of(project(K, Rt, vehicle.hull)[0]),
+                "amodal": amodal, "visible": visible}
+
+    @staticmethod
+    def apply_patch_mask(labels: dict, mask: np.ndarray) -> dict:
+        """2D occluders hide keypoints and silhouette cells under them."""
+        from synth import compose
+
+        size = mask.shape[0]
+        grid = labels["amodal"].shape[0]
+        centres = np.round((np.arange(grid) + 0.5) * size / grid - 0.5).astype(int)
+        return {**labels, "keypoints": compose.occlude_keypoints(labels["keypoints"], mask),
+                "visible": labels["visible"] & ~mask[np.ix_(centres, centres)]}
+
+    def label_only(self, index: int) -> dict:
+        """The labels of sample `index` without rendering (scene set up, ray casts only): for statistics."""
+        from synth import compose
+
+        sample = self.describe(index)
+        frame = self.setup(sample)
+        bpy_update = self.builder.scene.view_layers[0].update
+        bpy_update()
+        labels = self.labels(sample, frame)
+        if sample.patches:
+            mask = np.zeros((self.config.image.size,) * 2, bool)
+            for patch in sample.patches:
+                mask |= compose.patch_mask(patch, labels["box"], self.config.image.size)
+            labels = self.apply_patch_mask(labels, mask)
+        return {**labels, "sample": sample}
+
+    def render(self, index: int) -> tuple[Sample, dict]:
+        """Render sample `index`; returns the dataset sample and extras for checks (the raw render, the
+        scene description, the framing, the final image)."""
+        from synth import compose
+        from synth.camera import truncation_of
+
+        cfg = self.config
+        size = cfg.image.size
+        sample = self.describe(index)
+        frame = self.setup(sample)
+        rgba = self.reader.render(seed=sample.seed)
+        fg = compose.resize_to(compose.premultiply(rgba), size)
+        image = compose.composite(fg, self.background(sample, frame))
+        labels = self.labels(sample, frame)
+        K, Rt, box = frame["K"], frame["Rt"], labels["box"]
+        if sample.patches:
+            image, mask = compose.paste_patches(image, sample.patches, box,
+                                                lambda s: self.background(sample, frame, key_offset=1 + s % 7))
+            labels = self.apply_patch_mask(labels, mask)
+        image8 = compose.camera_effects(image, sample.effects)
+
+        keypoints = labels["keypoints"].astype(np.float32)
+        visible_fraction = float(labels["visible"].sum() / max(labels["amodal"].sum(), 1))
+        ident = sample.identity
+        out = Sample(
+            image=encode_image(image8, cfg.image.image_format, cfg.image.jpeg_quality),
+            image_name=f"{ident.vehicle_id:04d}_c{sample.camera_id:03d}_{index:08d}_0.jpg",
+            vehicle_id=ident.vehicle_id,
+            camera_id=sample.camera_id,
+            color_id=ident.color_id,
+            type_id=ident.type_id,
+            keypoints=keypoints,
+            bbox=box.astype(np.float32),
+            extra={
+                "model_id": ident.model_index,
+                "viewpoint": np.array([sample.azimuth, sample.elevation, sample.distance], np.float32),
+                "K": K.astype(np.float32),
+                "Rt": Rt.astype(np.float32),
+                "visible_fraction": np.float32(visible_fraction),
+                "truncation": np.float32(truncation_of(box, size)),
+                "lighting": sample.lighting_vector(),
+                "seed": np.int64(sample.seed),
+            },
+        )
+        return out, {"rgba": rgba, "sample": sample, "frame": frame, "image": image8, "labels": labels}
+
+
+# --- worker process ----------------------------------------------------------------------------------------
+
+_WORKER: dict = {}
+
+
+def _forget_parent_blender_paths() -> None:
+    """A spawned child inherits its parent's sys.path; when the parent had imported bpy, that includes Blender's
+    bundled script folders, whose `bpy` package would shadow the wheel's and fail to import (`No module named
+    '_bpy'`). Drop them so the child's `import bpy` loads the real module."""
+    marker = f"{os.sep}bpy{os.sep}"
+    sys.path[:] = [p for p in sys.path if marker not in p]
+
+
+def _worker_init(config_dict: dict, models_dir: str, n: int, seed: int, background_files: list[str],
+                 log_path: str | None = None) -> None:
+    _forget_parent_blender_paths()
+    if log_path:  # Blender prints a line per frame: keep it (and any native crash report) out of the terminal
+        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
+    _WORKER.update(config=config_dict, models_dir=models_dir, n=n, seed=seed, backgrounds=background_files)
+
+
+def _worker_renderer() -> SampleRenderer:
+    if "renderer" not in _WORKER:
+        from synth.vehicles.library import load_library
+
+        config = RenderConfig.from_dict(_WORKER["config"])
+        models = load_library(_WORKER["models_dir"])
+        plan = plan_identities(models, _WORKER["n"], _WORKER["seed"], config.identities)
+        _WORKER["renderer"] = SampleRenderer(config, models, plan, _WORKER["seed"],
+                                             [Path(p) for p in _WORKER["backgrounds"]])
+    return _WORKER["renderer"]
+
+
+def _render_chunk(indices: list[int]) -> tuple[list[Sample], list[str], int]:
+    """Worker task: render a run of samples. Returns the samples, warnings, and the worker's peak RSS (kB)."""
+    import resource
+
+    renderer = _worker_renderer()
+    samples = [renderer.render(int(i))[0] for i in indices]
+    warnings, renderer.warnings = renderer.warnings, []
+    return samples, warnings, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+# --- the job -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ShardUnit:
+    split: str
+    index: int  # shard index within the split
+    samples: np.ndarray  # global sample indices
+    path: Path
+
+
+@dataclass
+class RenderReport:
+    out: Path
+    written: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+    images: int = 0
+    seconds: float = 0.0
+    peak_rss_mb: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'K/N' -> (K, N) with 0 <= K < N."""
+    try:
+        k, n = (int(v) for v in str(text).split("/"))
+    except ValueError:
+        raise ValueError(f"--shard must look like K/N (e.g. 0/4), got {text!r}") from None
+    if n < 1 or not 0 <= k < n:
+        raise ValueError(f"--shard {text}: need 0 <= K < N")
+    return k, n
+
+
+def shard_units(plan: IdentityPlan, shard_size: int, out: Path) -> list[ShardUnit]:
+    units = []
+    for split in ("train", "query", "gallery"):
+        indices = plan.splits.get(split)
+        if indices is None or not len(indices):
+            continue
+        for k in range(math.ceil(len(indices) / shard_size)):
+            units.append(ShardUnit(split, k, indices[k * shard_size:(k + 1) * shard_size],
+                                   out / shard_name(split, k)))
+    return units
+
+
+def default_workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+def render_dataset(models_dir, out, n: int, seed: int = 0, config: RenderConfig | None = None,
+                   backgrounds=None, workers: int | None = None, shard: tuple[int, int] = (0, 1),
+                   progress: bool = True) -> RenderReport:
+    """Render `n` samples (this machine's part of them with `shard`) into dataset directory `out`."""
+    import time
+
+    from tqdm import tqdm
+
+    from synth.backgrounds import list_images
+    from synth.vehicles.library import load_library
+
+    config = config or RenderConfig()
+    out = Path(out)
+    models = load_library(models_dir)
+    plan = plan_identities(models, n, seed, config.identities)
+    background_files = [str(p) for p in list_images(backgrounds)] if backgrounds else []
+    units = shard_units(plan, config.shard_size, out)
+    mine = [u for j, u in enumerate(units) if j % shard[1] == shard[0]]
+    report = RenderReport(out=out)
+    todo = []
+    for unit in mine:
+        if is_complete_shard(unit.path):
+            report.skipped.append(unit.path)
+            continue
+        todo.append(unit)
+        if unit.path.exists():
+            unit.path.unlink()  # an unfinished or corrupt shard is rendered again
+    out.mkdir(parents=True, exist_ok=True)
+    config.save(out / CONFIG_NAME)
+    model_names = [m.name for m in models]
+    meta = {
+        "source": "synthetic",
+        "generator": "synth.render (Blender Cycles)",
+        "seed": int(seed),
+        "num_samples_planned": int(n),
+        "config": config.to_dict(),
+        "models_dir": str(models_dir),
+        "model_names": model_names,
+        "num_identities": len(plan.identities),
+        "backgrounds": {"dir": str(backgrounds) if backgrounds else None, "num_files": len(background_files)},
+    }
+    update_manifest(out, meta)
+    if not todo:
+        return report
+
+    workers = workers or default_workers()
+    shard_attrs = {"model_names": model_names, "lighting_names": list(LIGHTING_NAMES), "source": "synthetic",
+                   "generator_seed": int(seed)}
+    chunks = []  # (unit position, chunk position, indices)
+    for u, unit in enumerate(todo):
+        for c, start in enumerate(range(0, len(unit.samples), CHUNK)):
+            chunks.append((u, c, [int(i) for i in unit.samples[start:start + CHUNK]]))
+    per_unit = [math.ceil(len(unit.samples) / CHUNK) for unit in todo]
+    results: dict[int, dict[int, list[Sample]]] = {u: {} for u in range(len(todo))}
+    attempts: dict[tuple[int, int], int] = {}
+    tasks_per_child = max(1, config.recycle_every // CHUNK)
+    init_args = (config.to_dict(), str(models_dir), int(n), int(seed), background_files, str(out / WORKER_LOG))
+    total = sum(len(u.samples) for u in todo)
+    bar = tqdm(total=total, unit="img", desc=f"render {out.name}", disable=not progress, smoothing=0.05)
+    start_time = time.time()
+    seen_warnings: set[str] = set()
+
+    def make_pool():
+        return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_worker_init, initargs=init_args,
+                                   max_tasks_per_child=tasks_per_child)
+
+    pool = make_pool()
+    pending = list(reversed(chunks))
+    in_flight: dict = {}
+    try:
+        while pending or in_flight:
+            while pending and len(in_flight) < 2 * workers:
+                chunk = pending.pop()
+                in_flight[pool.submit(_render_chunk, chunk[2])] = chunk
+            done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+            broken = False
+            for future in done:
+                chunk = in_flight.pop(future)
+                u, c, indices = chunk
+                try:
+                    samples, warnings, rss = future.result()
+                except BrokenProcessPool:
+                    broken = True
+                    key = (u, c)
+                    attempts[key] = attempts.get(key, 0) + 1
+                    if attempts[key] > 2:
+                        raise RenderError(_crash_message(todo[u], indices, models, plan)) from None
+                    pending.append(chunk)
+                    continue
+                for w in warnings:
+                    if w not in seen_warnings:
+                        seen_warnings.add(w)
+                        report.warnings.append(w)
+                        tqdm.write(f"warning: {w}", file=sys.stderr)
+                report.peak_rss_mb = max(report.peak_rss_mb, rss / 1024)
+                results[u][c] = samples
+                bar.update(len(samples))
+                report.images += len(samples)
+                if len(results[u]) == per_unit[u]:
+                    report.written.append(_write_shard(todo[u], results.pop(u), shard_attrs, config))
+                    update_manifest(out, meta)
+            if broken:
+                for future, chunk in in_flight.items():
+                    pending.append(chunk)
+                in_flight.clear()
+                pool.shutdown(wait=False, cancel_futures=True)
+                tqdm.write("warning: a render worker crashed; restarting the workers and retrying its samples",
+                           file=sys.stderr)
+                pool = make_pool()
+    except BaseException:
+        for future in in_flight:
+            future.cancel()
+        pool.shutdown(wait=False, cancel_futures=True)
+        bar.close()
+        update_manifest(out, meta)
+        raise
+    pool.shutdown()
+    bar.close()
+    report.seconds = time.time() - start_time
+    update_manifest(out, meta)
+    return report
+
+
+def _crash_message(unit: ShardUnit, indices, models, plan) -> str:
+    names = sorted({models[plan.identities[int(plan.sample_identity[i])].model_index].name for i in indices})
+    files = ", ".join(str(m.mesh_path) for m in models if m.name in names)
+    return (f"{unit.path}: a render worker crashed twice on samples {indices[0]}-{indices[-1]} "
+            f"(models: {files}); the complete shards are kept, re-run to resume")
+
+
+def _write_shard(unit: ShardUnit, chunks: dict[int, list[Sample]], attrs: dict, config: RenderConfig) -> Path:
+    writer = ShardWriter(unit.path, unit.split, config.image.image_format, config.image.jpeg_quality, attrs)
+    try:
+        for c in sorted(chunks):
+            for sample in chunks[c]:
+                writer.append(sample)
+        return writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+
+
+# --- label statistics without rendering --------------------------------------------------------------------
+
+
+def _label_chunk(indices: list[int]) -> list[tuple[np.ndarray, float, float]]:
+    renderer = _worker_renderer()
+    out = []
+    for i in indices:
+        labels = renderer.label_only(int(i))
+        out.append((labels["keypoints"][:, 2].astype(np.int8), labels["sample"].azimuth, labels["sample"].elevation))
+    return out
+
+
+def label_visibility(models_dir, n: int, seed: int = 0, config: RenderConfig | None = None, count: int = 1000,
+                     workers: int | None = None, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Visibility codes (count, 36) and viewpoints (count, 2: azimuth, elevation) of samples 0..count-1 of a
+    dataset of n images, computed by ray casting
+    the scenes without rendering them (seconds instead of minutes): for matching the randomization ranges
+    to real data (bench/realism.py)."""
+    from tqdm import tqdm
+
+    config = config or RenderConfig()
+    workers = workers or default_workers()
+    init_args = (config.to_dict(), str(models_dir), int(n), int(seed), [], None)
+    chunks = [list(range(s, min(count, s + CHUNK))) for s in range(0, count, CHUNK)]
+    out: list[np.ndarray] = []
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_worker_init, initargs=init_args) as pool:
+        for result in tqdm(pool.map(_label_chunk, chunks), total=len(chunks), disable=not progress,
+                           desc="labels", unit="chunk"):
+            out.extend(result)
+    return np.stack([o[0] for o in out]), np.array([o[1:] for o in out], np.float64)
+
+
+# --- label accuracy check (tests, benchmarks) --------------------------------------------------------------
+
+
+def run_in_blender_process(fn, *args):
+    """Call fn(*args) in a fresh spawned process (Blender state never leaks into the caller)."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_forget_parent_blender_paths) as pool:
+        return pool.submit(fn, *args).result()
+
+
+def build_test_library(path: str, n: int = 3) -> None:
+    """A small procedural model library (the asset code's builder), for tests and benchmarks."""
+    from synth.blender.vehicles import build_library
+
+    build_library(path, n=n, progress=False)
+
+
+def check_labels(models_dir: str, config_dict: dict, indices: list[int], seed: int = 0, n: int = 100) -> dict:
+    """Render samples and measure their labels against what Cycles draws (call in a Blender process):
+    - `errors`: distance (output pixels) between each visible keypoint's label and the centroid of a small
+      emissive sphere rendered at that keypoint alone;
+    - `agree` / `total`: keypoints in the frame whose label (visible or not) matches an instance + depth pass
+      rendered at 4x the output resolution (window glass transparent, as for the ray casts): visible when a
+      pixel within 1/4 output pixel of the keypoint shows the vehicle at the keypoint's depth."""
+    from synth.blender.render_backend import render_instance_depth, render_markers
+    from synth.blender.scene_backend import VEHICLE_PASS_INDEX, _is_glass
+    from synth.camera import project, rescale_intrinsics, rescale_points
+    from synth.vehicles.library import load_library
+    from synth.vocabulary import VIS_OUTSIDE, VIS_VISIBLE
+
+    config = RenderConfig.from_dict(config_dict)
+    models = load_library(models_dir)
+    plan = plan_identities(models, n, seed, config.identities)
+    renderer = SampleRenderer(config, models, plan, seed)
+    errors, agree, total, disagreements = [], 0, 0, []
+    size = config.image.size
+    for index in indices:
+        sample, extra = renderer.render(index)
+        frame = extra["frame"]
+        r = frame["render_size"]
+        kps = sample.keypoints
+        world = models[int(sample.extra["model_id"])].keypoints
+        _, depth = project(frame["K_render"], frame["Rt"], world)
+        ys, xs = np.mgrid[0:r, 0:r]
+        for k in np.flatnonzero(kps[:, 2] == VIS_VISIBLE):
+            radius = 1.2 * depth[k] / frame["K_render"][0, 0]  # about 1.2 px
+            alpha = render_markers(renderer.builder, world[k:k + 1], float(radius), samples=32)[0]
+            centroid = np.array([(alpha * xs).sum(), (alpha * ys).sum()]) / max(alpha.sum(), 1e-9)
+            errors.append(float(np.linalg.norm(rescale_points(centroid, r, size) - kps[k, :2])))
+        big = 4 * size
+        K_big = rescale_intrinsics(frame["K"], size, big)
+        renderer.builder.set_camera(K_big, frame["Rt"], big)
+        index_map, depth_map = render_instance_depth(renderer.builder, _is_glass)
+        uv, z = project(K_big, frame["Rt"], world)
+        for k in np.flatnonzero(kps[:, 2] > VIS_OUTSIDE):
+            x, y = np.round(uv[k]).astype(int)
+            win = (slice(max(0, y - 1), y + 2), slice(max(0, x - 1), x + 2))  # +-1/4 output pixel
+            tol = max(0.1, 0.008 * z[k])  # as the ray casts (keypoints on edges, surfaces sloping in a pixel)
+            seen = (index_map[win] == VEHICLE_PASS_INDEX) & (np.abs(depth_map[win] - z[k]) <= tol)
+            ok = bool(seen.any()) == bool(kps[k, 2] == VIS_VISIBLE)
+            agree += int(ok)
+            total += 1
+            if not ok:
+                disagreements.append((int(index), int(k), int(kps[k, 2])))
+    return {"errors": errors, "agree": agree, "total": total, "disagreements": disagreements}

@@ -1,0 +1,381 @@
+"""Typed render configuration and the seeded sampler: (config, seed, i) -> a plain description of sample i.
+
+Everything a sample looks like is drawn here, from a generator seeded by (seed, i) alone, so any worker on
+any machine renders the same sample i (SPEC 4). The Blender backend and the compositor only carry the
+description out. Pure numpy: testable without Blender.
+
+Ranges are (low, high) pairs sampled uniformly unless the field says otherwise; angles in degrees, lengths in
+metres, image sizes in pixels. docs/RENDER.md explains each group and why its defaults are what they are.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from synth.config import Config
+from synth.identities import Identity, IdentityConfig, IdentityPlan
+
+Range = tuple[float, float]
+
+# --- config ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ImageConfig(Config):
+    size: int = 256  # output images are size x size
+    # The crop's resolution in the (virtual) traffic camera, log-uniform. Real VeRi crops are 95-415 px
+    # (5th-95th percentile, median ~200); crops smaller than `size` are rendered small and upsampled, which
+    # is the low-resolution look of real footage and saves render time.
+    native_size: Range = (96.0, 380.0)
+    margin: Range = (0.03, 0.15)  # crop margin around the amodal box, per side, as a fraction of its size
+    truncation_prob: float = 0.06  # probability that the crop cuts the vehicle (real crops are detector boxes)
+    truncation: Range = (0.05, 0.3)  # fraction of the box cut off when it does
+    image_format: str = "jpeg"
+    jpeg_quality: int = 94
+
+
+@dataclass
+class ViewpointConfig(Config):
+    azimuth: Range = (0.0, 360.0)  # 0 = camera in front of the vehicle, 90 = on its left
+    # Relative frequency of equal azimuth bins over that range (empty: uniform). The default is fitted to
+    # the real VeRi-776 keypoint labels by bench/realism.py --fit (traffic cameras see some sides of passing
+    # vehicles far more often than others).
+    azimuth_weights: tuple[float, ...] = (0.39, 0.2, 2.08, 3.23, 2.07, 0.46, 0.2, 0.97, 1.2, 0.84, 0.52, 0.2)
+    # Traffic cameras sit on poles and gantries; VeRi's visibility patterns match 8-36 degrees (median 14).
+    elevation: Range = (6.0, 28.0)
+    distance: Range = (7.0, 30.0)  # camera to vehicle centre
+    roll: Range = (-4.0, 4.0)
+    aim_jitter: float = 0.3  # the camera aims at the vehicle centre plus this much noise (m, per axis)
+    road_yaw_jitter: float = 12.0  # road direction relative to the vehicle (vehicles change lanes, turn)
+
+
+@dataclass
+class LightingConfig(Config):
+    sun_elevation: Range = (12.0, 75.0)
+    sun_azimuth: Range = (0.0, 360.0)
+    sun_strength: Range = (1.5, 5.0)  # W/m^2, Blender sun units
+    sun_temperature: Range = (4200.0, 7000.0)  # kelvin
+    sun_angle: Range = (0.3, 2.0)  # angular diameter; larger = softer shadows
+    sky_strength: Range = (0.25, 1.2)
+    overcast_prob: float = 0.25  # sun nearly off, sky brighter: diffuse light, faint shadows
+    exposure: Range = (-0.6, 0.6)  # stops
+    shadows: bool = True  # cast shadows on the ground (shadow catcher)
+
+
+@dataclass
+class OccluderConfig(Config):
+    prob: float = 0.15  # probability that a sample has 3D occluders
+    max_count: int = 2
+    kinds: dict = field(default_factory=lambda: {"pole": 1.0, "sign": 1.0, "vehicle": 1.5, "vegetation": 1.0})
+    along_ray: Range = (0.55, 0.92)  # where on the camera-to-vehicle line of sight (0 camera, 1 vehicle)
+
+
+@dataclass
+class Occlusion2DConfig(Config):
+    prob: float = 0.08  # probability of a pasted occluder (a patch of another background or a flat shape)
+    size: Range = (0.2, 0.55)  # patch side as a fraction of the vehicle box side
+    max_count: int = 2
+
+
+@dataclass
+class EffectsConfig(Config):
+    blur_prob: float = 0.35
+    blur_sigma: Range = (0.3, 1.2)  # px at the output size
+    motion_blur_prob: float = 0.1
+    motion_blur_length: Range = (2.0, 6.0)
+    noise_sigma: Range = (0.0, 4.0)  # 8-bit levels
+    jpeg_prob: float = 0.7
+    jpeg_quality: Range = (35.0, 92.0)
+    color_cast: float = 0.07  # per-channel gain spread (white balance error)
+    gamma: Range = (0.85, 1.15)
+    contrast: Range = (0.85, 1.15)
+
+
+@dataclass
+class BackgroundConfig(Config):
+    real_prob: float = 0.85  # with --backgrounds: fraction of samples on real frames (the rest procedural)
+    crop_scale: Range = (0.15, 0.6)  # a real frame's crop side as a fraction of its short side
+    num_cameras: int = 24  # virtual cameras: each has its own background source and height band (camera_id)
+
+
+@dataclass
+class QualityConfig(Config):
+    # 3 samples + OpenImageDenoise (its FAST mode) is the cheapest setting without visible noise at 256 px;
+    # bench/render_throughput.py compares it with a 64-sample reference.
+    samples: int = 3  # Cycles path samples per pixel
+    denoise: str = "oidn"  # oidn (OpenImageDenoise in Cycles, fast mode), oidn_high (its best mode), none
+    max_bounces: int = 3
+    device: str = "auto"  # auto (GPU via OptiX/CUDA when present, else CPU), cpu, gpu
+    threads: int = 1  # Cycles threads per worker (one worker per core is faster than threads)
+    # Cycles could keep its scene between images, but then an image depends on which images the worker
+    # rendered before (object order), and for these small scenes it saves nothing measurable.
+    persistent_data: bool = False
+
+
+@dataclass
+class RenderConfig(Config):
+    image: ImageConfig = field(default_factory=ImageConfig)
+    viewpoint: ViewpointConfig = field(default_factory=ViewpointConfig)
+    lighting: LightingConfig = field(default_factory=LightingConfig)
+    occluders: OccluderConfig = field(default_factory=OccluderConfig)
+    occlusion2d: Occlusion2DConfig = field(default_factory=Occlusion2DConfig)
+    effects: EffectsConfig = field(default_factory=EffectsConfig)
+    background: BackgroundConfig = field(default_factory=BackgroundConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
+    identities: IdentityConfig = field(default_factory=IdentityConfig)
+    shard_size: int = 1000
+    recycle_every: int = 400  # a worker process is replaced after rendering this many images (flat memory)
+
+
+# --- scene description -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Occluder:
+    kind: str  # pole, sign, vehicle, vegetation
+    position: tuple[float, float]  # ground point (x, y)
+    yaw: float  # degrees
+    size: tuple[float, float, float]  # kind-specific: pole (radius, height, -), sign (panel w, panel h, height),
+    #                                   vehicle (length, width, height), vegetation (radius, height, trunk 0/1)
+    color: tuple[float, float, float]  # linear RGB
+
+
+@dataclass
+class Patch2D:
+    shape: str  # rect, ellipse, polygon
+    centre: tuple[float, float]  # relative to the vehicle box: (0, 0) = box centre, +-0.5 = box edges
+    size: tuple[float, float]  # fraction of the box side (w, h)
+    angle: float
+    fill: str  # background (a crop of a background) or flat
+    color: tuple[float, float, float]  # sRGB 0-1 for flat fills
+    seed: int
+
+
+@dataclass
+class SceneSample:
+    index: int
+    seed: int  # per-sample seed (int64), also stored in the shard
+    split: str
+    camera_id: int
+    identity: Identity
+    # viewpoint
+    azimuth: float
+    elevation: float
+    distance: float
+    roll: float
+    aim: tuple[float, float, float]  # point the camera looks at
+    road_yaw: float
+    # crop
+    native_size: int
+    margin: tuple[float, float, float, float]  # left, top, right, bottom, fractions of the box size
+    truncation_side: int  # -1 none, else 0 left, 1 top, 2 right, 3 bottom
+    truncation: float
+    # light
+    sun_elevation: float
+    sun_azimuth: float
+    sun_strength: float
+    sun_temperature: float
+    sun_angle: float
+    sky_strength: float
+    sky_color: tuple[float, float, float]
+    ground_color: tuple[float, float, float]
+    exposure: float
+    shadows: bool
+    # background, occlusion, effects
+    background: dict
+    occluders: list[Occluder]
+    patches: list[Patch2D]
+    effects: dict
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def camera_position(self) -> np.ndarray:
+        from synth.camera import spherical_position
+
+        return spherical_position(self.azimuth, self.elevation, self.distance) + np.asarray(self.aim)
+
+    def lighting_vector(self) -> np.ndarray:
+        return np.array([getattr(self, name) for name in LIGHTING_NAMES], np.float32)
+
+
+LIGHTING_NAMES = (
+    "sun_elevation", "sun_azimuth", "sun_strength", "sun_temperature", "sun_angle", "sky_strength", "exposure",
+)
+
+
+# --- sampler -----------------------------------------------------------------------------------------------
+
+
+def sample_seed(seed: int, index: int) -> int:
+    """The per-sample seed: a 63-bit hash of (global seed, index)."""
+    state = np.random.SeedSequence(int(seed), spawn_key=(int(index),)).generate_state(2, np.uint32)
+    return int((int(state[0]) << 31) ^ int(state[1])) & 0x7FFF_FFFF_FFFF_FFFF
+
+
+def _u(rng: np.random.Generator, r: Range) -> float:
+    return float(rng.uniform(r[0], r[1]))
+
+
+def _log_u(rng: np.random.Generator, r: Range) -> float:
+    return float(np.exp(rng.uniform(np.log(r[0]), np.log(r[1]))))
+
+
+def _camera_rig(config: RenderConfig, seed: int, camera_id: int) -> dict:
+    """A virtual traffic camera: fixes the background source and a height band for the samples it sees."""
+    rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(0xCA, camera_id)))
+    lo, hi = config.viewpoint.elevation
+    centre = rng.uniform(lo, hi)
+    return {
+        "elevation": (max(lo, centre - 0.25 * (hi - lo)), min(hi, centre + 0.25 * (hi - lo))),
+        "background_key": int(rng.integers(2**31)),
+    }
+
+
+def sample_scene(config: RenderConfig, plan: IdentityPlan, models, seed: int, index: int,
+                 num_backgrounds: int = 0) -> SceneSample:
+    """Describe sample `index`. `models` are the library's assets (for vehicle dimensions), `num_backgrounds`
+    the number of real background frames available (0: procedural only)."""
+    s_seed = sample_seed(seed, index)
+    rng = np.random.default_rng(s_seed)
+    identity = plan.identities[int(plan.sample_identity[index])]
+    model = models[identity.model_index]
+    vp, lc, ic = config.viewpoint, config.lighting, config.image
+
+    camera_id = int(rng.integers(max(1, config.background.num_cameras)))
+    rig = _camera_rig(config, seed, camera_id)
+    azimuth = _sample_azimuth(rng, vp)
+    elevation = _u(rng, rig["elevation"])
+    distance = _log_u(rng, vp.distance)
+    height = float(model.dimensions.get("height", 1.5))
+    aim = (rng.normal(0, vp.aim_jitter), rng.normal(0, vp.aim_jitter), height / 2 + rng.normal(0, vp.aim_jitter / 2))
+
+    native = int(round(_log_u(rng, ic.native_size)))
+    margin = tuple(_u(rng, ic.margin) for _ in range(4))
+    trunc_side, trunc = -1, 0.0
+    if rng.random() < ic.truncation_prob:
+        trunc_side, trunc = int(rng.integers(4)), _u(rng, ic.truncation)
+
+    overcast = rng.random() < lc.overcast_prob
+    sun_strength = _u(rng, lc.sun_strength) * (0.08 if overcast else 1.0)
+    sky_strength = _u(rng, lc.sky_strength) * (1.8 if overcast else 1.0)
+    sky_hue = rng.uniform(0, 1)  # 0 = deep blue sky, 1 = grey overcast
+    sky = np.array([0.35, 0.5, 0.85]) * (1 - sky_hue) + np.array([0.6, 0.62, 0.65]) * sky_hue
+    ground = np.array([0.18, 0.17, 0.16]) * rng.uniform(0.6, 1.5)
+
+    background = {"key": rig["background_key"], "seed": int(rng.integers(2**31))}
+    if num_backgrounds and rng.random() < config.background.real_prob:
+        bg_rng = np.random.default_rng(rig["background_key"])
+        background.update(
+            kind="file",
+            file_index=int(bg_rng.integers(num_backgrounds)),
+            scale=_u(rng, config.background.crop_scale),
+            position=(float(rng.random()), float(rng.random())),
+            flip=bool(rng.random() < 0.5),
+        )
+    else:
+        background.update(kind="procedural")
+
+    occluders = _sample_occluders(config.occluders, rng, model, azimuth, elevation, distance, aim)
+    patches = _sample_patches(config.occlusion2d, rng)
+    effects = _sample_effects(config.effects, rng)
+
+    return SceneSample(
+        index=int(index), seed=s_seed, split=str(plan.sample_split[index]), camera_id=camera_id, identity=identity,
+        azimuth=azimuth, elevation=elevation, distance=distance, roll=_u(rng, vp.roll),
+        aim=tuple(float(a) for a in aim), road_yaw=float(rng.normal(0, vp.road_yaw_jitter / 2)),
+        native_size=native, margin=margin, truncation_side=trunc_side, truncation=trunc,
+        sun_elevation=_u(rng, lc.sun_elevation), sun_azimuth=_u(rng, lc.sun_azimuth), sun_strength=sun_strength,
+        sun_temperature=_u(rng, lc.sun_temperature), sun_angle=_u(rng, lc.sun_angle) * (4 if overcast else 1),
+        sky_strength=sky_strength, sky_color=tuple(float(v) for v in sky),
+        ground_color=tuple(float(v) for v in ground), exposure=_u(rng, lc.exposure), shadows=lc.shadows,
+        background=background, occluders=occluders, patches=patches, effects=effects,
+    )
+
+
+def _sample_azimuth(rng, vp: ViewpointConfig) -> float:
+    lo, hi = vp.azimuth
+    if not vp.azimuth_weights:
+        return _u(rng, vp.azimuth) % 360.0
+    w = np.asarray(vp.azimuth_weights, np.float64)
+    k = int(rng.choice(len(w), p=w / w.sum()))
+    width = (hi - lo) / len(w)
+    return float(lo + width * (k + rng.random())) % 360.0
+
+
+def _sample_occluders(oc: OccluderConfig, rng, model, azimuth, elevation, distance, aim) -> list[Occluder]:
+    if oc.max_count < 1 or rng.random() >= oc.prob:
+        return []
+    from synth.camera import spherical_position
+
+    cam = spherical_position(azimuth, elevation, distance) + np.asarray(aim)
+    half_l = float(model.dimensions.get("length", 4.5)) / 2
+    half_w = float(model.dimensions.get("width", 1.8)) / 2
+    kinds = list(oc.kinds)
+    weights = np.array([oc.kinds[k] for k in kinds], np.float64)
+    out = []
+    for _ in range(int(rng.integers(1, oc.max_count + 1))):
+        kind = kinds[int(rng.choice(len(kinds), p=weights / weights.sum()))]
+        target = np.array([rng.uniform(-half_l, half_l), rng.uniform(-half_w, half_w), 0.0])
+        t = _u(rng, oc.along_ray)
+        # Walk towards the camera until the occluder's footprint clears the vehicle's (with its own size).
+        reach = {"pole": 0.3, "sign": 0.5, "vehicle": 1.2, "vegetation": 1.2}[kind]
+        for _ in range(40):
+            p = cam + t * (target - cam)
+            if abs(p[0]) > half_l + reach or abs(p[1]) > half_w + reach:
+                break
+            t -= 0.03
+        if t <= 0.1:
+            continue
+        yaw = float(rng.uniform(0, 360))
+        if kind == "pole":
+            size = (rng.uniform(0.05, 0.16), rng.uniform(3.0, 7.0), 0.0)
+            color = tuple(rng.uniform(0.05, 0.4) * np.ones(3) * rng.uniform(0.9, 1.1, 3))
+        elif kind == "sign":
+            size = (rng.uniform(0.5, 1.4), rng.uniform(0.4, 1.0), rng.uniform(1.6, 3.2))
+            color = tuple(rng.choice([[0.6, 0.01, 0.01], [0.01, 0.08, 0.4], [0.7, 0.6, 0.02], [0.02, 0.25, 0.05],
+                                      [0.75, 0.75, 0.75]]))
+        elif kind == "vehicle":
+            size = (rng.uniform(3.8, 5.2), rng.uniform(1.65, 1.95), rng.uniform(1.3, 1.9))
+            yaw = float(rng.normal(0, 6) + (180.0 if rng.random() < 0.3 else 0.0))
+            color = tuple(rng.uniform(0.01, 0.7) * rng.uniform(0.6, 1.0, 3))
+        else:
+            size = (rng.uniform(0.5, 1.6), rng.uniform(0.8, 4.5), float(rng.random() < 0.5))
+            color = (rng.uniform(0.02, 0.08), rng.uniform(0.08, 0.2), rng.uniform(0.01, 0.05))
+        out.append(Occluder(kind=kind, position=(float(p[0]), float(p[1])), yaw=yaw,
+                            size=tuple(float(v) for v in size), color=tuple(float(v) for v in color)))
+    return out
+
+
+def _sample_patches(pc: Occlusion2DConfig, rng) -> list[Patch2D]:
+    if pc.max_count < 1 or rng.random() >= pc.prob:
+        return []
+    out = []
+    for _ in range(int(rng.integers(1, pc.max_count + 1))):
+        side = int(rng.integers(4))
+        # Patches enter from a box edge, as a real occluder does (a pedestrian, a car in front).
+        along, depth = rng.uniform(-0.5, 0.5), rng.uniform(0.25, 0.55)
+        centre = [(-depth, along), (along, -depth), (depth, along), (along, depth)][side]
+        out.append(Patch2D(
+            shape=str(rng.choice(["rect", "ellipse", "polygon"])), centre=(float(centre[0]), float(centre[1])),
+            size=(_u(rng, pc.size), _u(rng, pc.size)), angle=float(rng.uniform(-30, 30)),
+            fill=str(rng.choice(["background", "flat"])), color=tuple(float(v) for v in rng.uniform(0, 1, 3)),
+            seed=int(rng.integers(2**31)),
+        ))
+    return out
+
+
+def _sample_effects(ec: EffectsConfig, rng) -> dict:
+    return {
+        "blur_sigma": _u(rng, ec.blur_sigma) if rng.random() < ec.blur_prob else 0.0,
+        "motion_length": _u(rng, ec.motion_blur_length) if rng.random() < ec.motion_blur_prob else 0.0,
+        "motion_angle": float(rng.uniform(0, 180)),
+        "noise_sigma": _u(rng, ec.noise_sigma),
+        "jpeg_quality": int(round(_u(rng, ec.jpeg_quality))) if rng.random() < ec.jpeg_prob else 0,
+        "gains": tuple(float(g) for g in np.exp(rng.normal(0, ec.color_cast, 3))),
+        "gamma": _u(rng, ec.gamma),
+        "contrast": _u(rng, ec.contrast),
+        "seed": int(rng.integers(2**31)),
+    }

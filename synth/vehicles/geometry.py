@@ -1,0 +1,564 @@
+"""From parameters to a vehicle: the side profile, the 36 keypoints and the mesh, all from the same numbers.
+
+The body is a loft along x. Its side profile is a set of piecewise-linear curves z(x) built from the
+parameters: the underside `floor`, the sill (the floor raised into the wheel arches), the top of the lower
+body `belt` (hood, beltline, deck) and the top of the greenhouse `top` (windshield, roof, rear window). At every
+station x the cross-section is one loop of points through those heights with rounded shoulders, tumblehome and
+a roof crown; consecutive loops are joined by quads and the two ends are capped. Keypoints are points of the
+same loops, so they are mesh vertices, on the surface by construction (tests check it with Blender's BVH).
+
+Pure numpy: `build_vehicle_mesh` returns plain arrays; synth/blender/vehicle_mesh.py turns them into bpy data.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from synth.vehicles.params import VehicleParams
+
+
+# rows of a half cross-section loop, from the bottom centre round the left side to the top centre
+(R_FLOOR_C, R_FLOOR, R_WELL, R_SILL, R_LOW, R_MID, R_LIGHT, R_SHOULDER, R_BELT, R_LEDGE, R_GTOP, R_REDGE, R_CROWN,
+ R_TOP_C) = range(14)
+N_ROWS = 14
+BACK_DEFINED = ("bus", "truck")  # rear overhang is a parameter; cars derive it from the cabin
+
+
+def _interp(x, points):
+    """Piecewise-linear z(x) through control points given in any x order."""
+    pts = sorted(points, key=lambda p: p[0])
+    return np.interp(x, [p[0] for p in pts], [p[1] for p in pts])
+
+
+@dataclass
+class Profile:
+    """The side profile and plan of one vehicle, derived from its parameters."""
+
+    p: VehicleParams
+
+    @cached_property
+    def arch(self) -> tuple[float, float, float]:
+        """(centre height, radius, half span at the sill) of both wheel arches (circles centred on the wheels)."""
+        p = self.p
+        zc = p.wheel_radius
+        radius = p.arch_ratio * p.wheel_radius
+        if p.sill < zc:
+            return zc, radius, radius
+        return zc, radius, float(np.sqrt(max(radius**2 - (p.sill - zc) ** 2, 1e-6)))
+
+    @cached_property
+    def keyx(self) -> dict[str, float]:
+        """x of the named profile points, vehicle frame: tip, end, axles fa / ra, and 10..17 (keypoint parts)."""
+        p = self.p
+        _, radius, _ = self.arch
+        x = {"fa": 0.0, "ra": -p.wheelbase, "tip": p.front_overhang}
+        x["17"] = x["tip"] - p.corner_front
+        x["16"] = x["17"] - p.nose_setback
+        x["15"] = min(x["fa"] - p.ws_back, x["16"] - 0.02)
+        x["14"] = x["15"] - (p.roof_z - p.cowl) / np.tan(np.radians(p.ws_rake))
+        if p.type_name in BACK_DEFINED:
+            x["end"] = x["ra"] - p.rear_overhang
+            x["10"] = x["end"] + p.corner_rear
+            x["11"] = x["10"] + p.tail_setback
+            if p.type_name == "truck":
+                x["12"] = x["13"] = x["10"]
+                x["cab_back"] = x["15"] - p.cab_length
+                x["box_front"] = x["cab_back"] - 0.10
+            else:
+                x["12"] = x["11"] + max(p.deck - p.tail_upper, 0.0) / np.tan(np.radians(87.0)) + 0.01
+                x["13"] = x["12"] + (p.roof_z - p.deck) / np.tan(np.radians(p.rw_rake))
+        else:
+            x["13"] = x["14"] - p.roof_length
+            x["12"] = x["13"] - (p.roof_z - p.deck) / np.tan(np.radians(p.rw_rake))
+            x["11"] = x["12"] - p.deck_length
+            x["10"] = x["11"] - p.tail_setback
+            x["end"] = x["10"] - p.corner_rear
+            short = (radius + 0.25) - (x["ra"] - x["end"])
+            if short > 0:  # keep the rear arch inside the body: lengthen the deck
+                for k in ("11", "10", "end"):
+                    x[k] -= short
+        if p.type_name == "pickup":
+            x["bed_front"] = x["12"] - 0.06
+            x["bed_rear"] = x["11"] + 0.05
+        centre = (x["tip"] + x["end"]) / 2  # origin under the middle of the vehicle
+        return {k: v - centre for k, v in x.items()}
+
+    @property
+    def x_front(self) -> float:
+        return self.keyx["tip"]
+
+    @property
+    def x_end(self) -> float:
+        return self.keyx["end"]
+
+    @property
+    def x_front_axle(self) -> float:
+        return self.keyx["fa"]
+
+    @property
+    def x_rear_axle(self) -> float:
+        return self.keyx["ra"]
+
+    @property
+    def length(self) -> float:
+        return self.x_front - self.x_end
+
+    @property
+    def roof_z(self) -> float:
+        return self.p.roof_z
+
+    @property
+    def box_top(self) -> float:
+        return self.p.box_height - 0.02
+
+    @property
+    def height(self) -> float:
+        return self.p.box_height if self.p.type_name == "truck" else self.p.roof_z + self.p.roof_crown
+
+    @cached_property
+    def cap_front_z(self) -> float:
+        return self.p.hood_front - (0.03 if self.p.type_name in BACK_DEFINED else 0.10)
+
+    @cached_property
+    def cap_rear_z(self) -> float:
+        return self.p.tail_upper - (0.02 if self.p.type_name in BACK_DEFINED else 0.06)
+
+    # --- the profile curves ------------------------------------------------------------------------------
+    @cached_property
+    def belt_points(self) -> list[tuple[float, float]]:
+        p, k = self.p, self.keyx
+        pts = [(k["tip"], self.cap_front_z), (k["16"], p.hood_front), (k["15"], p.cowl)]
+        if p.type_name == "truck":
+            return pts + [(k["cab_back"], p.cowl), (k["box_front"], p.box_floor), (k["end"], p.box_floor)]
+        if p.type_name == "bus":  # level window line, rising to the rear window on the rear face
+            pts += [(k["12"] + 0.08, p.cowl + p.belt_rise)]
+        else:
+            pts += [((k["15"] + k["12"]) / 2, (p.cowl + p.deck) / 2 + p.belt_rise / 2)]
+        return pts + [(k["12"], p.deck), (k["11"], p.tail_upper), (k["end"], self.cap_rear_z)]
+
+    @cached_property
+    def top_points(self) -> list[tuple[float, float]]:
+        """Greenhouse top where it is above the belt (the rest of the loft has top == belt)."""
+        p, k = self.p, self.keyx
+        if p.type_name == "truck":
+            return [(k["15"], p.cowl), (k["14"], p.roof_z), (k["cab_back"] + 0.004, p.roof_z),
+                    (k["cab_back"], p.cowl), (k["box_front"], p.box_floor), (k["box_front"] - 0.004, self.box_top),
+                    (k["end"], self.box_top)]
+        return [(k["15"], p.cowl), (k["14"], p.roof_z), (k["13"], p.roof_z), (k["12"], p.deck)]
+
+    def belt(self, x):
+        return _interp(x, self.belt_points)
+
+    def top(self, x):
+        x = np.asarray(x, dtype=float)
+        tp = self.top_points
+        lo, hi = min(q[0] for q in tp), max(q[0] for q in tp)
+        inside = (x >= lo) & (x <= hi)
+        return np.where(inside, np.maximum(_interp(x, tp), self.belt(x)), self.belt(x))
+
+    def floor(self, x):
+        p, k = self.p, self.keyx
+        _, radius, _ = self.arch
+        pts = [(k["tip"], p.nose_bottom + 0.05), (k["17"], p.nose_bottom), (k["fa"] + radius + 0.01, p.sill),
+               (k["ra"] - radius - 0.01, p.sill), (k["10"], p.tail_bottom), (k["end"], p.tail_bottom + 0.05)]
+        return _interp(x, pts)
+
+    def arch_z(self, x):
+        """Height of the arch edge above x (-inf away from the arches)."""
+        x = np.asarray(x, dtype=float)
+        zc, radius, _ = self.arch
+        out = np.full(x.shape, -np.inf)
+        for xa in (self.x_front_axle, self.x_rear_axle):
+            d = x - xa
+            inside = np.abs(d) <= radius + 1e-9
+            out = np.where(inside, np.maximum(out, zc + np.sqrt(np.clip(radius**2 - d**2, 0, None))), out)
+        return out
+
+    def sill(self, x):
+        return np.maximum(self.floor(x), self.arch_z(x))
+
+    def half_width(self, x):
+        """Plan-view half width: full in the middle, elliptically rounded over `end_round` at both ends."""
+        p = self.p
+        x = np.asarray(x, dtype=float)
+        d = np.clip(np.minimum(self.x_front - x, x - self.x_end), 0, None)
+        u = np.clip(d / p.end_round, 0, 1)
+        f = 1 - p.end_inset * (1 - np.sqrt(1 - (1 - u) ** 2))
+        return p.width / 2 * f
+
+    def bed_depth(self, x):
+        x = np.asarray(x, dtype=float)
+        if self.p.type_name != "pickup":
+            return np.zeros(x.shape)
+        k = self.keyx
+        inside = (x < k["bed_front"] - 0.004) & (x > k["bed_rear"] + 0.004)
+        return np.where(inside, self.p.bed_depth, 0.0)
+
+    def is_box(self, x):
+        x = np.asarray(x, dtype=float)
+        if self.p.type_name != "truck":
+            return np.zeros(x.shape, bool)
+        return x <= self.keyx["box_front"]
+
+    # --- cross sections ----------------------------------------------------------------------------------
+    def half_loop(self, x) -> np.ndarray:
+        """(len(x), N_ROWS, 2) points (y, z) of the left half cross-section at stations x, rows R_*."""
+        p = self.p
+        x = np.atleast_1d(np.asarray(x, dtype=float))
+        zf, zs, zb, zt = self.floor(x), self.sill(x), self.belt(x), self.top(x)
+        hw = self.half_width(x)
+        box = self.is_box(x)
+        depth = self.bed_depth(x)
+        side = np.maximum(zb - zs, 1e-4)
+        well = p.tyre_width + 0.10
+        g = np.maximum(zt - zb, 0.0)
+        s = np.clip(g / 0.08, 0, 1)
+        shoulder = np.where(box, 0.01, p.shoulder)
+        inset = np.where(box, 0.0, p.glass_inset) * s
+        tumble = np.where(box, 0.0, p.tumble)
+        crown = np.where(box, 0.02, p.roof_crown * s + p.hood_crown * (1 - s))
+
+        out = np.zeros((len(x), N_ROWS, 2))
+        y_belt = hw - shoulder
+        y_ledge = y_belt - inset
+        y_gtop = y_ledge - tumble * g
+        y_redge = y_gtop - np.where(box, 0.015, 0.05) * s
+        zero = np.zeros_like(x)
+        rows = {
+            R_FLOOR_C: (zero, zf), R_FLOOR: (hw - well, zf), R_WELL: (hw - well, zs), R_SILL: (hw - 0.025, zs),
+            R_LOW: (hw - 0.006, zs + np.minimum(0.07, 0.3 * side)), R_MID: (hw, zs + 0.5 * side),
+            R_LIGHT: (hw - 0.12 * shoulder, zb - np.minimum(0.14, 0.3 * side)),
+            R_SHOULDER: (hw - 0.4 * shoulder, zb - np.minimum(0.04, 0.1 * side)), R_BELT: (y_belt, zb),
+            R_LEDGE: (y_ledge, zb + 0.015 * s), R_GTOP: (y_gtop, zt - 0.05 * s), R_REDGE: (y_redge, zt),
+            R_CROWN: (y_redge * 0.55, zt + crown * 0.75), R_TOP_C: (zero, zt + crown),
+        }
+        for r, (yy, zz) in rows.items():
+            out[:, r, 0], out[:, r, 1] = yy, zz
+        bed = depth > 0
+        if np.any(bed):  # an open bed: rail, inner wall, floor
+            zbed = zb - depth
+            for r, (yy, zz) in {R_LEDGE: (y_belt - 0.05, zb), R_GTOP: (y_belt - 0.05, zbed),
+                                R_REDGE: (y_belt - 0.06, zbed), R_CROWN: ((y_belt - 0.06) * 0.5, zbed),
+                                R_TOP_C: (zero, zbed)}.items():
+                out[bed, r, 0], out[bed, r, 1] = (yy * np.ones_like(x))[bed], zz[bed]
+        return out
+
+    def row_point(self, x: float, row: int) -> np.ndarray:
+        """The left-side loop vertex of `row` at station x."""
+        y, z = self.half_loop([x])[0][row]
+        return np.array([x, y, z], dtype=float)
+
+    def top_point(self, x: float, y: float) -> np.ndarray:
+        """The point of the upper surface (beltline edge to centre) above (x, y): hood, roof, deck."""
+        loop = self.half_loop([x])[0][R_BELT:]
+        ys, zs = loop[::-1, 0], loop[::-1, 1]  # increasing y
+        return np.array([x, y, float(np.interp(y, ys, zs))])
+
+    # --- wheels ------------------------------------------------------------------------------------------
+    @cached_property
+    def wheel_y(self) -> float:
+        """y of the wheel's mid-plane (left side)."""
+        return self.p.width / 2 - 0.02 - self.p.tyre_width / 2
+
+    @cached_property
+    def hub_y(self) -> float:
+        """y of the hub face (the wheel-centre keypoint) on the left."""
+        return self.wheel_y + self.p.tyre_width / 2 - 0.015
+
+    # --- stations ----------------------------------------------------------------------------------------
+    def stations(self, spacing: float = 0.06) -> np.ndarray:
+        """Loft stations, front to rear: a regular grid plus every profile break and keypoint x."""
+        p, k = self.p, self.keyx
+        n = max(int(np.ceil(self.length / spacing)), 8)
+        xs = list(np.linspace(self.x_front, self.x_end, n + 1))
+        xs += [q[0] for q in self.belt_points] + [q[0] for q in self.top_points] + list(k.values())
+        zc, radius, half = self.arch
+        t = np.radians(p.arch_angle)
+        for xa in (self.x_front_axle, self.x_rear_axle):
+            xs += list(xa + radius * np.sin(np.linspace(-np.pi / 2, np.pi / 2, 19)))
+            xs += [xa + half, xa - half, xa + half + 0.002, xa - half - 0.002, xa + radius * np.sin(t),
+                   xa - radius * np.sin(t)]
+        for u in (0.04, 0.12, 0.25, 0.45, 0.7):
+            xs += [self.x_front - u * p.end_round, self.x_end + u * p.end_round]
+        if p.type_name == "pickup":
+            xs += [k["bed_front"] - 0.005, k["bed_rear"] + 0.005]
+        if p.type_name == "truck":
+            xs += [k["cab_back"] + 0.004, k["box_front"] - 0.004]
+        xs = np.array([x for x in xs if self.x_end <= x <= self.x_front])
+        xs = np.unique(np.round(xs, 5))[::-1]
+        keep = [0]
+        for i in range(1, len(xs)):  # drop near-duplicates, never the ends
+            if xs[keep[-1]] - xs[i] > 0.0015 or i == len(xs) - 1:
+                keep.append(i)
+        return xs[keep]
+
+
+# --- keypoints ---------------------------------------------------------------------------------------------
+
+
+def keypoints(params: VehicleParams) -> np.ndarray:
+    """The 36 keypoints (SPEC 2) of the vehicle built from `params`, (36, 3) metres, vehicle frame."""
+    prof = Profile(params)
+    p, k = params, prof.keyx
+    zc, radius, half = prof.arch
+    drop = 0.002 if p.sill < zc else 0.0  # bottom of the arch's vertical edge
+    t = np.radians(p.arch_angle)
+    loop = lambda x: prof.half_loop([x])[0]  # noqa: E731
+    left = np.zeros((18, 3))
+    left[0] = (prof.x_rear_axle, prof.hub_y, p.wheel_radius)
+    left[1] = (prof.x_front_axle, prof.hub_y, p.wheel_radius)
+    for base, xa in ((2, prof.x_front_axle), (6, prof.x_rear_axle)):
+        left[base + 0] = prof.row_point(xa + half + drop, R_SILL)
+        left[base + 1] = prof.row_point(xa + radius * np.sin(t), R_SILL)
+        left[base + 2] = prof.row_point(xa - radius * np.sin(t), R_SILL)
+        left[base + 3] = prof.row_point(xa - half - drop, R_SILL)
+    left[10] = prof.row_point(k["10"], R_SILL)
+    if p.type_name == "truck":
+        left[11] = prof.row_point(k["11"], R_BELT)
+        y = loop(k["12"])[R_LEDGE, 0]
+        left[12] = (k["12"], y, p.box_floor + 0.55 * (prof.box_top - p.box_floor))
+        left[13] = prof.row_point(k["13"], R_REDGE)
+    else:
+        left[11] = prof.top_point(k["11"], loop(k["11"])[R_BELT, 0] - p.tail_inset)
+        left[12] = prof.top_point(k["12"], loop(k["12"])[R_LEDGE, 0] - p.rear_pillar)
+        left[13] = prof.top_point(k["13"], loop(k["13"])[R_REDGE, 0] - 0.04)
+    left[14] = prof.top_point(k["14"], loop(k["14"])[R_REDGE, 0] - 0.04)
+    left[15] = prof.top_point(k["15"], loop(k["15"])[R_LEDGE, 0] - 0.04)
+    left[16] = prof.top_point(k["16"], loop(k["16"])[R_BELT, 0] - 0.04)
+    left[17] = prof.row_point(k["17"], R_SILL)
+    right = left * np.array([1.0, -1.0, 1.0])
+    return np.concatenate([left, right])
+
+
+# --- mesh --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Part:
+    """One object's geometry: vertices, polygons (vertex index tuples), a material name per polygon."""
+
+    verts: np.ndarray
+    faces: list[tuple[int, ...]]
+    materials: list[str]
+    smooth: bool = True
+    flags: dict = field(default_factory=dict)
+
+
+def _add_box(verts, faces, mats, centre, size, material):
+    c, h = np.asarray(centre, float), np.asarray(size, float) / 2
+    base = len(verts)
+    for dx in (-1, 1):
+        for dy in (-1, 1):
+            for dz in (-1, 1):
+                verts.append(c + h * (dx, dy, dz))
+    quads = [(0, 1, 3, 2), (4, 6, 7, 5), (0, 4, 5, 1), (2, 3, 7, 6), (0, 2, 6, 4), (1, 5, 7, 3)]
+    for q in quads:
+        faces.append(tuple(base + i for i in q))
+        mats.append(material)
+
+
+def _side_windows(prof: Profile) -> list[tuple[float, float]]:
+    """x intervals of side glass (between pillars), front to rear."""
+    p, k = prof.p, prof.keyx
+    rng = np.random.default_rng(p.style_seed)
+    if p.type_name == "truck":
+        return [(k["cab_back"] + 0.12, k["15"] - 0.15)]
+    a, b = k["12"] + 0.10, k["15"] - 0.15
+    if p.type_name == "pickup":
+        a = k["13"] - 0.05
+    pillar = 0.08
+    if p.type_name == "bus":
+        n = int(np.clip(round((b - a - 1.0) / 1.15), 4, 12))
+        door = (k["15"] - 1.2, k["15"] - 0.15)
+        cuts = np.linspace(a, door[0] - 0.1, n + 1)
+        return [(cuts[i] + 0.04, cuts[i + 1] - 0.04) for i in range(n)]
+    # one B pillar; estates, SUVs, MPVs and vans also have a C/D pillar
+    n = 3 if p.type_name in ("estate", "suv", "mpv", "van") and rng.random() < 0.8 else 2
+    if p.type_name == "sedan" and rng.random() < 0.3:
+        n = 3
+    cuts = np.linspace(a, b, n + 1)
+    if n == 3:
+        cuts[1] = a + 0.22 * (b - a)
+        cuts[2] = a + 0.55 * (b - a)
+    return [(cuts[i] + pillar / 2, cuts[i + 1] - pillar / 2) for i in range(n)]
+
+
+def _body(prof: Profile, spacing: float) -> Part:
+    xs = prof.stations(spacing)
+    half = prof.half_loop(xs)  # (S, 13, 2)
+    left_rows = list(range(N_ROWS))
+    right_rows = list(range(N_ROWS - 2, 0, -1))
+    ring_rows = left_rows + right_rows  # 24 points round the loop
+    sign = np.array([1.0] * N_ROWS + [-1.0] * len(right_rows))
+    nr = len(ring_rows)
+    verts = np.zeros((len(xs), nr, 3))
+    verts[:, :, 0] = xs[:, None]
+    verts[:, :, 1] = half[:, ring_rows, 0] * sign
+    verts[:, :, 2] = half[:, ring_rows, 1]
+    verts = verts.reshape(-1, 3)
+
+    k = prof.keyx
+    p = prof.p
+    windows = _side_windows(prof)
+    ws_lo, ws_hi = k["14"], k["15"]
+    rw_lo, rw_hi = (k["12"], k["13"]) if p.type_name != "truck" else (np.inf, -np.inf)
+    if p.type_name == "pickup":
+        rw_lo, rw_hi = k["12"], k["13"]
+    lights = p.type_name not in ("bus", "truck")  # big vehicles get lamp boxes on their flat ends instead
+    head_lo = k["16"] - 0.10
+    tail_hi = k["11"] + 0.04 if p.type_name not in ("suv", "mpv", "van") else k["end"] + 0.30
+    faces, mats = [], []
+    for i in range(len(xs) - 1):
+        xc = (xs[i] + xs[i + 1]) / 2
+        box = bool(prof.is_box(xc))
+        for j in range(nr):
+            j2 = (j + 1) % nr
+            a, b = ring_rows[j], ring_rows[j2]
+            lo, hi = min(a, b), max(a, b)
+            faces.append((i * nr + j, i * nr + j2, (i + 1) * nr + j2, (i + 1) * nr + j))
+            mat = "paint"
+            if hi <= R_SILL:
+                mat = "trim"  # underbody and wheel wells
+            elif lo == R_LEDGE and hi == R_GTOP and not box and any(w0 < xc < w1 for w0, w1 in windows):
+                mat = "glass"
+            elif lo == R_LEDGE and hi == R_GTOP and not box and prof.top(xc) - prof.belt(xc) > 0.1:
+                mat = "trim" if p.type_name != "bus" else "paint"  # pillars
+            elif lo >= R_GTOP and (ws_lo < xc < ws_hi or rw_lo < xc < rw_hi):
+                mat = "glass"
+            elif lights and R_LIGHT <= lo and hi <= R_BELT and head_lo < xc:
+                mat = "headlight"
+            elif lights and R_LIGHT <= lo and hi <= R_BELT and xc < tail_hi:
+                mat = "taillight"
+            mats.append(mat)
+    # end caps (front reversed so both face outwards after normal recalculation)
+    last = len(xs) - 1
+    faces.append(tuple(range(nr))[::-1])
+    mats.append("paint")
+    faces.append(tuple(last * nr + j for j in range(nr)))
+    mats.append("paint")
+    return Part(verts, faces, mats, smooth=True)
+
+
+def _lathe(profile_rc: np.ndarray, segments: int, centre, material: str, mirror: bool) -> Part:
+    """Revolve (radius, axial offset) points about the y axis through `centre`; axial +1 faces outwards."""
+    n = len(profile_rc)
+    ang = np.linspace(0, 2 * np.pi, segments, endpoint=False)
+    verts = []
+    out = -1.0 if mirror else 1.0
+    for r, a in profile_rc:
+        for t in ang:
+            verts.append((centre[0] + r * np.cos(t), centre[1] + out * a, centre[2] + r * np.sin(t)))
+    faces = []
+    for i in range(n - 1):
+        for s in range(segments):
+            s2 = (s + 1) % segments
+            if profile_rc[i][0] < 1e-6 and profile_rc[i + 1][0] < 1e-6:
+                continue
+            faces.append((i * segments + s, i * segments + s2, (i + 1) * segments + s2, (i + 1) * segments + s))
+    return Part(np.array(verts), faces, [material] * len(faces))
+
+
+def _merge(parts: list[Part], smooth=True, flags=None) -> Part:
+    verts, faces, mats = [], [], []
+    base = 0
+    for part in parts:
+        verts.append(np.asarray(part.verts))
+        faces += [tuple(base + i for i in f) for f in part.faces]
+        mats += part.materials
+        base += len(part.verts)
+    return Part(np.concatenate(verts), faces, mats, smooth=smooth, flags=flags or {})
+
+
+def _wheel(prof: Profile, x: float, left: bool, segments: int) -> Part:
+    p = prof.p
+    r, w = p.wheel_radius, p.tyre_width
+    rim = r * (0.62 if p.type_name not in ("bus", "truck") else 0.56)
+    y = prof.wheel_y if left else -prof.wheel_y
+    c = (x, y, r)
+    h = w / 2
+    tyre = np.array([(rim, -h), (r - 0.03, -h), (r - 0.006, -h + 0.02), (r, -h + 0.05), (r, h - 0.05),
+                     (r - 0.006, h - 0.02), (r - 0.03, h), (rim, h), (rim, h - 0.01)])
+    # hub face at axial h - 0.015: the wheel-centre keypoint is its centre vertex
+    dish = np.array([(rim, h - 0.01), (rim * 0.96, h - 0.018), (rim * 0.9, h - 0.04), (rim * 0.3, h - 0.04),
+                     (rim * 0.22, h - 0.015), (0.0, h - 0.015)])
+    parts = [_lathe(tyre, segments, c, "rubber", not left), _lathe(dish, segments, c, "metal_dark", not left)]
+    spokes_v, spokes_f, spokes_m = [], [], []
+    n_spokes = 5 + np.random.default_rng(p.style_seed + 7).integers(0, 3)
+    out = 1.0 if left else -1.0
+    for s in range(n_spokes):
+        t = 2 * np.pi * s / n_spokes
+        mid = rim * 0.58
+        centre = np.array([x + mid * np.cos(t), y + out * (h - 0.03), r + mid * np.sin(t)])
+        # a spoke along its radial direction: build an axis-aligned box then rotate about y
+        local = []
+        hl, hw_, hd = rim * 0.4, rim * 0.09, 0.012
+        for dx in (-1, 1):
+            for dy in (-1, 1):
+                for dz in (-1, 1):
+                    local.append((dx * hl, dy * hd, dz * hw_))
+        rot = np.array([[np.cos(t), 0, -np.sin(t)], [0, 1, 0], [np.sin(t), 0, np.cos(t)]])
+        base = len(spokes_v)
+        spokes_v += [centre + rot @ np.array(v) for v in local]
+        for q in [(0, 1, 3, 2), (4, 6, 7, 5), (0, 4, 5, 1), (2, 3, 7, 6), (0, 2, 6, 4), (1, 5, 7, 3)]:
+            spokes_f.append(tuple(base + i for i in q))
+            spokes_m.append("chrome")
+    parts.append(Part(np.array(spokes_v), spokes_f, spokes_m))
+    hub = np.array([(rim * 0.24, h - 0.0155), (rim * 0.2, h - 0.0152), (0.0, h - 0.015)])
+    parts.append(_lathe(hub, segments, c, "chrome", not left))
+    return _merge(parts)
+
+
+def _details(prof: Profile) -> Part:
+    """Lamps of buses and trucks, grille, plates, bumper strips, mirrors, and the dark cabin interior seen
+    through the glass (cars carry their lamps as body materials, see _body)."""
+    p, k = prof.p, prof.keyx
+    v, f, m = [], [], []
+    xf, xe = prof.x_front, prof.x_end
+    hwf = float(prof.half_width(xf))
+    hwe = float(prof.half_width(xe))
+    big = p.type_name in ("bus", "truck")
+    zf_top, zr_top = prof.cap_front_z, prof.cap_rear_z
+    zf_bot, zr_bot = float(prof.floor(xf)), float(prof.floor(xe))
+    if big:
+        for sgn in (1, -1):
+            _add_box(v, f, m, (xf - 0.02, sgn * hwf * 0.72, p.hood_front - 0.09), (0.05, hwf * 0.4, 0.14),
+                     "headlight")
+            _add_box(v, f, m, (xe + 0.02, sgn * hwe * 0.78, p.tail_upper - 0.12), (0.05, hwe * 0.3, 0.22),
+                     "taillight")
+    grille_top = zf_top - 0.03 if not big else p.hood_front - 0.18
+    grille_bot = max(zf_bot + 0.22, grille_top - 0.24)
+    if grille_top > grille_bot:
+        _add_box(v, f, m, (xf - 0.02, 0, (grille_top + grille_bot) / 2),
+                 (0.05, hwf * (1.2 if not big else 1.1), grille_top - grille_bot), "trim")
+    _add_box(v, f, m, (xf - 0.02, 0, zf_bot + 0.05), (0.05, hwf * 1.7, 0.08), "trim")
+    _add_box(v, f, m, (xf - 0.012, 0, zf_bot + 0.16), (0.04, min(0.44, hwf * 1.5), 0.14), "plate")
+    _add_box(v, f, m, (xe + 0.015, 0, zr_bot + 0.05), (0.05, hwe * 1.7, 0.08), "trim")
+    plate_z = min(zr_bot + 0.25, zr_top - 0.12)
+    _add_box(v, f, m, (xe + 0.012, 0, plate_z), (0.04, min(0.44, hwe * 1.5), 0.14), "plate")
+    # mirrors, just behind the A pillar base
+    xm = k["15"] - (0.10 if not big else 0.05)
+    hm = float(prof.half_width(xm)) - p.shoulder
+    zm = p.cowl + (0.07 if not big else 0.25)
+    for sgn in (1, -1):
+        _add_box(v, f, m, (xm, sgn * (hm + 0.06), zm), (0.11, 0.15, 0.10 if not big else 0.3),
+                 "paint" if not big else "trim")
+    # interior (dark), seen through the glass
+    if p.type_name == "truck":
+        x0, x1 = k["cab_back"] + 0.05, k["15"] - 0.05
+    else:
+        x0, x1 = max(k["12"], k["13"] - 0.3) + 0.05, k["15"] - 0.05
+    z0, z1 = p.cowl - 0.3, p.roof_z - 0.1
+    hwi = p.width / 2 - p.shoulder - p.glass_inset - p.tumble * (p.roof_z - p.cowl) - 0.02
+    if x1 > x0 and z1 > z0 and hwi > 0.2:
+        _add_box(v, f, m, ((x0 + x1) / 2, 0, (z0 + z1) / 2), (x1 - x0, 2 * hwi, z1 - z0), "interior")
+    return Part(np.array(v), f, m, smooth=False)
+
+
+def build_vehicle_mesh(params: VehicleParams, spacing: float = 0.06, wheel_segments: int = 32) -> dict[str, Part]:
+    """All parts of one vehicle: body (paint, glass, trim), wheels, details. Keys become object names."""
+    prof = Profile(params)
+    wheels = [_wheel(prof, x, left, wheel_segments) for x in (prof.x_front_axle, prof.x_rear_axle)
+              for left in (True, False)]
+    return {"body": _body(prof, spacing), "wheels": _merge(wheels), "details": _details(prof)}

@@ -1,0 +1,204 @@
+"""Parameter spaces of the nine VeRi vehicle types and the seeded sampler.
+
+Every range is a real-world dimension of its class (metres, degrees): track width, wheelbase, overhang, wheel
+size, the heights of the sill, bumpers, hood, beltline, roof and deck, windshield and rear-window rake, roof and
+deck length, the plan-view rounding of the nose and tail. Positions along the car are chained from the front axle
+backwards (windshield base, windshield top, roof rear, rear-window base, deck end), so the rear overhang and the
+overall length follow from the cabin. The ranges were tuned against the real VeRi keypoint labels with
+bench/keypoint_fit.py (see docs/ASSETS.md). `sample_params(type, rng)` draws one vehicle; `library_plan(seed)`
+names the models of a build. Pure Python/numpy.
+"""
+from __future__ import annotations
+
+import zlib
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+# Parameters shared by the passenger-car types (each type overrides what differs).
+_CAR = dict(
+    tyre_width=(0.195, 0.235), arch_ratio=(1.20, 1.32), arch_angle=(42.0, 50.0), corner_front=(0.18, 0.26),
+    nose_setback=(0.05, 0.13), corner_rear=(0.12, 0.20), tail_setback=(0.0, 0.04), shoulder=(0.05, 0.07),
+    glass_inset=(0.035, 0.05), tumble=(0.25, 0.36), roof_crown=(0.03, 0.06), hood_crown=(0.02, 0.045),
+    end_round=(0.55, 0.70), end_inset=(0.50, 0.62), belt_rise=(0.0, 0.04), rear_pillar=(0.08, 0.14),
+    tail_inset=(0.02, 0.06),
+)
+
+TYPE_SPACES: dict[str, dict[str, tuple[float, float]]] = {
+    "sedan": dict(_CAR, width=(1.74, 1.88), wheelbase=(2.65, 2.95), front_overhang=(0.84, 0.98),
+                  wheel_radius=(0.31, 0.345), sill=(0.21, 0.25), nose_bottom=(0.22, 0.27), hood_front=(0.73, 0.80),
+                  cowl=(0.97, 1.03), ws_back=(0.36, 0.50), ws_rake=(26.0, 30.0), roof_z=(1.36, 1.42),
+                  roof_length=(1.38, 1.62), rw_rake=(21.0, 26.0), deck=(1.06, 1.13), deck_length=(0.36, 0.48),
+                  tail_upper=(1.00, 1.07), tail_bottom=(0.28, 0.34), tail_inset=(0.05, 0.09)),
+    "hatchback": dict(_CAR, width=(1.66, 1.80), wheelbase=(2.42, 2.65), front_overhang=(0.76, 0.88),
+                      wheel_radius=(0.29, 0.315), sill=(0.20, 0.24), nose_bottom=(0.19, 0.24),
+                      hood_front=(0.70, 0.77), cowl=(0.92, 0.98), ws_back=(0.38, 0.50), ws_rake=(25.0, 30.0),
+                      roof_z=(1.26, 1.33), roof_length=(1.32, 1.52), rw_rake=(31.0, 40.0), deck=(0.96, 1.02),
+                      deck_length=(0.24, 0.38), tail_upper=(0.89, 0.95), tail_bottom=(0.28, 0.33),
+                      nose_setback=(0.10, 0.19)),
+    "estate": dict(_CAR, width=(1.76, 1.86), wheelbase=(2.70, 2.90), front_overhang=(0.84, 0.96),
+                   wheel_radius=(0.31, 0.34), sill=(0.21, 0.25), nose_bottom=(0.22, 0.27), hood_front=(0.73, 0.80),
+                   cowl=(0.97, 1.03), ws_back=(0.36, 0.50), ws_rake=(26.0, 30.0), roof_z=(1.38, 1.45),
+                   roof_length=(1.75, 1.98), rw_rake=(44.0, 55.0), deck=(1.02, 1.08), deck_length=(0.10, 0.20),
+                   tail_upper=(0.90, 0.97), tail_bottom=(0.29, 0.34)),
+    "suv": dict(_CAR, width=(1.82, 1.96), wheelbase=(2.62, 2.90), front_overhang=(0.80, 0.92),
+                wheel_radius=(0.355, 0.39), sill=(0.31, 0.38), nose_bottom=(0.35, 0.41), hood_front=(0.84, 0.91),
+                cowl=(1.08, 1.15), ws_back=(0.35, 0.47), ws_rake=(30.0, 35.0), roof_z=(1.50, 1.60),
+                roof_length=(1.80, 2.10), rw_rake=(46.0, 57.0), deck=(1.15, 1.23), deck_length=(0.05, 0.12),
+                tail_upper=(0.86, 0.93), tail_bottom=(0.40, 0.46), tail_inset=(0.0, 0.03)),
+    "mpv": dict(_CAR, width=(1.78, 1.92), wheelbase=(2.75, 3.05), front_overhang=(0.84, 0.96),
+                wheel_radius=(0.31, 0.34), sill=(0.23, 0.28), nose_bottom=(0.24, 0.29), hood_front=(0.78, 0.85),
+                cowl=(1.05, 1.11), ws_back=(0.28, 0.42), ws_rake=(28.0, 32.0), roof_z=(1.48, 1.58),
+                roof_length=(1.80, 2.10), rw_rake=(42.0, 52.0), deck=(1.12, 1.18), deck_length=(0.08, 0.16),
+                tail_upper=(0.84, 0.90), tail_bottom=(0.30, 0.35), tail_inset=(0.0, 0.03)),
+    "van": dict(_CAR, width=(1.66, 1.98), wheelbase=(2.80, 3.40), front_overhang=(0.80, 0.95),
+                wheel_radius=(0.31, 0.35), sill=(0.29, 0.36), nose_bottom=(0.33, 0.39), hood_front=(0.88, 0.97),
+                cowl=(1.16, 1.26), ws_back=(0.0, 0.20), ws_rake=(36.0, 45.0), roof_z=(1.72, 2.05),
+                roof_length=(2.70, 3.30), rw_rake=(68.0, 80.0), deck=(1.24, 1.34), deck_length=(0.0, 0.05),
+                tail_upper=(0.86, 0.93), tail_bottom=(0.40, 0.46), tumble=(0.06, 0.14), end_inset=(0.40, 0.52),
+                tail_inset=(0.0, 0.02)),
+    "pickup": dict(_CAR, width=(1.78, 1.92), wheelbase=(3.00, 3.30), front_overhang=(0.88, 1.00),
+                   wheel_radius=(0.37, 0.41), sill=(0.37, 0.43), nose_bottom=(0.42, 0.48), hood_front=(0.92, 1.00),
+                   cowl=(1.16, 1.24), ws_back=(0.42, 0.58), ws_rake=(36.0, 42.0), roof_z=(1.65, 1.75),
+                   roof_length=(1.45, 1.70), rw_rake=(62.0, 70.0), deck=(1.20, 1.26), deck_length=(1.30, 1.48),
+                   tail_upper=(1.10, 1.16), tail_bottom=(0.48, 0.54), bed_depth=(0.42, 0.50),
+                   end_inset=(0.35, 0.50), corner_rear=(0.04, 0.08), tail_inset=(0.0, 0.02)),
+    "bus": dict(_CAR, width=(2.35, 2.55), wheelbase=(4.0, 6.0), front_overhang=(1.8, 2.6), rear_overhang=(2.2, 3.4),
+                wheel_radius=(0.46, 0.52), tyre_width=(0.26, 0.30), sill=(0.34, 0.44), nose_bottom=(0.30, 0.40),
+                hood_front=(0.85, 1.00), cowl=(1.05, 1.25), ws_rake=(76.0, 86.0), roof_z=(2.85, 3.20),
+                deck=(1.50, 1.85), rw_rake=(84.0, 89.0), tail_upper=(1.05, 1.25), tail_bottom=(0.32, 0.42),
+                corner_front=(0.05, 0.10), corner_rear=(0.05, 0.10), nose_setback=(0.0, 0.02),
+                tail_setback=(0.0, 0.02), tumble=(0.02, 0.05), roof_crown=(0.04, 0.08), end_round=(0.18, 0.30),
+                end_inset=(0.08, 0.15), arch_ratio=(1.15, 1.25), tail_inset=(0.0, 0.02)),
+    "truck": dict(_CAR, width=(2.00, 2.45), wheelbase=(3.2, 4.8), front_overhang=(1.00, 1.30),
+                  rear_overhang=(1.0, 2.2), wheel_radius=(0.40, 0.50), tyre_width=(0.22, 0.28), sill=(0.58, 0.72),
+                  nose_bottom=(0.34, 0.44), hood_front=(0.95, 1.15), cowl=(1.25, 1.45), ws_rake=(74.0, 84.0),
+                  roof_z=(2.10, 2.50), cab_length=(1.55, 1.90), box_floor=(1.00, 1.20), box_height=(2.40, 3.20),
+                  deck=(1.0, 1.2), rw_rake=(88.0, 89.5), tail_upper=(1.00, 1.20), tail_bottom=(0.40, 0.52),
+                  corner_front=(0.04, 0.08), corner_rear=(0.02, 0.04), nose_setback=(0.0, 0.03),
+                  tail_setback=(0.0, 0.01), tumble=(0.03, 0.06), end_round=(0.12, 0.2), end_inset=(0.06, 0.12),
+                  arch_ratio=(1.12, 1.22), tail_inset=(0.0, 0.01)),
+}
+VEHICLE_TYPES = tuple(TYPE_SPACES)
+
+# Shipped library: models per type (the common VeRi types get more) and which keep a fixed colour.
+LIBRARY_COUNTS = {"sedan": 10, "suv": 7, "hatchback": 5, "mpv": 5, "van": 5, "estate": 4, "pickup": 4, "bus": 4,
+                  "truck": 4}
+FIXED_COLOURS = {("bus", 0): "yellow", ("bus", 1): "green"}
+DEFAULT_SEED = 2019
+
+
+@dataclass(frozen=True)
+class VehicleParams:
+    """Everything that shapes one vehicle (metres, degrees). Derived quantities live in geometry.Profile."""
+
+    type_name: str
+    width: float
+    wheelbase: float
+    front_overhang: float  # nose tip to front axle
+    wheel_radius: float
+    tyre_width: float
+    arch_ratio: float  # arch radius / wheel radius (the arch circle is centred on the wheel)
+    arch_angle: float  # degrees from vertical of the upper arch keypoints
+    sill: float  # height of the body's lower edge between the wheels
+    nose_bottom: float  # front bumper bottom at the corner (keypoint 17)
+    corner_front: float  # keypoint 17 behind the nose tip
+    nose_setback: float  # keypoint 16 (hood front edge) behind keypoint 17
+    hood_front: float
+    cowl: float  # windshield base height (beltline at the A pillar)
+    ws_back: float  # windshield base behind the front axle (negative: in front of it)
+    ws_rake: float  # windshield angle from horizontal
+    roof_z: float  # roof side edge height (the roof centre is a crown higher)
+    roof_length: float
+    rw_rake: float
+    deck: float  # rear window base height
+    deck_length: float  # rear window base to the rear upper corner (trunk lid, tailgate, pickup bed)
+    tail_upper: float  # rear upper corner height (keypoint 11)
+    tail_bottom: float  # rear bumper bottom at the corner (keypoint 10)
+    corner_rear: float  # keypoint 10 ahead of the tail
+    tail_setback: float  # keypoint 11 ahead of keypoint 10
+    shoulder: float  # beltline edge inset from the widest side
+    glass_inset: float
+    tumble: float  # greenhouse side inset per metre of height
+    roof_crown: float
+    hood_crown: float
+    end_round: float  # length of the plan-view rounding at nose and tail
+    end_inset: float  # fraction of the half width the rounding takes off at the very tip
+    belt_rise: float
+    rear_pillar: float  # rear window corner inset from the greenhouse side (C/D pillar)
+    tail_inset: float  # keypoint 11 inset from the beltline edge
+    rear_overhang: float = 0.0  # buses and trucks only (cars derive it from the cabin)
+    bed_depth: float = 0.0
+    cab_length: float = 0.0
+    box_floor: float = 0.0
+    box_height: float = 0.0
+    style_seed: int = 0  # picks discrete details (pillar layout, spokes) without changing the shape
+
+    def to_dict(self) -> dict:
+        return {k: (round(v, 5) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "VehicleParams":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def sample_params(type_name: str, rng: np.random.Generator, style_seed: int | None = None) -> VehicleParams:
+    """Draw one vehicle of `type_name` (a VeRi type name) uniformly from its parameter space."""
+    if type_name not in TYPE_SPACES:
+        raise ValueError(f"unknown vehicle type {type_name!r}; known: {VEHICLE_TYPES}")
+    space = TYPE_SPACES[type_name]
+    values = {k: float(rng.uniform(lo, hi)) for k, (lo, hi) in sorted(space.items())}
+    if type_name in ("bus", "truck"):
+        values["ws_back"] = -(values["front_overhang"] - values["corner_front"] - values["nose_setback"] - 0.02)
+        values["roof_length"] = 0.0  # placed by the geometry from the rear
+        values["deck_length"] = 0.0
+    if type_name == "truck":
+        values["deck"] = values["box_floor"]
+    if style_seed is None:
+        style_seed = int(rng.integers(0, 2**31 - 1))
+    return VehicleParams(type_name=type_name, style_seed=style_seed, **values)
+
+
+def model_rng(seed: int, type_name: str, index: int) -> np.random.Generator:
+    """The generator of model `index` of a type: independent of how many models of other types are made."""
+    return np.random.default_rng([seed, zlib.crc32(type_name.encode()), index])
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    params: VehicleParams
+    seed: int
+    index: int
+    fixed_color: str | None  # a VeRi colour name when the model keeps one colour
+
+
+def type_counts(n: int | None = None) -> dict[str, int]:
+    """Models per type: the shipped library's, or `n` spread in the same proportions (every type at least once
+    when n >= 9)."""
+    if n is None:
+        return dict(LIBRARY_COUNTS)
+    total = sum(LIBRARY_COUNTS.values())
+    counts = {t: int(np.floor(n * c / total)) for t, c in LIBRARY_COUNTS.items()}
+    order = sorted(LIBRARY_COUNTS, key=lambda t: -(n * LIBRARY_COUNTS[t] / total - counts[t]))
+    for t in order[: n - sum(counts.values())]:
+        counts[t] += 1
+    if n >= len(LIBRARY_COUNTS):
+        for t in LIBRARY_COUNTS:
+            while counts[t] == 0:
+                donor = max(counts, key=counts.get)
+                counts[donor] -= 1
+                counts[t] += 1
+    return counts
+
+
+def library_plan(seed: int = DEFAULT_SEED, n: int | None = None) -> list[ModelSpec]:
+    """The models a build makes, named `<type>_<index>`; model i of a type depends only on (seed, type, i)."""
+    counts = type_counts(n)
+    specs = []
+    for type_name in VEHICLE_TYPES:
+        for i in range(counts.get(type_name, 0)):
+            params = sample_params(type_name, model_rng(seed, type_name, i))
+            specs.append(ModelSpec(f"{type_name}_{i:03d}", params, seed, i, FIXED_COLOURS.get((type_name, i))))
+    return specs

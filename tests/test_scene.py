@@ -1,0 +1,187 @@
+"""The renderer's pure half: config, identity plan, seeded sampler, camera math, backgrounds, compositing."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from synth import camera, compose
+from synth.backgrounds import FrameSource, BackgroundError, procedural_background
+from synth.identities import IdentityConfig, plan_identities
+from synth.render import parse_shard, shard_units
+from synth.scene import Patch2D, RenderConfig, sample_scene, sample_seed
+from synth.vocabulary import VIS_OCCLUDED, VIS_VISIBLE
+
+
+@dataclass
+class FakeModel:
+    name: str
+    type_id: int
+    colors: tuple
+    fixed_color: bool
+    dimensions: dict
+
+
+def paper_library():
+    models = [FakeModel(f"m{i:02d}", 1 + i % 9, tuple(range(1, 11)), False,
+                        {"length": 4.5, "width": 1.8, "height": 1.5}) for i in range(40)]
+    models += [FakeModel("bus", 7, (1,), True, {"length": 11, "width": 2.5, "height": 3.2}),
+               FakeModel("truck", 8, (6,), True, {"length": 8, "width": 2.4, "height": 3.0})]
+    return models
+
+
+def test_identity_plan_reproduces_the_papers_set():
+    plan = plan_identities(paper_library(), 41000, seed=3)
+    assert len(plan.identities) == 402
+    counts = np.bincount(plan.sample_identity, minlength=402)
+    fixed = [i.vehicle_id for i in plan.identities if i.model_name in ("bus", "truck")]
+    assert sorted(counts[fixed].tolist()) == [500, 500]
+    assert set(np.delete(counts, fixed).tolist()) == {100}
+    # one exact paint per identity, a shade of its colour name
+    red = [i.paint_rgb for i in plan.identities if i.color_id == 5]
+    assert all(r > 3 * max(g, b) for r, g, b in red)
+    assert len(set(red)) == len(red)
+
+
+def test_identity_plan_uneven_n_and_holdout():
+    plan = plan_identities(paper_library()[:3], 101, seed=0, config=IdentityConfig(holdout_fraction=0.2))
+    assert plan.num_samples == 101
+    counts = np.bincount(plan.sample_identity)
+    assert counts.max() - counts.min() <= 1
+    held = {i.vehicle_id for i in plan.identities if i.held_out}
+    assert len(held) == 6
+    train_ids = set(plan.sample_identity[plan.splits["train"]].tolist())
+    test_ids = set(plan.sample_identity[np.concatenate([plan.splits["query"], plan.splits["gallery"]])].tolist())
+    assert train_ids.isdisjoint(test_ids) and test_ids == held
+    assert sum(len(v) for v in plan.splits.values()) == 101
+
+
+def test_sampler_is_a_pure_function_of_config_seed_index():
+    models = paper_library()
+    config = RenderConfig()
+    plan = plan_identities(models, 500, seed=7)
+    a = sample_scene(config, plan, models, 7, 123, num_backgrounds=5).to_dict()
+    b = sample_scene(config, plan, models, 7, 123, num_backgrounds=5).to_dict()
+    c = sample_scene(config, plan, models, 7, 124, num_backgrounds=5).to_dict()
+    assert a == b
+    assert a != c
+    assert sample_seed(7, 123) != sample_seed(8, 123)
+    # ranges are respected
+    lo, hi = config.viewpoint.elevation
+    for i in range(200):
+        s = sample_scene(config, plan, models, 7, i)
+        assert lo <= s.elevation <= hi and 0 <= s.azimuth < 360
+        assert config.image.native_size[0] - 1 <= s.native_size <= config.image.native_size[1] + 1
+        for occ in s.occluders:  # occluders stand outside the vehicle's footprint
+            assert abs(occ.position[0]) > 2.25 or abs(occ.position[1]) > 0.9
+
+
+def test_config_yaml_round_trip_and_unknown_keys(tmp_path):
+    config = RenderConfig()
+    config.viewpoint.elevation = (10.0, 20.0)
+    path = config.save(tmp_path / "c.yaml")
+    again = RenderConfig.from_yaml(path)
+    assert again.viewpoint.elevation == (10.0, 20.0)
+    assert again.to_dict() == config.to_dict()
+    (tmp_path / "bad.yaml").write_text("viewpoint: {elevaton: [1, 2]}\n")
+    with pytest.raises(ValueError, match="elevaton"):
+        RenderConfig.from_yaml(tmp_path / "bad.yaml")
+
+
+def test_blender_camera_parameters_reproduce_K():
+    K = camera.intrinsics(173.2, 40.3, 77.9)
+    p = camera.blender_camera_params(K, 96, 96)
+    back = camera.intrinsics_from_blender(p["lens"], p["sensor_width"], 24.0, p["sensor_fit"], p["shift_x"],
+                                          p["shift_y"], 96, 96)
+    np.testing.assert_allclose(back, K, atol=1e-9)
+
+
+def test_extrinsics_round_trip_and_projection():
+    Rt = camera.look_at(camera.spherical_position(30, 20, 12), np.array([0.1, -0.2, 0.7]), roll_deg=3)
+    M = camera.blender_matrix_world(Rt)
+    np.testing.assert_allclose(camera.rt_from_blender_matrix_world(M), Rt, atol=1e-9)
+    # the aim point projects to the principal point
+    K = camera.intrinsics(500, 100, 80)
+    uv, depth = camera.project(K, Rt, np.array([[0.1, -0.2, 0.7]]))
+    np.testing.assert_allclose(uv[0], [100, 80], atol=1e-9)
+    eye = camera.spherical_position(30, 20, 12)
+    assert depth[0] == pytest.approx(np.linalg.norm(eye - [0.1, -0.2, 0.7]), rel=1e-9)
+    np.testing.assert_allclose(camera.camera_centre(Rt), eye, atol=1e-9)
+    # a crop then resample equals projecting with the crop's K
+    Kc = camera.crop_intrinsics(K, 20.5, 10.5, 100, 256)
+    pts = np.random.default_rng(0).normal(0, 1, (20, 3))
+    uv_full = camera.project(K, Rt, pts)[0]
+    expected = (uv_full - [20.5, 10.5]) * 2.56 - 0.5
+    np.testing.assert_allclose(camera.project(Kc, Rt, pts)[0], expected, atol=1e-9)
+    np.testing.assert_allclose(camera.rescale_points(camera.project(camera.rescale_intrinsics(Kc, 256, 100), Rt,
+                                                                   pts)[0], 100, 256), expected, atol=1e-9)
+
+
+def test_frame_vehicle_puts_the_box_inside_with_margins_or_truncates():
+    models = paper_library()
+    plan = plan_identities(models, 50, seed=1)
+    config = RenderConfig()
+    hull = np.array([[x, y, z] for x in (-2.25, 2.25) for y in (-0.9, 0.9) for z in (0.0, 1.5)])
+    for i in range(50):
+        s = sample_scene(config, plan, models, 1, i)
+        f = camera.frame_vehicle(s, hull, 256)
+        box = camera.box_of(camera.project(f["K"], f["Rt"], hull)[0])
+        trunc = camera.truncation_of(box, 256)
+        if s.truncation_side < 0:
+            assert trunc == 0.0 and box[0] >= -0.5 and box[3] <= 255.5
+            assert max(box[2] - box[0], box[3] - box[1]) > 256 / 1.4
+        else:
+            assert trunc == pytest.approx(s.truncation, abs=1e-6)
+        assert f["render_size"] == min(s.native_size, 256)
+
+
+def test_procedural_background_is_deterministic_and_looks_like_a_road():
+    Rt = camera.look_at(camera.spherical_position(40, 25, 15), np.array([0, 0, 0.7]))
+    K = camera.intrinsics(600, 63.5, 63.5)
+    a = procedural_background(K, Rt, 128, 5.0, key=11, seed=2)
+    b = procedural_background(K, Rt, 128, 5.0, key=11, seed=2)
+    c = procedural_background(K, Rt, 128, 5.0, key=12, seed=2)
+    assert a.shape == (128, 128, 3) and a.dtype == np.float32
+    np.testing.assert_array_equal(a, b)
+    assert np.abs(a - c).mean() > 0.01
+    assert 0.03 < a.mean() < 0.9 and a.std() > 0.01  # not blank
+
+
+def test_frame_source_names_a_bad_file(tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(BackgroundError, match="broken.jpg"):
+        FrameSource([bad]).crop(0, 0.5, (0.5, 0.5), False, 64)
+
+
+def test_2d_patch_hides_keypoints_under_it():
+    box = np.array([20.0, 20.0, 100.0, 80.0])
+    patch = Patch2D("rect", (0.0, 0.0), (0.5, 0.5), 0.0, "flat", (1.0, 0.0, 0.0), 0)
+    image = np.zeros((128, 128, 3), np.float32)
+    out, mask = compose.paste_patches(image, [patch], box, lambda s: image)
+    keypoints = np.array([[60.0, 50.0, VIS_VISIBLE], [25.0, 25.0, VIS_VISIBLE], [60.0, 50.0, VIS_OCCLUDED]])
+    new = compose.occlude_keypoints(keypoints, mask)
+    assert new[:, 2].tolist() == [VIS_OCCLUDED, VIS_VISIBLE, VIS_OCCLUDED]
+    assert out[50, 60, 0] > 0.9 and out[25, 25, 0] == 0.0
+
+
+def test_camera_effects_are_seeded():
+    img = np.random.default_rng(0).random((64, 64, 3)).astype(np.float32)
+    fx = {"blur_sigma": 0.8, "motion_length": 3.0, "motion_angle": 30.0, "noise_sigma": 3.0, "jpeg_quality": 50,
+          "gains": (1.05, 1.0, 0.95), "gamma": 1.1, "contrast": 0.9, "seed": 5}
+    a, b = compose.camera_effects(img, fx), compose.camera_effects(img, fx)
+    assert a.dtype == np.uint8 and a.shape == img.shape
+    np.testing.assert_array_equal(a, b)
+
+
+def test_shard_units_and_parse_shard(tmp_path):
+    plan = plan_identities(paper_library()[:2], 45, seed=0, config=IdentityConfig(holdout_fraction=0.3))
+    units = shard_units(plan, 10, tmp_path)
+    covered = np.sort(np.concatenate([u.samples for u in units]))
+    np.testing.assert_array_equal(covered, np.arange(45))
+    assert units[0].path.name == "train-00000.h5"
+    assert parse_shard("1/3") == (1, 3)
+    for bad in ("3/3", "x", "1/0"):
+        with pytest.raises(ValueError):
+            parse_shard(bad)
