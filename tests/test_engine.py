@@ -7,7 +7,7 @@ import torch
 
 from synth.config import Config
 from train.engine import (
-    BEST, CHECKPOINT_DIR, LAST, CheckpointError, Engine, find_checkpoint, load_checkpoint, load_model_weights,
+    BEST, CHECKPOINT_DIR, INITIAL, LAST, CheckpointError, Engine, find_checkpoint, load_checkpoint, load_model_weights,
 )
 
 
@@ -108,3 +108,14 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
         load_checkpoint(garbage)
     with pytest.raises(FileNotFoundError):
         find_checkpoint(tmp_path / "missing")
+
+
+def test_engine_keeps_the_untrained_network_as_a_baseline(tmp_path):
+    engine = _engine(tmp_path / "run")
+    before = {k: v.clone() for k, v in engine.module.state_dict().items()}
+    engine.fit(_data(), epochs=2)
+    initial = load_checkpoint(tmp_path / "run" / CHECKPOINT_DIR / INITIAL)
+    assert initial["epoch"] == 0
+    assert all(torch.equal(initial["model"][k], before[k]) for k in before)
+    trained = load_checkpoint(find_checkpoint(tmp_path / "run"))
+    assert not torch.equal(trained["model"]["weight"], before["weight"])

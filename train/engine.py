@@ -44,6 +44,7 @@ from train.device import DistInfo, amp_enabled, autocast, barrier, init_distribu
 CHECKPOINT_DIR = "checkpoints"
 LAST = "last.pt"
 BEST = "best.pt"
+INITIAL = "initial.pt"  # the network before its first step: the "untrained" baseline of reports
 HISTORY = "history.jsonl"
 CONFIG = "config.yaml"
 CHECKPOINT_FORMAT = 1
@@ -287,6 +288,8 @@ class Engine:
 
     def fit(self, train_loader: Iterable, epochs: int, max_steps: int | None = None) -> list[dict]:
         """Train from the current epoch up to `epochs` (resume first to continue a killed run)."""
+        if self.epoch == 0 and self.dist.is_main and not (self.checkpoint_dir / INITIAL).exists():
+            save_checkpoint(self.checkpoint_dir / INITIAL, self.state_dict())
         while self.epoch < epochs:
             started = time.perf_counter()
             record = {"epoch": self.epoch + 1, **self.train_epoch(train_loader, max_steps)}
