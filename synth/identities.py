@@ -43,6 +43,8 @@ class IdentityConfig(Config):
     holdout_fraction: float = 0.0  # fraction of identities kept out of train (evaluated in query/gallery)
     query_fraction: float = 0.2  # of a held-out identity's images, the fraction that become queries
     shuffle: bool = True  # interleave identities over the sample order (else grouped by identity)
+    max_models: int = 0  # use only this many models (spread over the library's name order); 0 = all
+    colors_per_model: int = 0  # paint each paintable model in only this many of its colours (seeded); 0 = all
 
 
 @dataclass(frozen=True)
@@ -96,12 +98,20 @@ def plan_identities(models, n: int, seed: int, config: IdentityConfig | None = N
     if not models:
         raise ValueError("no vehicle models to plan identities for")
     weights = np.array([config.fixed_model_share if m.fixed_color else 1.0 for m in models], np.float64)
+    # Subsets (small demo datasets with enough images per identity) draw from their own stream, so the
+    # default plan is the same with or without them.
+    subset_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0x2E,)))
+    if 0 < config.max_models < len(models):
+        keep = np.round(np.linspace(0, len(models) - 1, config.max_models)).astype(int)
+        weights[np.setdiff1d(np.arange(len(models)), keep)] = 0.0
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0x1D,)))
     per_model = _largest_remainder(n, weights, rng)
     identities: list[Identity] = []
     counts = []
     for model_index, (model, count) in enumerate(zip(models, per_model)):
         colors = list(model.colors)[:1] if model.fixed_color else list(model.colors)
+        if config.colors_per_model and not model.fixed_color and count:
+            colors = sorted(subset_rng.permutation(colors)[:config.colors_per_model].tolist())
         for color_id, k in zip(colors, _largest_remainder(int(count), np.ones(len(colors)), rng)):
             if k == 0:
                 continue  # too few images for every colour of this model: no identity without images
