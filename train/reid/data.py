@@ -1,0 +1,231 @@
+"""ReID data: samples of dataset directories as network inputs, with pose channels and keypoints.
+
+One item is the image stretched to the input size (SPEC 6: no aspect-preserving crop, as the paper), its 36
+heatmaps or 13 segment masks on a small grid registered to that input (`channel_size`, 64 x 64 by default:
+the network upsamples them to the input size on the device, see `model.stack_channels`, which keeps the
+loaders' work and the host-to-device traffic 16 times smaller than shipping 256 x 256 maps), plus the 108
+normalised keypoint values.
+Training views get the paper's augmentation through `train.transforms`, applied to the image, its channels
+and its keypoints together:
+
+- random resize-crop (p = `crop_prob`, 0.5): the image is enlarged `crop_scale` times and a random input-size window is
+  kept (torchreid's Random2DTranslation), i.e. a random sub-box of side 1/crop_scale is stretched onto the
+  input;
+- horizontal flip (p = `flip_prob`) swapping left/right keypoints, heatmap channels and segment channels;
+- random erasing (p = `erase_prob`) of the RGB channels only: it stands for an occluder the pose network did
+  not see, so the pose channels and keypoints are left as they were.
+
+Normalisation: RGB with ImageNet mean/std; heatmap/segment channels in [0, 1] (the network normalises them
+with mean 0.449, std 0.226);
+keypoints (x / W - 0.5, y / H - 0.5, confidence - 0.5) in the input's pixels. Keypoint confidences are kept
+when a keypoint leaves the crop: its coordinates then fall just outside [-0.5, 0.5], which says so.
+
+Identities are dense indices over (dataset directory, vehicle_id), so datasets with overlapping ids stay
+apart.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Sequence
+
+import h5py
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from synth import vocabulary as vocab
+from synth.datasets import ShardDataset
+from synth.datasets.manifest import read_manifest
+from synth.datasets.schema import TMP_MARK, DatasetError, pose_sidecar_name
+from train import transforms as T
+from train.reid.config import ReidConfig
+
+log = logging.getLogger(__name__)
+
+HEATMAP_SCALE = 255.0  # sidecar heatmaps are stored x255 as uint8
+
+
+# --- pose sidecars -----------------------------------------------------------------------------------------
+
+
+def missing_pose_sidecars(dataset: ShardDataset) -> list[Path]:
+    """Sidecars the dataset's shards lack, or whose length does not match their shard (DatasetError)."""
+    missing = []
+    for shard in dataset.shards:
+        path = shard.with_name(pose_sidecar_name(shard.name))
+        if not path.exists():
+            missing.append(path)
+            continue
+        with h5py.File(shard, "r") as f:
+            expected = len(f["vehicle_id"])
+        try:
+            with h5py.File(path, "r") as f:
+                for name in ("keypoints", "heatmaps", "segments"):
+                    if name not in f or len(f[name]) != expected:
+                        raise DatasetError(path, f"pose sidecar lacks {expected} rows (shard {shard.name})", name)
+        except OSError as exc:
+            raise DatasetError(path, f"cannot open pose sidecar: {exc}") from None
+    return missing
+
+
+def ensure_pose_sidecars(dataset: ShardDataset, pose_model: str | None = None) -> None:
+    """Raise a clear error when pose sidecars are missing, or write them with the pose network when a pose
+    run is given."""
+    missing = missing_pose_sidecars(dataset)
+    if not missing:
+        return
+    if pose_model is None:
+        raise DatasetError(
+            missing[0],
+            f"pose sidecar missing ({len(missing)} of {len(dataset.shards)} shards lack one); this configuration "
+            "needs keypoints/heatmaps/segments: run `cli.py predict-pose` on the dataset or pass --pose-model RUN",
+        )
+    from train.pose.predict import predict_pose  # the pose engineer's library function
+
+    for root in sorted({p.parent for p in missing}):
+        log.info("writing pose sidecars for %s with %s", root, pose_model)
+        predict_pose(pose_model, [root])
+
+
+def write_label_pose_sidecars(root: str | Path, heatmap_hw: tuple[int, int] = (64, 64), sigma: float = 2.0) -> list[Path]:
+    """Pose sidecars made from the dataset's ground-truth keypoints ("oracle pose"), for synthetic data and
+    tests: confidence 1 for visible keypoints (code 2) and 0 otherwise; heatmaps (x255) of the visible
+    keypoints; segments gated by that confidence. Existing sidecars are kept (resume)."""
+    root = Path(root)
+    dataset = ShardDataset(root, fields=("keypoints", "image_hw"), decode=False)
+    written = []
+    for shard in dataset.shards:
+        path = shard.with_name(pose_sidecar_name(shard.name))
+        if path.exists():
+            continue
+        with h5py.File(shard, "r") as f:
+            keypoints, image_hw = f["keypoints"][:], f["image_hw"][:]
+        n = len(keypoints)
+        conf = (keypoints[..., 2] == vocab.VIS_VISIBLE).astype(np.float32)
+        pose_kps = np.concatenate([np.nan_to_num(keypoints[..., :2]), conf[..., None]], axis=-1).astype(np.float32)
+        heatmaps = np.zeros((n, vocab.NUM_KEYPOINTS, *heatmap_hw), np.uint8)
+        segments = np.zeros((n, vocab.NUM_SEGMENTS, *heatmap_hw), np.uint8)
+        for i in range(n):
+            hw = tuple(int(v) for v in image_hw[i])
+            maps = vocab.render_heatmaps(pose_kps[i], heatmap_hw, hw, sigma, mask=conf[i] > 0)
+            heatmaps[i] = np.round(maps * HEATMAP_SCALE).astype(np.uint8)
+            segments[i] = vocab.rasterise_segments(pose_kps[i], heatmap_hw, hw)
+        tmp = path.with_name(path.name + TMP_MARK)
+        with h5py.File(tmp, "w") as f:
+            f.create_dataset("keypoints", data=pose_kps)
+            f.create_dataset("heatmaps", data=heatmaps, chunks=(1, *heatmaps.shape[1:]), compression="lzf")
+            f.create_dataset("segments", data=segments, chunks=(1, *segments.shape[1:]), compression="lzf")
+            f.attrs["source"] = "labels"
+            f.attrs["complete"] = True
+        tmp.replace(path)
+        written.append(path)
+    return written
+
+
+# --- one view ----------------------------------------------------------------------------------------------
+
+
+def crop_box(image_hw: tuple[int, int], rng: np.random.Generator, crop_scale: float) -> tuple[float, ...]:
+    """A random sub-box (pixel edges) of side 1/crop_scale of the image."""
+    h, w = image_hw
+    cw, ch = w / crop_scale, h / crop_scale
+    x0, y0 = rng.uniform(0, w - cw), rng.uniform(0, h - ch)
+    return (x0, y0, x0 + cw, y0 + ch)
+
+
+def make_view(item: dict, config: ReidConfig, rng: np.random.Generator | None) -> dict:
+    """The (augmented when `rng` is given) view of one dataset item at the input size, still numpy:
+    image (H, W, 3) uint8, keypoints (36, 3) x, y, confidence, optional heatmaps/segments (C, h, w) float
+    in [0, 1] on the `channel_size` grid registered to the input image."""
+    image = item["image"]
+    view: dict = {"image": image}
+    if "pose_keypoints" in item:
+        view["keypoints"] = np.nan_to_num(np.asarray(item["pose_keypoints"], np.float32))
+    if config.inputs == "heatmaps":
+        view["heatmaps"] = item["pose_heatmaps"].astype(np.float32) / HEATMAP_SCALE
+    elif config.inputs == "segments":
+        view["segments"] = item["pose_segments"].astype(np.float32)
+    out_hw = tuple(config.image_size)
+    box = (0.0, 0.0, float(image.shape[1]), float(image.shape[0]))
+    if rng is not None and config.crop_scale > 1 and rng.random() < config.crop_prob:
+        box = crop_box(image.shape[:2], rng, config.crop_scale)
+    view = T.warp(view, T.stretch_matrix(box, out_hw), out_hw, channel_hw=tuple(config.channel_size), outside=None)
+    if rng is not None:
+        if rng.random() < config.flip_prob:
+            view = T.hflip(view)
+        if rng.random() < config.erase_prob:
+            view = T.random_erase(view, rng)
+    return view
+
+
+def normalise_keypoints(keypoints: np.ndarray, image_hw: tuple[int, int]) -> np.ndarray:
+    """(36, 3) x, y, confidence in input pixels -> 108 values in about [-0.5, 0.5] (SPEC 6)."""
+    h, w = image_hw
+    out = np.asarray(keypoints, np.float32).copy()
+    out[:, 0] = out[:, 0] / w - 0.5
+    out[:, 1] = out[:, 1] / h - 0.5
+    out[:, 2] = out[:, 2] - 0.5
+    return out.reshape(-1)
+
+
+def view_to_tensors(view: dict, config: ReidConfig) -> dict[str, torch.Tensor]:
+    """`image` (3, H, W) ImageNet-normalised, `channels` (E, h, w) float16 in [0, 1] when the configuration
+    has extra inputs, `keypoints` (108,) when it uses keypoints."""
+    out = {"image": T.to_tensor(view["image"])}
+    channels = view.get("heatmaps", view.get("segments"))
+    if channels is not None:
+        out["channels"] = torch.from_numpy(np.ascontiguousarray(channels, np.float16))
+    if config.keypoints:
+        out["keypoints"] = torch.from_numpy(normalise_keypoints(view["keypoints"], view["image"].shape[:2]))
+    return out
+
+
+# --- the dataset -------------------------------------------------------------------------------------------
+
+
+class ReidDataset(Dataset):
+    """Network-ready items of the given splits: `image` (3, H, W), optional `channels` (E, h, w) and
+    `keypoints` (108), `pid` (dense
+    identity), `color_id`, `type_id`, `camera_id` (as stored), `index` (into the underlying ShardDataset)."""
+
+    def __init__(self, roots: Sequence[str | Path], splits, config: ReidConfig, train: bool = False):
+        self.config, self.train = config, train
+        self.base = ShardDataset(roots, splits, fields=("image",), with_pose=config.needs_pose())
+        if config.needs_pose():
+            ensure_pose_sidecars(self.base, config.pose_model)
+        self.pids = self.base.identities()
+        self.labels = self.base.labels
+
+    @property
+    def num_identities(self) -> int:
+        return int(self.pids.max()) + 1 if len(self.pids) else 0
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, index: int) -> dict:
+        item = self.base[index]
+        rng = np.random.default_rng(int(torch.randint(0, 2**62, ()).item())) if self.train else None
+        out = view_to_tensors(make_view(item, self.config, rng), self.config)
+        out.update(
+            pid=int(self.pids[index]), color_id=int(self.labels["color_id"][index]),
+            type_id=int(self.labels["type_id"][index]), camera_id=int(self.labels["camera_id"][index]), index=index,
+        )
+        return out
+
+
+def check_training_identities(dataset: ReidDataset, config: ReidConfig) -> None:
+    """Clear errors for data that cannot train a ReID network."""
+    where = ", ".join(str(r) for r in dataset.base.roots)
+    if len(dataset) == 0 or dataset.num_identities == 0:
+        raise DatasetError(where, f"no identities in splits {config.train_splits}")
+    counts = np.bincount(dataset.pids)
+    if counts.max() < 2:
+        raise DatasetError(where, f"every identity has one image ({len(counts)} identities): ReID needs several images per identity")
+    if dataset.num_identities < config.p:
+        raise DatasetError(where, f"{dataset.num_identities} identities, fewer than the P={config.p} a batch needs")
+
+
+def data_sources(roots: Sequence[str | Path]) -> list[str]:
+    return [str(read_manifest(r).get("source", "unknown")) for r in roots]
