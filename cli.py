@@ -62,8 +62,9 @@ def inspect(dataset_dir, preview, preview_count, decode_all, seed):
 @click.option("--out", type=click.Path(path_type=Path), default=Path("runs/demo"), show_default=True)
 @click.option("--config", "config_file", type=click.Path(exists=True, path_type=Path), help="Demo config YAML.")
 def demo(out, config_file):
-    """Run the demo pipeline on small built-in defaults."""
-    from synth.demo import DemoConfig, run_demo
+    """Run the whole pipeline on small built-in defaults: render, train pose, predict pose, train ReID,
+    evaluate on held-out identities, write a report."""
+    from train.demo import DemoConfig, run_demo
 
     config = DemoConfig.from_yaml(config_file) if config_file else DemoConfig()
     run_demo(config, out)
@@ -403,7 +404,8 @@ def train_reid_command(data, more_data, out, config_file, backbone, inputs, keyp
 @click.argument("more_data", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Feature file to write (.npz).")
 @click.option("--splits", nargs=2, help="Query and gallery split names (default: query gallery, or val).")
-@click.option("--checkpoint", "which", type=click.Choice(["best", "last"]), default="best", show_default=True)
+@click.option("--checkpoint", "which", type=click.Choice(["best", "last", "initial"]), default="best", show_default=True,
+              help="'initial': the network before training (the untrained baseline).")
 @click.option("--batch-size", type=int)
 @click.option("--workers", default=2, show_default=True)
 @click.option("--device", default="auto", show_default=True)

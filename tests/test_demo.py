@@ -1,13 +1,28 @@
-"""A smoke version of the README's main command, on an even smaller config."""
-from synth.demo import DemoConfig, ToyDataConfig, run_demo
+"""A smoke version of the README's main command (`make demo`) on an even smaller config: the same stages,
+real Blender renders, real HRNet and ReID networks, real HDF5 shards."""
+import json
+
+import pytest
+
+from train.demo import DemoConfig, run_demo
 
 
-def test_demo_runs_and_reports_its_own_figures(tmp_path):
-    config = DemoConfig(data=ToyDataConfig(num_models=2, colors_per_model=2, images_per_identity=4, size=64),
-                        preview_count=4)
-    report = run_demo(config, tmp_path / "demo").read_text()
-    assert "(16 images, 4 identities)" in report
-    assert (tmp_path / "demo" / "dataset_preview.png").stat().st_size > 1000
-    assert (tmp_path / "demo" / "config.yaml").exists()
-    # a re-run resumes: the dataset stage is skipped, the report is rewritten with the same figures
-    assert run_demo(config, tmp_path / "demo").read_text() == report
+@pytest.mark.blender
+def test_demo_pipeline_runs_end_to_end_and_reports_its_own_figures(tmp_path):
+    out = tmp_path / "demo"
+    report = run_demo(DemoConfig.smoke(), out).read_text()
+    results = json.loads((out / "demo_results.json").read_text())
+    assert results["images"] == 100
+    assert set(results["splits"]) == {"train", "query", "gallery"}
+    # the report quotes this run's figures
+    trained_map = 100 * results["reid"]["trained"]["mAP"]
+    assert f"| trained | {trained_map:.2f} |" in report
+    assert f"{100 * results['pose_pck']['trained']['mean']:.2f}" in report
+    for picture in ("dataset_preview.png", "pose_eval/pose_examples.png", "reid_eval/cmc.png",
+                    "reid_eval/trained/ranked_gallery.png"):
+        assert (out / picture).stat().st_size > 1000, picture
+        assert picture in report
+    # pose sidecars were written beside every shard and the ReID run trained on them
+    shards = sorted((out / "data").glob("*-?????.h5"))
+    assert shards and all(s.with_name(s.name[:-3] + ".pose.h5").exists() for s in shards)
+    assert (out / "reid" / "checkpoints" / "initial.pt").exists()
