@@ -1,7 +1,11 @@
 """Render throughput at 256x256: the default quality with one worker per core, and, in the same run, the
 reference quality (64 samples with OpenImageDenoise at its best setting, as Kubric renders). Prints images/s,
-the time 41,000 images would take, and the peak memory of a worker process over the run; writes JSON and a
-side-by-side PNG of the same samples at both qualities (look at it: default-quality noise should not show).
+the time 41,000 images would take, the peak memory of a worker process over the run, and the CPU seconds the
+workers spent per image (other engineers share the machine: images/s moves with their load, CPU-s/image much
+less; cores / CPU-s per image estimates the rate on idle cores). Also renders half as many images with the
+previous default (Cycles' own denoiser, 1 thread per worker) in the same run, for a side-by-side ratio. Writes
+JSON and a side-by-side PNG of the same samples at both qualities (look at it: default-quality noise should not
+show).
 
     python bench/render_throughput.py [--models assets] [--count 240] [--reference-count 16] [--workers 2]
 """
@@ -25,11 +29,18 @@ from synth.scene import RenderConfig  # noqa: E402
 
 
 def run(models: Path, out: Path, count: int, config: RenderConfig, workers: int, shard=(0, 1)) -> dict:
-    start = time.time()
+    load = os.getloadavg()
+    start, cpu0 = time.time(), os.times()
     report = render_dataset(models, out, n=count, seed=0, config=config, workers=workers, shard=shard,
                             progress=True)
-    wall = time.time() - start
+    wall, cpu1 = time.time() - start, os.times()
+    # CPU seconds of the (finished) worker processes per image: what the run costs whatever else the machine
+    # is doing; cores / that = the rate on otherwise idle cores (an estimate: it ignores memory contention).
+    cpu = (cpu1.children_user + cpu1.children_system - cpu0.children_user - cpu0.children_system) / report.images
     return {
+        "cpu_s_per_image": round(cpu, 3),
+        "images_per_s_idle_cores_estimate": round(min(workers, os.cpu_count() or 1) / cpu, 2),
+        "load_average_at_start": [round(v, 2) for v in load],
         "images": report.images,
         "images_per_s": round(report.images / report.seconds, 3),
         "images_per_s_with_startup": round(report.images / wall, 3),
@@ -37,6 +48,8 @@ def run(models: Path, out: Path, count: int, config: RenderConfig, workers: int,
         "peak_worker_rss_mb": round(report.peak_rss_mb, 1),
         "samples": config.quality.samples,
         "denoise": config.quality.denoise,
+        "denoise_in_worker": config.quality.denoise_in_worker,
+        "threads_per_worker": config.quality.threads,
     }
 
 
@@ -81,6 +94,11 @@ def main() -> None:
         reference.shard_size = default.shard_size = args.reference_count
         print(f"default quality: {default.quality.samples} samples + {default.quality.denoise}, {args.workers} workers")
         fast = run(args.models, Path(tmp) / "default", args.count, default, args.workers)
+        cycles_dn = RenderConfig.from_dict(default.to_dict())
+        cycles_dn.quality.denoise_in_worker = False
+        cycles_dn.quality.threads = 1
+        print("the same with Cycles' own denoiser and 1 thread per worker (the previous default)")
+        previous = run(args.models, Path(tmp) / "previous", args.count // 2, cycles_dn, args.workers)
         print(f"reference quality: {reference.quality.samples} samples + {reference.quality.denoise}")
         shards = -(-args.count // args.reference_count)
         ref = run(args.models, Path(tmp) / "reference", args.count, reference, args.workers, shard=(0, shards))
@@ -89,13 +107,16 @@ def main() -> None:
     result = {
         "size": default.image.size, "workers": args.workers, "cpus": os.cpu_count(),
         "load_average_at_start": [round(v, 2) for v in load],
-        "default": fast, "reference": ref,
+        "default": fast, "previous_default": previous, "reference": ref,
         "speedup": round(fast["images_per_s"] / ref["images_per_s"], 1),
+        "cpu_ratio_previous_over_default": round(previous["cpu_s_per_image"] / fast["cpu_s_per_image"], 2),
         "goal_images_per_s": 4.0,
     }
-    for name, r in (("default", fast), ("reference", ref)):
+    for name, r in (("default", fast), ("previous", previous), ("reference", ref)):
         print(f"{name:9s}: {r['images_per_s']:.2f} images/s ({r['images_per_s_with_startup']:.2f} with start-up), "
-              f"41,000 images in {r['hours_for_41000']:.1f} h, peak worker memory {r['peak_worker_rss_mb']:.0f} MB")
+              f"41,000 images in {r['hours_for_41000']:.1f} h, peak worker memory {r['peak_worker_rss_mb']:.0f} MB; "
+              f"{r['cpu_s_per_image']:.3f} CPU-s/image (~{r['images_per_s_idle_cores_estimate']:.1f} images/s on "
+              f"idle cores); load average at start {r['load_average_at_start'][0]:.1f}")
     print(f"speed-up of the default over the reference: {result['speedup']}x; goal >= 4 images/s: "
           f"{'met' if fast['images_per_s'] >= 4 else 'NOT met'} (load average at start {load[0]:.1f} "
           f"on {os.cpu_count()} cores: other jobs slow this down)")

@@ -10,6 +10,7 @@ Blender runs only in worker processes (spawned, each `import bpy` once, recycled
 """
 from __future__ import annotations
 
+import functools
 import math
 import multiprocessing
 import os
@@ -27,6 +28,7 @@ from synth.datasets.schema import shard_name
 from synth.datasets.writer import encode_image
 from synth.identities import IdentityPlan, plan_identities
 from synth.scene import LIGHTING_NAMES, RenderConfig, SceneSample, sample_scene
+from synth.vocabulary import VIS_OUTSIDE, VIS_VISIBLE
 
 CONFIG_NAME = "render_config.yaml"
 WORKER_LOG = "render_workers.log"
@@ -52,8 +54,17 @@ class SampleRenderer:
         self.frames = FrameSource(list(background_files)) if background_files else None
         self.builder = SceneBuilder(models, occluder_slots=max(1, config.occluders.max_count))
         self.device = configure_cycles(self.builder.scene, config.quality)
-        self.reader = FrameReader(self.builder.scene)
+        self.reader = FrameReader(self.builder.scene, self._denoiser(config.quality))
         self.warnings: list[str] = []
+
+    def _denoiser(self, quality):
+        """On the CPU, OIDN kept alive in the worker (synth.blender.denoise: Cycles' own denoiser costs ~3x
+        more per small image); on a GPU, Cycles' denoiser (fast there)."""
+        if quality.denoise != "oidn" or self.device != "CPU" or not quality.denoise_in_worker:
+            return None  # (oidn_high, the reference, keeps Cycles' prefiltering of the passes)
+        from synth.blender.denoise import Denoiser
+
+        return Denoiser("fast", threads=quality.threads)
 
     def describe(self, index: int) -> SceneSample:
         return sample_scene(self.config, self.plan, self.models, self.seed, index,
@@ -87,15 +98,17 @@ class SampleRenderer:
         return procedural_background(frame["K"], frame["Rt"], size, sample.road_yaw + 90.0 * key_offset,
                                      bg["key"] + key_offset, bg["seed"] + key_offset, sample.sky_color)
 
-    def labels(self, sample: SceneSample, frame: dict) -> dict:
+    def labels(self, sample: SceneSample, frame: dict, convention: dict | None = None) -> dict:
         """Keypoints (36, 3: x, y, visibility before 2D occlusion), amodal box, and the vehicle's amodal /
-        visible silhouette on a 32 x 32 grid, by ray casting the scene as set up for `sample`."""
+        visible silhouette on a 32 x 32 grid, by ray casting the scene as set up for `sample`. `convention`
+        (statistics only, never stored): see VERI_CONVENTION."""
         from synth.camera import box_of, project
 
         size = self.config.image.size
         K, Rt, vehicle = frame["K"], frame["Rt"], frame["vehicle"]
         uv, _ = project(K, Rt, vehicle.asset.keypoints)
-        vis = self.builder.keypoint_visibility(vehicle.asset.keypoints, uv, Rt, size)
+        ray_options = {k: v for k, v in (convention or {}).items() if k in ("glass_see_through", "self_tolerance")}
+        vis = self.builder.keypoint_visibility(vehicle.asset.keypoints, uv, Rt, size, **ray_options)
         amodal, visible = self.builder.visibility_grid(K, Rt, size, grid=32, occluded=bool(sample.occluders))
         return {"keypoints": np.column_stack([uv, vis]), "box": box_of(project(K, Rt, vehicle.hull)[0]),
                 "amodal": amodal, "visible": visible}
@@ -111,20 +124,24 @@ class SampleRenderer:
         return {**labels, "keypoints": compose.occlude_keypoints(labels["keypoints"], mask),
                 "visible": labels["visible"] & ~mask[np.ix_(centres, centres)]}
 
-    def label_only(self, index: int) -> dict:
-        """The labels of sample `index` without rendering (scene set up, ray casts only): for statistics."""
+    def label_only(self, index: int, convention: dict | None = None) -> dict:
+        """The labels of sample `index` without rendering (scene set up, ray casts only): for statistics.
+        With `convention` (e.g. VERI_CONVENTION) the visibility codes model a human annotation convention
+        instead of the geometric truth that datasets store."""
         from synth import compose
 
         sample = self.describe(index)
         frame = self.setup(sample)
         bpy_update = self.builder.scene.view_layers[0].update
         bpy_update()
-        labels = self.labels(sample, frame)
+        labels = self.labels(sample, frame, convention)
         if sample.patches:
             mask = np.zeros((self.config.image.size,) * 2, bool)
             for patch in sample.patches:
                 mask |= compose.patch_mask(patch, labels["box"], self.config.image.size)
             labels = self.apply_patch_mask(labels, mask)
+        if convention:
+            labels = {**labels, "keypoints": _apply_convention(labels["keypoints"], convention, frame)}
         return {**labels, "sample": sample}
 
     def render(self, index: int) -> tuple[Sample, dict]:
@@ -415,21 +432,51 @@ def _write_shard(unit: ShardUnit, chunks: dict[int, list[Sample]], attrs: dict, 
 # --- label statistics without rendering --------------------------------------------------------------------
 
 
-def _label_chunk(indices: list[int]) -> list[tuple[np.ndarray, float, float]]:
+# How VeRi-776's annotators mark visibility, as far as their labels show it (docs/RENDER.md, "Realism"): the
+# four roof corners are marked visible whenever they are in the image (99.8-100% of real labels, occluded or
+# not); the four corners of the front (rear) face are marked visible whenever that face is towards the camera
+# (100% in real front-left views, though a rounded nose hides the far corner); a keypoint just behind the
+# vehicle's own silhouette (within 0.3 m along the line of sight) is marked visible. A model of a human
+# convention, for statistics only (bench/realism.py): the datasets store the geometric truth.
+VERI_CONVENTION = {"always_visible": (13, 14, 31, 32), "end_faces": True, "self_tolerance": 0.3}
+
+FRONT_CORNERS, REAR_CORNERS = (16, 17, 34, 35), (10, 11, 28, 29)
+
+
+def _apply_convention(keypoints: np.ndarray, convention: dict, frame: dict) -> np.ndarray:
+    """Visibility codes as an annotator following `convention` would mark them (in-frame keypoints only)."""
+    from synth.camera import camera_centre
+
+    kps = keypoints.copy()
+    marked = list(convention.get("always_visible", ()))
+    if convention.get("end_faces"):  # the corners of the front / rear face when that face is towards the camera
+        cam = camera_centre(frame["Rt"])
+        world = frame["vehicle"].asset.keypoints
+        if cam[0] > world[list(FRONT_CORNERS), 0].max():
+            marked += FRONT_CORNERS
+        if cam[0] < world[list(REAR_CORNERS), 0].min():
+            marked += REAR_CORNERS
+    in_frame = kps[marked, 2] > VIS_OUTSIDE
+    kps[marked, 2] = np.where(in_frame, VIS_VISIBLE, kps[marked, 2])
+    return kps
+
+
+def _label_chunk(indices: list[int], convention: dict | None = None) -> list[tuple[np.ndarray, float, float]]:
     renderer = _worker_renderer()
     out = []
     for i in indices:
-        labels = renderer.label_only(int(i))
+        labels = renderer.label_only(int(i), convention)
         out.append((labels["keypoints"][:, 2].astype(np.int8), labels["sample"].azimuth, labels["sample"].elevation))
     return out
 
 
 def label_visibility(models_dir, n: int, seed: int = 0, config: RenderConfig | None = None, count: int = 1000,
-                     workers: int | None = None, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+                     workers: int | None = None, progress: bool = True,
+                     convention: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Visibility codes (count, 36) and viewpoints (count, 2: azimuth, elevation) of samples 0..count-1 of a
     dataset of n images, computed by ray casting
     the scenes without rendering them (seconds instead of minutes): for matching the randomization ranges
-    to real data (bench/realism.py)."""
+    to real data (bench/realism.py). `convention` (e.g. VERI_CONVENTION) re-marks them as annotators would."""
     from tqdm import tqdm
 
     config = config or RenderConfig()
@@ -439,7 +486,8 @@ def label_visibility(models_dir, n: int, seed: int = 0, config: RenderConfig | N
     out: list[np.ndarray] = []
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                              initializer=_worker_init, initargs=init_args) as pool:
-        for result in tqdm(pool.map(_label_chunk, chunks), total=len(chunks), disable=not progress,
+        for result in tqdm(pool.map(functools.partial(_label_chunk, convention=convention), chunks),
+                           total=len(chunks), disable=not progress,
                            desc="labels", unit="chunk"):
             out.extend(result)
     return np.stack([o[0] for o in out]), np.array([o[1:] for o in out], np.float64)
@@ -510,3 +558,18 @@ def check_labels(models_dir: str, config_dict: dict, indices: list[int], seed: i
             if not ok:
                 disagreements.append((int(index), int(k), int(kps[k, 2])))
     return {"errors": errors, "agree": agree, "total": total, "disagreements": disagreements}
+
+
+def denoiser_check(models_dir: str, config_dict: dict, indices: list[int], seed: int = 0, n: int = 100) -> dict:
+    """Render samples with the worker's OIDN filter (twice, for determinism) and with Cycles' own denoiser
+    (call in a Blender process): {'worker': [...], 'worker_again': [...], 'cycles': [...]} raw RGBA renders."""
+    from synth.vehicles.library import load_library
+
+    models = load_library(models_dir)
+    out = {}
+    for key, in_worker in (("worker", True), ("worker_again", True), ("cycles", False)):
+        config = RenderConfig.from_dict(config_dict)
+        config.quality.denoise, config.quality.denoise_in_worker = "oidn", in_worker
+        renderer = SampleRenderer(config, models, plan_identities(models, n, seed, config.identities), seed)
+        out[key] = [renderer.render(i)[1]["rgba"] for i in indices]
+    return out

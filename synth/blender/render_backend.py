@@ -88,24 +88,133 @@ def configure_cycles(scene, quality) -> str:
 
 
 class FrameReader:
-    """Renders the scene's camera to a private temporary PNG and reads it back as RGBA uint8."""
+    """Renders the scene's camera to a private temporary file and reads it back as straight-alpha RGBA uint8
+    (sRGB, the scene's exposure applied), as Blender would write a PNG.
 
-    def __init__(self, scene):
+    With `denoiser` (synth.blender.denoise.Denoiser) Cycles' own denoiser is switched off: the render is
+    written as an uncompressed multilayer EXR with its albedo and normal passes, denoised here by the worker's
+    persistent OIDN filter, and the view transform (exposure, Standard sRGB) applied in numpy."""
+
+    def __init__(self, scene, denoiser=None):
         self.scene = scene
+        self.denoiser = denoiser
         base = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
-        self.path = base / f"pamtri_render_{os.getpid()}.png"
+        self.path = base / f"pamtri_render_{os.getpid()}.{'exr' if denoiser else 'png'}"
         scene.render.filepath = str(self.path)
+        if denoiser is not None:
+            scene.cycles.use_denoising = False
+            scene.view_layers[0].cycles.denoising_store_passes = True
+            settings = scene.render.image_settings
+            settings.media_type = "MULTI_LAYER_IMAGE"
+            settings.file_format = "OPEN_EXR_MULTILAYER"
+            settings.exr_codec = "NONE"
+            settings.color_depth = "32"
 
     def render(self, seed: int = 0) -> np.ndarray:
         self.scene.cycles.seed = int(seed) & 0x7FFFFFFF
         bpy.ops.render.render(write_still=True)
+        try:
+            return self._read()
+        finally:
+            self.path.unlink(missing_ok=True)  # /dev/shm is memory: leave nothing behind a worker
+
+    def _read(self) -> np.ndarray:
+        if self.denoiser is not None:
+            return self._denoised()
         bgra = cv2.imread(str(self.path), cv2.IMREAD_UNCHANGED)
         if bgra is None or bgra.ndim != 3 or bgra.shape[2] != 4:
             raise RuntimeError(f"{self.path}: Cycles wrote no readable RGBA image")
         return cv2.cvtColor(bgra, cv2.COLOR_BGRA2RGBA)
 
+    def _denoised(self) -> np.ndarray:
+        layers = read_exr_layers(self.path)
+        try:
+            combined = layers["ViewLayer.Combined"]
+            albedo = layers["ViewLayer.Denoising Albedo"]
+            normal = layers["ViewLayer.Denoising Normal"]
+        except KeyError as exc:
+            raise RuntimeError(f"{self.path}: the render has no {exc} pass") from None
+        rgb = self.denoiser(combined[..., [0, 1, 2]], albedo[..., :3], normal[..., :3])
+        # Alpha carries the shadow-catcher shadow: at 3 samples it is as noisy as the colour (Cycles' own
+        # denoiser also denoises the shadow catcher passes), so it gets the same filter.
+        alpha = self.denoiser(np.repeat(combined[..., 3:4], 3, axis=-1), albedo[..., :3], normal[..., :3])
+        alpha = np.clip(alpha.mean(axis=-1), 0.0, 1.0)
+        # premultiplied (Cycles' film) -> straight, then the view transform Blender applies when saving a PNG
+        straight = rgb * (2.0 ** self.scene.view_settings.exposure) / np.maximum(alpha, 1e-4)[..., None]
+        straight = np.where(alpha[..., None] > 0, straight, 0.0)
+        srgb = _linear_to_srgb(straight)
+        rgba = np.concatenate([srgb, alpha[..., None]], axis=-1)
+        return np.round(rgba * 255.0).astype(np.uint8)
+
     def close(self) -> None:
         self.path.unlink(missing_ok=True)
+
+
+def _linear_to_srgb(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return np.where(x <= 0.0031308, x * 12.92, 1.055 * np.power(x, 1 / 2.4) - 0.055)
+
+
+_EXR_TYPES = {0: np.uint32, 1: np.float16, 2: np.float32}
+
+
+def read_exr_layers(path) -> dict[str, np.ndarray]:
+    """Read an uncompressed scanline OpenEXR file (single- or multi-part, as Blender writes its multilayer
+    renders) into {layer name: (H, W, C) float32}, channels in R, G, B, A / X, Y, Z order where present.
+    Only what Blender writes with codec NONE is supported (enough for our own temporary files)."""
+    data = Path(path).read_bytes()
+    if len(data) < 8 or int.from_bytes(data[:4], "little") != 20000630:
+        raise RuntimeError(f"{path}: not an OpenEXR file")
+    flags = int.from_bytes(data[4:8], "little")
+    multipart = bool(flags & 0x1000)
+    pos, headers = 8, []
+    while True:
+        header = {}
+        while data[pos] != 0:
+            end = data.index(b"\0", pos)
+            name = data[pos:end].decode()
+            tend = data.index(b"\0", end + 1)
+            size = int.from_bytes(data[tend + 1:tend + 5], "little")
+            header[name] = (data[end + 1:tend].decode(), data[tend + 5:tend + 5 + size])
+            pos = tend + 5 + size
+        pos += 1
+        headers.append(header)
+        if not multipart or data[pos] == 0:
+            pos += 1 if multipart else 0
+            break
+    parts = []
+    for header in headers:
+        if header.get("compression", ("", b"\0"))[1] != b"\0":
+            raise RuntimeError(f"{path}: compressed EXR is not supported here")
+        x0, y0, x1, y1 = np.frombuffer(header["dataWindow"][1], np.int32)
+        w, h = int(x1 - x0 + 1), int(y1 - y0 + 1)
+        channels, raw, i = [], header["channels"][1], 0
+        while raw[i] != 0:
+            end = raw.index(b"\0", i)
+            channels.append((raw[i:end].decode(), int.from_bytes(raw[end + 1:end + 5], "little")))
+            i = end + 17
+        count = int.from_bytes(header["chunkCount"][1], "little") if "chunkCount" in header else h
+        offsets = np.frombuffer(data, np.uint64, count, pos)
+        pos += 8 * count
+        parts.append((w, h, int(y0), channels, offsets))
+    layers: dict[str, dict[str, np.ndarray]] = {}
+    for w, h, y0, channels, offsets in parts:
+        planes = {name: np.empty((h, w), np.float32) for name, _ in channels}
+        for offset in offsets:
+            at = int(offset) + (4 if multipart else 0)
+            y = int.from_bytes(data[at:at + 4], "little", signed=True) - y0
+            at += 8
+            for name, kind in channels:
+                dtype = _EXR_TYPES[kind]
+                row = np.frombuffer(data, dtype, w, at)
+                planes[name][y] = row
+                at += w * np.dtype(dtype).itemsize
+        for name, plane in planes.items():
+            layer, _, channel = name.rpartition(".")
+            layers.setdefault(layer, {})[channel] = plane
+    order = "RGBAXYZ"
+    return {layer: np.stack([chans[c] for c in sorted(chans, key=lambda c: order.find(c) if c in order else 99)],
+                            axis=-1) for layer, chans in layers.items()}
 
 
 # --- special renders for label checks ----------------------------------------------------------------------
@@ -135,10 +244,12 @@ def _emission_material(name: str, rgb_from_node: str | None, rgb=(1.0, 1.0, 1.0)
 
 def _render_float(scene, path: Path, samples: int, filter_size: float) -> np.ndarray:
     """Render to a float EXR with raw (untransformed) values; returns (H, W, 4) float32, top row first."""
+    settings = scene.render.image_settings
     saved = (scene.cycles.samples, scene.render.filter_size, scene.view_settings.view_transform,
-             scene.render.image_settings.file_format, scene.render.image_settings.color_depth,
+             settings.media_type, settings.file_format, settings.color_depth,
              scene.render.filepath, scene.cycles.use_denoising, scene.view_settings.exposure)
     try:
+        settings.media_type = "IMAGE"
         scene.cycles.samples = samples
         scene.cycles.use_denoising = False
         scene.render.filter_size = filter_size
@@ -156,7 +267,7 @@ def _render_float(scene, path: Path, samples: int, filter_size: float) -> np.nda
         return pixels.reshape(h, w, 4)[::-1].copy()
     finally:
         (scene.cycles.samples, scene.render.filter_size, scene.view_settings.view_transform,
-         scene.render.image_settings.file_format, scene.render.image_settings.color_depth,
+         settings.media_type, settings.file_format, settings.color_depth,
          scene.render.filepath, scene.cycles.use_denoising, scene.view_settings.exposure) = saved
         Path(path).unlink(missing_ok=True)
 

@@ -104,8 +104,15 @@ class LoadedVehicle:
         self.height = float(verts[:, 2].max())
 
     def set_visible(self, visible: bool) -> None:
-        self.collection.hide_render = not visible
-        self.collection.hide_viewport = not visible
+        # Unlink, not hide: Cycles still syncs the objects of a hidden collection, so with every model of the
+        # library loaded a render cost 2-3x more. Unlinked, the scene holds exactly one vehicle whatever the
+        # worker rendered before (the same scene, hence the same image, for a sample on any worker).
+        children = bpy.context.scene.collection.children
+        linked = self.collection.name in children
+        if visible and not linked:
+            children.link(self.collection)
+        elif not visible and linked:
+            children.unlink(self.collection)
 
     def is_glass_hit(self, obj, face_index: int, depsgraph) -> bool:
         slots = self.glass_slots.get(obj.name)
@@ -306,7 +313,9 @@ class SceneBuilder:
             except Exception as exc:  # any importer failure becomes one clear line naming the file
                 raise ValueError(f"{asset.mesh_path}: cannot load vehicle model: {exc}") from exc
             bpy.context.view_layer.update()
-            self.vehicles[asset.name] = LoadedVehicle(asset, root, collection, bpy.context.evaluated_depsgraph_get())
+            loaded = LoadedVehicle(asset, root, collection, bpy.context.evaluated_depsgraph_get())
+            loaded.set_visible(False)  # show_vehicle links it when it is the one to render
+            self.vehicles[asset.name] = loaded
         return self.vehicles[asset.name]
 
     def show_vehicle(self, model_index: int, paint_rgb) -> LoadedVehicle:
@@ -415,9 +424,9 @@ class SceneBuilder:
 
     # --- labels by ray casting -----------------------------------------------------------------------------
 
-    def _first_hit(self, depsgraph, origin, direction, max_dist):
-        """First opaque hit along a ray: vehicle window glass is passed through. Returns (distance, object) or
-        (inf, None)."""
+    def _first_hit(self, depsgraph, origin, direction, max_dist, glass_see_through: bool = True):
+        """First opaque hit along a ray: vehicle window glass is passed through (unless `glass_see_through` is
+        false). Returns (distance, object) or (inf, None)."""
         travelled = 0.0
         o = mathutils.Vector(origin)
         d = mathutils.Vector(direction)
@@ -427,7 +436,7 @@ class SceneBuilder:
                 return np.inf, None
             step = (loc - o).length
             travelled += step
-            if self.current is not None and obj.name in self.current.object_names and \
+            if glass_see_through and self.current is not None and obj.name in self.current.object_names and \
                     self.current.is_glass_hit(obj, index, depsgraph):
                 o = loc + d * 1e-4
                 travelled += 1e-4
@@ -436,8 +445,12 @@ class SceneBuilder:
         return np.inf, None
 
     def keypoint_visibility(self, keypoints_world: np.ndarray, uv: np.ndarray, Rt: np.ndarray, size: int,
-                            tolerance: float = 0.1) -> np.ndarray:
-        """3-state visibility of keypoints projected to `uv` in a size x size image (SPEC 3)."""
+                            tolerance: float = 0.1, glass_see_through: bool = True,
+                            self_tolerance: float = 0.0) -> np.ndarray:
+        """3-state visibility of keypoints projected to `uv` in a size x size image (SPEC 3). The defaults are
+        the geometric truth the datasets store; `glass_see_through=False` and `self_tolerance` (the vehicle's
+        own body may cover a keypoint by this many metres along the ray and it still counts as visible) only
+        serve to model a human annotation convention for statistics (synth.render.VERI_CONVENTION)."""
         depsgraph = bpy.context.evaluated_depsgraph_get()
         cam = camera_centre(Rt)
         vis = np.full(len(keypoints_world), VIS_OUTSIDE, np.int64)
@@ -446,8 +459,10 @@ class SceneBuilder:
                 continue
             ray = p - cam
             dist = float(np.linalg.norm(ray))
-            hit_dist, _ = self._first_hit(depsgraph, cam, ray / dist, dist + 1.0)
+            hit_dist, obj = self._first_hit(depsgraph, cam, ray / dist, dist + 1.0, glass_see_through)
             tol = max(tolerance, 0.008 * dist)  # keypoints sit on edges: grazing rays must not hide them
+            if self_tolerance > 0 and obj is not None and obj.name in self.current.object_names:
+                tol = max(tol, self_tolerance)
             vis[k] = VIS_OCCLUDED if hit_dist < dist - tol else VIS_VISIBLE
         return vis
 
