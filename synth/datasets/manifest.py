@@ -40,18 +40,25 @@ def split_of(path: Path) -> str:
     return match.group("split")
 
 
+def open_shard(path: Path) -> h5py.File:
+    """Open a shard for reading; a missing, truncated or non-HDF5 file raises DatasetError naming it."""
+    if not path.exists():
+        raise DatasetError(path, "shard listed in the manifest is missing")
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        raise DatasetError(path, f"cannot open HDF5 file (truncated or not HDF5): {exc}") from None
+
+
 def read_shard_header(path: Path) -> dict[str, Any]:
     """Completion and size of a shard, from its attributes; raises DatasetError for unreadable files."""
-    try:
-        with h5py.File(path, "r") as f:
-            return {
-                "complete": bool(f.attrs.get("complete", False)),
-                "num_samples": int(f.attrs.get("num_samples", 0)),
-                "schema_version": int(f.attrs.get("schema_version", -1)),
-                "split": str(f.attrs.get("split", "")),
-            }
-    except OSError as exc:
-        raise DatasetError(path, f"cannot open HDF5 file (missing, truncated or not HDF5): {exc}") from None
+    with open_shard(path) as f:
+        return {
+            "complete": bool(f.attrs.get("complete", False)),
+            "num_samples": int(f.attrs.get("num_samples", 0)),
+            "schema_version": int(f.attrs.get("schema_version", -1)),
+            "split": str(f.attrs.get("split", "")),
+        }
 
 
 def is_complete_shard(path: Path) -> bool:

@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 from torch.utils.data import Dataset
 
-from synth.datasets.manifest import manifest_shards, read_manifest
+from synth.datasets.manifest import manifest_shards, open_shard, read_manifest
 from synth.datasets.schema import POSE_FIELDS, SCHEMA_VERSION, DatasetError, pose_sidecar_name
 from synth.datasets.writer import decode_image
 
@@ -89,12 +89,7 @@ class ShardDataset(Dataset):
 
     @staticmethod
     def _open_checked(path: Path, expected: int) -> h5py.File:
-        if not path.exists():
-            raise DatasetError(path, "shard listed in the manifest is missing")
-        try:
-            f = h5py.File(path, "r")
-        except OSError as exc:
-            raise DatasetError(path, f"cannot open HDF5 file (truncated or not HDF5): {exc}") from None
+        f = open_shard(path)
         version = int(f.attrs.get("schema_version", -1))
         if version > SCHEMA_VERSION:
             f.close()

@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 
 from synth import vocabulary as vocab
-from synth.datasets.manifest import manifest_shards, read_manifest, shard_files, split_of
+from synth.datasets.manifest import manifest_shards, open_shard, read_manifest, shard_files, split_of
 from synth.datasets.schema import (
     FIELDS,
     FIELDS_BY_NAME,
@@ -78,13 +78,7 @@ def _check_field(f: h5py.File, path: Path, name: str, count: int | None) -> int 
 def validate_shard(path: Path, expected_split: str | None = None, expected_count: int | None = None,
                    report: ValidationReport | None = None, decode: int = 0, rng=None) -> SplitStats:
     """Validate one shard; raises DatasetError at the first problem. Returns its statistics."""
-    if not path.exists():
-        raise DatasetError(path, "shard listed in the manifest is missing")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise DatasetError(path, f"cannot open HDF5 file (truncated or not HDF5): {exc}") from None
-    with f:
+    with open_shard(path) as f:
         version = f.attrs.get("schema_version")
         if version is None:
             raise DatasetError(path, "no schema_version attribute: not a dataset shard", "schema_version")
