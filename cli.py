@@ -5,6 +5,7 @@ Commands are grouped in sections by stage; heavy imports (torch, bpy) happen ins
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -300,7 +301,7 @@ def train_pose_command(data, more_data, out, weights, config_file, tiny, backbon
         if value is not None:
             setattr(config, key, value)
     history = train_pose(config, out, resume=not no_resume, say=click.echo)
-    if history:
+    if history and int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one summary line
         click.echo(f"done: {len(history)} epochs, last PCK {history[-1].get('pck_mean', float('nan')):.4f}; run: {out}")
 
 

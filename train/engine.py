@@ -155,6 +155,7 @@ class Engine:
         dist: DistInfo | None = None,
         grad_clip: float | None = None,
         progress: bool = True,
+        find_unused_parameters: bool = False,
     ):
         if metric_mode not in ("max", "min"):
             raise ValueError(f"metric_mode must be 'max' or 'min', got {metric_mode!r}")
@@ -166,7 +167,8 @@ class Engine:
         self.model: torch.nn.Module = self.module
         if self.dist.distributed:
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.model = torch.nn.parallel.DistributedDataParallel(self.module, device_ids=ids)
+            self.model = torch.nn.parallel.DistributedDataParallel(
+                self.module, device_ids=ids, find_unused_parameters=find_unused_parameters)
         self.optimizer, self.scheduler = optimizer, scheduler
         self.step_fn, self.validate_fn = step_fn, validate_fn
         self.metric, self.metric_mode = metric, metric_mode

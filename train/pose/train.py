@@ -102,7 +102,9 @@ def train_pose(config: PoseConfig, out_dir: str | Path, resume: bool = True, say
 
     engine = Engine(model, optimizer, out_dir, step_fn=_step, scheduler=scheduler, config=config,
                     arch_name=ARCH_NAME, arch=architecture(config.model), validate_fn=validate, metric=METRIC,
-                    metric_mode="max", device=device, amp=config.amp, dist=dist)
+                    metric_mode="max", device=device, amp=config.amp, dist=dist,
+                    # timm's features_only HRNet keeps the lower-resolution heads we do not read out
+                    find_unused_parameters=True)
     if resume and engine.resume():
         say(f"resuming {out_dir} after epoch {engine.epoch}")
     say(f"training {config.model.backbone} on {device}: {len(train_set)} training / {len(val_set)} validation "
