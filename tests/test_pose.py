@@ -250,3 +250,29 @@ def test_cli_train_pose_resumes_a_killed_run(toy, tmp_path):
     assert len(lines) == 2
     assert PoseConfig.from_yaml(tmp_path / "run" / "config.yaml").epochs == 2
     assert read_keypoints(ShardDataset(toy, splits="train")).shape[1:] == (36, 3)
+
+
+def test_train_pose_under_torchrun_with_two_processes(tmp_path):
+    """DDP on CPU (gloo): HRNet's features_only backbone has heads the pose network never reads, which DDP must
+    tolerate for a second epoch to run; only rank 0 writes the run."""
+    import json
+    import os
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = make_toy_dataset(tmp_path / "toy", num_models=2, colors_per_model=2, images_per_identity=8, size=64)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    repo = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
+           str(repo / "cli.py"), "train-pose", "--data", str(root), "--out", str(tmp_path / "run"), "--tiny",
+           "--epochs", "2", "--workers", "0"]
+    env = {**os.environ, "PYTHONPATH": str(repo), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, cwd=repo)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("done: 2 epochs") == 1
+    history = [json.loads(line) for line in (tmp_path / "run" / "history.jsonl").read_text().splitlines()]
+    assert [h["epoch"] for h in history] == [1, 2]
