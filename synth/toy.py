@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from synth import vocabulary as vocab
+from synth.camera import look_at, project, spherical_position
 from synth.datasets import Sample, write_samples
 
 # Left-side template (x forward, z up; metres), roughly a 4.6 m sedan. The right side mirrors y.
@@ -35,26 +36,6 @@ def template_keypoints(scale=(1.0, 1.0, 1.0)) -> np.ndarray:
     left = _SEDAN_LEFT * np.asarray(scale)
     right = left * np.array([1.0, -1.0, 1.0])
     return np.concatenate([left, right]).astype(np.float64)
-
-
-def look_at_camera(azimuth_deg: float, elevation_deg: float, distance: float, target=(0, 0, 0.7)):
-    """World-to-camera [R|t] (OpenCV frame) for a camera on a sphere around `target` looking at it.
-    Azimuth 0 looks at the vehicle's front (camera on +x), 90 at its left side."""
-    az, el = np.radians(azimuth_deg), np.radians(elevation_deg)
-    target = np.asarray(target, dtype=np.float64)
-    centre = target + distance * np.array([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)])
-    forward = (target - centre) / np.linalg.norm(target - centre)
-    right = np.cross(forward, [0.0, 0.0, 1.0])
-    right /= np.linalg.norm(right)
-    down = np.cross(forward, right)
-    rotation = np.stack([right, down, forward])
-    return np.concatenate([rotation, (-rotation @ centre)[:, None]], axis=1), centre
-
-
-def project(points: np.ndarray, K: np.ndarray, Rt: np.ndarray) -> np.ndarray:
-    cam = points @ Rt[:, :3].T + Rt[:, 3]
-    uv = cam @ K.T
-    return uv[:, :2] / uv[:, 2:3]
 
 
 def _segment_faces_camera(points3d: np.ndarray, camera_centre: np.ndarray) -> np.ndarray:
@@ -92,11 +73,13 @@ def draw_toy_vehicle(rng: np.random.Generator, model_scale, color_id: int, size:
     azimuth = rng.uniform(0, 360)
     elevation = rng.uniform(5, 35)
     distance = rng.uniform(8, 12)
-    Rt, centre = look_at_camera(azimuth, elevation, distance)
+    target = np.array([0.0, 0.0, 0.7])
+    centre = target + spherical_position(azimuth, elevation, distance)
+    Rt = look_at(centre, target)
     focal = size * rng.uniform(1.8, 2.2) * distance / 10
     K = np.array([[focal, 0, (size - 1) / 2], [0, focal, (size - 1) / 2], [0, 0, 1]])
     K[:2, 2] += rng.uniform(-0.05, 0.05, 2) * size
-    uv = project(points3d, K, Rt)
+    uv, _ = project(K, Rt, points3d)
 
     background = rng.integers(60, 160, 3)
     image = np.clip(background + rng.normal(0, 18, (size, size, 3)), 0, 255).astype(np.uint8)

@@ -333,7 +333,8 @@ def test_projection_matches_blender(tiny_library):
     from bpy_extras.object_utils import world_to_camera_view
     from mathutils import Vector
 
-    from synth.blender.vehicle_sheet import _place_camera, camera_matrices, project
+    from synth.blender.vehicle_sheet import _place_camera, camera_matrices
+    from synth.camera import project
 
     asset = load_asset(tiny_library / "truck_000")
     scene = bpy.context.scene
@@ -345,7 +346,7 @@ def test_projection_matches_blender(tiny_library):
         _place_camera(cam, asset, 40.0, 15.0, w, h)
         bpy.context.view_layer.update()
         K, Rt = camera_matrices(cam, w, h)
-        uv, depth = project(asset.keypoints, K, Rt)
+        uv, depth = project(K, Rt, asset.keypoints)
         for kp, (u, v) in zip(asset.keypoints, uv):
             ndc = world_to_camera_view(scene, cam, Vector(kp))
             # Blender's normalised view coordinates: pixel edges at 0 and 1, y up

@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from synth.camera import intrinsics_from_blender, project, rt_from_blender_matrix_world
 from synth.vehicles.library import VehicleAsset
 
 VIEWS = ((35.0, 12.0), (90.0, 5.0), (215.0, 18.0))  # (azimuth from the front towards the left, elevation) deg
@@ -24,24 +25,9 @@ LEFT_BGR, RIGHT_BGR = (0, 140, 255), (255, 200, 0)
 def camera_matrices(cam_obj, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
     """K (3x3) and world-to-camera [R|t] (3x4, OpenCV frame) of a Blender camera, as in SPEC 3."""
     cam = cam_obj.data
-    fit = cam.sensor_fit
-    if fit == "AUTO":
-        fit = "HORIZONTAL" if width >= height else "VERTICAL"
-    view = width if fit == "HORIZONTAL" else height
-    sensor = cam.sensor_width if (cam.sensor_fit == "AUTO" or fit == "HORIZONTAL") else cam.sensor_height
-    f = cam.lens * view / sensor
-    cx = (width - 1) / 2 - cam.shift_x * view
-    cy = (height - 1) / 2 + cam.shift_y * view
-    K = np.array([[f, 0, cx], [0, f, cy], [0, 0, 1.0]])
-    world = np.array(cam_obj.matrix_world.normalized())
-    Rt = np.diag([1.0, -1.0, -1.0]) @ np.linalg.inv(world)[:3, :]
-    return K, Rt
-
-
-def project(points: np.ndarray, K: np.ndarray, Rt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    cam = points @ Rt[:, :3].T + Rt[:, 3]
-    uv = cam @ K.T
-    return uv[:, :2] / uv[:, 2:3], cam[:, 2]
+    K = intrinsics_from_blender(cam.lens, cam.sensor_width, cam.sensor_height, cam.sensor_fit,
+                                cam.shift_x, cam.shift_y, width, height)
+    return K, rt_from_blender_matrix_world(np.array(cam_obj.matrix_world))
 
 
 def _place_camera(cam_obj, asset: VehicleAsset, azimuth: float, elevation: float, width: int, height: int):
@@ -170,7 +156,7 @@ def render_views(asset: VehicleAsset, views=VIEWS, width: int = 320, height: int
                     bpy.ops.render.render(write_still=True, scene=scene.name)
                 img = cv2.imread(scene.render.filepath)
                 K, Rt = camera_matrices(cam_obj, width, height)
-                uv, _ = project(asset.keypoints, K, Rt)
+                uv, _ = project(K, Rt, asset.keypoints)
                 vis = _visible(scene, np.array(cam_obj.matrix_world.translation), asset.keypoints)
                 images.append(draw_keypoints(img, uv, vis))
         remove_vehicle(root)
