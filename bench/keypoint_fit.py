@@ -44,14 +44,14 @@ def read_labels(path: Path) -> list[tuple[str, int, int, np.ndarray]]:
     return rows
 
 
-def fit_image(templates: np.ndarray, uv: np.ndarray, vis: np.ndarray, width: int, height: int):
-    """Best (error / diagonal, per-keypoint residual / diagonal, model index, focal factor) over templates
-    (M, 36, 3) and focal lengths."""
+def best_pose(templates: np.ndarray, uv: np.ndarray, vis: np.ndarray, width: int, height: int) -> dict | None:
+    """The template (M, 36, 3), focal length and pose [R|t] that reproject the visible labels best (SQPnP, then
+    Levenberg-Marquardt): error and per-keypoint residuals as fractions of the image diagonal."""
     obj_all = templates[:, vis]
     img = np.ascontiguousarray(uv[vis], dtype=np.float64)
     diag = float(np.hypot(width, height))
     cx, cy = (width - 1) / 2, (height - 1) / 2
-    best = (np.inf, None, -1, 0.0)
+    best = None
     for factor in FOCAL_FACTORS:
         f = factor * max(width, height)
         K = np.array([[f, 0, cx], [0, f, cy], [0, 0, 1.0]])
@@ -68,9 +68,27 @@ def fit_image(templates: np.ndarray, uv: np.ndarray, vis: np.ndarray, width: int
             proj = cam[:, :2] / cam[:, 2:3] * f + (cx, cy)
             res = np.linalg.norm(proj - img, axis=1) / diag
             err = float(res.mean())
-            if err < best[0]:
-                best = (err, res, m, factor)
+            if best is None or err < best["error"]:
+                best = {"error": err, "residuals": res, "model": m, "factor": factor, "R": R, "t": tvec.ravel()}
     return best
+
+
+def fit_image(templates: np.ndarray, uv: np.ndarray, vis: np.ndarray, width: int, height: int):
+    """Best (error / diagonal, per-keypoint residual / diagonal, model index, focal factor) over templates
+    (M, 36, 3) and focal lengths."""
+    best = best_pose(templates, uv, vis, width, height)
+    if best is None:
+        return np.inf, None, -1, 0.0
+    return best["error"], best["residuals"], best["model"], best["factor"]
+
+
+def camera_view(template: np.ndarray, R: np.ndarray, t: np.ndarray) -> tuple[float, float]:
+    """(azimuth, elevation) in degrees of the camera seen from the vehicle (0 = in front, 90 = on its left; the
+    renderer's ViewpointConfig convention), elevation above the height of the keypoints' centre."""
+    centre = -R.T @ t  # camera centre in the vehicle frame
+    azimuth = float(np.degrees(np.arctan2(centre[1], centre[0])) % 360.0)
+    height = centre[2] - float(template[:, 2].mean())
+    return azimuth, float(np.degrees(np.arctan2(height, np.hypot(centre[0], centre[1]))))
 
 
 def run_fit(templates: np.ndarray, labels, progress: bool = False) -> dict:

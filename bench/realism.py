@@ -23,6 +23,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from synth.vocabulary import KEYPOINT_NAMES, NUM_KEYPOINTS, VIS_VISIBLE  # noqa: E402
 
@@ -73,32 +74,33 @@ def real_visibility(csv_path: Path) -> np.ndarray:
     return data.reshape(len(data), NUM_KEYPOINTS, 3)[:, :, 2] == 1
 
 
-def fit_viewpoints(args, config) -> None:
-    """Give every real image the viewpoint of the synthetic sample (uniform azimuth, no occlusion or
-    truncation, labels under the VeRi convention) whose visibility pattern is nearest (Hamming), and histogram
-    those viewpoints."""
-    from synth.render import VERI_CONVENTION, label_visibility
+def measure_viewpoints(args) -> dict:
+    """The viewpoints of the real images: fit the asset library's keypoints to every real label with PnP
+    (bench/keypoint_fit.py: best model and focal length) and histogram the camera's azimuth and elevation. The
+    histogram, floored so that every view stays present, is what ViewpointConfig.azimuth_weights defaults to."""
+    from tqdm import tqdm
 
-    probe = type(config).from_dict(config.to_dict())  # a deep copy
-    probe.viewpoint.azimuth_weights = ()
-    probe.occluders.prob = 0.0
-    probe.occlusion2d.prob = 0.0
-    probe.image.truncation_prob = 0.0
-    # Real labels follow VeRi's annotation convention: match them with synthetic labels that model it.
-    codes, views = label_visibility(args.models, args.n, args.seed, probe, count=args.count, workers=args.workers,
-                                    convention=VERI_CONVENTION)
-    synth = (codes == VIS_VISIBLE).astype(np.int16)
-    real = real_visibility(args.veri).astype(np.int16)
-    # Hamming distance = |a| + |b| - 2 a.b
-    dist = real.sum(1)[:, None] + synth.sum(1)[None, :] - 2 * real @ synth.T
-    rng = np.random.default_rng(0)
-    best = np.array([rng.choice(np.flatnonzero(row == row.min())) for row in dist])
-    az, el = views[best, 0], views[best, 1]
-    hist = np.histogram(az % 360, bins=args.bins, range=(0, 360))[0].astype(np.float64)
-    weights = hist / hist.mean()
-    print(f"nearest-pattern match: mean Hamming distance {dist.min(1).mean():.2f} of 36")
-    print("azimuth_weights:", "[" + ", ".join(f"{w:.2f}" for w in weights) + "]")
-    print(f"elevation of matches: 5/25/50/75/95 % = {np.percentile(el, [5, 25, 50, 75, 95]).round(1).tolist()}")
+    from keypoint_fit import best_pose, camera_view, read_labels, select_labels
+    from synth.vehicles.library import load_library
+
+    templates = np.stack([a.keypoints for a in load_library(args.models)])
+    labels = select_labels(read_labels(args.veri), args.max_images or None)
+    views = []
+    for _, w, h, kps in tqdm(labels, desc="PnP fits", unit="image"):
+        best = best_pose(templates, kps[:, :2], kps[:, 2] > 0, w, h)
+        if best is not None:
+            views.append(camera_view(templates[best["model"]], best["R"], best["t"]))
+    az, el = np.array(views).T
+    hist = np.histogram(az, bins=args.bins, range=(0, 360))[0].astype(np.float64)
+    weights = np.maximum(hist / hist.mean(), args.floor)
+    elevation = np.percentile(el, [5, 25, 50, 75, 95]).round(1).tolist()
+    print(f"{len(views)} of {len(labels)} real images fitted")
+    print(f"azimuth histogram ({360 // args.bins} degree bins from 0 = front, 90 = left):", hist.astype(int).tolist())
+    print("azimuth_weights:", "(" + ", ".join(f"{w:.2f}" for w in weights) + ")")
+    print(f"elevation 5/25/50/75/95 %: {elevation}")
+    return {"images": len(views), "azimuth_histogram": hist.astype(int).tolist(),
+            "azimuth_weights": [round(float(w), 2) for w in weights], "floor": args.floor,
+            "elevation_percentiles_5_25_50_75_95": elevation}
 
 
 def main() -> None:
@@ -112,8 +114,10 @@ def main() -> None:
     parser.add_argument("--dataset", type=Path, help="use an already rendered dataset instead")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--fit", action="store_true",
-                        help="fit the azimuth weights and elevation range to the real labels and print them")
-    parser.add_argument("--bins", type=int, default=12, help="azimuth bins for --fit")
+                        help="measure the real images' viewpoints (PnP) and print the azimuth weights they give")
+    parser.add_argument("--bins", type=int, default=24, help="azimuth bins for --fit")
+    parser.add_argument("--floor", type=float, default=0.2, help="--fit: least weight of a bin (1 = the mean)")
+    parser.add_argument("--max-images", type=int, default=0, help="--fit: real images to fit (0: all)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "realism.json")
     args = parser.parse_args()
 
@@ -132,7 +136,9 @@ def main() -> None:
 
         config = RenderConfig.from_yaml(args.config) if args.config else RenderConfig()
         if args.fit:
-            fit_viewpoints(args, config)
+            out = args.out.with_name("real_viewpoints.json") if args.out.name == "realism.json" else args.out
+            out.write_text(json.dumps(measure_viewpoints(args), indent=2))
+            print(f"wrote {out}")
             return
         from synth.render import VERI_CONVENTION
 

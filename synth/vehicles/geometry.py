@@ -16,7 +16,7 @@ from functools import cached_property
 
 import numpy as np
 
-from synth.vehicles.params import VehicleParams
+from synth.vehicles.params import PLAN_EXPONENT, VehicleParams, corner_setback
 
 
 # rows of a half cross-section loop, from the bottom centre round the left side to the top centre
@@ -54,13 +54,13 @@ class Profile:
         p = self.p
         _, radius, _ = self.arch
         x = {"fa": 0.0, "ra": -p.wheelbase, "tip": p.front_overhang}
-        x["17"] = x["tip"] - p.corner_front
+        x["17"] = x["tip"] - self.corner_setback
         x["16"] = x["17"] - p.nose_setback
         x["15"] = min(x["fa"] - p.ws_back, x["16"] - 0.02)
         x["14"] = x["15"] - (p.roof_z - p.cowl) / np.tan(np.radians(p.ws_rake))
         if p.type_name in BACK_DEFINED:
             x["end"] = x["ra"] - p.rear_overhang
-            x["10"] = x["end"] + p.corner_rear
+            x["10"] = x["end"] + self.corner_setback
             x["11"] = x["10"] + p.tail_setback
             if p.type_name == "truck":
                 x["12"] = x["13"] = x["10"]
@@ -74,7 +74,7 @@ class Profile:
             x["12"] = x["13"] - (p.roof_z - p.deck) / np.tan(np.radians(p.rw_rake))
             x["11"] = x["12"] - p.deck_length
             x["10"] = x["11"] - p.tail_setback
-            x["end"] = x["10"] - p.corner_rear
+            x["end"] = x["10"] - self.corner_setback
             short = (radius + 0.25) - (x["ra"] - x["end"])
             if short > 0:  # keep the rear arch inside the body: lengthen the deck
                 for k in ("11", "10", "end"):
@@ -84,6 +84,12 @@ class Profile:
             x["bed_rear"] = x["11"] + 0.05
         centre = (x["tip"] + x["end"]) / 2  # origin under the middle of the vehicle
         return {k: v - centre for k, v in x.items()}
+
+    @property
+    def corner_setback(self) -> float:
+        """How far the lower corner keypoints (10, 17) sit from the tail / nose tip: at the apex of the plan's
+        rounded corner, where its normal is half-way between the side and the end."""
+        return corner_setback(self.p.end_round)
 
     @property
     def x_front(self) -> float:
@@ -180,12 +186,13 @@ class Profile:
         return np.maximum(self.floor(x), self.arch_z(x))
 
     def half_width(self, x):
-        """Plan-view half width: full in the middle, elliptically rounded over `end_round` at both ends."""
+        """Plan-view half width: full in the middle, rounded over `end_round` at both ends (a superellipse)."""
         p = self.p
         x = np.asarray(x, dtype=float)
         d = np.clip(np.minimum(self.x_front - x, x - self.x_end), 0, None)
         u = np.clip(d / p.end_round, 0, 1)
-        f = 1 - p.end_inset * (1 - np.sqrt(1 - (1 - u) ** 2))
+        n = PLAN_EXPONENT
+        f = 1 - p.end_inset * (1 - (1 - (1 - u) ** n) ** (1 / n))
         return p.width / 2 * f
 
     def bed_depth(self, x):
@@ -227,7 +234,7 @@ class Profile:
         y_redge = y_gtop - np.where(box, 0.015, 0.05) * s
         zero = np.zeros_like(x)
         rows = {
-            R_FLOOR_C: (zero, zf), R_FLOOR: (hw - well, zf), R_WELL: (hw - well, zs), R_SILL: (hw - 0.025, zs),
+            R_FLOOR_C: (zero, zf), R_FLOOR: (hw - well, zf), R_WELL: (hw - well, zs), R_SILL: (hw - 0.008, zs),
             R_LOW: (hw - 0.006, zs + np.minimum(0.07, 0.3 * side)), R_MID: (hw, zs + 0.5 * side),
             R_LIGHT: (hw - 0.12 * shoulder, zb - np.minimum(0.14, 0.3 * side)),
             R_SHOULDER: (hw - 0.4 * shoulder, zb - np.minimum(0.04, 0.1 * side)), R_BELT: (y_belt, zb),

@@ -15,12 +15,24 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+# Exponent of the superellipse that rounds the plan view at nose and tail (2 would be an ellipse). Bodies have
+# flat sides and fronts with tight corners; VeRi's annotators see the bumper corners from the side and from the
+# end alike, which an elliptical nose (corner faces half-way round) cannot reproduce (bench/realism.py).
+PLAN_EXPONENT = 6.0
+
+
+def corner_setback(end_round: float) -> float:
+    """Distance of the lower corner keypoints (10, 17) from the tail / nose tip: the apex of the plan's rounded
+    corner, where its outline is half-way between the side and the end."""
+    return end_round * (1 - 2 ** (-1 / PLAN_EXPONENT))
+
+
 # Parameters shared by the passenger-car types (each type overrides what differs).
 _CAR = dict(
-    tyre_width=(0.195, 0.235), arch_ratio=(1.20, 1.32), arch_angle=(42.0, 50.0), corner_front=(0.18, 0.26),
-    nose_setback=(0.05, 0.13), corner_rear=(0.12, 0.20), tail_setback=(0.0, 0.04), shoulder=(0.05, 0.07),
+    tyre_width=(0.195, 0.235), arch_ratio=(1.20, 1.32), arch_angle=(42.0, 50.0),
+    nose_setback=(0.05, 0.13), tail_setback=(0.0, 0.04), shoulder=(0.05, 0.07),
     glass_inset=(0.035, 0.05), tumble=(0.25, 0.36), roof_crown=(0.03, 0.06), hood_crown=(0.02, 0.045),
-    end_round=(0.55, 0.70), end_inset=(0.50, 0.62), belt_rise=(0.0, 0.04), rear_pillar=(0.08, 0.14),
+    end_round=(0.30, 0.40), end_inset=(0.25, 0.35), belt_rise=(0.0, 0.04), rear_pillar=(0.08, 0.14),
     tail_inset=(0.02, 0.06),
 )
 
@@ -55,19 +67,19 @@ TYPE_SPACES: dict[str, dict[str, tuple[float, float]]] = {
                 wheel_radius=(0.31, 0.35), sill=(0.29, 0.36), nose_bottom=(0.33, 0.39), hood_front=(0.88, 0.97),
                 cowl=(1.16, 1.26), ws_back=(0.0, 0.20), ws_rake=(36.0, 45.0), roof_z=(1.72, 2.05),
                 roof_length=(2.70, 3.30), rw_rake=(68.0, 80.0), deck=(1.24, 1.34), deck_length=(0.0, 0.05),
-                tail_upper=(0.86, 0.93), tail_bottom=(0.40, 0.46), tumble=(0.06, 0.14), end_inset=(0.40, 0.52),
+                tail_upper=(0.86, 0.93), tail_bottom=(0.40, 0.46), tumble=(0.06, 0.14),
                 tail_inset=(0.0, 0.02)),
     "pickup": dict(_CAR, width=(1.78, 1.92), wheelbase=(3.00, 3.30), front_overhang=(0.88, 1.00),
                    wheel_radius=(0.37, 0.41), sill=(0.37, 0.43), nose_bottom=(0.42, 0.48), hood_front=(0.92, 1.00),
                    cowl=(1.16, 1.24), ws_back=(0.42, 0.58), ws_rake=(36.0, 42.0), roof_z=(1.65, 1.75),
                    roof_length=(1.45, 1.70), rw_rake=(62.0, 70.0), deck=(1.20, 1.26), deck_length=(1.30, 1.48),
                    tail_upper=(1.10, 1.16), tail_bottom=(0.48, 0.54), bed_depth=(0.42, 0.50),
-                   end_inset=(0.35, 0.50), corner_rear=(0.04, 0.08), tail_inset=(0.0, 0.02)),
+                   tail_inset=(0.0, 0.02)),
     "bus": dict(_CAR, width=(2.35, 2.55), wheelbase=(4.0, 6.0), front_overhang=(1.8, 2.6), rear_overhang=(2.2, 3.4),
                 wheel_radius=(0.46, 0.52), tyre_width=(0.26, 0.30), sill=(0.34, 0.44), nose_bottom=(0.30, 0.40),
                 hood_front=(0.85, 1.00), cowl=(1.05, 1.25), ws_rake=(76.0, 86.0), roof_z=(2.85, 3.20),
                 deck=(1.50, 1.85), rw_rake=(84.0, 89.0), tail_upper=(1.05, 1.25), tail_bottom=(0.32, 0.42),
-                corner_front=(0.05, 0.10), corner_rear=(0.05, 0.10), nose_setback=(0.0, 0.02),
+                nose_setback=(0.0, 0.02),
                 tail_setback=(0.0, 0.02), tumble=(0.02, 0.05), roof_crown=(0.04, 0.08), end_round=(0.18, 0.30),
                 end_inset=(0.08, 0.15), arch_ratio=(1.15, 1.25), tail_inset=(0.0, 0.02)),
     "truck": dict(_CAR, width=(2.00, 2.45), wheelbase=(3.2, 4.8), front_overhang=(1.00, 1.30),
@@ -75,7 +87,7 @@ TYPE_SPACES: dict[str, dict[str, tuple[float, float]]] = {
                   nose_bottom=(0.34, 0.44), hood_front=(0.95, 1.15), cowl=(1.25, 1.45), ws_rake=(74.0, 84.0),
                   roof_z=(2.10, 2.50), cab_length=(1.55, 1.90), box_floor=(1.00, 1.20), box_height=(2.40, 3.20),
                   deck=(1.0, 1.2), rw_rake=(88.0, 89.5), tail_upper=(1.00, 1.20), tail_bottom=(0.40, 0.52),
-                  corner_front=(0.04, 0.08), corner_rear=(0.02, 0.04), nose_setback=(0.0, 0.03),
+                  nose_setback=(0.0, 0.03),
                   tail_setback=(0.0, 0.01), tumble=(0.03, 0.06), end_round=(0.12, 0.2), end_inset=(0.06, 0.12),
                   arch_ratio=(1.12, 1.22), tail_inset=(0.0, 0.01)),
 }
@@ -102,7 +114,6 @@ class VehicleParams:
     arch_angle: float  # degrees from vertical of the upper arch keypoints
     sill: float  # height of the body's lower edge between the wheels
     nose_bottom: float  # front bumper bottom at the corner (keypoint 17)
-    corner_front: float  # keypoint 17 behind the nose tip
     nose_setback: float  # keypoint 16 (hood front edge) behind keypoint 17
     hood_front: float
     cowl: float  # windshield base height (beltline at the A pillar)
@@ -115,7 +126,6 @@ class VehicleParams:
     deck_length: float  # rear window base to the rear upper corner (trunk lid, tailgate, pickup bed)
     tail_upper: float  # rear upper corner height (keypoint 11)
     tail_bottom: float  # rear bumper bottom at the corner (keypoint 10)
-    corner_rear: float  # keypoint 10 ahead of the tail
     tail_setback: float  # keypoint 11 ahead of keypoint 10
     shoulder: float  # beltline edge inset from the widest side
     glass_inset: float
@@ -150,7 +160,7 @@ def sample_params(type_name: str, rng: np.random.Generator, style_seed: int | No
     space = TYPE_SPACES[type_name]
     values = {k: float(rng.uniform(lo, hi)) for k, (lo, hi) in sorted(space.items())}
     if type_name in ("bus", "truck"):
-        values["ws_back"] = -(values["front_overhang"] - values["corner_front"] - values["nose_setback"] - 0.02)
+        values["ws_back"] = -(values["front_overhang"] - corner_setback(values["end_round"]) - values["nose_setback"] - 0.02)
         values["roof_length"] = 0.0  # placed by the geometry from the rear
         values["deck_length"] = 0.0
     if type_name == "truck":
