@@ -191,6 +191,29 @@ def test_keypoint_fit_on_real_labels():
     assert control["median"] > fit["median"] * 1.2
 
 
+def test_pnp_viewpoint_recovers_the_camera():
+    """The measurement behind the default azimuth weights (bench/realism.py --fit): fitting a vehicle's own
+    keypoints to their projection gives back the camera's azimuth and elevation, all round the vehicle."""
+    import sys
+
+    from synth.camera import intrinsics, look_at, project, spherical_position
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    import keypoint_fit as kf
+
+    template = keypoints(sample_params("sedan", model_rng(5, "sedan", 0)))
+    centre = np.array([0.0, 0.0, template[:, 2].mean()])
+    size = 256
+    K = intrinsics(kf.FOCAL_FACTORS[1] * size, (size - 1) / 2, (size - 1) / 2)
+    for azimuth, elevation in [(8, 9), (40, 24), (100, 15), (170, 12), (205, 27), (300, 7)]:
+        Rt = look_at(spherical_position(azimuth, elevation, 14.0) + centre, centre)
+        uv, _ = project(K, Rt, template)
+        best = kf.best_pose(template[None], uv, np.ones(len(template), bool), size, size)
+        got_az, got_el = kf.camera_view(template, best["R"], best["t"])
+        assert abs((got_az - azimuth + 180) % 360 - 180) < 1.0, (azimuth, got_az)
+        assert abs(got_el - elevation) < 1.0, (elevation, got_el)
+
+
 # --- Blender side ------------------------------------------------------------------------------------------
 
 try:
