@@ -25,6 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from synth.camera import camera_centre  # noqa: E402
 from synth.vocabulary import FLIP_INDEX, KEYPOINT_NAMES, NUM_KEYPOINTS  # noqa: E402
 
 DEFAULT_LABELS = ROOT.parent / "shared" / "data" / "veri_keypoints" / "label_train.csv"
@@ -69,23 +70,15 @@ def best_pose(templates: np.ndarray, uv: np.ndarray, vis: np.ndarray, width: int
             res = np.linalg.norm(proj - img, axis=1) / diag
             err = float(res.mean())
             if best is None or err < best["error"]:
-                best = {"error": err, "residuals": res, "model": m, "factor": factor, "R": R, "t": tvec.ravel()}
+                best = {"error": err, "residuals": res, "model": m, "factor": factor,
+                        "Rt": np.column_stack([R, tvec.ravel()])}
     return best
 
 
-def fit_image(templates: np.ndarray, uv: np.ndarray, vis: np.ndarray, width: int, height: int):
-    """Best (error / diagonal, per-keypoint residual / diagonal, model index, focal factor) over templates
-    (M, 36, 3) and focal lengths."""
-    best = best_pose(templates, uv, vis, width, height)
-    if best is None:
-        return np.inf, None, -1, 0.0
-    return best["error"], best["residuals"], best["model"], best["factor"]
-
-
-def camera_view(template: np.ndarray, R: np.ndarray, t: np.ndarray) -> tuple[float, float]:
+def camera_view(template: np.ndarray, Rt: np.ndarray) -> tuple[float, float]:
     """(azimuth, elevation) in degrees of the camera seen from the vehicle (0 = in front, 90 = on its left; the
     renderer's ViewpointConfig convention), elevation above the height of the keypoints' centre."""
-    centre = -R.T @ t  # camera centre in the vehicle frame
+    centre = camera_centre(Rt)  # in the vehicle frame
     azimuth = float(np.degrees(np.arctan2(centre[1], centre[0])) % 360.0)
     height = centre[2] - float(template[:, 2].mean())
     return azimuth, float(np.degrees(np.arctan2(height, np.hypot(centre[0], centre[1]))))
@@ -95,13 +88,13 @@ def run_fit(templates: np.ndarray, labels, progress: bool = False) -> dict:
     errors, per_kp, models, focals = [], [[] for _ in range(NUM_KEYPOINTS)], [], []
     for i, (name, w, h, kps) in enumerate(labels):
         vis = kps[:, 2] > 0
-        err, res, m, factor = fit_image(templates, kps[:, :2], vis, w, h)
-        if res is None:
+        best = best_pose(templates, kps[:, :2], vis, w, h)
+        if best is None:
             continue
-        errors.append(err)
-        models.append(m)
-        focals.append(factor)
-        for k, r in zip(np.nonzero(vis)[0], res):
+        errors.append(best["error"])
+        models.append(best["model"])
+        focals.append(best["factor"])
+        for k, r in zip(np.nonzero(vis)[0], best["residuals"]):
             per_kp[k].append(r)
         if progress and i % 500 == 0:
             print(f"  {i}/{len(labels)} median so far {np.median(errors):.4f}", flush=True)

@@ -69,11 +69,6 @@ def plot(real: np.ndarray, synth: np.ndarray, path: Path, title: str, conv: np.n
     plt.close(fig)
 
 
-def real_visibility(csv_path: Path) -> np.ndarray:
-    data = np.loadtxt(csv_path, delimiter=",", usecols=range(3, 3 + 3 * NUM_KEYPOINTS), dtype=np.float64)
-    return data.reshape(len(data), NUM_KEYPOINTS, 3)[:, :, 2] == 1
-
-
 def measure_viewpoints(args) -> dict:
     """The viewpoints of the real images: fit the asset library's keypoints to every real label with PnP
     (bench/keypoint_fit.py: best model and focal length) and histogram the camera's azimuth and elevation. The
@@ -89,7 +84,7 @@ def measure_viewpoints(args) -> dict:
     for _, w, h, kps in tqdm(labels, desc="PnP fits", unit="image"):
         best = best_pose(templates, kps[:, :2], kps[:, 2] > 0, w, h)
         if best is not None:
-            views.append(camera_view(templates[best["model"]], best["R"], best["t"]))
+            views.append(camera_view(templates[best["model"]], best["Rt"]))
     az, el = np.array(views).T
     hist = np.histogram(az, bins=args.bins, range=(0, 360))[0].astype(np.float64)
     weights = np.maximum(hist / hist.mean(), args.floor)
@@ -124,6 +119,11 @@ def main() -> None:
     if not args.veri.exists():
         print(f"skipped: real VeRi keypoint labels not found at {args.veri}")
         return
+    if args.fit:
+        out = args.out.with_name("real_viewpoints.json") if args.out.name == "realism.json" else args.out
+        out.write_text(json.dumps(measure_viewpoints(args), indent=2))
+        print(f"wrote {out}")
+        return
     real, n_real = veri_visible_rates(args.veri)
     start = time.time()
     conv = None
@@ -135,11 +135,6 @@ def main() -> None:
         from synth.scene import RenderConfig
 
         config = RenderConfig.from_yaml(args.config) if args.config else RenderConfig()
-        if args.fit:
-            out = args.out.with_name("real_viewpoints.json") if args.out.name == "realism.json" else args.out
-            out.write_text(json.dumps(measure_viewpoints(args), indent=2))
-            print(f"wrote {out}")
-            return
         from synth.render import VERI_CONVENTION
 
         codes, _ = label_visibility(args.models, args.n, args.seed, config, count=args.count, workers=args.workers)

@@ -209,7 +209,7 @@ def test_pnp_viewpoint_recovers_the_camera():
         Rt = look_at(spherical_position(azimuth, elevation, 14.0) + centre, centre)
         uv, _ = project(K, Rt, template)
         best = kf.best_pose(template[None], uv, np.ones(len(template), bool), size, size)
-        got_az, got_el = kf.camera_view(template, best["R"], best["t"])
+        got_az, got_el = kf.camera_view(template, best["Rt"])
         assert abs((got_az - azimuth + 180) % 360 - 180) < 1.0, (azimuth, got_az)
         assert abs(got_el - elevation) < 1.0, (elevation, got_el)
 

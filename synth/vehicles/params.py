@@ -160,7 +160,8 @@ def sample_params(type_name: str, rng: np.random.Generator, style_seed: int | No
     space = TYPE_SPACES[type_name]
     values = {k: float(rng.uniform(lo, hi)) for k, (lo, hi) in sorted(space.items())}
     if type_name in ("bus", "truck"):
-        values["ws_back"] = -(values["front_overhang"] - corner_setback(values["end_round"]) - values["nose_setback"] - 0.02)
+        nose = corner_setback(values["end_round"]) + values["nose_setback"]  # tip to keypoint 16
+        values["ws_back"] = -(values["front_overhang"] - nose - 0.02)
         values["roof_length"] = 0.0  # placed by the geometry from the rear
         values["deck_length"] = 0.0
     if type_name == "truck":
