@@ -7,8 +7,11 @@ the default scenes (`synth.render.label_visibility`: the same code that labels r
 or, with --dataset, from an already rendered dataset. Also prints the figure with the synthetic labels
 re-marked under a model of VeRi's annotation convention (synth.render.VERI_CONVENTION; clearly a separate,
 labelled figure: the datasets store the geometric labels). Writes a bar chart PNG next to the JSON.
+With --fit it instead measures the real images' viewpoints (PnP against the asset library) and writes the
+azimuth histogram, the default azimuth weights it gives and the elevation percentiles to real_viewpoints.json.
 
     python bench/realism.py [--models assets] [--count 1500] [--config FILE] [--dataset DIR]
+    python bench/realism.py --fit [--bins 24] [--floor 0.2] [--max-images N]
 """
 from __future__ import annotations
 
