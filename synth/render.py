@@ -108,7 +108,7 @@ class SampleRenderer:
         K, Rt, vehicle = frame["K"], frame["Rt"], frame["vehicle"]
         uv, _ = project(K, Rt, vehicle.asset.keypoints)
         ray_options = {k: v for k, v in (convention or {}).items() if k in ("glass_see_through", "self_tolerance")}
-        vis = self.builder.keypoint_visibility(vehicle.asset.keypoints, uv, Rt, size, **ray_options)
+        vis = self.builder.keypoint_visibility(vehicle.asset.keypoints, uv, K, Rt, size, **ray_options)
         amodal, visible = self.builder.visibility_grid(K, Rt, size, grid=32, occluded=bool(sample.occluders))
         return {"keypoints": np.column_stack([uv, vis]), "box": box_of(project(K, Rt, vehicle.hull)[0]),
                 "amodal": amodal, "visible": visible}

@@ -444,13 +444,16 @@ class SceneBuilder:
             return travelled, obj
         return np.inf, None
 
-    def keypoint_visibility(self, keypoints_world: np.ndarray, uv: np.ndarray, Rt: np.ndarray, size: int,
-                            tolerance: float = 0.1, glass_see_through: bool = True,
+    def keypoint_visibility(self, keypoints_world: np.ndarray, uv: np.ndarray, K: np.ndarray, Rt: np.ndarray,
+                            size: int, tolerance: float = 0.1, glass_see_through: bool = True,
                             self_tolerance: float = 0.0) -> np.ndarray:
-        """3-state visibility of keypoints projected to `uv` in a size x size image (SPEC 3). The defaults are
-        the geometric truth the datasets store; `glass_see_through=False` and `self_tolerance` (the vehicle's
-        own body may cover a keypoint by this many metres along the ray and it still counts as visible) only
-        serve to model a human annotation convention for statistics (synth.render.VERI_CONVENTION)."""
+        """3-state visibility of keypoints projected to `uv` in a size x size image with intrinsics K (SPEC 3).
+        A keypoint is visible when the ray to it reaches it, or when a ray through a point a quarter of an output
+        pixel away meets the vehicle at its depth: keypoints sit on edges and silhouettes, where which side of
+        a sub-pixel boundary the exact ray falls is noise (it is the instance + depth test of check_labels).
+        The defaults are the geometric truth the datasets store; `glass_see_through=False` and `self_tolerance`
+        (the vehicle's own body may cover a keypoint by this many metres along the ray and it still counts as
+        visible) only serve to model a human annotation convention for statistics (synth.render.VERI_CONVENTION)."""
         depsgraph = bpy.context.evaluated_depsgraph_get()
         cam = camera_centre(Rt)
         vis = np.full(len(keypoints_world), VIS_OUTSIDE, np.int64)
@@ -463,8 +466,25 @@ class SceneBuilder:
             tol = max(tolerance, 0.008 * dist)  # keypoints sit on edges: grazing rays must not hide them
             if self_tolerance > 0 and obj is not None and obj.name in self.current.object_names:
                 tol = max(tol, self_tolerance)
-            vis[k] = VIS_OCCLUDED if hit_dist < dist - tol else VIS_VISIBLE
+            seen = hit_dist >= dist - tol or self._seen_beside(depsgraph, cam, K, Rt, p, (u, v), tol,
+                                                                glass_see_through)
+            vis[k] = VIS_VISIBLE if seen else VIS_OCCLUDED
         return vis
+
+    def _seen_beside(self, depsgraph, cam, K, Rt, point, uv, tol, glass_see_through, offset: float = 0.25) -> bool:
+        """Whether a ray through a pixel position up to `offset` output pixels from `uv` (the 8 neighbours of a
+        square) first meets the vehicle within `tol` of the depth of `point`."""
+        depth = float((Rt[:, :3] @ point + Rt[:, 3])[2])
+        for du, dv in ((offset, 0), (-offset, 0), (0, offset), (0, -offset), (offset, offset), (-offset, -offset),
+                       (offset, -offset), (-offset, offset)):
+            d_cam = np.array([(uv[0] + du - K[0, 2]) / K[0, 0], (uv[1] + dv - K[1, 2]) / K[1, 1], 1.0])
+            direction = Rt[:, :3].T @ d_cam
+            scale = np.linalg.norm(direction)
+            hit_dist, obj = self._first_hit(depsgraph, cam, direction / scale, (depth + 2 * tol) * scale,
+                                            glass_see_through)
+            if obj is not None and obj.name in self.current.object_names and abs(hit_dist / scale - depth) <= tol:
+                return True
+        return False
 
     def visibility_grid(self, K: np.ndarray, Rt: np.ndarray, size: int, grid: int, occluded: bool):
         """Boolean (grid, grid) masks of the vehicle's amodal silhouette and of its visible part, sampled at

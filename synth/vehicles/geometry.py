@@ -23,6 +23,7 @@ from synth.vehicles.params import PLAN_EXPONENT, VehicleParams, corner_setback
 (R_FLOOR_C, R_FLOOR, R_WELL, R_SILL, R_LOW, R_MID, R_LIGHT, R_SHOULDER, R_BELT, R_LEDGE, R_GTOP, R_REDGE, R_CROWN,
  R_TOP_C) = range(14)
 N_ROWS = 14
+FLARE_LIP, FLARE_FADE = 0.04, 0.15  # flare at full width this far round the arch, then fading over this
 BACK_DEFINED = ("bus", "truck")  # rear overhang is a parameter; cars derive it from the cabin
 
 
@@ -185,15 +186,28 @@ class Profile:
     def sill(self, x):
         return np.maximum(self.floor(x), self.arch_z(x))
 
+    def flare(self, x):
+        """Outward bulge of the lower side round each wheel arch (the fender flare): `arch_flare` over the arch
+        and a lip round it, fading out along the body. The bulge faces forward and backward, so the arch
+        keypoints on its lip are seen from near-end views, as annotators see them."""
+        x = np.asarray(x, dtype=float)
+        _, radius, _ = self.arch
+        out = np.zeros(x.shape)
+        for xa in (self.x_front_axle, self.x_rear_axle):
+            t = np.clip(1 - (np.abs(x - xa) - radius - FLARE_LIP) / FLARE_FADE, 0, 1)
+            out = np.maximum(out, t * t * (3 - 2 * t))
+        return self.p.arch_flare * out
+
     def half_width(self, x):
-        """Plan-view half width: full in the middle, rounded over `end_round` at both ends (a superellipse)."""
+        """Plan-view half width of the body without its flares: full in the middle, rounded over `end_round` at
+        both ends (a superellipse). `width` is the width over the flares."""
         p = self.p
         x = np.asarray(x, dtype=float)
         d = np.clip(np.minimum(self.x_front - x, x - self.x_end), 0, None)
         u = np.clip(d / p.end_round, 0, 1)
         n = PLAN_EXPONENT
         f = 1 - p.end_inset * (1 - (1 - (1 - u) ** n) ** (1 / n))
-        return p.width / 2 * f
+        return (p.width / 2 - p.arch_flare) * f
 
     def bed_depth(self, x):
         x = np.asarray(x, dtype=float)
@@ -216,6 +230,7 @@ class Profile:
         x = np.atleast_1d(np.asarray(x, dtype=float))
         zf, zs, zb, zt = self.floor(x), self.sill(x), self.belt(x), self.top(x)
         hw = self.half_width(x)
+        bulge = self.flare(x)
         box = self.is_box(x)
         depth = self.bed_depth(x)
         side = np.maximum(zb - zs, 1e-4)
@@ -234,8 +249,10 @@ class Profile:
         y_redge = y_gtop - np.where(box, 0.015, 0.05) * s
         zero = np.zeros_like(x)
         rows = {
-            R_FLOOR_C: (zero, zf), R_FLOOR: (hw - well, zf), R_WELL: (hw - well, zs), R_SILL: (hw - 0.008, zs),
-            R_LOW: (hw - 0.006, zs + np.minimum(0.07, 0.3 * side)), R_MID: (hw, zs + 0.5 * side),
+            R_FLOOR_C: (zero, zf), R_FLOOR: (hw - well, zf), R_WELL: (hw - well, zs),
+            # over a flare the arch lip (R_SILL, where the arch keypoints sit) stands out furthest
+            R_SILL: (hw + bulge - 0.008, zs), R_LOW: (hw + 0.7 * bulge - 0.006, zs + np.minimum(0.07, 0.3 * side)),
+            R_MID: (hw + 0.3 * bulge, zs + 0.5 * side),
             R_LIGHT: (hw - 0.12 * shoulder, zb - np.minimum(0.14, 0.3 * side)),
             R_SHOULDER: (hw - 0.4 * shoulder, zb - np.minimum(0.04, 0.1 * side)), R_BELT: (y_belt, zb),
             R_LEDGE: (y_ledge, zb + 0.015 * s), R_GTOP: (y_gtop, zt - 0.05 * s), R_REDGE: (y_redge, zt),
@@ -333,7 +350,9 @@ def keypoints(params: VehicleParams) -> np.ndarray:
         left[13] = prof.top_point(k["13"], loop(k["13"])[R_REDGE, 0] - 0.04)
     left[14] = prof.top_point(k["14"], loop(k["14"])[R_REDGE, 0] - 0.04)
     left[15] = prof.top_point(k["15"], loop(k["15"])[R_LEDGE, 0] - 0.04)
-    left[16] = prof.top_point(k["16"], loop(k["16"])[R_BELT, 0] - 0.04)
+    # on the beltline edge itself, where the hood meets the side: seen from the side as from the front, as
+    # VeRi's annotators mark it (an inset point hides behind the side from rear three-quarter views)
+    left[16] = prof.top_point(k["16"], loop(k["16"])[R_BELT, 0])
     left[17] = prof.row_point(k["17"], R_SILL)
     right = left * np.array([1.0, -1.0, 1.0])
     return np.concatenate([left, right])
@@ -557,7 +576,7 @@ def _details(prof: Profile) -> Part:
     else:
         x0, x1 = max(k["12"], k["13"] - 0.3) + 0.05, k["15"] - 0.05
     z0, z1 = p.cowl - 0.3, p.roof_z - 0.1
-    hwi = p.width / 2 - p.shoulder - p.glass_inset - p.tumble * (p.roof_z - p.cowl) - 0.02
+    hwi = p.width / 2 - p.arch_flare - p.shoulder - p.glass_inset - p.tumble * (p.roof_z - p.cowl) - 0.02
     if x1 > x0 and z1 > z0 and hwi > 0.2:
         _add_box(v, f, m, ((x0 + x1) / 2, 0, (z0 + z1) / 2), (x1 - x0, 2 * hwi, z1 - z0), "interior")
     return Part(np.array(v), f, m, smooth=False)

@@ -32,8 +32,8 @@ _CAR = dict(
     tyre_width=(0.195, 0.235), arch_ratio=(1.20, 1.32), arch_angle=(42.0, 50.0),
     nose_setback=(0.05, 0.13), tail_setback=(0.0, 0.04), shoulder=(0.05, 0.07),
     glass_inset=(0.035, 0.05), tumble=(0.25, 0.36), roof_crown=(0.03, 0.06), hood_crown=(0.02, 0.045),
-    end_round=(0.30, 0.40), end_inset=(0.25, 0.35), belt_rise=(0.0, 0.04), rear_pillar=(0.08, 0.14),
-    tail_inset=(0.02, 0.06),
+    end_round=(0.12, 0.18), end_inset=(0.08, 0.14), belt_rise=(0.0, 0.04), rear_pillar=(0.08, 0.14),
+    tail_inset=(0.0, 0.01), arch_flare=(0.02, 0.045),
 )
 
 TYPE_SPACES: dict[str, dict[str, tuple[float, float]]] = {
@@ -41,7 +41,7 @@ TYPE_SPACES: dict[str, dict[str, tuple[float, float]]] = {
                   wheel_radius=(0.31, 0.345), sill=(0.21, 0.25), nose_bottom=(0.22, 0.27), hood_front=(0.73, 0.80),
                   cowl=(0.97, 1.03), ws_back=(0.36, 0.50), ws_rake=(26.0, 30.0), roof_z=(1.36, 1.42),
                   roof_length=(1.38, 1.62), rw_rake=(21.0, 26.0), deck=(1.06, 1.13), deck_length=(0.36, 0.48),
-                  tail_upper=(1.00, 1.07), tail_bottom=(0.28, 0.34), tail_inset=(0.05, 0.09)),
+                  tail_upper=(1.00, 1.07), tail_bottom=(0.28, 0.34)),
     "hatchback": dict(_CAR, width=(1.66, 1.80), wheelbase=(2.42, 2.65), front_overhang=(0.76, 0.88),
                       wheel_radius=(0.29, 0.315), sill=(0.20, 0.24), nose_bottom=(0.19, 0.24),
                       hood_front=(0.70, 0.77), cowl=(0.92, 0.98), ws_back=(0.38, 0.50), ws_rake=(25.0, 30.0),
@@ -57,31 +57,30 @@ TYPE_SPACES: dict[str, dict[str, tuple[float, float]]] = {
                 wheel_radius=(0.355, 0.39), sill=(0.31, 0.38), nose_bottom=(0.35, 0.41), hood_front=(0.84, 0.91),
                 cowl=(1.08, 1.15), ws_back=(0.35, 0.47), ws_rake=(30.0, 35.0), roof_z=(1.50, 1.60),
                 roof_length=(1.80, 2.10), rw_rake=(46.0, 57.0), deck=(1.15, 1.23), deck_length=(0.05, 0.12),
-                tail_upper=(0.86, 0.93), tail_bottom=(0.40, 0.46), tail_inset=(0.0, 0.03)),
+                tail_upper=(0.86, 0.93), tail_bottom=(0.40, 0.46), arch_flare=(0.04, 0.07)),
     "mpv": dict(_CAR, width=(1.78, 1.92), wheelbase=(2.75, 3.05), front_overhang=(0.84, 0.96),
                 wheel_radius=(0.31, 0.34), sill=(0.23, 0.28), nose_bottom=(0.24, 0.29), hood_front=(0.78, 0.85),
                 cowl=(1.05, 1.11), ws_back=(0.28, 0.42), ws_rake=(28.0, 32.0), roof_z=(1.48, 1.58),
                 roof_length=(1.80, 2.10), rw_rake=(42.0, 52.0), deck=(1.12, 1.18), deck_length=(0.08, 0.16),
-                tail_upper=(0.84, 0.90), tail_bottom=(0.30, 0.35), tail_inset=(0.0, 0.03)),
+                tail_upper=(0.84, 0.90), tail_bottom=(0.30, 0.35)),
     "van": dict(_CAR, width=(1.66, 1.98), wheelbase=(2.80, 3.40), front_overhang=(0.80, 0.95),
                 wheel_radius=(0.31, 0.35), sill=(0.29, 0.36), nose_bottom=(0.33, 0.39), hood_front=(0.88, 0.97),
                 cowl=(1.16, 1.26), ws_back=(0.0, 0.20), ws_rake=(36.0, 45.0), roof_z=(1.72, 2.05),
                 roof_length=(2.70, 3.30), rw_rake=(68.0, 80.0), deck=(1.24, 1.34), deck_length=(0.0, 0.05),
-                tail_upper=(0.86, 0.93), tail_bottom=(0.40, 0.46), tumble=(0.06, 0.14),
-                tail_inset=(0.0, 0.02)),
+                tail_upper=(0.86, 0.93), tail_bottom=(0.40, 0.46), tumble=(0.06, 0.14)),
     "pickup": dict(_CAR, width=(1.78, 1.92), wheelbase=(3.00, 3.30), front_overhang=(0.88, 1.00),
                    wheel_radius=(0.37, 0.41), sill=(0.37, 0.43), nose_bottom=(0.42, 0.48), hood_front=(0.92, 1.00),
                    cowl=(1.16, 1.24), ws_back=(0.42, 0.58), ws_rake=(36.0, 42.0), roof_z=(1.65, 1.75),
                    roof_length=(1.45, 1.70), rw_rake=(62.0, 70.0), deck=(1.20, 1.26), deck_length=(1.30, 1.48),
                    tail_upper=(1.10, 1.16), tail_bottom=(0.48, 0.54), bed_depth=(0.42, 0.50),
-                   tail_inset=(0.0, 0.02)),
+                   arch_flare=(0.04, 0.07)),
     "bus": dict(_CAR, width=(2.35, 2.55), wheelbase=(4.0, 6.0), front_overhang=(1.8, 2.6), rear_overhang=(2.2, 3.4),
                 wheel_radius=(0.46, 0.52), tyre_width=(0.26, 0.30), sill=(0.34, 0.44), nose_bottom=(0.30, 0.40),
                 hood_front=(0.85, 1.00), cowl=(1.05, 1.25), ws_rake=(76.0, 86.0), roof_z=(2.85, 3.20),
                 deck=(1.50, 1.85), rw_rake=(84.0, 89.0), tail_upper=(1.05, 1.25), tail_bottom=(0.32, 0.42),
                 nose_setback=(0.0, 0.02),
                 tail_setback=(0.0, 0.02), tumble=(0.02, 0.05), roof_crown=(0.04, 0.08), end_round=(0.18, 0.30),
-                end_inset=(0.08, 0.15), arch_ratio=(1.15, 1.25), tail_inset=(0.0, 0.02)),
+                end_inset=(0.08, 0.15), arch_ratio=(1.15, 1.25), tail_inset=(0.0, 0.02), arch_flare=(0.0, 0.01)),
     "truck": dict(_CAR, width=(2.00, 2.45), wheelbase=(3.2, 4.8), front_overhang=(1.00, 1.30),
                   rear_overhang=(1.0, 2.2), wheel_radius=(0.40, 0.50), tyre_width=(0.22, 0.28), sill=(0.58, 0.72),
                   nose_bottom=(0.34, 0.44), hood_front=(0.95, 1.15), cowl=(1.25, 1.45), ws_rake=(74.0, 84.0),
@@ -89,7 +88,7 @@ TYPE_SPACES: dict[str, dict[str, tuple[float, float]]] = {
                   deck=(1.0, 1.2), rw_rake=(88.0, 89.5), tail_upper=(1.00, 1.20), tail_bottom=(0.40, 0.52),
                   nose_setback=(0.0, 0.03),
                   tail_setback=(0.0, 0.01), tumble=(0.03, 0.06), end_round=(0.12, 0.2), end_inset=(0.06, 0.12),
-                  arch_ratio=(1.12, 1.22), tail_inset=(0.0, 0.01)),
+                  arch_ratio=(1.12, 1.22), tail_inset=(0.0, 0.01), arch_flare=(0.01, 0.03)),
 }
 VEHICLE_TYPES = tuple(TYPE_SPACES)
 
@@ -137,6 +136,7 @@ class VehicleParams:
     belt_rise: float
     rear_pillar: float  # rear window corner inset from the greenhouse side (C/D pillar)
     tail_inset: float  # keypoint 11 inset from the beltline edge
+    arch_flare: float = 0.0  # how far the fender flares stand out of the body side (`width` is over them)
     rear_overhang: float = 0.0  # buses and trucks only (cars derive it from the cabin)
     bed_depth: float = 0.0
     cab_length: float = 0.0
