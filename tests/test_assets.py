@@ -55,6 +55,10 @@ def test_keypoints_follow_the_spec(type_name):
             # bottom ends sit on the sill, outside the upper points, at least the arch radius from the axle
             assert kp[base, 0] > kp[base + 1, 0] and kp[base + 3, 0] < kp[base + 2, 0]
             assert abs(kp[base, 2] - kp[base + 3, 2]) < 1e-9 and kp[base, 2] < kp[base + 1, 2]
+        # over the fender flares the arch lip is the widest part of the side: the arch points stand out of it
+        doors = prof.half_loop([(prof.x_front_axle + prof.x_rear_axle) / 2])[0][:, 0].max()
+        assert kp[2:10, 1].min() >= doors + p.arch_flare - 0.009
+        assert abs(kp[:, 1].max() - p.width / 2) < 0.009  # `width` is over the flares
         # along the car, front to back: front corners, windshield, roof, rear window, rear corners
         x = kp[:, 0]
         assert x[17] > x[15] > x[14] >= x[13] - 1e-9 and x[13] >= x[12] - 1e-9 > x[10] - 0.2

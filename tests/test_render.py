@@ -19,7 +19,8 @@ if importlib.util.find_spec("bpy") is None:
 
 from synth.datasets import ShardDataset, read_manifest  # noqa: E402
 from synth.datasets.manifest import is_complete_shard  # noqa: E402
-from synth.render import build_test_library, check_labels, render_dataset, run_in_blender_process  # noqa: E402
+from synth.render import (  # noqa: E402
+    build_test_library, check_labels, label_visibility, render_dataset, run_in_blender_process)
 from synth.scene import RenderConfig  # noqa: E402
 from synth.vocabulary import VIS_OUTSIDE, VIS_VISIBLE  # noqa: E402
 
@@ -117,6 +118,21 @@ def test_labels_match_what_cycles_draws(library):
     assert len(errors) >= 20
     assert errors.max() <= 0.5, f"keypoint projection off by up to {errors.max():.3f} px"
     assert result["agree"] / result["total"] >= 0.99, result
+
+
+def test_nothing_is_seen_through_the_cabin(library):
+    """From the front-left, looking in through the windshield, the far side's sill, wheel-arch bottoms and rear
+    corner are behind the dashboard and seats: never visible (they were, seen from inside a hollow body, before
+    the cabin had an opaque lower part), while the near side's are."""
+    config = tiny_config(size=96)
+    config.occluders.prob = config.occlusion2d.prob = config.image.truncation_prob = 0.0
+    config.viewpoint.azimuth, config.viewpoint.azimuth_weights = (8.0, 25.0), ()
+    config.viewpoint.elevation = (15.0, 28.0)
+    codes, views = label_visibility(library, 100, 0, config, count=24, workers=1, progress=False)
+    assert np.all((views[:, 0] % 360 > 7) & (views[:, 0] % 360 < 26))
+    far_low, near_low = [23, 24, 27, 28], [2, 5, 6, 9]
+    assert (codes[:, far_low] == VIS_VISIBLE).sum() == 0
+    assert (codes[:, near_low] == VIS_VISIBLE).mean() > 0.8
 
 
 def test_worker_denoiser_matches_cycles_denoiser_and_is_deterministic(library):

@@ -345,7 +345,7 @@ def keypoints(params: VehicleParams) -> np.ndarray:
         left[12] = (k["12"], y, p.box_floor + 0.55 * (prof.box_top - p.box_floor))
         left[13] = prof.row_point(k["13"], R_REDGE)
     else:
-        left[11] = prof.top_point(k["11"], loop(k["11"])[R_BELT, 0] - p.tail_inset)
+        left[11] = prof.row_point(k["11"], R_SHOULDER)
         left[12] = prof.top_point(k["12"], loop(k["12"])[R_LEDGE, 0] - p.rear_pillar)
         left[13] = prof.top_point(k["13"], loop(k["13"])[R_REDGE, 0] - 0.04)
     left[14] = prof.top_point(k["14"], loop(k["14"])[R_REDGE, 0] - 0.04)
@@ -564,9 +564,9 @@ def _details(prof: Profile) -> Part:
     plate_z = min(zr_bot + 0.25, zr_top - 0.12)
     _add_box(v, f, m, (xe + 0.012, 0, plate_z), (0.04, min(0.44, hwe * 1.5), 0.14), "plate")
     # mirrors, just behind the A pillar base
-    xm = k["15"] - (0.10 if not big else 0.05)
+    xm = k["15"] - (0.16 if not big else 0.05)
     hm = float(prof.half_width(xm)) - p.shoulder
-    zm = p.cowl + (0.07 if not big else 0.25)
+    zm = p.cowl + (0.12 if not big else 0.25)
     for sgn in (1, -1):
         _add_box(v, f, m, (xm, sgn * (hm + 0.06), zm), (0.11, 0.15, 0.10 if not big else 0.3),
                  "paint" if not big else "trim")
@@ -579,6 +579,15 @@ def _details(prof: Profile) -> Part:
     hwi = p.width / 2 - p.arch_flare - p.shoulder - p.glass_inset - p.tumble * (p.roof_z - p.cowl) - 0.02
     if x1 > x0 and z1 > z0 and hwi > 0.2:
         _add_box(v, f, m, ((x0 + x1) / 2, 0, (z0 + z1) / 2), (x1 - x0, 2 * hwi, z1 - z0), "interior")
+    # seats, dashboard and floor: opaque (trim, not the see-through interior), so the far side's sill and tail
+    # are not seen through the windshield and the hollow body, where no person would see them
+    z0, z1 = p.sill + 0.02, min(p.cowl, p.deck) + 0.05
+    x1 -= (z1 + 0.02 - p.cowl) / np.tan(np.radians(p.ws_rake))  # stay under the windshield
+    if p.type_name != "truck":
+        x0 = max(x0, k["12"] + 0.05 + max(z1 + 0.02 - p.deck, 0) / np.tan(np.radians(p.rw_rake)))
+    hwl = p.width / 2 - p.arch_flare - p.shoulder - p.glass_inset - 0.04
+    if x1 > x0:
+        _add_box(v, f, m, ((x0 + x1) / 2, 0, (z0 + z1) / 2), (x1 - x0, 2 * hwl, z1 - z0), "trim")
     return Part(np.array(v), f, m, smooth=False)
 
 

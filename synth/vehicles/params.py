@@ -33,7 +33,7 @@ _CAR = dict(
     nose_setback=(0.05, 0.13), tail_setback=(0.0, 0.04), shoulder=(0.05, 0.07),
     glass_inset=(0.035, 0.05), tumble=(0.25, 0.36), roof_crown=(0.03, 0.06), hood_crown=(0.02, 0.045),
     end_round=(0.12, 0.18), end_inset=(0.08, 0.14), belt_rise=(0.0, 0.04), rear_pillar=(0.08, 0.14),
-    tail_inset=(0.0, 0.01), arch_flare=(0.02, 0.045),
+    arch_flare=(0.02, 0.045),
 )
 
 TYPE_SPACES: dict[str, dict[str, tuple[float, float]]] = {
@@ -80,7 +80,7 @@ TYPE_SPACES: dict[str, dict[str, tuple[float, float]]] = {
                 deck=(1.50, 1.85), rw_rake=(84.0, 89.0), tail_upper=(1.05, 1.25), tail_bottom=(0.32, 0.42),
                 nose_setback=(0.0, 0.02),
                 tail_setback=(0.0, 0.02), tumble=(0.02, 0.05), roof_crown=(0.04, 0.08), end_round=(0.18, 0.30),
-                end_inset=(0.08, 0.15), arch_ratio=(1.15, 1.25), tail_inset=(0.0, 0.02), arch_flare=(0.0, 0.01)),
+                end_inset=(0.08, 0.15), arch_ratio=(1.15, 1.25), arch_flare=(0.0, 0.01)),
     "truck": dict(_CAR, width=(2.00, 2.45), wheelbase=(3.2, 4.8), front_overhang=(1.00, 1.30),
                   rear_overhang=(1.0, 2.2), wheel_radius=(0.40, 0.50), tyre_width=(0.22, 0.28), sill=(0.58, 0.72),
                   nose_bottom=(0.34, 0.44), hood_front=(0.95, 1.15), cowl=(1.25, 1.45), ws_rake=(74.0, 84.0),
@@ -88,7 +88,7 @@ TYPE_SPACES: dict[str, dict[str, tuple[float, float]]] = {
                   deck=(1.0, 1.2), rw_rake=(88.0, 89.5), tail_upper=(1.00, 1.20), tail_bottom=(0.40, 0.52),
                   nose_setback=(0.0, 0.03),
                   tail_setback=(0.0, 0.01), tumble=(0.03, 0.06), end_round=(0.12, 0.2), end_inset=(0.06, 0.12),
-                  arch_ratio=(1.12, 1.22), tail_inset=(0.0, 0.01), arch_flare=(0.01, 0.03)),
+                  arch_ratio=(1.12, 1.22), arch_flare=(0.01, 0.03)),
 }
 VEHICLE_TYPES = tuple(TYPE_SPACES)
 
@@ -135,7 +135,6 @@ class VehicleParams:
     end_inset: float  # fraction of the half width the rounding takes off at the very tip
     belt_rise: float
     rear_pillar: float  # rear window corner inset from the greenhouse side (C/D pillar)
-    tail_inset: float  # keypoint 11 inset from the beltline edge
     arch_flare: float = 0.0  # how far the fender flares stand out of the body side (`width` is over them)
     rear_overhang: float = 0.0  # buses and trucks only (cars derive it from the cabin)
     bed_depth: float = 0.0
