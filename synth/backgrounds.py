@@ -17,6 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from synth.camera import camera_centre, pixel_rays
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".m4v")
 
@@ -99,10 +101,8 @@ def procedural_background(K: np.ndarray, Rt: np.ndarray, size: int, road_yaw: fl
     local = np.random.default_rng(seed)
 
     ys, xs = np.mgrid[0:size, 0:size].astype(np.float64)
-    rays_cam = np.stack([(xs - K[0, 2]) / K[0, 0], (ys - K[1, 2]) / K[1, 1], np.ones_like(xs)], axis=-1)
-    R, t = Rt[:, :3], Rt[:, 3]
-    origin = -R.T @ t
-    rays = rays_cam @ R  # world directions (R^T d for each row)
+    origin = camera_centre(Rt)
+    rays = pixel_rays(K, Rt, np.stack([xs, ys], -1))
     yaw = np.radians(road_yaw)
     # road frame: u along the road, w across it (left positive)
     ru = np.array([np.cos(yaw), np.sin(yaw), 0.0])

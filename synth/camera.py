@@ -59,6 +59,14 @@ def project(K: np.ndarray, Rt: np.ndarray, points: np.ndarray) -> tuple[np.ndarr
     return uv, depth
 
 
+def pixel_rays(K: np.ndarray, Rt: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """World-frame directions (..., 3) of the rays through pixel positions uv (..., 2), scaled so that the point
+    camera_centre(Rt) + s * ray lies at camera-frame depth s (the inverse of `project`)."""
+    uv = np.asarray(uv, np.float64)
+    cam = np.stack([(uv[..., 0] - K[0, 2]) / K[0, 0], (uv[..., 1] - K[1, 2]) / K[1, 1], np.ones(uv.shape[:-1])], -1)
+    return cam @ Rt[:, :3]  # R^T d for each ray
+
+
 def intrinsics(f: float, cx: float, cy: float) -> np.ndarray:
     return np.array([[f, 0.0, cx], [0.0, f, cy], [0.0, 0.0, 1.0]])
 

@@ -16,7 +16,7 @@ import bpy
 import mathutils
 from mathutils.bvhtree import BVHTree
 
-from synth.camera import blender_camera_params, blender_matrix_world, camera_centre
+from synth.camera import blender_camera_params, blender_matrix_world, camera_centre, pixel_rays
 from synth.vocabulary import VIS_OCCLUDED, VIS_OUTSIDE, VIS_VISIBLE
 
 GLASS_WORDS = ("glass", "window", "windshield", "windscreen")
@@ -475,10 +475,8 @@ class SceneBuilder:
         """Whether a ray through a pixel position up to `offset` output pixels from `uv` (the 8 neighbours of a
         square) first meets the vehicle within `tol` of the depth of `point`."""
         depth = float((Rt[:, :3] @ point + Rt[:, 3])[2])
-        for du, dv in ((offset, 0), (-offset, 0), (0, offset), (0, -offset), (offset, offset), (-offset, -offset),
-                       (offset, -offset), (-offset, offset)):
-            d_cam = np.array([(uv[0] + du - K[0, 2]) / K[0, 0], (uv[1] + dv - K[1, 2]) / K[1, 1], 1.0])
-            direction = Rt[:, :3].T @ d_cam
+        steps = np.array([(1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, -1), (1, -1), (-1, 1)]) * offset
+        for direction in pixel_rays(K, Rt, np.asarray(uv) + steps):
             scale = np.linalg.norm(direction)
             hit_dist, obj = self._first_hit(depsgraph, cam, direction / scale, (depth + 2 * tol) * scale,
                                             glass_see_through)
@@ -493,8 +491,7 @@ class SceneBuilder:
         cam = camera_centre(Rt)
         centres = (np.arange(grid) + 0.5) * size / grid - 0.5
         xs, ys = np.meshgrid(centres, centres)
-        rays_cam = np.stack([(xs - K[0, 2]) / K[0, 0], (ys - K[1, 2]) / K[1, 1], np.ones_like(xs)], -1)
-        rays = rays_cam.reshape(-1, 3) @ Rt[:, :3]
+        rays = pixel_rays(K, Rt, np.stack([xs, ys], -1)).reshape(-1, 3)
         rays /= np.linalg.norm(rays, axis=1, keepdims=True)
         amodal = np.zeros(len(rays), bool)
         visible = np.zeros(len(rays), bool)

@@ -198,6 +198,11 @@ class Profile:
             out = np.maximum(out, t * t * (3 - 2 * t))
         return self.p.arch_flare * out
 
+    @property
+    def body_half_width(self) -> float:
+        """Half width of the body between the flares (`width` is over them)."""
+        return self.p.width / 2 - self.p.arch_flare
+
     def half_width(self, x):
         """Plan-view half width of the body without its flares: full in the middle, rounded over `end_round` at
         both ends (a superellipse). `width` is the width over the flares."""
@@ -207,7 +212,7 @@ class Profile:
         u = np.clip(d / p.end_round, 0, 1)
         n = PLAN_EXPONENT
         f = 1 - p.end_inset * (1 - (1 - (1 - u) ** n) ** (1 / n))
-        return (p.width / 2 - p.arch_flare) * f
+        return self.body_half_width * f
 
     def bed_depth(self, x):
         x = np.asarray(x, dtype=float)
@@ -563,7 +568,7 @@ def _details(prof: Profile) -> Part:
     _add_box(v, f, m, (xe + 0.015, 0, zr_bot + 0.05), (0.05, hwe * 1.7, 0.08), "trim")
     plate_z = min(zr_bot + 0.25, zr_top - 0.12)
     _add_box(v, f, m, (xe + 0.012, 0, plate_z), (0.04, min(0.44, hwe * 1.5), 0.14), "plate")
-    # mirrors, just behind the A pillar base
+    # mirrors on the doors, at the side window's front lower corner
     xm = k["15"] - (0.16 if not big else 0.05)
     hm = float(prof.half_width(xm)) - p.shoulder
     zm = p.cowl + (0.12 if not big else 0.25)
@@ -576,7 +581,7 @@ def _details(prof: Profile) -> Part:
     else:
         x0, x1 = max(k["12"], k["13"] - 0.3) + 0.05, k["15"] - 0.05
     z0, z1 = p.cowl - 0.3, p.roof_z - 0.1
-    hwi = p.width / 2 - p.arch_flare - p.shoulder - p.glass_inset - p.tumble * (p.roof_z - p.cowl) - 0.02
+    hwi = prof.body_half_width - p.shoulder - p.glass_inset - p.tumble * (p.roof_z - p.cowl) - 0.02
     if x1 > x0 and z1 > z0 and hwi > 0.2:
         _add_box(v, f, m, ((x0 + x1) / 2, 0, (z0 + z1) / 2), (x1 - x0, 2 * hwi, z1 - z0), "interior")
     # seats, dashboard and floor: opaque (trim, not the see-through interior), so the far side's sill and tail
@@ -585,7 +590,7 @@ def _details(prof: Profile) -> Part:
     x1 -= (z1 + 0.02 - p.cowl) / np.tan(np.radians(p.ws_rake))  # stay under the windshield
     if p.type_name != "truck":
         x0 = max(x0, k["12"] + 0.05 + max(z1 + 0.02 - p.deck, 0) / np.tan(np.radians(p.rw_rake)))
-    hwl = p.width / 2 - p.arch_flare - p.shoulder - p.glass_inset - 0.04
+    hwl = prof.body_half_width - p.shoulder - p.glass_inset - 0.04
     if x1 > x0:
         _add_box(v, f, m, ((x0 + x1) / 2, 0, (z0 + z1) / 2), (x1 - x0, 2 * hwl, z1 - z0), "trim")
     return Part(np.array(v), f, m, smooth=False)

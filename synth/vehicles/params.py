@@ -4,9 +4,9 @@ Every range is a real-world dimension of its class (metres, degrees): track widt
 size, the heights of the sill, bumpers, hood, beltline, roof and deck, windshield and rear-window rake, roof and
 deck length, the plan-view rounding of the nose and tail, the fender flares. Positions along the car are chained
 from the front axle backwards (windshield base, windshield top, roof rear, rear-window base, deck end), so the
-rear overhang and the overall length follow from the cabin. The ranges were tuned against the real VeRi keypoint labels with
-bench/keypoint_fit.py (see docs/ASSETS.md). `sample_params(type, rng)` draws one vehicle; `library_plan(seed)`
-names the models of a build. Pure Python/numpy.
+rear overhang and the overall length follow from the cabin. The ranges were tuned against the real VeRi keypoint
+labels with bench/keypoint_fit.py (see docs/ASSETS.md). `sample_params(type, rng)` draws one vehicle;
+`library_plan(seed)` names the models of a build. Pure Python/numpy.
 """
 from __future__ import annotations
 
