@@ -249,6 +249,11 @@ def test_cli_train_pose_resumes_a_killed_run(toy, tmp_path):
     lines = (tmp_path / "run" / "history.jsonl").read_text().splitlines()
     assert len(lines) == 2
     assert PoseConfig.from_yaml(tmp_path / "run" / "config.yaml").epochs == 2
+    # Continuing with another configuration is refused before the run's record is touched.
+    third = CliRunner().invoke(cli.main, args[:-1] + ["3", "--lr", "0.5"])
+    assert third.exit_code == 2 and "lr: run has 0.001" in third.output and "last.pt" in third.output, third.output
+    kept = PoseConfig.from_yaml(tmp_path / "run" / "config.yaml")
+    assert kept.lr == PoseConfig.tiny().lr and kept.epochs == 2
     assert read_keypoints(ShardDataset(toy, splits="train")).shape[1:] == (36, 3)
 
 

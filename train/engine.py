@@ -24,7 +24,8 @@ Usage (a trainer supplies the model, the optimizer, a step function and optional
   different architecture, or a corrupt file, raises `CheckpointError` (a ValueError) naming the file.
 
 Helpers for inference code: `find_checkpoint(run_or_file, which="best")`, `load_checkpoint(path)`,
-`load_model_weights(path_or_checkpoint, model, arch_name, arch)`.
+`load_model_weights(path_or_checkpoint, model, arch_name, arch)`. Trainers call
+`check_resume_config(run_dir, config, ignore)` before building the engine, which rewrites `<run>/config.yaml`.
 """
 from __future__ import annotations
 
@@ -78,6 +79,32 @@ def check_signature(found: dict | None, expected: dict, path) -> None:
         raise CheckpointError(path, f"architecture differs: checkpoint {found.get('arch')} vs model {expected.get('arch')}")
     if found.get("params") != expected.get("params"):
         raise CheckpointError(path, "parameter names/shapes differ from the model's (another architecture)")
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def check_resume_config(run_dir: str | Path, config, ignore: Iterable[str] = ()) -> None:
+    """Refuse, before anything in `run_dir` is overwritten, to continue a run made with another configuration.
+    `ignore` names the settings a continuation may change (epochs, workers, device; dotted for nested ones)."""
+    last = Path(run_dir) / CHECKPOINT_DIR / LAST
+    if not last.exists():
+        return
+    saved = _flatten(load_checkpoint(last).get("config") or {})
+    mine = _flatten(config.to_dict() if hasattr(config, "to_dict") else dict(config))
+    ignored = set(ignore)
+    differ = sorted(k for k in mine if k not in ignored and k in saved and saved[k] != mine[k])
+    if differ:
+        details = "; ".join(f"{k}: run has {saved[k]!r}, asked {mine[k]!r}" for k in differ)
+        raise CheckpointError(last, f"the run in {Path(run_dir)} was trained with another configuration ({details}); "
+                                    "use a new --out or the same options")
 
 
 def save_checkpoint(path: str | Path, state: dict) -> Path:

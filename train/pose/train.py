@@ -9,7 +9,7 @@ from torch.utils.data import DataLoader
 
 from synth.datasets import DatasetError, ShardDataset
 from train.device import init_distributed, seed_everything, select_device
-from train.engine import Engine
+from train.engine import CHECKPOINT_DIR, LAST, Engine, check_resume_config
 from train.pose.config import PoseConfig
 from train.pose.data import MixedSampler, PoseDataset, check_keypoints, has_split, read_keypoints
 from train.pose.losses import heatmap_loss
@@ -76,8 +76,16 @@ def build_datasets(config: PoseConfig, say=print) -> tuple[PoseDataset, PoseData
     return PoseDataset(base, train_idx, config, train=True), PoseDataset(val_base, val_idx, config, train=False), sources
 
 
+# What a continued run may change: how long and where it runs, and where the initial weights came from.
+RESUME_MAY_CHANGE = ("epochs", "workers", "device", "model.pretrained")
+
+
 def train_pose(config: PoseConfig, out_dir: str | Path, resume: bool = True, say=print, max_steps: int | None = None) -> list[dict]:
     """Train (or continue training) a pose network into `out_dir`. Returns the per-epoch history."""
+    if resume:
+        check_resume_config(out_dir, config, RESUME_MAY_CHANGE)
+    elif (Path(out_dir) / CHECKPOINT_DIR / LAST).exists():
+        raise ValueError(f"{out_dir}: already holds a run; resume it or pick a new --out")
     device = select_device(config.device)
     dist = init_distributed(device)
     seed_everything(config.seed, dist.rank)
@@ -92,7 +100,7 @@ def train_pose(config: PoseConfig, out_dir: str | Path, resume: bool = True, say
     if len(train_loader) == 0:
         raise ValueError(f"{len(sampler)} training samples per process: fewer than one batch of {config.batch_size}")
 
-    model = build_pose_model(config.model, load_pretrained=not (Path(out_dir) / "checkpoints" / "last.pt").exists(), say=say)
+    model = build_pose_model(config.model, load_pretrained=not (Path(out_dir) / CHECKPOINT_DIR / LAST).exists(), say=say)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(config.milestones), config.lr_factor)
 

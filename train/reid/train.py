@@ -19,7 +19,7 @@ from synth.datasets import ShardDataset
 from synth.datasets.manifest import read_manifest
 from synth.datasets.schema import DatasetError
 from train.device import barrier, cleanup_distributed, init_distributed, seed_everything, select_device
-from train.engine import CHECKPOINT_DIR, LAST, CheckpointError, Engine, load_checkpoint
+from train.engine import CHECKPOINT_DIR, LAST, Engine, check_resume_config
 from train.reid.config import ReidConfig, data_tag, run_name
 from train.reid.data import ReidDataset, check_training_identities, data_sources, ensure_pose_sidecars
 from train.reid.losses import ReidLoss
@@ -135,20 +135,9 @@ def make_validate_fn(validation: Validation, config: ReidConfig, device: torch.d
 # --- training ----------------------------------------------------------------------------------------------
 
 
-def _check_resume_config(run_dir: Path, config: ReidConfig) -> None:
-    """Refuse, before anything is overwritten, to continue a run made with another configuration."""
-    last = run_dir / CHECKPOINT_DIR / LAST
-    if not last.exists():
-        return
-    saved = load_checkpoint(last).get("config") or {}
-    mine = config.to_dict()
-    ignore = {"epochs", "workers", "device", "val_every", "eval_batch_size", "max_steps_per_epoch", "pose_model",
-              "pretrained", "weights_path"}
-    differ = sorted(k for k in mine if k not in ignore and k in saved and saved[k] != mine[k])
-    if differ:
-        details = "; ".join(f"{k}: run has {saved[k]!r}, asked {mine[k]!r}" for k in differ)
-        raise CheckpointError(last, f"the run in {run_dir} was trained with another configuration ({details}); "
-                                    "use a new --out or the same options")
+# What a continued run may change: how long and where it runs, and where the initial weights came from.
+RESUME_MAY_CHANGE = ("epochs", "workers", "device", "val_every", "eval_batch_size", "max_steps_per_epoch", "pose_model",
+                     "pretrained", "weights_path")
 
 
 def train_reid(
@@ -183,7 +172,7 @@ def train_reid(
         num_identities=train_set.num_identities,
     )
     if resume:
-        _check_resume_config(out_dir, config)
+        check_resume_config(out_dir, config, RESUME_MAY_CHANGE)
     elif (out_dir / CHECKPOINT_DIR / LAST).exists():
         raise ValueError(f"{out_dir}: already holds a run; resume it or pick a new --out")
 
