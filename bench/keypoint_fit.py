@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from synth.camera import camera_centre  # noqa: E402
-from synth.vocabulary import FLIP_INDEX, KEYPOINT_NAMES, NUM_KEYPOINTS  # noqa: E402
+from synth.datasets.importers import read_pose_csv  # noqa: E402
+from synth.vocabulary import FLIP_INDEX, KEYPOINT_NAMES, NUM_KEYPOINTS, VIS_VISIBLE  # noqa: E402
 
 DEFAULT_LABELS = ROOT.parent / "shared" / "data" / "veri_keypoints" / "label_train.csv"
 FOCAL_FACTORS = (1.5, 3.0, 6.0, 12.0)
@@ -34,15 +35,12 @@ MIN_VISIBLE = 8
 
 
 def read_labels(path: Path) -> list[tuple[str, int, int, np.ndarray]]:
-    """(name, width, height, (36, 3) x, y, v) per row of a PAMTRI pose CSV."""
-    rows = []
-    for line in Path(path).read_text().splitlines():
-        parts = line.strip().split(",")
-        if len(parts) != 3 + 3 * NUM_KEYPOINTS:
-            continue
-        kps = np.array(parts[3:], dtype=np.float64).reshape(NUM_KEYPOINTS, 3)
-        rows.append((parts[0], int(parts[1]), int(parts[2]), kps))
-    return rows
+    """(name, width, height, (36, 3) x, y, visibility code) per row of a PAMTRI pose CSV."""
+    return [row[1:] for row in read_pose_csv(path)]
+
+
+def visible(keypoints: np.ndarray) -> np.ndarray:
+    return keypoints[:, 2] == VIS_VISIBLE
 
 
 def best_pose(templates: np.ndarray, uv: np.ndarray, vis: np.ndarray, width: int, height: int) -> dict | None:
@@ -87,7 +85,7 @@ def camera_view(template: np.ndarray, Rt: np.ndarray) -> tuple[float, float]:
 def run_fit(templates: np.ndarray, labels, progress: bool = False) -> dict:
     errors, per_kp, models, focals = [], [[] for _ in range(NUM_KEYPOINTS)], [], []
     for i, (name, w, h, kps) in enumerate(labels):
-        vis = kps[:, 2] > 0
+        vis = visible(kps)
         best = best_pose(templates, kps[:, :2], vis, w, h)
         if best is None:
             continue
@@ -110,7 +108,7 @@ def run_fit(templates: np.ndarray, labels, progress: bool = False) -> dict:
 
 
 def select_labels(labels, max_images: int | None):
-    usable = [row for row in labels if int((row[3][:, 2] > 0).sum()) >= MIN_VISIBLE]
+    usable = [row for row in labels if int(visible(row[3]).sum()) >= MIN_VISIBLE]
     if max_images and len(usable) > max_images:
         idx = np.linspace(0, len(usable) - 1, max_images).round().astype(int)
         usable = [usable[i] for i in idx]

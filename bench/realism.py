@@ -34,9 +34,10 @@ DEFAULT_VERI = ROOT.parent / "shared" / "data" / "veri_keypoints" / "label_train
 
 
 def veri_visible_rates(csv_path: Path) -> tuple[np.ndarray, int]:
-    data = np.loadtxt(csv_path, delimiter=",", usecols=range(3, 3 + 3 * NUM_KEYPOINTS), dtype=np.float64)
-    vis = data.reshape(len(data), NUM_KEYPOINTS, 3)[:, :, 2]
-    return (vis == 1).mean(axis=0), len(data)
+    from synth.datasets.importers import read_pose_csv
+
+    codes = np.stack([keypoints[:, 2] for *_, keypoints in read_pose_csv(csv_path)])
+    return (codes == VIS_VISIBLE).mean(axis=0), len(codes)
 
 
 def dataset_visible_rates(dataset: Path) -> tuple[np.ndarray, int]:
@@ -78,14 +79,14 @@ def measure_viewpoints(args) -> dict:
     histogram, floored so that every view stays present, is what ViewpointConfig.azimuth_weights defaults to."""
     from tqdm import tqdm
 
-    from keypoint_fit import best_pose, camera_view, read_labels, select_labels
+    from keypoint_fit import best_pose, camera_view, read_labels, select_labels, visible
     from synth.vehicles.library import load_library
 
     templates = np.stack([a.keypoints for a in load_library(args.models)])
     labels = select_labels(read_labels(args.veri), args.max_images or None)
     views = []
     for _, w, h, kps in tqdm(labels, desc="PnP fits", unit="image"):
-        best = best_pose(templates, kps[:, :2], kps[:, 2] > 0, w, h)
+        best = best_pose(templates, kps[:, :2], visible(kps), w, h)
         if best is not None:
             views.append(camera_view(templates[best["model"]], best["Rt"]))
     az, el = np.array(views).T
