@@ -316,9 +316,9 @@ def test_load_twice_and_paint(tiny_library):
 
 @pytest.mark.blender
 @pytest.mark.skipif(bpy is None, reason="bpy not installed")
-@pytest.mark.parametrize("fmt", ["obj", "glb"])
+@pytest.mark.parametrize("fmt", ["obj", "glb", "fbx"])
 def test_user_model_with_sidecar(tiny_library, tmp_path, fmt):
-    """A user's model (OBJ / GLB) with a sidecar loads; keypoints off the surface are refused, naming the file."""
+    """A user's model (OBJ / GLB / FBX) with a sidecar loads; keypoints off the surface are refused, naming the file."""
     from synth.blender.vehicles import check_asset_surface, load_vehicle, remove_vehicle
 
     asset = load_asset(tiny_library / "pickup_000")
@@ -331,8 +331,10 @@ def test_user_model_with_sidecar(tiny_library, tmp_path, fmt):
     if fmt == "obj":
         bpy.ops.wm.obj_export(filepath=str(folder / "car.obj"), export_selected_objects=True, forward_axis="X",
                               up_axis="Z", export_materials=True)
-    else:
+    elif fmt == "glb":
         bpy.ops.export_scene.gltf(filepath=str(folder / "car.glb"), use_selection=True, export_format="GLB")
+    else:
+        bpy.ops.export_scene.fbx(filepath=str(folder / "car.fbx"), use_selection=True)
     remove_vehicle(root)
     sidecar = yaml.safe_load((tiny_library / "pickup_000" / "vehicle.yaml").read_text())
     sidecar.update(name="my_pickup", mesh=f"car.{fmt}", provenance={"source": "test export", "licence": "CC0"})
