@@ -65,9 +65,10 @@ def plot(real: np.ndarray, synth: np.ndarray, path: Path, title: str, conv: np.n
     ax.set_xticks(x, [f"{i} {n.replace('left_', 'L ').replace('right_', 'R ')}" for i, n in enumerate(KEYPOINT_NAMES)],
                   rotation=90, fontsize=7)
     ax.set_ylabel("visible rate")
-    ax.set_ylim(0, 1)
+    ax.set_ylim(0, 1.18)  # headroom for the legend above the bars
+    ax.set_yticks(np.linspace(0, 1, 6))
     ax.set_title(title)
-    ax.legend()
+    ax.legend(loc="upper center", ncol=3, fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -436,11 +436,16 @@ def _write_shard(unit: ShardUnit, chunks: dict[int, list[Sample]], attrs: dict, 
 # four roof corners are marked visible whenever they are in the image (99.8-100% of real labels, occluded or
 # not); the four corners of the front (rear) face are marked visible whenever that face is towards the camera
 # (100% in real front-left views, though a rounded nose hides the far corner); a keypoint just behind the
-# vehicle's own silhouette (within 0.3 m along the line of sight) is marked visible. A model of a human
-# convention, for statistics only (bench/realism.py): the datasets store the geometric truth.
-VERI_CONVENTION = {"always_visible": (13, 14, 31, 32), "end_faces": True, "self_tolerance": 0.3}
+# vehicle's own silhouette (within 0.3 m along the line of sight) is marked visible; the upper and end points of
+# the wheel arches next to the front (rear) face, on both sides, are marked visible while the camera is within
+# 30 (20) degrees of the vehicle's axis (where the real rate of the far side's ones falls below one half: the
+# annotators mark the arch whose tyre shows under the bumper). A model of a human convention, for statistics
+# only (bench/realism.py): the datasets store the geometric truth.
+VERI_CONVENTION = {"always_visible": (13, 14, 31, 32), "end_faces": True, "self_tolerance": 0.3,
+                   "end_arches": (30.0, 20.0)}
 
 FRONT_CORNERS, REAR_CORNERS = (16, 17, 34, 35), (10, 11, 28, 29)
+FRONT_ARCH_ENDS, REAR_ARCH_ENDS = (2, 3, 4, 20, 21, 22), (7, 8, 9, 25, 26, 27)
 
 
 def _apply_convention(keypoints: np.ndarray, convention: dict, frame: dict) -> np.ndarray:
@@ -449,13 +454,20 @@ def _apply_convention(keypoints: np.ndarray, convention: dict, frame: dict) -> n
 
     kps = keypoints.copy()
     marked = list(convention.get("always_visible", ()))
+    cam = camera_centre(frame["Rt"])  # in the vehicle frame: x forward, y left
     if convention.get("end_faces"):  # the corners of the front / rear face when that face is towards the camera
-        cam = camera_centre(frame["Rt"])
         world = frame["vehicle"].asset.keypoints
         if cam[0] > world[list(FRONT_CORNERS), 0].max():
             marked += FRONT_CORNERS
         if cam[0] < world[list(REAR_CORNERS), 0].min():
             marked += REAR_CORNERS
+    arches = convention.get("end_arches")
+    if arches:  # (front, rear) degrees off the axis within which both sides' end-arch points are marked
+        off_front = abs(np.degrees(np.arctan2(cam[1], cam[0])))
+        if off_front < arches[0]:
+            marked += FRONT_ARCH_ENDS
+        if 180 - off_front < arches[1]:
+            marked += REAR_ARCH_ENDS
     in_frame = kps[marked, 2] > VIS_OUTSIDE
     kps[marked, 2] = np.where(in_frame, VIS_VISIBLE, kps[marked, 2])
     return kps
