@@ -9,9 +9,13 @@ re-marked under a model of VeRi's annotation convention (synth.render.VERI_CONVE
 labelled figure: the datasets store the geometric labels). Writes a bar chart PNG next to the JSON.
 With --fit it instead measures the real images' viewpoints (PnP against the asset library) and writes the
 azimuth histogram, the default azimuth weights it gives and the elevation percentiles to real_viewpoints.json.
+With --by-view it compares the rates view by view (real images binned by their PnP azimuth, synthetic samples
+of uniform azimuth and no occlusion by theirs) and writes realism_by_view.json and a heat map PNG of the
+differences: where in the view circle the geometry and the annotations part.
 
     python bench/realism.py [--models assets] [--count 1500] [--config FILE] [--dataset DIR]
     python bench/realism.py --fit [--bins 24] [--floor 0.2] [--max-images N]
+    python bench/realism.py --by-view [--count 3000] [--bins 24] [--max-images N]
 """
 from __future__ import annotations
 
@@ -74,33 +78,112 @@ def plot(real: np.ndarray, synth: np.ndarray, path: Path, title: str, conv: np.n
     plt.close(fig)
 
 
-def measure_viewpoints(args) -> dict:
-    """The viewpoints of the real images: fit the asset library's keypoints to every real label with PnP
-    (bench/keypoint_fit.py: best model and focal length) and histogram the camera's azimuth and elevation. The
-    histogram, floored so that every view stays present, is what ViewpointConfig.azimuth_weights defaults to."""
+def fit_real_views(models: Path, veri: Path, max_images: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The viewpoints of the real images: the asset library's keypoints fitted to every real label with PnP
+    (bench/keypoint_fit.py: best model and focal length; images with 8 or more visible keypoints). Returns the
+    (N, 2) camera azimuth and elevation and the (N, 36) visible flags of the images fitted."""
     from tqdm import tqdm
 
     from keypoint_fit import best_pose, camera_view, read_labels, select_labels, visible
     from synth.vehicles.library import load_library
 
-    templates = np.stack([a.keypoints for a in load_library(args.models)])
-    labels = select_labels(read_labels(args.veri), args.max_images or None)
-    views = []
+    templates = np.stack([a.keypoints for a in load_library(models)])
+    labels = select_labels(read_labels(veri), max_images or None)
+    views, flags = [], []
     for _, w, h, kps in tqdm(labels, desc="PnP fits", unit="image"):
         best = best_pose(templates, kps[:, :2], visible(kps), w, h)
         if best is not None:
             views.append(camera_view(templates[best["model"]], best["Rt"]))
-    az, el = np.array(views).T
+            flags.append(visible(kps))
+    print(f"{len(views)} of {len(labels)} real images fitted")
+    return np.array(views), np.array(flags)
+
+
+def measure_viewpoints(args) -> dict:
+    """Histogram the real images' camera azimuth and elevation (`fit_real_views`). The histogram, floored so
+    that every view stays present, is what ViewpointConfig.azimuth_weights defaults to."""
+    views, _ = fit_real_views(args.models, args.veri, args.max_images)
+    az, el = views.T
     hist = np.histogram(az, bins=args.bins, range=(0, 360))[0].astype(np.float64)
     weights = np.maximum(hist / hist.mean(), args.floor)
     elevation = np.percentile(el, [5, 25, 50, 75, 95]).round(1).tolist()
-    print(f"{len(views)} of {len(labels)} real images fitted")
     print(f"azimuth histogram ({360 // args.bins} degree bins from 0 = front, 90 = left):", hist.astype(int).tolist())
     print("azimuth_weights:", "(" + ", ".join(f"{w:.2f}" for w in weights) + ")")
     print(f"elevation 5/25/50/75/95 %: {elevation}")
     return {"images": len(views), "azimuth_histogram": hist.astype(int).tolist(),
             "azimuth_weights": [round(float(w), 2) for w in weights], "floor": args.floor,
             "elevation_percentiles_5_25_50_75_95": elevation}
+
+
+def compare_by_view(args) -> dict:
+    """Visible rates per azimuth bin, real (binned by their PnP azimuth) against synthetic (uniform azimuth, no
+    occluders, patches or truncation, binned by their own): where in the view circle the two disagree, free of the
+    viewpoint mix. Also the mean absolute difference of the overall rates when the synthetic bins are mixed as
+    the real images are (what the geometry alone leaves)."""
+    from synth.render import label_visibility
+    from synth.scene import RenderConfig
+
+    views, real_flags = fit_real_views(args.models, args.veri, args.max_images)
+    config = RenderConfig.from_yaml(args.config) if args.config else RenderConfig()
+    config.viewpoint.azimuth, config.viewpoint.azimuth_weights = (0.0, 360.0), ()
+    config.occluders.prob = config.occlusion2d.prob = config.image.truncation_prob = 0.0
+    codes, synth_views = label_visibility(args.models, args.n, args.seed, config, count=args.count,
+                                          workers=args.workers)
+    synth_flags = codes == VIS_VISIBLE
+    width = 360 / args.bins
+    real_bin = (views[:, 0] % 360 // width).astype(int)
+    synth_bin = (synth_views[:, 0] % 360 // width).astype(int)
+    real_n = np.bincount(real_bin, minlength=args.bins)
+    synth_n = np.bincount(synth_bin, minlength=args.bins)
+    real_rate = np.stack([real_flags[real_bin == b].mean(0) if real_n[b] else np.full(NUM_KEYPOINTS, np.nan)
+                          for b in range(args.bins)])
+    synth_rate = np.stack([synth_flags[synth_bin == b].mean(0) if synth_n[b] else np.full(NUM_KEYPOINTS, np.nan)
+                           for b in range(args.bins)])
+    mix = real_n / real_n.sum()
+    mixed = np.nansum(synth_rate * mix[:, None], axis=0)
+    mixed_mad = float(np.abs(mixed - real_flags.mean(0)).mean())
+    print(f"synthetic: {len(codes)} samples, uniform azimuth, no occlusion; bins of {width:g} degrees")
+    print(f"mean absolute difference with the synthetic bins mixed as the real images are: {mixed_mad:.4f}")
+    shown = real_n >= args.min_bin_images
+    gap = np.where(shown[:, None], synth_rate - real_rate, 0.0)
+    order = np.dstack(np.unravel_index(np.argsort(-np.abs(gap), axis=None), gap.shape))[0][:20]
+    print(f"largest differences (bins with >= {args.min_bin_images} real images):")
+    print(f"{'azimuth':>9s} {'keypoint':32s} {'real':>5s} {'synth':>5s} {'n real':>6s}")
+    for b, k in order:
+        print(f"{b * width:4.0f}-{(b + 1) * width:<4.0f} {k:2d} {KEYPOINT_NAMES[k]:29s} {real_rate[b, k]:5.2f} "
+              f"{synth_rate[b, k]:5.2f} {real_n[b]:6d}")
+    return {"bin_degrees": width, "real_images": int(len(views)), "synthetic_samples": int(len(codes)),
+            "real_count": real_n.tolist(), "synthetic_count": synth_n.tolist(),
+            "real_visible_rate": np.round(real_rate, 4).tolist(),
+            "synthetic_visible_rate": np.round(synth_rate, 4).tolist(),
+            "mean_abs_diff_real_mix": round(mixed_mad, 4), "min_bin_images": args.min_bin_images}
+
+
+def plot_by_view(result: dict, path: Path) -> None:
+    """Synthetic minus real visible rate per azimuth bin and keypoint (bins with too few real images blank)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    gap = np.array(result["synthetic_visible_rate"], float) - np.array(result["real_visible_rate"], float)
+    gap[np.array(result["real_count"]) < result["min_bin_images"]] = np.nan
+    width = result["bin_degrees"]
+    fig, ax = plt.subplots(figsize=(14, 6.5))
+    cmap = matplotlib.colormaps["RdBu"].copy()
+    cmap.set_bad("0.8")
+    image = ax.imshow(np.ma.masked_invalid(gap), cmap=cmap, vmin=-1, vmax=1, aspect="auto")
+    ax.set_xticks(np.arange(NUM_KEYPOINTS), [f"{i} {n.replace('left_', 'L ').replace('right_', 'R ')}"
+                                             for i, n in enumerate(KEYPOINT_NAMES)], rotation=90, fontsize=7)
+    ax.set_yticks(np.arange(len(gap)), [f"{b * width:.0f}-{(b + 1) * width:.0f} ({n})"
+                                        for b, n in enumerate(result["real_count"])], fontsize=7)
+    ax.set_ylabel("camera azimuth, degrees (0 front, 90 left; real images)")
+    ax.set_title("synthetic minus real visible rate by view (red: synthetic sees less; grey: few real images); "
+                 f"real view mix: mean |diff| {result['mean_abs_diff_real_mix']:.3f}", fontsize=10)
+    fig.colorbar(image, ax=ax, fraction=0.02)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def main() -> None:
@@ -115,14 +198,24 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--fit", action="store_true",
                         help="measure the real images' viewpoints (PnP) and print the azimuth weights they give")
-    parser.add_argument("--bins", type=int, default=24, help="azimuth bins for --fit")
+    parser.add_argument("--by-view", action="store_true",
+                        help="compare visible rates per azimuth bin (real binned by PnP, synthetic without occlusion)")
+    parser.add_argument("--bins", type=int, default=24, help="azimuth bins for --fit and --by-view")
+    parser.add_argument("--min-bin-images", type=int, default=40, help="--by-view: real images a bin needs to count")
     parser.add_argument("--floor", type=float, default=0.2, help="--fit: least weight of a bin (1 = the mean)")
-    parser.add_argument("--max-images", type=int, default=0, help="--fit: real images to fit (0: all)")
+    parser.add_argument("--max-images", type=int, default=0, help="--fit, --by-view: real images to fit (0: all)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "realism.json")
     args = parser.parse_args()
 
     if not args.veri.exists():
         print(f"skipped: real VeRi keypoint labels not found at {args.veri}")
+        return
+    if args.by_view:
+        out = args.out.with_name("realism_by_view.json") if args.out.name == "realism.json" else args.out
+        result = compare_by_view(args)
+        out.write_text(json.dumps(result, indent=2))
+        plot_by_view(result, out.with_suffix(".png"))
+        print(f"wrote {out} and {out.with_suffix('.png')}")
         return
     if args.fit:
         out = args.out.with_name("real_viewpoints.json") if args.out.name == "realism.json" else args.out
