@@ -25,7 +25,7 @@ Usage (a trainer supplies the model, the optimizer, a step function and optional
 
 Helpers for inference code: `find_checkpoint(run_or_file, which="best")`, `load_checkpoint(path)`,
 `load_model_weights(path_or_checkpoint, model, arch_name, arch)`. Trainers call
-`check_resume_config(run_dir, config, ignore)` before building the engine, which rewrites `<run>/config.yaml`.
+`check_run_dir(run_dir, config, resume, may_change)` before building the engine, which rewrites `<run>/config.yaml`.
 """
 from __future__ import annotations
 
@@ -91,16 +91,19 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
     return out
 
 
-def check_resume_config(run_dir: str | Path, config, ignore: Iterable[str] = ()) -> None:
-    """Refuse, before anything in `run_dir` is overwritten, to continue a run made with another configuration.
-    `ignore` names the settings a continuation may change (epochs, workers, device; dotted for nested ones)."""
+def check_run_dir(run_dir: str | Path, config, resume: bool, may_change: Iterable[str] = ()) -> None:
+    """Before anything in `run_dir` is overwritten: refuse to continue a run made with another configuration
+    (`may_change` names the settings a continuation may change: epochs, workers, device; dotted for nested
+    ones), and refuse a run directory that already holds a run when not resuming."""
     last = Path(run_dir) / CHECKPOINT_DIR / LAST
     if not last.exists():
         return
+    if not resume:
+        raise ValueError(f"{run_dir}: already holds a run; resume it or pick a new --out")
     saved = _flatten(load_checkpoint(last).get("config") or {})
     mine = _flatten(config.to_dict() if hasattr(config, "to_dict") else dict(config))
-    ignored = set(ignore)
-    differ = sorted(k for k in mine if k not in ignored and k in saved and saved[k] != mine[k])
+    allowed = set(may_change)
+    differ = sorted(k for k in mine if k not in allowed and k in saved and saved[k] != mine[k])
     if differ:
         details = "; ".join(f"{k}: run has {saved[k]!r}, asked {mine[k]!r}" for k in differ)
         raise CheckpointError(last, f"the run in {Path(run_dir)} was trained with another configuration ({details}); "

@@ -9,7 +9,7 @@ from torch.utils.data import DataLoader
 
 from synth.datasets import DatasetError, ShardDataset
 from train.device import init_distributed, seed_everything, select_device
-from train.engine import CHECKPOINT_DIR, LAST, Engine, check_resume_config
+from train.engine import CHECKPOINT_DIR, LAST, Engine, check_run_dir
 from train.pose.config import PoseConfig
 from train.pose.data import MixedSampler, PoseDataset, check_keypoints, has_split, read_keypoints
 from train.pose.losses import heatmap_loss
@@ -82,10 +82,7 @@ RESUME_MAY_CHANGE = ("epochs", "workers", "device", "model.pretrained")
 
 def train_pose(config: PoseConfig, out_dir: str | Path, resume: bool = True, say=print, max_steps: int | None = None) -> list[dict]:
     """Train (or continue training) a pose network into `out_dir`. Returns the per-epoch history."""
-    if resume:
-        check_resume_config(out_dir, config, RESUME_MAY_CHANGE)
-    elif (Path(out_dir) / CHECKPOINT_DIR / LAST).exists():
-        raise ValueError(f"{out_dir}: already holds a run; resume it or pick a new --out")
+    check_run_dir(out_dir, config, resume, RESUME_MAY_CHANGE)
     device = select_device(config.device)
     dist = init_distributed(device)
     seed_everything(config.seed, dist.rank)

@@ -19,7 +19,7 @@ from synth.datasets import ShardDataset
 from synth.datasets.manifest import read_manifest
 from synth.datasets.schema import DatasetError
 from train.device import barrier, cleanup_distributed, init_distributed, seed_everything, select_device
-from train.engine import CHECKPOINT_DIR, LAST, Engine, check_resume_config
+from train.engine import Engine, check_run_dir
 from train.reid.config import ReidConfig, data_tag, run_name
 from train.reid.data import ReidDataset, check_training_identities, data_sources, ensure_pose_sidecars
 from train.reid.losses import ReidLoss
@@ -171,10 +171,7 @@ def train_reid(
         data_dirs=[str(d.resolve()) for d in data_dirs],
         num_identities=train_set.num_identities,
     )
-    if resume:
-        check_resume_config(out_dir, config, RESUME_MAY_CHANGE)
-    elif (out_dir / CHECKPOINT_DIR / LAST).exists():
-        raise ValueError(f"{out_dir}: already holds a run; resume it or pick a new --out")
+    check_run_dir(out_dir, config, resume, RESUME_MAY_CHANGE)
 
     arch = config.arch(train_set.num_identities)
     model = ReidNet(arch, pretrained=config.pretrained, weights_path=config.weights_path)
