@@ -90,6 +90,8 @@ def test_resume_continues_and_another_configuration_is_refused(toy_root, tmp_pat
     with pytest.raises(CheckpointError, match="inputs"):
         train_reid(config.replace(epochs=3, inputs="heatmaps"), [toy_root], run, progress=False)
     assert ReidConfig.from_yaml(run / "config.yaml").inputs == "rgb"  # the run's record was not overwritten
+    with pytest.raises(ValueError, match="already holds a run"):
+        train_reid(config, [toy_root], run, resume=False, progress=False)
     # A checkpoint whose weights do not fit its configuration, or of another kind of model.
     state = load_checkpoint(run / "checkpoints" / "last.pt")
     state["config"]["keypoints"] = True
