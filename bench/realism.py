@@ -53,6 +53,10 @@ def dataset_visible_rates(dataset: Path) -> tuple[np.ndarray, int]:
     return (vis == VIS_VISIBLE).mean(axis=0), len(vis)
 
 
+def keypoint_labels() -> list[str]:
+    return [f"{i} {n.replace('left_', 'L ').replace('right_', 'R ')}" for i, n in enumerate(KEYPOINT_NAMES)]
+
+
 def plot(real: np.ndarray, synth: np.ndarray, path: Path, title: str, conv: np.ndarray | None = None) -> None:
     import matplotlib
 
@@ -66,8 +70,7 @@ def plot(real: np.ndarray, synth: np.ndarray, path: Path, title: str, conv: np.n
     ax.bar(x, synth, w, label="synthetic (default render, geometric labels)")
     if conv is not None:
         ax.bar(x + w, conv, w, label="synthetic, re-marked under the VeRi-convention model")
-    ax.set_xticks(x, [f"{i} {n.replace('left_', 'L ').replace('right_', 'R ')}" for i, n in enumerate(KEYPOINT_NAMES)],
-                  rotation=90, fontsize=7)
+    ax.set_xticks(x, keypoint_labels(), rotation=90, fontsize=7)
     ax.set_ylabel("visible rate")
     ax.set_ylim(0, 1.18)  # headroom for the legend above the bars
     ax.set_yticks(np.linspace(0, 1, 6))
@@ -91,10 +94,11 @@ def fit_real_views(models: Path, veri: Path, max_images: int = 0) -> tuple[np.nd
     labels = select_labels(read_labels(veri), max_images or None)
     views, flags = [], []
     for _, w, h, kps in tqdm(labels, desc="PnP fits", unit="image"):
-        best = best_pose(templates, kps[:, :2], visible(kps), w, h)
+        seen = visible(kps)
+        best = best_pose(templates, kps[:, :2], seen, w, h)
         if best is not None:
             views.append(camera_view(templates[best["model"]], best["Rt"]))
-            flags.append(visible(kps))
+            flags.append(seen)
     print(f"{len(views)} of {len(labels)} real images fitted")
     return np.array(views), np.array(flags)
 
@@ -115,6 +119,14 @@ def measure_viewpoints(args) -> dict:
             "elevation_percentiles_5_25_50_75_95": elevation}
 
 
+def rates_by_bin(flags: np.ndarray, bins: np.ndarray, num_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Samples per bin and the (num_bins, 36) visible rate of each bin (NaN where empty)."""
+    counts = np.bincount(bins, minlength=num_bins)
+    rates = np.stack([flags[bins == b].mean(0) if counts[b] else np.full(NUM_KEYPOINTS, np.nan)
+                      for b in range(num_bins)])
+    return counts, rates
+
+
 def compare_by_view(args) -> dict:
     """Visible rates per azimuth bin, real (binned by their PnP azimuth) against synthetic (uniform azimuth, no
     occluders, patches or truncation, binned by their own): where in the view circle the two disagree, free of the
@@ -133,12 +145,8 @@ def compare_by_view(args) -> dict:
     width = 360 / args.bins
     real_bin = (views[:, 0] % 360 // width).astype(int)
     synth_bin = (synth_views[:, 0] % 360 // width).astype(int)
-    real_n = np.bincount(real_bin, minlength=args.bins)
-    synth_n = np.bincount(synth_bin, minlength=args.bins)
-    real_rate = np.stack([real_flags[real_bin == b].mean(0) if real_n[b] else np.full(NUM_KEYPOINTS, np.nan)
-                          for b in range(args.bins)])
-    synth_rate = np.stack([synth_flags[synth_bin == b].mean(0) if synth_n[b] else np.full(NUM_KEYPOINTS, np.nan)
-                           for b in range(args.bins)])
+    real_n, real_rate = rates_by_bin(real_flags, real_bin, args.bins)
+    synth_n, synth_rate = rates_by_bin(synth_flags, synth_bin, args.bins)
     mix = real_n / real_n.sum()
     mixed = np.nansum(synth_rate * mix[:, None], axis=0)
     mixed_mad = float(np.abs(mixed - real_flags.mean(0)).mean())
@@ -173,8 +181,7 @@ def plot_by_view(result: dict, path: Path) -> None:
     cmap = matplotlib.colormaps["RdBu"].copy()
     cmap.set_bad("0.8")
     image = ax.imshow(np.ma.masked_invalid(gap), cmap=cmap, vmin=-1, vmax=1, aspect="auto")
-    ax.set_xticks(np.arange(NUM_KEYPOINTS), [f"{i} {n.replace('left_', 'L ').replace('right_', 'R ')}"
-                                             for i, n in enumerate(KEYPOINT_NAMES)], rotation=90, fontsize=7)
+    ax.set_xticks(np.arange(NUM_KEYPOINTS), keypoint_labels(), rotation=90, fontsize=7)
     ax.set_yticks(np.arange(len(gap)), [f"{b * width:.0f}-{(b + 1) * width:.0f} ({n})"
                                         for b, n in enumerate(result["real_count"])], fontsize=7)
     ax.set_ylabel("camera azimuth, degrees (0 front, 90 left; real images)")

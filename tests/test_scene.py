@@ -187,7 +187,6 @@ def test_shard_units_and_parse_shard(tmp_path):
             parse_shard(bad)
 
 
-
 def test_veri_convention_marks_the_end_arches_only_near_the_axis():
     """The annotation-convention model (statistics only): both sides' end-arch points next to the face the camera
     looks at count as marked within the convention's angle of the axis and not beyond it; keypoints outside the
