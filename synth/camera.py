@@ -188,3 +188,22 @@ def frame_vehicle(sample, hull_points: np.ndarray, out_size: int) -> dict:
         "render_size": render_size,
         "K_render": crop_intrinsics(K0, wx0, wy0, side, render_size),
     }
+
+
+
+def segment_box_entry(start: np.ndarray, end: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float | None:
+    """Where the segment start-end enters the axis-aligned box [lo, hi], as a fraction of its length (0 when it
+    starts inside), or None when it misses the box (slab test)."""
+    start, end = np.asarray(start, np.float64), np.asarray(end, np.float64)
+    d = end - start
+    t0, t1 = 0.0, 1.0
+    for axis in range(3):
+        if abs(d[axis]) < 1e-12:
+            if not lo[axis] <= start[axis] <= hi[axis]:
+                return None
+            continue
+        a, b = (lo[axis] - start[axis]) / d[axis], (hi[axis] - start[axis]) / d[axis]
+        t0, t1 = max(t0, min(a, b)), min(t1, max(a, b))
+        if t0 > t1:
+            return None
+    return t0

@@ -528,11 +528,12 @@ def check_labels(models_dir: str, config_dict: dict, indices: list[int], seed: i
       emissive sphere rendered at that keypoint alone;
     - `agree` / `total`: keypoints in the frame whose label (visible or not) matches an instance + depth pass
       rendered at 4x the output resolution (window glass transparent, as for the ray casts): visible when a
-      pixel within 1/4 output pixel of the keypoint shows the vehicle at the keypoint's depth."""
+      pixel within 1/4 output pixel of the keypoint shows the vehicle at the keypoint's depth, unless it shows
+      only with the glass transparent and the line of sight crosses the lower cabin (`lower_cabin_box`)."""
     from synth.blender.render_backend import render_instance_depth, render_markers
     from synth.blender.scene_backend import VEHICLE_PASS_INDEX, _is_glass
-    from synth.camera import project, rescale_intrinsics, rescale_points
-    from synth.vehicles.library import load_library
+    from synth.camera import camera_centre, project, rescale_intrinsics, rescale_points, segment_box_entry
+    from synth.vehicles.library import load_library, lower_cabin_box
     from synth.vocabulary import VIS_OUTSIDE, VIS_VISIBLE
 
     config = RenderConfig.from_dict(config_dict)
@@ -557,14 +558,24 @@ def check_labels(models_dir: str, config_dict: dict, indices: list[int], seed: i
         big = 4 * size
         K_big = rescale_intrinsics(frame["K"], size, big)
         renderer.builder.set_camera(K_big, frame["Rt"], big)
-        index_map, depth_map = render_instance_depth(renderer.builder, _is_glass)
+        through_glass = render_instance_depth(renderer.builder, _is_glass)
+        glass_opaque = render_instance_depth(renderer.builder, lambda material: False)
         uv, z = project(K_big, frame["Rt"], world)
+        cam, cabin = camera_centre(frame["Rt"]), lower_cabin_box(world)
+
+        def seen_in(maps, k, win, tol) -> bool:
+            index_map, depth_map = maps
+            return bool(((index_map[win] == VEHICLE_PASS_INDEX) & (np.abs(depth_map[win] - z[k]) <= tol)).any())
+
         for k in np.flatnonzero(kps[:, 2] > VIS_OUTSIDE):
             x, y = np.round(uv[k]).astype(int)
             win = (slice(max(0, y - 1), y + 2), slice(max(0, x - 1), x + 2))  # +-1/4 output pixel
             tol = max(0.1, 0.008 * z[k])  # as the ray casts (keypoints on edges, surfaces sloping in a pixel)
-            seen = (index_map[win] == VEHICLE_PASS_INDEX) & (np.abs(depth_map[win] - z[k]) <= tol)
-            ok = bool(seen.any()) == bool(kps[k, 2] == VIS_VISIBLE)
+            seen = seen_in(glass_opaque, k, win, tol)
+            if not seen and seen_in(through_glass, k, win, tol):
+                short_of = cam + (world[k] - cam) * (1 - tol / np.linalg.norm(world[k] - cam))
+                seen = segment_box_entry(cam, short_of, *cabin) is None
+            ok = seen == bool(kps[k, 2] == VIS_VISIBLE)
             agree += int(ok)
             total += 1
             if not ok:

@@ -398,3 +398,43 @@ def test_contact_sheet_tiny(tiny_library, tmp_path):
     img = cv2.imread(str(out))
     assert img.shape == (64, 96, 3)
     assert img.std() > 10  # something was rendered and drawn, not a blank frame
+
+
+@pytest.mark.blender
+@pytest.mark.skipif(bpy is None, reason="bpy not installed")
+def test_hollow_user_model_shows_nothing_through_its_windows(tiny_library, tmp_path):
+    """A user's model is often a hollow shell with glass and no cabin. Seen from the front-left through the
+    windshield, the far side's sill, wheel-arch bottoms and rear corner are then reached from inside the body;
+    a person sees seats and dashboard there, so they must not count as visible (the near side's must), while
+    the far side's window corners, which a person does see through the glass, still may."""
+    from synth.blender.vehicles import load_vehicle, remove_vehicle
+    from synth.render import label_visibility
+    from synth.scene import RenderConfig
+    from synth.vocabulary import VIS_VISIBLE
+
+    asset = load_asset(tiny_library / "sedan_000")
+    root = load_vehicle(asset)
+    folder = tmp_path / "user" / "hollow_sedan"
+    folder.mkdir(parents=True)
+    bpy.ops.object.select_all(action="DESELECT")
+    shell = [o for o in root.children if not o.name.startswith("sedan_000.details")]  # no cabin, seats, mirrors
+    assert len(shell) < len(root.children)
+    for obj in shell:
+        obj.select_set(True)
+    bpy.ops.export_scene.gltf(filepath=str(folder / "car.glb"), use_selection=True, export_format="GLB")
+    remove_vehicle(root)
+    sidecar = yaml.safe_load((tiny_library / "sedan_000" / "vehicle.yaml").read_text())
+    sidecar.update(name="hollow_sedan", mesh="car.glb", provenance={"source": "test export", "licence": "CC0"})
+    (folder / "vehicle.yaml").write_text(yaml.safe_dump(sidecar))
+
+    config = RenderConfig()
+    config.image.size = 96
+    config.occluders.prob = config.occlusion2d.prob = config.image.truncation_prob = 0.0
+    config.viewpoint.azimuth, config.viewpoint.azimuth_weights = (8.0, 25.0), ()
+    config.viewpoint.elevation = (15.0, 28.0)
+    codes, views = label_visibility(tmp_path / "user", 100, 0, config, count=16, workers=1, progress=False)
+    assert np.all((views[:, 0] % 360 > 7) & (views[:, 0] % 360 < 26))
+    far_low, near_low, far_window = [23, 24, 27, 28], [2, 5, 6, 9], [30, 31, 32]
+    assert (codes[:, far_low] == VIS_VISIBLE).sum() == 0
+    assert (codes[:, near_low] == VIS_VISIBLE).mean() > 0.8
+    assert (codes[:, far_window] == VIS_VISIBLE).mean() > 0.5

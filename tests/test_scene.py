@@ -118,6 +118,40 @@ def test_extrinsics_round_trip_and_projection():
                                                                    pts)[0], 100, 256), expected, atol=1e-9)
 
 
+
+def test_segment_box_entry_finds_where_a_segment_enters_a_box():
+    lo, hi = np.array([0.0, -1.0, 0.0]), np.array([2.0, 1.0, 1.0])
+    assert camera.segment_box_entry([-2.0, 0.0, 0.5], [4.0, 0.0, 0.5], lo, hi) == pytest.approx(1 / 3)
+    assert camera.segment_box_entry([1.0, 0.0, 0.5], [9.0, 0.0, 0.5], lo, hi) == 0.0  # starts inside
+    assert camera.segment_box_entry([-2.0, 0.0, 0.5], [-0.1, 0.0, 0.5], lo, hi) is None  # stops short
+    assert camera.segment_box_entry([-2.0, 0.0, 2.0], [4.0, 0.0, 1.5], lo, hi) is None  # passes above
+    # a line of sight descending past the top face enters it where it crosses z = 1
+    t = camera.segment_box_entry([1.0, 5.0, 6.0], [1.0, -5.0, -4.0], lo, hi)
+    assert t == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("type_name", ["sedan", "hatchback", "suv", "pickup", "bus", "truck"])
+def test_lower_cabin_box_lies_inside_the_body_below_the_windows(type_name):
+    """The box that stops rays behind the glass: no keypoint inside it (they are on the outside), the window
+    corners on or above its top, the sill-line keypoints beside it, and it fits inside the body's plan."""
+    from synth.vehicles.geometry import Profile, keypoints
+    from synth.vehicles.library import lower_cabin_box
+    from synth.vehicles.params import model_rng, sample_params
+
+    for i in range(3):
+        params = sample_params(type_name, model_rng(3, type_name, i))
+        kps = keypoints(params)
+        lo, hi = lower_cabin_box(kps)
+        assert np.all(hi > lo)
+        inside = np.all((kps > lo + 1e-9) & (kps < hi - 1e-9), axis=1)
+        assert not inside.any(), np.flatnonzero(inside)
+        assert np.all(kps[[12, 13, 14, 15, 30, 31, 32, 33], 2] >= hi[2] - 1e-9)
+        assert np.all(np.abs(kps[[2, 5, 6, 9, 20, 23, 24, 27], 1]) > hi[1])
+        prof = Profile(params)
+        xs = np.linspace(lo[0], hi[0], 50)
+        assert np.all(prof.half_width(xs) > hi[1])
+
+
 def test_frame_vehicle_puts_the_box_inside_with_margins_or_truncates():
     models = paper_library()
     plan = plan_identities(models, 50, seed=1)

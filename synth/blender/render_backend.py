@@ -222,7 +222,6 @@ def read_exr_layers(path) -> dict[str, np.ndarray]:
 
 def _emission_material(name: str, rgb_from_node: str | None, rgb=(1.0, 1.0, 1.0)):
     mat = bpy.data.materials.new(name)
-    mat.use_nodes = True
     nt = mat.node_tree
     nt.nodes.clear()
     out = nt.nodes.new("ShaderNodeOutputMaterial")
@@ -279,7 +278,6 @@ def render_instance_depth(builder, see_through) -> tuple[np.ndarray, np.ndarray]
     scene = builder.scene
     id_mat = _emission_material("check_id_depth", "id_depth")
     clear = bpy.data.materials.new("check_clear")
-    clear.use_nodes = True
     nt = clear.node_tree
     nt.nodes.clear()
     out = nt.nodes.new("ShaderNodeOutputMaterial")

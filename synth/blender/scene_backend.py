@@ -4,7 +4,9 @@ Built once per worker process (world, sun, camera, shadow-catching ground, a poo
 vehicles loaded on first use and then only shown/hidden), so each image changes only transforms and a few
 values: Cycles' persistent data then skips most of the scene sync. Also answers the geometric questions the
 labels need: the vehicle's silhouette hull, and ray casts for keypoint visibility and the visible fraction,
-with window glass see-through (a person sees the far side's keypoints through it).
+with window glass see-through (a person sees the far side's keypoints through it) down to the seats and
+dashboard: behind the glass a ray stops at the lower cabin, modelled from the keypoints, so a hollow model
+(a user's shell with nothing inside) does not show the far side's sill and wheel arches from inside its body.
 
 Only this module and render_backend.py import bpy (inside the worker process).
 """
@@ -16,7 +18,9 @@ import bpy
 import mathutils
 from mathutils.bvhtree import BVHTree
 
-from synth.camera import blender_camera_params, blender_matrix_world, camera_centre, pixel_rays
+from synth.camera import (
+    blender_camera_params, blender_matrix_world, camera_centre, pixel_rays, segment_box_entry)
+from synth.vehicles.library import lower_cabin_box
 from synth.vocabulary import VIS_OCCLUDED, VIS_OUTSIDE, VIS_VISIBLE
 
 GLASS_WORDS = ("glass", "window", "windshield", "windscreen")
@@ -34,7 +38,7 @@ def _is_glass(material) -> bool:
         return True
     if any(word in material.name.lower() for word in GLASS_WORDS):
         return True
-    if material.use_nodes and material.node_tree:
+    if material.node_tree:
         for node in material.node_tree.nodes:
             if node.type == "BSDF_GLASS":
                 return True
@@ -49,7 +53,7 @@ def _tint_glass(material) -> None:
     """Render window glass as tinted, mirror-like and opaque, as windows look from a traffic camera: at a few
     samples per pixel a transmissive pane over a dark cabin is mostly Monte Carlo noise and doubles the time.
     (Labels still treat it as see-through.)"""
-    if material is None or material.get("pamtri_tinted") or not material.use_nodes:
+    if material is None or material.get("pamtri_tinted") or material.node_tree is None:
         return
     for node in material.node_tree.nodes:
         if node.type == "BSDF_PRINCIPLED":
@@ -67,7 +71,7 @@ def _tint_glass(material) -> None:
 class LoadedVehicle:
     """A library vehicle in the scene, with the geometry the labels need (world = vehicle frame)."""
 
-    def __init__(self, asset, root, collection, depsgraph):
+    def __init__(self, asset, root, collection, depsgraph, tint_glass: bool = True):
         self.asset = asset
         self.root = root
         self.collection = collection
@@ -78,7 +82,7 @@ class LoadedVehicle:
         for ob in self.objects:
             ob.pass_index = VEHICLE_PASS_INDEX
             glass = {i for i, slot in enumerate(ob.material_slots) if _is_glass(slot.material)}
-            for i in glass:
+            for i in glass if tint_glass else ():
                 _tint_glass(ob.material_slots[i].material)
             if glass:
                 self.glass_slots[ob.name] = glass
@@ -102,6 +106,41 @@ class LoadedVehicle:
         self.hull = verts[ConvexHull(verts).vertices]
         self.footprint = (verts[:, 0].min(), verts[:, 0].max(), verts[:, 1].min(), verts[:, 1].max())
         self.height = float(verts[:, 2].max())
+        self.cabin = lower_cabin_box(asset.keypoints)
+
+    def first_hit(self, scene, depsgraph, origin, direction, max_dist, glass_see_through: bool = True):
+        """First opaque hit along a ray in `scene`: this vehicle's window glass is passed through (unless
+        `glass_see_through` is false), and behind it the lower cabin stops the ray whatever the model has
+        inside (it then counts as a hit on the vehicle where the ray enters the cabin). Returns (distance,
+        object) or (inf, None)."""
+        travelled, glass, glass_at = 0.0, None, 0.0
+        o = mathutils.Vector(origin)
+        d = mathutils.Vector(direction)
+        for _ in range(8):
+            hit, loc, _n, index, obj, _m = scene.ray_cast(depsgraph, o, d, distance=max_dist - travelled)
+            end = travelled + (loc - o).length if hit else max_dist
+            if glass is not None:
+                entry = self.cabin_entry(origin, direction, glass_at, end)
+                if entry is not None:
+                    return entry, glass
+            if not hit:
+                return np.inf, None
+            travelled = end
+            if glass_see_through and obj.name in self.object_names and self.is_glass_hit(obj, index, depsgraph):
+                if glass is None:
+                    glass, glass_at = obj, travelled
+                o = loc + d * 1e-4
+                travelled += 1e-4
+                continue
+            return travelled, obj
+        return np.inf, None
+
+    def cabin_entry(self, origin, direction, start: float, end: float) -> float | None:
+        """Distance along the ray origin + s * direction at which its part from `start` to `end` enters the
+        lower cabin (seats, dashboard, floor), or None."""
+        origin, direction = np.asarray(origin, np.float64), np.asarray(direction, np.float64)
+        t = segment_box_entry(origin + start * direction, origin + end * direction, *self.cabin)
+        return None if t is None else start + t * (end - start)
 
     def set_visible(self, visible: bool) -> None:
         # Unlink, not hide: Cycles still syncs the objects of a hidden collection, so with every model of the
@@ -135,7 +174,6 @@ def _vehicle_api():
 
 def _occluder_material():
     mat = bpy.data.materials.new("occluder")
-    mat.use_nodes = True
     nt = mat.node_tree
     bsdf = nt.nodes["Principled BSDF"]
     info = nt.nodes.new("ShaderNodeObjectInfo")
@@ -228,7 +266,6 @@ class SceneBuilder:
     def _build_world(self):
         world = bpy.data.worlds.new("sky")
         self.scene.world = world
-        world.use_nodes = True
         # The gradient changes every image: a small importance map keeps its rebuild cheap (the default
         # 1024 px map costs seconds per image on one core).
         world.cycles.sampling_method = "MANUAL"
@@ -263,7 +300,6 @@ class SceneBuilder:
 
     def _build_ground(self):
         mat = bpy.data.materials.new("ground")
-        mat.use_nodes = True
         self._ground_bsdf = mat.node_tree.nodes["Principled BSDF"]
         self._ground_bsdf.inputs["Roughness"].default_value = 0.9
         verts = [(-0.5, -0.5, 0.0), (0.5, -0.5, 0.0), (0.5, 0.5, 0.0), (-0.5, 0.5, 0.0)]
@@ -425,24 +461,7 @@ class SceneBuilder:
     # --- labels by ray casting -----------------------------------------------------------------------------
 
     def _first_hit(self, depsgraph, origin, direction, max_dist, glass_see_through: bool = True):
-        """First opaque hit along a ray: vehicle window glass is passed through (unless `glass_see_through` is
-        false). Returns (distance, object) or (inf, None)."""
-        travelled = 0.0
-        o = mathutils.Vector(origin)
-        d = mathutils.Vector(direction)
-        for _ in range(8):
-            hit, loc, _n, index, obj, _m = self.scene.ray_cast(depsgraph, o, d, distance=max_dist - travelled)
-            if not hit:
-                return np.inf, None
-            step = (loc - o).length
-            travelled += step
-            if glass_see_through and self.current is not None and obj.name in self.current.object_names and \
-                    self.current.is_glass_hit(obj, index, depsgraph):
-                o = loc + d * 1e-4
-                travelled += 1e-4
-                continue
-            return travelled, obj
-        return np.inf, None
+        return self.current.first_hit(self.scene, depsgraph, origin, direction, max_dist, glass_see_through)
 
     def keypoint_visibility(self, keypoints_world: np.ndarray, uv: np.ndarray, K: np.ndarray, Rt: np.ndarray,
                             size: int, tolerance: float = 0.1, glass_see_through: bool = True,

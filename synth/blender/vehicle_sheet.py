@@ -83,38 +83,17 @@ def _setup_scene(width: int, height: int, samples: int):
     return scene, cam_obj
 
 
-def _visible(scene, cam_pos: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """A keypoint is visible when the first non-see-through surface a ray meets lies at the keypoint."""
-    import bpy
-    from mathutils import Vector
-
+def _visible(scene, vehicle, cam_pos: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """A keypoint is visible when the first opaque surface a ray meets lies at the keypoint (glass and the
+    lower cabin as in the dataset labels: `LoadedVehicle.first_hit`)."""
     depsgraph = scene.view_layers[0].depsgraph
     depsgraph.update()
     out = np.zeros(len(points), bool)
     for i, p in enumerate(points):
         d = p - cam_pos
         dist = float(np.linalg.norm(d))
-        origin, direction = Vector(cam_pos), Vector(d / dist)
-        travelled = 0.0
-        for _ in range(8):
-            hit, loc, _n, index, obj, _m = scene.ray_cast(depsgraph, origin, direction, distance=dist - travelled)
-            if not hit:
-                out[i] = True
-                break
-            step = (loc - origin).length
-            travelled += step
-            if dist - travelled < 0.03:
-                out[i] = True
-                break
-            mat = None
-            if obj.type == "MESH" and obj.data.polygons and index < len(obj.data.polygons):
-                slot = obj.data.polygons[index].material_index
-                mats = obj.data.materials
-                mat = mats[slot] if slot < len(mats) else None
-            if mat is None or not mat.get("pamtri_see_through"):
-                break
-            origin = loc + direction * 1e-3
-            travelled += 1e-3
+        hit_dist, _ = vehicle.first_hit(scene, depsgraph, cam_pos, d / dist, dist + 1.0)
+        out[i] = hit_dist >= dist - 0.03
     return out
 
 
@@ -139,6 +118,7 @@ def render_views(asset: VehicleAsset, views=VIEWS, width: int = 320, height: int
     """Render one model from `views`; return BGR images with keypoints drawn."""
     import bpy
 
+    from synth.blender.scene_backend import LoadedVehicle
     from synth.blender.vehicles import load_vehicle, remove_vehicle, set_body_color
 
     scene, cam_obj = _setup_scene(width, height, samples)
@@ -147,6 +127,8 @@ def render_views(asset: VehicleAsset, views=VIEWS, width: int = 320, height: int
         root = load_vehicle(asset, scene.collection)
         if rgb is not None:
             set_body_color(root, asset, rgb)
+        scene.view_layers[0].update()
+        vehicle = LoadedVehicle(asset, root, scene.collection, scene.view_layers[0].depsgraph, tint_glass=False)
         with tempfile.TemporaryDirectory() as tmp:
             for k, (az, el) in enumerate(views):
                 _place_camera(cam_obj, asset, az, el, width, height)
@@ -157,7 +139,7 @@ def render_views(asset: VehicleAsset, views=VIEWS, width: int = 320, height: int
                 img = cv2.imread(scene.render.filepath)
                 K, Rt = camera_matrices(cam_obj, width, height)
                 uv, _ = project(K, Rt, asset.keypoints)
-                vis = _visible(scene, np.array(cam_obj.matrix_world.translation), asset.keypoints)
+                vis = _visible(scene, vehicle, np.array(cam_obj.matrix_world.translation), asset.keypoints)
                 images.append(draw_keypoints(img, uv, vis))
         remove_vehicle(root)
     finally:

@@ -203,3 +203,25 @@ def mirror_error(keypoints: np.ndarray) -> float:
     kps = np.asarray(keypoints, dtype=np.float64)
     mirrored = kps[FLIP_INDEX] * np.array([1.0, -1.0, 1.0])
     return float(np.abs(kps - mirrored).max())
+
+
+# Window bottom corners (rear window 12 / 30, windshield 15 / 33) and the sill-line arch ends (2, 5, 6, 9 and
+# their right-side twins): the keypoints that bound the body below the glass.
+_WINDOW_BOTTOMS = [12, 15, 30, 33]
+_WINDSHIELD_BOTTOMS = [15, 33]
+_SILL_POINTS = [2, 5, 6, 9, 20, 23, 24, 27]
+
+
+def lower_cabin_box(keypoints: np.ndarray, side_margin: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """(min corner, max corner), in the vehicle frame, of what fills the body below the glass for anyone looking
+    in through a window: dashboard, seats, floor and the closed boot behind them. From the tail to the base of
+    the windshield, from the sill line up to the lowest window corner (the dashboard's top at the windshield's
+    base on most bodies), inside the window line less
+    `side_margin` of its half width (so the far side's window corners stay in view). It comes from the keypoints
+    alone, so it holds for a hollow model (a shell with nothing inside) as for a furnished one."""
+    kps = np.asarray(keypoints, dtype=np.float64)
+    corners = kps[_WINDOW_BOTTOMS]
+    half = (1.0 - side_margin) * float(np.abs(corners[:, 1]).min())
+    lo = np.array([float(kps[:, 0].min()), -half, float(kps[_SILL_POINTS, 2].min())])
+    hi = np.array([float(kps[_WINDSHIELD_BOTTOMS, 0].min()), half, float(corners[:, 2].min())])
+    return lo, hi
