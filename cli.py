@@ -356,6 +356,7 @@ def pose_accuracy_command(model_run, data, split, out, mode, box_size, batch_siz
 @click.option("--keypoints/--no-keypoints", default=None, help="K: concatenate the 108 keypoint values after pooling.")
 @click.option("--multitask/--no-multitask", default=None, help="MT: colour and type heads.")
 @click.option("--loss", type=click.Choice(["xent", "htri", "xent+htri"]))
+@click.option("--bnneck/--no-bnneck", default=None, help="Batch-norm neck before the identity classifier (not the paper's; keeps xent+htri from collapsing without ImageNet weights).")
 @click.option("--image-size", type=int, help="Square input size (default 256).")
 @click.option("--epochs", type=int)
 @click.option("--pk", nargs=2, type=int, help="P identities x K images per batch (default 8 4).")
@@ -370,7 +371,7 @@ def pose_accuracy_command(model_run, data, split, out, mode, box_size, batch_siz
 @click.option("--device", help="auto, cpu, cuda, cuda:N.")
 @click.option("--seed", type=int)
 @click.option("--no-resume", is_flag=True, help="Refuse to continue an existing run instead of resuming it.")
-def train_reid_command(data, more_data, out, config_file, backbone, inputs, keypoints, multitask, loss, image_size,
+def train_reid_command(data, more_data, out, config_file, backbone, inputs, keypoints, multitask, loss, bnneck, image_size,
                        epochs, pk, lr, weights_path, no_pretrained, pose_model, val_data, val_every, max_steps,
                        workers, device, seed, no_resume):
     """Train the multi-task ReID network (DenseNet121; R / RS / MT / K / H / S switches). Runs under torchrun."""
@@ -385,6 +386,7 @@ def train_reid_command(data, more_data, out, config_file, backbone, inputs, keyp
         config = ReidConfig()
     overrides = {
         "backbone": backbone, "inputs": inputs, "keypoints": keypoints, "multitask": multitask, "loss": loss,
+        "bnneck": bnneck,
         "image_size": (image_size, image_size) if image_size else None, "epochs": epochs, "p": pk[0] if pk else None, "k": pk[1] if pk else None, "lr": lr,
         "weights_path": str(weights_path) if weights_path else None, "pose_model": str(pose_model) if pose_model else None,
         "val_every": val_every, "max_steps_per_epoch": max_steps, "workers": workers, "device": device, "seed": seed,

@@ -52,7 +52,27 @@ def test_reid_net_heads_and_inputs(backbone):
     with pytest.raises(ValueError, match="input channels"):
         net(torch.randn(1, 3, 64, 64), kp[:1])
     plain = ReidNet(ReidArch(backbone, num_identities=7), pretrained=False)
-    assert set(plain(torch.randn(2, 3, 64, 64))) == {"feature", "id_logits"}
+    out = plain(torch.randn(2, 3, 64, 64))
+    assert set(out) == {"feature", "triplet_feature", "id_logits"} and out["triplet_feature"] is out["feature"]
+
+
+def test_bnneck_normalises_the_retrieval_feature_and_leaves_the_triplet_its_input():
+    torch.manual_seed(0)
+    arch = ReidArch("densenet_tiny", num_identities=5, bnneck=True)
+    net = ReidNet(arch, pretrained=False)
+    assert net.id_classifier.bias is None and not net.neck.bias.requires_grad
+    out = net(torch.randn(8, 3, 64, 64))
+    before, after = out["triplet_feature"], out["feature"]
+    # training mode: each dimension of the retrieval feature is the batch-normalised triplet feature
+    expected = (before - before.mean(0)) / torch.sqrt(before.var(0, unbiased=False) + net.neck.eps)
+    torch.testing.assert_close(after, expected * net.neck.weight, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(out["id_logits"], net.id_classifier(after))
+    # the triplet term takes the feature before the neck: its gradient reaches it, not the neck
+    labels = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
+    _, parts = ReidLoss("htri")(out, {"pid": labels, "color_id": labels, "type_id": labels})
+    assert parts["htri"] == pytest.approx(float(batch_hard_triplet_loss(before, labels)), rel=1e-6)
+    # the option is part of the signature only when on, so checkpoints from before it still load
+    assert arch.signature()["bnneck"] is True and "bnneck" not in ReidArch("densenet_tiny", num_identities=5).signature()
 
 
 def test_pk_sampler_batches_and_ddp_split():

@@ -146,11 +146,13 @@ def test_cli_train_reid_and_extract(toy_root, tmp_path):
 
     run, out = tmp_path / "run", tmp_path / "features.npz"
     args = ["train-reid", "--data", str(toy_root), "--out", str(run), "--backbone", "densenet_tiny", "--no-pretrained",
-            "--image-size", "64", "--inputs", "segments", "--multitask", "--epochs", "1", "--max-steps", "2",
+            "--image-size", "64", "--inputs", "segments", "--multitask", "--bnneck", "--epochs", "1", "--max-steps", "2",
             "--workers", "2", "--val-every", "1"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "S+MT+S_xent+htri" in result.output
+    assert ReidConfig.from_yaml(run / "config.yaml").bnneck
+    assert hasattr(load_reid_model(run)[0], "neck")  # the checkpoint's network has the neck it was trained with
     history = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
     assert history[0]["steps"] == 2 and "mAP" in history[0]
     result = CliRunner().invoke(main, ["extract", "--model", str(run), "--data", str(toy_root), "--out", str(out), "--workers", "0"])

@@ -35,8 +35,8 @@ def _demo_pose() -> PoseConfig:
 
 def _demo_reid() -> ReidConfig:
     # A small DenseNet trained from scratch (no ImageNet weights offline). Identity cross-entropy only: from
-    # random initialisation on ~600 images the batch-hard triplet loss collapses the embedding (its loss
-    # sits at the margin and the identity loss at chance), while the paper's xent+htri starts from ImageNet.
+    # random initialisation on ~600 images the paper's xent+htri leaves the identity loss at chance and
+    # retrieves worse (mAP 32% against 39%; 28% with a batch-norm neck, docs/REID.md).
     return ReidConfig(backbone="densenet_tiny", pretrained=False, inputs="heatmaps", keypoints=True,
                       multitask=True, loss="xent", image_size=(128, 128), channel_size=(32, 32), p=8, k=4,
                       workers=2, lr=1e-3, epochs=30, milestones=[25], val_every=0, eval_batch_size=64)

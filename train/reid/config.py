@@ -35,6 +35,7 @@ class ReidConfig(Config):
     multitask: bool = False
     feature_dim: int = 1024
     attribute_dim: int = 512
+    bnneck: bool = False  # batch-norm neck (Luo et al. 2019): keeps xent+htri from collapsing without ImageNet
     image_size: tuple[int, int] = (256, 256)  # height, width
     channel_size: tuple[int, int] = (64, 64)  # grid the loaders ship heatmaps/segments on (upsampled on the device)
     # losses
@@ -87,6 +88,7 @@ class ReidConfig(Config):
         return ReidArch(
             backbone=self.backbone, inputs=self.inputs, keypoints=self.keypoints, multitask=self.multitask,
             num_identities=num_identities, feature_dim=self.feature_dim, attribute_dim=self.attribute_dim,
+            bnneck=self.bnneck,
         )
 
     def needs_pose(self) -> bool:

@@ -68,7 +68,8 @@ class ReidLoss:
             parts["xent"] = F.cross_entropy(outputs["id_logits"].float(), batch["pid"], label_smoothing=self.label_smoothing)
             total = total + self.id_weight * parts["xent"]
         if self.use_htri:
-            parts["htri"] = batch_hard_triplet_loss(outputs["feature"], batch["pid"], self.margin)
+            triplet_feature = outputs.get("triplet_feature", outputs["feature"])
+            parts["htri"] = batch_hard_triplet_loss(triplet_feature, batch["pid"], self.margin)
             total = total + self.triplet_weight * parts["htri"]
         if "color_logits" in outputs:
             parts["color"] = self._attribute(outputs["color_logits"], batch["color_id"])

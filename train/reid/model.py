@@ -2,6 +2,8 @@
 
     image (3 + E channels) -> backbone -> global average pool -> [concat 108 keypoint values]
         -> fc 1024 + LeakyReLU -> ReID feature -> identity classifier
+                                 (bnneck: -> BatchNorm1d -> retrieval feature -> identity classifier; the
+                                  triplet loss takes the feature before the neck)
         -> fc 512  + LeakyReLU -> colour classifier          (multi-task only)
         -> fc 512  + LeakyReLU -> type classifier            (multi-task only)
 
@@ -46,6 +48,7 @@ class ReidArch:
     num_identities: int = 0
     feature_dim: int = 1024
     attribute_dim: int = 512
+    bnneck: bool = False
 
     def __post_init__(self):
         if self.inputs not in EXTRA_CHANNELS:
@@ -56,7 +59,10 @@ class ReidArch:
         return 3 + EXTRA_CHANNELS[self.inputs]
 
     def signature(self) -> dict:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        if not self.bnneck:  # checkpoints from before the option existed stay loadable
+            del out["bnneck"]
+        return out
 
 
 # --- widening the first convolution ------------------------------------------------------------------------
@@ -185,8 +191,10 @@ def _head(in_dim: int, out_dim: int) -> nn.Sequential:
 
 
 class ReidNet(nn.Module):
-    """Multi-task ReID network. `forward(images, keypoints=None)` returns a dict: `feature` (B, 1024),
-    `id_logits`, and with multi-task `color_logits` (B, 10) and `type_logits` (B, 9)."""
+    """Multi-task ReID network. `forward(images, keypoints=None)` returns a dict: `feature` (B, 1024, the
+    retrieval feature), `triplet_feature` (what the triplet loss compares: the same tensor, or with `bnneck`
+    the feature before the batch-norm neck), `id_logits`, and with multi-task `color_logits` (B, 10) and
+    `type_logits` (B, 9)."""
 
     def __init__(self, arch: ReidArch, pretrained: bool = True, weights_path: str | Path | None = None):
         super().__init__()
@@ -197,7 +205,10 @@ class ReidNet(nn.Module):
         widen_first_conv(self.backbone, EXTRA_CHANNELS[arch.inputs])
         pooled = self.backbone.num_features + (KEYPOINT_VALUES if arch.keypoints else 0)
         self.id_head = _head(pooled, arch.feature_dim)
-        self.id_classifier = nn.Linear(arch.feature_dim, arch.num_identities)
+        if arch.bnneck:
+            self.neck = nn.BatchNorm1d(arch.feature_dim)
+            self.neck.bias.requires_grad_(False)  # a shift would only move every identity's centre alike
+        self.id_classifier = nn.Linear(arch.feature_dim, arch.num_identities, bias=not arch.bnneck)
         if arch.multitask:
             self.color_head = _head(pooled, arch.attribute_dim)
             self.color_classifier = nn.Linear(arch.attribute_dim, NUM_COLORS)
@@ -224,7 +235,11 @@ class ReidNet(nn.Module):
                 raise ValueError("this network takes keypoints (arch.keypoints=True) but none were given")
             pooled = torch.cat([pooled, keypoints.reshape(len(pooled), -1).to(pooled.dtype)], dim=1)
         feature = self.id_head(pooled)
-        out = {"feature": feature, "id_logits": self.id_classifier(feature)}
+        if self.arch.bnneck:  # the triplet loss sees the feature, the classifier and retrieval its normalised copy
+            out = {"triplet_feature": feature, "feature": self.neck(feature)}
+        else:
+            out = {"triplet_feature": feature, "feature": feature}
+        out["id_logits"] = self.id_classifier(out["feature"])
         if self.arch.multitask:
             out["color_logits"] = self.color_classifier(self.color_head(pooled))
             out["type_logits"] = self.type_classifier(self.type_head(pooled))
