@@ -356,7 +356,7 @@ def pose_accuracy_command(model_run, data, split, out, mode, box_size, batch_siz
 @click.option("--keypoints/--no-keypoints", default=None, help="K: concatenate the 108 keypoint values after pooling.")
 @click.option("--multitask/--no-multitask", default=None, help="MT: colour and type heads.")
 @click.option("--loss", type=click.Choice(["xent", "htri", "xent+htri"]))
-@click.option("--bnneck/--no-bnneck", default=None, help="Batch-norm neck before the identity classifier (not the paper's; keeps xent+htri from collapsing without ImageNet weights).")
+@click.option("--bnneck/--no-bnneck", default=None, help="Batch-norm neck before the identity classifier (not the paper's; lets the identity loss learn under xent+htri without ImageNet weights).")
 @click.option("--image-size", type=int, help="Square input size (default 256).")
 @click.option("--epochs", type=int)
 @click.option("--pk", nargs=2, type=int, help="P identities x K images per batch (default 8 4).")

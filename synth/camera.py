@@ -190,7 +190,6 @@ def frame_vehicle(sample, hull_points: np.ndarray, out_size: int) -> dict:
     }
 
 
-
 def segment_box_entry(start: np.ndarray, end: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float | None:
     """Where the segment start-end enters the axis-aligned box [lo, hi], as a fraction of its length (0 when it
     starts inside), or None when it misses the box (slab test)."""

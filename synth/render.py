@@ -533,7 +533,7 @@ def check_labels(models_dir: str, config_dict: dict, indices: list[int], seed: i
     from synth.blender.render_backend import render_instance_depth, render_markers
     from synth.blender.scene_backend import VEHICLE_PASS_INDEX, _is_glass
     from synth.camera import camera_centre, project, rescale_intrinsics, rescale_points, segment_box_entry
-    from synth.vehicles.library import load_library, lower_cabin_box
+    from synth.vehicles.library import load_library
     from synth.vocabulary import VIS_OUTSIDE, VIS_VISIBLE
 
     config = RenderConfig.from_dict(config_dict)
@@ -561,7 +561,7 @@ def check_labels(models_dir: str, config_dict: dict, indices: list[int], seed: i
         through_glass = render_instance_depth(renderer.builder, _is_glass)
         glass_opaque = render_instance_depth(renderer.builder, lambda material: False)
         uv, z = project(K_big, frame["Rt"], world)
-        cam, cabin = camera_centre(frame["Rt"]), lower_cabin_box(world)
+        cam, cabin = camera_centre(frame["Rt"]), frame["vehicle"].cabin
 
         def seen_in(maps, k, win, tol) -> bool:
             index_map, depth_map = maps

@@ -35,7 +35,7 @@ class ReidConfig(Config):
     multitask: bool = False
     feature_dim: int = 1024
     attribute_dim: int = 512
-    bnneck: bool = False  # batch-norm neck (Luo et al. 2019): keeps xent+htri from collapsing without ImageNet
+    bnneck: bool = False  # batch-norm neck (Luo et al. 2019): lets xent learn beside htri without ImageNet
     image_size: tuple[int, int] = (256, 256)  # height, width
     channel_size: tuple[int, int] = (64, 64)  # grid the loaders ship heatmaps/segments on (upsampled on the device)
     # losses
