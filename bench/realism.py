@@ -3,10 +3,12 @@
 Compares the per-keypoint visible rate (PAMTRI's binary visibility: our code 2) of synthetic samples with that
 of the real VeRi-776 keypoint labels (../shared/data/veri_keypoints/label_train.csv), and prints the mean
 absolute difference over the 36 keypoints (goal: at most 0.05). The synthetic labels come from ray casting
-the default scenes (`synth.render.label_visibility`: the same code that labels rendered images, minus Cycles)
+the default scenes (`synth.render.label_keypoints`: the same code that labels rendered images, minus Cycles)
 or, with --dataset, from an already rendered dataset. Also prints the figure with the synthetic labels
 re-marked under a model of VeRi's annotation convention (synth.render.VERI_CONVENTION; clearly a separate,
-labelled figure: the datasets store the geometric labels). Writes a bar chart PNG next to the JSON.
+labelled figure: the datasets store the geometric labels), and the rates split by whether each side of the
+vehicle faces the camera, read off the 2D keypoints of both (bench/facing.py: the viewpoint mix apart from what
+is marked on a side once shown). Writes bar chart PNGs next to the JSON (realism.png, realism_facing.png).
 With --fit it instead measures the real images' viewpoints (PnP against the asset library) and writes the
 azimuth histogram, the default azimuth weights it gives and the elevation percentiles to real_viewpoints.json.
 With --by-view it compares the rates view by view (real images binned by their PnP azimuth, synthetic samples
@@ -32,25 +34,29 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import facing  # noqa: E402
 from synth.vocabulary import KEYPOINT_NAMES, NUM_KEYPOINTS, VIS_VISIBLE  # noqa: E402
 
 DEFAULT_VERI = ROOT.parent / "shared" / "data" / "veri_keypoints" / "label_train.csv"
 
 
-def veri_visible_rates(csv_path: Path) -> tuple[np.ndarray, int]:
+def veri_keypoints(csv_path: Path) -> np.ndarray:
+    """(N, 36, 3) x, y, visibility code of the real labels (hidden keypoints keep the annotators' positions)."""
     from synth.datasets.importers import read_pose_csv
 
-    codes = np.stack([keypoints[:, 2] for *_, keypoints in read_pose_csv(csv_path)])
-    return (codes == VIS_VISIBLE).mean(axis=0), len(codes)
+    return np.stack([keypoints for *_, keypoints in read_pose_csv(csv_path)])
 
 
-def dataset_visible_rates(dataset: Path) -> tuple[np.ndarray, int]:
+def dataset_keypoints(dataset: Path) -> np.ndarray:
     import h5py
 
     from synth.datasets.manifest import manifest_shards
 
-    vis = np.concatenate([h5py.File(path, "r")["keypoints"][:, :, 2] for _, path, _ in manifest_shards(dataset)])
-    return (vis == VIS_VISIBLE).mean(axis=0), len(vis)
+    return np.concatenate([h5py.File(path, "r")["keypoints"][:] for _, path, _ in manifest_shards(dataset)])
+
+
+def visible_rates(keypoints: np.ndarray) -> np.ndarray:
+    return (keypoints[:, :, 2] == VIS_VISIBLE).mean(axis=0)
 
 
 def keypoint_labels() -> list[str]:
@@ -111,7 +117,7 @@ def measure_viewpoints(args) -> dict:
     hist = np.histogram(az, bins=args.bins, range=(0, 360))[0].astype(np.float64)
     weights = np.maximum(hist / hist.mean(), args.floor)
     elevation = np.percentile(el, [5, 25, 50, 75, 95]).round(1).tolist()
-    print(f"azimuth histogram ({360 // args.bins} degree bins from 0 = front, 90 = left):", hist.astype(int).tolist())
+    print(f"azimuth histogram ({360 / args.bins:g} degree bins from 0 = front, 90 = left):", hist.astype(int).tolist())
     print("azimuth_weights:", "(" + ", ".join(f"{w:.2f}" for w in weights) + ")")
     print(f"elevation 5/25/50/75/95 %: {elevation}")
     return {"images": len(views), "azimuth_histogram": hist.astype(int).tolist(),
@@ -132,15 +138,16 @@ def compare_by_view(args) -> dict:
     occluders, patches or truncation, binned by their own): where in the view circle the two disagree, free of the
     viewpoint mix. Also the mean absolute difference of the overall rates when the synthetic bins are mixed as
     the real images are (what the geometry alone leaves)."""
-    from synth.render import label_visibility
+    from synth.render import label_keypoints
     from synth.scene import RenderConfig
 
     views, real_flags = fit_real_views(args.models, args.veri, args.max_images)
     config = RenderConfig.from_yaml(args.config) if args.config else RenderConfig()
     config.viewpoint.azimuth, config.viewpoint.azimuth_weights = (0.0, 360.0), ()
     config.occluders.prob = config.occlusion2d.prob = config.image.truncation_prob = 0.0
-    codes, synth_views = label_visibility(args.models, args.n, args.seed, config, count=args.count,
-                                          workers=args.workers)
+    keypoints, synth_views = label_keypoints(args.models, args.n, args.seed, config, count=args.count,
+                                             workers=args.workers)
+    codes = keypoints[:, :, 2]
     synth_flags = codes == VIS_VISIBLE
     width = 360 / args.bins
     real_bin = (views[:, 0] % 360 // width).astype(int)
@@ -229,25 +236,25 @@ def main() -> None:
         out.write_text(json.dumps(measure_viewpoints(args), indent=2))
         print(f"wrote {out}")
         return
-    real, n_real = veri_visible_rates(args.veri)
+    real_keypoints = veri_keypoints(args.veri)
+    real, n_real = visible_rates(real_keypoints), len(real_keypoints)
     start = time.time()
     conv = None
     if args.dataset:
-        synth, n_synth = dataset_visible_rates(args.dataset)
+        synth_keypoints = dataset_keypoints(args.dataset)
         source = str(args.dataset)
     else:
-        from synth.render import label_visibility
+        from synth.render import VERI_CONVENTION, label_keypoints
         from synth.scene import RenderConfig
 
         config = RenderConfig.from_yaml(args.config) if args.config else RenderConfig()
-        from synth.render import VERI_CONVENTION
-
-        codes, _ = label_visibility(args.models, args.n, args.seed, config, count=args.count, workers=args.workers)
-        synth, n_synth = (codes == VIS_VISIBLE).mean(axis=0), len(codes)
-        conv_codes, _ = label_visibility(args.models, args.n, args.seed, config, count=args.count,
-                                         workers=args.workers, convention=VERI_CONVENTION)
-        conv = (conv_codes == VIS_VISIBLE).mean(axis=0)
+        synth_keypoints, _ = label_keypoints(args.models, args.n, args.seed, config, count=args.count,
+                                             workers=args.workers)
+        conv_keypoints, _ = label_keypoints(args.models, args.n, args.seed, config, count=args.count,
+                                            workers=args.workers, convention=VERI_CONVENTION)
+        conv = visible_rates(conv_keypoints)
         source = f"ray-cast labels of samples 0..{args.count - 1} (config: {args.config or 'defaults'})"
+    synth, n_synth = visible_rates(synth_keypoints), len(synth_keypoints)
     diff = np.abs(real - synth)
     mad = float(diff.mean())
     print(f"real VeRi labels: {n_real} images; synthetic: {n_synth} samples ({source})")
@@ -274,6 +281,9 @@ def main() -> None:
             "mean_abs_diff_veri_convention": round(conv_mad, 4),
             "synthetic_visible_rate_veri_convention": [round(float(v), 4) for v in conv],
         })
+    by_facing = facing.compare(real_keypoints, synth_keypoints)
+    facing.print_comparison(by_facing)
+    result["by_facing"] = facing.to_json(by_facing)
     result.update({"seconds": round(time.time() - start, 1),
                    "load_average_at_start": [round(v, 2) for v in os.getloadavg()]})
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -281,7 +291,9 @@ def main() -> None:
     png = args.out.with_suffix(".png")
     plot(real, synth, png, f"per-keypoint visible rate; mean |diff| = {mad:.3f}"
          + (f" (under the VeRi-convention model: {conv_mad:.3f})" if conv is not None else ""), conv)
-    print(f"wrote {args.out} and {png}")
+    facing_png = args.out.with_name(args.out.stem + "_facing.png")
+    facing.plot_comparison(by_facing, facing_png)
+    print(f"wrote {args.out}, {png} and {facing_png}")
 
 
 if __name__ == "__main__":

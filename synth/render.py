@@ -478,17 +478,17 @@ def _label_chunk(indices: list[int], convention: dict | None = None) -> list[tup
     out = []
     for i in indices:
         labels = renderer.label_only(int(i), convention)
-        out.append((labels["keypoints"][:, 2].astype(np.int8), labels["sample"].azimuth, labels["sample"].elevation))
+        out.append((labels["keypoints"].astype(np.float32), labels["sample"].azimuth, labels["sample"].elevation))
     return out
 
 
-def label_visibility(models_dir, n: int, seed: int = 0, config: RenderConfig | None = None, count: int = 1000,
-                     workers: int | None = None, progress: bool = True,
-                     convention: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Visibility codes (count, 36) and viewpoints (count, 2: azimuth, elevation) of samples 0..count-1 of a
-    dataset of n images, computed by ray casting
-    the scenes without rendering them (seconds instead of minutes): for matching the randomization ranges
-    to real data (bench/realism.py). `convention` (e.g. VERI_CONVENTION) re-marks them as annotators would."""
+def label_keypoints(models_dir, n: int, seed: int = 0, config: RenderConfig | None = None, count: int = 1000,
+                    workers: int | None = None, progress: bool = True,
+                    convention: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Keypoint labels (count, 36, 3: x, y, visibility code) and viewpoints (count, 2: azimuth, elevation) of
+    samples 0..count-1 of a dataset of n images, computed by ray casting the scenes without rendering them
+    (seconds instead of minutes): for matching the randomization ranges to real data (bench/realism.py).
+    `convention` (e.g. VERI_CONVENTION) re-marks the codes as annotators would."""
     from tqdm import tqdm
 
     config = config or RenderConfig()

@@ -408,7 +408,7 @@ def test_hollow_user_model_shows_nothing_through_its_windows(tiny_library, tmp_p
     a person sees seats and dashboard there, so they must not count as visible (the near side's must), while
     the far side's window corners, which a person does see through the glass, still may."""
     from synth.blender.vehicles import load_vehicle, remove_vehicle
-    from synth.render import label_visibility
+    from synth.render import label_keypoints
     from synth.scene import RenderConfig
     from synth.vocabulary import VIS_VISIBLE
 
@@ -432,7 +432,9 @@ def test_hollow_user_model_shows_nothing_through_its_windows(tiny_library, tmp_p
     config.occluders.prob = config.occlusion2d.prob = config.image.truncation_prob = 0.0
     config.viewpoint.azimuth, config.viewpoint.azimuth_weights = (8.0, 25.0), ()
     config.viewpoint.elevation = (15.0, 28.0)
-    codes, views = label_visibility(tmp_path / "user", 100, 0, config, count=16, workers=1, progress=False)
+    keypoints, views = label_keypoints(tmp_path / "user", 100, 0, config, count=16, workers=1,
+                                      progress=False)
+    codes = keypoints[..., 2]
     assert np.all((views[:, 0] % 360 > 7) & (views[:, 0] % 360 < 26))
     far_low, near_low, far_window = [23, 24, 27, 28], [2, 5, 6, 9], [30, 31, 32]
     assert (codes[:, far_low] == VIS_VISIBLE).sum() == 0

@@ -20,7 +20,7 @@ if importlib.util.find_spec("bpy") is None:
 from synth.datasets import ShardDataset, read_manifest  # noqa: E402
 from synth.datasets.manifest import is_complete_shard  # noqa: E402
 from synth.render import (  # noqa: E402
-    build_test_library, check_labels, label_visibility, render_dataset, run_in_blender_process)
+    build_test_library, check_labels, label_keypoints, render_dataset, run_in_blender_process)
 from synth.scene import RenderConfig  # noqa: E402
 from synth.vocabulary import VIS_OUTSIDE, VIS_VISIBLE  # noqa: E402
 
@@ -128,7 +128,8 @@ def test_nothing_is_seen_through_the_cabin(library):
     config.occluders.prob = config.occlusion2d.prob = config.image.truncation_prob = 0.0
     config.viewpoint.azimuth, config.viewpoint.azimuth_weights = (8.0, 25.0), ()
     config.viewpoint.elevation = (15.0, 28.0)
-    codes, views = label_visibility(library, 100, 0, config, count=24, workers=1, progress=False)
+    keypoints, views = label_keypoints(library, 100, 0, config, count=24, workers=1, progress=False)
+    codes = keypoints[..., 2]
     assert np.all((views[:, 0] % 360 > 7) & (views[:, 0] % 360 < 26))
     far_low, near_low = [23, 24, 27, 28], [2, 5, 6, 9]
     assert (codes[:, far_low] == VIS_VISIBLE).sum() == 0
