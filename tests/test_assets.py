@@ -218,6 +218,43 @@ def test_pnp_viewpoint_recovers_the_camera():
         assert abs(got_el - elevation) < 1.0, (elevation, got_el)
 
 
+def test_side_facing_test_tells_which_side_the_camera_sees():
+    """The split behind bench/realism.py's facing table: read off the 2D keypoints alone, a side faces the camera
+    exactly when the camera is on the outer side of the plane of its arch points; and the split rates recompose
+    the overall visible rates."""
+    import sys
+
+    from synth.camera import intrinsics, look_at, project, spherical_position
+    from synth.vocabulary import VIS_OCCLUDED, VIS_VISIBLE
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    import facing
+
+    template = keypoints(sample_params("suv", model_rng(5, "suv", 1)))
+    centre = np.array([0.0, 0.0, template[:, 2].mean()])
+    K = intrinsics(300.0, 127.5, 127.5)
+    views = [(a, e) for a in range(0, 360, 7) for e in (6, 20, 35)]
+    labels = []
+    for azimuth, elevation in views:
+        position = spherical_position(azimuth, elevation, 10.0) + centre
+        uv, _ = project(K, look_at(position, centre), template)
+        labels.append(np.column_stack([uv, np.full(len(uv), VIS_OCCLUDED)]))
+        for side, offset in facing.SIDE_OFFSET.items():
+            quad = template[[k + offset for k in facing.ARCH_QUAD]]
+            normal = np.cross(quad[1] - quad[0], quad[3] - quad[0])
+            normal *= np.sign(normal[1]) * (1 if side == "left" else -1)  # outwards
+            distance = (position - quad.mean(0)) @ normal / np.linalg.norm(normal)
+            if abs(distance) > 0.05:  # the quad is not quite flat: leave views that graze its plane
+                assert facing.side_facing(labels[-1][None], side)[0] == float(distance > 0), (side, azimuth)
+    labels = np.stack(labels)
+    rng = np.random.default_rng(0)
+    labels[:, :, 2] = np.where(rng.random(labels.shape[:2]) < 0.6, VIS_VISIBLE, VIS_OCCLUDED)
+    split = facing.split_rates(labels)
+    assert split["samples"] == len(views)
+    assert 0.3 < split["left"]["share_facing"] < 0.7
+    np.testing.assert_allclose(facing.recompose(split), (labels[:, :, 2] == VIS_VISIBLE).mean(0), atol=1e-12)
+
+
 # --- Blender side ------------------------------------------------------------------------------------------
 
 try:
