@@ -204,7 +204,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", type=Path, default=ROOT / "assets")
     parser.add_argument("--veri", type=Path, default=DEFAULT_VERI)
-    parser.add_argument("--count", type=int, default=1500, help="synthetic samples to label")
+    parser.add_argument("--count", type=int, default=None,
+                        help="synthetic samples to label (default 1500; 3000 with --by-view, spread over its bins)")
     parser.add_argument("--n", type=int, default=41000, help="size of the dataset the samples are drawn from")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--config", type=Path, help="render config YAML (default: the built-in defaults)")
@@ -221,6 +222,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "realism.json")
     args = parser.parse_args()
 
+    if args.count is None:
+        args.count = 3000 if args.by_view else 1500
     if not args.veri.exists():
         print(f"skipped: real VeRi keypoint labels not found at {args.veri}")
         return
