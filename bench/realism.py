@@ -3,9 +3,9 @@
 Compares the per-keypoint visible rate (PAMTRI's binary visibility: our code 2) of synthetic samples with that
 of the real VeRi-776 keypoint labels (../shared/data/veri_keypoints/label_train.csv), and prints the mean
 absolute difference over the 36 keypoints (goal: at most 0.05). The synthetic labels come from ray casting
-the default scenes (`synth.render.label_keypoints`: the same code that labels rendered images, minus Cycles)
+the default scenes (`synth.label_checks.label_keypoints`: the same code that labels rendered images, minus Cycles)
 or, with --dataset, from an already rendered dataset. Also prints the figure with the synthetic labels
-re-marked under a model of VeRi's annotation convention (synth.render.VERI_CONVENTION; clearly a separate,
+re-marked under a model of VeRi's annotation convention (synth.label_checks.VERI_CONVENTION; clearly a separate,
 labelled figure: the datasets store the geometric labels), and the rates split by whether each side of the
 vehicle faces the camera, read off the 2D keypoints of both (bench/facing.py: the viewpoint mix apart from what
 is marked on a side once shown). Writes bar chart PNGs next to the JSON (realism.png, realism_facing.png).
@@ -138,7 +138,7 @@ def compare_by_view(args) -> dict:
     occluders, patches or truncation, binned by their own): where in the view circle the two disagree, free of the
     viewpoint mix. Also the mean absolute difference of the overall rates when the synthetic bins are mixed as
     the real images are (what the geometry alone leaves)."""
-    from synth.render import label_keypoints
+    from synth.label_checks import label_keypoints
     from synth.scene import RenderConfig
 
     views, real_flags = fit_real_views(args.models, args.veri, args.max_images)
@@ -247,7 +247,7 @@ def main() -> None:
         synth_keypoints = dataset_keypoints(args.dataset)
         source = str(args.dataset)
     else:
-        from synth.render import VERI_CONVENTION, label_keypoints
+        from synth.label_checks import VERI_CONVENTION, label_keypoints
         from synth.scene import RenderConfig
 
         config = RenderConfig.from_yaml(args.config) if args.config else RenderConfig()
@@ -278,7 +278,7 @@ def main() -> None:
     if conv is not None:
         conv_mad = float(np.abs(real - conv).mean())
         print(f"with the synthetic labels re-marked under a model of VeRi's annotation convention "
-              f"(synth.render.VERI_CONVENTION; statistics only, never stored): {conv_mad:.4f}")
+              f"(synth.label_checks.VERI_CONVENTION; statistics only, never stored): {conv_mad:.4f}")
         result.update({
             "veri_convention": {k: list(v) if isinstance(v, tuple) else v for k, v in VERI_CONVENTION.items()},
             "mean_abs_diff_veri_convention": round(conv_mad, 4),

@@ -10,7 +10,6 @@ Blender runs only in worker processes (spawned, each `import bpy` once, recycled
 """
 from __future__ import annotations
 
-import functools
 import math
 import multiprocessing
 import os
@@ -28,7 +27,6 @@ from synth.datasets.schema import shard_name
 from synth.datasets.writer import encode_image
 from synth.identities import IdentityPlan, plan_identities
 from synth.scene import LIGHTING_NAMES, RenderConfig, SceneSample, sample_scene
-from synth.vocabulary import VIS_OUTSIDE, VIS_VISIBLE
 
 CONFIG_NAME = "render_config.yaml"
 WORKER_LOG = "render_workers.log"
@@ -101,7 +99,7 @@ class SampleRenderer:
     def labels(self, sample: SceneSample, frame: dict, convention: dict | None = None) -> dict:
         """Keypoints (36, 3: x, y, visibility before 2D occlusion), amodal box, and the vehicle's amodal /
         visible silhouette on a 32 x 32 grid, by ray casting the scene as set up for `sample`. `convention`
-        (statistics only, never stored): see VERI_CONVENTION."""
+        (statistics only, never stored): see synth.label_checks.VERI_CONVENTION."""
         from synth.camera import box_of, project
 
         size = self.config.image.size
@@ -126,8 +124,8 @@ class SampleRenderer:
 
     def label_only(self, index: int, convention: dict | None = None) -> dict:
         """The labels of sample `index` without rendering (scene set up, ray casts only): for statistics.
-        With `convention` (e.g. VERI_CONVENTION) the visibility codes model a human annotation convention
-        instead of the geometric truth that datasets store."""
+        With `convention` (e.g. synth.label_checks.VERI_CONVENTION) the visibility codes model a human
+        annotation convention instead of the geometric truth that datasets store."""
         from synth import compose
 
         sample = self.describe(index)
@@ -141,7 +139,9 @@ class SampleRenderer:
                 mask |= compose.patch_mask(patch, labels["box"], self.config.image.size)
             labels = self.apply_patch_mask(labels, mask)
         if convention:
-            labels = {**labels, "keypoints": _apply_convention(labels["keypoints"], convention, frame)}
+            from synth.label_checks import apply_convention
+
+            labels = {**labels, "keypoints": apply_convention(labels["keypoints"], convention, frame)}
         return {**labels, "sample": sample}
 
     def render(self, index: int) -> tuple[Sample, dict]:
@@ -204,7 +204,7 @@ def _forget_parent_blender_paths() -> None:
     sys.path[:] = [p for p in sys.path if marker not in p]
 
 
-def _worker_init(config_dict: dict, models_dir: str, n: int, seed: int, background_files: list[str],
+def init_worker(config_dict: dict, models_dir: str, n: int, seed: int, background_files: list[str],
                  log_path: str | None = None) -> None:
     _forget_parent_blender_paths()
     if log_path:  # Blender prints a line per frame: keep it (and any native crash report) out of the terminal
@@ -215,7 +215,7 @@ def _worker_init(config_dict: dict, models_dir: str, n: int, seed: int, backgrou
     _WORKER.update(config=config_dict, models_dir=models_dir, n=n, seed=seed, backgrounds=background_files)
 
 
-def _worker_renderer() -> SampleRenderer:
+def worker_renderer() -> SampleRenderer:
     if "renderer" not in _WORKER:
         from synth.vehicles.library import load_library
 
@@ -231,7 +231,7 @@ def _render_chunk(indices: list[int]) -> tuple[list[Sample], list[str], int]:
     """Worker task: render a run of samples. Returns the samples, warnings, and the worker's peak RSS (kB)."""
     import resource
 
-    renderer = _worker_renderer()
+    renderer = worker_renderer()
     samples = [renderer.render(int(i))[0] for i in indices]
     warnings, renderer.warnings = renderer.warnings, []
     return samples, warnings, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -350,7 +350,7 @@ def render_dataset(models_dir, out, n: int, seed: int = 0, config: RenderConfig 
 
     def make_pool():
         return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_worker_init, initargs=init_args,
+                                   initializer=init_worker, initargs=init_args,
                                    max_tasks_per_child=tasks_per_child)
 
     pool = make_pool()
@@ -429,83 +429,7 @@ def _write_shard(unit: ShardUnit, chunks: dict[int, list[Sample]], attrs: dict, 
         raise
 
 
-# --- label statistics without rendering --------------------------------------------------------------------
-
-
-# How VeRi-776's annotators mark visibility, as far as their labels show it (docs/RENDER.md, "Realism"): the
-# four roof corners are marked visible whenever they are in the image (99.8-100% of real labels, occluded or
-# not); the four corners of the front (rear) face are marked visible whenever that face is towards the camera
-# (100% in real front-left views, though a rounded nose hides the far corner); a keypoint just behind the
-# vehicle's own silhouette (within 0.3 m along the line of sight) is marked visible; the upper and end points of
-# the wheel arches next to the front (rear) face, on both sides, are marked visible while the camera is within
-# 30 (20) degrees of the vehicle's axis (where the real rate of the far side's ones falls below one half: the
-# annotators mark the arch whose tyre shows under the bumper). A model of a human convention, for statistics
-# only (bench/realism.py): the datasets store the geometric truth.
-VERI_CONVENTION = {"always_visible": (13, 14, 31, 32), "end_faces": True, "self_tolerance": 0.3,
-                   "end_arches": (30.0, 20.0)}
-
-FRONT_CORNERS, REAR_CORNERS = (16, 17, 34, 35), (10, 11, 28, 29)
-FRONT_ARCH_ENDS, REAR_ARCH_ENDS = (2, 3, 4, 20, 21, 22), (7, 8, 9, 25, 26, 27)
-
-
-def _apply_convention(keypoints: np.ndarray, convention: dict, frame: dict) -> np.ndarray:
-    """Visibility codes as an annotator following `convention` would mark them (in-frame keypoints only)."""
-    from synth.camera import camera_centre
-
-    kps = keypoints.copy()
-    marked = list(convention.get("always_visible", ()))
-    cam = camera_centre(frame["Rt"])  # in the vehicle frame: x forward, y left
-    if convention.get("end_faces"):  # the corners of the front / rear face when that face is towards the camera
-        world = frame["vehicle"].asset.keypoints
-        if cam[0] > world[list(FRONT_CORNERS), 0].max():
-            marked += FRONT_CORNERS
-        if cam[0] < world[list(REAR_CORNERS), 0].min():
-            marked += REAR_CORNERS
-    arches = convention.get("end_arches")
-    if arches:  # (front, rear) degrees off the axis within which both sides' end-arch points are marked
-        off_front = abs(np.degrees(np.arctan2(cam[1], cam[0])))
-        if off_front < arches[0]:
-            marked += FRONT_ARCH_ENDS
-        if 180 - off_front < arches[1]:
-            marked += REAR_ARCH_ENDS
-    in_frame = kps[marked, 2] > VIS_OUTSIDE
-    kps[marked, 2] = np.where(in_frame, VIS_VISIBLE, kps[marked, 2])
-    return kps
-
-
-def _label_chunk(indices: list[int], convention: dict | None = None) -> list[tuple[np.ndarray, float, float]]:
-    renderer = _worker_renderer()
-    out = []
-    for i in indices:
-        labels = renderer.label_only(int(i), convention)
-        out.append((labels["keypoints"].astype(np.float32), labels["sample"].azimuth, labels["sample"].elevation))
-    return out
-
-
-def label_keypoints(models_dir, n: int, seed: int = 0, config: RenderConfig | None = None, count: int = 1000,
-                    workers: int | None = None, progress: bool = True,
-                    convention: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Keypoint labels (count, 36, 3: x, y, visibility code) and viewpoints (count, 2: azimuth, elevation) of
-    samples 0..count-1 of a dataset of n images, computed by ray casting the scenes without rendering them
-    (seconds instead of minutes): for matching the randomization ranges to real data (bench/realism.py).
-    `convention` (e.g. VERI_CONVENTION) re-marks the codes as annotators would."""
-    from tqdm import tqdm
-
-    config = config or RenderConfig()
-    workers = workers or default_workers()
-    init_args = (config.to_dict(), str(models_dir), int(n), int(seed), [], None)
-    chunks = [list(range(s, min(count, s + CHUNK))) for s in range(0, count, CHUNK)]
-    out: list[np.ndarray] = []
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_worker_init, initargs=init_args) as pool:
-        for result in tqdm(pool.map(functools.partial(_label_chunk, convention=convention), chunks),
-                           total=len(chunks), disable=not progress,
-                           desc="labels", unit="chunk"):
-            out.extend(result)
-    return np.stack([o[0] for o in out]), np.array([o[1:] for o in out], np.float64)
-
-
-# --- label accuracy check (tests, benchmarks) --------------------------------------------------------------
+# --- helpers -----------------------------------------------------------------------------------------------
 
 
 def run_in_blender_process(fn, *args):
@@ -513,86 +437,3 @@ def run_in_blender_process(fn, *args):
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
                              initializer=_forget_parent_blender_paths) as pool:
         return pool.submit(fn, *args).result()
-
-
-def build_test_library(path: str, n: int = 3) -> None:
-    """A small procedural model library (the asset code's builder), for tests and benchmarks."""
-    from synth.blender.vehicles import build_library
-
-    build_library(path, n=n, progress=False)
-
-
-def check_labels(models_dir: str, config_dict: dict, indices: list[int], seed: int = 0, n: int = 100) -> dict:
-    """Render samples and measure their labels against what Cycles draws (call in a Blender process):
-    - `errors`: distance (output pixels) between each visible keypoint's label and the centroid of a small
-      emissive sphere rendered at that keypoint alone;
-    - `agree` / `total`: keypoints in the frame whose label (visible or not) matches an instance + depth pass
-      rendered at 4x the output resolution (window glass transparent, as for the ray casts): visible when a
-      pixel within 1/4 output pixel of the keypoint shows the vehicle at the keypoint's depth, unless it shows
-      only with the glass transparent and the line of sight crosses the lower cabin (`lower_cabin_box`)."""
-    from synth.blender.render_backend import render_instance_depth, render_markers
-    from synth.blender.scene_backend import VEHICLE_PASS_INDEX, _is_glass
-    from synth.camera import camera_centre, project, rescale_intrinsics, rescale_points, segment_box_entry
-    from synth.vehicles.library import load_library
-    from synth.vocabulary import VIS_OUTSIDE, VIS_VISIBLE
-
-    config = RenderConfig.from_dict(config_dict)
-    models = load_library(models_dir)
-    plan = plan_identities(models, n, seed, config.identities)
-    renderer = SampleRenderer(config, models, plan, seed)
-    errors, agree, total, disagreements = [], 0, 0, []
-    size = config.image.size
-    for index in indices:
-        sample, extra = renderer.render(index)
-        frame = extra["frame"]
-        r = frame["render_size"]
-        kps = sample.keypoints
-        world = models[int(sample.extra["model_id"])].keypoints
-        _, depth = project(frame["K_render"], frame["Rt"], world)
-        ys, xs = np.mgrid[0:r, 0:r]
-        for k in np.flatnonzero(kps[:, 2] == VIS_VISIBLE):
-            radius = 1.2 * depth[k] / frame["K_render"][0, 0]  # about 1.2 px
-            alpha = render_markers(renderer.builder, world[k:k + 1], float(radius), samples=32)[0]
-            centroid = np.array([(alpha * xs).sum(), (alpha * ys).sum()]) / max(alpha.sum(), 1e-9)
-            errors.append(float(np.linalg.norm(rescale_points(centroid, r, size) - kps[k, :2])))
-        big = 4 * size
-        K_big = rescale_intrinsics(frame["K"], size, big)
-        renderer.builder.set_camera(K_big, frame["Rt"], big)
-        through_glass = render_instance_depth(renderer.builder, _is_glass)
-        glass_opaque = render_instance_depth(renderer.builder, lambda material: False)
-        uv, z = project(K_big, frame["Rt"], world)
-        cam, cabin = camera_centre(frame["Rt"]), frame["vehicle"].cabin
-
-        def seen_in(maps, k, win, tol) -> bool:
-            index_map, depth_map = maps
-            return bool(((index_map[win] == VEHICLE_PASS_INDEX) & (np.abs(depth_map[win] - z[k]) <= tol)).any())
-
-        for k in np.flatnonzero(kps[:, 2] > VIS_OUTSIDE):
-            x, y = np.round(uv[k]).astype(int)
-            win = (slice(max(0, y - 1), y + 2), slice(max(0, x - 1), x + 2))  # +-1/4 output pixel
-            tol = max(0.1, 0.008 * z[k])  # as the ray casts (keypoints on edges, surfaces sloping in a pixel)
-            seen = seen_in(glass_opaque, k, win, tol)
-            if not seen and seen_in(through_glass, k, win, tol):
-                short_of = cam + (world[k] - cam) * (1 - tol / np.linalg.norm(world[k] - cam))
-                seen = segment_box_entry(cam, short_of, *cabin) is None
-            ok = seen == bool(kps[k, 2] == VIS_VISIBLE)
-            agree += int(ok)
-            total += 1
-            if not ok:
-                disagreements.append((int(index), int(k), int(kps[k, 2])))
-    return {"errors": errors, "agree": agree, "total": total, "disagreements": disagreements}
-
-
-def denoiser_check(models_dir: str, config_dict: dict, indices: list[int], seed: int = 0, n: int = 100) -> dict:
-    """Render samples with the worker's OIDN filter (twice, for determinism) and with Cycles' own denoiser
-    (call in a Blender process): {'worker': [...], 'worker_again': [...], 'cycles': [...]} raw RGBA renders."""
-    from synth.vehicles.library import load_library
-
-    models = load_library(models_dir)
-    out = {}
-    for key, in_worker in (("worker", True), ("worker_again", True), ("cycles", False)):
-        config = RenderConfig.from_dict(config_dict)
-        config.quality.denoise, config.quality.denoise_in_worker = "oidn", in_worker
-        renderer = SampleRenderer(config, models, plan_identities(models, n, seed, config.identities), seed)
-        out[key] = [renderer.render(i)[1]["rgba"] for i in indices]
-    return out

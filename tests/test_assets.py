@@ -445,7 +445,7 @@ def test_hollow_user_model_shows_nothing_through_its_windows(tiny_library, tmp_p
     a person sees seats and dashboard there, so they must not count as visible (the near side's must), while
     the far side's window corners, which a person does see through the glass, still may."""
     from synth.blender.vehicles import load_vehicle, remove_vehicle
-    from synth.render import label_keypoints
+    from synth.label_checks import label_keypoints
     from synth.scene import RenderConfig
     from synth.vocabulary import VIS_VISIBLE
 

@@ -19,8 +19,8 @@ if importlib.util.find_spec("bpy") is None:
 
 from synth.datasets import ShardDataset, read_manifest  # noqa: E402
 from synth.datasets.manifest import is_complete_shard  # noqa: E402
-from synth.render import (  # noqa: E402
-    build_test_library, check_labels, label_keypoints, render_dataset, run_in_blender_process)
+from synth.label_checks import build_test_library, check_labels, label_keypoints  # noqa: E402
+from synth.render import render_dataset, run_in_blender_process  # noqa: E402
 from synth.scene import RenderConfig  # noqa: E402
 from synth.vocabulary import VIS_OUTSIDE, VIS_VISIBLE  # noqa: E402
 
@@ -140,7 +140,7 @@ def test_worker_denoiser_matches_cycles_denoiser_and_is_deterministic(library):
     """The default CPU path (multilayer EXR read back, OIDN kept in the worker, view transform in numpy) gives
     what Cycles' own denoiser gives (at 32 samples, where both have converged: measured ~1.5 levels apart; a
     wrong exposure, colour transform or alpha would be tens of levels off), and the same bytes twice."""
-    from synth.render import denoiser_check
+    from synth.label_checks import denoiser_check
 
     config = tiny_config(size=64, samples=32)
     config.image.native_size = (64.0, 64.0)

@@ -227,7 +227,7 @@ def test_veri_convention_marks_the_end_arches_only_near_the_axis():
     image stay outside."""
     from types import SimpleNamespace
 
-    from synth.render import FRONT_ARCH_ENDS, REAR_ARCH_ENDS, _apply_convention
+    from synth.label_checks import FRONT_ARCH_ENDS, REAR_ARCH_ENDS, apply_convention
     from synth.vocabulary import NUM_KEYPOINTS, VIS_OUTSIDE
 
     vehicle = SimpleNamespace(asset=SimpleNamespace(keypoints=np.zeros((NUM_KEYPOINTS, 3))))
@@ -237,7 +237,7 @@ def test_veri_convention_marks_the_end_arches_only_near_the_axis():
 
     def marked(azimuth: float) -> set[int]:
         frame = {"Rt": camera.look_at(camera.spherical_position(azimuth, 15.0, 12.0), np.zeros(3)), "vehicle": vehicle}
-        codes = _apply_convention(hidden, {"end_arches": (30.0, 20.0)}, frame)[:, 2]
+        codes = apply_convention(hidden, {"end_arches": (30.0, 20.0)}, frame)[:, 2]
         return set(np.flatnonzero(codes == VIS_VISIBLE).tolist())
 
     assert marked(25.0) == marked(-25.0) == set(FRONT_ARCH_ENDS) - {21}
