@@ -3,8 +3,8 @@
 Compares the per-keypoint visible rate (PAMTRI's binary visibility: our code 2) of synthetic samples with that
 of the real VeRi-776 keypoint labels (../shared/data/veri_keypoints/label_train.csv), and prints the mean
 absolute difference over the 36 keypoints (goal: at most 0.05). The synthetic labels come from ray casting
-the default scenes (`synth.label_checks.label_keypoints`: the same code that labels rendered images, minus Cycles)
-or, with --dataset, from an already rendered dataset. Also prints the figure with the synthetic labels
+the default scenes (`synth.label_checks.label_keypoints`: the same code that labels rendered images, minus
+Cycles) or, with --dataset, from an already rendered dataset. Also prints the figure with the synthetic labels
 re-marked under a model of VeRi's annotation convention (synth.label_checks.VERI_CONVENTION; clearly a separate,
 labelled figure: the datasets store the geometric labels), and the rates split by whether each side of the
 vehicle faces the camera, read off the 2D keypoints of both (bench/facing.py: the viewpoint mix apart from what
@@ -52,7 +52,11 @@ def dataset_keypoints(dataset: Path) -> np.ndarray:
 
     from synth.datasets.manifest import manifest_shards
 
-    return np.concatenate([h5py.File(path, "r")["keypoints"][:] for _, path, _ in manifest_shards(dataset)])
+    def read(path: Path) -> np.ndarray:
+        with h5py.File(path, "r") as shard:
+            return shard["keypoints"][:]
+
+    return np.concatenate([read(path) for _, path, _ in manifest_shards(dataset)])
 
 
 def visible_rates(keypoints: np.ndarray) -> np.ndarray:
