@@ -31,16 +31,6 @@ def signed_area(polygons: np.ndarray) -> np.ndarray:
     return 0.5 * np.sum(x * np.roll(y, -1, axis=-1) - np.roll(x, -1, axis=-1) * y, axis=-1)
 
 
-def side_facing(keypoints: np.ndarray, side: str) -> np.ndarray:
-    """(N,) 1.0 where `side` ("left" / "right") faces the camera, 0.0 where it faces away, NaN where its arch
-    quadrilateral is unknown or degenerate, for (N, 36, >=2) keypoints."""
-    quad = keypoints[:, [k + SIDE_OFFSET[side] for k in ARCH_QUAD], :2].astype(np.float64)
-    area = FACING_SIGN[side] * signed_area(quad)
-    out = (area > 0).astype(np.float64)
-    out[~np.isfinite(area) | (area == 0)] = np.nan
-    return out
-
-
 def turn(keypoints: np.ndarray, side: str) -> np.ndarray:
     """(N,) how far `side` is turned towards the camera: its arch quadrilateral's signed image area over the area
     of the keypoints' box (negative: turned away; NaN where unknown)."""
@@ -50,6 +40,15 @@ def turn(keypoints: np.ndarray, side: str) -> np.ndarray:
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows
         box = np.prod(np.nanmax(xy, axis=1) - np.nanmin(xy, axis=1), axis=1)
         return FACING_SIGN[side] * signed_area(quad) / box
+
+
+def side_facing(keypoints: np.ndarray, side: str) -> np.ndarray:
+    """(N,) 1.0 where `side` ("left" / "right") faces the camera, 0.0 where it faces away, NaN where its arch
+    quadrilateral is unknown or degenerate, for (N, 36, >=2) keypoints."""
+    t = turn(keypoints, side)
+    out = (t > 0).astype(np.float64)
+    out[~np.isfinite(t) | (t == 0)] = np.nan
+    return out
 
 
 def away_by_turn(keypoints: np.ndarray, parts=OUTER_ARCH_PARTS, groups: int = 4) -> list[dict]:
@@ -137,9 +136,10 @@ def print_comparison(result: dict) -> None:
         print(f"  {side} side faces the camera in {real[side]['share_facing']:.2f} of real images, "
               f"{synth[side]['share_facing']:.2f} of synthetic ones")
     print(f"  {'part (both sides pooled)':34s} {'facing: real synth':>18s} {'away: real synth':>17s}")
+    columns = [pooled(split, condition) for condition in CONDITIONS for split in (real, synth)]
     for k, name in enumerate(part_names()):
-        print(f"  {k:2d} {name:31s} {pooled(real, 'facing')[k]:10.2f} {pooled(synth, 'facing')[k]:6.2f} "
-              f"{pooled(real, 'away')[k]:10.2f} {pooled(synth, 'away')[k]:6.2f}")
+        print(f"  {k:2d} {name:31s} {columns[0][k]:10.2f} {columns[1][k]:6.2f} {columns[2][k]:10.2f} "
+              f"{columns[3][k]:6.2f}")
     by_turn = result["away_outer_arch_by_turn"]
     print(f"  outer arch points {by_turn['parts']} of a turned-away side, by how far it is turned away "
           "(quartiles, arch quadrilateral area / box area; last = nearest edge-on):")

@@ -205,7 +205,7 @@ def _forget_parent_blender_paths() -> None:
 
 
 def init_worker(config_dict: dict, models_dir: str, n: int, seed: int, background_files: list[str],
-                 log_path: str | None = None) -> None:
+                log_path: str | None = None) -> None:
     _forget_parent_blender_paths()
     if log_path:  # Blender prints a line per frame: keep it (and any native crash report) out of the terminal
         fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)

@@ -472,7 +472,8 @@ class SceneBuilder:
         a sub-pixel boundary the exact ray falls is noise (it is the instance + depth test of check_labels).
         The defaults are the geometric truth the datasets store; `glass_see_through=False` and `self_tolerance`
         (the vehicle's own body may cover a keypoint by this many metres along the ray and it still counts as
-        visible) only serve to model a human annotation convention for statistics (synth.label_checks.VERI_CONVENTION)."""
+        visible) only serve to model a human annotation convention for statistics
+        (synth.label_checks.VERI_CONVENTION)."""
         depsgraph = bpy.context.evaluated_depsgraph_get()
         cam = camera_centre(Rt)
         vis = np.full(len(keypoints_world), VIS_OUTSIDE, np.int64)
