@@ -270,11 +270,12 @@ def export_pamtri_cmd(data, out, splits, keypoints, pose_maps, overwrite, no_pro
 @click.option("--batch-size", type=int, help="Per process.")
 @click.option("--lr", type=float)
 @click.option("--train-occluded/--visible-only", default=None, help="Also train on occluded keypoints (synthetic data knows them).")
+@click.option("--visibility", type=click.Choice(["geometric", "annotator"]), help="Codes that weight the loss: what is seen, or VeRi's marking habits (annotator_visibility).")
 @click.option("--workers", type=int)
 @click.option("--device", help="auto, cpu, cuda, cuda:N.")
 @click.option("--no-resume", is_flag=True, help="Refuse to continue an existing run instead of resuming it.")
 def train_pose_command(data, more_data, out, weights, config_file, tiny, backbone, input_size, pretrained, epochs,
-                       batch_size, lr, train_occluded, workers, device, no_resume):
+                       batch_size, lr, train_occluded, visibility, workers, device, no_resume):
     """Train the HRNet pose network on synthetic and/or real datasets (runs under torchrun too)."""
     from train.pose.config import PoseConfig
     from train.pose.train import train_pose
@@ -297,7 +298,7 @@ def train_pose_command(data, more_data, out, weights, config_file, tiny, backbon
         if value is not None:
             setattr(config.model, key, str(value) if key == "pretrained" else value)
     for key, value in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr), ("train_occluded", train_occluded),
-                       ("workers", workers), ("device", device)):
+                       ("visibility", visibility), ("workers", workers), ("device", device)):
         if value is not None:
             setattr(config, key, value)
     history = train_pose(config, out, resume=not no_resume, say=click.echo)
@@ -332,15 +333,16 @@ def predict_pose_command(model_run, data, more_data, batch_size, workers, device
 @click.option("--mode", type=click.Choice(["correct", "published"]), default="correct", show_default=True,
               help="'published' reproduces the PAMTRI code's buggy ~constant threshold (comparison only).")
 @click.option("--box-size", type=click.Choice(["sqrt_area", "diagonal"]), default="sqrt_area", show_default=True)
+@click.option("--visibility", type=click.Choice(["geometric", "annotator"]), help="Codes that say which keypoints are scored (default: the run's).")
 @click.option("--batch-size", default=32, show_default=True)
 @click.option("--workers", default=2, show_default=True)
 @click.option("--device", default="auto", show_default=True)
-def pose_accuracy_command(model_run, data, split, out, mode, box_size, batch_size, workers, device):
+def pose_accuracy_command(model_run, data, split, out, mode, box_size, visibility, batch_size, workers, device):
     """PCK per body part and mean (paper's Table 5 layout), plus a picture of good and bad cases."""
     from train.pose.evaluate import evaluate_pose
 
     evaluate_pose(model_run, list(data), split=split, out_dir=out, batch_size=batch_size, device=device,
-                  workers=workers, mode=mode, box_size=box_size, say=click.echo)
+                  workers=workers, mode=mode, box_size=box_size, visibility=visibility, say=click.echo)
 
 
 # --- reid --------------------------------------------------------------------------------------------------

@@ -1,17 +1,16 @@
 """Labels without rendering, and labels checked against renders: the statistics and checks behind
 bench/realism.py and the renderer's tests.
 
-- `label_keypoints`: the labels of many samples by ray casting alone (no Cycles), optionally re-marked under a
-  model of a human annotation convention (`VERI_CONVENTION`; statistics only: datasets store the geometric
-  truth).
+- `label_keypoints`: the labels of many samples by ray casting alone (no Cycles): the geometric codes and the
+  annotator-model codes (synth/annotation.py), as a render would store them.
 - `check_labels`, `denoiser_check`: render samples and measure labels / denoising against what Cycles draws
   (call them in a Blender process, `synth.render.run_in_blender_process`).
 """
 from __future__ import annotations
 
-import functools
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
+from typing import NamedTuple
 
 import numpy as np
 
@@ -23,77 +22,41 @@ from synth.vocabulary import VIS_OUTSIDE, VIS_VISIBLE
 # --- label statistics without rendering --------------------------------------------------------------------
 
 
-# How VeRi-776's annotators mark visibility, as far as their labels show it (docs/RENDER.md, "Realism"): the
-# four roof corners are marked visible whenever they are in the image (99.8-100% of real labels, occluded or
-# not); the four corners of the front (rear) face are marked visible whenever that face is towards the camera
-# (100% in real front-left views, though a rounded nose hides the far corner); a keypoint just behind the
-# vehicle's own silhouette (within 0.3 m along the line of sight) is marked visible; the upper and end points of
-# the wheel arches next to the front (rear) face, on both sides, are marked visible while the camera is within
-# 30 (20) degrees of the vehicle's axis (where the real rate of the far side's ones falls below one half: the
-# annotators mark the arch whose tyre shows under the bumper). A model of a human convention, for statistics
-# only (bench/realism.py): the datasets store the geometric truth.
-VERI_CONVENTION = {"always_visible": (13, 14, 31, 32), "end_faces": True, "self_tolerance": 0.3,
-                   "end_arches": (30.0, 20.0)}
-
-FRONT_CORNERS, REAR_CORNERS = (16, 17, 34, 35), (10, 11, 28, 29)
-FRONT_ARCH_ENDS, REAR_ARCH_ENDS = (2, 3, 4, 20, 21, 22), (7, 8, 9, 25, 26, 27)
+class RayLabels(NamedTuple):
+    keypoints: np.ndarray  # (count, 36, 3): x, y, geometric visibility code
+    annotator: np.ndarray | None  # (count, 36) int8 annotator-model codes; None with the model off
+    views: np.ndarray  # (count, 2): azimuth, elevation (degrees)
 
 
-def apply_convention(keypoints: np.ndarray, convention: dict, frame: dict) -> np.ndarray:
-    """Visibility codes as an annotator following `convention` would mark them (in-frame keypoints only)."""
-    from synth.camera import camera_centre
-
-    kps = keypoints.copy()
-    marked = list(convention.get("always_visible", ()))
-    cam = camera_centre(frame["Rt"])  # in the vehicle frame: x forward, y left
-    if convention.get("end_faces"):  # the corners of the front / rear face when that face is towards the camera
-        world = frame["vehicle"].asset.keypoints
-        if cam[0] > world[list(FRONT_CORNERS), 0].max():
-            marked += FRONT_CORNERS
-        if cam[0] < world[list(REAR_CORNERS), 0].min():
-            marked += REAR_CORNERS
-    arches = convention.get("end_arches")
-    if arches:  # (front, rear) degrees off the axis within which both sides' end-arch points are marked
-        off_front = abs(np.degrees(np.arctan2(cam[1], cam[0])))
-        if off_front < arches[0]:
-            marked += FRONT_ARCH_ENDS
-        if 180 - off_front < arches[1]:
-            marked += REAR_ARCH_ENDS
-    in_frame = kps[marked, 2] > VIS_OUTSIDE
-    kps[marked, 2] = np.where(in_frame, VIS_VISIBLE, kps[marked, 2])
-    return kps
-
-
-def _label_chunk(indices: list[int], convention: dict | None = None) -> list[tuple[np.ndarray, float, float]]:
+def _label_chunk(indices: list[int]) -> list[tuple[np.ndarray, np.ndarray | None, float, float]]:
     renderer = worker_renderer()
     out = []
     for i in indices:
-        labels = renderer.label_only(int(i), convention)
-        out.append((labels["keypoints"].astype(np.float32), labels["sample"].azimuth, labels["sample"].elevation))
+        labels = renderer.label_only(int(i))
+        out.append((labels["keypoints"].astype(np.float32), labels.get("annotator_visibility"),
+                    labels["sample"].azimuth, labels["sample"].elevation))
     return out
 
 
 def label_keypoints(models_dir, n: int, seed: int = 0, config: RenderConfig | None = None, count: int = 1000,
-                    workers: int | None = None, progress: bool = True,
-                    convention: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Keypoint labels (count, 36, 3: x, y, visibility code) and viewpoints (count, 2: azimuth, elevation) of
-    samples 0..count-1 of a dataset of n images, computed by ray casting the scenes without rendering them
-    (seconds instead of minutes): for matching the randomization ranges to real data (bench/realism.py).
-    `convention` (e.g. VERI_CONVENTION) re-marks the codes as annotators would."""
+                    workers: int | None = None, progress: bool = True) -> RayLabels:
+    """The labels of samples 0..count-1 of a dataset of n images, as a render would store them, computed by ray
+    casting the scenes without rendering them (seconds instead of minutes): for matching the randomization
+    ranges to real data (bench/realism.py)."""
     from tqdm import tqdm
 
     config = config or RenderConfig()
     workers = workers or default_workers()
     init_args = (config.to_dict(), str(models_dir), int(n), int(seed), [], None)
     chunks = [list(range(s, min(count, s + CHUNK))) for s in range(0, count, CHUNK)]
-    out: list[np.ndarray] = []
+    out: list[tuple] = []
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                              initializer=init_worker, initargs=init_args) as pool:
-        for result in tqdm(pool.map(functools.partial(_label_chunk, convention=convention), chunks),
-                           total=len(chunks), disable=not progress,
+        for result in tqdm(pool.map(_label_chunk, chunks), total=len(chunks), disable=not progress,
                            desc="labels", unit="chunk"):
             out.extend(result)
-    return np.stack([o[0] for o in out]), np.array([o[1:] for o in out], np.float64)
+    annotator = np.stack([o[1] for o in out]) if config.annotator.enabled else None
+    return RayLabels(np.stack([o[0] for o in out]), annotator, np.array([o[2:] for o in out], np.float64))
 
 
 # --- label accuracy check (tests, benchmarks) --------------------------------------------------------------

@@ -96,20 +96,24 @@ class SampleRenderer:
         return procedural_background(frame["K"], frame["Rt"], size, sample.road_yaw + 90.0 * key_offset,
                                      bg["key"] + key_offset, bg["seed"] + key_offset, sample.sky_color)
 
-    def labels(self, sample: SceneSample, frame: dict, convention: dict | None = None) -> dict:
+    def labels(self, sample: SceneSample, frame: dict) -> dict:
         """Keypoints (36, 3: x, y, visibility before 2D occlusion), amodal box, and the vehicle's amodal /
-        visible silhouette on a 32 x 32 grid, by ray casting the scene as set up for `sample`. `convention`
-        (statistics only, never stored): see synth.label_checks.VERI_CONVENTION."""
+        visible silhouette on a 32 x 32 grid, by ray casting the scene as set up for `sample`; with the
+        annotator model on, also `annotator_seen` (36,): the codes of a ray cast that lets the vehicle's own
+        body cover a keypoint by the model's tolerance (see `annotate`)."""
         from synth.camera import box_of, project
 
-        size = self.config.image.size
+        size, annotator = self.config.image.size, self.config.annotator
         K, Rt, vehicle = frame["K"], frame["Rt"], frame["vehicle"]
         uv, _ = project(K, Rt, vehicle.asset.keypoints)
-        ray_options = {k: v for k, v in (convention or {}).items() if k in ("glass_see_through", "self_tolerance")}
-        vis = self.builder.keypoint_visibility(vehicle.asset.keypoints, uv, K, Rt, size, **ray_options)
+        vis = self.builder.keypoint_visibility(vehicle.asset.keypoints, uv, K, Rt, size)
         amodal, visible = self.builder.visibility_grid(K, Rt, size, grid=32, occluded=bool(sample.occluders))
-        return {"keypoints": np.column_stack([uv, vis]), "box": box_of(project(K, Rt, vehicle.hull)[0]),
-                "amodal": amodal, "visible": visible}
+        labels = {"keypoints": np.column_stack([uv, vis]), "box": box_of(project(K, Rt, vehicle.hull)[0]),
+                  "amodal": amodal, "visible": visible}
+        if annotator.enabled:
+            labels["annotator_seen"] = vis if annotator.self_tolerance <= 0 else self.builder.keypoint_visibility(
+                vehicle.asset.keypoints, uv, K, Rt, size, self_tolerance=annotator.self_tolerance)
+        return labels
 
     @staticmethod
     def apply_patch_mask(labels: dict, mask: np.ndarray) -> dict:
@@ -119,30 +123,39 @@ class SampleRenderer:
         size = mask.shape[0]
         grid = labels["amodal"].shape[0]
         centres = np.round((np.arange(grid) + 0.5) * size / grid - 0.5).astype(int)
-        return {**labels, "keypoints": compose.occlude_keypoints(labels["keypoints"], mask),
-                "visible": labels["visible"] & ~mask[np.ix_(centres, centres)]}
+        out = {**labels, "keypoints": compose.occlude_keypoints(labels["keypoints"], mask),
+               "visible": labels["visible"] & ~mask[np.ix_(centres, centres)]}
+        if "annotator_seen" in labels:
+            seen = np.column_stack([labels["keypoints"][:, :2], labels["annotator_seen"]])
+            out["annotator_seen"] = compose.occlude_keypoints(seen, mask)[:, 2]
+        return out
 
-    def label_only(self, index: int, convention: dict | None = None) -> dict:
-        """The labels of sample `index` without rendering (scene set up, ray casts only): for statistics.
-        With `convention` (e.g. synth.label_checks.VERI_CONVENTION) the visibility codes model a human
-        annotation convention instead of the geometric truth that datasets store."""
+    def annotate(self, labels: dict, frame: dict) -> dict:
+        """Adds `annotator_visibility` (36,) int8, the codes VeRi's annotators would give (synth/annotation.py),
+        once 2D occlusion is applied; nothing when the annotator model is off."""
+        from synth.annotation import annotator_codes
+        from synth.camera import camera_centre
+
+        if "annotator_seen" not in labels:
+            return labels
+        codes = annotator_codes(labels["annotator_seen"], self.config.annotator, camera_centre(frame["Rt"]),
+                                frame["vehicle"].asset.keypoints)
+        return {**labels, "annotator_visibility": codes}
+
+    def label_only(self, index: int) -> dict:
+        """The labels of sample `index` without rendering (scene set up, ray casts only): for statistics."""
         from synth import compose
 
         sample = self.describe(index)
         frame = self.setup(sample)
-        bpy_update = self.builder.scene.view_layers[0].update
-        bpy_update()
-        labels = self.labels(sample, frame, convention)
+        self.builder.scene.view_layers[0].update()
+        labels = self.labels(sample, frame)
         if sample.patches:
             mask = np.zeros((self.config.image.size,) * 2, bool)
             for patch in sample.patches:
                 mask |= compose.patch_mask(patch, labels["box"], self.config.image.size)
             labels = self.apply_patch_mask(labels, mask)
-        if convention:
-            from synth.label_checks import apply_convention
-
-            labels = {**labels, "keypoints": apply_convention(labels["keypoints"], convention, frame)}
-        return {**labels, "sample": sample}
+        return {**self.annotate(labels, frame), "sample": sample}
 
     def render(self, index: int) -> tuple[Sample, dict]:
         """Render sample `index`; returns the dataset sample and extras for checks (the raw render, the
@@ -163,6 +176,7 @@ class SampleRenderer:
             image, mask = compose.paste_patches(image, sample.patches, box,
                                                 lambda s: self.background(sample, frame, key_offset=1 + s % 7))
             labels = self.apply_patch_mask(labels, mask)
+        labels = self.annotate(labels, frame)
         image8 = compose.camera_effects(image, sample.effects)
 
         keypoints = labels["keypoints"].astype(np.float32)
@@ -188,6 +202,8 @@ class SampleRenderer:
                 "seed": np.int64(sample.seed),
             },
         )
+        if "annotator_visibility" in labels:
+            out.extra["annotator_visibility"] = labels["annotator_visibility"]
         return out, {"rgba": rgba, "sample": sample, "frame": frame, "image": image8, "labels": labels}
 
 

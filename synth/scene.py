@@ -122,6 +122,21 @@ class QualityConfig(Config):
 
 
 @dataclass
+class AnnotatorConfig(Config):
+    """How VeRi-776's annotators mark visibility, as far as their labels show it (docs/RENDER.md, "Realism"):
+    the rules behind the `annotator_visibility` codes written beside the geometric ones (synth/annotation.py).
+    The numbers are read off the real labels."""
+
+    enabled: bool = True  # write `annotator_visibility`; the geometric codes in `keypoints` are written always
+    always_visible: tuple[int, ...] = (13, 14, 31, 32)  # roof corners: 99.8-100% visible in the real labels
+    end_faces: bool = True  # the front (rear) face's corners, whenever that face is towards the camera
+    self_tolerance: float = 0.3  # m of the vehicle's own body in front of a keypoint along the line of sight
+    # degrees off the vehicle's axis within which the upper and end points of the wheel arches next to the
+    # front (rear) face count on both sides: where the real rate of the far side's ones falls below one half
+    end_arches: tuple[float, float] = (30.0, 20.0)
+
+
+@dataclass
 class RenderConfig(Config):
     image: ImageConfig = field(default_factory=ImageConfig)
     viewpoint: ViewpointConfig = field(default_factory=ViewpointConfig)
@@ -132,6 +147,7 @@ class RenderConfig(Config):
     background: BackgroundConfig = field(default_factory=BackgroundConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
     identities: IdentityConfig = field(default_factory=IdentityConfig)
+    annotator: AnnotatorConfig = field(default_factory=AnnotatorConfig)
     shard_size: int = 1000
     recycle_every: int = 400  # a worker process is replaced after rendering this many images (flat memory)
 

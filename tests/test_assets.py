@@ -469,8 +469,7 @@ def test_hollow_user_model_shows_nothing_through_its_windows(tiny_library, tmp_p
     config.occluders.prob = config.occlusion2d.prob = config.image.truncation_prob = 0.0
     config.viewpoint.azimuth, config.viewpoint.azimuth_weights = (8.0, 25.0), ()
     config.viewpoint.elevation = (15.0, 28.0)
-    keypoints, views = label_keypoints(tmp_path / "user", 100, 0, config, count=16, workers=1,
-                                      progress=False)
+    keypoints, _, views = label_keypoints(tmp_path / "user", 100, 0, config, count=16, workers=1, progress=False)
     codes = keypoints[..., 2]
     assert np.all((views[:, 0] % 360 > 7) & (views[:, 0] % 360 < 26))
     far_low, near_low, far_window = [23, 24, 27, 28], [2, 5, 6, 9], [30, 31, 32]

@@ -157,6 +157,28 @@ def test_validate_collects_statistics(small_dataset):
     assert train.visibility_counts.sum() == 40 * 36
 
 
+@pytest.mark.parametrize("fault", ["code 3", "in the image"])
+def test_validate_checks_annotator_codes_against_the_keypoints(tmp_path, fault):
+    """annotator_visibility holds codes 0/1/2 and agrees with `keypoints` on which keypoints are in the image."""
+    rng = np.random.default_rng(0)
+    samples = []
+    for i in range(4):
+        sample = make_sample(i, rng)
+        codes = sample.keypoints[:, 2].astype(np.int8)
+        sample.extra["annotator_visibility"] = np.where(codes == 1, 2, codes).astype(np.int8)
+        samples.append(sample)
+    write_samples(tmp_path / "good", "train", "synthetic", samples)
+    assert validate_dataset(tmp_path / "good").ok
+    outside = int(np.flatnonzero(samples[2].keypoints[:, 2] == 0)[0])
+    samples[2].extra["annotator_visibility"][outside] = 3 if fault == "code 3" else 1
+    write_samples(tmp_path / "bad", "train", "synthetic", samples)
+    report = validate_dataset(tmp_path / "bad")
+    assert not report.ok
+    message = str(report.errors[0])
+    assert "train-00000.h5 [annotator_visibility]" in message and f"row 2 keypoint {outside}" in message
+    assert ("not in 0, 1, 2" if fault == "code 3" else "in the image") in message
+
+
 def test_sample_with_wrong_keypoint_shape_is_rejected(tmp_path):
     rng = np.random.default_rng(0)
     sample = make_sample(0, rng)

@@ -19,7 +19,7 @@ from synth.datasets import DatasetError, Sample, ShardDataset, write_samples
 from synth.toy import make_toy_dataset
 from train.engine import CheckpointError, save_checkpoint
 from train.pose.config import PoseAugmentConfig, PoseConfig
-from train.pose.data import MixedSampler, PoseDataset, heatmap_targets, read_keypoints
+from train.pose.data import MixedSampler, PoseDataset, heatmap_targets, read_keypoints, visibility_fields
 from train.pose.model import PoseHRNet
 from train.pose.predict import decode_heatmaps, flip_back, load_pose_model, predict_pose
 from train.pose.train import predict_loader, train_pose
@@ -102,6 +102,31 @@ def test_decode_is_sub_pixel_and_flip_back_is_exact():
     assert np.abs(coords[0] - kps[:, :2]).max() < 0.02
     flipped = vocab.render_heatmaps(vocab.flip_keypoints(kps, 64), (64, 64), (64, 64), sigma=2.0)
     torch.testing.assert_close(flip_back(torch.from_numpy(flipped)[None])[0], torch.from_numpy(maps))
+
+
+def test_loss_weights_follow_the_chosen_visibility_codes(tmp_path):
+    """visibility="annotator" weights a rendered sample's keypoints by its annotator-model codes and a real
+    sample's by its own codes (annotators' marks already); "geometric" uses the stored codes of both."""
+    rng = np.random.default_rng(0)
+    keypoints = np.c_[rng.uniform(4, 28, (36, 2)), rng.choice([vocab.VIS_OCCLUDED, vocab.VIS_VISIBLE], 36)]
+    annotator = keypoints[:, 2].astype(np.int8)
+    annotator[np.flatnonzero(annotator == vocab.VIS_OCCLUDED)[:5]] = vocab.VIS_VISIBLE
+    image = rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)
+    write_samples(tmp_path / "rendered", "train", "synthetic", [Sample(
+        image=image, image_name="r.png", vehicle_id=1, keypoints=keypoints,
+        extra={"annotator_visibility": annotator})], image_format="png")
+    write_samples(tmp_path / "real", "train", "veri", [Sample(
+        image=image, image_name="v.png", vehicle_id=1, keypoints=keypoints)], image_format="png")
+    base = ShardDataset([tmp_path / "rendered", tmp_path / "real"], fields=("image", "keypoints"),
+                        optional_fields=visibility_fields("annotator"))
+    geometric = (keypoints[:, 2] == vocab.VIS_VISIBLE).astype(np.float32)
+    for visibility, rendered in (("geometric", geometric), ("annotator", (annotator == vocab.VIS_VISIBLE) * 1.0)):
+        data = PoseDataset(base, np.arange(2), PoseConfig.tiny(visibility=visibility), train=False)
+        np.testing.assert_array_equal(data[0]["weight"].numpy(), rendered)
+        np.testing.assert_array_equal(data[1]["weight"].numpy(), geometric)
+        assert data[0]["keypoints"][:, 2].sum() == rendered.sum() * vocab.VIS_VISIBLE + (36 - rendered.sum())
+    with pytest.raises(ValueError, match="visibility must be one of"):
+        visibility_fields("seen")
 
 
 def test_mixed_sampler_follows_weights_and_splits_ranks():

@@ -19,6 +19,7 @@ if importlib.util.find_spec("bpy") is None:
 
 from synth.datasets import ShardDataset, read_manifest  # noqa: E402
 from synth.datasets.manifest import is_complete_shard  # noqa: E402
+from synth.datasets.validate import validate_dataset  # noqa: E402
 from synth.label_checks import build_test_library, check_labels, label_keypoints  # noqa: E402
 from synth.render import render_dataset, run_in_blender_process  # noqa: E402
 from synth.scene import RenderConfig  # noqa: E402
@@ -53,6 +54,8 @@ def test_render_writes_valid_shards_resumes_and_is_deterministic(library, tmp_pa
     assert manifest["config"]["image"]["size"] == 64
     import h5py
 
+    validation = validate_dataset(a, decode="all")
+    assert not validation.errors and not validation.warnings, (validation.errors, validation.warnings)
     data = ShardDataset([a])
     assert len(data) == 5 and len(set(data.labels["vehicle_id"].tolist())) >= 2
     kp = np.concatenate([h5py.File(a / f"train-0000{k}.h5")["keypoints"][:] for k in (0, 1)])
@@ -61,6 +64,9 @@ def test_render_writes_valid_shards_resumes_and_is_deterministic(library, tmp_pa
     assert np.all((kp[inside][:, :2] >= -0.5) & (kp[inside][:, :2] < 63.5))
     import h5py
 
+    annotator = np.concatenate([h5py.File(a / f"train-0000{k}.h5")["annotator_visibility"][:] for k in (0, 1)])
+    assert annotator.shape == (5, 36) and np.all(annotator >= kp[:, :, 2])
+    np.testing.assert_array_equal(annotator == VIS_OUTSIDE, kp[:, :, 2] == VIS_OUTSIDE)
     with h5py.File(a / "train-00000.h5") as f:
         assert list(f.attrs["lighting_names"])[0] == "sun_elevation"
         assert len(f.attrs["model_names"]) == 3
@@ -120,20 +126,43 @@ def test_labels_match_what_cycles_draws(library):
     assert result["agree"] / result["total"] >= 0.99, result
 
 
-def test_nothing_is_seen_through_the_cabin(library):
-    """From the front-left, looking in through the windshield, the far side's sill, wheel-arch bottoms and rear
-    corner are behind the dashboard and seats: never visible (they were, seen from inside a hollow body, before
-    the cabin had an opaque lower part), while the near side's are."""
+@pytest.fixture(scope="module")
+def front_left_labels(library):
+    """Ray-cast labels of 24 unoccluded views from the front-left (8-25 degrees off the nose)."""
     config = tiny_config(size=96)
     config.occluders.prob = config.occlusion2d.prob = config.image.truncation_prob = 0.0
     config.viewpoint.azimuth, config.viewpoint.azimuth_weights = (8.0, 25.0), ()
     config.viewpoint.elevation = (15.0, 28.0)
-    keypoints, views = label_keypoints(library, 100, 0, config, count=24, workers=1, progress=False)
-    codes = keypoints[..., 2]
-    assert np.all((views[:, 0] % 360 > 7) & (views[:, 0] % 360 < 26))
+    labels = label_keypoints(library, 100, 0, config, count=24, workers=1, progress=False)
+    assert np.all((labels.views[:, 0] % 360 > 7) & (labels.views[:, 0] % 360 < 26))
+    return labels
+
+
+def test_nothing_is_seen_through_the_cabin(front_left_labels):
+    """From the front-left, looking in through the windshield, the far side's sill, wheel-arch bottoms and rear
+    corner are behind the dashboard and seats: never visible (they were, seen from inside a hollow body, before
+    the cabin had an opaque lower part), while the near side's are."""
+    codes = front_left_labels.keypoints[..., 2]
     far_low, near_low = [23, 24, 27, 28], [2, 5, 6, 9]
     assert (codes[:, far_low] == VIS_VISIBLE).sum() == 0
     assert (codes[:, near_low] == VIS_VISIBLE).mean() > 0.8
+
+
+def test_annotator_codes_add_what_veri_annotators_mark_to_the_geometric_truth(front_left_labels):
+    """Beside the geometric codes, the labels carry the annotator model's (synth/annotation.py): they only add
+    visible marks to keypoints in the image, never move a keypoint in or out of it; near the vehicle's axis they
+    mark the far front wheel arch that the geometry hides behind the bumper, as VeRi's annotators do, and the
+    roof corners; the far side's sill, which annotators do not mark either, stays hidden."""
+    codes, annotator = front_left_labels.keypoints[..., 2], front_left_labels.annotator
+    assert annotator.shape == codes.shape and annotator.dtype == np.int8
+    assert np.all(annotator >= codes)
+    np.testing.assert_array_equal(annotator == VIS_OUTSIDE, codes == VIS_OUTSIDE)
+    far_front_arch, roof, far_sill = [20, 21, 22], [13, 14, 31, 32], [23, 24]
+    in_frame = codes[:, far_front_arch] > VIS_OUTSIDE
+    assert in_frame.mean() > 0.9 and (codes[:, far_front_arch] == VIS_VISIBLE).mean() < 0.3
+    assert np.all(annotator[:, far_front_arch][in_frame] == VIS_VISIBLE)
+    assert np.all(annotator[:, roof][codes[:, roof] > VIS_OUTSIDE] == VIS_VISIBLE)
+    assert (annotator[:, far_sill] == VIS_VISIBLE).sum() == 0
 
 
 def test_worker_denoiser_matches_cycles_denoiser_and_is_deterministic(library):

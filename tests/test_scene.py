@@ -219,27 +219,3 @@ def test_shard_units_and_parse_shard(tmp_path):
     for bad in ("3/3", "x", "1/0"):
         with pytest.raises(ValueError):
             parse_shard(bad)
-
-
-def test_veri_convention_marks_the_end_arches_only_near_the_axis():
-    """The annotation-convention model (statistics only): both sides' end-arch points next to the face the camera
-    looks at count as marked within the convention's angle of the axis and not beyond it; keypoints outside the
-    image stay outside."""
-    from types import SimpleNamespace
-
-    from synth.label_checks import FRONT_ARCH_ENDS, REAR_ARCH_ENDS, apply_convention
-    from synth.vocabulary import NUM_KEYPOINTS, VIS_OUTSIDE
-
-    vehicle = SimpleNamespace(asset=SimpleNamespace(keypoints=np.zeros((NUM_KEYPOINTS, 3))))
-    hidden = np.zeros((NUM_KEYPOINTS, 3))
-    hidden[:, 2] = VIS_OCCLUDED
-    hidden[21, 2] = VIS_OUTSIDE
-
-    def marked(azimuth: float) -> set[int]:
-        frame = {"Rt": camera.look_at(camera.spherical_position(azimuth, 15.0, 12.0), np.zeros(3)), "vehicle": vehicle}
-        codes = apply_convention(hidden, {"end_arches": (30.0, 20.0)}, frame)[:, 2]
-        return set(np.flatnonzero(codes == VIS_VISIBLE).tolist())
-
-    assert marked(25.0) == marked(-25.0) == set(FRONT_ARCH_ENDS) - {21}
-    assert marked(35.0) == marked(160.0) == set()
-    assert marked(170.0) == marked(195.0) == set(REAR_ARCH_ENDS)

@@ -470,10 +470,9 @@ class SceneBuilder:
         A keypoint is visible when the ray to it reaches it, or when a ray through a point a quarter of an output
         pixel away meets the vehicle at its depth: keypoints sit on edges and silhouettes, where which side of
         a sub-pixel boundary the exact ray falls is noise (it is the instance + depth test of check_labels).
-        The defaults are the geometric truth the datasets store; `glass_see_through=False` and `self_tolerance`
-        (the vehicle's own body may cover a keypoint by this many metres along the ray and it still counts as
-        visible) only serve to model a human annotation convention for statistics
-        (synth.label_checks.VERI_CONVENTION)."""
+        The defaults give the geometric truth (`keypoints`); `self_tolerance` (the vehicle's own body may cover
+        a keypoint by this many metres along the ray and it still counts as visible) gives the ray cast behind
+        the annotator model's codes (synth/annotation.py); `glass_see_through=False` makes glass opaque."""
         depsgraph = bpy.context.evaluated_depsgraph_get()
         cam = camera_centre(Rt)
         vis = np.full(len(keypoints_world), VIS_OUTSIDE, np.int64)

@@ -35,9 +35,10 @@ class ShardDataset(Dataset):
     `labels` holds numpy arrays over all samples (vehicle_id, camera_id, color_id, type_id, and `source`:
     the index of the directory each sample came from; identity spaces of different directories are separate,
     so `(source, vehicle_id)` is the identity). Items are dicts with the decoded RGB `image` and every stored
-    field of that sample; `with_pose=True` adds the pose sidecar's fields as `pose_keypoints`,
-    `pose_heatmaps`, `pose_segments` (or pass the names wanted, e.g. `with_pose=("keypoints",)` for
-    keypoints-only sidecars such as those imported from PAMTRI ReID CSVs).
+    field of that sample (or the `fields` named, plus those of `optional_fields` that its shard has);
+    `with_pose=True` adds the pose sidecar's fields as `pose_keypoints`, `pose_heatmaps`, `pose_segments` (or
+    pass the names wanted, e.g. `with_pose=("keypoints",)` for keypoints-only sidecars such as those imported
+    from PAMTRI ReID CSVs).
     """
 
     def __init__(
@@ -47,12 +48,14 @@ class ShardDataset(Dataset):
         fields: Iterable[str] | None = None,
         with_pose: bool | Iterable[str] = False,
         decode: bool = True,
+        optional_fields: Iterable[str] = (),
     ):
         self.roots = [Path(r) for r in _as_list(roots)]
         if not self.roots:
             raise ValueError("no dataset directories given")
         wanted = set(_as_list(splits)) or None
         self.fields = None if fields is None else tuple(fields)
+        self.optional_fields = tuple(optional_fields)
         if with_pose is True:
             with_pose = tuple(spec.name for spec in POSE_FIELDS)
         self.pose_fields: tuple[str, ...] = tuple(with_pose or ())
@@ -130,6 +133,7 @@ class ShardDataset(Dataset):
         shard, row = int(self._shard_of[index]), int(self._local_of[index])
         f = self._handle(shard)
         names = self.fields if self.fields is not None else tuple(f.keys())
+        names += tuple(name for name in self.optional_fields if name in f and name not in names)
         item: dict[str, Any] = {"index": index, "source": int(self.labels["source"][index])}
         for name in names:
             if name not in f:

@@ -7,7 +7,7 @@ import numpy as np
 
 from synth.vocabulary import NUM_KEYPOINTS
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2 added annotator_visibility; version 1 shards are read as they are
 MANIFEST_NAME = "dataset.yaml"
 SHARD_SUFFIX = ".h5"
 POSE_SUFFIX = ".pose.h5"
@@ -58,6 +58,8 @@ FIELDS: tuple[Field, ...] = (
     Field("truncation", "float32", (), False, "fraction of the amodal box outside the image"),
     Field("lighting", "float32", (-1,), False, "lighting parameters, named by the lighting_names attribute"),
     Field("seed", "int64", (), False, "per-sample seed: the sample is a pure function of it and the config"),
+    Field("annotator_visibility", "int8", (NUM_KEYPOINTS,), False,
+          "visibility codes 0/1/2 as VeRi-776's annotators would mark them (synth/annotation.py)"),
 )
 FIELDS_BY_NAME = {f.name: f for f in FIELDS}
 REQUIRED_FIELDS = tuple(f.name for f in FIELDS if f.required)

@@ -139,6 +139,8 @@ def _check_values(f: h5py.File, path: Path, count: int, decode: int, rng, report
         raise DatasetError(
             path, f"row {row} keypoint {k} ({vocab.KEYPOINT_NAMES[k]}) at {xy[row, k].tolist()} is marked in the image "
             f"but lies outside it ({int(w[row, 0])}x{int(h[row, 0])})", "keypoints")
+    if "annotator_visibility" in f:
+        _check_annotator_codes(path, f["annotator_visibility"][:], codes)
     for code in range(3):
         stats.visibility_counts[:, code] = (codes == code).sum(axis=0)
     vehicle_ids = f["vehicle_id"][:]
@@ -158,6 +160,21 @@ def _check_values(f: h5py.File, path: Path, count: int, decode: int, rng, report
             if report is not None:
                 report.images_decoded += 1
     return stats
+
+
+def _check_annotator_codes(path: Path, annotator: np.ndarray, codes: np.ndarray) -> None:
+    """Annotator codes are visibility codes, and say "in the image" exactly where the geometric ones do."""
+    bad = np.argwhere(~np.isin(annotator, (vocab.VIS_OUTSIDE, vocab.VIS_OCCLUDED, vocab.VIS_VISIBLE)))
+    if bad.size:
+        row, k = bad[0]
+        raise DatasetError(path, f"row {row} keypoint {k}: code {annotator[row, k]} not in 0, 1, 2",
+                           "annotator_visibility")
+    bad = np.argwhere((annotator == vocab.VIS_OUTSIDE) != (codes == vocab.VIS_OUTSIDE))
+    if bad.size:
+        row, k = bad[0]
+        raise DatasetError(path, f"row {row} keypoint {k}: code {annotator[row, k]} but the keypoints field "
+                           f"says {int(codes[row, k])}: the two disagree on whether it is in the image",
+                           "annotator_visibility")
 
 
 def _identity_labels(path: Path) -> dict[int, tuple]:

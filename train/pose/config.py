@@ -27,6 +27,9 @@ class PoseAugmentConfig(Config):
     occlusion_area: tuple[float, float] = (0.02, 0.15)
 
 
+VISIBILITY_SOURCES = ("geometric", "annotator")
+
+
 @dataclass
 class PoseConfig(Config):
     data: list[str] = field(default_factory=list)  # dataset directories (synthetic and real)
@@ -41,6 +44,10 @@ class PoseConfig(Config):
     padding: float = 1.25  # the crop is the whole image grown to a square and by this factor
     sigma: float = 2.0  # Gaussian target, heatmap pixels
     train_occluded: bool = False  # also train on occluded (code 1) keypoints whose position is known
+    # Which visibility codes weight the loss and count in PCK: "geometric" (the stored `keypoints` codes, what is
+    # actually seen) or "annotator" (`annotator_visibility` where a dataset has it: VeRi's marking habits,
+    # synth/annotation.py; real datasets' own codes are annotators' marks already, so they are used as they are).
+    visibility: str = "geometric"
     epochs: int = 210
     milestones: tuple[int, ...] = (170, 200)
     lr: float = 1e-3

@@ -18,7 +18,7 @@ from torch.utils.data import Dataset, Sampler
 from synth import vocabulary as vocab
 from synth.datasets import DatasetError, ShardDataset, read_manifest
 from train import transforms as T
-from train.pose.config import PoseConfig
+from train.pose.config import VISIBILITY_SOURCES, PoseConfig
 from train.pose.model import STRIDE
 
 
@@ -39,6 +39,22 @@ def keypoint_weights(keypoints: np.ndarray, train_occluded: bool) -> np.ndarray:
     keep = codes >= vocab.VIS_OCCLUDED if train_occluded else codes == vocab.VIS_VISIBLE
     keep &= np.all(np.isfinite(keypoints[:, :2]), axis=1)
     return keep.astype(np.float32)
+
+
+def labelled_keypoints(item: dict, visibility: str) -> np.ndarray:
+    """A sample's (36, 3) keypoints with the visibility codes `visibility` (PoseConfig) asks for: the stored
+    geometric codes, or the annotator-model codes where the sample has them (real labels have only theirs)."""
+    keypoints = np.array(item["keypoints"], np.float32)
+    if visibility == "annotator" and "annotator_visibility" in item:
+        keypoints[:, 2] = item["annotator_visibility"]
+    return keypoints
+
+
+def visibility_fields(visibility: str) -> tuple[str, ...]:
+    """The optional shard fields a ShardDataset must read for `visibility` (PoseConfig)."""
+    if visibility not in VISIBILITY_SOURCES:
+        raise ValueError(f"visibility must be one of {VISIBILITY_SOURCES}, got {visibility!r}")
+    return ("annotator_visibility",) if visibility == "annotator" else ()
 
 
 def heatmap_targets(keypoints: np.ndarray, input_size: int, sigma: float, train_occluded: bool):
@@ -113,7 +129,7 @@ class PoseDataset(Dataset):
     def __getitem__(self, i: int) -> dict:
         index = int(self.indices[i])
         item = self.base[index]
-        keypoints = np.asarray(item["keypoints"], np.float32)
+        keypoints = labelled_keypoints(item, self.config.visibility)
         view = {"image": item["image"], "keypoints": keypoints}
         size = self.config.model.input_size
         if self.train:

@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 
 from synth.datasets import ShardDataset
 from train.device import select_device
-from train.pose.data import PoseDataset, check_keypoints, read_keypoints
+from train.pose.data import PoseDataset, check_keypoints, read_keypoints, visibility_fields
 from train.pose.predict import load_pose_model
 from train.pose.train import predict_loader
 
@@ -29,15 +29,21 @@ def evaluate_pose(
     mode: str = "correct",
     box_size: str = "sqrt_area",
     examples: int = 4,
+    visibility: str | None = None,
     say=print,
 ):
     """Predict on every labelled image of `data_dirs` (the `split` or all splits), print the PCK table and,
-    with `out_dir`, write `pose_accuracy.json` and `pose_examples.png`. Returns eval.pose_metrics.PoseResult."""
+    with `out_dir`, write `pose_accuracy.json` and `pose_examples.png`. `visibility` ("geometric" or
+    "annotator", default: the run's) picks the codes that say which keypoints are scored (PoseConfig).
+    Returns eval.pose_metrics.PoseResult."""
     from eval.pose_metrics import format_pck_table, pck, pose_examples
 
     device = select_device(device)
     model, config, checkpoint = load_pose_model(model_run, device)
-    base = ShardDataset(data_dirs, splits=split, fields=("image", "keypoints"))
+    if visibility is not None:
+        config = config.replace(visibility=visibility)
+    base = ShardDataset(data_dirs, splits=split, fields=("image", "keypoints"),
+                        optional_fields=visibility_fields(config.visibility))
     check_keypoints(base, read_keypoints(base))
     loader = DataLoader(PoseDataset(base, np.arange(len(base)), config, train=False), batch_size=batch_size,
                         num_workers=workers)
@@ -46,12 +52,14 @@ def evaluate_pose(
     result = pck(pred, gt, box_size=box_size, mode=mode)
     name = Path(model_run).name + (" (flip test)" if flip_test else "")
     say(format_pck_table({name: result}))
-    say(f"PCK definition: {result.definition}; {int(result.counts.sum())} visible keypoints in {len(gt)} images")
+    say(f"PCK definition: {result.definition}; {int(result.counts.sum())} visible keypoints ({config.visibility} "
+        f"codes) in {len(gt)} images")
     if out_dir is not None:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         summary = {"checkpoint": str(checkpoint), "data": [str(d) for d in np.atleast_1d(data_dirs)],
-                   "split": split, "flip_test": bool(flip_test), **result.summary()}
+                   "split": split, "flip_test": bool(flip_test), "visibility": config.visibility,
+                   **result.summary()}
         tmp = out_dir / f"pose_accuracy.json.tmp.{os.getpid()}"
         tmp.write_text(json.dumps(summary, indent=2))
         os.replace(tmp, out_dir / "pose_accuracy.json")
