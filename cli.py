@@ -241,15 +241,17 @@ def export_group():
 @click.option("--keypoints", type=click.Choice(["auto", "pose", "labels"]), default="auto", show_default=True,
               help="ReID CSV keypoints: pose sidecar predictions, ground-truth labels, or the sidecar when present.")
 @click.option("--pose-maps", is_flag=True, help="Also write sidecar heatmaps/segments as per-image JPEG folders.")
+@click.option("--visibility", type=click.Choice(["geometric", "annotator"]), default="geometric", show_default=True,
+              help="Label visibility: what is seen, or VeRi's marking habits (a render's annotator_visibility).")
 @click.option("--overwrite", is_flag=True, help="Write into a non-empty output folder.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def export_pamtri_cmd(data, out, splits, keypoints, pose_maps, overwrite, no_progress):
+def export_pamtri_cmd(data, out, splits, keypoints, pose_maps, visibility, overwrite, no_progress):
     """The published PAMTRI code's folders and CSVs (MultiTaskNet and PoseEstNet)."""
     from synth.datasets.export import export_pamtri
 
     chosen = [s.strip() for s in splits.split(",") if s.strip()] if splits else None
     report = export_pamtri(data, out, splits=chosen, keypoints=keypoints, pose_maps=pose_maps, overwrite=overwrite,
-                           progress=not no_progress)
+                           progress=not no_progress, visibility=visibility)
     click.echo(report.format())
 
 

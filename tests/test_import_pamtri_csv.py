@@ -149,7 +149,8 @@ def test_float_text_is_shortest_exact():
 
 
 def _rendered_dataset(root: Path) -> list[np.ndarray]:
-    """A dataset as the renderer writes it: PNG pixels, sub-pixel keypoints in all visibility states."""
+    """A dataset as the renderer writes it: PNG pixels, sub-pixel keypoints in all visibility states, and
+    annotator codes that mark every in-frame keypoint visible."""
     rng = np.random.default_rng(5)
     samples, all_keypoints = [], []
     for i in range(3):
@@ -160,8 +161,9 @@ def _rendered_dataset(root: Path) -> list[np.ndarray]:
         keypoints[:, 2] = rng.integers(1, 3, 36)
         keypoints[0] = (45.3, 12.2, vocab.VIS_OUTSIDE)
         keypoints[1] = (np.nan, np.nan, vocab.VIS_OUTSIDE)
+        annotator = np.where(keypoints[:, 2] > vocab.VIS_OUTSIDE, vocab.VIS_VISIBLE, vocab.VIS_OUTSIDE)
         samples.append(Sample(image=image, image_name=f"scene_{i:06d}.png", vehicle_id=7 + i % 2, color_id=3,
-                              type_id=5, keypoints=keypoints))
+                              type_id=5, keypoints=keypoints, extra={"annotator_visibility": annotator}))
         all_keypoints.append(keypoints)
     write_samples(root, "train", "synthetic", samples, image_format="png")
     return all_keypoints
@@ -185,6 +187,18 @@ def test_export_of_a_rendered_dataset(tmp_path):
     assert np.array_equal(back[known][:, :2], np.floor(truth[known][:, :2] + 0.5))  # rounded to whole pixels
     assert np.array_equal(back[..., 2], truth[..., 2]) and np.isnan(back[:, 1, :2]).all()
     assert shard_images(again, "train") == shard_images(data, "train")
+
+
+def test_export_can_carry_the_annotator_codes(tmp_path):
+    data, exported = tmp_path / "data", tmp_path / "pamtri"
+    truth = np.stack(_rendered_dataset(data))
+    export_pamtri(data, exported, progress=False, visibility="annotator")
+    rows = list(read_pose_csv(exported / "pose" / "annot" / "label_train.csv"))
+    flags = np.stack([keypoints for *_, keypoints in rows])[..., 2]
+    assert np.array_equal(flags == vocab.VIS_VISIBLE, truth[..., 2] > vocab.VIS_OUTSIDE)
+    assert (truth[..., 2] == vocab.VIS_OCCLUDED).any()  # so the geometric export would differ
+    with pytest.raises(ValueError, match="visibility"):
+        export_pamtri(data, tmp_path / "x", progress=False, visibility="seen")
 
 
 def test_export_writes_pose_maps_from_the_sidecar(tmp_path):

@@ -19,7 +19,8 @@ from synth.datasets import DatasetError, Sample, ShardDataset, write_samples
 from synth.toy import make_toy_dataset
 from train.engine import CheckpointError, save_checkpoint
 from train.pose.config import PoseAugmentConfig, PoseConfig
-from train.pose.data import MixedSampler, PoseDataset, heatmap_targets, read_keypoints, visibility_fields
+from train.pose.data import (MixedSampler, PoseDataset, check_visibility_source, heatmap_targets, read_keypoints,
+                             visibility_fields)
 from train.pose.model import PoseHRNet
 from train.pose.predict import decode_heatmaps, flip_back, load_pose_model, predict_pose
 from train.pose.train import predict_loader, train_pose
@@ -127,6 +128,13 @@ def test_loss_weights_follow_the_chosen_visibility_codes(tmp_path):
         assert data[0]["keypoints"][:, 2].sum() == rendered.sum() * vocab.VIS_VISIBLE + (36 - rendered.sum())
     with pytest.raises(ValueError, match="visibility must be one of"):
         visibility_fields("seen")
+    # A render without annotator codes (older, or the model off) is named rather than read with its geometric codes.
+    write_samples(tmp_path / "old_render", "train", "synthetic", [Sample(
+        image=image, image_name="o.png", vehicle_id=1, keypoints=keypoints)], image_format="png")
+    mixed = ShardDataset([tmp_path / "real", tmp_path / "old_render"], fields=("image", "keypoints"))
+    check_visibility_source(mixed, "geometric")
+    with pytest.raises(DatasetError, match="old_render/train-00000.h5.*without annotator codes"):
+        check_visibility_source(mixed, "annotator")
 
 
 def test_mixed_sampler_follows_weights_and_splits_ranks():

@@ -134,17 +134,22 @@ def export_pamtri(
     pose_maps: bool = False,
     overwrite: bool = False,
     progress: bool = True,
+    visibility: str = "geometric",
 ) -> ExportReport:
     """Write the dataset directory `data` in the published code's layout (module docstring).
 
     `keypoints` picks what the ReID CSV carries: 'pose' (the pose sidecar's predictions), 'labels' (ground truth,
     confidence 1 where visible), or 'auto' (the sidecar where a shard has one, else the labels).
     `pose_maps` also writes the sidecars' heatmaps and segments as the per-image JPEG folders.
+    `visibility` picks the codes the labels carry: 'geometric' (`keypoints`) or 'annotator' (a render's
+    `annotator_visibility`, VeRi's marking habits, where a shard has it; docs/FORMAT.md).
     """
     from tqdm import tqdm
 
     if keypoints not in ("auto", "pose", "labels"):
         raise ValueError(f"keypoints must be auto, pose or labels, got {keypoints!r}")
+    if visibility not in ("geometric", "annotator"):
+        raise ValueError(f"visibility must be geometric or annotator, got {visibility!r}")
     data, out = Path(data), Path(out)
     manifest = read_manifest(data)
     shards = manifest_shards(data, manifest)
@@ -169,7 +174,7 @@ def export_pamtri(
             with tqdm(total=sum(c for _, c in split_shards), desc=f"export {split}", unit="img",
                       disable=not progress, leave=False) as bar:
                 report.splits[split] = _export_split(split, target, split_shards, out, names, keypoints,
-                                                     pose_maps, bar)
+                                                     pose_maps, bar, visibility)
         names.close()
     except BaseException:
         names.abort()
@@ -179,6 +184,7 @@ def export_pamtri(
         "from": str(data.resolve()),
         "source": manifest.get("source"),
         "keypoints": keypoints,
+        "visibility": visibility,
         "splits": report.splits,
     }
     tmp = out / f"export.yaml{TMP_MARK}"
@@ -187,7 +193,7 @@ def export_pamtri(
     return report
 
 
-def _export_split(split, target, split_shards, out, names, keypoints, pose_maps, bar) -> dict:
+def _export_split(split, target, split_shards, out, names, keypoints, pose_maps, bar, visibility) -> dict:
     reid, pose = out / "reid", out / "pose"
     image_dir = reid / f"image_{target}"
     image_dir.mkdir(parents=True, exist_ok=True)
@@ -211,6 +217,8 @@ def _export_split(split, target, split_shards, out, names, keypoints, pose_maps,
                 extension = EXTENSIONS[str(f.attrs.get("image_format", "jpeg"))]
                 labels = {k: f[k][:] for k in ("image_name", "vehicle_id", "camera_id", "color_id", "type_id",
                                                "keypoints", "image_hw")}
+                if visibility == "annotator" and "annotator_visibility" in f:
+                    labels["keypoints"][:, :, 2] = f["annotator_visibility"][:]
                 pose_kp = side["keypoints"][:] if use_sidecar else None
                 if pose_kp is not None and len(pose_kp) != count:
                     raise DatasetError(sidecar_path, f"{len(pose_kp)} rows, its shard has {count}", "keypoints")

@@ -89,6 +89,25 @@ def check_keypoints(base: ShardDataset, keypoints: np.ndarray) -> None:
                                "keypoints")
 
 
+def check_visibility_source(base: ShardDataset, visibility: str) -> None:
+    """With annotator codes asked for, a rendered shard must have them (a real one has only its own codes, the
+    annotators'): a render from before schema 2, or with the annotator model off, is named, not silently read
+    with its geometric codes."""
+    if visibility != "annotator":
+        return
+    for root, manifest in zip(base.roots, base.manifests):
+        if manifest.get("source") != "synthetic":
+            continue
+        for path in base.shards:
+            if path.parent != root:
+                continue
+            with h5py.File(path, "r") as f:
+                if "annotator_visibility" not in f:
+                    raise DatasetError(path, "a rendered shard without annotator codes (rendered before schema 2 "
+                                       "or with annotator.enabled off): re-render it or use visibility "
+                                       "'geometric'", "annotator_visibility")
+
+
 def has_split(root: str | Path, split: str) -> bool:
     entry = read_manifest(root)["splits"].get(split)
     return bool(entry and entry.get("num_samples", 0) > 0)

@@ -12,7 +12,8 @@ from torch.utils.data import DataLoader
 
 from synth.datasets import ShardDataset
 from train.device import select_device
-from train.pose.data import PoseDataset, check_keypoints, read_keypoints, visibility_fields
+from train.pose.data import (PoseDataset, check_keypoints, check_visibility_source, read_keypoints,
+                             visibility_fields)
 from train.pose.predict import load_pose_model
 from train.pose.train import predict_loader
 
@@ -45,6 +46,7 @@ def evaluate_pose(
     base = ShardDataset(data_dirs, splits=split, fields=("image", "keypoints"),
                         optional_fields=visibility_fields(config.visibility))
     check_keypoints(base, read_keypoints(base))
+    check_visibility_source(base, config.visibility)
     loader = DataLoader(PoseDataset(base, np.arange(len(base)), config, train=False), batch_size=batch_size,
                         num_workers=workers)
     flip_test = config.flip_test if flip_test is None else flip_test

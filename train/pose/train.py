@@ -11,7 +11,8 @@ from synth.datasets import DatasetError, ShardDataset
 from train.device import init_distributed, seed_everything, select_device
 from train.engine import CHECKPOINT_DIR, LAST, Engine, check_run_dir
 from train.pose.config import PoseConfig
-from train.pose.data import MixedSampler, PoseDataset, check_keypoints, has_split, read_keypoints, visibility_fields
+from train.pose.data import (MixedSampler, PoseDataset, check_keypoints, check_visibility_source, has_split,
+                             read_keypoints, visibility_fields)
 from train.pose.losses import heatmap_loss
 from train.pose.model import ARCH_NAME, architecture, build_pose_model
 from train.pose.predict import infer_heatmaps, keypoints_from_heatmaps
@@ -56,12 +57,14 @@ def build_datasets(config: PoseConfig, say=print) -> tuple[PoseDataset, PoseData
     fields, optional = ("image", "keypoints"), visibility_fields(config.visibility)
     base = ShardDataset(config.data, splits=config.train_split, fields=fields, optional_fields=optional)
     check_keypoints(base, read_keypoints(base))
+    check_visibility_source(base, config.visibility)
     train_idx = np.arange(len(base))
     rng = np.random.default_rng(config.seed)
     with_val = [r for r in config.data if has_split(r, config.val_split)]
     if with_val:
         val_base = ShardDataset(with_val, splits=config.val_split, fields=fields, optional_fields=optional)
         check_keypoints(val_base, read_keypoints(val_base))
+        check_visibility_source(val_base, config.visibility)
         val_idx = np.arange(len(val_base))
         say(f"validation: the {config.val_split!r} split of {len(with_val)} dataset(s)")
     else:
