@@ -174,12 +174,22 @@ def compare_by_view(args) -> dict:
     mixed_mad = float(np.abs(mixed - real_flags.mean(0)).mean())
     print(f"synthetic: {len(codes)} samples, uniform azimuth, no occlusion; bins of {width:g} degrees")
     print(f"mean absolute difference with the synthetic bins mixed as the real images are: {mixed_mad:.4f}")
-    annotator_mad = None
+    shown = real_n >= args.min_bin_images
+
+    def per_view(rate: np.ndarray) -> float:
+        """Mean |diff| of the rates view by view, bins weighted by their real images (bins with enough)."""
+        gaps = np.abs(rate - real_rate)[shown].mean(axis=1)
+        return float(np.average(gaps, weights=real_n[shown]))
+
+    print(f"view by view (bins with >= {args.min_bin_images} real images, weighted by them): "
+          f"{per_view(synth_rate):.4f}")
+    annotator_mad = annotator_per_view = annotator_rate = None
     if labels.annotator is not None:
         _, annotator_rate = rates_by_bin(labels.annotator == VIS_VISIBLE, synth_bin, args.bins)
         annotator_mad = float(np.abs(np.nansum(annotator_rate * mix[:, None], axis=0) - real_flags.mean(0)).mean())
-        print(f"the same with the annotator-model codes: {annotator_mad:.4f}")
-    shown = real_n >= args.min_bin_images
+        annotator_per_view = per_view(annotator_rate)
+        print(f"the same with the annotator-model codes: mixed {annotator_mad:.4f}, view by view "
+              f"{annotator_per_view:.4f}")
     gap = np.where(shown[:, None], synth_rate - real_rate, 0.0)
     order = np.dstack(np.unravel_index(np.argsort(-np.abs(gap), axis=None), gap.shape))[0][:20]
     print(f"largest differences (bins with >= {args.min_bin_images} real images):")
@@ -192,7 +202,10 @@ def compare_by_view(args) -> dict:
             "real_visible_rate": np.round(real_rate, 4).tolist(),
             "synthetic_visible_rate": np.round(synth_rate, 4).tolist(),
             "mean_abs_diff_real_mix": round(mixed_mad, 4),
+            "mean_abs_diff_per_view": round(per_view(synth_rate), 4),
             "mean_abs_diff_real_mix_annotator": None if annotator_mad is None else round(annotator_mad, 4),
+            "mean_abs_diff_per_view_annotator": None if annotator_per_view is None else round(annotator_per_view, 4),
+            "synthetic_visible_rate_annotator": None if annotator_rate is None else np.round(annotator_rate, 4).tolist(),
             "min_bin_images": args.min_bin_images}
 
 
