@@ -3,7 +3,8 @@ reference quality (64 samples with OpenImageDenoise at its best setting, as Kubr
 the time 41,000 images would take, the peak memory of a worker process over the run, and the CPU seconds the
 workers spent per image (other engineers share the machine: images/s moves with their load, CPU-s/image much
 less; cores / CPU-s per image estimates the rate on idle cores). Also renders half as many images with the
-previous default (Cycles' own denoiser, 1 thread per worker) in the same run, for a side-by-side ratio. Writes
+previous default (Cycles' own denoiser, 1 thread per worker) and with the annotator codes off (their second ray
+cast of the keypoints) in the same run, for side-by-side ratios. Writes
 JSON and a side-by-side PNG of the same samples at both qualities (look at it: default-quality noise should not
 show).
 
@@ -99,6 +100,10 @@ def main() -> None:
         cycles_dn.quality.threads = 1
         print("the same with Cycles' own denoiser and 1 thread per worker (the previous default)")
         previous = run(args.models, Path(tmp) / "previous", args.count // 2, cycles_dn, args.workers)
+        no_annotator = RenderConfig.from_dict(default.to_dict())
+        no_annotator.annotator.enabled = False
+        print("the default without the annotator codes (one ray cast of the keypoints instead of two)")
+        geometric_only = run(args.models, Path(tmp) / "geometric_only", args.count // 2, no_annotator, args.workers)
         print(f"reference quality: {reference.quality.samples} samples + {reference.quality.denoise}")
         shards = -(-args.count // args.reference_count)
         ref = run(args.models, Path(tmp) / "reference", args.count, reference, args.workers, shard=(0, shards))
@@ -107,12 +112,13 @@ def main() -> None:
     result = {
         "size": default.image.size, "workers": args.workers, "cpus": os.cpu_count(),
         "load_average_at_start": [round(v, 2) for v in load],
-        "default": fast, "previous_default": previous, "reference": ref,
+        "default": fast, "previous_default": previous, "without_annotator_codes": geometric_only, "reference": ref,
         "speedup": round(fast["images_per_s"] / ref["images_per_s"], 1),
         "cpu_ratio_previous_over_default": round(previous["cpu_s_per_image"] / fast["cpu_s_per_image"], 2),
+        "cpu_ratio_default_over_without_annotator": round(fast["cpu_s_per_image"] / geometric_only["cpu_s_per_image"], 3),
         "goal_images_per_s": 4.0,
     }
-    for name, r in (("default", fast), ("previous", previous), ("reference", ref)):
+    for name, r in (("default", fast), ("previous", previous), ("no annot.", geometric_only), ("reference", ref)):
         print(f"{name:9s}: {r['images_per_s']:.2f} images/s ({r['images_per_s_with_startup']:.2f} with start-up), "
               f"41,000 images in {r['hours_for_41000']:.1f} h, peak worker memory {r['peak_worker_rss_mb']:.0f} MB; "
               f"{r['cpu_s_per_image']:.3f} CPU-s/image (~{r['images_per_s_idle_cores_estimate']:.1f} images/s on "
