@@ -272,7 +272,8 @@ def export_pamtri_cmd(data, out, splits, keypoints, pose_maps, visibility, overw
 @click.option("--batch-size", type=int, help="Per process.")
 @click.option("--lr", type=float)
 @click.option("--train-occluded/--visible-only", default=None, help="Also train on occluded keypoints (synthetic data knows them).")
-@click.option("--visibility", type=click.Choice(["geometric", "annotator"]), help="Codes that weight the loss: what is seen, or VeRi's marking habits (annotator_visibility).")
+@click.option("--visibility", type=click.Choice(["geometric", "annotator"]),
+              help="Codes that weight the loss: what is seen, or VeRi's marking habits (annotator_visibility).")
 @click.option("--workers", type=int)
 @click.option("--device", help="auto, cpu, cuda, cuda:N.")
 @click.option("--no-resume", is_flag=True, help="Refuse to continue an existing run instead of resuming it.")
@@ -335,7 +336,8 @@ def predict_pose_command(model_run, data, more_data, batch_size, workers, device
 @click.option("--mode", type=click.Choice(["correct", "published"]), default="correct", show_default=True,
               help="'published' reproduces the PAMTRI code's buggy ~constant threshold (comparison only).")
 @click.option("--box-size", type=click.Choice(["sqrt_area", "diagonal"]), default="sqrt_area", show_default=True)
-@click.option("--visibility", type=click.Choice(["geometric", "annotator"]), help="Codes that say which keypoints are scored (default: the run's).")
+@click.option("--visibility", type=click.Choice(["geometric", "annotator"]),
+              help="Codes that say which keypoints are scored (default: the run's).")
 @click.option("--batch-size", default=32, show_default=True)
 @click.option("--workers", default=2, show_default=True)
 @click.option("--device", default="auto", show_default=True)

@@ -205,7 +205,8 @@ def compare_by_view(args) -> dict:
             "mean_abs_diff_per_view": round(per_view(synth_rate), 4),
             "mean_abs_diff_real_mix_annotator": None if annotator_mad is None else round(annotator_mad, 4),
             "mean_abs_diff_per_view_annotator": None if annotator_per_view is None else round(annotator_per_view, 4),
-            "synthetic_visible_rate_annotator": None if annotator_rate is None else np.round(annotator_rate, 4).tolist(),
+            "synthetic_visible_rate_annotator":
+                None if annotator_rate is None else np.round(annotator_rate, 4).tolist(),
             "min_bin_images": args.min_bin_images}
 
 

@@ -115,7 +115,8 @@ def main() -> None:
         "default": fast, "previous_default": previous, "without_annotator_codes": geometric_only, "reference": ref,
         "speedup": round(fast["images_per_s"] / ref["images_per_s"], 1),
         "cpu_ratio_previous_over_default": round(previous["cpu_s_per_image"] / fast["cpu_s_per_image"], 2),
-        "cpu_ratio_default_over_without_annotator": round(fast["cpu_s_per_image"] / geometric_only["cpu_s_per_image"], 3),
+        "cpu_ratio_default_over_without_annotator":
+            round(fast["cpu_s_per_image"] / geometric_only["cpu_s_per_image"], 3),
         "goal_images_per_s": 4.0,
     }
     for name, r in (("default", fast), ("previous", previous), ("no annot.", geometric_only), ("reference", ref)):

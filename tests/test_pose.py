@@ -285,6 +285,8 @@ def test_cli_train_pose_resumes_a_killed_run(toy, tmp_path):
     # Continuing with another configuration is refused before the run's record is touched.
     third = CliRunner().invoke(cli.main, args[:-1] + ["3", "--lr", "0.5"])
     assert third.exit_code == 2 and "lr: run has 0.001" in third.output and "last.pt" in third.output, third.output
+    fourth = CliRunner().invoke(cli.main, args[:-1] + ["3", "--visibility", "annotator"])
+    assert fourth.exit_code == 2 and "visibility: run has 'geometric', asked 'annotator'" in fourth.output, fourth.output
     kept = PoseConfig.from_yaml(tmp_path / "run" / "config.yaml")
     assert kept.lr == PoseConfig.tiny().lr and kept.epochs == 2
     assert read_keypoints(ShardDataset(toy, splits="train")).shape[1:] == (36, 3)
