@@ -170,8 +170,12 @@ def compare_by_view(args) -> dict:
     real_n, real_rate = rates_by_bin(real_flags, real_bin, args.bins)
     synth_n, synth_rate = rates_by_bin(synth_flags, synth_bin, args.bins)
     mix = real_n / real_n.sum()
-    mixed = np.nansum(synth_rate * mix[:, None], axis=0)
-    mixed_mad = float(np.abs(mixed - real_flags.mean(0)).mean())
+
+    def real_mix(rate: np.ndarray) -> float:
+        """Mean |diff| of the overall rates with the synthetic bins mixed as the real images are."""
+        return float(np.abs(np.nansum(rate * mix[:, None], axis=0) - real_flags.mean(0)).mean())
+
+    mixed_mad = real_mix(synth_rate)
     print(f"synthetic: {len(codes)} samples, uniform azimuth, no occlusion; bins of {width:g} degrees")
     print(f"mean absolute difference with the synthetic bins mixed as the real images are: {mixed_mad:.4f}")
     shown = real_n >= args.min_bin_images
@@ -181,12 +185,12 @@ def compare_by_view(args) -> dict:
         gaps = np.abs(rate - real_rate)[shown].mean(axis=1)
         return float(np.average(gaps, weights=real_n[shown]))
 
-    print(f"view by view (bins with >= {args.min_bin_images} real images, weighted by them): "
-          f"{per_view(synth_rate):.4f}")
+    per_view_mad = per_view(synth_rate)
+    print(f"view by view (bins with >= {args.min_bin_images} real images, weighted by them): {per_view_mad:.4f}")
     annotator_mad = annotator_per_view = annotator_rate = None
     if labels.annotator is not None:
         _, annotator_rate = rates_by_bin(labels.annotator == VIS_VISIBLE, synth_bin, args.bins)
-        annotator_mad = float(np.abs(np.nansum(annotator_rate * mix[:, None], axis=0) - real_flags.mean(0)).mean())
+        annotator_mad = real_mix(annotator_rate)
         annotator_per_view = per_view(annotator_rate)
         print(f"the same with the annotator-model codes: mixed {annotator_mad:.4f}, view by view "
               f"{annotator_per_view:.4f}")
@@ -202,7 +206,7 @@ def compare_by_view(args) -> dict:
             "real_visible_rate": np.round(real_rate, 4).tolist(),
             "synthetic_visible_rate": np.round(synth_rate, 4).tolist(),
             "mean_abs_diff_real_mix": round(mixed_mad, 4),
-            "mean_abs_diff_per_view": round(per_view(synth_rate), 4),
+            "mean_abs_diff_per_view": round(per_view_mad, 4),
             "mean_abs_diff_real_mix_annotator": None if annotator_mad is None else round(annotator_mad, 4),
             "mean_abs_diff_per_view_annotator": None if annotator_per_view is None else round(annotator_per_view, 4),
             "synthetic_visible_rate_annotator":

@@ -112,7 +112,7 @@ class SampleRenderer:
                   "amodal": amodal, "visible": visible}
         if annotator.enabled:
             labels["annotator_seen"] = vis if annotator.self_tolerance <= 0 else self.builder.keypoint_visibility(
-                vehicle.asset.keypoints, uv, K, Rt, size, self_tolerance=annotator.self_tolerance)
+                vehicle.asset.keypoints, uv, K, Rt, size, self_tolerance=annotator.self_tolerance, known=vis)
         return labels
 
     @staticmethod

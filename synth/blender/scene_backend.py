@@ -108,11 +108,10 @@ class LoadedVehicle:
         self.height = float(verts[:, 2].max())
         self.cabin = lower_cabin_box(asset.keypoints)
 
-    def first_hit(self, scene, depsgraph, origin, direction, max_dist, glass_see_through: bool = True):
-        """First opaque hit along a ray in `scene`: this vehicle's window glass is passed through (unless
-        `glass_see_through` is false), and behind it the lower cabin stops the ray whatever the model has
-        inside (it then counts as a hit on the vehicle where the ray enters the cabin). Returns (distance,
-        object) or (inf, None)."""
+    def first_hit(self, scene, depsgraph, origin, direction, max_dist):
+        """First opaque hit along a ray in `scene`: this vehicle's window glass is passed through, and behind it
+        the lower cabin stops the ray whatever the model has inside (it then counts as a hit on the vehicle
+        where the ray enters the cabin). Returns (distance, object) or (inf, None)."""
         travelled, glass, glass_at = 0.0, None, 0.0
         o = mathutils.Vector(origin)
         d = mathutils.Vector(direction)
@@ -126,7 +125,7 @@ class LoadedVehicle:
             if not hit:
                 return np.inf, None
             travelled = end
-            if glass_see_through and obj.name in self.object_names and self.is_glass_hit(obj, index, depsgraph):
+            if obj.name in self.object_names and self.is_glass_hit(obj, index, depsgraph):
                 if glass is None:
                     glass, glass_at = obj, travelled
                 o = loc + d * 1e-4
@@ -460,45 +459,46 @@ class SceneBuilder:
 
     # --- labels by ray casting -----------------------------------------------------------------------------
 
-    def _first_hit(self, depsgraph, origin, direction, max_dist, glass_see_through: bool = True):
-        return self.current.first_hit(self.scene, depsgraph, origin, direction, max_dist, glass_see_through)
+    def _first_hit(self, depsgraph, origin, direction, max_dist):
+        return self.current.first_hit(self.scene, depsgraph, origin, direction, max_dist)
 
     def keypoint_visibility(self, keypoints_world: np.ndarray, uv: np.ndarray, K: np.ndarray, Rt: np.ndarray,
-                            size: int, tolerance: float = 0.1, glass_see_through: bool = True,
-                            self_tolerance: float = 0.0) -> np.ndarray:
+                            size: int, tolerance: float = 0.1, self_tolerance: float = 0.0,
+                            known: np.ndarray | None = None) -> np.ndarray:
         """3-state visibility of keypoints projected to `uv` in a size x size image with intrinsics K (SPEC 3).
         A keypoint is visible when the ray to it reaches it, or when a ray through a point a quarter of an output
         pixel away meets the vehicle at its depth: keypoints sit on edges and silhouettes, where which side of
         a sub-pixel boundary the exact ray falls is noise (it is the instance + depth test of check_labels).
         The defaults give the geometric truth (`keypoints`); `self_tolerance` (the vehicle's own body may cover
         a keypoint by this many metres along the ray and it still counts as visible) gives the ray cast behind
-        the annotator model's codes (synth/annotation.py); `glass_see_through=False` makes glass opaque."""
+        the annotator model's codes (synth/annotation.py). `known`: the codes of a cast with no more tolerance;
+        a larger tolerance only adds visibility, so its visible and outside keypoints keep their codes uncast."""
         depsgraph = bpy.context.evaluated_depsgraph_get()
         cam = camera_centre(Rt)
-        vis = np.full(len(keypoints_world), VIS_OUTSIDE, np.int64)
+        vis = np.full(len(keypoints_world), VIS_OUTSIDE, np.int64) if known is None else np.array(known, np.int64)
         for k, (p, (u, v)) in enumerate(zip(keypoints_world, uv)):
+            if known is not None and known[k] != VIS_OCCLUDED:
+                continue
             if not (np.isfinite(u) and -0.5 <= u < size - 0.5 and -0.5 <= v < size - 0.5):
                 continue
             ray = p - cam
             dist = float(np.linalg.norm(ray))
-            hit_dist, obj = self._first_hit(depsgraph, cam, ray / dist, dist + 1.0, glass_see_through)
+            hit_dist, obj = self._first_hit(depsgraph, cam, ray / dist, dist + 1.0)
             tol = max(tolerance, 0.008 * dist)  # keypoints sit on edges: grazing rays must not hide them
             if self_tolerance > 0 and obj is not None and obj.name in self.current.object_names:
                 tol = max(tol, self_tolerance)
-            seen = hit_dist >= dist - tol or self._seen_beside(depsgraph, cam, K, Rt, p, (u, v), tol,
-                                                                glass_see_through)
+            seen = hit_dist >= dist - tol or self._seen_beside(depsgraph, cam, K, Rt, p, (u, v), tol)
             vis[k] = VIS_VISIBLE if seen else VIS_OCCLUDED
         return vis
 
-    def _seen_beside(self, depsgraph, cam, K, Rt, point, uv, tol, glass_see_through, offset: float = 0.25) -> bool:
+    def _seen_beside(self, depsgraph, cam, K, Rt, point, uv, tol, offset: float = 0.25) -> bool:
         """Whether a ray through a pixel position up to `offset` output pixels from `uv` (the 8 neighbours of a
         square) first meets the vehicle within `tol` of the depth of `point`."""
         depth = float((Rt[:, :3] @ point + Rt[:, 3])[2])
         steps = np.array([(1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, -1), (1, -1), (-1, 1)]) * offset
         for direction in pixel_rays(K, Rt, np.asarray(uv) + steps):
             scale = np.linalg.norm(direction)
-            hit_dist, obj = self._first_hit(depsgraph, cam, direction / scale, (depth + 2 * tol) * scale,
-                                            glass_see_through)
+            hit_dist, obj = self._first_hit(depsgraph, cam, direction / scale, (depth + 2 * tol) * scale)
             if obj is not None and obj.name in self.current.object_names and abs(hit_dist / scale - depth) <= tol:
                 return True
         return False
