@@ -39,10 +39,12 @@ def main():
 @click.option("--preview", type=click.Path(path_type=Path), help="Write a PNG grid of samples with labels drawn.")
 @click.option("--preview-count", default=24, show_default=True, help="Samples in the preview grid.")
 @click.option("--decode-all/--decode-sample", default=False, help="Decode every image, not a random subset.")
+@click.option("--crops", type=click.Path(path_type=Path),
+              help="Write a sheet of unlabelled crops at traffic-camera sizes (95-260 px), to judge realism by eye.")
 @click.option("--seed", default=0, show_default=True, help="Which samples the preview and decode check pick.")
-def inspect(dataset_dir, preview, preview_count, decode_all, seed):
-    """Validate a dataset directory, print a summary, optionally draw a preview grid."""
-    from synth.datasets.inspect import draw_preview, format_summary
+def inspect(dataset_dir, preview, preview_count, crops, decode_all, seed):
+    """Validate a dataset directory, print a summary, optionally draw a preview grid and a crop sheet."""
+    from synth.datasets.inspect import draw_crop_sheet, draw_preview, format_summary
     from synth.datasets.validate import validate_dataset
 
     report = validate_dataset(dataset_dir, decode="all" if decode_all else 64, seed=seed)
@@ -50,6 +52,9 @@ def inspect(dataset_dir, preview, preview_count, decode_all, seed):
     if preview:
         draw_preview(dataset_dir, preview, count=preview_count, seed=seed)
         click.echo(f"preview: {preview}")
+    if crops:
+        draw_crop_sheet(dataset_dir, crops, count=preview_count, seed=seed)
+        click.echo(f"crop sheet: {crops}")
     if report.errors:
         for error in report.errors:
             click.echo(f"error: {error}", err=True)

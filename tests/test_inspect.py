@@ -127,3 +127,20 @@ def test_identity_labels_disagree_across_shards(broken):
 
 def test_not_a_dataset(tmp_path):
     expect_error(tmp_path, "dataset.yaml", "no manifest")
+
+
+def test_crop_sheet_shows_each_vehicle_at_a_traffic_camera_size(toy, tmp_path):
+    sheet = tmp_path / "crops.png"
+    result = run_inspect(toy, "--crops", sheet, "--preview-count", "6")
+    assert result.exit_code == 0, result.output
+    import cv2
+
+    image = cv2.imread(str(sheet))
+    assert image is not None and image.shape[:2] == (260, 6 * 260)
+    for i in range(6):  # every tile holds a crop no larger than 260 px on the neutral grey, centred
+        tile = image[:, i * 260:(i + 1) * 260].astype(int)
+        content = np.any(np.abs(tile - 128) > 0, axis=2)
+        rows, cols = np.nonzero(content)
+        assert len(rows) > 0
+        assert max(rows.ptp(), cols.ptp()) + 1 <= 260
+        assert abs((rows.min() + rows.max()) / 2 - 129.5) < 3 and abs((cols.min() + cols.max()) / 2 - 129.5) < 3

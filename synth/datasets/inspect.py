@@ -116,3 +116,46 @@ def draw_preview(root: str | Path, out: str | Path, count: int = 24, seed: int =
     os.replace(tmp, out)
     dataset.close()
     return out
+
+
+def draw_crop_sheet(root: str | Path, out: str | Path, count: int = 24, seed: int = 0, sizes=(95, 260),
+                    tile: int = 260, columns: int = 6) -> Path:
+    """A PNG sheet of unlabelled vehicle crops at the sizes a traffic camera sees vehicles: each sample cut to
+    its amodal box (plus a 6% margin, as real ReID crops are cut), downsampled so its longer side is a random
+    size in `sizes`, then shown at that size on a neutral tile. The way to judge realism by eye, next to real
+    crops: labels hide the pixels, and full-resolution renders flatter them."""
+    dataset = ShardDataset(root)
+    rng = np.random.default_rng(seed)
+    picks = np.sort(rng.choice(len(dataset), min(count, len(dataset)), replace=False))
+    tiles = []
+    for index in picks:
+        item = dataset[int(index)]
+        image = item["image"]
+        h, w = image.shape[:2]
+        box = np.asarray(item.get("bbox", [np.nan] * 4), float)
+        if not np.all(np.isfinite(box)):
+            box = np.array([0, 0, w, h], float)
+        margin = 0.06 * np.array([-(box[2] - box[0]), -(box[3] - box[1]), box[2] - box[0], box[3] - box[1]])
+        x0, y0, x1, y1 = np.round(box + margin).astype(int)
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+        crop = image[y0:y1, x0:x1] if x1 > x0 + 4 and y1 > y0 + 4 else image
+        side = int(rng.integers(sizes[0], sizes[1] + 1))
+        scale = min(side / max(crop.shape[:2]), 1.0)
+        small = cv2.resize(crop, (max(int(crop.shape[1] * scale), 1), max(int(crop.shape[0] * scale), 1)),
+                           interpolation=cv2.INTER_AREA)
+        canvas = np.full((tile, tile, 3), 128, np.uint8)
+        sh, sw = min(small.shape[0], tile), min(small.shape[1], tile)
+        oy, ox = (tile - sh) // 2, (tile - sw) // 2
+        canvas[oy:oy + sh, ox:ox + sw] = small[:sh, :sw]
+        tiles.append(canvas)
+    while len(tiles) % columns:
+        tiles.append(np.full_like(tiles[0], 128))
+    grid = np.concatenate([np.concatenate(tiles[i:i + columns], axis=1) for i in range(0, len(tiles), columns)])
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.tmp.{os.getpid()}{out.suffix}")
+    if not cv2.imwrite(str(tmp), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR)):
+        raise ValueError(f"{out}: could not write the image")
+    os.replace(tmp, out)
+    dataset.close()
+    return out
