@@ -47,10 +47,11 @@ def part_to_object(name: str, part: Part, materials: dict[str, bpy.types.Materia
     return obj
 
 
-def model_materials(name: str, type_name: str) -> dict[str, bpy.types.Material]:
-    """Fresh materials for one model (names prefixed with the model so files never collide on append)."""
+def model_materials(name: str, type_name: str, kinds) -> dict[str, bpy.types.Material]:
+    """Fresh materials for one model, one per material kind its parts use (names prefixed with the model so
+    files never collide on append)."""
     mats = {"paint": make_paint(f"{name}_paint")}
-    for kind in ("glass", "rubber", "chrome", "metal_dark", "trim", "headlight", "taillight", "interior"):
+    for kind in sorted(set(kinds) - {"paint", "plate"}):
         mats[kind] = make_material(kind, f"{name}_{kind}")
     plate = "plate_yellow" if type_name in ("bus", "truck") else "plate_blue"
     mats["plate"] = make_material(plate, f"{name}_plate")
@@ -60,7 +61,7 @@ def model_materials(name: str, type_name: str) -> dict[str, bpy.types.Material]:
 def build_objects(spec: ModelSpec, spacing: float = 0.06, wheel_segments: int = 32):
     """Create the model's objects (root empty + parts) in bpy.data, not linked to any scene."""
     parts = build_vehicle_mesh(spec.params, spacing=spacing, wheel_segments=wheel_segments)
-    mats = model_materials(spec.name, spec.params.type_name)
+    mats = model_materials(spec.name, spec.params.type_name, {m for part in parts.values() for m in part.materials})
     root = bpy.data.objects.new(spec.name, None)
     root.empty_display_type = "PLAIN_AXES"
     root["pamtri_model"] = spec.name
