@@ -92,6 +92,86 @@ TYPE_SPACES: dict[str, dict[str, tuple[float, float]]] = {
 }
 VEHICLE_TYPES = tuple(TYPE_SPACES)
 
+# Body styles: within a type, real vehicles come in families whose profiles differ by decimetres, not by a few
+# centimetres (a fastback against a notchback, an off-roader against a coupe-SUV). Each style overrides some of
+# its type's ranges; `sample_params` draws the style first, uniformly. Buses and trucks take their families from
+# their bodies (see the parts), so they have no entry here.
+BODY_STYLES: dict[str, dict[str, dict[str, tuple[float, float]]]] = {
+    "sedan": {
+        "notchback": {},
+        "fastback": dict(roof_length=(1.15, 1.32), rw_rake=(15.0, 19.0), deck=(1.02, 1.08), deck_length=(0.16, 0.26),
+                         tail_upper=(0.98, 1.04)),
+        "sporty": dict(width=(1.82, 1.90), roof_z=(1.25, 1.32), ws_rake=(22.0, 25.0), hood_front=(0.68, 0.74),
+                       cowl=(0.92, 0.97), sill=(0.18, 0.21), nose_bottom=(0.18, 0.22), wheel_radius=(0.33, 0.35),
+                       roof_length=(1.15, 1.35), rw_rake=(17.0, 21.0), deck=(1.00, 1.05), deck_length=(0.22, 0.34),
+                       tail_upper=(0.96, 1.02), tumble=(0.36, 0.44)),
+        "luxury": dict(width=(1.86, 1.95), wheelbase=(2.98, 3.20), front_overhang=(0.92, 1.02), roof_z=(1.42, 1.50),
+                       roof_length=(1.62, 1.85), cowl=(1.00, 1.06), hood_front=(0.77, 0.83), deck=(1.10, 1.16),
+                       deck_length=(0.46, 0.56), tail_upper=(1.04, 1.10)),
+    },
+    "hatchback": {
+        "five_door": {},
+        "city": dict(width=(1.60, 1.70), wheelbase=(2.30, 2.45), front_overhang=(0.64, 0.74), wheel_radius=(0.27, 0.30),
+                     roof_z=(1.38, 1.48), roof_length=(1.30, 1.45), rw_rake=(55.0, 66.0), deck_length=(0.06, 0.14),
+                     ws_rake=(28.0, 33.0), tail_upper=(0.88, 0.95)),
+        "hot_hatch": dict(width=(1.78, 1.84), roof_z=(1.22, 1.27), wheel_radius=(0.31, 0.33), sill=(0.17, 0.20),
+                          nose_bottom=(0.16, 0.20), hood_front=(0.67, 0.72), ws_rake=(23.0, 26.0),
+                          rw_rake=(26.0, 32.0), deck_length=(0.30, 0.40), arch_flare=(0.035, 0.055)),
+        "tall": dict(roof_z=(1.45, 1.56), cowl=(0.98, 1.04), hood_front=(0.74, 0.80), roof_length=(1.45, 1.65),
+                     rw_rake=(48.0, 58.0), deck=(1.00, 1.06), deck_length=(0.10, 0.20), ws_back=(0.20, 0.34)),
+    },
+    "estate": {
+        "wagon": {},
+        "shooting_brake": dict(roof_z=(1.33, 1.39), ws_rake=(23.0, 27.0), rw_rake=(32.0, 40.0),
+                               roof_length=(1.55, 1.75), deck_length=(0.18, 0.28)),
+        "long_roof": dict(wheelbase=(2.85, 3.00), roof_length=(2.00, 2.20), rw_rake=(62.0, 72.0),
+                          deck_length=(0.04, 0.10), roof_z=(1.44, 1.50)),
+        "raised": dict(sill=(0.28, 0.33), nose_bottom=(0.29, 0.34), wheel_radius=(0.33, 0.35), roof_z=(1.48, 1.55),
+                       hood_front=(0.79, 0.85), cowl=(1.03, 1.08), deck=(1.08, 1.14), arch_flare=(0.04, 0.06),
+                       tail_bottom=(0.35, 0.40)),
+    },
+    "suv": {
+        "crossover": dict(roof_z=(1.46, 1.54), sill=(0.27, 0.32), nose_bottom=(0.30, 0.35), hood_front=(0.80, 0.86),
+                          cowl=(1.04, 1.10), ws_rake=(27.0, 31.0), rw_rake=(38.0, 48.0), deck=(1.10, 1.16)),
+        "off_roader": dict(roof_z=(1.72, 1.85), hood_front=(0.95, 1.03), cowl=(1.16, 1.24), ws_rake=(36.0, 42.0),
+                           ws_back=(0.22, 0.34), sill=(0.38, 0.44), nose_bottom=(0.40, 0.46),
+                           wheel_radius=(0.38, 0.41), roof_length=(2.10, 2.35), rw_rake=(72.0, 82.0),
+                           deck=(1.22, 1.30), deck_length=(0.02, 0.06), end_round=(0.08, 0.12),
+                           roof_crown=(0.015, 0.03), tumble=(0.10, 0.18)),
+        "coupe": dict(roof_z=(1.50, 1.58), ws_rake=(26.0, 30.0), roof_length=(1.25, 1.45), rw_rake=(24.0, 30.0),
+                      deck=(1.10, 1.16), deck_length=(0.18, 0.28), tail_upper=(0.95, 1.02)),
+        "compact": dict(width=(1.76, 1.84), wheelbase=(2.50, 2.62), front_overhang=(0.74, 0.84),
+                        wheel_radius=(0.33, 0.36), roof_z=(1.54, 1.64), roof_length=(1.65, 1.85), rw_rake=(52.0, 62.0)),
+    },
+    "mpv": {
+        "people_carrier": {},
+        "compact": dict(wheelbase=(2.60, 2.75), front_overhang=(0.78, 0.86), roof_z=(1.56, 1.66), ws_rake=(24.0, 27.0),
+                        ws_back=(0.10, 0.22), roof_length=(1.60, 1.80), rw_rake=(55.0, 65.0)),
+        "large": dict(width=(1.88, 1.98), wheelbase=(3.00, 3.20), roof_z=(1.72, 1.85), hood_front=(0.84, 0.92),
+                      cowl=(1.10, 1.18), roof_length=(2.30, 2.60), rw_rake=(68.0, 78.0), deck=(1.16, 1.22),
+                      deck_length=(0.02, 0.06), roof_crown=(0.02, 0.04)),
+        "sloped": dict(roof_z=(1.52, 1.60), ws_rake=(24.0, 27.0), ws_back=(0.12, 0.25), roof_length=(1.70, 1.95),
+                       rw_rake=(36.0, 44.0), deck_length=(0.12, 0.20)),
+    },
+    "van": {
+        "panel_van": {},
+        "minibus": dict(roof_z=(1.90, 2.10), ws_rake=(30.0, 36.0), hood_front=(0.84, 0.92), cowl=(1.10, 1.18)),
+        "high_roof": dict(roof_z=(2.30, 2.55), wheelbase=(3.30, 3.70), width=(1.90, 2.00), roof_crown=(0.02, 0.04),
+                          wheel_radius=(0.33, 0.36)),
+        "compact": dict(width=(1.70, 1.80), wheelbase=(2.60, 2.85), roof_z=(1.75, 1.88), front_overhang=(0.75, 0.85),
+                        ws_back=(0.15, 0.30), ws_rake=(30.0, 35.0), hood_front=(0.84, 0.90)),
+    },
+    "pickup": {
+        "double_cab": {},
+        "single_cab": dict(roof_length=(0.55, 0.70), deck_length=(1.95, 2.25), wheelbase=(3.00, 3.25)),
+        "extended_cab": dict(roof_length=(0.95, 1.15), deck_length=(1.65, 1.85)),
+        "full_size": dict(width=(1.95, 2.05), wheelbase=(3.40, 3.70), roof_z=(1.82, 1.95), hood_front=(1.05, 1.15),
+                          cowl=(1.28, 1.36), deck=(1.30, 1.38), tail_upper=(1.22, 1.30), sill=(0.42, 0.48),
+                          nose_bottom=(0.46, 0.52), wheel_radius=(0.40, 0.43), ws_rake=(34.0, 38.0),
+                          bed_depth=(0.50, 0.58), roof_length=(1.55, 1.75), deck_length=(1.55, 1.75)),
+    },
+}
+
 # Shipped library: models per type (the common VeRi types get more) and which keep a fixed colour.
 LIBRARY_COUNTS = {"sedan": 10, "suv": 7, "hatchback": 5, "mpv": 5, "van": 5, "estate": 4, "pickup": 4, "bus": 4,
                   "truck": 4}
@@ -142,6 +222,7 @@ class VehicleParams:
     box_floor: float = 0.0
     box_height: float = 0.0
     style_seed: int = 0  # picks discrete details (pillar layout, spokes) without changing the shape
+    body_style: str = ""  # the profile family within the type (BODY_STYLES); "" for buses and trucks
 
     def to_dict(self) -> dict:
         return {k: (round(v, 5) if isinstance(v, float) else v) for k, v in asdict(self).items()}
@@ -152,11 +233,26 @@ class VehicleParams:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-def sample_params(type_name: str, rng: np.random.Generator, style_seed: int | None = None) -> VehicleParams:
-    """Draw one vehicle of `type_name` (a VeRi type name) uniformly from its parameter space."""
+def style_cycle(type_name: str) -> list[str]:
+    """The body styles of a type in the order a library cycles through them: the type's first (most common)
+    style every other model, the others in between (half the models keep the everyday shape)."""
+    names = list(BODY_STYLES.get(type_name, {}))
+    return [s for other in names[1:] for s in (names[0], other)] or names
+
+
+def sample_params(type_name: str, rng: np.random.Generator, style_seed: int | None = None,
+                  body_style: str | None = None) -> VehicleParams:
+    """Draw one vehicle of `type_name` (a VeRi type name): its body style (`body_style`, else drawn with the
+    library's frequencies), then every dimension uniformly from the style's ranges."""
     if type_name not in TYPE_SPACES:
         raise ValueError(f"unknown vehicle type {type_name!r}; known: {VEHICLE_TYPES}")
-    space = TYPE_SPACES[type_name]
+    styles = BODY_STYLES.get(type_name, {})
+    if body_style is None:
+        cycle = style_cycle(type_name)
+        body_style = cycle[int(rng.integers(len(cycle)))] if cycle else ""
+    if body_style and body_style not in styles:
+        raise ValueError(f"unknown body style {body_style!r} for {type_name}; known: {tuple(styles)}")
+    space = {**TYPE_SPACES[type_name], **styles.get(body_style, {})}
     values = {k: float(rng.uniform(lo, hi)) for k, (lo, hi) in sorted(space.items())}
     if type_name in ("bus", "truck"):
         nose = corner_setback(values["end_round"]) + values["nose_setback"]  # tip to keypoint 16
@@ -167,7 +263,7 @@ def sample_params(type_name: str, rng: np.random.Generator, style_seed: int | No
         values["deck"] = values["box_floor"]
     if style_seed is None:
         style_seed = int(rng.integers(0, 2**31 - 1))
-    return VehicleParams(type_name=type_name, style_seed=style_seed, **values)
+    return VehicleParams(type_name=type_name, style_seed=style_seed, body_style=body_style, **values)
 
 
 def model_rng(seed: int, type_name: str, index: int) -> np.random.Generator:
@@ -209,6 +305,8 @@ def library_plan(seed: int = DEFAULT_SEED, n: int | None = None) -> list[ModelSp
     specs = []
     for type_name in VEHICLE_TYPES:
         for i in range(counts.get(type_name, 0)):
-            params = sample_params(type_name, model_rng(seed, type_name, i))
+            cycle = style_cycle(type_name)
+            style = cycle[i % len(cycle)] if cycle else None
+            params = sample_params(type_name, model_rng(seed, type_name, i), body_style=style)
             specs.append(ModelSpec(f"{type_name}_{i:03d}", params, seed, i, FIXED_COLOURS.get((type_name, i))))
     return specs
