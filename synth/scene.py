@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from synth.config import Config
+from synth.appearance import AppearanceConfig, IdentityLook, identity_look
 from synth.identities import Identity, IdentityConfig, IdentityPlan
 
 Range = tuple[float, float]
@@ -72,7 +73,11 @@ class OccluderConfig(Config):
     # visible in 99.8% of them): kept low so the defaults resemble the real data, raise it for robustness.
     prob: float = 0.06
     max_count: int = 2
-    kinds: dict = field(default_factory=lambda: {"pole": 1.0, "sign": 1.0, "vehicle": 1.5, "vegetation": 1.0})
+    # What stands between a roadside camera and a vehicle: street-light and signal poles, road signs, other
+    # vehicles (drawn from the model library, in their own paint), guard rails and pedestrian railings, trees
+    # and bushes.
+    kinds: dict = field(default_factory=lambda: {"pole": 1.0, "sign": 1.0, "vehicle": 1.5, "railing": 0.8,
+                                                 "vegetation": 1.0})
     along_ray: Range = (0.55, 0.92)  # where on the camera-to-vehicle line of sight (0 camera, 1 vehicle)
 
 
@@ -148,6 +153,7 @@ class RenderConfig(Config):
     quality: QualityConfig = field(default_factory=QualityConfig)
     identities: IdentityConfig = field(default_factory=IdentityConfig)
     annotator: AnnotatorConfig = field(default_factory=AnnotatorConfig)
+    appearance: AppearanceConfig = field(default_factory=AppearanceConfig)  # paint, plates, marks
     shard_size: int = 1000
     recycle_every: int = 400  # a worker process is replaced after rendering this many images (flat memory)
 
@@ -155,14 +161,21 @@ class RenderConfig(Config):
 # --- scene description -------------------------------------------------------------------------------------
 
 
+OCCLUDER_KINDS = ("pole", "sign", "vehicle", "railing", "vegetation")
+
+
 @dataclass
 class Occluder:
-    kind: str  # pole, sign, vehicle, vegetation
+    kind: str  # one of OCCLUDER_KINDS
     position: tuple[float, float]  # ground point (x, y)
     yaw: float  # degrees
-    size: tuple[float, float, float]  # kind-specific: pole (radius, height, -), sign (panel w, panel h, height),
-    #                                   vehicle (length, width, height), vegetation (radius, height, trunk 0/1)
+    # kind-specific: pole (radius, height, 1 with a street-light arm else 0), sign (panel w, panel h, height),
+    # vehicle (length, width, height of its model), railing (length, height, 1 guard rail else pedestrian
+    # railing), vegetation (radius, height, trunk 0/1)
+    size: tuple[float, float, float]
     color: tuple[float, float, float]  # linear RGB
+    model: int = -1  # vehicle: index of the library model drawn (never the sample's own model when others exist)
+    variant: int = 0  # sign: which printed face (the backend takes it modulo the faces it has)
 
 
 @dataclass
@@ -211,6 +224,7 @@ class SceneSample:
     occluders: list[Occluder]
     patches: list[Patch2D]
     effects: dict
+    look: IdentityLook | None = None  # the identity's paint finish, plate and marks (synth/appearance.py)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -302,7 +316,8 @@ def sample_scene(config: RenderConfig, plan: IdentityPlan, models, seed: int, in
     else:
         background.update(kind="procedural")
 
-    occluders = _sample_occluders(config.occluders, rng, model, azimuth, elevation, distance, aim)
+    occluders = _sample_occluders(config.occluders, rng, models, identity.model_index, azimuth, elevation,
+                                  distance, aim)
     patches = _sample_patches(config.occlusion2d, rng)
     effects = _sample_effects(config.effects, rng)
 
@@ -316,6 +331,7 @@ def sample_scene(config: RenderConfig, plan: IdentityPlan, models, seed: int, in
         sky_strength=sky_strength, sky_color=tuple(float(v) for v in sky),
         ground_color=tuple(float(v) for v in ground), exposure=_u(rng, lc.exposure), shadows=lc.shadows,
         background=background, occluders=occluders, patches=patches, effects=effects,
+        look=identity_look(config.appearance, seed, identity),
     )
 
 
@@ -329,11 +345,16 @@ def _sample_azimuth(rng, vp: ViewpointConfig) -> float:
     return float(lo + width * (k + rng.random())) % 360.0
 
 
-def _sample_occluders(oc: OccluderConfig, rng, model, azimuth, elevation, distance, aim) -> list[Occluder]:
+def _sample_occluders(oc: OccluderConfig, rng, models, model_index: int, azimuth, elevation, distance,
+                      aim) -> list[Occluder]:
+    unknown = sorted(set(oc.kinds) - set(OCCLUDER_KINDS))
+    if unknown:
+        raise ValueError(f"occluders.kinds: unknown kind(s) {unknown}; known: {list(OCCLUDER_KINDS)}")
     if oc.max_count < 1 or rng.random() >= oc.prob:
         return []
     from synth.camera import spherical_position
 
+    model = models[model_index]
     cam = spherical_position(azimuth, elevation, distance) + np.asarray(aim)
     half_l = float(model.dimensions.get("length", 4.5)) / 2
     half_w = float(model.dimensions.get("width", 1.8)) / 2
@@ -342,34 +363,54 @@ def _sample_occluders(oc: OccluderConfig, rng, model, azimuth, elevation, distan
     out = []
     for _ in range(int(rng.integers(1, oc.max_count + 1))):
         kind = kinds[int(rng.choice(len(kinds), p=weights / weights.sum()))]
+        other = model_index
+        if kind == "vehicle":  # another vehicle of the library, never a twin of the one in the picture
+            others = [i for i in range(len(models)) if i != model_index] or [model_index]
+            other = int(others[int(rng.integers(len(others)))])
         target = np.array([rng.uniform(-half_l, half_l), rng.uniform(-half_w, half_w), 0.0])
         t = _u(rng, oc.along_ray)
-        # Walk towards the camera until the occluder's footprint clears the vehicle's (with its own size).
-        reach = {"pole": 0.3, "sign": 0.5, "vehicle": 1.2, "vegetation": 1.2}[kind]
+        # Walk towards the camera until the occluder's footprint clears the vehicle's (with its own size). A
+        # railing runs along the road (the vehicle's x axis): only its distance across the road counts.
+        reach = {"pole": 0.3, "sign": 0.5, "vehicle": 1.2, "railing": 0.3, "vegetation": 1.2}[kind]
+        reach_x = np.inf if kind == "railing" else reach
+        reach_y = reach
+        if kind == "vehicle":  # it stands roughly parallel to the vehicle (same road, either direction)
+            dims = models[other].dimensions
+            reach_x = float(dims.get("length", 4.5)) / 2 + 0.3
+            reach_y = float(dims.get("width", 1.8)) / 2 + 0.3
         for _ in range(40):
             p = cam + t * (target - cam)
-            if abs(p[0]) > half_l + reach or abs(p[1]) > half_w + reach:
+            if abs(p[0]) > half_l + reach_x or abs(p[1]) > half_w + reach_y:
                 break
             t -= 0.03
         if t <= 0.1:
             continue
         yaw = float(rng.uniform(0, 360))
         if kind == "pole":
-            size = (rng.uniform(0.05, 0.16), rng.uniform(3.0, 7.0), 0.0)
-            color = tuple(rng.uniform(0.05, 0.4) * np.ones(3) * rng.uniform(0.9, 1.1, 3))
+            size = (rng.uniform(0.05, 0.14), rng.uniform(3.5, 8.0), float(rng.random() < 0.5))
+            color = tuple(rng.uniform(0.05, 0.5) * np.ones(3) * rng.uniform(0.9, 1.1, 3))
         elif kind == "sign":
             size = (rng.uniform(0.5, 1.4), rng.uniform(0.4, 1.0), rng.uniform(1.6, 3.2))
             color = tuple(rng.choice([[0.6, 0.01, 0.01], [0.01, 0.08, 0.4], [0.7, 0.6, 0.02], [0.02, 0.25, 0.05],
                                       [0.75, 0.75, 0.75]]))
         elif kind == "vehicle":
-            size = (rng.uniform(3.8, 5.2), rng.uniform(1.65, 1.95), rng.uniform(1.3, 1.9))
+            dims = models[other].dimensions
+            size = (dims.get("length", 4.5), dims.get("width", 1.8), dims.get("height", 1.5))
             yaw = float(rng.normal(0, 6) + (180.0 if rng.random() < 0.3 else 0.0))
             color = tuple(rng.uniform(0.01, 0.7) * rng.uniform(0.6, 1.0, 3))
+        elif kind == "railing":
+            guard = float(rng.random() < 0.6)
+            size = (rng.uniform(8.0, 14.0), rng.uniform(0.7, 0.8) if guard else rng.uniform(0.95, 1.15), guard)
+            yaw = float(rng.normal(0, 3) + (180.0 if rng.random() < 0.5 else 0.0))
+            color = tuple(np.array([0.45, 0.46, 0.47]) * rng.uniform(0.7, 1.2) if guard
+                          else rng.choice([[0.02, 0.1, 0.04], [0.4, 0.4, 0.4], [0.3, 0.02, 0.02], [0.6, 0.6, 0.6]]))
         else:
             size = (rng.uniform(0.5, 1.6), rng.uniform(0.8, 4.5), float(rng.random() < 0.5))
             color = (rng.uniform(0.02, 0.08), rng.uniform(0.08, 0.2), rng.uniform(0.01, 0.05))
         out.append(Occluder(kind=kind, position=(float(p[0]), float(p[1])), yaw=yaw,
-                            size=tuple(float(v) for v in size), color=tuple(float(v) for v in color)))
+                            size=tuple(float(v) for v in size), color=tuple(float(v) for v in color),
+                            model=other if kind == "vehicle" else -1,
+                            variant=int(rng.integers(2**31)) if kind == "sign" else 0))
     return out
 
 

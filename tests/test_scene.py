@@ -219,3 +219,32 @@ def test_shard_units_and_parse_shard(tmp_path):
     for bad in ("3/3", "x", "1/0"):
         with pytest.raises(ValueError):
             parse_shard(bad)
+
+
+def test_occluders_are_roadside_things_and_other_library_vehicles():
+    models = paper_library()
+    config = RenderConfig()
+    config.occluders.prob, config.occluders.max_count = 1.0, 2
+    plan = plan_identities(models, 400, seed=3)
+    seen = {}
+    for i in range(400):
+        s = sample_scene(config, plan, models, 3, i)
+        own = s.identity.model_index
+        half_l = models[own].dimensions["length"] / 2
+        half_w = models[own].dimensions["width"] / 2
+        for occ in s.occluders:
+            seen[occ.kind] = seen.get(occ.kind, 0) + 1
+            x, y = np.abs(occ.position)
+            if occ.kind == "vehicle":  # another model of the library, standing clear of this one's footprint
+                assert occ.model != own and 0 <= occ.model < len(models)
+                other = models[occ.model].dimensions
+                assert occ.size == (other["length"], other["width"], other["height"])
+                assert x > half_l + other["length"] / 2 or y > half_w + other["width"] / 2
+            elif occ.kind == "railing":  # runs along the road, beside the vehicle
+                assert y > half_w and min(abs(occ.yaw) % 180, 180 - abs(occ.yaw) % 180) < 15
+            else:
+                assert occ.model == -1
+    assert set(seen) == {"pole", "sign", "vehicle", "railing", "vegetation"}, seen
+    config.occluders.kinds = {"pole": 1.0, "lamp post": 1.0}
+    with pytest.raises(ValueError, match="occluders.kinds.*lamp post"):
+        sample_scene(config, plan, models, 3, 0)

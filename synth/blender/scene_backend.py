@@ -20,13 +20,12 @@ from mathutils.bvhtree import BVHTree
 
 from synth.camera import (
     blender_camera_params, blender_matrix_world, camera_centre, pixel_rays, segment_box_entry)
+from synth.blender.occluders import OccluderPool, mesh_object
 from synth.vehicles.library import lower_cabin_box
 from synth.vocabulary import VIS_OCCLUDED, VIS_OUTSIDE, VIS_VISIBLE
 
 GLASS_WORDS = ("glass", "window", "windshield", "windscreen")
-OCCLUDER_KINDS = ("pole", "sign", "vehicle", "vegetation")
 VEHICLE_PASS_INDEX = 1
-OCCLUDER_PASS_INDEX = 2
 
 
 def _is_glass(material) -> bool:
@@ -171,79 +170,6 @@ def _vehicle_api():
 # --- scene construction ------------------------------------------------------------------------------------
 
 
-def _occluder_material():
-    mat = bpy.data.materials.new("occluder")
-    nt = mat.node_tree
-    bsdf = nt.nodes["Principled BSDF"]
-    info = nt.nodes.new("ShaderNodeObjectInfo")
-    nt.links.new(info.outputs["Color"], bsdf.inputs["Base Color"])
-    bsdf.inputs["Roughness"].default_value = 0.55
-    return mat
-
-
-def _mesh_object(name, verts, faces, material, collection):
-    mesh = bpy.data.meshes.new(name)
-    mesh.from_pydata([tuple(v) for v in verts], [], [tuple(f) for f in faces])
-    mesh.update()
-    for poly in mesh.polygons:
-        poly.use_smooth = False
-    mesh.materials.append(material)
-    ob = bpy.data.objects.new(name, mesh)
-    collection.objects.link(ob)
-    ob.pass_index = OCCLUDER_PASS_INDEX
-    return ob
-
-
-def _cylinder(n=12, r=1.0, z0=0.0, z1=1.0, x=0.0, y=0.0):
-    a = np.linspace(0, 2 * np.pi, n, endpoint=False)
-    ring = np.stack([x + r * np.cos(a), y + r * np.sin(a)], axis=1)
-    verts = [(p[0], p[1], z0) for p in ring] + [(p[0], p[1], z1) for p in ring]
-    faces = [(i, (i + 1) % n, n + (i + 1) % n, n + i) for i in range(n)]
-    faces += [tuple(range(n - 1, -1, -1)), tuple(range(n, 2 * n))]
-    return verts, faces
-
-
-def _box(cx, cy, cz, sx, sy, sz):
-    verts = [(cx + dx * sx / 2, cy + dy * sy / 2, cz + dz * sz / 2)
-             for dz in (-1, 1) for dy in (-1, 1) for dx in (-1, 1)]
-    faces = [(0, 2, 3, 1), (4, 5, 7, 6), (0, 1, 5, 4), (2, 6, 7, 3), (0, 4, 6, 2), (1, 3, 7, 5)]
-    return verts, faces
-
-
-def _wheel(x, y, r=0.17, width=0.1, n=12):
-    """A wheel (unit-car coordinates): a cylinder along y centred at height r."""
-    a = np.linspace(0, 2 * np.pi, n, endpoint=False)
-    ring = [(x + r * np.cos(t), r + r * np.sin(t)) for t in a]
-    verts = [(px, y - width / 2, pz) for px, pz in ring] + [(px, y + width / 2, pz) for px, pz in ring]
-    faces = [(i, (i + 1) % n, n + (i + 1) % n, n + i) for i in range(n)]
-    faces += [tuple(range(n - 1, -1, -1)), tuple(range(n, 2 * n))]
-    return verts, faces
-
-
-def _merge(parts):
-    verts, faces = [], []
-    for v, f in parts:
-        base = len(verts)
-        verts += list(v)
-        faces += [tuple(base + i for i in face) for face in f]
-    return verts, faces
-
-
-def _blob(seed, subdiv=2):
-    """A lumpy unit sphere (vegetation crown), centred at z = 0.5 so it sits on z = 0 scaled by its height."""
-    rng = np.random.default_rng(seed)
-    import bmesh
-
-    bm = bmesh.new()
-    bmesh.ops.create_icosphere(bm, subdivisions=subdiv, radius=0.5)
-    verts = np.array([v.co[:] for v in bm.verts])
-    faces = [tuple(v.index for v in f.verts) for f in bm.faces]
-    bm.free()
-    verts *= (1 + 0.25 * rng.uniform(-1, 1, (len(verts), 1)))
-    verts[:, 2] += 0.5
-    return verts, faces
-
-
 class SceneBuilder:
     """Owns the worker's scene. `apply(sample, ...)` sets it up for one sample."""
 
@@ -302,38 +228,13 @@ class SceneBuilder:
         self._ground_bsdf = mat.node_tree.nodes["Principled BSDF"]
         self._ground_bsdf.inputs["Roughness"].default_value = 0.9
         verts = [(-0.5, -0.5, 0.0), (0.5, -0.5, 0.0), (0.5, 0.5, 0.0), (-0.5, 0.5, 0.0)]
-        self.ground = _mesh_object("ground", verts, [(0, 1, 2, 3)], mat, self.scene.collection)
+        self.ground = mesh_object("ground", verts, [(0, 1, 2, 3)], mat, self.scene.collection)
         self.ground.pass_index = 0
         self.ground.is_shadow_catcher = True
 
     def _build_occluders(self, slots: int):
-        self.occluder_collection = bpy.data.collections.new("occluders")
-        self.scene.collection.children.link(self.occluder_collection)
-        mat = _occluder_material()
-        c = self.occluder_collection
-        # every pool entry is a list of objects shown and placed together
-        self.occluder_pool: dict[str, list[list]] = {k: [] for k in OCCLUDER_KINDS}
-        for j in range(slots):
-            self.occluder_pool["pole"].append([_mesh_object(f"pole{j}", *_cylinder(12), mat, c)])
-            self.occluder_pool["sign"].append([
-                _mesh_object(f"signpole{j}", *_cylinder(8), mat, c),
-                _mesh_object(f"signpanel{j}", *_box(0.0, 0.0, 0.5, 1.0, 1.0, 1.0), mat, c),
-            ])
-            car = _merge([
-                _box(0.0, 0.0, 0.36, 1.0, 1.0, 0.4),  # lower body (unit length/width/height, scaled per use)
-                _box(-0.05, 0.0, 0.76, 0.55, 0.86, 0.42),  # cabin
-                *[_wheel(x, y) for x in (-0.32, 0.32) for y in (-0.44, 0.44)],
-            ])
-            self.occluder_pool["vehicle"].append([_mesh_object(f"proxycar{j}", *car, mat, c)])
-            self.occluder_pool["vegetation"].append([
-                _mesh_object(f"trunk{j}", *_cylinder(8), mat, c),
-                _mesh_object(f"crown{j}", *_blob(j), mat, c),
-            ])
+        self.occluders = OccluderPool(self.scene, self.models, slots)
         self.occluder_names: set[str] = set()
-        for entries in self.occluder_pool.values():
-            for objs in entries:
-                for ob in objs:
-                    ob.hide_render = ob.hide_viewport = True
 
     # --- vehicles ------------------------------------------------------------------------------------------
 
@@ -416,46 +317,7 @@ class SceneBuilder:
         self.ground.scale = (hi[0] - lo[0], hi[1] - lo[1], 1.0)
 
     def set_occluders(self, occluders) -> None:
-        used = {k: 0 for k in OCCLUDER_KINDS}
-        shown = set()
-        for occ in occluders:
-            pool = self.occluder_pool[occ.kind]
-            if used[occ.kind] >= len(pool):
-                continue
-            objs = pool[used[occ.kind]]
-            used[occ.kind] += 1
-            a, b, c = occ.size
-            for ob in objs:
-                ob.location = (occ.position[0], occ.position[1], 0.0)
-                ob.rotation_euler = (0.0, 0.0, np.radians(occ.yaw))
-                ob.color = (*occ.color, 1.0)
-            if occ.kind == "pole":
-                objs[0].scale = (a, a, b)
-            elif occ.kind == "sign":
-                objs[0].scale = (0.05, 0.05, c + b)
-                objs[0].color = (0.3, 0.3, 0.3, 1.0)
-                objs[1].scale = (0.04, a, b)
-                objs[1].location = (occ.position[0], occ.position[1], c)
-            elif occ.kind == "vehicle":
-                objs[0].scale = (a, b, c)
-            else:  # vegetation: a bush (no trunk) or a small tree
-                trunk = c > 0.5
-                crown_h = b * (0.6 if trunk else 1.0)
-                objs[0].scale = (0.12, 0.12, b - crown_h + 0.2)
-                objs[0].color = (0.12, 0.07, 0.03, 1.0)
-                objs[1].scale = (a * 2, a * 2, crown_h)
-                objs[1].location = (occ.position[0], occ.position[1], b - crown_h)
-                if not trunk:
-                    objs = objs[1:]
-            for ob in objs:
-                shown.add(ob.name)
-                ob.hide_render = ob.hide_viewport = False
-        self.occluder_names = shown
-        for entries in self.occluder_pool.values():
-            for objs in entries:
-                for ob in objs:
-                    if ob.name not in shown and not ob.hide_render:
-                        ob.hide_render = ob.hide_viewport = True
+        self.occluder_names = self.occluders.place(occluders)
 
     # --- labels by ray casting -----------------------------------------------------------------------------
 

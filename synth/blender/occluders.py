@@ -1,0 +1,300 @@
+"""The roadside objects that stand between a traffic camera and the vehicle: street-light and signal poles, road
+signs with printed faces, guard rails and pedestrian railings, trees and bushes, and other vehicles drawn from
+the model library. One pool per render worker, built once; each sample only places, shows and hides entries
+(synth.scene.Occluder describes them).
+
+Only the Blender backend imports this module (bpy).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+import bpy
+
+from synth.roadside import SIGN_STYLES, sign_face
+from synth.scene import OCCLUDER_KINDS
+
+OCCLUDER_PASS_INDEX = 2
+RAILING_LENGTH = 14.0  # the railing meshes are built this long and scaled to the sample's length
+SIGN_FACES_PER_STYLE = 3
+
+
+# --- meshes (plain numpy: vertices and faces) --------------------------------------------------------------
+
+
+def _cylinder(n=12, r=1.0, z0=0.0, z1=1.0, x=0.0, y=0.0):
+    a = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    ring = np.stack([x + r * np.cos(a), y + r * np.sin(a)], axis=1)
+    verts = [(p[0], p[1], z0) for p in ring] + [(p[0], p[1], z1) for p in ring]
+    faces = [(i, (i + 1) % n, n + (i + 1) % n, n + i) for i in range(n)]
+    faces += [tuple(range(n - 1, -1, -1)), tuple(range(n, 2 * n))]
+    return verts, faces
+
+
+def _box(cx, cy, cz, sx, sy, sz):
+    verts = [(cx + dx * sx / 2, cy + dy * sy / 2, cz + dz * sz / 2)
+             for dz in (-1, 1) for dy in (-1, 1) for dx in (-1, 1)]
+    faces = [(0, 2, 3, 1), (4, 5, 7, 6), (0, 1, 5, 4), (2, 6, 7, 3), (0, 4, 6, 2), (1, 3, 7, 5)]
+    return verts, faces
+
+
+def _merge(parts):
+    verts, faces = [], []
+    for v, f in parts:
+        base = len(verts)
+        verts += list(v)
+        faces += [tuple(base + i for i in face) for face in f]
+    return verts, faces
+
+
+def _crown(seed, lumps=6, subdiv=2):
+    """A tree crown or bush: a cluster of lumpy spheres filling a unit-height volume centred on the z axis,
+    sitting on z = 0 (scaled per use to the sample's radius and height)."""
+    rng = np.random.default_rng(seed)
+    import bmesh
+
+    bm = bmesh.new()
+    bmesh.ops.create_icosphere(bm, subdivisions=subdiv, radius=0.5)
+    sphere = np.array([v.co[:] for v in bm.verts])
+    faces = [tuple(v.index for v in f.verts) for f in bm.faces]
+    bm.free()
+    parts = []
+    for k in range(lumps):
+        centre = np.array([0.0, 0.0, 0.5]) if k == 0 else np.array(
+            [*rng.uniform(-0.22, 0.22, 2), rng.uniform(0.3, 0.7)])
+        radius = 1.0 if k == 0 else rng.uniform(0.45, 0.7)
+        verts = sphere * radius * (1 + 0.18 * rng.uniform(-1, 1, (len(sphere), 1)))
+        verts = np.clip(verts + centre, [-0.5, -0.5, 0.0], [0.5, 0.5, 1.0])
+        parts.append((verts, faces))
+    return _merge(parts)
+
+
+def _street_light_arm():
+    """Arm and lamp head of a street light, from the top of its pole (at the origin) out along +x (metres)."""
+    return _merge([_box(0.9, 0.0, -0.05, 1.8, 0.07, 0.07), _box(1.75, 0.0, -0.12, 0.6, 0.26, 0.1)])
+
+
+def _guard_rail():
+    """A W-beam guard rail on posts every 2 m, 1 m high before scaling to the sample's height, along x."""
+    n = int(RAILING_LENGTH / 2) + 1
+    posts = [_box(-RAILING_LENGTH / 2 + 2 * i, 0.0, 0.45, 0.1, 0.15, 0.9) for i in range(n)]
+    beam = [_box(0.0, -0.12, 0.8, RAILING_LENGTH, 0.04, 0.12), _box(0.0, -0.1, 0.68, RAILING_LENGTH, 0.03, 0.1),
+            _box(0.0, -0.1, 0.92, RAILING_LENGTH, 0.03, 0.06)]
+    return _merge(posts + beam)
+
+
+def _pedestrian_railing():
+    """Top and bottom rails with vertical bars every 13 cm, 1 m high before scaling, along x."""
+    n = int(RAILING_LENGTH / 0.13)
+    bars = [_box(-RAILING_LENGTH / 2 + 0.13 * i, 0.0, 0.5, 0.018, 0.018, 0.96) for i in range(n + 1)]
+    rails = [_box(0.0, 0.0, 0.98, RAILING_LENGTH, 0.05, 0.05), _box(0.0, 0.0, 0.1, RAILING_LENGTH, 0.04, 0.04)]
+    posts = [_box(-RAILING_LENGTH / 2 + 2.5 * i, 0.0, 0.5, 0.06, 0.06, 1.0) for i in range(int(RAILING_LENGTH / 2.5) + 1)]
+    return _merge(bars + rails + posts)
+
+
+# --- materials ---------------------------------------------------------------------------------------------
+
+
+def _object_colour_material(name, metallic=0.0, roughness=0.55, noise=0.0):
+    """Base colour from the object's colour (each placed object its own), optionally broken up by noise
+    (foliage: leaves in light and shade)."""
+    mat = bpy.data.materials.new(name)
+    nt = mat.node_tree
+    bsdf = nt.nodes["Principled BSDF"]
+    info = nt.nodes.new("ShaderNodeObjectInfo")
+    bsdf.inputs["Metallic"].default_value = metallic
+    bsdf.inputs["Roughness"].default_value = roughness
+    if noise <= 0:
+        nt.links.new(info.outputs["Color"], bsdf.inputs["Base Color"])
+        return mat
+    tex = nt.nodes.new("ShaderNodeTexNoise")
+    tex.inputs["Scale"].default_value = 14.0
+    tex.inputs["Detail"].default_value = 3.0
+    shade = nt.nodes.new("ShaderNodeMapRange")
+    shade.inputs["To Min"].default_value = 1.0 - noise
+    shade.inputs["To Max"].default_value = 1.0 + noise
+    mix = nt.nodes.new("ShaderNodeVectorMath")
+    mix.operation = "SCALE"
+    nt.links.new(tex.outputs["Fac"], shade.inputs["Value"])
+    nt.links.new(info.outputs["Color"], mix.inputs[0])
+    nt.links.new(shade.outputs["Result"], mix.inputs["Scale"])
+    nt.links.new(mix.outputs["Vector"], bsdf.inputs["Base Color"])
+    bump = nt.nodes.new("ShaderNodeBump")
+    bump.inputs["Strength"].default_value = 0.6
+    nt.links.new(tex.outputs["Fac"], bump.inputs["Height"])
+    nt.links.new(bump.outputs["Normal"], bsdf.inputs["Normal"])
+    return mat
+
+
+def _sign_material(name, image_rgb: np.ndarray):
+    """A sign panel: the printed face on its +x side (the panel's generated coordinates span it), grey metal
+    on the back and edges."""
+    h, w = image_rgb.shape[:2]
+    image = bpy.data.images.new(name, w, h, alpha=False)
+    rgba = np.ones((h, w, 4), np.float32)
+    rgba[..., :3] = image_rgb[::-1].astype(np.float32) / 255.0  # bpy images start at the bottom row
+    image.pixels.foreach_set(rgba.ravel())
+    image.pack()
+    mat = bpy.data.materials.new(name)
+    nt = mat.node_tree
+    bsdf = nt.nodes["Principled BSDF"]
+    bsdf.inputs["Roughness"].default_value = 0.45
+    coord = nt.nodes.new("ShaderNodeTexCoord")
+    sep = nt.nodes.new("ShaderNodeSeparateXYZ")
+    uv = nt.nodes.new("ShaderNodeCombineXYZ")
+    tex = nt.nodes.new("ShaderNodeTexImage")
+    tex.image = image
+    tex.extension = "EXTEND"
+    front = nt.nodes.new("ShaderNodeMath")
+    front.operation = "GREATER_THAN"
+    front.inputs[1].default_value = 0.9
+    mix = nt.nodes.new("ShaderNodeMix")
+    mix.data_type = "RGBA"
+    colours = [s for s in mix.inputs if s.type == "RGBA"]
+    colours[0].default_value = (0.35, 0.36, 0.37, 1.0)
+    nt.links.new(coord.outputs["Generated"], sep.inputs[0])
+    # looking at the +x face, the panel's -y edge is on the viewer's left
+    flip = nt.nodes.new("ShaderNodeMath")
+    flip.operation = "SUBTRACT"
+    flip.inputs[0].default_value = 1.0
+    nt.links.new(sep.outputs["Y"], flip.inputs[1])
+    nt.links.new(flip.outputs["Value"], uv.inputs["X"])
+    nt.links.new(sep.outputs["Z"], uv.inputs["Y"])
+    nt.links.new(uv.outputs["Vector"], tex.inputs["Vector"])
+    nt.links.new(sep.outputs["X"], front.inputs[0])
+    nt.links.new(front.outputs["Value"], mix.inputs["Factor"])
+    nt.links.new(tex.outputs["Color"], colours[1])
+    nt.links.new(mix.outputs["Result"], bsdf.inputs["Base Color"])
+    return mat
+
+
+# --- the pool ----------------------------------------------------------------------------------------------
+
+
+def mesh_object(name, verts, faces, material, collection, smooth=False):
+    mesh = bpy.data.meshes.new(name)
+    mesh.from_pydata([tuple(v) for v in verts], [], [tuple(f) for f in faces])
+    mesh.update()
+    for poly in mesh.polygons:
+        poly.use_smooth = smooth
+    mesh.materials.append(material)
+    ob = bpy.data.objects.new(name, mesh)
+    collection.objects.link(ob)
+    ob.pass_index = OCCLUDER_PASS_INDEX
+    return ob
+
+
+class OccluderPool:
+    """`slots` entries of every kind (library vehicles are loaded on first use, one copy per model); `place`
+    shows the sample's occluders and hides the rest, and returns the names of the objects shown."""
+
+    def __init__(self, scene, models, slots: int):
+        self.models = models
+        self.collection = bpy.data.collections.new("occluders")
+        scene.collection.children.link(self.collection)
+        c = self.collection
+        painted = _object_colour_material("occluder_painted")
+        metal = _object_colour_material("occluder_metal", metallic=0.85, roughness=0.35)
+        foliage = _object_colour_material("occluder_foliage", roughness=0.8, noise=0.45)
+        self.sign_materials = [
+            _sign_material(f"sign_{s}_{k}", sign_face(s, seed=97 * s + k))
+            for s in range(len(SIGN_STYLES)) for k in range(SIGN_FACES_PER_STYLE)]
+        self.pool: dict[str, list[list]] = {k: [] for k in OCCLUDER_KINDS if k != "vehicle"}
+        for j in range(slots):
+            self.pool["pole"].append([mesh_object(f"pole{j}", *_cylinder(12), metal, c),
+                                      mesh_object(f"polearm{j}", *_street_light_arm(), metal, c)])
+            self.pool["sign"].append([
+                mesh_object(f"signpole{j}", *_cylinder(8), metal, c),
+                mesh_object(f"signpanel{j}", *_box(0.0, 0.0, 0.5, 1.0, 1.0, 1.0), self.sign_materials[0], c),
+            ])
+            self.pool["railing"].append([mesh_object(f"guardrail{j}", *_guard_rail(), metal, c),
+                                         mesh_object(f"railing{j}", *_pedestrian_railing(), painted, c)])
+            self.pool["vegetation"].append([
+                mesh_object(f"trunk{j}", *_cylinder(8), painted, c),
+                mesh_object(f"crown{j}", *_crown(j), foliage, c, smooth=True),
+            ])
+        self.vehicles: dict[int, tuple] = {}  # model index -> (root, collection, objects)
+        for entries in self.pool.values():
+            for objs in entries:
+                for ob in objs:
+                    ob.hide_render = ob.hide_viewport = True
+
+    def _vehicle(self, model_index: int):
+        """A copy of library model `model_index` (its own objects, shared meshes), loaded on first use."""
+        if model_index not in self.vehicles:
+            from synth.blender.vehicles import load_vehicle, vehicle_objects
+
+            collection = bpy.data.collections.new(f"occluder_vehicle_{model_index}")
+            root = load_vehicle(self.models[model_index], collection=collection)
+            objects = [o for o in vehicle_objects(root) if o.type == "MESH"]
+            for ob in objects:
+                ob.pass_index = OCCLUDER_PASS_INDEX
+            self.vehicles[model_index] = (root, collection, objects)
+        return self.vehicles[model_index]
+
+    def place(self, occluders) -> set[str]:
+        from synth.blender.vehicles import set_body_color
+
+        used = {k: 0 for k in self.pool}
+        shown: set[str] = set()
+        wanted_vehicles = set()
+        for occ in occluders:
+            x, y = occ.position
+            yaw = np.radians(occ.yaw)
+            a, b, c = occ.size
+            if occ.kind == "vehicle":
+                root, collection, objects = self._vehicle(occ.model)
+                wanted_vehicles.add(occ.model)
+                root.location = (x, y, 0.0)
+                root.rotation_euler = (0.0, 0.0, yaw)
+                set_body_color(root, self.models[occ.model], tuple(occ.color))
+                shown.update(o.name for o in objects)
+                continue
+            pool = self.pool[occ.kind]
+            if used[occ.kind] >= len(pool):
+                continue
+            objs = list(pool[used[occ.kind]])
+            used[occ.kind] += 1
+            for ob in objs:
+                ob.location = (x, y, 0.0)
+                ob.rotation_euler = (0.0, 0.0, yaw)
+                ob.color = (*occ.color, 1.0)
+            if occ.kind == "pole":
+                objs[0].scale = (a, a, b)
+                objs[1].location = (x, y, b)
+                if not c:  # a plain pole (signals, cameras), no street-light arm
+                    objs = objs[:1]
+            elif occ.kind == "sign":
+                objs[0].scale = (0.05, 0.05, c + b)
+                objs[0].color = (0.45, 0.46, 0.47, 1.0)
+                objs[1].scale = (0.04, a, b)
+                objs[1].location = (x, y, c)
+                objs[1].material_slots[0].material = self.sign_materials[occ.variant % len(self.sign_materials)]
+            elif occ.kind == "railing":
+                objs = objs[:1] if c else objs[1:]
+                objs[0].scale = (a / RAILING_LENGTH, 1.0, b)
+            else:  # vegetation: a bush (no trunk) or a small tree
+                trunk = c > 0.5
+                crown_h = b * (0.6 if trunk else 1.0)
+                objs[0].scale = (0.12, 0.12, b - crown_h + 0.2)
+                objs[0].color = (0.12, 0.07, 0.03, 1.0)
+                objs[1].scale = (a * 2, a * 2, crown_h)
+                objs[1].location = (x, y, b - crown_h)
+                if not trunk:
+                    objs = objs[1:]
+            for ob in objs:
+                shown.add(ob.name)
+                ob.hide_render = ob.hide_viewport = False
+        for entries in self.pool.values():
+            for objs in entries:
+                for ob in objs:
+                    if ob.name not in shown and not ob.hide_render:
+                        ob.hide_render = ob.hide_viewport = True
+        children = bpy.context.scene.collection.children
+        for index, (_root, collection, _objects) in self.vehicles.items():
+            linked = collection.name in children
+            if index in wanted_vehicles and not linked:
+                children.link(collection)
+            elif index not in wanted_vehicles and linked:
+                children.unlink(collection)
+        return shown
