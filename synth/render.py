@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from synth.datasets import Sample, ShardWriter, update_manifest
-from synth.datasets.manifest import is_complete_shard
-from synth.datasets.schema import shard_name
+from synth.datasets.manifest import is_complete_shard, read_manifest, shard_files
+from synth.datasets.schema import MANIFEST_NAME, DatasetError, shard_name
 from synth.datasets.writer import encode_image
 from synth.identities import IdentityPlan, plan_identities
 from synth.scene import LIGHTING_NAMES, RenderConfig, SceneSample, sample_scene
@@ -31,6 +31,7 @@ from synth.scene import LIGHTING_NAMES, RenderConfig, SceneSample, sample_scene
 CONFIG_NAME = "render_config.yaml"
 WORKER_LOG = "render_workers.log"
 CHUNK = 20  # samples per worker task: small enough to keep both workers busy to the end
+MIN_SIZE = 16  # px: the smallest output image the camera framing and the 32 x 32 silhouette grid make sense at
 
 
 class RenderError(RuntimeError):
@@ -220,8 +221,27 @@ def _forget_parent_blender_paths() -> None:
     sys.path[:] = [p for p in sys.path if marker not in p]
 
 
+def _die_with_parent(parent_pid: int | None) -> None:
+    """Ask Linux to kill this worker when its parent dies (kill -9 included): a worker holds ~1.4 GB and would
+    otherwise render on, orphaned, forever. The death signal is tied to the thread that started the worker,
+    which for a process pool lives as long as the pool. Elsewhere (no prctl) the pool's own checks remain."""
+    if parent_pid is None or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    PR_SET_PDEATHSIG = 1
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent_pid:  # the parent died before the request was made
+        os._exit(1)
+
+
 def init_worker(config_dict: dict, models_dir: str, n: int, seed: int, background_files: list[str],
-                log_path: str | None = None) -> None:
+                log_path: str | None = None, parent_pid: int | None = None) -> None:
+    _die_with_parent(parent_pid)
     _forget_parent_blender_paths()
     if log_path:  # Blender prints a line per frame: keep it (and any native crash report) out of the terminal
         fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -298,6 +318,82 @@ def shard_units(plan: IdentityPlan, shard_size: int, out: Path) -> list[ShardUni
     return units
 
 
+def plan_digest(plan: IdentityPlan) -> str:
+    """A fingerprint of the identity plan (which identity, look and split every sample gets): two runs whose
+    plans differ would put different vehicles at the same sample index."""
+    import hashlib
+
+    digest = hashlib.sha1()
+    digest.update(np.ascontiguousarray(plan.sample_identity, np.int64).tobytes())
+    digest.update("|".join(str(s) for s in plan.sample_split).encode())
+    for ident in plan.identities:
+        digest.update(repr((ident.vehicle_id, ident.model_name, ident.color_id, ident.type_id,
+                            tuple(round(float(c), 6) for c in ident.paint_rgb), ident.held_out)).encode())
+    return digest.hexdigest()[:16]
+
+
+# What a re-run into a directory that already holds shards must share with the run that wrote them.
+_RERUN_KEYS = ("source", "seed", "num_samples_planned", "model_names", "plan_digest", "config")
+
+
+def _flat(tree, prefix=""):
+    if not isinstance(tree, dict):
+        return {prefix.rstrip("."): tree}
+    out = {}
+    for key, value in tree.items():
+        out.update(_flat(value, f"{prefix}{key}."))
+    return out
+
+
+def check_rerun(out: Path, meta: dict) -> None:
+    """Refuse to add shards to a dataset directory whose existing shards were made by another render (other
+    seed, --n, --size, config, models or identity plan): the result would mix two datasets under one manifest.
+    A directory with no complete shard yet may be reused freely."""
+    if not out.is_dir() or not any(is_complete_shard(p) for p in shard_files(out)):
+        return
+    manifest_path = out / MANIFEST_NAME
+    if not manifest_path.exists():
+        raise DatasetError(out, "holds shards but no manifest: cannot tell which render made them; use a fresh --out")
+    import yaml
+
+    old = read_manifest(out)
+    new = yaml.safe_load(yaml.safe_dump(meta))  # as the manifest stores it (tuples become lists)
+    differ = []
+    for key in _RERUN_KEYS:
+        if key not in old:
+            if key == "plan_digest":  # manifests written before the digest was recorded: the other keys decide
+                continue
+            differ.append(f"{key}: missing in the existing manifest")
+            continue
+        if key == "config":
+            a, b = _flat(old[key]), _flat(new[key])
+            differ += [f"config {k}: existing {a.get(k, '(absent)')!r}, asked {b.get(k, '(absent)')!r}"
+                       for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+        elif old[key] != new[key]:
+            shown = (lambda v: f"{len(v)} models" if key == "model_names" else repr(v))
+            differ.append(f"{key}: existing {shown(old[key])}, asked {shown(new[key])}")
+    old_files = (old.get("backgrounds") or {}).get("num_files")
+    if old_files is not None and old_files != new["backgrounds"]["num_files"]:
+        differ.append(f"backgrounds: existing {old_files} files, asked {new['backgrounds']['num_files']}")
+    if differ:
+        raise DatasetError(manifest_path, "the shards here were rendered with other settings, refusing to mix "
+                           "two datasets (use a fresh --out, or the same options to resume): " + "; ".join(differ))
+
+
+def check_render_options(n: int, config: RenderConfig, workers: int | None, shard: tuple[int, int]) -> None:
+    """Options that cannot make a dataset, refused before anything is written, naming the option."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"--n (images in the dataset) must be a whole number >= 1, got {n!r}")
+    size = config.image.size
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < MIN_SIZE:
+        raise ValueError(f"--size (image.size) must be a whole number of pixels >= {MIN_SIZE}, got {size!r}")
+    if workers is not None and workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {workers}")
+    if config.shard_size < 1:
+        raise ValueError(f"shard_size (render config) must be >= 1, got {config.shard_size}")
+    parse_shard(f"{shard[0]}/{shard[1]}")
+
+
 def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
@@ -314,6 +410,7 @@ def render_dataset(models_dir, out, n: int, seed: int = 0, config: RenderConfig 
     from synth.vehicles.library import load_library
 
     config = config or RenderConfig()
+    check_render_options(n, config, workers, shard)
     out = Path(out)
     models = load_library(models_dir)
     plan = plan_identities(models, n, seed, config.identities)
@@ -321,16 +418,6 @@ def render_dataset(models_dir, out, n: int, seed: int = 0, config: RenderConfig 
     units = shard_units(plan, config.shard_size, out)
     mine = [u for j, u in enumerate(units) if j % shard[1] == shard[0]]
     report = RenderReport(out=out)
-    todo = []
-    for unit in mine:
-        if is_complete_shard(unit.path):
-            report.skipped.append(unit.path)
-            continue
-        todo.append(unit)
-        if unit.path.exists():
-            unit.path.unlink()  # an unfinished or corrupt shard is rendered again
-    out.mkdir(parents=True, exist_ok=True)
-    config.save(out / CONFIG_NAME)
     model_names = [m.name for m in models]
     meta = {
         "source": "synthetic",
@@ -341,13 +428,26 @@ def render_dataset(models_dir, out, n: int, seed: int = 0, config: RenderConfig 
         "models_dir": str(models_dir),
         "model_names": model_names,
         "num_identities": len(plan.identities),
+        "plan_digest": plan_digest(plan),
         "backgrounds": {"dir": str(backgrounds) if backgrounds else None, "num_files": len(background_files)},
     }
+    check_rerun(out, meta)
+    todo = []
+    for unit in mine:
+        if is_complete_shard(unit.path):
+            report.skipped.append(unit.path)
+            continue
+        todo.append(unit)
+        if unit.path.exists():
+            unit.path.unlink()  # an unfinished or corrupt shard is rendered again
+    out.mkdir(parents=True, exist_ok=True)
+    config.save(out / CONFIG_NAME)
     update_manifest(out, meta)
     if not todo:
         return report
 
     workers = workers or default_workers()
+    remove_stale_temp_files()
     shard_attrs = {"model_names": model_names, "lighting_names": list(LIGHTING_NAMES), "source": "synthetic",
                    "generator_seed": int(seed)}
     chunks = []  # (unit position, chunk position, indices)
@@ -358,7 +458,8 @@ def render_dataset(models_dir, out, n: int, seed: int = 0, config: RenderConfig 
     results: dict[int, dict[int, list[Sample]]] = {u: {} for u in range(len(todo))}
     attempts: dict[tuple[int, int], int] = {}
     tasks_per_child = max(1, config.recycle_every // CHUNK)
-    init_args = (config.to_dict(), str(models_dir), int(n), int(seed), background_files, str(out / WORKER_LOG))
+    init_args = (config.to_dict(), str(models_dir), int(n), int(seed), background_files, str(out / WORKER_LOG),
+                 os.getpid())
     total = sum(len(u.samples) for u in todo)
     bar = tqdm(total=total, unit="img", desc=f"render {out.name}", disable=not progress, smoothing=0.05)
     start_time = time.time()
@@ -372,6 +473,7 @@ def render_dataset(models_dir, out, n: int, seed: int = 0, config: RenderConfig 
     pool = make_pool()
     pending = list(reversed(chunks))
     in_flight: dict = {}
+    restore_signals = _terminate_raises()
     try:
         while pending or in_flight:
             while pending and len(in_flight) < 2 * workers:
@@ -408,22 +510,87 @@ def render_dataset(models_dir, out, n: int, seed: int = 0, config: RenderConfig 
                 for future, chunk in in_flight.items():
                     pending.append(chunk)
                 in_flight.clear()
-                pool.shutdown(wait=False, cancel_futures=True)
+                _stop_pool(pool)
                 tqdm.write("warning: a render worker crashed; restarting the workers and retrying its samples",
                            file=sys.stderr)
                 pool = make_pool()
     except BaseException:
         for future in in_flight:
             future.cancel()
-        pool.shutdown(wait=False, cancel_futures=True)
+        _stop_pool(pool)
         bar.close()
         update_manifest(out, meta)
         raise
+    finally:
+        restore_signals()
     pool.shutdown()
     bar.close()
     report.seconds = time.time() - start_time
     update_manifest(out, meta)
     return report
+
+
+class RenderInterrupted(SystemExit):
+    """SIGTERM during a render: unwinds like Ctrl-C so the workers are stopped and the manifest is kept."""
+
+
+def _terminate_raises():
+    """While a render runs, SIGTERM unwinds the job (workers stopped, complete shards kept) instead of killing
+    the parent alone; returns the function that puts the previous handler back."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def on_terminate(signum, frame):
+        raise RenderInterrupted(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, on_terminate)
+    return lambda: signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool now: a plain shutdown lets busy workers finish their chunk (minutes at large sizes), and the
+    interpreter's exit would wait for them. The executor keeps no public handle on its processes."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=10)
+
+
+def remove_stale_temp_files() -> list[Path]:
+    """Remove the render temporaries (`pamtri_render_<pid>.exr|png` in /dev/shm, memory there) that workers
+    of a killed run left behind; a file whose process is alive is kept."""
+    import tempfile
+
+    removed = []
+    for base in {Path("/dev/shm"), Path(tempfile.gettempdir())}:
+        if not base.is_dir():
+            continue
+        for path in base.glob("pamtri_render_*.*"):
+            pid = path.stem.rsplit("_", 1)[-1]
+            if not pid.isdigit() or _process_alive(int(pid)):
+                continue
+            try:
+                path.unlink()
+                removed.append(path)
+            except OSError:
+                pass  # another user's file, or removed meanwhile
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _crash_message(unit: ShardUnit, indices, models, plan) -> str:
