@@ -147,7 +147,7 @@ def render(models_dir, n, out, seed, size, config_file, backgrounds, workers, sh
     from synth.scene import RenderConfig
 
     config = RenderConfig.from_yaml(config_file) if config_file else RenderConfig()
-    if size:
+    if size is not None:  # 0 or a negative size is refused by name (render_dataset), not taken as "default"
         config.image.size = size
     report = render_dataset(models_dir, out, n, seed=seed, config=config, backgrounds=backgrounds,
                             workers=workers, shard=parse_shard(shard_spec))
