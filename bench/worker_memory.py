@@ -39,7 +39,6 @@ def _render_and_measure(count: int, every: int) -> list[tuple[int, float, float]
         renderer.render(i)
         if (i + 1) % every == 0:
             points.append((i + 1, _rss_mb(), time.time() - start))
-            print(f"{i + 1:5d} images: {points[-1][1]:.0f} MB", file=sys.__stderr__, flush=True)
     return points
 
 
@@ -58,6 +57,8 @@ def main() -> None:
                              initargs=init_args) as pool:
         points = pool.submit(_render_and_measure, args.count, args.every).result()
     images, rss, seconds = (list(v) for v in zip(*points))
+    for count, mb in zip(images, rss):
+        print(f"{count:5d} images: {mb:.0f} MB")
     first_model_pass = max(1, len(points) // 4)  # by then every model has been loaded at least once
     growth = (rss[-1] - rss[first_model_pass]) / max(images[-1] - images[first_model_pass], 1) * 1000
     result = {"count": args.count, "occluder_prob": config.occluders.prob, "images": images,
