@@ -45,6 +45,10 @@ class IdentityConfig(Config):
     shuffle: bool = True  # interleave identities over the sample order (else grouped by identity)
     max_models: int = 0  # use only this many models (spread over the library's name order); 0 = all
     colors_per_model: int = 0  # paint each paintable model in only this many of its colours (seeded); 0 = all
+    # Twin hard negatives: this fraction of the identities is repainted in the exact colour and paint shade of
+    # another identity of the same model, so the pair differs only in its marks (plate, stickers, livery,
+    # dirt; synth/appearance.py). Real ReID errors are dominated by such look-alikes.
+    twin_fraction: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,7 @@ class Identity:
     paint_rgb: tuple[float, float, float]  # linear RGB, fixed for the identity
     num_images: int
     held_out: bool
+    twin_of: int = -1  # vehicle_id of the identity whose model, colour and paint this one copies; -1 none
 
 
 @dataclass
@@ -91,6 +96,37 @@ def paint_shade(color_id: int, rng: np.random.Generator) -> tuple[float, float, 
     return tuple(float(v) for v in np.clip(rgb * brightness, 0.003, 0.9))
 
 
+def _make_twins(identities: list[Identity], fraction: float, seed: int) -> list[Identity]:
+    """Repaint `fraction` of the identities as twins of another identity of the same model (its colour and
+    exact paint). Drawn from its own stream, so the rest of the plan is the same with or without twins."""
+    if fraction <= 0:
+        return identities
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0x7A,)))
+    by_model: dict[int, list[int]] = {}
+    for ident in identities:
+        if ident.twin_of < 0:
+            by_model.setdefault(ident.model_index, []).append(ident.vehicle_id)
+    wanted = int(round(fraction * len(identities)))
+    out = list(identities)
+    order = [m for m in rng.permutation(sorted(by_model)) if len(by_model[int(m)]) >= 2]
+    while wanted > 0 and order:  # one pair per model per round, spread over the models
+        next_order = []
+        for m in order:
+            free = by_model[int(m)]
+            if len(free) < 2 or wanted <= 0:
+                continue
+            a, b = (int(v) for v in rng.choice(free, 2, replace=False))
+            free.remove(a)
+            free.remove(b)
+            src = out[a]
+            out[b] = Identity(**{**out[b].__dict__, "color_id": src.color_id, "paint_rgb": src.paint_rgb,
+                                 "twin_of": a})
+            wanted -= 1
+            next_order.append(m)
+        order = next_order
+    return out
+
+
 def plan_identities(models, n: int, seed: int, config: IdentityConfig | None = None) -> IdentityPlan:
     """The identity of every sample 0..n-1. `models` are VehicleAsset-like objects (name, type_id, colors,
     fixed_color)."""
@@ -121,6 +157,7 @@ def plan_identities(models, n: int, seed: int, config: IdentityConfig | None = N
                 held_out=False,
             ))
             counts.append(int(k))
+    identities = _make_twins(identities, config.twin_fraction, seed)
     num_held = int(round(config.holdout_fraction * len(identities)))
     held = set(rng.permutation(len(identities))[:num_held].tolist()) if num_held else set()
     identities = [

@@ -75,7 +75,7 @@ class SampleRenderer:
         from synth.compose import blackbody_rgb
 
         size = self.config.image.size
-        vehicle = self.builder.show_vehicle(sample.identity.model_index, sample.identity.paint_rgb)
+        vehicle = self.builder.show_vehicle(sample.identity.model_index, sample.identity.paint_rgb, sample.look)
         frame = frame_vehicle(sample, vehicle.hull, size)
         self.builder.set_camera(frame["K_render"], frame["Rt"], frame["render_size"])
         self.builder.set_lighting(sample, blackbody_rgb(sample.sun_temperature))

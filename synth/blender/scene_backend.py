@@ -49,22 +49,16 @@ def _is_glass(material) -> bool:
 
 
 def _tint_glass(material) -> None:
-    """Render window glass as tinted, mirror-like and opaque, as windows look from a traffic camera: at a few
-    samples per pixel a transmissive pane over a dark cabin is mostly Monte Carlo noise and doubles the time.
-    (Labels still treat it as see-through.)"""
-    if material is None or material.get("pamtri_tinted") or material.node_tree is None:
+    """Render a user model's window material as the library's glass (a Fresnel mirror over a tinted
+    see-through pane, clean at a few samples per pixel: a refracting pane is mostly Monte Carlo noise there).
+    The library's own materials (glass, cabin) are built so already."""
+    if material is None or material.get("pamtri_kind") or material.get("pamtri_look"):
         return
-    for node in material.node_tree.nodes:
-        if node.type == "BSDF_PRINCIPLED":
-            for name, value in (("Transmission Weight", 0.0), ("Roughness", 0.06), ("Metallic", 0.0),
-                                ("Coat Weight", 0.0), ("Specular IOR Level", 0.8)):
-                socket = node.inputs.get(name)
-                if socket is not None and not socket.is_linked:
-                    socket.default_value = value
-            base = node.inputs.get("Base Color")
-            if base is not None and not base.is_linked:
-                base.default_value = (0.012, 0.014, 0.016, 1.0)
-    material["pamtri_tinted"] = True
+    if material.get("pamtri_see_through") and not any(w in material.name.lower() for w in GLASS_WORDS):
+        return  # a marked cabin part, not a pane
+    from synth.blender.vehicle_materials import tint_glass
+
+    tint_glass(material)
 
 
 class LoadedVehicle:
@@ -187,31 +181,81 @@ class SceneBuilder:
         self._build_ground()
         self._build_occluders(occluder_slots)
 
-    # world: a sky/ground gradient lights the vehicle and shows in its reflections; film is transparent
+    # world: sky dome, a skyline band and the ground light the vehicle and show in its paint and glass
     def _build_world(self):
+        """A sky brighter towards the horizon above a band of buildings and trees round the horizon (blocky
+        columns of random height, a smoother tree line), over the ground: what glossy bodies and windows
+        mirror by a road. Camera rays never see it (the film is transparent)."""
         world = bpy.data.worlds.new("sky")
         self.scene.world = world
-        # The gradient changes every image: a small importance map keeps its rebuild cheap (the default
-        # 1024 px map costs seconds per image on one core).
+        # The world changes every image: a small importance map keeps its rebuild cheap (the default 1024 px
+        # map costs seconds per image on one core). Reflections evaluate the shader itself, at full detail.
         world.cycles.sampling_method = "MANUAL"
         world.cycles.sample_map_resolution = 32
         nt = world.node_tree
         nt.nodes.clear()
-        coord = nt.nodes.new("ShaderNodeTexCoord")
-        sep = nt.nodes.new("ShaderNodeSeparateXYZ")
-        ramp = nt.nodes.new("ShaderNodeMapRange")
-        ramp.inputs["From Min"].default_value = -0.05
-        ramp.inputs["From Max"].default_value = 0.25
-        mix = nt.nodes.new("ShaderNodeMix")
-        mix.data_type = "RGBA"
-        bg = nt.nodes.new("ShaderNodeBackground")
-        out = nt.nodes.new("ShaderNodeOutputWorld")
+
+        def node(kind, **settings):
+            n = nt.nodes.new(kind)
+            for key, value in settings.items():
+                setattr(n, key, value)
+            return n
+
+        def math(op, a, b=0.0):
+            n = node("ShaderNodeMath", operation=op)
+            for socket, value in zip(n.inputs, (a, b)):
+                if isinstance(value, bpy.types.NodeSocket):
+                    nt.links.new(value, socket)
+                else:
+                    socket.default_value = value
+            return n.outputs[0]
+
+        def mix(fac, a, b):
+            n = node("ShaderNodeMix", data_type="RGBA")
+            nt.links.new(fac, n.inputs[0])
+            for socket, value in ((n.inputs[6], a), (n.inputs[7], b)):
+                if isinstance(value, bpy.types.NodeSocket):
+                    nt.links.new(value, socket)
+                else:
+                    socket.default_value = value
+            return n
+
+        coord = node("ShaderNodeTexCoord")
+        sep = node("ShaderNodeSeparateXYZ")
         nt.links.new(coord.outputs["Generated"], sep.inputs[0])
-        nt.links.new(sep.outputs["Z"], ramp.inputs["Value"])
-        nt.links.new(ramp.outputs["Result"], mix.inputs["Factor"])
-        nt.links.new(mix.outputs["Result"], bg.inputs["Color"])
+        x, y, z = sep.outputs
+        self._sky_seed = node("ShaderNodeValue")
+        azimuth = math("ARCTAN2", y, x)  # -pi..pi
+        column = math("ADD", math("FLOOR", math("MULTIPLY", azimuth, 40 / 6.2832)), self._sky_seed.outputs[0])
+        block = math("ADD", math("FLOOR", math("MULTIPLY", azimuth, 7 / 6.2832)), self._sky_seed.outputs[0])
+        tall = node("ShaderNodeTexWhiteNoise", noise_dimensions="1D")
+        nt.links.new(column, tall.inputs["W"])
+        district = node("ShaderNodeTexWhiteNoise", noise_dimensions="1D")
+        nt.links.new(math("ADD", block, 17.0), district.inputs["W"])
+        trees = node("ShaderNodeTexNoise", noise_dimensions="1D")
+        trees.inputs["Scale"].default_value = 2.5
+        trees.inputs["Detail"].default_value = 6.0
+        nt.links.new(math("ADD", math("MULTIPLY", azimuth, 1.0), self._sky_seed.outputs[0]), trees.inputs["W"])
+        # heights in z of the direction (about the sine of the elevation angle)
+        building_h = math("MULTIPLY", math("ADD", math("POWER", tall.outputs["Value"], 2.0), 0.15),
+                          math("MULTIPLY", math("GREATER_THAN", district.outputs["Value"], 0.45), 0.2))
+        tree_h = math("MULTIPLY", math("MAXIMUM", math("SUBTRACT", trees.outputs["Factor"], 0.35), 0.0), 0.3)
+        is_building = math("GREATER_THAN", building_h, tree_h)
+        in_band = math("LESS_THAN", z, math("MAXIMUM", building_h, tree_h))
+        facade = mix(tall.outputs["Value"], (0.09, 0.09, 0.095, 1.0), (0.3, 0.29, 0.27, 1.0)).outputs[2]
+        band = mix(is_building, (0.025, 0.05, 0.02, 1.0), facade).outputs[2]
+        # sky: hazy and bright at the horizon, deeper towards the zenith
+        haze = node("ShaderNodeMapRange")
+        nt.links.new(z, haze.inputs["Value"])
+        haze.inputs["From Min"].default_value, haze.inputs["From Max"].default_value = 0.0, 0.7
+        self._sky_mix = mix(haze.outputs["Result"], (0.8, 0.85, 0.9, 1.0), (0.35, 0.5, 0.85, 1.0))
+        with_band = mix(in_band, self._sky_mix.outputs[2], band)
+        self._ground_mix = mix(math("LESS_THAN", z, 0.0), with_band.outputs[2], (0.18, 0.17, 0.16, 1.0))
+        bg = node("ShaderNodeBackground")
+        out = node("ShaderNodeOutputWorld")
+        nt.links.new(self._ground_mix.outputs[2], bg.inputs["Color"])
         nt.links.new(bg.outputs["Background"], out.inputs["Surface"])
-        self._sky_mix, self._sky_bg = mix, bg
+        self._sky_bg = bg
 
     def _build_camera_and_sun(self):
         cam = bpy.data.cameras.new("camera")
@@ -254,15 +298,17 @@ class SceneBuilder:
             self.vehicles[asset.name] = loaded
         return self.vehicles[asset.name]
 
-    def show_vehicle(self, model_index: int, paint_rgb) -> LoadedVehicle:
+    def show_vehicle(self, model_index: int, paint_rgb, look=None) -> LoadedVehicle:
+        """Show model `model_index` (only it) in an identity's paint and look (synth/appearance.py)."""
         vehicle = self.vehicle(model_index)
         if self.current is not vehicle:
             if self.current is not None:
                 self.current.set_visible(False)
             vehicle.set_visible(True)
             self.current = vehicle
-        _, set_body_color = _vehicle_api()
-        set_body_color(vehicle.root, vehicle.asset, tuple(paint_rgb))
+        from synth.blender.vehicles import set_look
+
+        set_look(vehicle.root, vehicle.asset, tuple(paint_rgb), look)
         return vehicle
 
     # --- per-sample update ---------------------------------------------------------------------------------
@@ -288,14 +334,13 @@ class SceneBuilder:
         self.sun.data.energy = sample.sun_strength
         self.sun.data.color = sun_rgb
         self.sun.data.angle = np.radians(sample.sun_angle)
-        self._set_mix_colors(sample.ground_color, sample.sky_color)
+        sky = np.asarray(sample.sky_color)
+        self._sky_mix.inputs[6].default_value = (*(0.45 * sky + 0.55 * sky.max()), 1.0)  # paler at the horizon
+        self._sky_mix.inputs[7].default_value = (*sky, 1.0)
+        self._ground_mix.inputs[7].default_value = (*sample.ground_color, 1.0)
+        self._sky_seed.outputs[0].default_value = float(sample.seed % 9973)  # a different skyline per image
         self._sky_bg.inputs["Strength"].default_value = sample.sky_strength
         self.scene.view_settings.exposure = sample.exposure
-
-    def _set_mix_colors(self, a, b):
-        inputs = [s for s in self._sky_mix.inputs if s.type == "RGBA"]
-        inputs[0].default_value = (*a, 1.0)
-        inputs[1].default_value = (*b, 1.0)
 
     def set_ground(self, sample, vehicle: LoadedVehicle) -> None:
         """Shadow catcher under the vehicle and its shadow only: ground pixels are the costly ones, so the

@@ -1,9 +1,21 @@
-"""Principled-BSDF materials of the procedural vehicles (Cycles-ready).
+"""Cycles materials of the procedural vehicles: car paint, glass, plates, lamp lenses and the plain kinds.
 
-The body paint reads its base colour from the object custom property `pamtri_body_color` through an Attribute
-node, so one shared material gives every loaded instance its own colour (set_body_color sets the property).
+One material per kind and model, shared by every loaded copy; what differs between identities reaches the
+shaders through object custom properties read by Attribute nodes (set by synth/blender/vehicles.py set_look):
+
+- `pamtri_body_color`, `pamtri_roof_color` (linear RGB), `pamtri_finish` (metallic, base roughness, coat
+  roughness), `pamtri_finish2` (coat weight, flake, pearl thin-film nm), `pamtri_wear` (dirt, dents),
+  `pamtri_glass` (window transmission);
+- per model, measured from its mesh at load (set_geometry_props): `pamtri_extent` (x min, x max, height),
+  `pamtri_roof_z`, `pamtri_plate_front` / `pamtri_plate_rear` / `pamtri_windshield` (half width, z low, z high).
+
+The plate characters, windshield stickers and side livery are images shared by the worker (SHARED_IMAGES),
+overwritten per identity; the shaders project them from object coordinates so they read left to right from
+the viewer on either end or side. Glass is a Fresnel mix of a glossy mirror and a Transparent BSDF: sky
+reflections and a see-through pane over the cabin, both noise-free at a few samples (a refracting pane is not).
+
 Glass and the cabin interior carry `pamtri_see_through = True`: keypoint-visibility ray casts skip them.
-Imported lazily (bpy) by synth/blender/vehicles.py only.
+Imported lazily (bpy) by synth/blender/ modules only.
 """
 from __future__ import annotations
 
@@ -11,34 +23,345 @@ import bpy
 
 BODY_COLOR_PROP = "pamtri_body_color"
 SEE_THROUGH_PROP = "pamtri_see_through"
+KIND_PROP = "pamtri_kind"
+LOOK_PROP = "pamtri_look"
+LOOK_VERSION = 3  # bump when a graph changes: libraries built before get their materials rebuilt at load
+SEE_THROUGH_KINDS = ("glass", "interior", "seat", "dashboard")
+SHARED_IMAGES = {"plate": (320, 100), "glass_marks": (256, 128), "side_marks": (512, 128)}  # name: (w, h)
 
 # name: (base colour linear RGB, metallic, roughness, extra settings)
 _SPECS = {
-    "glass": ((0.30, 0.33, 0.35), 0.0, 0.02, {"Transmission Weight": 1.0, "IOR": 1.45}),
+    "glass": ((0.30, 0.33, 0.35), 0.0, 0.02, {}),
     "rubber": ((0.018, 0.018, 0.018), 0.0, 0.85, {}),
-    "chrome": ((0.75, 0.75, 0.76), 1.0, 0.18, {}),
+    "chrome": ((0.75, 0.75, 0.76), 1.0, 0.12, {}),
     "metal_dark": ((0.05, 0.05, 0.055), 0.7, 0.45, {}),
     "trim": ((0.012, 0.012, 0.013), 0.0, 0.55, {}),
     "headlight": ((0.85, 0.86, 0.9), 0.6, 0.08, {"Coat Weight": 1.0}),
-    "taillight": ((0.45, 0.01, 0.01), 0.0, 0.12, {"Coat Weight": 1.0}),
-    "plate_blue": ((0.01, 0.04, 0.35), 0.0, 0.4, {}),
-    "plate_yellow": ((0.75, 0.5, 0.02), 0.0, 0.4, {}),
-    "interior": ((0.015, 0.015, 0.016), 0.0, 0.9, {}),
+    "taillight": ((0.35, 0.005, 0.005), 0.0, 0.12, {"Coat Weight": 1.0}),
+    "plate": ((0.5, 0.5, 0.5), 0.0, 0.35, {}),
+    "plate_blue": ((0.01, 0.04, 0.35), 0.0, 0.35, {}),
+    "plate_yellow": ((0.75, 0.5, 0.02), 0.0, 0.35, {}),
+    "interior": ((0.045, 0.043, 0.04), 0.0, 0.9, {}),
     # parts of the detailed vehicles (lamp clusters, grilles, cabin, heavy-vehicle bodies)
-    "seat": ((0.03, 0.03, 0.032), 0.0, 0.8, {}),
-    "dashboard": ((0.02, 0.02, 0.022), 0.0, 0.6, {}),
-    "reflector": ((0.8, 0.8, 0.82), 1.0, 0.12, {}),
-    "lens_clear": ((0.85, 0.86, 0.9), 0.0, 0.05, {"Coat Weight": 1.0}),
-    "lens_red": ((0.5, 0.01, 0.01), 0.0, 0.1, {"Coat Weight": 1.0}),
-    "lens_amber": ((0.8, 0.3, 0.0), 0.0, 0.1, {"Coat Weight": 1.0}),
-    "grille": ((0.015, 0.015, 0.017), 0.2, 0.45, {}),
+    "seat": ((0.06, 0.055, 0.05), 0.0, 0.85, {}),
+    "dashboard": ((0.025, 0.025, 0.027), 0.0, 0.6, {}),
+    "reflector": ((0.8, 0.8, 0.82), 1.0, 0.1, {}),
+    "lens_clear": ((0.85, 0.86, 0.9), 0.0, 0.05, {}),
+    "lens_red": ((0.45, 0.008, 0.008), 0.0, 0.08, {"Coat Weight": 1.0}),
+    "lens_amber": ((0.8, 0.3, 0.0), 0.0, 0.08, {"Coat Weight": 1.0}),
+    "grille": ((0.015, 0.015, 0.017), 0.2, 0.4, {}),
     "load": ((0.25, 0.2, 0.14), 0.0, 0.95, {}),
     "steel": ((0.55, 0.56, 0.58), 1.0, 0.3, {}),
 }
+PLATE_KINDS = ("plate", "plate_blue", "plate_yellow")
+LENS_KINDS = ("lens_clear",)  # see-through lenses over a reflector; the red and amber ones are opaque glossy
+DIRT_RGB = (0.05, 0.042, 0.03)
+
+
+class _Graph:
+    """Terse node building for one material's tree."""
+
+    def __init__(self, mat: bpy.types.Material):
+        if mat.node_tree is None:  # older files; new 5.0 materials always have a node tree
+            mat.use_nodes = True
+        self.nt = mat.node_tree
+        self.nt.nodes.clear()
+        self.out = self.new("ShaderNodeOutputMaterial")
+        self._coords = None
+
+    def new(self, kind: str, **inputs):
+        node = self.nt.nodes.new(kind)
+        for name, value in inputs.items():
+            self.set(node, name, value)
+        return node
+
+    def set(self, node, name, value):
+        self.feed(node.inputs[name], value)
+
+    def feed(self, socket, value):
+        """Link a socket output into `socket`, or set its value (a colour from an RGB triple)."""
+        if isinstance(value, bpy.types.NodeSocket):
+            self.nt.links.new(value, socket)
+        elif isinstance(value, (tuple, list)) and len(value) == 3 and socket.type == "RGBA":
+            socket.default_value = (*value, 1.0)
+        else:
+            socket.default_value = value
+
+    def attr(self, name: str, output: str = "Vector"):
+        node = self.new("ShaderNodeAttribute")
+        node.attribute_type = "OBJECT"
+        node.attribute_name = name
+        return node.outputs[output]
+
+    def split(self, vector):
+        node = self.new("ShaderNodeSeparateXYZ")
+        self.nt.links.new(vector, node.inputs[0])
+        return node.outputs["X"], node.outputs["Y"], node.outputs["Z"]
+
+    def coords(self):
+        """Object-space position (x, y, z) and normal (nx, ny, nz) sockets."""
+        if self._coords is None:
+            tc = self.new("ShaderNodeTexCoord")
+            self._coords = (self.split(tc.outputs["Object"]), self.split(tc.outputs["Normal"]))
+        return self._coords
+
+    def math(self, op: str, a, b=0.0, c=0.0, clamp: bool = False):
+        node = self.new("ShaderNodeMath")
+        node.operation = op
+        node.use_clamp = clamp
+        for socket, value in zip(node.inputs, (a, b, c)):
+            self.feed(socket, value)
+        return node.outputs[0]
+
+    def map_range(self, value, a, b, c=0.0, d=1.0, clamp: bool = True):
+        node = self.new("ShaderNodeMapRange", Value=value)
+        node.clamp = clamp
+        for i, v in zip(("From Min", "From Max", "To Min", "To Max"), (a, b, c, d)):
+            self.set(node, i, v)
+        return node.outputs["Result"]
+
+    def mix_rgb(self, fac, a, b, blend: str = "MIX"):
+        node = self.new("ShaderNodeMix")
+        node.data_type = "RGBA"
+        node.blend_type = blend
+        self.feed(node.inputs[0], fac)
+        self.feed(node.inputs[6], a)
+        self.feed(node.inputs[7], b)
+        return node.outputs[2]
+
+    def mix_shader(self, fac, a, b):
+        node = self.new("ShaderNodeMixShader")
+        self.feed(node.inputs[0], fac)
+        self.nt.links.new(a, node.inputs[1])
+        self.nt.links.new(b, node.inputs[2])
+        return node.outputs[0]
+
+    def image(self, name: str, u, v, label: str):
+        vec = self.new("ShaderNodeCombineXYZ", X=u, Y=v)
+        tex = self.new("ShaderNodeTexImage", Vector=vec.outputs[0])
+        tex.name = label
+        tex.extension = "CLIP"
+        tex.interpolation = "Linear"
+        tex.image = shared_image(name)
+        return tex
+
+    def finish(self, shader) -> None:
+        self.nt.links.new(shader, self.out.inputs["Surface"])
+
+
+def shared_image(name: str):
+    """The worker's image `pamtri_<name>` (created blank on first use); set_look overwrites its pixels."""
+    full = f"pamtri_{name}"
+    img = bpy.data.images.get(full)
+    if img is None:
+        w, h = SHARED_IMAGES[name]
+        img = bpy.data.images.new(full, w, h, alpha=True)
+        img.pixels.foreach_set([0.0] * (w * h * 4))
+    return img
+
+
+def _projected(g: _Graph, prop: str, across, z, flip):
+    """(u, v) of a point on a face projected onto the rectangle `prop` = (half width, z low, z high): u runs
+    left to right for a viewer facing the face (`flip` 1 mirrors it), v bottom to top."""
+    hw, z0, z1 = g.split(g.attr(prop))
+    u = g.math("MULTIPLY_ADD", g.math("DIVIDE", across, g.math("MAXIMUM", hw, 1e-3)), 0.5, 0.5)
+    u = g.math("ADD", g.math("MULTIPLY", flip, g.math("SUBTRACT", 1.0, g.math("MULTIPLY", u, 2.0))), u)
+    v = g.math("DIVIDE", g.math("SUBTRACT", z, z0), g.math("MAXIMUM", g.math("SUBTRACT", z1, z0), 1e-3))
+    return u, v
+
+
+def _is_rear(g: _Graph, x):
+    """1 behind the body's middle (the rear half), else 0: which end a point is on, whatever its normal."""
+    xmin, xmax, _h = g.split(g.attr("pamtri_extent"))
+    return g.math("LESS_THAN", x, g.math("MULTIPLY", g.math("ADD", xmin, xmax), 0.5))
+
+
+def _dirt_mask(g: _Graph, scale: float = 2.5):
+    """Dirt weight: strongest on the lower body and wheel arches, patchy, scaled by the identity's `dirt`."""
+    (x, y, z), _ = g.coords()
+    dirt, _dents, _ = g.split(g.attr("pamtri_wear"))
+    low = g.map_range(z, 0.15, 0.85, 1.0, 0.0)
+    pos = g.new("ShaderNodeCombineXYZ", X=x, Y=y, Z=g.math("MULTIPLY", z, 2.5))
+    noise = g.new("ShaderNodeTexNoise", Vector=pos.outputs[0], Scale=scale, Detail=3.0)
+    patchy = g.map_range(noise.outputs["Factor"], 0.35, 0.65, 0.3, 1.0)
+    return g.math("MULTIPLY", g.math("MULTIPLY", dirt, low), patchy, clamp=True)
+
+
+def _build_paint(mat: bpy.types.Material) -> None:
+    g = _Graph(mat)
+    (x, y, z), (_nx, ny, _nz) = g.coords()
+    metallic, rough, coat_rough = g.split(g.attr("pamtri_finish"))
+    coat, flake, pearl = g.split(g.attr("pamtri_finish2"))
+    _dirt, dents, _ = g.split(g.attr("pamtri_wear"))
+    roof = g.math("GREATER_THAN", z, g.attr("pamtri_roof_z", "Fac"))
+    colour = g.mix_rgb(roof, g.attr(BODY_COLOR_PROP, "Color"), g.attr("pamtri_roof_color", "Color"))
+    # livery and scratches on the sides: u along the length, mirrored on the left so text reads correctly
+    xmin, xmax, height = g.split(g.attr("pamtri_extent"))
+    along = g.math("DIVIDE", g.math("SUBTRACT", x, xmin), g.math("MAXIMUM", g.math("SUBTRACT", xmax, xmin), 1e-3))
+    left = g.math("GREATER_THAN", y, 0.0)
+    u = g.math("ADD", g.math("MULTIPLY", left, g.math("SUBTRACT", 1.0, g.math("MULTIPLY", along, 2.0))), along)
+    v = g.math("DIVIDE", z, g.math("MAXIMUM", height, 1e-3))
+    side = g.image("side_marks", u, v, "pamtri_side_tex")
+    facing = g.map_range(g.math("ABSOLUTE", ny), 0.45, 0.75)
+    colour = g.mix_rgb(g.math("MULTIPLY", side.outputs["Alpha"], facing), colour, side.outputs["Color"])
+    dirt = _dirt_mask(g)
+    colour = g.mix_rgb(g.math("MULTIPLY", dirt, 0.85), colour, DIRT_RGB)
+    # Metallic flakes: a sparkle of the base layer's roughness under the smooth coat. (A flake bump makes the
+    # normal pass noisy, and the denoiser keeps what its guides show: grain all over the body.)
+    flakes = g.new("ShaderNodeTexNoise", Scale=400.0, Detail=0.0)
+    sparkle = g.math("MULTIPLY", g.math("SUBTRACT", flakes.outputs["Factor"], 0.5), g.math("MULTIPLY", flake, 0.3))
+    roughness = g.math("ADD", g.math("MULTIPLY_ADD", dirt, 0.5, rough), sparkle, clamp=True)
+    # dents: broad dimples in both layers
+    dimples = g.new("ShaderNodeTexNoise", Scale=3.0, Detail=1.0)
+    dent_bump = g.new("ShaderNodeBump", Strength=g.math("MULTIPLY", dents, 0.35), Distance=0.02,
+                      Height=dimples.outputs["Factor"])
+    bsdf = g.new("ShaderNodeBsdfPrincipled", **{
+        "Base Color": colour, "Metallic": metallic, "Roughness": roughness,
+        "Coat Weight": g.math("MULTIPLY", coat, g.math("SUBTRACT", 1.0, dirt)), "Coat Roughness": coat_rough,
+        "Coat Normal": dent_bump.outputs["Normal"], "Normal": dent_bump.outputs["Normal"],
+        "Thin Film Thickness": pearl, "Thin Film IOR": 1.45})
+    g.finish(bsdf.outputs["BSDF"])
+    mat.diffuse_color = (0.5, 0.5, 0.5, 1.0)
+    mat["pamtri_paint"] = True
+
+
+def _build_glass(mat: bpy.types.Material, tint=(0.92, 0.97, 0.96)) -> None:
+    """Window glass: Fresnel-weighted glossy reflection over a tinted Transparent BSDF (no refraction: at a
+    few samples per pixel a refracting pane over the cabin is mostly noise), with the windshield's stickers."""
+    g = _Graph(mat)
+    (x, y, z), (nx, _ny, _nz) = g.coords()
+    fresnel = g.new("ShaderNodeLayerWeight", Blend=0.12).outputs["Fresnel"]
+    reflect = g.map_range(fresnel, 0.0, 1.0, 0.1, 1.0)
+    transmission = g.attr("pamtri_glass", "Fac")
+    see = g.new("ShaderNodeMix")
+    see.data_type = "RGBA"
+    see.blend_type = "MULTIPLY"
+    g.set(see, 0, 1.0)
+    see.inputs[6].default_value = (*tint, 1.0)
+    g.nt.links.new(g.new("ShaderNodeCombineXYZ", X=transmission, Y=transmission, Z=transmission).outputs[0],
+                   see.inputs[7])
+    clear = g.new("ShaderNodeBsdfTransparent", Color=see.outputs[2])
+    mirror = g.new("ShaderNodeBsdfGlossy", Roughness=0.03)
+    shader = g.mix_shader(reflect, clear.outputs[0], mirror.outputs[0])
+    # stickers: on the windshield, read from the front
+    u, v = _projected(g, "pamtri_windshield", y, z, 0.0)
+    tex = g.image("glass_marks", u, v, "pamtri_glass_tex")
+    front = g.math("MULTIPLY", g.math("SUBTRACT", 1.0, _is_rear(g, x)),
+                   g.math("GREATER_THAN", g.math("ABSOLUTE", nx), 0.35))
+    sticker = g.new("ShaderNodeBsdfDiffuse", Color=tex.outputs["Color"])
+    shader = g.mix_shader(g.math("MULTIPLY", tex.outputs["Alpha"], front), shader, sticker.outputs[0])
+    g.finish(shader)
+    mat.diffuse_color = (0.05, 0.06, 0.065, 1.0)
+    mat[SEE_THROUGH_PROP] = True
+
+
+def _build_plate(mat: bpy.types.Material) -> None:
+    """The plate texture on the front or rear plate (chosen by which way the face looks), left to right."""
+    g = _Graph(mat)
+    (x, y, z), _ = g.coords()
+    rear = _is_rear(g, x)
+    front_box, rear_box = g.attr("pamtri_plate_front"), g.attr("pamtri_plate_rear")
+    box = g.new("ShaderNodeMix")
+    box.data_type = "VECTOR"
+    g.nt.links.new(rear, box.inputs[0])
+    g.nt.links.new(front_box, box.inputs[4])
+    g.nt.links.new(rear_box, box.inputs[5])
+    hw, z0, z1 = g.split(box.outputs[1])
+    u = g.math("MULTIPLY_ADD", g.math("DIVIDE", y, g.math("MAXIMUM", hw, 1e-3)), 0.5, 0.5)
+    u = g.math("ADD", g.math("MULTIPLY", rear, g.math("SUBTRACT", 1.0, g.math("MULTIPLY", u, 2.0))), u)
+    v = g.math("DIVIDE", g.math("SUBTRACT", z, z0), g.math("MAXIMUM", g.math("SUBTRACT", z1, z0), 1e-3))
+    tex = g.image("plate", u, v, "pamtri_plate_tex")
+    tex.extension = "EXTEND"
+    colour = g.mix_rgb(g.math("MULTIPLY", _dirt_mask(g, 6.0), 0.5), tex.outputs["Color"], DIRT_RGB)
+    bsdf = g.new("ShaderNodeBsdfPrincipled", **{"Base Color": colour, "Roughness": 0.35, "Metallic": 0.0})
+    g.finish(bsdf.outputs["BSDF"])
+    mat.diffuse_color = (0.05, 0.15, 0.6, 1.0)
+
+
+def _build_lens(mat: bpy.types.Material, rgb) -> None:
+    """A clear lamp lens: mostly see-through (the reflector behind it shows), glossy."""
+    g = _Graph(mat)
+    fresnel = g.new("ShaderNodeLayerWeight", Blend=0.2).outputs["Fresnel"]
+    clear = g.new("ShaderNodeBsdfTransparent", Color=tuple(0.9 * c for c in rgb))
+    mirror = g.new("ShaderNodeBsdfGlossy", Roughness=0.04)
+    g.finish(g.mix_shader(g.map_range(fresnel, 0.0, 1.0, 0.15, 1.0), clear.outputs[0], mirror.outputs[0]))
+    mat.diffuse_color = (*rgb, 1.0)
+
+
+def _build_plain(mat: bpy.types.Material, kind: str) -> None:
+    rgb, metallic, roughness, extra = _SPECS[kind]
+    g = _Graph(mat)
+    colour = rgb
+    settings = {"Metallic": metallic, "Roughness": roughness, **extra}
+    if kind in ("rubber", "trim", "metal_dark", "grille", "steel"):  # road grime on the lower parts
+        dirt = _dirt_mask(g, 4.0)
+        colour = g.mix_rgb(g.math("MULTIPLY", dirt, 0.6), rgb, DIRT_RGB)
+    bsdf = g.new("ShaderNodeBsdfPrincipled", **{"Base Color": colour, **settings})
+    g.finish(bsdf.outputs["BSDF"])
+    mat.diffuse_color = (*rgb, 1.0)
+
+
+def build_material(mat: bpy.types.Material, kind: str) -> None:
+    """(Re)build `mat`'s node tree as material `kind`; records the kind and the look version."""
+    if kind == "paint":
+        _build_paint(mat)
+    elif kind == "glass":
+        _build_glass(mat)
+    elif kind in PLATE_KINDS:
+        _build_plate(mat)
+    elif kind in LENS_KINDS:
+        _build_lens(mat, _SPECS[kind][0])
+    else:
+        _build_plain(mat, kind)
+    if kind in SEE_THROUGH_KINDS:
+        mat[SEE_THROUGH_PROP] = True
+    mat[KIND_PROP] = kind
+    mat[LOOK_PROP] = LOOK_VERSION
+
+
+def material_kind(mat: bpy.types.Material, model_name: str | None = None) -> str | None:
+    """The kind of a procedural-library material: recorded on it, else its name `<model>_<kind>`."""
+    kind = mat.get(KIND_PROP)
+    if kind:
+        return str(kind)
+    name = mat.name.split(".")[0]
+    if model_name and name.startswith(f"{model_name}_"):
+        rest = name[len(model_name) + 1:]
+        if rest == "paint" or rest in _SPECS:
+            return rest
+    return None
+
+
+def refresh_material(mat: bpy.types.Material, model_name: str | None = None) -> bool:
+    """Bring a procedural-library material to the current look (libraries built before a change render with
+    today's shaders). Returns whether `mat` is a library material."""
+    kind = material_kind(mat, model_name)
+    if kind is None:
+        return False
+    if mat.get(LOOK_PROP) != LOOK_VERSION:
+        build_material(mat, kind)
+    for node in mat.node_tree.nodes:  # the images are the worker's (a file's copies would stay blank)
+        if node.type == "TEX_IMAGE" and node.name in _IMAGE_NODES:
+            node.image = shared_image(_IMAGE_NODES[node.name])
+    return True
+
+
+_IMAGE_NODES = {"pamtri_plate_tex": "plate", "pamtri_glass_tex": "glass_marks", "pamtri_side_tex": "side_marks"}
+
+
+def tint_glass(mat: bpy.types.Material) -> None:
+    """A user model's window material rendered as the library's glass (tinted by its own base colour)."""
+    tint = (0.92, 0.97, 0.96)
+    for node in mat.node_tree.nodes if mat.node_tree else ():
+        if node.type == "BSDF_PRINCIPLED" and not node.inputs["Base Color"].is_linked:
+            rgb = node.inputs["Base Color"].default_value[:3]
+            tint = tuple(min(1.0, 0.5 + c) for c in rgb)
+    _build_glass(mat, tint)
+    mat[LOOK_PROP] = LOOK_VERSION
 
 
 def _principled(mat: bpy.types.Material) -> bpy.types.Node:
-    if mat.node_tree is None:  # older files; new 5.0 materials always have a node tree
+    if mat.node_tree is None:
         mat.use_nodes = True
     nodes = mat.node_tree.nodes
     bsdf = next((n for n in nodes if n.type == "BSDF_PRINCIPLED"), None)
@@ -50,8 +373,10 @@ def _principled(mat: bpy.types.Material) -> bpy.types.Node:
 
 
 def make_paintable(mat: bpy.types.Material, default_rgb=(0.5, 0.5, 0.5)) -> None:
-    """Route the Base Color of `mat`'s Principled BSDF from the object property `pamtri_body_color`.
-    Idempotent; works on imported user materials too."""
+    """Route the Base Color of a user model's paint (its Principled BSDF) from the object property
+    `pamtri_body_color`. Idempotent. The library's own paint is built whole by build_material."""
+    if mat.get(KIND_PROP) == "paint":
+        return
     bsdf = _principled(mat)
     nodes, links = mat.node_tree.nodes, mat.node_tree.links
     attr = nodes.get("pamtri_body_color")
@@ -62,31 +387,17 @@ def make_paintable(mat: bpy.types.Material, default_rgb=(0.5, 0.5, 0.5)) -> None
         attr.attribute_name = BODY_COLOR_PROP
         attr.location = (bsdf.location[0] - 300, bsdf.location[1])
     links.new(attr.outputs["Color"], bsdf.inputs["Base Color"])
-    mat.diffuse_color = (*default_rgb, 1.0)  # viewport / workbench
+    mat.diffuse_color = (*default_rgb, 1.0)
     mat["pamtri_paint"] = True
 
 
 def make_paint(name: str) -> bpy.types.Material:
     mat = bpy.data.materials.new(name)
-    bsdf = _principled(mat)
-    bsdf.inputs["Metallic"].default_value = 0.25
-    bsdf.inputs["Roughness"].default_value = 0.38
-    bsdf.inputs["Coat Weight"].default_value = 1.0
-    bsdf.inputs["Coat Roughness"].default_value = 0.04
-    make_paintable(mat)
+    build_material(mat, "paint")
     return mat
 
 
 def make_material(kind: str, name: str) -> bpy.types.Material:
-    rgb, metallic, roughness, extra = _SPECS[kind]
     mat = bpy.data.materials.new(name)
-    bsdf = _principled(mat)
-    bsdf.inputs["Base Color"].default_value = (*rgb, 1.0)
-    bsdf.inputs["Metallic"].default_value = metallic
-    bsdf.inputs["Roughness"].default_value = roughness
-    for key, value in extra.items():
-        bsdf.inputs[key].default_value = value
-    mat.diffuse_color = (*rgb, 1.0)
-    if kind in ("glass", "interior"):
-        mat[SEE_THROUGH_PROP] = True
+    build_material(mat, kind)
     return mat

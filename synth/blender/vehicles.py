@@ -72,7 +72,7 @@ def _run_importer(bpy, path: Path, suffix: str) -> list:
 
 
 def _templates(asset: VehicleAsset) -> list:
-    from synth.blender.vehicle_materials import make_paintable
+    from synth.blender.vehicle_materials import make_paintable, refresh_material
 
     key = str(Path(asset.mesh_path).resolve())
     if key not in _TEMPLATES:
@@ -87,8 +87,9 @@ def _templates(asset: VehicleAsset) -> list:
         for obj in objects:
             if obj.type == "MESH":
                 for mat in obj.data.materials:
-                    if mat is not None and mat.name in names:
+                    if mat is not None and not refresh_material(mat, asset.name) and mat.name in names:
                         make_paintable(mat)
+        _set_geometry_props(objects)
         if asset.provenance.get("generator") != "procedural":  # user keypoints: refuse any off the surface
             _raise_if_off_surface(asset, _distances_to(objects, asset.keypoints), SURFACE_TOL)
         _TEMPLATES[key] = objects
@@ -128,6 +129,7 @@ def load_vehicle(asset: VehicleAsset, collection=None):
     else:
         rgb = DEFAULT_BODY_RGB
     set_body_color(root, asset, rgb, force=True)
+    set_look(root, asset, rgb)
     return root
 
 
@@ -146,6 +148,105 @@ def set_body_color(root, asset: VehicleAsset, rgb_linear, force: bool = False) -
         obj[BODY_COLOR_PROP] = rgb
 
 
+def set_look(root, asset: VehicleAsset, rgb_linear, look=None) -> None:
+    """Give one loaded vehicle an identity's look (synth/appearance.py IdentityLook; None: a plain default):
+    paint colour and finish, dirt, glass tint, and the worker's plate / sticker / livery images. Fixed-colour
+    models keep their colour."""
+    from synth.appearance import AppearanceConfig, identity_look
+
+    if look is None:
+        from types import SimpleNamespace
+
+        look = identity_look(AppearanceConfig(), 0, SimpleNamespace(vehicle_id=0, type_id=asset.type_id,
+                                                                   paint_rgb=tuple(rgb_linear), twin_of=-1))
+    set_body_color(root, asset, rgb_linear)
+    body = root.get(BODY_COLOR_PROP, list(rgb_linear))
+    roof = list(look.roof_rgb) if look.two_tone else list(body)
+    for obj in vehicle_objects(root):
+        obj["pamtri_roof_color"] = roof
+        obj["pamtri_finish"] = [look.metallic, look.roughness, look.coat_roughness]
+        obj["pamtri_finish2"] = [look.coat, look.flake, look.pearl]
+        obj["pamtri_wear"] = [look.dirt, look.dents, 0.0]
+        obj["pamtri_glass"] = float(look.glass_transmission)
+    write_look_images(look)
+
+
+_IMAGE_LOOK: dict[str, object] = {}  # shared image name -> the look whose texture it holds
+
+
+def write_look_images(look) -> None:
+    """Draw the look's plate, windshield stickers and side livery into the worker's shared images (skipped
+    when they already hold this identity's)."""
+    from synth.appearance import glass_texture, plate_texture, side_texture
+    from synth.blender.vehicle_materials import shared_image
+
+    for name, draw in (("plate", plate_texture), ("glass_marks", glass_texture), ("side_marks", side_texture)):
+        img = shared_image(name)
+        if _IMAGE_LOOK.get(img.name) == look and img.get("pamtri_drawn"):
+            continue
+        w, h = img.size
+        rgb = draw(look, (h, w))
+        rgba = np.empty((h, w, 4), np.float32)
+        rgba[..., :3] = rgb[..., :3] / 255.0
+        rgba[..., 3] = rgb[..., 3] / 255.0 if rgb.shape[2] == 4 else 1.0
+        img.pixels.foreach_set(rgba[::-1].ravel())  # Blender's rows run bottom to top
+        img.update()
+        img["pamtri_drawn"] = True
+        _IMAGE_LOOK[img.name] = look
+
+
+def _set_geometry_props(objects) -> None:
+    """Measure where the shaders project their textures (vehicle frame, metres) and store it on every object
+    (loaded copies inherit it): the body's extent, the roof line of a two-tone paint, the windshield and both
+    plates as (half width, z low, z high) rectangles. See synth/blender/vehicle_materials.py."""
+    from synth.blender.vehicle_materials import PLATE_KINDS, material_kind
+
+    verts, glass, plates = [], {"windshield": [], "side": []}, {"front": [], "rear": []}
+    for obj in objects:
+        if obj.type != "MESH":
+            continue
+        world = np.array(obj.matrix_world)
+        co = np.array([v.co for v in obj.data.vertices]).reshape(-1, 3) @ world[:3, :3].T + world[:3, 3]
+        verts.append(co)
+        kinds = [None if m is None else (material_kind(m) or m.name.lower()) for m in obj.data.materials]
+        for poly in obj.data.polygons:
+            kind = kinds[poly.material_index] if poly.material_index < len(kinds) else None
+            if kind is None:
+                continue
+            n = world[:3, :3] @ np.array(poly.normal)
+            pts = co[list(poly.vertices)]
+            if kind == "glass" or any(w in kind for w in ("glass", "window", "windshield")):
+                if n[0] > 0.35:
+                    glass["windshield"].append(pts)
+                elif abs(n[1]) > 0.5:
+                    glass["side"].append(pts)
+            elif kind in PLATE_KINDS or "plate" in kind:
+                plates["front" if pts[:, 0].mean() > 0 else "rear"].append(pts)
+    if not verts:
+        return
+    allv = np.concatenate(verts)
+    xmin, xmax, height = float(allv[:, 0].min()), float(allv[:, 0].max()), float(allv[:, 2].max())
+
+    def rect(groups, default):
+        if not groups:
+            return default
+        pts = np.concatenate(groups)
+        return [float(np.abs(pts[:, 1]).max()), float(pts[:, 2].min()), float(pts[:, 2].max())]
+
+    side = glass["side"]
+    roof_z = float(np.concatenate(side)[:, 2].max()) - 0.03 if side else 0.8 * height
+    props = {
+        "pamtri_extent": [xmin, xmax, height],
+        "pamtri_roof_z": roof_z,
+        "pamtri_windshield": rect(glass["windshield"], [0.7, 0.8 * height, height]),
+        "pamtri_plate_front": rect(plates["front"], [0.22, 0.3, 0.44]),
+        "pamtri_plate_rear": rect(plates["rear"], [0.22, 0.3, 0.44]),
+    }
+    for obj in objects:
+        for key, value in props.items():
+            obj[key] = value
+
+
 def remove_vehicle(root) -> None:
     """Delete a loaded copy (objects only; shared mesh data stays cached)."""
     import bpy
@@ -156,7 +257,7 @@ def remove_vehicle(root) -> None:
 
 def _distances_to(objects, points: np.ndarray) -> np.ndarray:
     """Distance from each point to the nearest face of `objects` (their world placement), skipping the cabin
-    interior, which is no surface a keypoint may sit on."""
+    interior (seats, dashboard), which is no surface a keypoint may sit on."""
     from mathutils import Vector
     from mathutils.bvhtree import BVHTree
 
@@ -164,7 +265,8 @@ def _distances_to(objects, points: np.ndarray) -> np.ndarray:
     for obj in objects:
         if obj.type != "MESH":
             continue
-        skip = {i for i, m in enumerate(obj.data.materials) if m is not None and m.name.endswith("_interior")}
+        skip = {i for i, m in enumerate(obj.data.materials)
+                if m is not None and m.name.split(".")[0].endswith(("_interior", "_seat", "_dashboard"))}
         polys = [list(p.vertices) for p in obj.data.polygons if p.material_index not in skip]
         if not polys:
             continue

@@ -1,0 +1,314 @@
+"""The look of an identity beyond its model and colour: paint finish, glass tint, dirt, number plate and marks
+(stickers, livery, dents). Pure numpy and cv2: sampled here, carried out by the Blender backend.
+
+An identity's look is a pure function of (config, seed, identity), so an identity keeps its plate and marks in
+every image. It is drawn from two streams: the *finish* (paint type, clear coat, two-tone roof, glass tint,
+plate style) from the identity's twin root, and the *marks* (plate characters, stickers, livery, dirt, dents)
+from the identity itself. Twin identities (IdentityConfig.twin_fraction, synth/identities.py) share model,
+colour and paint shade, hence the finish, and differ only in their marks: the hard negatives that dominate
+real ReID errors.
+
+Textures are drawn as uint8 images, row 0 at the top, u (columns) left to right as a viewer facing the surface
+sees it; the backend maps them so (plates read left to right from the front and from the rear).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import cv2
+import numpy as np
+
+from synth.config import Config
+from synth.vocabulary import TYPE_NAMES
+
+Range = tuple[float, float]
+
+HEAVY_TYPES = ("bus", "truck")
+PLATE_STYLES = ("cn_blue", "cn_yellow", "cn_green", "eu", "us")
+PLATE_MASKS = ("none", "blank", "blur")
+FINISHES = ("solid", "metallic", "pearl", "matte")
+LIVERIES = ("none", "stripe", "logo", "taxi")
+PLATE_TEXTURE = (100, 320)  # rows, columns: the aspect of a 440 x 140 mm plate
+SIDE_TEXTURE = (128, 512)  # u along the vehicle's length, v its height
+GLASS_TEXTURE = (128, 256)  # u across the windshield / rear window, v its height
+_ALNUM = "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"  # plates leave out I and O
+_DIGITS = "0123456789"
+
+
+@dataclass
+class PaintConfig(Config):
+    # relative frequency of each finish (metallic paints dominate today's cars; matte is rare)
+    finishes: dict = field(default_factory=lambda: {"solid": 0.35, "metallic": 0.45, "pearl": 0.15, "matte": 0.05})
+    two_tone_prob: float = 0.06  # roof (above the belt line) in a second colour
+    clear_coat_roughness: Range = (0.02, 0.12)
+    base_roughness: Range = (0.25, 0.5)  # under the clear coat; matte paint uses the high end, without coat
+    flake: Range = (0.3, 1.0)  # metallic flake bump strength (metallic and pearl finishes)
+    pearl_thickness: Range = (250.0, 600.0)  # nm: thin-film interference of pearl paint
+    glass_transmission: Range = (0.25, 0.75)  # fraction of light the window tint lets through
+
+
+@dataclass
+class PlateConfig(Config):
+    # relative frequency of plate styles for light vehicles and for buses and trucks (VeRi: Chinese plates,
+    # blue on cars, yellow on big vehicles, green on new-energy cars)
+    styles: dict = field(default_factory=lambda: {"cn_blue": 0.9, "cn_green": 0.1})
+    heavy_styles: dict = field(default_factory=lambda: {"cn_yellow": 1.0})
+    mask: str = "none"  # privacy: none, blank (plate without characters), blur (characters blurred away)
+
+
+@dataclass
+class MarksConfig(Config):
+    sticker_count: tuple[int, int] = (0, 4)  # windshield stickers (inspection, parking), uniform inclusive
+    livery_prob: float = 0.12  # a painted stripe or a company logo on the sides (vans, trucks, buses: x2.5)
+    taxi_prob: float = 0.04  # sedans: taxi livery (a two-colour side band)
+    dirt_prob: float = 0.5  # probability that an identity is dirty at all
+    dirt: Range = (0.1, 0.8)  # dirt strength on the lower body and wheel arches when dirty
+    dent_prob: float = 0.1  # dents and scratches
+
+
+@dataclass
+class AppearanceConfig(Config):
+    paint: PaintConfig = field(default_factory=PaintConfig)
+    plate: PlateConfig = field(default_factory=PlateConfig)
+    marks: MarksConfig = field(default_factory=MarksConfig)
+
+
+@dataclass(frozen=True)
+class IdentityLook:
+    # finish (shared by twins)
+    finish: str
+    metallic: float
+    roughness: float
+    coat: float  # clear-coat weight
+    coat_roughness: float
+    flake: float
+    pearl: float  # thin-film thickness in nm, 0 = none
+    two_tone: bool
+    roof_rgb: tuple[float, float, float]  # linear RGB of the roof (the body paint's when not two-tone)
+    glass_transmission: float
+    plate_style: str
+    # marks (the identity's own)
+    plate_text: str
+    plate_mask: str
+    stickers: tuple  # ((u, v, w, h, r, g, b), ...) on the glass texture: fractions, sRGB 0-1
+    livery: str
+    livery_rgb: tuple[float, float, float]  # sRGB 0-1
+    dirt: float
+    dents: float
+    marks_seed: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _choose(rng: np.random.Generator, weights: dict, allowed, what: str) -> str:
+    names = [k for k in weights if weights[k] > 0]
+    unknown = [k for k in names if k not in allowed]
+    if unknown or not names:
+        raise ValueError(f"{what}: unknown or no entries {unknown or names}; choose from {list(allowed)}")
+    w = np.array([float(weights[k]) for k in names])
+    return names[int(rng.choice(len(names), p=w / w.sum()))]
+
+
+def _u(rng, r: Range) -> float:
+    return float(rng.uniform(r[0], r[1]))
+
+
+def _twin_root(identity) -> int:
+    twin = int(getattr(identity, "twin_of", -1))
+    return twin if twin >= 0 else int(identity.vehicle_id)
+
+
+def plate_text(style: str, rng: np.random.Generator) -> str:
+    """Random characters in a style's format. '#' stands for a Chinese province character (drawn as a glyph)."""
+    letters = _ALNUM[:24]
+    if style in ("cn_blue", "cn_yellow"):
+        return "#" + str(rng.choice(list(letters))) + "." + "".join(rng.choice(list(_ALNUM), 5))
+    if style == "cn_green":
+        return "#" + str(rng.choice(list(letters))) + "." + "".join(rng.choice(list(_ALNUM), 6))
+    if style == "eu":
+        return ("".join(rng.choice(list(letters), 2)) + "-" + "".join(rng.choice(list(_DIGITS), 3)) + "-"
+                + "".join(rng.choice(list(letters), 2)))
+    return str(rng.integers(1, 10)) + "".join(rng.choice(list(letters), 3)) + "".join(rng.choice(list(_DIGITS), 3))
+
+
+def identity_look(config: AppearanceConfig, seed: int, identity) -> IdentityLook:
+    """The look of `identity` (an Identity of synth/identities.py: vehicle_id, type_id, paint_rgb, twin_of)."""
+    type_name = TYPE_NAMES[int(identity.type_id)]
+    heavy = type_name in HEAVY_TYPES
+    pc, mc = config.paint, config.marks
+    fin = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(0xA9, _twin_root(identity))))
+    finish = _choose(fin, pc.finishes, FINISHES, "appearance.paint.finishes")
+    metallic = {"solid": 0.0, "metallic": fin.uniform(0.5, 0.9), "pearl": fin.uniform(0.2, 0.5),
+                "matte": fin.uniform(0.0, 0.4)}[finish]
+    roughness = _u(fin, pc.base_roughness)
+    coat, coat_rough = 1.0, _u(fin, pc.clear_coat_roughness)
+    if finish == "matte":
+        coat, roughness = 0.0, max(roughness, 0.5)
+    flake = _u(fin, pc.flake) if finish in ("metallic", "pearl") else 0.0
+    pearl = _u(fin, pc.pearl_thickness) if finish == "pearl" else 0.0
+    paint = np.asarray(identity.paint_rgb, np.float64)
+    two_tone = bool(fin.random() < pc.two_tone_prob) and not heavy
+    roof = paint
+    if two_tone:  # a dark or a white roof over the body colour, as two-tone cars are sold
+        roof = np.array([0.012, 0.012, 0.014]) if paint.mean() > 0.15 or fin.random() < 0.5 else np.full(3, 0.75)
+    glass = _u(fin, pc.glass_transmission)
+    style = _choose(fin, config.plate.heavy_styles if heavy else config.plate.styles, PLATE_STYLES,
+                    "appearance.plate.styles")
+    if config.plate.mask not in PLATE_MASKS:
+        raise ValueError(f"appearance.plate.mask must be one of {PLATE_MASKS}, got {config.plate.mask!r}")
+
+    marks = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(0xAA, int(identity.vehicle_id))))
+    text = plate_text(style, marks)
+    lo, hi = mc.sticker_count
+    stickers = []
+    for _ in range(int(marks.integers(lo, hi + 1))):
+        w, h = marks.uniform(0.05, 0.11), marks.uniform(0.08, 0.2)
+        # inspection stickers gather at the top of the windshield on the passenger side (viewer's left)
+        u = float(np.clip(marks.normal(0.2, 0.12), 0.03, 0.9 - w))
+        v = float(np.clip(marks.uniform(0.62, 0.9), 0.1, 0.95 - h))
+        rgb = marks.choice([[0.2, 0.45, 0.85], [0.9, 0.85, 0.3], [0.85, 0.85, 0.85], [0.3, 0.7, 0.4],
+                            [0.9, 0.4, 0.3]]) * marks.uniform(0.8, 1.0)
+        stickers.append((u, v, float(w), float(h), *(float(c) for c in rgb)))
+    livery = "none"
+    if type_name == "sedan" and marks.random() < mc.taxi_prob:
+        livery = "taxi"
+    elif marks.random() < mc.livery_prob * (2.5 if type_name in ("van", "bus", "truck") else 1.0):
+        livery = "stripe" if marks.random() < 0.5 else "logo"
+    livery_rgb = tuple(float(c) for c in marks.uniform(0.05, 0.95, 3))
+    dirt = _u(marks, mc.dirt) if marks.random() < mc.dirt_prob else 0.0
+    dents = float(marks.uniform(0.3, 1.0)) if marks.random() < mc.dent_prob else 0.0
+    return IdentityLook(
+        finish=finish, metallic=float(metallic), roughness=float(roughness), coat=float(coat),
+        coat_roughness=float(coat_rough), flake=float(flake), pearl=float(pearl), two_tone=two_tone,
+        roof_rgb=tuple(float(c) for c in roof), glass_transmission=glass, plate_style=style, plate_text=text,
+        plate_mask=config.plate.mask, stickers=tuple(stickers), livery=livery, livery_rgb=livery_rgb,
+        dirt=float(dirt), dents=dents, marks_seed=int(marks.integers(2**31)),
+    )
+
+
+# --- textures ----------------------------------------------------------------------------------------------
+
+# style: (background sRGB, character sRGB)
+_PLATE_COLORS = {
+    "cn_blue": ((20, 60, 190), (245, 245, 245)),
+    "cn_yellow": ((235, 180, 20), (15, 15, 15)),
+    "cn_green": ((120, 200, 120), (15, 15, 15)),
+    "eu": ((235, 235, 230), (20, 20, 20)),
+    "us": ((235, 235, 240), (25, 35, 110)),
+}
+
+
+def _hanzi(img, x0, y0, w, h, color, rng):
+    """A glyph with the stroke structure of a Chinese character (a province abbreviation; Hershey fonts have
+    none): a few horizontal, vertical and slanted strokes in its cell."""
+    t = max(2, int(round(w * 0.13)))
+    for _ in range(int(rng.integers(4, 8))):
+        kind = rng.integers(3)
+        if kind == 0:
+            y = int(y0 + rng.uniform(0.1, 0.9) * h)
+            cv2.line(img, (int(x0 + rng.uniform(0, 0.3) * w), y), (int(x0 + rng.uniform(0.7, 1) * w), y), color, t,
+                     cv2.LINE_AA)
+        elif kind == 1:
+            x = int(x0 + rng.uniform(0.15, 0.85) * w)
+            cv2.line(img, (x, int(y0 + rng.uniform(0, 0.3) * h)), (x, int(y0 + rng.uniform(0.7, 1) * h)), color, t,
+                     cv2.LINE_AA)
+        else:
+            a = (int(x0 + rng.uniform(0.2, 0.8) * w), int(y0 + rng.uniform(0.3, 0.6) * h))
+            b = (int(x0 + rng.uniform(0, 1) * w), int(y0 + rng.uniform(0.8, 1) * h))
+            cv2.line(img, a, b, color, t, cv2.LINE_AA)
+
+
+def plate_texture(look: IdentityLook, shape=PLATE_TEXTURE) -> np.ndarray:
+    """The number plate as an sRGB uint8 image (rows, columns, 3): background, border and the characters of
+    `look.plate_text`, left to right; `look.plate_mask` blanks or blurs the characters."""
+    h, w = shape
+    bg, ink = _PLATE_COLORS[look.plate_style]
+    img = np.empty((h, w, 3), np.uint8)
+    img[:] = bg
+    if look.plate_style == "cn_green":  # new-energy plates fade from white (top) to green
+        fade = np.linspace(0.0, 1.0, h)[:, None, None]
+        img[:] = np.round((1 - fade) * np.array([235, 245, 235]) + fade * np.array(bg)).astype(np.uint8)
+    border = ink if look.plate_style.startswith("cn") else (60, 60, 60)
+    cv2.rectangle(img, (3, 3), (w - 4, h - 4), border, max(1, h // 40), cv2.LINE_AA)
+    left = 8
+    if look.plate_style == "eu":  # the blue country band
+        img[5:h - 5, 5:int(w * 0.1)] = (20, 50, 160)
+        left = int(w * 0.12)
+    if look.plate_mask == "blank":
+        return img
+    rng = np.random.default_rng(look.marks_seed)
+    chars = list(look.plate_text)
+    n = len(chars)
+    cell = (w - left - 8) / n
+    scale = h / 42.0 * 0.95
+    thick = max(2, int(round(h / 14)))
+    for i, ch in enumerate(chars):
+        x0 = left + i * cell
+        if ch == "#":
+            _hanzi(img, x0 + cell * 0.1, h * 0.18, cell * 0.8, h * 0.64, ink, rng)
+        elif ch == ".":
+            cv2.circle(img, (int(x0 + cell / 2), h // 2), max(2, h // 22), ink, -1, cv2.LINE_AA)
+        elif ch != "-":
+            (tw, th), _ = cv2.getTextSize(ch, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+            sx = cell * 0.8 / max(tw, 1)  # narrow every glyph to its cell, as plate fonts are
+            glyph = np.zeros((th + 2 * thick, tw + 2 * thick), np.uint8)
+            cv2.putText(glyph, ch, (thick, th + thick), cv2.FONT_HERSHEY_SIMPLEX, scale, 255, thick, cv2.LINE_AA)
+            gh = int(round(h * 0.66))
+            gw = max(1, int(round(glyph.shape[1] * min(sx, 1.0) * gh / glyph.shape[0])))
+            gw = min(gw, int(cell * 0.9))
+            glyph = cv2.resize(glyph, (gw, gh), interpolation=cv2.INTER_AREA).astype(np.float32)[..., None] / 255
+            gx, gy = int(x0 + (cell - gw) / 2), int(h * 0.17)
+            region = img[gy:gy + gh, gx:gx + gw].astype(np.float32)
+            img[gy:gy + gh, gx:gx + gw] = np.round(region * (1 - glyph) + glyph * np.array(ink)).astype(np.uint8)
+    if look.plate_mask == "blur":
+        img = cv2.GaussianBlur(img, (0, 0), h / 6)
+    return img
+
+
+def glass_texture(look: IdentityLook, shape=GLASS_TEXTURE) -> np.ndarray:
+    """Stickers on the windshield as straight-alpha sRGB RGBA uint8 (transparent elsewhere)."""
+    h, w = shape
+    img = np.zeros((h, w, 4), np.uint8)
+    rng = np.random.default_rng(look.marks_seed + 1)
+    for u, v, sw, sh, r, g, b in look.stickers:
+        x0, x1 = int(u * w), int((u + sw) * w)
+        y1, y0 = int((1 - v) * h), int((1 - v - sh) * h)
+        colour = np.array([r, g, b]) * 255
+        img[y0:y1, x0:x1, :3] = colour.astype(np.uint8)
+        img[y0:y1, x0:x1, 3] = 255
+        if y1 - y0 > 4 and x1 - x0 > 4 and rng.random() < 0.7:  # a printed circle or text block
+            inner = (colour * rng.uniform(0.2, 0.6)).astype(np.uint8).tolist()
+            cv2.circle(img, ((x0 + x1) // 2, (y0 + y1) // 2), max(1, (x1 - x0) // 3), (*inner, 255), -1)
+    return img
+
+
+def side_texture(look: IdentityLook, shape=SIDE_TEXTURE) -> np.ndarray:
+    """Livery, logo and scratches on the body sides as straight-alpha sRGB RGBA uint8: u runs along the
+    vehicle from the viewer's left to right, v up its height (row 0 = roof)."""
+    h, w = shape
+    img = np.zeros((h, w, 4), np.uint8)
+    rng = np.random.default_rng(look.marks_seed + 2)
+    colour = tuple(int(c * 255) for c in look.livery_rgb)
+    if look.livery == "stripe":
+        z = rng.uniform(0.3, 0.5)
+        t = rng.uniform(0.03, 0.08)
+        img[int((1 - z - t) * h):int((1 - z) * h), :, :3] = colour
+        img[int((1 - z - t) * h):int((1 - z) * h), :, 3] = 255
+    elif look.livery == "taxi":  # a band of a second colour below the windows, the taxi's number on the door
+        img[int(0.45 * h):int(0.62 * h), int(0.12 * w):int(0.88 * w)] = (*colour, 255)
+        cv2.putText(img, "".join(rng.choice(list(_DIGITS), 4)), (int(0.42 * w), int(0.58 * h)),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.6, (250, 250, 250, 255), 2, cv2.LINE_AA)
+    elif look.livery == "logo":  # a company name and a block on the sides of a van or truck
+        x0 = int(rng.uniform(0.2, 0.4) * w)
+        y = int(rng.uniform(0.35, 0.55) * h)
+        text = "".join(rng.choice(list(_ALNUM[:24]), int(rng.integers(3, 8))))
+        cv2.rectangle(img, (x0 - 10, y - 30), (x0 - 10 + 30, y + 5), (*colour, 255), -1)
+        cv2.putText(img, text, (x0 + 30, y), cv2.FONT_HERSHEY_DUPLEX, 1.0, (*colour, 255), 3, cv2.LINE_AA)
+    if look.dents > 0:  # scratches: thin bright lines through the paint
+        for _ in range(int(rng.integers(1, 7))):
+            x, y = rng.uniform(0.1, 0.9) * w, rng.uniform(0.4, 0.8) * h
+            a, length = rng.uniform(-0.3, 0.3), rng.uniform(0.03, 0.12) * w
+            end = (int(x + length * np.cos(a)), int(y + length * np.sin(a)))
+            cv2.line(img, (int(x), int(y)), end, (200, 200, 195, int(255 * look.dents)), 1, cv2.LINE_AA)
+    return img
