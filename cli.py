@@ -234,6 +234,23 @@ def import_pamtri_csv_cmd(csv_file, images, out, split, fmt, shard_size, skip_ba
     click.echo(report.format())
 
 
+@import_group.command("images")
+@click.option("--root", required=True, type=click.Path(path_type=Path), help="Folder of vehicle crops (searched recursively).")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Dataset directory to write.")
+@click.option("--labels", type=click.Path(path_type=Path),
+              help="CSV with a header: image (relative path), vehicle_id, camera_id, color_id, type_id, split (docs/OWN_DATA.md).")
+@click.option("--veri-names", is_flag=True, help="Identity and camera from VeRi-style names VVVV_cCCC_....jpg.")
+@click.option("--split", default="gallery", show_default=True, help="Split of the images (of CSV rows without one).")
+@_import_options
+def import_images_cmd(root, out, labels, veri_names, split, shard_size, skip_bad, no_progress):
+    """Any folder of vehicle crops: labelled from a CSV, from VeRi-style names, or unlabelled."""
+    from synth.datasets.importers.images import import_images
+
+    report = import_images(root, out, labels=labels, veri_names=veri_names, split=split, shard_size=shard_size,
+                           skip_bad=skip_bad, progress=not no_progress)
+    click.echo(report.format())
+
+
 @main.group(name="export")
 def export_group():
     """Write a dataset directory in another toolkit's format (docs/IMPORT.md)."""
