@@ -1,0 +1,202 @@
+"""Identity looks (synth/appearance.py): plates with characters, determinism, twins; and in a Cycles render, the
+cabin seen through the glass and the plate texture on the plate."""
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+from types import SimpleNamespace
+
+import cv2
+import numpy as np
+import pytest
+
+from synth.appearance import AppearanceConfig, glass_texture, identity_look, plate_texture, side_texture
+from synth.identities import IdentityConfig, plan_identities
+from synth.scene import RenderConfig
+
+
+def _identity(vehicle_id, type_id=1, paint=(0.5, 0.05, 0.05), twin_of=-1):
+    return SimpleNamespace(vehicle_id=vehicle_id, type_id=type_id, paint_rgb=paint, twin_of=twin_of)
+
+
+def _ink_components(img: np.ndarray, ink_is_bright: bool) -> int:
+    grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+    h = grey.shape[0]
+    band = grey[int(0.12 * h):int(0.88 * h), 10:-10]  # inside the border
+    _, mask = cv2.threshold(band, 0, 255, (cv2.THRESH_BINARY if ink_is_bright else cv2.THRESH_BINARY_INV)
+                            + cv2.THRESH_OTSU)
+    count, _labels, stats, _ = cv2.connectedComponentsWithStats(mask)
+    return int(np.sum(stats[1:, cv2.CC_STAT_AREA] > 20))
+
+
+def test_plate_texture_holds_one_glyph_per_character_and_is_the_identitys_own():
+    config = AppearanceConfig()
+    looks = [identity_look(config, 7, _identity(i)) for i in range(6)]
+    for look in looks:
+        img = plate_texture(look)
+        assert img.shape == (100, 320, 3) and img.dtype == np.uint8
+        glyphs = sum(ch.isalnum() for ch in look.plate_text)
+        # one blob per letter or digit (the province glyph and the dot add more), none merged into a bar
+        assert glyphs <= _ink_components(img, look.plate_style == "cn_blue") <= glyphs + 8, look.plate_text
+    assert len({look.plate_text for look in looks}) == len(looks)
+    again = identity_look(config, 7, _identity(3))
+    assert again == looks[3]
+    np.testing.assert_array_equal(plate_texture(again), plate_texture(looks[3]))
+    assert not np.array_equal(plate_texture(looks[0]), plate_texture(looks[1]))
+
+
+def test_plate_styles_and_privacy_masks():
+    config = AppearanceConfig()
+    heavy = identity_look(config, 1, _identity(0, type_id=7))  # a bus: yellow plate, dark characters
+    assert heavy.plate_style == "cn_yellow"
+    mean = plate_texture(heavy).reshape(-1, 3).mean(axis=0)
+    assert mean[0] > mean[2] + 60  # yellow
+    for style in ("eu", "us"):
+        config = AppearanceConfig()
+        config.plate.styles = {style: 1.0}
+        look = identity_look(config, 1, _identity(0))
+        assert look.plate_style == style
+        assert _ink_components(plate_texture(look), False) >= 6
+    def band_contrast(img):
+        return float(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)[15:85, 15:305].std())
+
+    config = AppearanceConfig()
+    clear = band_contrast(plate_texture(identity_look(config, 1, _identity(0))))
+    config.plate.mask = "blank"
+    assert band_contrast(plate_texture(identity_look(config, 1, _identity(0)))) < 1.0 < clear
+    config.plate.mask = "blur"
+    assert band_contrast(plate_texture(identity_look(config, 1, _identity(0)))) < 0.5 * clear
+    config.plate.mask = "smudge"
+    with pytest.raises(ValueError, match="mask"):
+        identity_look(config, 1, _identity(0))
+
+
+def test_marks_textures_are_deterministic_and_carry_what_the_look_says():
+    config = AppearanceConfig()
+    config.marks.sticker_count = (2, 2)
+    config.marks.livery_prob = 1.0
+    look = identity_look(config, 2, _identity(5, type_id=3))
+    assert len(look.stickers) == 2 and look.livery in ("stripe", "logo")
+    glass = glass_texture(look)
+    assert glass.shape == (128, 256, 4) and 0 < (glass[..., 3] > 0).mean() < 0.2
+    side = side_texture(look)
+    assert (side[..., 3] > 0).any()
+    np.testing.assert_array_equal(side, side_texture(identity_look(config, 2, _identity(5, type_id=3))))
+    config.marks.sticker_count = (0, 0)
+    assert not glass_texture(identity_look(config, 2, _identity(5, type_id=3)))[..., 3].any()
+
+
+def test_finishes_follow_the_configured_mix():
+    config = AppearanceConfig()
+    looks = [identity_look(config, 0, _identity(i)) for i in range(400)]
+    share = {f: np.mean([lk.finish == f for lk in looks]) for f in config.paint.finishes}
+    for finish, weight in config.paint.finishes.items():
+        assert abs(share[finish] - weight / sum(config.paint.finishes.values())) < 0.08, share
+    assert all(lk.coat == 0.0 for lk in looks if lk.finish == "matte")
+    assert all(lk.pearl > 0 for lk in looks if lk.finish == "pearl")
+    assert all(lk.pearl == 0 and lk.flake == 0 for lk in looks if lk.finish == "solid")
+    assert any(lk.two_tone for lk in looks) and any(lk.dirt > 0 for lk in looks)
+
+
+def _library(num_models=6):
+    return [SimpleNamespace(name=f"m{i}", type_id=1 + i % 6, colors=tuple(range(1, 11)), fixed_color=False)
+            for i in range(num_models)]
+
+
+def test_twins_share_model_colour_and_paint_and_differ_only_in_marks():
+    models = _library()
+    plain = plan_identities(models, 600, seed=5)
+    plan = plan_identities(models, 600, seed=5, config=IdentityConfig(twin_fraction=0.2))
+    # twins repaint identities; the sample plan is the same with or without them
+    np.testing.assert_array_equal(plain.sample_identity, plan.sample_identity)
+    twins = [ident for ident in plan.identities if ident.twin_of >= 0]
+    assert len(twins) == round(0.2 * len(plan.identities))
+    assert not any(ident.twin_of >= 0 for ident in plain.identities)
+    config = AppearanceConfig()
+    for twin in twins:
+        source = plan.identities[twin.twin_of]
+        assert source.twin_of < 0 and source.vehicle_id != twin.vehicle_id
+        assert (source.model_index, source.color_id, source.paint_rgb) == (twin.model_index, twin.color_id,
+                                                                           twin.paint_rgb)
+        a, b = identity_look(config, 5, source), identity_look(config, 5, twin)
+        for name in ("finish", "metallic", "roughness", "coat", "coat_roughness", "flake", "pearl", "two_tone",
+                     "roof_rgb", "glass_transmission", "plate_style"):
+            assert getattr(a, name) == getattr(b, name), name
+        assert a.plate_text != b.plate_text
+    assert len({t.twin_of for t in twins}) == len(twins)  # pairs, not clusters
+
+
+def test_the_render_config_loads_appearance_from_yaml(tmp_path):
+    path = tmp_path / "render.yaml"
+    path.write_text("appearance:\n  plate: {mask: blur, styles: {eu: 1.0}}\n  paint: {two_tone_prob: 0.5}\n"
+                    "identities: {twin_fraction: 0.1}\n")
+    config = RenderConfig.from_yaml(path)
+    assert config.appearance.plate.mask == "blur" and config.appearance.plate.styles == {"eu": 1.0}
+    assert config.appearance.paint.two_tone_prob == 0.5 and config.identities.twin_fraction == 0.1
+
+
+# --- in a Cycles render --------------------------------------------------------------------------------------
+
+needs_blender = pytest.mark.skipif(importlib.util.find_spec("bpy") is None, reason="bpy is not installed")
+
+
+def render_look_probe(models_dir: str) -> dict:
+    """In a Blender process: one front three-quarter view rendered with the cabin in its colours and
+    recoloured bright, and with two plates of different characters; returns the images."""
+    import bpy
+
+    from synth.render import SampleRenderer
+    from synth.vehicles.library import load_library
+
+    config = RenderConfig()
+    config.image.size = 128
+    config.image.native_size = (128.0, 128.0)
+    config.quality.samples = 4
+    config.quality.denoise = "none"
+    models = load_library(models_dir)
+    plan = plan_identities(models, 10, 0)
+    renderer = SampleRenderer(config, models, plan, 0)
+    sample = renderer.describe(0)
+    sample = dataclasses.replace(sample, azimuth=25.0, elevation=12.0, distance=7.0, occluders=[], patches=[],
+                                 roll=0.0, aim=(0.0, 0.0, 0.8), sun_strength=3.0, sky_strength=1.0, exposure=0.0)
+
+    def render(s):
+        renderer.setup(s)
+        return renderer.reader.render(1)[..., :3].astype(np.int16)
+
+    out = {"base": render(sample)}
+    cabin = [m for m in bpy.data.materials if m.get("pamtri_kind") in ("interior", "seat", "dashboard")]
+    for mat in cabin:
+        for node in mat.node_tree.nodes:
+            if node.type == "BSDF_PRINCIPLED":
+                node.inputs["Base Color"].default_value = (0.9, 0.9, 0.0, 1.0)
+    out["bright_cabin"] = render(sample)
+    out["cabin_materials"] = len(cabin)
+    other = dataclasses.replace(sample.look, plate_text="#Z.88888" if sample.look.plate_text[3] != "8" else
+                                "#Z.11111")
+    for mat in cabin:  # restore the cabin
+        for node in mat.node_tree.nodes:
+            if node.type == "BSDF_PRINCIPLED":
+                node.inputs["Base Color"].default_value = (0.045, 0.043, 0.04, 1.0)
+    out["plate_a"] = render(sample)
+    out["plate_b"] = render(dataclasses.replace(sample, look=other))
+    return out
+
+
+@needs_blender
+def test_the_cabin_shows_through_the_glass_and_the_plate_carries_its_characters(tmp_path):
+    from synth.label_checks import build_test_library
+    from synth.render import run_in_blender_process
+
+    run_in_blender_process(build_test_library, str(tmp_path), 1)
+    out = run_in_blender_process(render_look_probe, str(tmp_path))
+    assert out["cabin_materials"] >= 1
+    changed = np.abs(out["bright_cabin"] - out["base"]).max(axis=-1) > 20
+    # a bright cabin shows through the windows: a visible patch of the image changes (with opaque glass
+    # nothing would)
+    assert changed.sum() > 40, changed.sum()
+    plate = np.abs(out["plate_b"] - out["plate_a"]).max(axis=-1) > 20
+    ys, xs = np.nonzero(plate)
+    assert len(ys) >= 4, "the plate's characters do not show"
+    # only the plate changes: a small patch low on the vehicle
+    assert (ys.max() - ys.min()) < 0.15 * 128 and (xs.max() - xs.min()) < 0.3 * 128
