@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from synth.datasets import Sample, ShardWriter, update_manifest
-from synth.datasets.manifest import is_complete_shard, read_manifest, shard_files
+from synth.datasets.manifest import ShardLock, is_complete_shard, read_manifest, shard_files
 from synth.datasets.schema import MANIFEST_NAME, DatasetError, shard_name
 from synth.datasets.writer import encode_image
 from synth.identities import IdentityPlan, plan_identities
@@ -402,10 +402,6 @@ def render_dataset(models_dir, out, n: int, seed: int = 0, config: RenderConfig 
                    backgrounds=None, workers: int | None = None, shard: tuple[int, int] = (0, 1),
                    progress: bool = True) -> RenderReport:
     """Render `n` samples (this machine's part of them with `shard`) into dataset directory `out`."""
-    import time
-
-    from tqdm import tqdm
-
     from synth.backgrounds import list_images
     from synth.vehicles.library import load_library
 
@@ -429,23 +425,43 @@ def render_dataset(models_dir, out, n: int, seed: int = 0, config: RenderConfig 
         "model_names": model_names,
         "num_identities": len(plan.identities),
         "plan_digest": plan_digest(plan),
+        # what a complete dataset holds, so inspect can name the shards a never-run --shard K/N task left out
+        "planned_splits": {split: {"num_samples": int(sum(len(u.samples) for u in units if u.split == split)),
+                                   "shards": sum(1 for u in units if u.split == split)}
+                           for split in dict.fromkeys(u.split for u in units)},
         "backgrounds": {"dir": str(backgrounds) if backgrounds else None, "num_files": len(background_files)},
     }
     check_rerun(out, meta)
-    todo = []
-    for unit in mine:
-        if is_complete_shard(unit.path):
-            report.skipped.append(unit.path)
-            continue
-        todo.append(unit)
-        if unit.path.exists():
-            unit.path.unlink()  # an unfinished or corrupt shard is rendered again
+    todo, locks = [], []
     out.mkdir(parents=True, exist_ok=True)
-    config.save(out / CONFIG_NAME)
-    update_manifest(out, meta)
-    if not todo:
-        return report
+    try:
+        for unit in mine:
+            if is_complete_shard(unit.path):
+                report.skipped.append(unit.path)
+                continue
+            # held for the whole job: a second process given the same shards is refused now, not after rendering
+            locks.append(ShardLock(unit.path).acquire())
+            todo.append(unit)
+            if unit.path.exists():
+                unit.path.unlink()  # an unfinished or corrupt shard is rendered again
+        config.save(out / CONFIG_NAME)
+        update_manifest(out, meta)
+        if not todo:
+            return report
+        return _render_units(todo, models_dir, out, n, seed, config, models, plan, meta, background_files,
+                             workers, progress, report)
+    finally:
+        for lock in locks:
+            lock.release()
 
+
+def _render_units(todo, models_dir, out, n, seed, config, models, plan, meta, background_files, workers,
+                  progress, report) -> RenderReport:
+    import time
+
+    from tqdm import tqdm
+
+    model_names = meta["model_names"]
     workers = workers or default_workers()
     remove_stale_temp_files()
     shard_attrs = {"model_names": model_names, "lighting_names": list(LIGHTING_NAMES), "source": "synthetic",

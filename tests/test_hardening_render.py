@@ -150,3 +150,41 @@ def test_workers_die_with_a_killed_or_terminated_render(library, tmp_path, how):
         for w in workers:
             if _alive(w):
                 os.kill(w, signal.SIGKILL)
+
+
+def _hold_lock(path: str, ready, release) -> None:
+    from synth.datasets.manifest import ShardLock
+
+    with ShardLock(path):
+        ready.set()
+        release.wait(60)
+
+
+def test_a_shard_task_not_run_is_named_and_a_task_started_twice_is_refused(library, tmp_path):
+    import multiprocessing
+
+    from synth.datasets.validate import validate_dataset
+
+    out = tmp_path / "data"
+    render_dataset(library, out, n=6, seed=2, config=tiny_config(), workers=1, shard=(0, 2), progress=False)
+    report = validate_dataset(out)
+    assert not report.ok
+    planned = read_manifest(out)["planned_splits"]
+    assert sum(p["num_samples"] for p in planned.values()) == 6
+    assert "incomplete dataset" in str(report.errors[0]) and "-00001.h5" in str(report.errors[0])
+    # the other task, started twice: the second is refused at once, by shard name
+    context = multiprocessing.get_context("spawn")
+    ready, release = context.Event(), context.Event()
+    missing = sorted(set(f"{s}-{k:05d}.h5" for s, p in planned.items() for k in range(p["shards"]))
+                     - {p.name for p in out.glob("*.h5")})
+    holder = context.Process(target=_hold_lock, args=(str(out / missing[0]), ready, release))
+    holder.start()
+    try:
+        assert ready.wait(60)
+        with pytest.raises(DatasetError, match=f"{missing[0]}: another process is writing this shard"):
+            render_dataset(library, out, n=6, seed=2, config=tiny_config(), workers=1, shard=(1, 2), progress=False)
+    finally:
+        release.set()
+        holder.join(30)
+    render_dataset(library, out, n=6, seed=2, config=tiny_config(), workers=1, shard=(1, 2), progress=False)
+    assert validate_dataset(out).ok

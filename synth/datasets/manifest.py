@@ -1,13 +1,18 @@
 """`dataset.yaml`: the index of a dataset directory's complete shards, plus what made them.
 
 The manifest is derived from the shards on disk (their completion attributes), so writers on many machines
-can each add shards and any of them, or `cli.py inspect`, can rebuild it. It is written atomically.
+can each add shards and any of them, or `cli.py inspect`, can rebuild it. It is rebuilt under an exclusive
+lock (`.dataset.yaml.lock`, so concurrent writers never drop each other's shards) and written atomically.
+Each shard being written is locked too (`.<shard>.lock`): a second process writing the same shard is refused
+by name. The locks are `flock`s, released by the kernel when a process dies, so a killed run blocks nothing.
 """
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import os
 import re
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +22,79 @@ import yaml
 from synth.datasets.schema import MANIFEST_NAME, SCHEMA_VERSION, SHARD_SUFFIX, TMP_MARK, DatasetError
 
 _SHARD_RE = re.compile(r"^(?P<split>[A-Za-z0-9_]+)-(?P<index>\d{5})\.h5$")
+
+
+class ShardLock:
+    """An exclusive, non-blocking `flock` on `.<name>.lock` beside `path`, re-entrant within a process (the
+    render job locks all its shards up front, then its shard writers lock each again). `blocking=True` waits
+    (the manifest's lock: updates are short)."""
+
+    _held: dict[str, list] = {}  # lock file -> [fd, count], this process's locks
+
+    def __init__(self, path: str | Path, blocking: bool = False, what: str = "shard"):
+        path = Path(path)
+        self.path, self.blocking, self.what = path, blocking, what
+        self.lock_path = path.with_name(f".{path.name}.lock")
+        self.held = False
+
+    def acquire(self) -> "ShardLock":
+        import fcntl
+
+        key = str(self.lock_path.absolute())
+        if self.held:
+            return self
+        if key in self._held:
+            self._held[key][1] += 1
+            self.held = True
+            return self
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if self.blocking else fcntl.LOCK_NB))
+            except OSError as exc:
+                os.close(fd)
+                if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    raise DatasetError(self.path, f"another process is writing this {self.what} (it holds "
+                                       f"{self.lock_path.name}): the same --shard K/N started twice, or two runs "
+                                       "into one directory; wait for it or stop it") from None
+                raise
+            try:  # the holder before us may have removed the file after we opened it: lock the current one
+                same = os.fstat(fd).st_ino == os.stat(self.lock_path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._held[key] = [fd, 1]
+        self.held = True
+        return self
+
+    def release(self) -> None:
+        if not self.held:
+            return
+        self.held = False
+        key = str(self.lock_path.absolute())
+        entry = self._held.get(key)
+        if entry is None:
+            return
+        entry[1] -= 1
+        if entry[1] > 0:
+            return
+        del self._held[key]
+        try:
+            self.lock_path.unlink()  # while still holding it: a waiter re-checks the inode (see acquire)
+        except FileNotFoundError:
+            pass
+        os.close(entry[0])
+
+    def __enter__(self) -> "ShardLock":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
 
 
 def tool_version() -> str:
@@ -48,6 +126,30 @@ def open_shard(path: Path) -> h5py.File:
         return h5py.File(path, "r")
     except OSError as exc:
         raise DatasetError(path, f"cannot open HDF5 file (truncated or not HDF5): {exc}") from None
+
+
+def read_field(f: h5py.File, path: Path, name: str, rows: slice | int = slice(None)):
+    """`f[name][rows]`, with a failed Fletcher-32 checksum (a corrupt byte on disk) turned into a DatasetError
+    naming the shard, the field and the samples of the chunk at fault."""
+    dset = f[name]
+    try:
+        return dset[rows]
+    except OSError as exc:
+        first, last = _bad_chunk_rows(dset, rows)
+        where = f"sample {first}" if first == last else f"samples {first}-{last}"
+        raise DatasetError(path, f"{where}: stored data fail their checksum (corrupt file: {exc})", name) from None
+
+
+def _bad_chunk_rows(dset, rows) -> tuple[int, int]:
+    """The row range of the first unreadable chunk within `rows`."""
+    step = dset.chunks[0] if dset.chunks else len(dset)
+    start, stop, _ = rows.indices(len(dset)) if isinstance(rows, slice) else (rows, rows + 1, 1)
+    for lo in range(start - start % step, stop, step):
+        try:
+            dset[lo:min(lo + step, len(dset))]
+        except OSError:
+            return max(lo, start), min(lo + step, stop) - 1
+    return start, stop - 1
 
 
 def read_shard_header(path: Path) -> dict[str, Any]:
@@ -89,15 +191,23 @@ def read_manifest(root: str | Path) -> dict[str, Any]:
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f"{path.name}{TMP_MARK}.{os.getpid()}")
+    # unique across machines sharing the directory, not only across processes of one
+    tmp = path.with_name(f"{path.name}{TMP_MARK}.{os.getpid()}.{uuid.uuid4().hex[:8]}")
     tmp.write_text(text)
     os.replace(tmp, path)
 
 
 def update_manifest(root: str | Path, meta: dict[str, Any] | None = None) -> dict[str, Any]:
     """Rebuild `dataset.yaml` from the complete shards on disk, keeping (and updating with `meta`) the
-    descriptive keys of any existing manifest."""
+    descriptive keys of any existing manifest. Concurrent callers take turns (a lock), so the last one to
+    write has seen every shard the others had finished."""
     root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    with ShardLock(root / MANIFEST_NAME, blocking=True, what="manifest"):
+        return _update_manifest(root, meta)
+
+
+def _update_manifest(root: Path, meta: dict[str, Any] | None) -> dict[str, Any]:
     manifest: dict[str, Any] = {}
     if (root / MANIFEST_NAME).exists():
         manifest = {k: v for k, v in read_manifest(root).items() if k != "splits"}

@@ -6,6 +6,7 @@ access, and keeps them open (one handle per shard per worker).
 from __future__ import annotations
 
 import os
+import zlib
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -13,8 +14,8 @@ import h5py
 import numpy as np
 from torch.utils.data import Dataset
 
-from synth.datasets.manifest import manifest_shards, open_shard, read_manifest
-from synth.datasets.schema import POSE_FIELDS, SCHEMA_VERSION, DatasetError, pose_sidecar_name
+from synth.datasets.manifest import manifest_shards, open_shard, read_field, read_manifest
+from synth.datasets.schema import CHECKSUM_FIELDS, POSE_FIELDS, SCHEMA_VERSION, DatasetError, pose_sidecar_name
 from synth.datasets.writer import decode_image
 
 # Small per-sample labels loaded for every sample up front: samplers and the evaluator need them all.
@@ -76,7 +77,7 @@ class ShardDataset(Dataset):
                 self.shard_split.append(split)
                 with self._open_checked(path, count) as f:
                     for name in LABEL_FIELDS:
-                        labels[name].append(f[name][:])
+                        labels[name].append(read_field(f, path, name))
                 shard_of.append(np.full(count, shard_index, np.int32))
                 local_of.append(np.arange(count, dtype=np.int64))
                 source_of.append(np.full(count, source, np.int16))
@@ -132,15 +133,18 @@ class ShardDataset(Dataset):
             index += len(self)
         shard, row = int(self._shard_of[index]), int(self._local_of[index])
         f = self._handle(shard)
-        names = self.fields if self.fields is not None else tuple(f.keys())
+        names = self.fields if self.fields is not None else tuple(k for k in f.keys() if k not in CHECKSUM_FIELDS)
         names += tuple(name for name in self.optional_fields if name in f and name not in names)
         item: dict[str, Any] = {"index": index, "source": int(self.labels["source"][index])}
+        path = self.shards[shard]
         for name in names:
             if name not in f:
-                raise DatasetError(self.shards[shard], "field not in shard", name)
-            value = f[name][row]
+                raise DatasetError(path, "field not in shard", name)
+            value = read_field(f, path, name, row)
             if name == "image":
-                item[name] = decode_image(value, f"{self.shards[shard]}[{row}]") if self.decode else value
+                if "image_crc32" in f and zlib.crc32(value.tobytes()) != int(read_field(f, path, "image_crc32", row)):
+                    raise DatasetError(path, f"sample {row}: image bytes fail their CRC-32 (corrupt file)", "image")
+                item[name] = decode_image(value, f"{path} sample {row}") if self.decode else value
             elif name == "image_name":
                 item[name] = value.decode() if isinstance(value, bytes) else str(value)
             else:

@@ -60,10 +60,14 @@ FIELDS: tuple[Field, ...] = (
     Field("seed", "int64", (), False, "per-sample seed: the sample is a pure function of it and the config"),
     Field("annotator_visibility", "int8", (NUM_KEYPOINTS,), False,
           "visibility codes 0/1/2 as VeRi-776's annotators would mark them (synth/annotation.py)"),
+    # written by the writer itself, never given by a sample; absent from shards written before it existed
+    Field("image_crc32", "uint32", (), False,
+          "CRC-32 of the image's encoded bytes (the other fields carry HDF5 Fletcher-32 chunk checksums)"),
 )
 FIELDS_BY_NAME = {f.name: f for f in FIELDS}
 REQUIRED_FIELDS = tuple(f.name for f in FIELDS if f.required)
-OPTIONAL_FIELDS = tuple(f.name for f in FIELDS if not f.required)
+CHECKSUM_FIELDS = ("image_crc32",)
+OPTIONAL_FIELDS = tuple(f.name for f in FIELDS if not f.required and f.name not in CHECKSUM_FIELDS)
 
 # Pose sidecar (<shard>.pose.h5), aligned by index with its shard.
 POSE_FIELDS: tuple[Field, ...] = (

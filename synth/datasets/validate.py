@@ -1,6 +1,7 @@
 """Checking a dataset directory against the contract, and gathering the statistics `cli.py inspect` prints."""
 from __future__ import annotations
 
+import zlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +11,8 @@ import h5py
 import numpy as np
 
 from synth import vocabulary as vocab
-from synth.datasets.manifest import manifest_shards, open_shard, read_manifest, shard_files, split_of
+
+from synth.datasets.manifest import manifest_shards, open_shard, read_field, read_manifest, shard_files, split_of
 from synth.datasets.schema import (
     FIELDS,
     FIELDS_BY_NAME,
@@ -106,17 +108,30 @@ def validate_shard(path: Path, expected_split: str | None = None, expected_count
         return _check_values(f, path, count, decode, rng, report)
 
 
+def _check_image_digests(f: h5py.File, path: Path, count: int, block: int = 256) -> None:
+    """Every image's bytes against its stored CRC-32 (shards written before digests existed have none)."""
+    if "image_crc32" not in f:
+        return
+    digests = read_field(f, path, "image_crc32")
+    for start in range(0, count, block):
+        for offset, data in enumerate(read_field(f, path, "image", slice(start, start + block))):
+            row = start + offset
+            if zlib.crc32(data.tobytes()) != int(digests[row]):
+                raise DatasetError(path, f"sample {row}: image bytes fail their CRC-32 (corrupt file)", "image")
+
+
 def _check_values(f: h5py.File, path: Path, count: int, decode: int, rng, report) -> SplitStats:
     stats = SplitStats(num_samples=count)
-    image_hw = f["image_hw"][:]
+    _check_image_digests(f, path, count)
+    image_hw = read_field(f, path, "image_hw")
     if np.any(image_hw <= 0):
         raise DatasetError(path, f"non-positive image size at row {int(np.argwhere(image_hw <= 0)[0, 0])}", "image_hw")
     for name, upper in (("color_id", vocab.NUM_COLORS), ("type_id", vocab.NUM_TYPES)):
-        values = f[name][:]
+        values = read_field(f, path, name)
         bad = np.flatnonzero((values < 0) | (values > upper))
         if bad.size:
             raise DatasetError(path, f"row {bad[0]}: {values[bad[0]]} outside the vocabulary 0..{upper}", name)
-    keypoints = f["keypoints"][:]
+    keypoints = read_field(f, path, "keypoints")
     codes = keypoints[:, :, 2]
     bad = np.argwhere(~np.isin(codes, (vocab.VIS_OUTSIDE, vocab.VIS_OCCLUDED, vocab.VIS_VISIBLE)))
     if bad.size:
@@ -140,9 +155,12 @@ def _check_values(f: h5py.File, path: Path, count: int, decode: int, rng, report
             path, f"row {row} keypoint {k} ({vocab.KEYPOINT_NAMES[k]}) at {xy[row, k].tolist()} is marked in the image "
             f"but lies outside it ({int(w[row, 0])}x{int(h[row, 0])})", "keypoints")
     if "annotator_visibility" in f:
-        _check_annotator_codes(path, f["annotator_visibility"][:], codes)
+        _check_annotator_codes(path, read_field(f, path, "annotator_visibility"), codes)
     for code in range(3):
         stats.visibility_counts[:, code] = (codes == code).sum(axis=0)
+    for spec in FIELDS:  # the fields not read above: a corrupt chunk anywhere is found
+        if spec.name in f and spec.dtype not in ("bytes", "str"):
+            read_field(f, path, spec.name)
     vehicle_ids = f["vehicle_id"][:]
     stats.identities = set(vehicle_ids.tolist())
     stats.cameras = set(f["camera_id"][:].tolist()) - {-1}
@@ -152,7 +170,7 @@ def _check_values(f: h5py.File, path: Path, count: int, decode: int, rng, report
         rows = np.arange(count) if decode >= count else np.sort(rng.choice(count, decode, replace=False))
         for row in rows:
             try:
-                image = decode_image(f["image"][row], f"{path}[{row}]")
+                image = decode_image(f["image"][row], f"{path} sample {row}")
             except ValueError as exc:
                 raise DatasetError(path, str(exc), "image") from None
             if tuple(image.shape[:2]) != tuple(image_hw[row]):
@@ -204,6 +222,9 @@ def validate_dataset(root: str | Path, decode: int | str = 64, seed: int = 0) ->
     except (DatasetError, KeyError, TypeError) as exc:
         report.errors.append(exc if isinstance(exc, DatasetError) else DatasetError(root / MANIFEST_NAME, f"malformed: {exc}"))
         return report
+    missing = _missing_shards(root, report.manifest, listed)
+    if missing:
+        report.errors.append(missing)
     listed_names = {path.name for _, path, _ in listed}
     for path in shard_files(root):
         if path.name not in listed_names:
@@ -240,6 +261,40 @@ def validate_dataset(root: str | Path, decode: int | str = 64, seed: int = 0) ->
         merged.type_hist.update(stats.type_hist)
         merged.visibility_counts += stats.visibility_counts
     return report
+
+
+def _missing_shards(root: Path, manifest: dict, listed) -> DatasetError | None:
+    """A render records what the complete dataset holds (`planned_splits`, or only `num_samples_planned` in
+    older manifests): a folder with fewer complete shards, e.g. a `--shard K/N` task that never ran, is named
+    as incomplete rather than passed."""
+    from synth.datasets.schema import shard_name
+
+    where = root / MANIFEST_NAME
+    have = {path.name for _, path, _ in listed}
+    planned = manifest.get("planned_splits")
+    if isinstance(planned, dict):
+        problems = []
+        for split, plan in planned.items():
+            names = [shard_name(split, k) for k in range(int(plan.get("shards", 0)))]
+            absent = [name for name in names if name not in have]
+            count = sum(n for s, _, n in listed if s == split)
+            if absent:
+                shown = ", ".join(absent[:8]) + (f" and {len(absent) - 8} more" if len(absent) > 8 else "")
+                problems.append(f"split {split}: {len(absent)} of {len(names)} shards missing ({shown}), "
+                                f"{int(plan.get('num_samples', 0)) - count} of {plan.get('num_samples')} samples")
+            elif count != int(plan.get("num_samples", count)):
+                problems.append(f"split {split}: {count} samples, {plan.get('num_samples')} planned")
+        if problems:
+            return DatasetError(where, "incomplete dataset (a --shard K/N task not run or not finished?): "
+                                + "; ".join(problems))
+        return None
+    planned_total = manifest.get("num_samples_planned")
+    if isinstance(planned_total, int):
+        total = sum(n for _, _, n in listed)
+        if total != planned_total:
+            return DatasetError(where, f"incomplete dataset: {total} of the {planned_total} planned samples "
+                                       "(num_samples_planned) are in complete shards")
+    return None
 
 
 def visibility_rates(counts: np.ndarray) -> np.ndarray:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ import h5py
 import numpy as np
 
 from synth import vocabulary as vocab
-from synth.datasets.manifest import update_manifest
+from synth.datasets.manifest import ShardLock, update_manifest
 from synth.datasets.schema import (
     DEFAULT_IMAGE_FORMAT,
     DEFAULT_JPEG_QUALITY,
@@ -103,7 +104,13 @@ class ShardWriter:
         self._pending: list[dict[str, Any]] = []
         self._optional: tuple[str, ...] | None = None
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = h5py.File(self.tmp_path, "w")
+        # Two processes writing one shard (a --shard K/N given twice) would truncate each other's file.
+        self._lock = ShardLock(self.path).acquire()
+        try:
+            self._file = h5py.File(self.tmp_path, "w")
+        except BaseException:
+            self._lock.release()
+            raise
         file_attrs = {
             "schema_version": SCHEMA_VERSION,
             "split": split,
@@ -155,6 +162,7 @@ class ShardWriter:
         bbox = sample.bbox if sample.bbox is not None else np.full(4, np.nan, np.float32)
         row = {
             "image": np.frombuffer(data, dtype=np.uint8),
+            "image_crc32": np.uint32(zlib.crc32(data)),
             "image_name": sample.image_name,
             "image_hw": np.asarray(image_hw, np.int32),
             "vehicle_id": sample.vehicle_id,
@@ -187,6 +195,9 @@ class ShardWriter:
                 maxshape=(None, *shape),
                 dtype=numpy_dtype(spec),
                 chunks=(chunk_rows, *shape),
+                # HDF5 cannot filter variable-length data: images and names go unchecked here, and the
+                # images carry their own image_crc32
+                fletcher32=spec.dtype not in ("bytes", "str"),
             )
 
     def _flush(self) -> None:
@@ -217,12 +228,14 @@ class ShardWriter:
         self._file.attrs["complete"] = True
         self._file.close()
         os.replace(self.tmp_path, self.path)
+        self._lock.release()
         return self.path
 
     def abort(self) -> None:
         if self._file.id.valid:
             self._file.close()
         self.tmp_path.unlink(missing_ok=True)
+        self._lock.release()
 
     def __enter__(self) -> "ShardWriter":
         return self
