@@ -452,6 +452,35 @@ def extract_command(model_run, data, more_data, out, splits, which, batch_size, 
     click.echo(f"{len(features)} images ({int((features.split == 'query').sum())} queries): {out}")
 
 
+@main.command("search")
+@click.option("--model", "model_run", type=click.Path(path_type=Path), required=True, help="ReID run directory or checkpoint file.")
+@click.option("--query", "queries", multiple=True, required=True, type=click.Path(path_type=Path),
+              help="Query image, folder of images or dataset directory (repeatable).")
+@click.option("--gallery", type=click.Path(path_type=Path), required=True, help="Gallery dataset directory or folder of images.")
+@click.option("--gallery-split", "gallery_splits", multiple=True, help="Only these splits of a gallery dataset (repeatable).")
+@click.option("--top", default=10, show_default=True, help="Results per query.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for results.json, results.csv, pictures/.")
+@click.option("--metric", type=click.Choice(["euclidean", "cosine"]), default="euclidean", show_default=True)
+@click.option("--checkpoint", "which", type=click.Choice(["best", "last"]), default="best", show_default=True)
+@click.option("--pose-model", type=click.Path(path_type=Path), help="Pose run for missing pose sidecars (default: the run's).")
+@click.option("--no-pictures", is_flag=True, help="Results only, no picture per query.")
+@click.option("--skip-bad", is_flag=True, help="Skip unreadable images (counted) instead of stopping at the first.")
+@click.option("--veri-names", is_flag=True, help="Image files and folders: identity and camera from VeRi-style names.")
+@click.option("--batch-size", type=int)
+@click.option("--workers", default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+def search_command(model_run, queries, gallery, gallery_splits, top, out, metric, which, pose_model, no_pictures,
+                   skip_bad, veri_names, batch_size, workers, device):
+    """Rank a gallery for your own query images (features cached beside the gallery; docs/OWN_DATA.md)."""
+    from train.reid.search import search
+
+    report = search(model_run, queries, gallery, out, top=top, metric=metric, which=which,
+                    pose_model=str(pose_model) if pose_model else None, gallery_splits=gallery_splits or None,
+                    device=device, workers=workers, batch_size=batch_size, pictures=not no_pictures,
+                    skip_bad=skip_bad, veri_names=veri_names)
+    click.echo(report.format())
+
+
 # --- evaluation --------------------------------------------------------------------------------------------
 
 
