@@ -26,6 +26,8 @@ from synth.datasets.schema import (
 from synth.datasets.writer import decode_image
 
 _INSIDE_TOLERANCE = 0.5  # px: keypoints on the border pixel's outer edge still count as inside
+# Human labels (VeRi's) mark the right/bottom edge at W/H, half a pixel past the outer edge: also inside.
+_EDGE_LABEL = 0.5
 
 
 @dataclass
@@ -146,8 +148,9 @@ def _check_values(f: h5py.File, path: Path, count: int, decode: int, rng, report
     h = image_hw[:, 0:1].astype(np.float32)
     w = image_hw[:, 1:2].astype(np.float32)
     with np.errstate(invalid="ignore"):
-        outside = (xy[:, :, 0] < -_INSIDE_TOLERANCE) | (xy[:, :, 0] > w - 1 + _INSIDE_TOLERANCE) | \
-                  (xy[:, :, 1] < -_INSIDE_TOLERANCE) | (xy[:, :, 1] > h - 1 + _INSIDE_TOLERANCE)
+        upper = _INSIDE_TOLERANCE + _EDGE_LABEL
+        outside = (xy[:, :, 0] < -_INSIDE_TOLERANCE) | (xy[:, :, 0] > w - 1 + upper) | \
+                  (xy[:, :, 1] < -_INSIDE_TOLERANCE) | (xy[:, :, 1] > h - 1 + upper)
     bad = np.argwhere(marked & outside)
     if bad.size:
         row, k = bad[0]

@@ -220,6 +220,9 @@ def check_training_identities(dataset: ReidDataset, config: ReidConfig) -> None:
     where = ", ".join(str(r) for r in dataset.base.roots)
     if len(dataset) == 0 or dataset.num_identities == 0:
         raise DatasetError(where, f"no identities in splits {config.train_splits}")
+    if dataset.num_identities < 2:
+        raise DatasetError(where, f"one identity in splits {config.train_splits}: a ReID network learns to tell "
+                                  "identities apart and needs at least two (a 1-class classifier learns nothing)")
     counts = np.bincount(dataset.pids)
     if counts.max() < 2:
         raise DatasetError(where, f"every identity has one image ({len(counts)} identities): ReID needs several images per identity")

@@ -167,6 +167,19 @@ def parse_pose_row(row: list[str]) -> tuple[str, int, int, np.ndarray]:
     return name, width, height, pose_csv_to_keypoints(xyv, width, height)
 
 
+def check_visible_inside(keypoints: np.ndarray, width: int, height: int) -> None:
+    """A visible point must lie in the image (the dataset contract; inspect checks it) before it is written.
+    The real labels mark the right/bottom edge at W/H, which counts as inside; anything beyond is refused (or
+    skipped with --skip-bad). Statistics over label files (`read_pose_csv`) keep such rows: VeRi's train file
+    has six."""
+    x, y = keypoints[:, 0], keypoints[:, 1]
+    outside = (keypoints[:, 2] == vocab.VIS_VISIBLE) & ((x < 0) | (x > width) | (y < 0) | (y > height))
+    if outside.any():
+        k = int(np.argmax(outside))
+        raise RowError(f"keypoint {k} is marked visible (v=1) at ({x[k]:g}, {y[k]:g}), outside the "
+                       f"{width}x{height} image")
+
+
 def parse_reid_row(row: list[str]) -> tuple[str, int, int, int, np.ndarray]:
     """name, vehicle id, colour id, type id, (36, 3) x, y, confidence for the sidecar."""
     if len(row) != REID_CSV_FIELDS:
@@ -192,6 +205,7 @@ def _entries(csv_path: Path, images: Path, fmt: str):
             try:
                 if fmt == "pose":
                     name, width, height, keypoints = parse_pose_row(row)
+                    check_visible_inside(keypoints, width, height)
                     try:
                         camera = camera_from_name(name)
                     except RowError:  # pose training never uses the camera
