@@ -504,8 +504,10 @@ def search_command(model_run, queries, gallery, gallery_splits, top, out, metric
 @click.option("--ranked-queries", default=8, show_default=True, help="Rows of the ranked-gallery picture (0: none).")
 @click.option("--ranked-top", default=10, show_default=True, help="Matches shown per query.")
 @click.option("--name", help="Run name in tables and plots.")
+@click.option("--allow-partial", is_flag=True,
+              help="Score features that cover only part of the dataset's query/gallery (what is left out is reported).")
 def evaluate(runs, features, model_run, data_dir, compare, names, out, metric, rerank, k1, k2, lambda_value, max_rank,
-             rank_k, rank_k_denominator, ranked_queries, ranked_top, name):
+             rank_k, rank_k_denominator, ranked_queries, ranked_top, name, allow_partial):
     """ReID (mAP, CMC, rank-k mAP, mINP) and attribute accuracy, with tables, CMC plot and ranked-gallery picture.
 
     \b
@@ -535,7 +537,8 @@ def evaluate(runs, features, model_run, data_dir, compare, names, out, metric, r
         if features:
             out = out or features.with_name(f"{features.stem}_eval")
             options.name = name or features.stem
-            metrics = evaluate_feature_set(FeatureSet.load(features), out, options, data_dir=data_dir)
+            metrics = evaluate_feature_set(FeatureSet.load(features), out, options, data_dir=data_dir, source=features,
+                                           allow_partial=allow_partial)
         else:
             if not data_dir:
                 raise click.UsageError("--model needs --data DIR (a dataset with query and gallery splits)")

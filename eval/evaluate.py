@@ -152,6 +152,45 @@ class DatasetImages:
         return self.dataset[index]["image"]
 
 
+def check_coverage(fs: FeatureSet, source: str | Path | None = None, allow_partial: bool = False) -> dict | None:
+    """Before anything is written: the features' query and gallery images against the dataset they name.
+    An image the dataset's split does not hold is refused; features covering only part of a split are refused
+    unless `allow_partial` (a score over 3 of 6 gallery images is not the dataset's score), and then the
+    returned coverage says what was left out. None when no dataset (with query and gallery splits) is named."""
+    import h5py
+
+    from synth.datasets.manifest import manifest_shards, read_manifest
+
+    if fs.dataset_dir is None:
+        return None
+    root = Path(fs.dataset_dir)
+    manifest = read_manifest(root)
+    if not {"query", "gallery"} <= set(manifest["splits"]):
+        return None
+    names: dict[str, set[str]] = {"query": set(), "gallery": set()}
+    for split, path, _ in manifest_shards(root, manifest):
+        if split in names:
+            with h5py.File(path, "r") as f:
+                names[split].update(n.decode() if isinstance(n, bytes) else str(n) for n in f["image_name"][:])
+    where = f"{source}" if source is not None else "features"
+    coverage, short = {}, []
+    for split, wanted in names.items():
+        have = set(fs.image_name[fs.split == split].tolist())
+        unknown = sorted(have - wanted)
+        if unknown:
+            raise ValueError(f"{where}: {len(unknown)} {split} image(s) not in the {split} split of {root} "
+                             f"(e.g. {unknown[:3]}): features of another dataset?")
+        missing = sorted(wanted - have)
+        coverage[split] = {"scored": len(have), "in_dataset": len(wanted), "left_out": len(missing),
+                           "left_out_examples": missing[:5]}
+        if missing:
+            short.append(f"{len(have)} of {len(wanted)} {split} images (left out e.g. {missing[:3]})")
+    if short and not allow_partial:
+        raise ValueError(f"{where}: the features cover only " + "; ".join(short) + f" of {root}: a score over part "
+                         "of the dataset is not its score; pass --allow-partial to score the subset anyway")
+    return coverage
+
+
 def pick_ranked_queries(reid: ReidMetrics, count: int) -> np.ndarray:
     """`count` valid queries spread evenly from the best AP to the worst, so successes and failures both show."""
     valid = np.flatnonzero(reid.num_matches > 0)
@@ -209,15 +248,23 @@ def write_report(metrics: dict, out_dir: Path) -> str:
 
 def evaluate_feature_set(
     fs: FeatureSet, out_dir: str | Path, options: EvalOptions | None = None, data_dir: str | Path | None = None,
+    source: str | Path | None = None, allow_partial: bool = False,
 ) -> dict:
-    """Score a FeatureSet and write every output of one evaluation into `out_dir`. Returns metrics.json's dict."""
+    """Score a FeatureSet and write every output of one evaluation into `out_dir`. Returns metrics.json's dict.
+    `source` (the feature file) is named in errors; see `check_coverage` for `allow_partial`."""
     options = options or EvalOptions()
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     if data_dir is not None:
         fs.dataset_dir = str(data_dir)
+    coverage = check_coverage(fs, source, allow_partial)
     metrics, reid = score_feature_set(fs, options)
+    out_dir.mkdir(parents=True, exist_ok=True)
     metrics["name"] = options.name or out_dir.name
+    notes = []
+    if coverage is not None:
+        metrics["coverage"] = coverage
+        notes += [f"partial: {c['scored']} of {c['in_dataset']} {split} images scored, {c['left_out']} left out"
+                  for split, c in coverage.items() if c["left_out"]]
     outputs = {"table": "table.md", "cmc": "cmc.png"}
     plot_cmc({metrics["name"]: reid.cmc}, out_dir / "cmc.png", title=f"CMC: {metrics['name']}")
     for attribute in ("color", "type"):
@@ -231,7 +278,9 @@ def evaluate_feature_set(
             draw_ranked_gallery_of(fs, reid, out_dir / "ranked_gallery.png", options.ranked_queries)
             outputs["ranked_gallery"] = "ranked_gallery.png"
         else:
-            metrics["notes"] = ["no ranked-gallery picture: the features name no dataset directory (use --data)"]
+            notes.append("no ranked-gallery picture: the features name no dataset directory (use --data)")
+    if notes:
+        metrics["notes"] = notes
     metrics["outputs"] = outputs
     write_report(metrics, out_dir)
     _write_text(out_dir / METRICS_FILE, to_json(metrics) + "\n")

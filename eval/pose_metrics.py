@@ -13,8 +13,9 @@ comparing with numbers produced by that code only:
   the vector norm of those over the N images: the threshold becomes 0.5 x 0.25 x sqrt(N) pixels for every
   keypoint of every image (about 4 px for its 1,059 test images), whatever the vehicle size;
 - the error also includes the third column: (confidence - visible flag), when predictions carry one;
-- per part is the unweighted mean of per-keypoint PCK (NaN when a keypoint is never visible), the mean is
-  weighted by visible counts.
+- per part is the unweighted mean of per-keypoint PCK, the mean is weighted by visible counts. A keypoint never
+  visible in the set (the published code divides 0 by 0 there and its NaN spreads to the part and the mean) is
+  left out of its part's mean and has weight 0 in the overall mean; a part never visible at all is NaN.
 """
 from __future__ import annotations
 
@@ -153,12 +154,14 @@ def pck(
     for part, idx in BODY_PARTS.items():
         idx = list(idx)
         if mode == "published":
-            per_part[part] = float(np.mean(per_keypoint[idx]))
+            seen = [i for i in idx if counts[i] > 0]
+            per_part[part] = float(np.mean(per_keypoint[seen])) if seen else float("nan")
         else:
             total = counts[idx].sum()
             per_part[part] = float(hits[idx].sum() / total) if total else float("nan")
     if mode == "published":
-        mean = float(np.sum(per_keypoint * counts / counts.sum())) if counts.sum() else float("nan")
+        seen = counts > 0
+        mean = float(np.sum(per_keypoint[seen] * counts[seen] / counts.sum())) if counts.sum() else float("nan")
     else:
         mean = float(hits.sum() / counts.sum()) if counts.sum() else float("nan")
     return PoseResult(mode, definition, mean, per_part, per_keypoint, counts, errors, thresholds, visible, correct)

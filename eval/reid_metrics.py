@@ -192,6 +192,10 @@ def evaluate_blocks(
 
     for start, stop, block in blocks:
         block = np.asarray(block)
+        if not np.issubdtype(block.dtype, np.floating):  # junk is marked +inf, which integers cannot hold
+            if not (np.issubdtype(block.dtype, np.integer) or block.dtype == bool):
+                raise ValueError(f"distance matrix of dtype {block.dtype}: expected numbers")
+            block = block.astype(np.float64)
         if block.shape != (stop - start, num_g):
             raise ValueError(f"distance block for queries {start}:{stop} has shape {block.shape}, expected {(stop - start, num_g)}")
         if not np.isfinite(block).all():
