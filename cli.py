@@ -277,6 +277,20 @@ def export_pamtri_cmd(data, out, splits, keypoints, pose_maps, visibility, overw
     click.echo(report.format())
 
 
+@export_group.command("onnx")
+@click.option("--model", "model_run", required=True, type=click.Path(path_type=Path), help="Pose or ReID run directory or checkpoint file.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="ONNX file to write (a <file>.json report beside it).")
+@click.option("--checkpoint", "which", type=click.Choice(["best", "last"]), default="best", show_default=True)
+@click.option("--data", multiple=True, type=click.Path(path_type=Path),
+              help="Dataset directory for the real-input parity check (default: the run's training data).")
+@click.option("--opset", default=17, show_default=True, help="ONNX opset version.")
+def export_onnx_cmd(model_run, out, which, data, opset):
+    """A pose or ReID network as ONNX (dynamic batch), verified with onnxruntime (max abs diff <= 1e-4)."""
+    from train.export_onnx import export_onnx
+
+    click.echo(export_onnx(model_run, out, which=which, data=list(data) or None, opset=opset).format())
+
+
 # --- pose --------------------------------------------------------------------------------------------------
 
 

@@ -233,7 +233,7 @@ class ReidNet(nn.Module):
         if self.arch.keypoints:
             if keypoints is None:
                 raise ValueError("this network takes keypoints (arch.keypoints=True) but none were given")
-            pooled = torch.cat([pooled, keypoints.reshape(len(pooled), -1).to(pooled.dtype)], dim=1)
+            pooled = torch.cat([pooled, keypoints.flatten(1).to(pooled.dtype)], dim=1)
         feature = self.id_head(pooled)
         if self.arch.bnneck:  # the triplet loss sees the feature, the classifier and retrieval its normalised copy
             out = {"triplet_feature": feature, "feature": self.neck(feature)}
