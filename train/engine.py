@@ -19,6 +19,10 @@ Usage (a trainer supplies the model, the optimizer, a step function and optional
   `<run>/checkpoints/last.pt` after every epoch, `<run>/checkpoints/best.pt` when the metric improves,
   `<run>/history.jsonl` (one line of metrics per epoch, including `data_share`: the fraction of the
   epoch's wall time spent waiting on the data loader).
+- A checkpoint also holds every random state (`rng`: torch, CUDA, numpy, python `random`; the samplers derive
+  their order from (seed, epoch) and data-loader workers are seeded from torch's state when an epoch's
+  iterator starts, so trainers use non-persistent workers): a resumed run is the uninterrupted run, bit for
+  bit on the CPU.
 - A checkpoint holds model, optimizer, scheduler and scaler state, `epoch` (epochs completed), `best`,
   `history`, `config` (a plain dict) and `signature` (`architecture_signature`): loading a checkpoint into a
   different architecture, or a corrupt file, raises `CheckpointError` (a ValueError) naming the file.
@@ -33,10 +37,12 @@ import hashlib
 import json
 import math
 import os
+import random
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -158,6 +164,25 @@ def load_model_weights(source: str | Path | dict, model: torch.nn.Module, arch_n
     return state
 
 
+def random_states() -> dict:
+    """Every random generator a training step or an augmentation draws from (data-loader workers are seeded
+    from torch's when an epoch's iterator starts)."""
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+        "numpy": np.random.get_state(),
+        "python": random.getstate(),
+    }
+
+
+def set_random_states(states: dict) -> None:
+    torch.set_rng_state(states["torch"].cpu() if torch.is_tensor(states["torch"]) else states["torch"])
+    if states.get("cuda") is not None and torch.cuda.is_available() and len(states["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(states["cuda"])
+    np.random.set_state(states["numpy"])
+    random.setstate(states["python"])
+
+
 # --- the engine --------------------------------------------------------------------------------------------
 
 
@@ -233,6 +258,7 @@ class Engine:
             "history": self.history,
             "config": config,
             "signature": self.signature,
+            "rng": random_states(),
         }
 
     def resume(self, path: str | Path | None = None) -> bool:
@@ -250,6 +276,8 @@ class Engine:
             self.scaler.load_state_dict(state["scaler"])
         self.epoch, self.best = int(state["epoch"]), state.get("best")
         self.history = list(state.get("history") or [])
+        if state.get("rng"):  # checkpoints written before the random states were kept resume without them
+            set_random_states(state["rng"])
         return True
 
     def _improved(self, value: float) -> bool:

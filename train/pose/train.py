@@ -93,8 +93,9 @@ def train_pose(config: PoseConfig, out_dir: str | Path, resume: bool = True, say
     train_set, val_set, sources = build_datasets(config, say)
     sampler = MixedSampler(sources, config.weights or None, config.samples_per_epoch, config.seed, dist.rank,
                            dist.world_size)
-    loader_kw = dict(num_workers=config.workers, pin_memory=device.type == "cuda",
-                     persistent_workers=config.workers > 0)
+    # workers started each epoch, seeded from torch's state then: what a checkpoint restores (persistent
+    # workers would carry their own streams across epochs, and a resumed run would differ)
+    loader_kw = dict(num_workers=config.workers, pin_memory=device.type == "cuda", persistent_workers=False)
     train_loader = DataLoader(train_set, batch_size=config.batch_size, sampler=sampler, drop_last=True, **loader_kw)
     val_loader = DataLoader(val_set, batch_size=config.batch_size, shuffle=False, **loader_kw)
     if len(train_loader) == 0:
@@ -114,7 +115,7 @@ def train_pose(config: PoseConfig, out_dir: str | Path, resume: bool = True, say
                     # timm's features_only HRNet keeps the lower-resolution heads we do not read out
                     find_unused_parameters=True)
     if resume and engine.resume():
-        say(f"resuming {out_dir} after epoch {engine.epoch}")
+        say(f"resuming from epoch {engine.epoch + 1} ({out_dir}, after epoch {engine.epoch}; random states restored)")
     say(f"training {config.model.backbone} on {device}: {len(train_set)} training / {len(val_set)} validation "
         f"samples, {len(sampler)} per epoch per process, {config.epochs} epochs")
     return engine.fit(train_loader, config.epochs, max_steps=max_steps)

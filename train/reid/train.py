@@ -194,14 +194,17 @@ def train_reid(
         metric="mAP" if validation else None, device=device, amp=config.amp, dist=dist, progress=progress,
     )
     if resume and engine.resume() and dist.is_main:
-        log.info("resumed %s at epoch %d", out_dir, engine.epoch)
+        log.info("resuming from epoch %d (%s): %d epoch(s) done, random states restored", engine.epoch + 1,
+                 out_dir, engine.epoch)
 
     sampler = PKBatchSampler(train_set.pids, config.p, config.k, config.seed, dist.rank, dist.world_size)
     if len(sampler) == 0:
         raise DatasetError(data_dirs[0], f"too few images for one P x K = {config.p} x {config.k} batch")
     loader = DataLoader(
         train_set, batch_sampler=sampler, num_workers=config.workers, pin_memory=device.type == "cuda",
-        persistent_workers=config.workers > 0,
+        # workers started each epoch, seeded from torch's state then: what a checkpoint restores (persistent
+        # workers would carry their own streams across epochs, and a resumed run would differ)
+        persistent_workers=False,
     )
     history = engine.fit(loader, config.epochs, config.max_steps_per_epoch or None)
     cleanup_distributed(dist)
