@@ -71,12 +71,12 @@ def test_keypoints_follow_the_spec(type_name):
 def test_mesh_parts_are_well_formed():
     p = sample_params("pickup", model_rng(3, "pickup", 0))
     parts = build_vehicle_mesh(p)
-    assert set(parts) == {"body", "wheels", "details"}
+    assert {"body", "wheels", "details"} <= set(parts)  # and the parts of synth/vehicles/parts.py
     for part in parts.values():
         assert len(part.faces) == len(part.materials)
         top = max(max(f) for f in part.faces)
         assert top < len(part.verts) and np.all(np.isfinite(part.verts))
-    mats = set(parts["body"].materials) | set(parts["details"].materials) | set(parts["wheels"].materials)
+    mats = {m for part in parts.values() for m in part.materials}
     assert {"paint", "glass", "trim", "rubber", "chrome", "headlight", "taillight", "plate", "interior"} <= mats
 
 

@@ -118,11 +118,16 @@ class Profile:
 
     @property
     def box_top(self) -> float:
-        return self.p.box_height - 0.02
+        """Top of a truck's cargo body: the van box, or a dump / stake body's lower sides (heavy.cargo_top)."""
+        from synth.vehicles.heavy import cargo_top
+
+        return cargo_top(self.p)
 
     @property
     def height(self) -> float:
-        return self.p.box_height if self.p.type_name == "truck" else self.p.roof_z + self.p.roof_crown
+        if self.p.type_name == "truck":
+            return max(self.box_top + 0.02, self.p.roof_z + self.p.roof_crown)
+        return self.p.roof_z + self.p.roof_crown
 
     @cached_property
     def cap_front_z(self) -> float:
@@ -400,11 +405,14 @@ def _side_windows(prof: Profile) -> list[tuple[float, float]]:
     if p.type_name == "pickup":
         a = k["13"] - 0.05
     pillar = 0.08
-    if p.type_name == "bus":
-        n = int(np.clip(round((b - a - 1.0) / 1.15), 4, 12))
+    if p.type_name == "bus":  # a coach has few long windows, a school bus many short ones
+        from synth.vehicles.heavy import style_of
+
+        pitch, pillar = {"coach": (1.7, 0.06), "school": (0.85, 0.10)}.get(style_of(p), (1.15, 0.08))
+        n = int(np.clip(round((b - a - 1.0) / pitch), 3, 16))
         door = (k["15"] - 1.2, k["15"] - 0.15)
         cuts = np.linspace(a, door[0] - 0.1, n + 1)
-        return [(cuts[i] + 0.04, cuts[i + 1] - 0.04) for i in range(n)]
+        return [(cuts[i] + pillar / 2, cuts[i + 1] - pillar / 2) for i in range(n)]
     # one B pillar; estates, SUVs, MPVs and vans also have a C/D pillar
     n = 3 if p.type_name in ("estate", "suv", "mpv", "van") and rng.random() < 0.8 else 2
     if p.type_name == "sedan" and rng.random() < 0.3:
@@ -502,103 +510,11 @@ def _merge(parts: list[Part], smooth=True, flags=None) -> Part:
     return Part(np.concatenate(verts), faces, mats, smooth=smooth, flags=flags or {})
 
 
-def _wheel(prof: Profile, x: float, left: bool, segments: int) -> Part:
-    p = prof.p
-    r, w = p.wheel_radius, p.tyre_width
-    rim = r * (0.62 if p.type_name not in ("bus", "truck") else 0.56)
-    y = prof.wheel_y if left else -prof.wheel_y
-    c = (x, y, r)
-    h = w / 2
-    tyre = np.array([(rim, -h), (r - 0.03, -h), (r - 0.006, -h + 0.02), (r, -h + 0.05), (r, h - 0.05),
-                     (r - 0.006, h - 0.02), (r - 0.03, h), (rim, h), (rim, h - 0.01)])
-    # hub face at axial h - 0.015: the wheel-centre keypoint is its centre vertex
-    dish = np.array([(rim, h - 0.01), (rim * 0.96, h - 0.018), (rim * 0.9, h - 0.04), (rim * 0.3, h - 0.04),
-                     (rim * 0.22, h - 0.015), (0.0, h - 0.015)])
-    parts = [_lathe(tyre, segments, c, "rubber", not left), _lathe(dish, segments, c, "metal_dark", not left)]
-    spokes_v, spokes_f, spokes_m = [], [], []
-    n_spokes = 5 + np.random.default_rng(p.style_seed + 7).integers(0, 3)
-    out = 1.0 if left else -1.0
-    for s in range(n_spokes):
-        t = 2 * np.pi * s / n_spokes
-        mid = rim * 0.58
-        centre = np.array([x + mid * np.cos(t), y + out * (h - 0.03), r + mid * np.sin(t)])
-        # a spoke along its radial direction: build an axis-aligned box then rotate about y
-        local = []
-        hl, hw_, hd = rim * 0.4, rim * 0.09, 0.012
-        for dx in (-1, 1):
-            for dy in (-1, 1):
-                for dz in (-1, 1):
-                    local.append((dx * hl, dy * hd, dz * hw_))
-        rot = np.array([[np.cos(t), 0, -np.sin(t)], [0, 1, 0], [np.sin(t), 0, np.cos(t)]])
-        base = len(spokes_v)
-        spokes_v += [centre + rot @ np.array(v) for v in local]
-        for q in [(0, 1, 3, 2), (4, 6, 7, 5), (0, 4, 5, 1), (2, 3, 7, 6), (0, 2, 6, 4), (1, 5, 7, 3)]:
-            spokes_f.append(tuple(base + i for i in q))
-            spokes_m.append("chrome")
-    parts.append(Part(np.array(spokes_v), spokes_f, spokes_m))
-    hub = np.array([(rim * 0.24, h - 0.0155), (rim * 0.2, h - 0.0152), (0.0, h - 0.015)])
-    parts.append(_lathe(hub, segments, c, "chrome", not left))
-    return _merge(parts)
-
-
-def _details(prof: Profile) -> Part:
-    """Lamps of buses and trucks, grille, plates, bumper strips, mirrors, and the dark cabin interior seen
-    through the glass (cars carry their lamps as body materials, see _body)."""
-    p, k = prof.p, prof.keyx
-    v, f, m = [], [], []
-    xf, xe = prof.x_front, prof.x_end
-    hwf = float(prof.half_width(xf))
-    hwe = float(prof.half_width(xe))
-    big = p.type_name in ("bus", "truck")
-    zf_top, zr_top = prof.cap_front_z, prof.cap_rear_z
-    zf_bot, zr_bot = float(prof.floor(xf)), float(prof.floor(xe))
-    if big:
-        for sgn in (1, -1):
-            _add_box(v, f, m, (xf - 0.02, sgn * hwf * 0.72, p.hood_front - 0.09), (0.05, hwf * 0.4, 0.14),
-                     "headlight")
-            _add_box(v, f, m, (xe + 0.02, sgn * hwe * 0.78, p.tail_upper - 0.12), (0.05, hwe * 0.3, 0.22),
-                     "taillight")
-    grille_top = zf_top - 0.03 if not big else p.hood_front - 0.18
-    grille_bot = max(zf_bot + 0.22, grille_top - 0.24)
-    if grille_top > grille_bot:
-        _add_box(v, f, m, (xf - 0.02, 0, (grille_top + grille_bot) / 2),
-                 (0.05, hwf * (1.2 if not big else 1.1), grille_top - grille_bot), "trim")
-    _add_box(v, f, m, (xf - 0.02, 0, zf_bot + 0.05), (0.05, hwf * 1.7, 0.08), "trim")
-    _add_box(v, f, m, (xf - 0.012, 0, zf_bot + 0.16), (0.04, min(0.44, hwf * 1.5), 0.14), "plate")
-    _add_box(v, f, m, (xe + 0.015, 0, zr_bot + 0.05), (0.05, hwe * 1.7, 0.08), "trim")
-    plate_z = min(zr_bot + 0.25, zr_top - 0.12)
-    _add_box(v, f, m, (xe + 0.012, 0, plate_z), (0.04, min(0.44, hwe * 1.5), 0.14), "plate")
-    # mirrors on the doors, at the side window's front lower corner
-    xm = k["15"] - (0.16 if not big else 0.05)
-    hm = float(prof.half_width(xm)) - p.shoulder
-    zm = p.cowl + (0.12 if not big else 0.25)
-    for sgn in (1, -1):
-        _add_box(v, f, m, (xm, sgn * (hm + 0.06), zm), (0.11, 0.15, 0.10 if not big else 0.3),
-                 "paint" if not big else "trim")
-    # interior (dark), seen through the glass
-    if p.type_name == "truck":
-        x0, x1 = k["cab_back"] + 0.05, k["15"] - 0.05
-    else:
-        x0, x1 = max(k["12"], k["13"] - 0.3) + 0.05, k["15"] - 0.05
-    z0, z1 = p.cowl - 0.3, p.roof_z - 0.1
-    hwi = prof.body_half_width - p.shoulder - p.glass_inset - p.tumble * (p.roof_z - p.cowl) - 0.02
-    if x1 > x0 and z1 > z0 and hwi > 0.2:
-        _add_box(v, f, m, ((x0 + x1) / 2, 0, (z0 + z1) / 2), (x1 - x0, 2 * hwi, z1 - z0), "interior")
-    # seats, dashboard and floor: opaque (trim, not the see-through interior), so the far side's sill and tail
-    # are not seen through the windshield and the hollow body, where no person would see them
-    z0, z1 = p.sill + 0.02, min(p.cowl, p.deck) + 0.05
-    x1 -= (z1 + 0.02 - p.cowl) / np.tan(np.radians(p.ws_rake))  # stay under the windshield
-    if p.type_name != "truck":
-        x0 = max(x0, k["12"] + 0.05 + max(z1 + 0.02 - p.deck, 0) / np.tan(np.radians(p.rw_rake)))
-    hwl = prof.body_half_width - p.shoulder - p.glass_inset - 0.04
-    if x1 > x0:
-        _add_box(v, f, m, ((x0 + x1) / 2, 0, (z0 + z1) / 2), (x1 - x0, 2 * hwl, z1 - z0), "trim")
-    return Part(np.array(v), f, m, smooth=False)
-
-
 def build_vehicle_mesh(params: VehicleParams, spacing: float = 0.06, wheel_segments: int = 32) -> dict[str, Part]:
-    """All parts of one vehicle: body (paint, glass, trim), wheels, details. Keys become object names."""
+    """All parts of one vehicle: body (paint, glass, trim), then what dresses it (synth/vehicles/parts.py):
+    wheels, details, cabin, plate_front, plate_rear. Keys become object names."""
+    from synth.vehicles.parts import dress
+
     prof = Profile(params)
-    wheels = [_wheel(prof, x, left, wheel_segments) for x in (prof.x_front_axle, prof.x_rear_axle)
-              for left in (True, False)]
-    return {"body": _body(prof, spacing), "wheels": _merge(wheels), "details": _details(prof)}
+    body = _body(prof, spacing)
+    return {"body": body, **dress(prof, body, wheel_segments)}

@@ -1,0 +1,181 @@
+"""Heavy vehicles: the cargo bodies of trucks (box van, dump body with its load, stake body) and the doors,
+window rows, signs and luggage bays of buses (city bus, coach, school bus).
+
+A truck's or bus's style is `VehicleParams.body_style` (TRUCK_STYLES / BUS_STYLES; "" picks one from the
+style seed, as models built before the styles existed). The loft (geometry.Profile) makes the outer envelope
+with the keypoints on it (the box's rear corners); this module adds what stands on it. Pure numpy.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from synth.vehicles.parts import EndFace, Mesh, _rng, grille, headlights, rect, taillights
+
+TRUCK_STYLES = ("box_van", "dump", "stake")
+BUS_STYLES = ("city", "coach", "school")
+
+
+def style_of(p) -> str:
+    styles = TRUCK_STYLES if p.type_name == "truck" else BUS_STYLES
+    if p.body_style in styles:
+        return p.body_style
+    return styles[int(np.random.default_rng([p.style_seed, 17]).integers(len(styles)))]
+
+
+def cargo_top(p) -> float:
+    """Height of the top of a truck's cargo body (the loft's box): a van's box, a dump body's or stake body's
+    sides (lower, in proportion to the sampled box height)."""
+    frac = float(np.clip((p.box_height - 2.4) / 0.8, 0, 1))
+    style = style_of(p)
+    if style == "dump":
+        return p.box_floor + 0.85 + 0.35 * frac
+    if style == "stake":
+        return p.box_floor + 0.50 + 0.20 * frac
+    return p.box_height - 0.02
+
+
+def ends(mesh: Mesh, front: EndFace, rear: EndFace, prof, hwf: float, hwe: float) -> tuple[float, float]:
+    """Lamps, grille and bumpers of a bus or truck front and rear; returns the plates' heights."""
+    p = prof.p
+    z_lamp = p.hood_front - 0.03 if p.type_name == "truck" else p.hood_front - 0.02
+    y_lamp = headlights(mesh, front, p, hwf, z_lamp, True)
+    if p.type_name == "truck":
+        grille(mesh, front, p, y_lamp - 0.08, p.hood_front - 0.42, p.hood_front - 0.05, "bars", "chrome")
+        front.patch(mesh, -hwf * 0.98, hwf * 0.98, p.nose_bottom + 0.03, p.nose_bottom + 0.26, 0.01, "steel",
+                    nu=10, nv=2, mirror=False)
+        plate_front = p.nose_bottom + 0.14
+    else:
+        grille(mesh, front, p, hwf * 0.45, p.nose_bottom + 0.12, p.nose_bottom + 0.30, "bars", "trim")
+        plate_front = p.nose_bottom + 0.40
+        # destination sign at the top of the windshield
+        z = p.roof_z - 0.12
+        front.prism(mesh, rect(-hwf * 0.75, hwf * 0.75, z - 0.14, z + 0.06), 0.002, 0.006, "trim", mirror=False)
+        front.prism(mesh, rect(-hwf * 0.6, hwf * 0.6, z - 0.08, z), 0.006, 0.009, "lens_amber", mirror=False)
+    taillights(mesh, rear, p, hwe, p.tail_upper - 0.05, True)
+    rear.patch(mesh, -hwe * 0.95, hwe * 0.95, p.tail_bottom + 0.03, p.tail_bottom + 0.15, 0.006, "metal_dark",
+               nu=10, nv=1, mirror=False)
+    if p.type_name == "bus" and style_of(p) != "school":  # rear engine grille
+        grille(mesh, rear, p, hwe * 0.55, p.tail_bottom + 0.3, p.tail_bottom + 0.6, "bars", "trim")
+    return plate_front, p.tail_bottom + (0.25 if p.type_name == "truck" else 0.22)
+
+
+def _side_y(caster, x, z, sign=1.0) -> float:
+    hit, _, ok = caster.cast([(x, sign * 2.0, z)], [(0.0, -sign, 0.0)])
+    return abs(float(hit[0, 1])) if ok[0] else 0.0
+
+
+def body_details(mesh: Mesh, caster, prof):
+    if prof.p.type_name == "truck":
+        _truck_body(mesh, caster, prof)
+    else:
+        _bus_body(mesh, caster, prof)
+
+
+def _truck_body(mesh: Mesh, caster, prof):
+    p, k = prof.p, prof.keyx
+    style = style_of(p)
+    rng = _rng(p, 21)
+    x0, x1 = prof.x_end, k["box_front"]
+    top = prof.box_top
+    hw = float(prof.half_width(0.5 * (x0 + x1)))
+    xs = np.linspace(x0 + 0.25, x1 - 0.15, max(3, int((x1 - x0) / 0.9)))
+    # underride guard and the chassis rails under the body
+    mesh.box((x0 + 0.12, 0.0, p.tail_bottom - 0.06), (0.08, 2 * hw - 0.2, 0.1), "metal_dark")
+    for s in (1, -1):
+        mesh.box((0.5 * (x0 + k["fa"]), s * hw * 0.5, p.box_floor - 0.22), (k["fa"] - x0, 0.12, 0.2), "metal_dark")
+    if style == "box_van":
+        mesh.box((x0 - 0.004, 0.0, 0.5 * (p.box_floor + top)), (0.01, 0.012, top - p.box_floor - 0.1), "trim")
+        for s in (1, -1):
+            for f in (0.2, 0.5, 0.8):  # door hinges and the locking bars
+                mesh.box((x0 - 0.006, s * (hw - 0.08), p.box_floor + f * (top - p.box_floor)), (0.02, 0.08, 0.04),
+                         "steel")
+            mesh.tube([(x0 - 0.02, s * hw * 0.3, p.box_floor + 0.1), (x0 - 0.02, s * hw * 0.3, top - 0.1)], 0.012,
+                      "steel")
+            mesh.box((0.5 * (x0 + x1), s * (hw + 0.004), p.box_floor + 0.12), (x1 - x0 - 0.1, 0.012, 0.06), "trim")
+        return
+    # dump and stake bodies: side ribs / stakes
+    for x in xs:
+        for s in (1, -1):
+            if style == "dump":
+                mesh.box((x, s * (hw + 0.012), 0.5 * (p.box_floor + top)), (0.07, 0.024, top - p.box_floor), "metal_dark")
+            else:
+                mesh.tube([(x, s * (hw - 0.03), p.box_floor), (x, s * (hw - 0.03), top + 0.45)], 0.025, "steel")
+    if style == "dump":
+        mesh.box((x1 - 0.06, 0.0, top + 0.2), (0.12, 2 * hw - 0.1, 0.4), "paint")  # headboard / cab guard
+        _heap(mesh, x0 + 0.08, x1 - 0.14, hw - 0.06, top, rng.uniform(0.15, 0.45))
+    else:
+        mesh.box((0.5 * (x0 + x1), 0.0, top + 0.004), (x1 - x0 - 0.1, 2 * hw - 0.12, 0.008), "metal_dark")
+        for s in (1, -1):
+            mesh.tube([(x0 + 0.2, s * (hw - 0.03), top + 0.40), (x1 - 0.15, s * (hw - 0.03), top + 0.40)], 0.02,
+                      "steel")
+        mesh.box((x1 - 0.05, 0.0, top + 0.3), (0.06, 2 * hw - 0.1, 0.6), "steel")
+        if rng.random() < 0.5:  # a tarpaulin-covered load
+            mesh.blob((0.5 * (x0 + x1), 0.0, top + 0.25), (0.8 * (x1 - x0), 2 * hw - 0.3, 0.6), "trim",
+                      exponent=5)
+
+
+def _heap(mesh: Mesh, x0, x1, hw, z, height, nu=14, nv=8):
+    """A dump body's load: a rounded mound over the open top."""
+    xs, ys = np.linspace(x0, x1, nu + 1), np.linspace(-hw, hw, nv + 1)
+    rng = np.random.default_rng(int(height * 1e4))
+    verts = []
+    for x in xs:
+        for y in ys:
+            u, v = 2 * (x - x0) / (x1 - x0) - 1, y / hw
+            bump = (1 - u**4) * (1 - v**2) * height * (1 + 0.15 * rng.standard_normal())
+            verts.append((x, y, z + 0.01 + max(bump, 0.0)))
+    faces = [(i * (nv + 1) + j, (i + 1) * (nv + 1) + j, (i + 1) * (nv + 1) + j + 1, i * (nv + 1) + j + 1)
+             for i in range(nu) for j in range(nv)]
+    mesh.add(verts, faces, "load")
+
+
+def _bus_body(mesh: Mesh, caster, prof):
+    p, k = prof.p, prof.keyx
+    style = style_of(p)
+    _, radius, _ = prof.arch
+    x_front_door = (k["fa"] + radius + 0.1, min(k["fa"] + radius + 1.2, prof.x_front - 0.35))
+    doors = [x_front_door]
+    if style == "city":
+        mid = 0.5 * (k["fa"] + k["ra"])
+        doors.append((mid - 0.6, mid + 0.6))
+    z_top = p.cowl + p.belt_rise + 0.9
+    for a, b in doors:  # doors on the kerb side (right, -y): glass leaves in a dark frame
+        if b - a < 0.5:
+            continue
+        y = _side_y(caster, 0.5 * (a + b), p.cowl, -1.0) + 0.006
+        mesh.box((0.5 * (a + b), -y, 0.5 * (p.sill + 0.05 + z_top)), (b - a, 0.01, z_top - p.sill - 0.05), "trim")
+        for lo, hi in ((a + 0.04, 0.5 * (a + b) - 0.02), (0.5 * (a + b) + 0.02, b - 0.04)):
+            mesh.box((0.5 * (lo + hi), -y - 0.006, 0.5 * (p.sill + 0.35 + z_top - 0.05)),
+                     (hi - lo, 0.008, z_top - p.sill - 0.4), "glass")
+    if style == "coach":  # luggage bays between the axles, both sides
+        xs = np.linspace(k["ra"] + radius + 0.2, k["fa"] - radius - 0.2, 4)
+        for s in (1, -1):
+            y = _side_y(caster, 0.5 * (xs[0] + xs[-1]), p.sill + 0.4, s) + 0.004
+            for a, b in zip(xs[:-1], xs[1:]):
+                for z in (p.sill + 0.08, p.cowl - 0.05):
+                    mesh.box((0.5 * (a + b), s * y, z), (b - a - 0.05, 0.006, 0.012), "trim")
+                for x in (a + 0.03, b - 0.03):
+                    mesh.box((x, s * y, 0.5 * (p.sill + p.cowl)), (0.012, 0.006, p.cowl - p.sill - 0.13), "trim")
+                mesh.box((0.5 * (a + b), s * (y + 0.004), p.cowl - 0.2), (0.12, 0.01, 0.025), "steel")
+    if style == "school":  # black rub stripes along both sides
+        for s in (1, -1):
+            for z in (p.sill + 0.25, p.cowl - 0.1, p.cowl + p.belt_rise + 0.05):
+                y = _side_y(caster, 0.0, z, s) + 0.003
+                mesh.box((0.5 * (prof.x_front + prof.x_end) - 0.1, s * y, z), (prof.length - 1.2, 0.006, 0.05),
+                         "trim")
+    if style == "city":  # air conditioning unit on the roof
+        mesh.blob((k["fa"] - 1.5, 0.0, p.roof_z + p.roof_crown + 0.12), (2.2, 1.5, 0.3), "paint", exponent=6)
+
+
+def bus_seats(mesh: Mesh, prof, x0: float, x1: float, hwi: float):
+    """Rows of seats along the windows and the driver's dashboard."""
+    from synth.vehicles.parts import seat
+
+    p, k = prof.p, prof.keyx
+    z_floor = p.sill + 0.05
+    mesh.box((k["15"] - 0.3, 0.0, p.cowl - 0.1), (0.5, 2 * hwi, 0.3), "dashboard")
+    belt = p.cowl + p.belt_rise
+    xs = np.arange(k["15"] - 1.6, max(x0, k["end"] + 0.8), -0.8)
+    for x in xs:
+        for s in (1, -1):
+            seat(mesh, x, s * (hwi - 0.35), z_floor + max(belt - 1.0, 0.0), belt - 0.15, 0.42)

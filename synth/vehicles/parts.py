@@ -1,0 +1,647 @@
+"""The parts that dress a lofted body: wheels with rim designs, lamp clusters, grilles, number plates, mirrors on
+arms, roof rails, spoilers, bull bars and the cabin interior seen through the glass.
+
+Every part is placed on the body it dresses by casting rays at the body mesh (`Caster`), so parts stay flush
+with whatever the loft makes of the surface. Discrete choices (rim design, lamp shape, grille pattern, which
+accessories) come from the model's `style_seed`, so a model is rebuilt identically. Pure numpy.
+Material kinds are those of synth/blender/vehicle_materials.py; "seat" and "dashboard" are the cabin parts
+above the beltline that a camera sees through the glass.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from synth.vehicles.geometry import Part
+
+BIG = ("bus", "truck")
+_BOX_QUADS = [(0, 1, 3, 2), (4, 6, 7, 5), (0, 4, 5, 1), (2, 3, 7, 6), (0, 2, 6, 4), (1, 5, 7, 3)]
+
+
+class Mesh:
+    """Accumulates vertices, polygons and a material kind per polygon."""
+
+    def __init__(self):
+        self.verts, self.faces, self.mats = [], [], []
+
+    def add(self, verts, faces, mat):
+        base = len(self.verts)
+        self.verts += [np.asarray(v, float) for v in verts]
+        for f in faces:
+            self.faces.append(tuple(base + i for i in f))
+            self.mats.append(mat)
+
+    def box(self, centre, size, mat, rot=None):
+        c, h = np.asarray(centre, float), np.asarray(size, float) / 2
+        corners = [h * (dx, dy, dz) for dx in (-1, 1) for dy in (-1, 1) for dz in (-1, 1)]
+        if rot is not None:
+            corners = [rot @ v for v in corners]
+        self.add([c + v for v in corners], _BOX_QUADS, mat)
+
+    def hexa(self, corners, mat):
+        """A six-faced solid from 8 corners in box order (x-major, then y, then z)."""
+        self.add(corners, _BOX_QUADS, mat)
+
+    def tube(self, points, radius, mat, sides=6):
+        """A tube along a polyline (a bar, rail or stake)."""
+        pts = np.asarray(points, float)
+        rings = []
+        for i, q in enumerate(pts):
+            t = pts[min(i + 1, len(pts) - 1)] - pts[max(i - 1, 0)]
+            t /= np.linalg.norm(t)
+            a = np.array([0, 0, 1.0]) if abs(t[2]) < 0.9 else np.array([1.0, 0, 0])
+            u = np.cross(t, a)
+            u /= np.linalg.norm(u)
+            v = np.cross(t, u)
+            ang = np.linspace(0, 2 * np.pi, sides, endpoint=False)
+            rings.append([q + radius * (np.cos(a_) * u + np.sin(a_) * v) for a_ in ang])
+        verts = [v for ring in rings for v in ring]
+        faces = [(i * sides + s, i * sides + (s + 1) % sides, (i + 1) * sides + (s + 1) % sides,
+                  (i + 1) * sides + s) for i in range(len(pts) - 1) for s in range(sides)]
+        faces += [tuple(range(sides))[::-1], tuple((len(pts) - 1) * sides + s for s in range(sides))]
+        self.add(verts, faces, mat)
+
+    def blob(self, centre, size, mat, exponent=4.0, nu=10, nv=6):
+        """A rounded box (superellipsoid), for mirror housings and headrests."""
+        c, h = np.asarray(centre, float), np.asarray(size, float) / 2
+        e = 2.0 / exponent
+        sgnpow = lambda a, p: np.sign(a) * np.abs(a) ** p  # noqa: E731
+        verts = [c + h * (0, 0, -1.0)]
+        for i in range(1, nv):
+            th = -np.pi / 2 + np.pi * i / nv
+            for j in range(nu):
+                ph = 2 * np.pi * j / nu
+                verts.append(c + h * (sgnpow(np.cos(th), e) * sgnpow(np.cos(ph), e),
+                                      sgnpow(np.cos(th), e) * sgnpow(np.sin(ph), e), sgnpow(np.sin(th), e)))
+        verts.append(c + h * (0, 0, 1.0))
+        top = len(verts) - 1
+        faces = [(0, 1 + (j + 1) % nu, 1 + j) for j in range(nu)]
+        for i in range(nv - 2):
+            for j in range(nu):
+                a, b = 1 + i * nu + j, 1 + i * nu + (j + 1) % nu
+                faces.append((a, b, b + nu, a + nu))
+        faces += [(top, 1 + (nv - 2) * nu + j, 1 + (nv - 2) * nu + (j + 1) % nu) for j in range(nu)]
+        self.add(verts, faces, mat)
+
+    def part(self, smooth=False) -> Part:
+        return Part(np.array(self.verts).reshape(-1, 3), self.faces, self.mats, smooth=smooth)
+
+
+def lathe(profile_rc, segments: int, centre, material: str, mirror: bool) -> Part:
+    """Revolve (radius, axial offset) points about the y axis through `centre`; axial +1 faces outwards."""
+    n = len(profile_rc)
+    ang = np.linspace(0, 2 * np.pi, segments, endpoint=False)
+    out = -1.0 if mirror else 1.0
+    verts = [(centre[0] + r * np.cos(t), centre[1] + out * a, centre[2] + r * np.sin(t))
+             for r, a in profile_rc for t in ang]
+    faces = []
+    for i in range(n - 1):
+        if profile_rc[i][0] < 1e-6 and profile_rc[i + 1][0] < 1e-6:
+            continue
+        for s in range(segments):
+            s2 = (s + 1) % segments
+            faces.append((i * segments + s, i * segments + s2, (i + 1) * segments + s2, (i + 1) * segments + s))
+    return Part(np.array(verts), faces, [material] * len(faces))
+
+
+def merge_parts(parts: list[Part], smooth=False) -> Part:
+    verts, faces, mats, base = [], [], [], 0
+    for part in parts:
+        verts.append(np.asarray(part.verts, float).reshape(-1, 3))
+        faces += [tuple(base + i for i in f) for f in part.faces]
+        mats += part.materials
+        base += len(verts[-1])
+    return Part(np.concatenate(verts), faces, mats, smooth=smooth)
+
+
+def rot_y(t):
+    return np.array([[np.cos(t), 0, np.sin(t)], [0, 1, 0], [-np.sin(t), 0, np.cos(t)]])
+
+
+def rot_x(t):
+    return np.array([[1, 0, 0], [0, np.cos(t), -np.sin(t)], [0, np.sin(t), np.cos(t)]])
+
+
+# --- ray casts at the body ---------------------------------------------------------------------------------
+
+
+class Caster:
+    """Rays against the triangles of a part (fan-triangulated about each polygon's centroid)."""
+
+    def __init__(self, part: Part):
+        v = np.asarray(part.verts, float)
+        tris = []
+        for f in part.faces:
+            if len(f) == 3:
+                tris.append(v[list(f)])
+                continue
+            c = v[list(f)].mean(axis=0)
+            for i in range(len(f)):
+                tris.append(np.stack([c, v[f[i]], v[f[(i + 1) % len(f)]]]))
+        self.tris = np.array(tris)
+        self.tri_lo, self.tri_hi = self.tris.min(axis=1), self.tris.max(axis=1)
+
+    def cast(self, origins, dirs):
+        """(first hit points (N, 3), unit normals facing the ray's origin (N, 3), hit mask (N,))."""
+        o, d = np.atleast_2d(origins).astype(float), np.atleast_2d(dirs).astype(float)
+        d = d / np.linalg.norm(d, axis=1, keepdims=True)
+        reach = 2.5  # rays start within this of the surface they look for
+        lo = np.minimum(o, o + reach * d).min(axis=0) - 0.01
+        hi = np.maximum(o, o + reach * d).max(axis=0) + 0.01
+        keep = np.all((self.tri_hi >= lo) & (self.tri_lo <= hi), axis=1)
+        tris = self.tris[keep]
+        hits = np.full(len(o), np.inf)
+        normals = np.zeros((len(o), 3))
+        if len(tris):
+            a, e1, e2 = tris[:, 0], tris[:, 1] - tris[:, 0], tris[:, 2] - tris[:, 0]
+            for s in range(0, len(o), 256):
+                oo, dd = o[s:s + 256, None], d[s:s + 256, None]
+                p = np.cross(dd, e2[None])
+                det = np.einsum("ijk,ijk->ij", p, np.broadcast_to(e1[None], p.shape))
+                ok = np.abs(det) > 1e-12
+                inv = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
+                tv = oo - a[None]
+                u = np.einsum("ijk,ijk->ij", tv, p) * inv
+                q = np.cross(tv, np.broadcast_to(e1[None], tv.shape))
+                w = np.einsum("ijk,ijk->ij", np.broadcast_to(dd, q.shape), q) * inv
+                t = np.einsum("ijk,ijk->ij", q, np.broadcast_to(e2[None], q.shape)) * inv
+                valid = ok & (u >= -1e-9) & (w >= -1e-9) & (u + w <= 1 + 1e-9) & (t > 1e-6)
+                t = np.where(valid, t, np.inf)
+                best = t.argmin(axis=1)
+                hits[s:s + 256] = t[np.arange(len(best)), best]
+                n = np.cross(e1[best], e2[best])
+                normals[s:s + 256] = n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+        ok = np.isfinite(hits)
+        normals = np.where((np.einsum("ij,ij->i", normals, d) > 0)[:, None], -normals, normals)
+        return o + d * np.where(ok, hits, 0.0)[:, None], normals, ok
+
+
+class EndFace:
+    """Chart of the front or rear end: (y, z) -> the body surface seen along x, lifted along its normal."""
+
+    def __init__(self, caster: Caster, x_far: float, front: bool):
+        self.caster, self.x_far, self.sign = caster, x_far, 1.0 if front else -1.0
+
+    def points(self, yz, lift=0.0):
+        yz = np.atleast_2d(yz)
+        o = np.column_stack([np.full(len(yz), self.x_far + self.sign * 1.0), yz])
+        d = np.tile([-self.sign, 0.0, 0.0], (len(yz), 1))
+        hit, normal, ok = self.caster.cast(o, d)
+        hit[~ok, 0] = self.x_far  # a miss (outline off the body) stays at the end plane
+        normal[~ok] = (self.sign, 0, 0)
+        return hit + normal * lift
+
+    def prism(self, mesh: Mesh, outline, lift0, lift1, mat, mirror=True):
+        """An element standing on the surface: its (y, z) outline lifted from lift0 to lift1, top and sides."""
+        outline = np.asarray(outline, float)
+        for s in ((1.0, -1.0) if mirror else (1.0,)):
+            o = outline * (1.0, s)
+            if s < 0:
+                o = o[::-1]
+            top, bottom = self.points(o, lift1), self.points(o, lift0)
+            n = len(o)
+            faces = [tuple(range(n))] + [(n + i, n + (i + 1) % n, (i + 1) % n, i) for i in range(n)]
+            mesh.add(list(top) + list(bottom), faces, mat)
+
+    def patch(self, mesh: Mesh, y0, y1, z0, z1, lift, mat, nu=8, nv=3, mirror=True):
+        """A grid patch over y0..y1 with bottom z0(y) and top z1(y) (callables or numbers), lifted."""
+        f0 = z0 if callable(z0) else (lambda y, c=z0: c + 0 * y)
+        f1 = z1 if callable(z1) else (lambda y, c=z1: c + 0 * y)
+        ys = np.linspace(y0, y1, nu + 1)
+        grid = np.array([[y, f0(y) + (f1(y) - f0(y)) * t] for y in ys for t in np.linspace(0, 1, nv + 1)])
+        faces = [(i * (nv + 1) + j, (i + 1) * (nv + 1) + j, (i + 1) * (nv + 1) + j + 1, i * (nv + 1) + j + 1)
+                 for i in range(nu) for j in range(nv)]
+        for s in ((1.0, -1.0) if mirror else (1.0,)):
+            pts = self.points(grid * (1.0, s), lift)
+            mesh.add(pts, faces if s > 0 else [f[::-1] for f in faces], mat)
+
+
+def disc(yc, zc, ry, rz, n=12):
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    return np.column_stack([yc + ry * np.cos(t), zc + rz * np.sin(t)])
+
+
+def rect(y0, y1, z0, z1):
+    return np.array([(y0, z0), (y1, z0), (y1, z1), (y0, z1)])
+
+
+def hexagon(yc, zc, r):
+    return disc(yc, zc, r, r * 0.9, 6)
+
+
+# --- wheels ------------------------------------------------------------------------------------------------
+
+RIM_DESIGNS = ("multi_spoke", "five_spoke", "split_spoke", "steel_hubcap")
+
+
+def rim_design(p) -> str:
+    if p.type_name in BIG:
+        return "truck_steel"
+    return RIM_DESIGNS[int(np.random.default_rng(p.style_seed + 7).integers(len(RIM_DESIGNS)))]
+
+
+def wheel(prof, x: float, left: bool, segments: int) -> Part:
+    """Tyre with rounded sidewalls and tread edges, a rim of the model's design, and a hub face whose centre
+    vertex is the wheel-centre keypoint (at axial tyre_width / 2 - 0.015)."""
+    p = prof.p
+    r, w = p.wheel_radius, p.tyre_width
+    design = rim_design(p)
+    rim = r * (0.64 if design != "truck_steel" else 0.56)
+    y = prof.wheel_y if left else -prof.wheel_y
+    c = (x, y, r)
+    h = w / 2
+    side = r - rim
+    bulge = 0.012
+    tyre = [(rim, -h + 0.012), (rim + 0.25 * side, -h - bulge * 0.6), (rim + 0.6 * side, -h - bulge),
+            (r - 0.022, -h - 0.004), (r - 0.006, -h + 0.012), (r, -h + 0.03), (r, h - 0.03), (r - 0.006, h - 0.012),
+            (r - 0.022, h + 0.004), (rim + 0.6 * side, h + bulge), (rim + 0.25 * side, h + bulge * 0.6),
+            (rim, h - 0.004)]
+    rim_lip = [(rim, h - 0.004), (rim * 1.03, h - 0.004), (rim * 1.0, h - 0.012), (rim * 0.96, h - 0.022),
+               (rim * 0.9, h - 0.055)]
+    parts = [lathe(tyre, segments, c, "rubber", not left)]
+    mesh = Mesh()
+    out = 1.0 if left else -1.0
+
+    def wp(rho, t, a):  # wheel frame: polar (rho, angle t) in the wheel plane, axial a outwards
+        return np.array([x + rho * np.cos(t), y + out * a, r + rho * np.sin(t)])
+
+    def spoke(t, r0, r1, w0, w1, a0, a1, thick, mat):
+        corners = []
+        for rho, half, a in ((r0, w0 / 2, a0), (r1, w1 / 2, a1)):
+            for dt in (-1, 1):
+                for da in (0, 1):
+                    corners.append(wp(rho, t + dt * half / rho, a - da * thick))
+        # box order: index = 4*i_r + 2*i_dt + i_da
+        mesh.hexa([corners[i] for i in (0, 1, 2, 3, 4, 5, 6, 7)], mat)
+
+    hub_a = h - 0.015
+    rng = np.random.default_rng(p.style_seed + 11)
+    rot = rng.uniform(0, np.pi)
+    if design == "truck_steel":
+        parts.append(lathe([(rim, h - 0.004), (rim * 0.97, h - 0.02), (rim * 0.85, h - 0.05), (rim * 0.45, h - 0.06),
+                            (rim * 0.42, hub_a - 0.01), (rim * 0.3, hub_a - 0.005), (rim * 0.3, hub_a),
+                            (0.0, hub_a)], segments, c, "steel", not left))
+        for i in range(6):  # hand holes
+            t = rot + 2 * np.pi * i / 6
+            mesh.box(wp(rim * 0.66, t, h - 0.055), (0.05, 0.004, 0.05), "metal_dark")
+        for i in range(8):  # wheel nuts
+            t = 2 * np.pi * i / 8
+            mesh.box(wp(rim * 0.36, t, hub_a - 0.004), (0.022, 0.012, 0.022), "chrome")
+        return merge_parts(parts + [mesh.part()])
+    parts.append(lathe(rim_lip, segments, c, "chrome", not left))
+    parts.append(lathe([(rim * 0.9, h - 0.055), (rim * 0.3, h - 0.07), (0.0, h - 0.07)], segments, c,
+                       "metal_dark", not left))  # the dark barrel behind the spokes
+    metal = "chrome" if rng.random() < 0.6 else "steel"
+    if design == "steel_hubcap":
+        parts.append(lathe([(rim * 0.97, h - 0.014), (rim * 0.8, h - 0.01), (rim * 0.6, h - 0.02),
+                            (rim * 0.45, h - 0.02), (rim * 0.3, hub_a - 0.002), (0.0, hub_a)], segments, c, "steel",
+                           not left))
+        for i in range(8):
+            t = rot + 2 * np.pi * i / 8
+            mesh.box(wp(rim * 0.7, t, h - 0.012), (0.045 * rim / 0.2, 0.004, 0.018 * rim / 0.2), "metal_dark",
+                     rot=rot_y(-t))
+        return merge_parts(parts + [mesh.part()])
+    parts.append(lathe([(rim * 0.26, hub_a - 0.004), (rim * 0.22, hub_a - 0.0005), (0.0, hub_a)], segments, c,
+                       metal, not left))
+    if design == "five_spoke":
+        for i in range(5):
+            spoke(rot + 2 * np.pi * i / 5, rim * 0.24, rim * 0.95, rim * 0.18, rim * 0.30, hub_a - 0.005,
+                  h - 0.012, 0.02, metal)
+    elif design == "multi_spoke":
+        n = int(rng.integers(9, 13))
+        for i in range(n):
+            spoke(rot + 2 * np.pi * i / n, rim * 0.24, rim * 0.95, rim * 0.07, rim * 0.10, hub_a - 0.005,
+                  h - 0.012, 0.016, metal)
+    else:  # split spokes: five V pairs
+        for i in range(5):
+            t = rot + 2 * np.pi * i / 5
+            for dt in (-0.13, 0.13):
+                spoke(t + dt * 0.3, rim * 0.24, rim * 0.95, rim * 0.07, rim * 0.09, hub_a - 0.005, h - 0.012, 0.016,
+                      metal)
+                mesh_t = t + dt
+                spoke(mesh_t, rim * 0.55, rim * 0.95, rim * 0.06, rim * 0.08, h - 0.02, h - 0.012, 0.014, metal)
+    return merge_parts(parts + [mesh.part()])
+
+
+# --- the front and rear ends -------------------------------------------------------------------------------
+
+
+def _rng(p, salt):
+    return np.random.default_rng([p.style_seed, salt])
+
+
+def headlights(mesh: Mesh, face: EndFace, p, hw: float, z_top: float, big: bool):
+    """Headlight clusters on the front face: housing, chrome reflectors, clear lenses, amber indicator."""
+    rng = _rng(p, 1)
+    shape = ("round", "rectangular", "swept")[int(rng.integers(3))]
+    if big:
+        y0, y1, height = hw * 0.55, hw * 0.93, 0.16
+        z_top = min(z_top, p.hood_front - 0.02)
+    else:
+        y0, y1, height = hw * rng.uniform(0.48, 0.58), hw * 0.97, rng.uniform(0.10, 0.15)
+    zb = z_top - height
+    sweep = 0.05 if shape == "swept" else 0.0
+    top = lambda y: z_top - sweep * (1 - (y - y0) / (y1 - y0))  # noqa: E731
+    bot = lambda y: zb + (0.5 * sweep * (y - y0) / (y1 - y0) if shape == "swept" else 0.0)  # noqa: E731
+    face.patch(mesh, y0, y1, bot, top, 0.004, "metal_dark")
+    span = y1 - y0
+    zc = zb + height * 0.52
+    amber = y1 - 0.16 * span
+    if shape == "round":
+        for yc in (y0 + 0.25 * span, y0 + 0.58 * span):
+            rad = min(0.42 * height, 0.16 * span)
+            face.prism(mesh, disc(yc, zc, rad, rad), 0.004, 0.007, "reflector")
+            face.prism(mesh, disc(yc, zc, rad * 0.55, rad * 0.55), 0.007, 0.011, "lens_clear")
+    else:
+        face.prism(mesh, rect(y0 + 0.05 * span, amber - 0.02, bot(y0) + 0.2 * height, top(amber) - 0.15 * height),
+                   0.004, 0.007, "reflector")
+        for yc in (y0 + 0.25 * span, y0 + 0.55 * span):
+            rad = 0.28 * height
+            face.prism(mesh, disc(yc, zc - 0.1 * height, rad, rad), 0.007, 0.011, "lens_clear")
+    face.prism(mesh, rect(amber, y1 - 0.01, bot(y1) + 0.15 * height, top(y1) - 0.15 * height), 0.004, 0.008,
+               "lens_amber")
+    if not big and rng.random() < 0.5:  # a daytime-running strip under the cluster
+        face.prism(mesh, rect(y0 + 0.02, y1 - 0.03, zb - 0.022, zb - 0.008), 0.0, 0.006, "lens_clear")
+    return y0
+
+
+def taillights(mesh: Mesh, face: EndFace, p, hw: float, z_top: float, tall: bool):
+    """Tail-light clusters: red lens with an inner shape, a clear reverse segment, an amber segment."""
+    rng = _rng(p, 2)
+    if tall:
+        y0, y1, height = hw * 0.78, hw * 0.97, rng.uniform(0.30, 0.42)
+    else:
+        y0, y1, height = hw * rng.uniform(0.50, 0.62), hw * 0.97, rng.uniform(0.10, 0.16)
+    zb = z_top - height
+    face.patch(mesh, y0, y1, zb, z_top, 0.004, "taillight", nu=6, nv=2 if not tall else 4)
+    span = y1 - y0
+    inner = int(rng.integers(3))
+    if inner == 0:  # a ring
+        rad = min(0.36 * height, 0.3 * span)
+        ring = disc(y0 + 0.65 * span, zb + 0.55 * height, rad, rad, 14)
+        face.prism(mesh, ring, 0.004, 0.008, "lens_red")
+        face.prism(mesh, disc(y0 + 0.65 * span, zb + 0.55 * height, rad * 0.6, rad * 0.6, 14), 0.004, 0.0085,
+                   "taillight")
+    elif inner == 1:  # two horizontal bars
+        for f in (0.25, 0.62):
+            face.prism(mesh, rect(y0 + 0.3 * span, y1 - 0.03, zb + f * height, zb + (f + 0.16) * height), 0.004,
+                       0.008, "lens_red")
+    else:  # an L
+        face.prism(mesh, rect(y0 + 0.35 * span, y1 - 0.02, z_top - 0.28 * height, z_top - 0.1 * height), 0.004,
+                   0.008, "lens_red")
+        face.prism(mesh, rect(y1 - 0.22 * span, y1 - 0.02, zb + 0.1 * height, z_top - 0.1 * height), 0.004,
+                   0.008, "lens_red")
+    if tall:
+        face.prism(mesh, rect(y0 + 0.1 * span, y1 - 0.05 * span, zb + 0.05 * height, zb + 0.22 * height), 0.004,
+                   0.008, "lens_clear")
+    else:
+        face.prism(mesh, rect(y0 + 0.03, y0 + 0.28 * span, zb + 0.2 * height, z_top - 0.2 * height), 0.004, 0.008,
+                   "lens_clear")
+    if rng.random() < 0.5:
+        face.prism(mesh, rect(y0 + 0.3 * span, y1 - 0.04, zb + 0.02, zb + 0.02 + 0.12 * height), 0.004, 0.008,
+                   "lens_amber")
+    return y0
+
+
+GRILLES = ("bars", "mesh", "honeycomb")
+
+
+def grille(mesh: Mesh, face: EndFace, p, half: float, z0: float, z1: float, pattern: str, surround: str):
+    """A grille opening: dark base, the pattern as instanced bars or cells, a surround frame."""
+    face.patch(mesh, -half, half, z0, z1, 0.002, "grille", nu=8, nv=2, mirror=False)
+    t = 0.012
+    for outline in (rect(-half - t, half + t, z1, z1 + t), rect(-half - t, half + t, z0 - t, z0)):
+        face.prism(mesh, outline, 0.0, 0.008, surround, mirror=False)
+    face.prism(mesh, rect(half, half + t, z0, z1), 0.0, 0.008, surround)
+    height = z1 - z0
+    if pattern == "bars":
+        n = max(2, int(height / 0.035))
+        for i in range(n):
+            zc = z0 + (i + 0.5) * height / n
+            face.prism(mesh, rect(-half, half, zc - 0.006, zc + 0.006), 0.002, 0.007, surround, mirror=False)
+    else:
+        cell = 0.03 if pattern == "mesh" else 0.034
+        rows = max(1, int(height / cell))
+        for i in range(rows):
+            zc = z0 + (i + 0.5) * height / rows
+            shift = 0.5 * cell if i % 2 else 0.0
+            ys = np.arange(-half + cell * 0.6 + shift, half - cell * 0.5, cell)
+            for yc in ys:
+                if pattern == "mesh":
+                    cell_outline = disc(yc, zc, cell * 0.38, height / rows * 0.36, 4)
+                else:
+                    cell_outline = hexagon(yc, zc, cell * 0.4)
+                face.prism(mesh, cell_outline, 0.002, 0.006, "metal_dark", mirror=False)
+
+
+def plate(face: EndFace, z: float, width=0.44, height=0.14) -> Part:
+    """A number plate: a thin box along x whose bounding box is the plate (textured by its Generated coords)."""
+    pts = face.points(np.array([[0.0, z], [width / 2, z], [-width / 2, z]]), 0.0)
+    x = pts[:, 0].max() if face.sign > 0 else pts[:, 0].min()
+    mesh = Mesh()
+    mesh.box((x + face.sign * 0.007, 0.0, z), (0.01, width, height), "plate")
+    return mesh.part()
+
+
+def plate_frame(mesh: Mesh, face: EndFace, z: float, width=0.44, height=0.14):
+    pts = face.points(np.array([[0.0, z], [width / 2, z], [-width / 2, z]]), 0.0)
+    x = pts[:, 0].max() if face.sign > 0 else pts[:, 0].min()
+    mesh.box((x + face.sign * 0.002, 0.0, z), (0.006, width + 0.03, height + 0.03), "trim")
+
+
+# --- sides and roof ----------------------------------------------------------------------------------------
+
+
+def mirrors(mesh: Mesh, caster: Caster, prof, big: bool):
+    """Door mirrors: a housing on an arm from the door at the A-pillar base."""
+    p, k = prof.p, prof.keyx
+    rng = _rng(p, 3)
+    if big:
+        xm, zm = k["15"] + 0.10, p.cowl + 0.45
+        hit, _, ok = caster.cast([(xm - 0.3, 0.0, p.cowl + 0.1)], [(0.0, 1.0, 0.0)])
+        ys = float(hit[0, 1]) if ok[0] else p.width / 2
+        for s in (1, -1):
+            mesh.tube([(xm - 0.25, s * (ys - 0.02), p.cowl + 0.1), (xm, s * (ys + 0.20), zm - 0.2),
+                       (xm, s * (ys + 0.22), zm + 0.25)], 0.015, "metal_dark")
+            mesh.blob((xm + 0.01, s * (ys + 0.26), zm), (0.07, 0.20, 0.36), "trim", exponent=6)
+            mesh.box((xm - 0.027, s * (ys + 0.26), zm), (0.004, 0.17, 0.32), "chrome")
+        return
+    xm, zm = k["15"] - 0.14, p.cowl + 0.07
+    hit, _, ok = caster.cast([(xm, 0.0, zm)], [(0.0, 1.0, 0.0)])
+    ys = float(hit[0, 1]) if ok[0] else p.width / 2 - p.shoulder
+    mat = "paint" if rng.random() < 0.7 else "trim"
+    for s in (1, -1):
+        mesh.box((xm + 0.01, s * (ys + 0.035), zm - 0.01), (0.06, 0.07, 0.03), "trim")
+        mesh.blob((xm + 0.02, s * (ys + 0.13), zm + 0.01), (0.09, 0.19, 0.11), mat)
+        mesh.box((xm - 0.024, s * (ys + 0.13), zm + 0.01), (0.004, 0.15, 0.08), "chrome")
+
+
+def roof_rails(mesh: Mesh, caster: Caster, prof):
+    p, k = prof.p, prof.keyx
+    x0, x1 = k["14"] - 0.12, k["13"] + 0.05
+    if x0 - x1 < 0.6:
+        return
+    xs = np.linspace(x0, x1, 9)
+    loop_y = float(prof.half_loop([0.5 * (x0 + x1)])[0][11][0])  # R_REDGE: the roof's side edge
+    y = loop_y - 0.06
+    hits, _, ok = caster.cast(np.column_stack([xs, np.full(9, y), np.full(9, p.roof_z + 1.0)]), np.tile((0, 0, -1.0), (9, 1)))
+    if not ok.all():
+        return
+    for s in (1, -1):
+        rail = [(h[0], s * y, h[2] + 0.055) for h in hits]
+        mesh.tube(rail, 0.014, "metal_dark" if p.style_seed % 2 else "steel")
+        for h in (hits[0], hits[-1], hits[4]):
+            mesh.box((h[0], s * y, h[2] + 0.025), (0.06, 0.03, 0.06), "trim")
+
+
+def spoiler(mesh: Mesh, caster: Caster, prof):
+    """A roof spoiler over a hatch's rear window, a lip on a sedan's deck lid."""
+    p, k = prof.p, prof.keyx
+    y = float(prof.half_loop([k["13"]])[0][11][0]) - 0.03
+    if p.type_name == "hatchback":
+        x = k["13"] - 0.05
+        hit, _, ok = caster.cast([(k["13"] + 0.02, 0.0, p.roof_z + 1.0)], [(0, 0, -1.0)])
+        if ok[0]:
+            mesh.box((x, 0.0, hit[0, 2] + 0.006), (0.16, 2 * y, 0.022), "paint", rot=rot_y(np.radians(-6)))
+    else:
+        x = k["11"] + 0.06
+        hit, _, ok = caster.cast([(x, 0.0, p.roof_z + 1.0)], [(0, 0, -1.0)])
+        if ok[0]:
+            w = 2 * (float(prof.half_width(x)) - p.shoulder - 0.12)
+            mesh.box((x, 0.0, hit[0, 2] + 0.012), (0.06, w, 0.025), "paint", rot=rot_y(np.radians(-8)))
+
+
+def bull_bar(mesh: Mesh, face: EndFace, p, hw: float):
+    z_lo, z_hi = p.nose_bottom + 0.08, p.hood_front - 0.06
+    ys = np.array([-0.42, -0.22, 0.22, 0.42]) * hw * 2 / 1.8
+    front = face.points(np.array([[0.0, 0.5 * (z_lo + z_hi)]]), 0.0)[0, 0] + 0.08
+    for y in (ys[1], ys[2]):
+        mesh.tube([(front - 0.04, y, z_lo), (front, y, z_lo + 0.1), (front, y, z_hi - 0.05),
+                   (front - 0.08, y, z_hi)], 0.025, "metal_dark")
+    mesh.tube([(front - 0.06, ys[0], z_lo + 0.15), (front, ys[1], z_lo + 0.15), (front, ys[2], z_lo + 0.15),
+               (front - 0.06, ys[3], z_lo + 0.15)], 0.022, "metal_dark")
+    mesh.tube([(front, ys[1], z_hi - 0.1), (front, ys[2], z_hi - 0.1)], 0.022, "metal_dark")
+
+
+# --- cabin -------------------------------------------------------------------------------------------------
+
+
+def seat(mesh: Mesh, x, y, z_floor, z_belt, width, recline=np.radians(18), z_roof=np.inf):
+    """Cushion, backrest and headrest of one seat (front at +x), the headrest kept under the roof."""
+    cushion_z = z_floor + 0.30
+    mesh.box((x, y, cushion_z), (0.48, width, 0.12), "seat")
+    back_len = max(min(z_belt + 0.25, z_roof - 0.32) - cushion_z, 0.30)
+    c = np.array([x - 0.22, y, cushion_z]) + rot_y(recline) @ np.array([0, 0, back_len / 2])
+    mesh.box(c, (0.11, width, back_len), "seat", rot=rot_y(-recline))
+    head = np.array([x - 0.22, y, cushion_z]) + rot_y(-recline) @ np.array([0, 0, back_len + 0.10])
+    mesh.blob(head, (0.09, width * 0.55, 0.17), "seat")
+
+
+def cabin(mesh: Mesh, prof, x_front: float, x_rear: float, half: float, rows: int = 2):
+    """Dashboard, steering wheel (left-hand drive: on the +y side), centre console and seats."""
+    p = prof.p
+    z_floor = p.sill + 0.05
+    zd = p.cowl + 0.02
+    mesh.box((x_front - 0.20, 0.0, zd - 0.12), (0.40, 2 * half, 0.24), "dashboard")
+    y_drive = 0.38 * half * 2 / 1.5 * 0.75 if half > 0.5 else 0.3
+    centre = np.array([x_front - 0.42, y_drive, zd - 0.02])
+    tilt = np.radians(62)
+    ring = []
+    for t in np.linspace(0, 2 * np.pi, 13):
+        v = rot_y(-tilt) @ np.array([0.0, 0.19 * np.cos(t), 0.19 * np.sin(t)])
+        ring.append(centre + v)
+    mesh.tube(ring, 0.016, "dashboard")
+    mesh.box(centre + (0.06, 0, 0), (0.08, 0.06, 0.06), "dashboard")
+    length = x_front - x_rear
+    xs = [x_front - 0.95] + [x_front - 0.95 - 0.85 * i for i in range(1, rows)]
+    mesh.box((xs[0] + 0.15, 0.0, z_floor + 0.18), (0.6, 0.18, 0.22), "dashboard")
+    x_roof_rear = prof.keyx["13"] if p.type_name != "truck" else x_rear
+    for i, xr in enumerate(xs):
+        if xr - 0.45 < max(x_rear, x_roof_rear) or xr > x_front:
+            break  # no seat under the sloping rear window (its headrest would stand through the glass)
+        for s in (1, -1):
+            seat(mesh, xr, s * half * 0.5, z_floor, p.cowl, min(0.50, half * 0.75), z_roof=p.roof_z)
+    return length
+
+
+def lower_cabin(mesh: Mesh, prof, x0: float, x1: float):
+    """The opaque block that fills the body below the beltline (seats' bases, floor, boot) so nothing beyond is
+    seen through the windshield and the hollow body."""
+    p, k = prof.p, prof.keyx
+    z0, z1 = p.sill + 0.02, min(p.cowl, p.deck) + 0.05
+    x1 -= (z1 + 0.02 - p.cowl) / np.tan(np.radians(p.ws_rake))  # stay under the windshield
+    if p.type_name != "truck":
+        x0 = max(x0, k["12"] + 0.05 + max(z1 + 0.02 - p.deck, 0) / np.tan(np.radians(p.rw_rake)))
+    hwl = prof.body_half_width - p.shoulder - p.glass_inset - 0.04
+    if x1 > x0:
+        mesh.box(((x0 + x1) / 2, 0, (z0 + z1) / 2), (x1 - x0, 2 * hwl, z1 - z0), "trim")
+
+
+# --- everything together -----------------------------------------------------------------------------------
+
+
+def dress(prof, body: Part, wheel_segments: int = 32) -> dict[str, Part]:
+    """The parts of one vehicle besides its body: wheels, details (lamps, grilles, mirrors, accessories, the
+    opaque lower cabin), cabin (seats, dashboard: kinds "seat" / "dashboard"), and the two plates."""
+    from synth.vehicles import heavy
+
+    p, k = prof.p, prof.keyx
+    big = p.type_name in BIG
+    caster = Caster(body)
+    front, rear = EndFace(caster, prof.x_front, True), EndFace(caster, prof.x_end, False)
+    hwf, hwe = float(prof.half_width(prof.x_front)), float(prof.half_width(prof.x_end))
+    rng = _rng(p, 5)
+    mesh, inside = Mesh(), Mesh()
+    wheels = merge_parts([wheel(prof, x, left, wheel_segments) for x in (prof.x_front_axle, prof.x_rear_axle)
+                          for left in (True, False)], smooth=True)
+    if big:
+        plate_front_z, plate_rear_z = heavy.ends(mesh, front, rear, prof, hwf, hwe)
+        heavy.body_details(mesh, caster, prof)
+    else:
+        z_top = prof.cap_front_z - 0.015
+        y_lamp = headlights(mesh, front, p, hwf, z_top, False)
+        g_bot = z_top - rng.uniform(0.08, 0.15)
+        pattern = GRILLES[int(rng.integers(len(GRILLES)))]
+        grille(mesh, front, p, y_lamp - 0.05, g_bot, z_top - 0.01, pattern, "chrome" if rng.random() < 0.4 else "trim")
+        zi = p.nose_bottom + 0.07
+        grille(mesh, front, p, hwf * rng.uniform(0.4, 0.6), zi, zi + 0.09, GRILLES[int(rng.integers(3))], "trim")
+        if rng.random() < 0.4:  # fog lamps in the bumper corners
+            for_fog = hwf * 0.78
+            front.prism(mesh, disc(for_fog, zi + 0.045, 0.045, 0.04), 0.0, 0.004, "trim")
+            front.prism(mesh, disc(for_fog, zi + 0.045, 0.032, 0.028), 0.004, 0.008, "lens_clear")
+        front.patch(mesh, -hwf * 0.9, hwf * 0.9, p.nose_bottom + 0.04, p.nose_bottom + 0.065, 0.003, "trim",
+                    nu=10, nv=1, mirror=False)
+        plate_front_z = min(zi + 0.09, g_bot - 0.08)
+        tall = p.type_name in ("suv", "mpv", "van")
+        taillights(mesh, rear, p, hwe, prof.cap_rear_z - 0.015, tall)
+        plate_rear_z = min(p.tail_bottom + 0.26, prof.cap_rear_z - 0.22)
+        rear.patch(mesh, -hwe * 0.85, hwe * 0.85, p.tail_bottom + 0.04, p.tail_bottom + 0.09, 0.003, "trim",
+                   nu=10, nv=1, mirror=False)
+        if p.type_name in ("suv", "estate", "mpv") and rng.random() < 0.5:
+            roof_rails(mesh, caster, prof)
+        if p.type_name in ("hatchback", "sedan") and rng.random() < 0.35:
+            spoiler(mesh, caster, prof)
+        if p.type_name in ("suv", "pickup") and rng.random() < 0.3:
+            bull_bar(mesh, front, p, hwf)
+    for face, z in ((front, plate_front_z), (rear, plate_rear_z)):
+        plate_frame(mesh, face, z)
+    mirrors(mesh, caster, prof, big)
+    # the cabin seen through the glass, and the opaque block below the beltline
+    if p.type_name == "truck":
+        x0, x1 = k["cab_back"] + 0.05, k["15"] - 0.05
+    else:
+        x0, x1 = max(k["12"], k["13"] - 0.3) + 0.05, k["15"] - 0.05
+    hwi = prof.body_half_width - p.shoulder - p.glass_inset - p.tumble * (p.roof_z - p.cowl) - 0.03
+    if p.type_name == "bus":
+        heavy.bus_seats(inside, prof, x0, x1, hwi)
+    elif x1 > x0 and hwi > 0.2:
+        rows = {"truck": 1, "mpv": 3, "van": 3}.get(p.type_name, 2)
+        if p.type_name == "pickup" and k["13"] - k["14"] > -1.0:
+            rows = 1
+        cabin(inside, prof, x1, x0, hwi, rows)
+        # the headliner under the roof, between the windshield's top and the rear window's
+        xh, xr = min(x1, k["14"] - 0.05), x0 if p.type_name == "truck" else max(x0, k["13"] + 0.05)
+        if xh > xr:
+            inside.box((0.5 * (xr + xh), 0.0, p.roof_z - 0.05), (xh - xr, 2 * hwi - 0.1, 0.03), "interior")
+    lower_cabin(mesh, prof, x0, x1)
+    return {"wheels": wheels, "details": mesh.part(), "cabin": inside.part(),
+            "plate_front": plate(front, plate_front_z), "plate_rear": plate(rear, plate_rear_z)}
