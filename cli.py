@@ -29,6 +29,14 @@ class ToolkitGroup(click.Group):
 @click.group(cls=ToolkitGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def main():
     """PAMTRI toolkit: synthetic vehicle data, pose and ReID training, evaluation."""
+    import logging
+
+    # The library reports through `logging` (weights loaded or not, resumes, missing splits): show it.
+    # Other libraries only from warnings up, so their chatter stays out.
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+        for package in ("train", "synth", "eval"):
+            logging.getLogger(package).setLevel(logging.INFO)
 
 
 # --- datasets (foundation) ---------------------------------------------------------------------------------

@@ -183,6 +183,14 @@ def set_random_states(states: dict) -> None:
     random.setstate(states["python"])
 
 
+def write_weights_record(out_dir: Path, backbone: str, source: dict | None) -> Path:
+    """`<run>/weights.json`: whether the network started from ImageNet weights, and from which file (or the
+    hub), so a run trained from scratch by accident shows it."""
+    path = Path(out_dir) / "weights.json"
+    path.write_text(json.dumps({"backbone": backbone, **(source or {"imagenet": None})}, indent=2) + "\n")
+    return path
+
+
 # --- the engine --------------------------------------------------------------------------------------------
 
 

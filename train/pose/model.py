@@ -116,11 +116,14 @@ def build_pose_model(config: PoseModelConfig, load_pretrained: bool = True, say=
     else it says it trains from scratch."""
     model = PoseHRNet(config.backbone)
     if not load_pretrained:
+        model.weights_source = {"imagenet": None, "reason": "weights come from the run's checkpoint"}
         return model
     source = Path(config.pretrained) if config.pretrained else _cached_imagenet_weights(config.backbone)
     if source is None:
         say(f"no ImageNet weights for {config.backbone} (none in timm's cache, no --pretrained): training from scratch")
+        model.weights_source = {"imagenet": False, "from": None, "reason": "not cached (no download)"}
         return model
     count = load_backbone_weights(model, source)
     say(f"loaded {count}/{len(model.backbone.state_dict())} backbone tensors from {source}")
+    model.weights_source = {"imagenet": True, "from": str(source), "tensors": count}
     return model

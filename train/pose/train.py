@@ -9,7 +9,7 @@ from torch.utils.data import DataLoader
 
 from synth.datasets import DatasetError, ShardDataset
 from train.device import init_distributed, seed_everything, select_device
-from train.engine import CHECKPOINT_DIR, LAST, Engine, check_run_dir
+from train.engine import CHECKPOINT_DIR, LAST, Engine, check_run_dir, write_weights_record
 from train.pose.config import PoseConfig
 from train.pose.data import (MixedSampler, PoseDataset, check_keypoints, check_visibility_source, has_split,
                              read_keypoints, visibility_fields)
@@ -101,7 +101,11 @@ def train_pose(config: PoseConfig, out_dir: str | Path, resume: bool = True, say
     if len(train_loader) == 0:
         raise ValueError(f"{len(sampler)} training samples per process: fewer than one batch of {config.batch_size}")
 
-    model = build_pose_model(config.model, load_pretrained=not (Path(out_dir) / CHECKPOINT_DIR / LAST).exists(), say=say)
+    fresh = not (Path(out_dir) / CHECKPOINT_DIR / LAST).exists()
+    model = build_pose_model(config.model, load_pretrained=fresh, say=say)
+    if fresh and dist.is_main:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        write_weights_record(Path(out_dir), config.model.backbone, model.weights_source)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(config.milestones), config.lr_factor)
 

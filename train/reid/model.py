@@ -18,6 +18,7 @@ a few small blocks, for CPU tests) and any timm model by name (`resnet18`, `timm
 from __future__ import annotations
 
 import logging
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,7 +133,7 @@ class TorchvisionDenseNet(nn.Module):
         return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
 
 
-def _imagenet_densenet121(weights_path: str | Path | None) -> dict | None:
+def _imagenet_densenet121(weights_path: str | Path | None) -> tuple[dict, Path] | None:
     """ImageNet weights for DenseNet121 from `weights_path` or torch hub's cache, or None when absent
     (no download: the toolkit must run offline)."""
     candidates = [Path(weights_path)] if weights_path else []
@@ -147,40 +148,93 @@ def _imagenet_densenet121(weights_path: str | Path | None) -> dict | None:
                 match = pattern.match(key)
                 fixed[match.group(1) + match.group(2) if match else key] = value
             log.info("DenseNet121: ImageNet weights from %s", path)
-            return fixed
+            return fixed, path
     if weights_path:
         raise FileNotFoundError(f"{weights_path}: pretrained weights file not found")
     log.warning("DenseNet121: no ImageNet weights in %s; random initialisation", candidates[-1].parent)
     return None
 
 
+_HUB_STATE: dict = {}  # "reachable": False once the hub failed in this process: no second 54 s of retries
+
+
+def hub_offline() -> bool:
+    """True when the Hugging Face hub must not be tried: HF_HUB_OFFLINE is set, an earlier try failed in this
+    process, or its host does not answer within 3 s (a download would otherwise spend about a minute in
+    retries before giving up)."""
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if "reachable" not in _HUB_STATE:
+        import socket
+
+        try:
+            socket.create_connection(("huggingface.co", 443), timeout=3).close()
+            _HUB_STATE["reachable"] = True
+        except OSError:
+            _HUB_STATE["reachable"] = False
+    return not _HUB_STATE["reachable"]
+
+
+def _timm_backbone(name: str, timm_name: str, pretrained: bool, weights_path) -> nn.Module:
+    """A timm backbone; ImageNet weights from `weights_path`, else the local caches, else the hub (when it
+    can be reached). `net.weights_source` says which."""
+    import timm
+
+    from train.pose.model import _cached_imagenet_weights, _read_weights
+
+    try:
+        net = timm.create_model(timm_name, pretrained=False, num_classes=0, global_pool="avg")
+    except RuntimeError as exc:  # unknown model names raise RuntimeError in timm
+        raise ValueError(f"unknown backbone {name!r}: not densenet121/densenet_tiny nor a timm model ({exc})") from None
+    source = Path(weights_path) if weights_path else (_cached_imagenet_weights(timm_name) if pretrained else None)
+    if source is not None:
+        if not source.is_file():
+            raise FileNotFoundError(f"{source}: pretrained weights file not found")
+        net.load_state_dict(_read_weights(source), strict=False)  # the classifier's tensors are not ours
+        net.weights_source = {"imagenet": True, "from": str(source)}
+        log.info("%s: ImageNet weights from %s", timm_name, source)
+        return net
+    if not pretrained:
+        net.weights_source = {"imagenet": False, "from": None, "reason": "pretrained off"}
+        return net
+    if hub_offline():
+        log.warning("%s: no ImageNet weights in the local caches and the hub is offline; random initialisation",
+                    timm_name)
+        net.weights_source = {"imagenet": False, "from": None, "reason": "not cached, hub offline"}
+        return net
+    try:
+        hub = timm.create_model(timm_name, pretrained=True, num_classes=0, global_pool="avg")
+    except Exception as exc:
+        _HUB_STATE["reachable"] = False
+        log.warning("%s: ImageNet weights unavailable (%s); random initialisation", timm_name, exc)
+        net.weights_source = {"imagenet": False, "from": None, "reason": f"hub failed: {type(exc).__name__}"}
+        return net
+    hub.weights_source = {"imagenet": True, "from": f"hub:{(getattr(hub, 'pretrained_cfg', None) or {}).get('hf_hub_id')}"}
+    log.info("%s: ImageNet weights downloaded from the hub", timm_name)
+    return hub
+
+
 def build_backbone(name: str, pretrained: bool = True, weights_path: str | Path | None = None) -> nn.Module:
-    """A feature extractor module with `.num_features`, mapping (B, 3, H, W) to pooled (B, num_features)."""
+    """A feature extractor module with `.num_features`, mapping (B, 3, H, W) to pooled (B, num_features).
+    `.weights_source` records whether ImageNet weights were loaded and from where."""
     import torchvision
 
     if name == "densenet121":
         net = torchvision.models.densenet121(weights=None)
-        state = _imagenet_densenet121(weights_path) if pretrained or weights_path else None
-        if state is not None:
-            net.load_state_dict(state)
-        return TorchvisionDenseNet(net)
+        found = _imagenet_densenet121(weights_path) if pretrained or weights_path else None
+        if found is not None:
+            net.load_state_dict(found[0])
+        backbone = TorchvisionDenseNet(net)
+        backbone.weights_source = {"imagenet": found is not None, "from": str(found[1]) if found else None}
+        if found is None:
+            backbone.weights_source["reason"] = "pretrained off" if not pretrained else "not cached (no download)"
+        return backbone
     if name == "densenet_tiny":
         net = torchvision.models.DenseNet(growth_rate=16, block_config=(2, 2, 2, 2), num_init_features=32, bn_size=2)
-        return TorchvisionDenseNet(net)
-    import timm
-
-    timm_name = name.removeprefix("timm:")
-    use_hub = pretrained and weights_path is None
-    try:
-        net = timm.create_model(timm_name, pretrained=use_hub, num_classes=0, global_pool="avg")
-    except RuntimeError as exc:  # unknown model names raise RuntimeError in timm
-        raise ValueError(f"unknown backbone {name!r}: not densenet121/densenet_tiny nor a timm model ({exc})") from None
-    except Exception as exc:  # offline: hub download failed
-        log.warning("%s: pretrained weights unavailable (%s); random initialisation", timm_name, exc)
-        net = timm.create_model(timm_name, pretrained=False, num_classes=0, global_pool="avg")
-    if weights_path:
-        net.load_state_dict(torch.load(weights_path, map_location="cpu", weights_only=True), strict=False)
-    return net
+        backbone = TorchvisionDenseNet(net)
+        backbone.weights_source = {"imagenet": False, "from": None, "reason": "densenet_tiny has no ImageNet weights"}
+        return backbone
+    return _timm_backbone(name, name.removeprefix("timm:"), pretrained, weights_path)
 
 
 # --- the network -------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from synth.datasets import ShardDataset
 from synth.datasets.manifest import read_manifest
 from synth.datasets.schema import DatasetError
 from train.device import barrier, cleanup_distributed, init_distributed, seed_everything, select_device
-from train.engine import Engine, check_run_dir
+from train.engine import Engine, check_run_dir, write_weights_record
 from train.reid.config import ReidConfig, data_tag, run_name
 from train.reid.data import ReidDataset, check_training_identities, data_sources, ensure_pose_sidecars
 from train.reid.losses import ReidLoss
@@ -193,6 +193,8 @@ def train_reid(
         arch=arch.signature(), validate_fn=make_validate_fn(validation, config, device) if validation else None,
         metric="mAP" if validation else None, device=device, amp=config.amp, dist=dist, progress=progress,
     )
+    if dist.is_main and not (out_dir / "checkpoints" / "last.pt").exists():
+        write_weights_record(out_dir, arch.backbone, getattr(model.backbone, "weights_source", None))
     if resume and engine.resume() and dist.is_main:
         log.info("resuming from epoch %d (%s): %d epoch(s) done, random states restored", engine.epoch + 1,
                  out_dir, engine.epoch)
