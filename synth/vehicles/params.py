@@ -94,8 +94,8 @@ VEHICLE_TYPES = tuple(TYPE_SPACES)
 
 # Body styles: within a type, real vehicles come in families whose profiles differ by decimetres, not by a few
 # centimetres (a fastback against a notchback, an off-roader against a coupe-SUV). Each style overrides some of
-# its type's ranges; `sample_params` draws the style first, uniformly. Buses and trucks take their families from
-# their bodies (see the parts), so they have no entry here.
+# its type's ranges; `sample_params` draws the style first, uniformly. The styles of buses and trucks are their
+# bodies (synth/vehicles/heavy.py builds them: a truck's cargo body, a bus's doors, windows and bays).
 BODY_STYLES: dict[str, dict[str, dict[str, tuple[float, float]]]] = {
     "sedan": {
         "notchback": {},
@@ -170,6 +170,16 @@ BODY_STYLES: dict[str, dict[str, dict[str, tuple[float, float]]]] = {
                           nose_bottom=(0.46, 0.52), wheel_radius=(0.40, 0.43), ws_rake=(34.0, 38.0),
                           bed_depth=(0.50, 0.58), roof_length=(1.55, 1.75), deck_length=(1.55, 1.75)),
     },
+    "bus": {
+        "city": {},
+        "coach": dict(roof_z=(3.20, 3.50), cowl=(1.20, 1.35), deck=(1.80, 2.00), sill=(0.40, 0.48)),
+        "school": dict(width=(2.30, 2.45), roof_z=(2.75, 3.00), wheelbase=(4.0, 5.2)),
+    },
+    "truck": {
+        "box_van": {},
+        "dump": dict(box_floor=(1.15, 1.30), wheel_radius=(0.46, 0.52)),
+        "stake": {},
+    },
 }
 
 # Shipped library: models per type (the common VeRi types get more) and which keep a fixed colour.
@@ -222,7 +232,7 @@ class VehicleParams:
     box_floor: float = 0.0
     box_height: float = 0.0
     style_seed: int = 0  # picks discrete details (pillar layout, spokes) without changing the shape
-    body_style: str = ""  # the profile family within the type (BODY_STYLES); "" for buses and trucks
+    body_style: str = ""  # the profile / body family within the type (BODY_STYLES)
 
     def to_dict(self) -> dict:
         return {k: (round(v, 5) if isinstance(v, float) else v) for k, v in asdict(self).items()}

@@ -1,0 +1,132 @@
+"""The parts that dress the procedural bodies (synth/vehicles/parts.py, heavy.py): present for the styles that
+carry them, placed on the body, plates as their own parts, keypoints exact for every bus and truck style."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from synth.vehicles.geometry import Profile, build_vehicle_mesh, keypoints
+from synth.vehicles.heavy import BUS_STYLES, TRUCK_STYLES, style_of
+from synth.vehicles.library import mirror_error
+from synth.vehicles.params import VEHICLE_TYPES, model_rng, sample_params
+from synth.vehicles.parts import RIM_DESIGNS, rim_design
+
+try:
+    import bpy  # noqa: F401  (mathutils comes with it)
+    from mathutils import Vector
+    from mathutils.bvhtree import BVHTree
+except ImportError:  # pragma: no cover
+    BVHTree = None
+
+HEAVY = [("truck", s) for s in TRUCK_STYLES] + [("bus", s) for s in BUS_STYLES]
+
+
+def _mats(part):
+    return set(part.materials)
+
+
+def _bbox(part):
+    v = np.asarray(part.verts)
+    return v.min(axis=0), v.max(axis=0)
+
+
+@pytest.mark.parametrize("type_name", VEHICLE_TYPES)
+def test_every_type_carries_lamps_grille_plates_mirrors_and_a_cabin(type_name):
+    p = sample_params(type_name, model_rng(11, type_name, 0))
+    parts = build_vehicle_mesh(p)
+    assert {"body", "wheels", "details", "cabin", "plate_front", "plate_rear"} <= set(parts)
+    details = _mats(parts["details"])
+    assert {"reflector", "lens_clear", "lens_amber", "taillight", "grille", "trim"} <= details
+    assert {"seat", "dashboard"} <= _mats(parts["cabin"])
+    assert {"rubber"} <= _mats(parts["wheels"]) and _mats(parts["wheels"]) & {"chrome", "steel"}
+    body_lo, body_hi = _bbox(parts["body"])
+    for key, end in (("plate_front", body_hi[0]), ("plate_rear", body_lo[0])):
+        part = parts[key]
+        assert _mats(part) == {"plate"} and len(part.faces) == 6  # one box: its bounding box is the plate
+        lo, hi = _bbox(part)
+        size = hi - lo
+        assert size[0] < 0.02 and 0.40 <= size[1] <= 0.55 and 0.10 <= size[2] <= 0.20, (key, size)
+        assert abs(lo[1] + hi[1]) < 1e-9  # centred
+        assert abs((hi[0] if key == "plate_front" else lo[0]) - end) < 0.06  # on the end face, not inside
+    # the cabin stays inside the body's envelope: seats and dashboard under the glass
+    prof = Profile(p)
+    cab = np.asarray(parts["cabin"].verts)
+    assert np.all(cab[:, 2] < prof.top(cab[:, 0]) + 0.03)
+    assert np.all(np.abs(cab[:, 1]) < p.width / 2)
+
+
+def test_accessories_and_rims_vary_with_the_style_seed():
+    seen_rims, seen = set(), set()
+    for i in range(24):
+        for type_name in ("suv", "hatchback", "sedan", "estate", "pickup"):
+            p = sample_params(type_name, model_rng(5, type_name, i))
+            seen_rims.add(rim_design(p))
+            details = build_vehicle_mesh(p)["details"]
+            z_top = Profile(p).height
+            v = np.asarray(details.verts)
+            if type_name in ("suv", "estate") and v[:, 2].max() > p.roof_z + 0.03:
+                seen.add("roof_rails")
+            if type_name in ("suv", "pickup") and v[:, 0].max() > Profile(p).x_front + 0.05:
+                seen.add("bull_bar")
+            assert v[:, 2].max() < z_top + 0.12
+        if seen_rims == set(RIM_DESIGNS) and {"roof_rails", "bull_bar"} <= seen:
+            break
+    assert seen_rims == set(RIM_DESIGNS)
+    assert {"roof_rails", "bull_bar"} <= seen
+
+
+@pytest.mark.parametrize("type_name,style", HEAVY)
+def test_heavy_styles_build_their_bodies_with_exact_keypoints(type_name, style):
+    p = sample_params(type_name, model_rng(2, type_name, 1), body_style=style)
+    assert style_of(p) == style
+    parts = build_vehicle_mesh(p)
+    details = _mats(parts["details"])
+    if style == "dump":
+        assert "load" in details
+    if type_name == "bus" and style != "school":
+        right = [f for f, m in zip(parts["details"].faces, parts["details"].materials) if m == "glass"]
+        verts = np.asarray(parts["details"].verts)
+        assert right and all(verts[list(f), 1].max() < 0 for f in right)  # doors on the kerb side only
+    kp = keypoints(p)
+    assert mirror_error(kp) < 1e-9
+    if BVHTree is None:
+        pytest.skip("bpy not installed")
+    # every keypoint on the surface of the built meshes (cabin excluded), within 5 mm
+    trees = []
+    for key, part in parts.items():
+        if key == "cabin":
+            continue
+        trees.append(BVHTree.FromPolygons(np.asarray(part.verts).tolist(), [list(f) for f in part.faces]))
+    dist = [min(t.find_nearest(Vector(q))[3] for t in trees) for q in kp]
+    assert max(dist) <= 0.005, (style, np.round(dist, 4))
+    # the body's keypoints are on the body itself (the wheel centres on the hubs)
+    body = trees[0]
+    assert all(body.find_nearest(Vector(q))[3] <= 0.005 for i, q in enumerate(kp) if i not in (0, 1, 18, 19))
+
+
+def test_truck_cargo_heights_follow_the_style():
+    tops = {}
+    for style in TRUCK_STYLES:
+        p = sample_params("truck", model_rng(4, "truck", 0), body_style=style)
+        tops[style] = Profile(p).box_top - p.box_floor
+    assert tops["stake"] < tops["dump"] < tops["box_van"]
+
+
+def test_wheel_centres_are_hub_vertices():
+    for type_name in ("sedan", "truck", "bus"):
+        p = sample_params(type_name, model_rng(9, type_name, 0))
+        verts = np.asarray(build_vehicle_mesh(p)["wheels"].verts)
+        kp = keypoints(p)
+        for k in (0, 1, 18, 19):
+            assert np.min(np.linalg.norm(verts - kp[k], axis=1)) < 1e-6
+            # nothing of the wheel stands outboard of the hub face near the centre
+            near = np.linalg.norm(verts[:, [0, 2]] - kp[k][[0, 2]], axis=1) < 0.04
+            assert np.all(np.abs(verts[near, 1]) <= abs(kp[k][1]) + 1e-6)
+
+
+def test_parts_are_deterministic():
+    p = sample_params("suv", model_rng(8, "suv", 2))
+    a, b = build_vehicle_mesh(p), build_vehicle_mesh(p)
+    for key in a:
+        assert np.array_equal(a[key].verts, b[key].verts) and a[key].faces == b[key].faces
+        assert a[key].materials == b[key].materials
