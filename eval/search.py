@@ -4,8 +4,9 @@ results.
 
 `search_top_k` walks the gallery a block of rows at a time (a NumPy array or a `np.memmap` of a feature cache
 on disk, so a 1M-image gallery never has to be in memory): one matrix product per block (eval.distance), the
-block's K best by `np.argpartition`, merged with the K best so far. Memory: the query features, one
-(queries x block) distance block and (queries x 2K) candidates. Results are ordered by ascending distance,
+block's K best by `np.argpartition`, merged with the K best so far. Memory: the query features, one block of
+gallery rows (at most `block_elements` values), one (queries x block) distance block (the same bound) and
+(queries x 2K) candidates. Results are ordered by ascending distance,
 ties by gallery index.
 """
 from __future__ import annotations
@@ -38,7 +39,8 @@ def search_top_k(query, gallery, k: int, metric: str = "euclidean",
     prepared_query, query_sq = prepare(query, metric)
     best_d = np.empty((len(query), 0), np.float32)
     best_i = np.empty((len(query), 0), np.int64)
-    step = max(rows_per_block(len(query), block_elements), k)
+    # a block bounds both the distances (queries x rows) and the copy of the gallery rows (rows x dims)
+    step = max(min(rows_per_block(len(query), block_elements), rows_per_block(shape[1], block_elements)), k)
     rows = np.arange(len(query))[:, None]
     for start in range(0, total, step):
         block = as_features(gallery[start : start + step], f"gallery features rows {start}..")
