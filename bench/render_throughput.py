@@ -28,6 +28,8 @@ sys.path.insert(0, str(ROOT))
 from synth.render import render_dataset, default_workers  # noqa: E402
 from synth.scene import RenderConfig  # noqa: E402
 
+GOAL_CPU_S_PER_IMAGE = 0.40  # the render cost budget at default settings, 256 px
+
 
 def run(models: Path, out: Path, count: int, config: RenderConfig, workers: int, shard=(0, 1)) -> dict:
     load = os.getloadavg()
@@ -117,16 +119,17 @@ def main() -> None:
         "cpu_ratio_previous_over_default": round(previous["cpu_s_per_image"] / fast["cpu_s_per_image"], 2),
         "cpu_ratio_default_over_without_annotator":
             round(fast["cpu_s_per_image"] / geometric_only["cpu_s_per_image"], 3),
-        "goal_images_per_s": 4.0,
+        # the project's budget (README): CPU time per image, which the machine's load barely moves; images/s does
+        "goal_cpu_s_per_image": GOAL_CPU_S_PER_IMAGE,
     }
     for name, r in (("default", fast), ("previous", previous), ("no annot.", geometric_only), ("reference", ref)):
         print(f"{name:9s}: {r['images_per_s']:.2f} images/s ({r['images_per_s_with_startup']:.2f} with start-up), "
               f"41,000 images in {r['hours_for_41000']:.1f} h, peak worker memory {r['peak_worker_rss_mb']:.0f} MB; "
               f"{r['cpu_s_per_image']:.3f} CPU-s/image (~{r['images_per_s_idle_cores_estimate']:.1f} images/s on "
               f"idle cores); load average at start {r['load_average_at_start'][0]:.1f}")
-    print(f"speed-up of the default over the reference: {result['speedup']}x; goal >= 4 images/s: "
-          f"{'met' if fast['images_per_s'] >= 4 else 'NOT met'} (load average at start {load[0]:.1f} "
-          f"on {os.cpu_count()} cores: other jobs slow this down)")
+    print(f"speed-up of the default over the reference: {result['speedup']}x; goal <= {GOAL_CPU_S_PER_IMAGE} "
+          f"CPU-s/image: {'met' if fast['cpu_s_per_image'] <= GOAL_CPU_S_PER_IMAGE else 'NOT met'} (load average "
+          f"at start {load[0]:.1f} on {os.cpu_count()} cores: other jobs slow images/s down)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(f"wrote {args.out} and {png} (left: default, right: reference, same samples)")
