@@ -1,0 +1,421 @@
+"""Blender side of `cli.py assets import`: read a user's model with Blender's own importers, bake it (object
+transforms, parent hierarchies, modifiers and the pose at the first animation frame all applied into plain
+meshes), hand numpy arrays to synth/vehicles/importer.py, then write the normalised model folder
+(model.blend + vehicle.yaml) through a temporary folder renamed into place, so nothing is half-written.
+
+Also `export_model`: write a model folder's mesh to .glb/.obj/.fbx under a given 4x4 transform (the round-trip
+bench and tests use it to make ground truth in other frames and units).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from synth.vehicles.importer import ImportFailure, ImportResult, MaterialInfo, MeshArrays, analyse
+
+IMPORT_SUFFIXES = (".blend", ".glb", ".gltf", ".obj", ".fbx", ".stl", ".ply", ".usd", ".usda", ".usdc", ".usdz")
+MESH_NAME = "model.blend"
+OVERRIDES_KEY = "overrides"
+
+
+def _import_objects(bpy, path: Path) -> list:
+    """Objects of the file, linked into a scratch scene (so the depsgraph evaluates them)."""
+    suffix = path.suffix.lower()
+    before = set(bpy.data.objects)
+    try:
+        if suffix == ".blend":
+            with bpy.data.libraries.load(str(path), link=False) as (src, dst):
+                dst.objects = list(src.objects)
+            objects = [o for o in dst.objects if o is not None]
+        else:
+            op = {".glb": bpy.ops.import_scene.gltf, ".gltf": bpy.ops.import_scene.gltf,
+                  ".obj": bpy.ops.wm.obj_import, ".fbx": bpy.ops.import_scene.fbx, ".stl": bpy.ops.wm.stl_import,
+                  ".ply": bpy.ops.wm.ply_import}.get(suffix, bpy.ops.wm.usd_import)
+            result = op(filepath=str(path))
+            if "FINISHED" not in result:
+                raise ImportFailure(path, "Blender's importer could not read the file")
+            objects = [o for o in bpy.data.objects if o not in before]
+    except (RuntimeError, OSError, ValueError) as exc:
+        raise ImportFailure(path, f"Blender cannot read the file: {str(exc).strip().splitlines()[-1]}") from None
+    return objects
+
+
+def _material_info(mat) -> MaterialInfo:
+    info = MaterialInfo(name=mat.name if mat else "none")
+    if mat is None:
+        return info
+    info.base_color = tuple(mat.diffuse_color[:3])
+    info.see_through = bool(mat.get("pamtri_see_through", False))
+    if not mat.use_nodes or mat.node_tree is None:
+        return info
+    bsdf = next((n for n in mat.node_tree.nodes if n.type == "BSDF_PRINCIPLED"), None)
+    if bsdf is None:
+        return info
+
+    def value(name, default):
+        sock = bsdf.inputs.get(name)
+        return default if sock is None else sock.default_value
+
+    base = bsdf.inputs["Base Color"]
+    info.base_color = tuple(base.default_value[:3])
+    if base.is_linked:
+        info.has_texture = True
+        node = base.links[0].from_node
+        if node.type == "TEX_IMAGE" and node.image is not None and node.image.size[0] > 0:
+            img = node.image
+            px = np.empty(img.size[0] * img.size[1] * img.channels, np.float32)
+            img.pixels.foreach_get(px)
+            info.base_color = tuple(px.reshape(-1, img.channels)[:, :3].mean(0))
+    info.metallic = float(value("Metallic", 0.0))
+    info.roughness = float(value("Roughness", 0.5))
+    info.transmission = float(value("Transmission Weight", value("Transmission", 0.0)))
+    info.alpha = float(value("Alpha", 1.0))
+    em = bsdf.inputs.get("Emission Color")
+    strength = float(value("Emission Strength", 0.0))
+    info.emission = strength * (max(em.default_value[:3]) if em is not None else 0.0)
+    return info
+
+
+class LoadedModel:
+    """The file's meshes baked into world space (new mesh datablocks), its arrays, and its materials."""
+
+    def __init__(self, path: Path):
+        import bpy
+
+        self.path = path
+        scene = bpy.data.scenes.new("pamtri_import")
+        objects = _import_objects(bpy, path)
+        for obj in objects:
+            for coll in list(obj.users_collection):
+                coll.objects.unlink(obj)
+            scene.collection.objects.link(obj)
+        scene.frame_set(scene.frame_start)
+        depsgraph = scene.view_layers[0].depsgraph
+        depsgraph.update()
+        self.meshes = []  # (object name, baked mesh)
+        for obj in objects:
+            if obj.type not in ("MESH", "CURVE", "SURFACE", "META", "FONT"):
+                continue
+            ev = obj.evaluated_get(depsgraph)
+            me = bpy.data.meshes.new_from_object(ev, preserve_all_data_layers=True, depsgraph=depsgraph)
+            me.transform(ev.matrix_world)
+            if len(me.polygons):
+                self.meshes.append((obj.name, me))
+            else:
+                bpy.data.meshes.remove(me)
+        for obj in objects:
+            bpy.data.objects.remove(obj)
+        bpy.data.scenes.remove(scene)
+        if not self.meshes:
+            raise ImportFailure(path, "the file holds no mesh")
+        self.arrays = self._arrays()
+
+    def _arrays(self) -> MeshArrays:
+        verts, tris, tri_mat, tri_obj = [], [], [], []
+        materials, mat_index, base = [], {}, 0
+        for k, (_, me) in enumerate(self.meshes):
+            me.calc_loop_triangles()
+            n = len(me.vertices)
+            co = np.empty(n * 3)
+            me.vertices.foreach_get("co", co)
+            lt = np.empty(len(me.loop_triangles) * 3, np.int64)
+            me.loop_triangles.foreach_get("vertices", lt)
+            mi = np.empty(len(me.loop_triangles), np.int64)
+            me.loop_triangles.foreach_get("material_index", mi)
+            local = []
+            for mat in me.materials:
+                key = mat.name if mat else "none"
+                if key not in mat_index:
+                    mat_index[key] = len(materials)
+                    materials.append(_material_info(mat))
+                local.append(mat_index[key])
+            local = np.array(local or [-1])
+            verts.append(co.reshape(-1, 3))
+            tris.append(lt.reshape(-1, 3) + base)
+            tri_mat.append(local[np.clip(mi, 0, len(local) - 1)])
+            tri_obj.append(np.full(len(mi), k))
+            base += n
+        return MeshArrays(verts=np.concatenate(verts), tris=np.concatenate(tris), tri_material=np.concatenate(tri_mat),
+                          tri_object=np.concatenate(tri_obj), materials=materials,
+                          object_names=[n for n, _ in self.meshes])
+
+    def release(self) -> None:
+        import bpy
+
+        for _, me in self.meshes:
+            if me.users == 0:
+                bpy.data.meshes.remove(me)
+        self.meshes = []
+
+
+def _read_overrides(folder: Path) -> dict:
+    path = folder / "vehicle.yaml"
+    if not path.is_file():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError:
+        return {}
+    return dict(data.get(OVERRIDES_KEY) or {})
+
+
+def parse_fix(text: str) -> tuple[int, np.ndarray]:
+    """'12=x,y,z' -> (12, array); the right-side twin is mirrored."""
+    try:
+        idx, xyz = text.split("=")
+        point = np.array([float(v) for v in xyz.split(",")])
+        i = int(idx)
+        assert point.shape == (3,) and 0 <= i < 36
+    except (ValueError, AssertionError):
+        raise ValueError(f"--fix {text!r}: expected INDEX=x,y,z with INDEX 0..35 (metres, vehicle frame)") from None
+    return i, point
+
+
+def apply_overrides(result: ImportResult, overrides: dict, arrays_m=None) -> list[str]:
+    """Apply an override block (type, paint_material, roles, keypoints) to an analysis; returns what changed."""
+    done = []
+    if overrides.get("type"):
+        result.type_name, result.type_guessed = str(overrides["type"]), False
+        done.append(f"type {result.type_name}")
+    for name, role in (overrides.get("material_roles") or {}).items():
+        result.roles[str(name)] = str(role)
+        done.append(f"material {name}: {role}")
+    if overrides.get("material_roles"):
+        result.paint_materials = [n for n, r in result.roles.items() if r == "paint"]
+    for idx, xyz in (overrides.get("keypoints") or {}).items():
+        i = int(idx)
+        p = np.asarray(xyz, float)
+        j = i + 18 if i < 18 else i - 18
+        result.keypoints[i] = p
+        result.keypoints[j] = p * [1.0, -1.0, 1.0]
+        result.methods[i % 18] = {"method": "override", "confidence": "measured", "snapped_cm": 0.0}
+        done.append(f"keypoint {i} (and {j} mirrored)")
+    return done
+
+
+def import_model(path: str | Path, out_dir: str | Path, name: str | None = None, type_name: str | None = None,
+                 length: float | None = None, fixes: list[str] = (), licence: str | None = None,
+                 source: str | None = None) -> tuple[Path, ImportResult]:
+    """Import one file into `out_dir/<name>/`. Overrides already in that folder's vehicle.yaml and `fixes`
+    (INDEX=x,y,z) are applied and kept. Raises ImportFailure (nothing written) on bad input."""
+    import bpy
+
+    from synth.vehicles.library import write_sidecar
+
+    path = Path(path)
+    if not path.is_file():
+        raise ImportFailure(path, "no such file")
+    if path.suffix.lower() not in IMPORT_SUFFIXES:
+        raise ImportFailure(path, f"unsupported format {path.suffix!r} (one of {', '.join(IMPORT_SUFFIXES)})")
+    name = name or _clean_name(path.stem if path.stem.lower() not in ("model", "scene") else path.parent.name)
+    out_dir = Path(out_dir)
+    final = out_dir / name
+    overrides = _read_overrides(final)
+    for fix in fixes:
+        i, p = parse_fix(fix)
+        overrides.setdefault("keypoints", {})[i] = [float(v) for v in p]
+    loaded = LoadedModel(path)
+    try:
+        result = analyse(loaded.arrays, path, type_name=type_name or overrides.get("type"), length=length)
+        changed = apply_overrides(result, overrides)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        tmp = out_dir / f".{name}.importing.{os.getpid()}"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir()
+        try:
+            _write_blend(bpy, loaded, result, name, tmp / MESH_NAME)
+            _write_sidecar(tmp, result, path, overrides, changed, licence, source, write_sidecar)
+            if final.exists():
+                old = out_dir / f".{name}.replaced.{os.getpid()}"
+                os.replace(final, old)
+                os.replace(tmp, final)
+                shutil.rmtree(old)
+            else:
+                os.replace(tmp, final)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp)
+    finally:
+        loaded.release()
+    return final, result
+
+
+def _clean_name(stem: str) -> str:
+    out = "".join(c if c.isalnum() or c in "-_" else "_" for c in stem).strip("_")
+    return out or "model"
+
+
+def _write_blend(bpy, loaded: LoadedModel, result: ImportResult, name: str, path: Path) -> None:
+    from mathutils import Matrix
+
+    matrix = Matrix([list(r) for r in result.matrix])
+    root = bpy.data.objects.new(name, None)
+    root["pamtri_model"] = name
+    objects = [root]
+    see_through = {n for n, r in result.roles.items() if r in ("glass", "interior")}
+    for obj_name, me in loaded.meshes:
+        me.transform(matrix)
+        me.update()
+        obj = bpy.data.objects.new(f"{name}.{obj_name}", me)
+        obj.parent = root
+        objects.append(obj)
+        for mat in me.materials:
+            if mat is None:
+                continue
+            mat["pamtri_role"] = result.roles.get(mat.name, "trim")
+            if mat.name in see_through:
+                mat["pamtri_see_through"] = True
+            if mat.name in result.paint_materials:
+                mat["pamtri_paint"] = True
+            if mat.node_tree:
+                for node in mat.node_tree.nodes:
+                    if node.type == "TEX_IMAGE" and node.image is not None and not node.image.packed_file:
+                        try:
+                            node.image.pack()
+                        except RuntimeError:
+                            pass
+    try:
+        bpy.data.libraries.write(str(path), set(objects), path_remap="NONE", fake_user=False, compress=True)
+    finally:
+        for obj in objects:
+            bpy.data.objects.remove(obj)
+
+
+def _write_sidecar(folder: Path, result: ImportResult, source_path: Path, overrides: dict, changed, licence,
+                   source, write_sidecar) -> None:
+    from synth.vocabulary import KEYPOINT_NAMES
+
+    paint = result.paint_materials
+    textured_only = len(paint) == 1 and len([r for r in result.roles.values() if r == "paint"]) == 1 and \
+        len(result.roles) == 1
+    policy = {"mode": "paintable", "colors": ["yellow", "orange", "green", "gray", "red", "blue", "white", "golden",
+                                              "brown", "black"]}
+    write_sidecar(folder, type_name=result.type_name, mesh=MESH_NAME, keypoints=result.keypoints,
+                  paint_material=paint if len(paint) != 1 else paint[0], colour_policy=policy,
+                  dimensions=result.dimensions,
+                  provenance=_plain({"source": source or str(source_path), "licence": licence or "unknown",
+                                     "imported_from": source_path.name, "unit": result.unit,
+                                     "scale": round(result.scale, 6)}))
+    review = [f"{i} {KEYPOINT_NAMES[i]}" for i, m in enumerate(result.methods) if m["confidence"] != "measured"]
+    extra = {
+        "import": {
+            "type_guessed": result.type_guessed,
+            "type_scores": {k: round(float(v), 3) for k, v in result.type_scores.items()},
+            "matrix": [[round(float(v), 7) for v in row] for row in result.matrix],
+            "wheels": result.wheels,
+            "single_material": bool(textured_only),
+            "warnings": list(result.warnings),
+            "review": review,
+        },
+        "material_roles": dict(result.roles),
+        "keypoint_methods": [{"index": i, "name": KEYPOINT_NAMES[i], **m} for i, m in enumerate(result.methods)],
+        OVERRIDES_KEY: overrides or {},
+    }
+    extra = _plain(extra)
+    path = folder / "vehicle.yaml"
+    text = path.read_text()
+    note = ("# overrides: kept across re-imports; keys type, material_roles {name: role}, keypoints {index: [x, y, z]}"
+            " (a keypoint's mirror twin follows)\n")
+    path.write_text(text + yaml.safe_dump(extra, sort_keys=False, default_flow_style=None).replace(
+        f"\n{OVERRIDES_KEY}:", f"\n{note}{OVERRIDES_KEY}:"))
+
+
+def _plain(obj):
+    """numpy scalars and arrays inside dicts/lists -> plain Python (for yaml.safe_dump)."""
+    if isinstance(obj, dict):
+        return {str(k) if isinstance(k, np.str_) else (int(k) if isinstance(k, np.integer) else k): _plain(v)
+                for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _plain(obj.tolist())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def export_model(model_folder: str | Path, out_path: str | Path, matrix: np.ndarray) -> Path:
+    """Write the model folder's mesh to .glb/.obj/.fbx after applying `matrix` (4x4) to every object."""
+    import bpy
+    from mathutils import Matrix
+
+    from synth.vehicles.library import load_asset
+
+    asset = load_asset(model_folder)
+    out_path = Path(out_path)
+    scene = bpy.context.scene
+    with bpy.data.libraries.load(str(asset.mesh_path), link=False) as (src, dst):
+        dst.objects = list(src.objects)
+    objects = [o for o in dst.objects if o is not None]
+    for obj in scene.objects:
+        obj.select_set(False)
+    for obj in objects:
+        scene.collection.objects.link(obj)
+    bpy.context.view_layer.update()
+    m = Matrix([list(r) for r in matrix])
+    for obj in objects:
+        if obj.parent is None:
+            obj.matrix_world = m @ obj.matrix_world
+    for obj in objects:
+        obj.select_set(True)
+    bpy.context.view_layer.update()
+    try:
+        suffix = out_path.suffix.lower()
+        if suffix == ".glb":
+            bpy.ops.export_scene.gltf(filepath=str(out_path), export_format="GLB", use_selection=True,
+                                      export_apply=True)
+        elif suffix == ".obj":
+            bpy.ops.wm.obj_export(filepath=str(out_path), forward_axis="Y", up_axis="Z", export_selected_objects=True)
+        elif suffix == ".fbx":
+            bpy.ops.export_scene.fbx(filepath=str(out_path), use_selection=True)
+        else:
+            raise ValueError(f"cannot export {suffix}")
+    finally:
+        for obj in objects:
+            bpy.data.objects.remove(obj)
+    return out_path
+
+
+ROUNDTRIP_UNITS = {"m": 1.0, "cm": 100.0, "mm": 1000.0, "inch": 1 / 0.0254}
+
+
+def random_placement(rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    """A 4x4 from the vehicle frame to a random file frame: a rotation permuting the axes (with signs), a unit
+    (m, cm, mm, inch) and an offset of up to 5 m; and the unit's name."""
+    perm = rng.permutation(3)
+    rot = np.zeros((3, 3))
+    rot[np.arange(3), perm] = rng.choice([-1.0, 1.0], 3)
+    if np.linalg.det(rot) < 0:
+        rot[0] *= -1
+    unit = str(rng.choice(list(ROUNDTRIP_UNITS)))
+    k = ROUNDTRIP_UNITS[unit]
+    m = np.eye(4)
+    m[:3, :3] = rot * k
+    m[:3, 3] = rng.uniform(-5, 5, 3) * k
+    return m, unit
+
+
+def roundtrip(model_folder: str | Path, fmt: str, rng: np.random.Generator, work_dir: str | Path) -> dict:
+    """Export a model with known keypoints in a random frame and unit, import it back, compare the keypoints."""
+    import time
+
+    from synth.vehicles.library import load_asset
+
+    asset = load_asset(model_folder)
+    matrix, unit = random_placement(rng)
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    exported = export_model(model_folder, work_dir / f"{asset.name}.{fmt}", matrix)
+    t0 = time.perf_counter()
+    folder, result = import_model(exported, work_dir / "imported", name=f"{asset.name}_{fmt}")
+    seconds = time.perf_counter() - t0
+    err = np.linalg.norm(result.keypoints - asset.keypoints, axis=1)
+    return {"model": asset.name, "format": fmt, "unit": unit, "unit_found": result.unit,
+            "type": asset.type_name, "type_guessed": result.type_name, "seconds": round(seconds, 2),
+            "median_cm": round(float(np.median(err)) * 100, 2), "max_cm": round(float(err.max()) * 100, 2),
+            "errors_cm": [round(float(e) * 100, 2) for e in err], "folder": str(folder)}
