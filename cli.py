@@ -133,6 +133,58 @@ def assets_check(models, out, tol, samples, only):
         contact_sheet(library, out, samples=samples)
         click.echo(f"contact sheet: {out}")
 
+
+@assets.command("import")
+@click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Models directory to write into.")
+@click.option("--type", "type_name", default=None, help="VeRi type (default: guessed from the proportions).")
+@click.option("--name", default=None, help="Model (folder) name; one file only (default: the file's name).")
+@click.option("--length", type=float, default=None, help="Vehicle length in metres (default: from the unit).")
+@click.option("--fix", "fixes", multiple=True, metavar="INDEX=x,y,z",
+              help="Set keypoint INDEX (metres, vehicle frame; its mirror twin follows); kept across re-imports.")
+@click.option("--licence", default=None, help="Licence recorded in the provenance (e.g. CC0-1.0, CC-BY-4.0).")
+@click.option("--source", "source_url", default=None, help="Where the model came from (URL), for the provenance.")
+def assets_import(sources, out, type_name, name, length, fixes, licence, source_url):
+    """Import vehicle models (.glb/.gltf/.obj/.fbx/.blend/.stl/.ply/.usd, or folders of them): frame, metres,
+    wheels on the ground, material roles and the 36 keypoints placed from the geometry (docs/ASSETS.md)."""
+    from synth.blender.model_import import IMPORT_SUFFIXES, import_model
+    from synth.vehicles.importer import ImportFailure
+
+    files = []
+    for src in sources:
+        if src.is_dir():
+            found = sorted(f for f in src.rglob("*") if f.suffix.lower() in IMPORT_SUFFIXES and f.is_file())
+            if not found:
+                raise click.ClickException(f"{src}: no model files ({', '.join(IMPORT_SUFFIXES)})")
+            files += found
+        else:
+            files.append(src)
+    if name and len(files) > 1:
+        raise click.ClickException("--name needs exactly one model file")
+    if (fixes or length) and len(files) > 1:
+        raise click.ClickException("--fix and --length apply to one model file at a time")
+    failed = 0
+    for f in files:
+        try:
+            folder, res = import_model(f, out, name=name, type_name=type_name, length=length, fixes=list(fixes),
+                                       licence=licence, source=source_url)
+        except (ImportFailure, ValueError) as exc:
+            click.echo(f"error: {exc}", err=True)
+            failed += 1
+            continue
+        guessed = " (guessed from proportions: " + ", ".join(f"{t} {v:.0%}" for t, v in res.type_scores.items()) \
+            + ")" if res.type_guessed else ""
+        d = res.dimensions
+        click.echo(f"{folder}: {res.type_name}{guessed}; unit {res.unit} (x{res.scale:.4g}); "
+                   f"{d['length']:.2f} x {d['width']:.2f} x {d['height']:.2f} m; paint {', '.join(res.paint_materials)}")
+        look = [f"{i}/{i + 18} ({m['method']})" for i, m in enumerate(res.methods) if m["confidence"] != "measured"]
+        if look:
+            click.echo("  check on the contact sheet (inferred/guessed): " + "; ".join(look))
+        for w in res.warnings:
+            click.echo(f"  warning: {w}")
+    if failed:
+        raise click.ClickException(f"{failed} of {len(files)} models not imported")
+
 # --- rendering ---------------------------------------------------------------------------------------------
 
 

@@ -88,7 +88,11 @@ class LoadedModel:
 
         self.path = path
         scene = bpy.data.scenes.new("pamtri_import")
-        objects = _import_objects(bpy, path)
+        try:
+            objects = _import_objects(bpy, path)
+        except ImportFailure:
+            bpy.data.scenes.remove(scene)
+            raise
         for obj in objects:
             for coll in list(obj.users_collection):
                 coll.objects.unlink(obj)
@@ -223,23 +227,22 @@ def import_model(path: str | Path, out_dir: str | Path, name: str | None = None,
         result = analyse(loaded.arrays, path, type_name=type_name or overrides.get("type"), length=length)
         changed = apply_overrides(result, overrides)
         out_dir.mkdir(parents=True, exist_ok=True)
-        tmp = out_dir / f".{name}.importing.{os.getpid()}"
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        tmp.mkdir()
+        staging = out_dir / f".importing.{name}.{os.getpid()}"
+        if staging.exists():
+            shutil.rmtree(staging)
+        tmp = staging / name  # the folder is named as it will be: the sidecar's name must equal it
+        tmp.mkdir(parents=True)
         try:
             _write_blend(bpy, loaded, result, name, tmp / MESH_NAME)
             _write_sidecar(tmp, result, path, overrides, changed, licence, source, write_sidecar)
             if final.exists():
-                old = out_dir / f".{name}.replaced.{os.getpid()}"
+                old = staging / f"{name}.replaced"
                 os.replace(final, old)
                 os.replace(tmp, final)
-                shutil.rmtree(old)
             else:
                 os.replace(tmp, final)
         finally:
-            if tmp.exists():
-                shutil.rmtree(tmp)
+            shutil.rmtree(staging, ignore_errors=True)
     finally:
         loaded.release()
     return final, result

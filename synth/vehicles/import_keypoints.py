@@ -22,7 +22,8 @@ def _mean_range(type_name: str, key: str, default: float) -> float:
 
 class KeypointFinder:
     def __init__(self, body: np.ndarray, glass: np.ndarray, glass_normals: np.ndarray, front: dict, rear: dict,
-                 type_name: str):
+                 type_name: str, tail_lamp_top: float | None = None):
+        self.tail_lamp_top = tail_lamp_top
         body = body[np.argsort(body[:, 0])]
         self.body, self.glass, self.gn = body, glass, glass_normals
         self._bx = body[:, 0]
@@ -103,10 +104,28 @@ class KeypointFinder:
             z = around[:, 2].min()
             self.set(i, (p[0], p[1], z), "plan corner apex on the bottom edge", "measured")
 
+    def box_floor(self) -> float:
+        """A truck's cargo box floor: the bottom of the dip in the top profile between cab and box."""
+        xs = np.arange(self.x_end + 0.25 * (self.x_tip - self.x_end), self.x_tip - 0.2 * (self.x_tip - self.x_end),
+                       0.02)
+        tops = [self._slab(x, 0.01)[:, 2].max() for x in xs if len(self._slab(x, 0.01))]
+        return float(min(tops)) if tops else float("nan")
+
     def rear_upper_corner(self):
-        if self.type_name == "truck":
-            s = self._slab(self.kp[10, 0] + 0.005, 0.015)
-            return self._cross_support(11, s, np.array([1.0, 1.0]), "box top edge", "inferred")
+        x = self.kp[10, 0] + 0.005
+        if self.type_name in ("bus", "truck"):
+            if self.type_name == "truck":
+                z, how = self.box_floor(), "cargo box floor height at the rear"
+            elif self.tail_lamp_top is not None:
+                z, how = self.tail_lamp_top - 0.03, "top of the tail lamps, on the side"
+            else:
+                z, how = self.kp[10, 2] + 0.35 * (self.height - self.kp[10, 2]), "guessed height"
+            s = self._slab(x, 0.02)
+            s = s[np.abs(s[:, 2] - z) < 0.05]
+            if len(s):
+                self.set(11, (x, float(s[:, 1].max()), z), how, "inferred")
+                return
+        x = self.kp[10, 0] + 0.01
         x = self.kp[10, 0] + 0.01
         s = self._slab(x, 0.012)
         s = s[s[:, 2] > self.kp[10, 2] + 0.1]
@@ -124,8 +143,9 @@ class KeypointFinder:
         near = self.body[(self.body[:, 0] > self.x_tip - 1.0) & (self.body[:, 1] > 0.3)]
         ws_base = self._windshield_base_x()
         if ws_base is not None:
-            near = near[near[:, 0] > ws_base + 0.05]
-        p = near[np.argmax(near[:, 0] + 3.0 * near[:, 2])]
+            near = near[near[:, 0] > self.x_tip - 0.4 * (self.x_tip - ws_base) - 0.02]
+        # the nose falls faster than 1 in 2 towards the tip, the hood rises slower than that towards the cowl
+        p = near[np.argmax(near[:, 0] + 2.0 * near[:, 2])]
         s = self._slab(p[0], 0.008)
         s = s[s[:, 2] > p[2] - 0.2]
         q = s[np.argmax(s[:, 1:] @ np.array([1.0, 2.0]))]
@@ -140,8 +160,14 @@ class KeypointFinder:
         if not ends.any():
             return self.glass[:0], self.glass[:0]
         g = self.glass[ends]
-        mid = (g[:, 0].max() + g[:, 0].min()) / 2
-        return g[g[:, 0] > mid], g[g[:, 0] < mid]
+        xs = np.sort(g[:, 0])
+        gaps = np.diff(xs)
+        if len(gaps) and gaps.max() > 0.3:  # two panes: windshield ahead, rear window behind
+            cut = xs[int(np.argmax(gaps))] + gaps.max() / 2
+            return g[g[:, 0] > cut], g[g[:, 0] < cut]
+        if np.median(g[:, 0]) > (self.x_tip + self.x_end) / 2:  # one pane (a truck's cab): the windshield
+            return g, g[:0]
+        return g[:0], g
 
     def _windshield_base_x(self):
         ws, _ = self._windows()
@@ -160,7 +186,8 @@ class KeypointFinder:
             x = self.kp[10, 0]
             s = self._slab(x, 0.02)
             top = s[:, 2].max()
-            z12 = s[:, 2].min() + 0.55 * (top - s[:, 2].min())
+            floor = self.box_floor()
+            z12 = floor + 0.55 * (top - floor)
             q = s[np.abs(s[:, 2] - z12) < 0.05]
             self.set(12, (x, q[:, 1].max(), z12), "cargo box rear face", "inferred")
             self._cross_support(13, s[s[:, 2] > top - 0.2], np.array([1.0, 1.0]), "cargo box top edge", "inferred")
@@ -175,17 +202,24 @@ class KeypointFinder:
         self._corner(13, rw, float(rw[:, 0].max()), -1, GLASS_INSET_TOP, "rear window top corner, inset", top=True)
 
     def _corner(self, i, pane, x_edge, inward, inset, method, conf="measured", top=False):
-        """Corner of a window pane at its edge x_edge, `inset` inside the outer glass edge, on the surface (at
-        the roof: the edge of the glass up there, not of the side windows below it)."""
-        glass_near = self.glass[np.abs(self.glass[:, 0] - (x_edge + inward * 0.01)) < 0.015]
+        """Corner of a window pane at its bottom (or top) edge, `inset` inside the outer glass edge. The edge is
+        the pane's lowest (highest) band, so raked and upright panes alike; at the roof the glass edge is the one
+        up there, not the side windows' below it."""
+        del x_edge, inward
+        z = pane[:, 2]
+        band = pane[z > z.max() - 0.03] if top else pane[z < z.min() + 0.03]
+        xe, ze = float(band[:, 0].mean()), float(band[:, 2].mean())
+        glass_near = self.glass[np.abs(self.glass[:, 0] - xe) < 0.015]
         if top and len(glass_near):
             glass_near = glass_near[glass_near[:, 2] > glass_near[:, 2].max() - 0.06]
-        y_edge = float(glass_near[:, 1].max()) if len(glass_near) else float(pane[:, 1].max())
+        elif len(glass_near):
+            glass_near = glass_near[np.abs(glass_near[:, 2] - ze) < 0.06]
+        y_edge = float(glass_near[:, 1].max()) if len(glass_near) else float(band[:, 1].max())
         y = max(y_edge - inset, 0.0)
         both = np.concatenate([self.body, self.glass])
-        col = both[np.linalg.norm(both[:, :2] - (x_edge, y), axis=1) < 0.02]
-        z = float(col[:, 2].max()) if len(col) else float(pane[:, 2].mean())
-        self.set(i, (x_edge, y, z), method, conf)
+        col = both[(np.linalg.norm(both[:, :2] - (xe, y), axis=1) < 0.02) & (np.abs(both[:, 2] - ze) < 0.08)]
+        zz = float(col[:, 2].max()) if len(col) else ze
+        self.set(i, (xe, y, zz), method, conf)
 
     def run(self):
         self.wheels()

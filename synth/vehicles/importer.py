@@ -555,6 +555,7 @@ def analyse(mesh: MeshArrays, path="model", type_name: str | None = None, length
         if sel.any():
             lamp_points[kind] = samples[sel[sample_tri]]
     glass_sel = tri_role == "glass"
+    tail_lamps = [i for i, m in enumerate(mesh.materials) if name_roles[i] == "lamp" and _lamp_kind(m) == "tail"]
     rot, notes = find_frame(samples[outer[sample_tri]], lamp_points, samples[glass_sel[sample_tri]],
                             samples[wheel_tri[sample_tri]] if wheel_tri.any() else None)
     v = verts @ rot.T
@@ -606,7 +607,7 @@ def analyse(mesh: MeshArrays, path="model", type_name: str | None = None, length
     result = None
     for _ in range(2):
         unit, scale, unit_guessed = choose_unit(length_f, t0, length)
-        result = _keypoints_metric(mesh, path, tris, tri_mat, tri_role, wheel_tri, interior, body_tri, glass_sel,
+        result = _keypoints_metric(mesh, path, tail_lamps, tris, tri_mat, tri_role, wheel_tri, interior, body_tri, glass_sel,
                                    normals, v0, s - shift, sample_tri, centre, scale, front, rear,
                                    t0, KeypointFinder)
         kps, methods = result
@@ -618,7 +619,7 @@ def analyse(mesh: MeshArrays, path="model", type_name: str | None = None, length
             break
         t0 = t_final
     if given_type is None and t_final != t0:
-        kps, methods = _keypoints_metric(mesh, path, tris, tri_mat, tri_role, wheel_tri, interior, body_tri,
+        kps, methods = _keypoints_metric(mesh, path, tail_lamps, tris, tri_mat, tri_role, wheel_tri, interior, body_tri,
                                          glass_sel, normals, v0, s - shift, sample_tri, centre,
                                          scale, front, rear, t_final, KeypointFinder)
     # the 4x4 from the file's world to the vehicle frame: rotate, lift to the ground, centre, scale
@@ -646,7 +647,7 @@ def _roles(mesh, tris, tri_mat, areas, wheel_tri):
     return assign_roles(sub, areas, wheel_tri.astype(float))
 
 
-def _keypoints_metric(mesh, path, tris, tri_mat, tri_role, wheel_tri, interior, body_tri, glass_sel, normals,
+def _keypoints_metric(mesh, path, tail_lamps, tris, tri_mat, tri_role, wheel_tri, interior, body_tri, glass_sel, normals,
                       v0, s0, sample_tri, centre, scale, front, rear, type_name, finder_cls):
     """Keypoints in metres (vehicle frame) for one choice of scale and type."""
     vm = (v0 - centre) * scale
@@ -677,7 +678,13 @@ def _keypoints_metric(mesh, path, tris, tri_mat, tri_role, wheel_tri, interior, 
         y_hub = float(p[axis, 1].max()) if axis.any() else float(p[:, 1].max()) - 0.015
         return {"x": xc, "z": zc, "radius": r, "y_hub": y_hub}
 
-    finder = finder_cls(body, g_pts, g_n, wheel_metric(front), wheel_metric(rear), type_name)
+    tail = np.isin(tri_mat, tail_lamps)
+    tail_top = None
+    if tail.any():
+        tp = vm[np.unique(tris[tail])]
+        tp = tp[tp[:, 0] < tp[:, 0].min() + 0.3]
+        tail_top = float(tp[:, 2].max())
+    finder = finder_cls(body, g_pts, g_n, wheel_metric(front), wheel_metric(rear), type_name, tail_top)
     left, meth = finder.run()
     missing = [i for i in range(18) if not np.all(np.isfinite(left[i]))]
     if missing:

@@ -99,7 +99,7 @@ VEHICLE_TYPES = tuple(TYPE_SPACES)
 BODY_STYLES: dict[str, dict[str, dict[str, tuple[float, float]]]] = {
     "sedan": {
         "notchback": {},
-        "fastback": dict(roof_length=(1.15, 1.32), rw_rake=(15.0, 19.0), deck=(1.02, 1.08), deck_length=(0.16, 0.26),
+        "fastback": dict(roof_length=(1.05, 1.20), rw_rake=(13.0, 16.0), deck=(1.07, 1.12), deck_length=(0.08, 0.16),
                          tail_upper=(0.98, 1.04)),
         "sporty": dict(width=(1.82, 1.90), roof_z=(1.25, 1.32), ws_rake=(22.0, 25.0), hood_front=(0.68, 0.74),
                        cowl=(0.92, 0.97), sill=(0.18, 0.21), nose_bottom=(0.18, 0.22), wheel_radius=(0.33, 0.35),
@@ -114,9 +114,9 @@ BODY_STYLES: dict[str, dict[str, dict[str, tuple[float, float]]]] = {
         "city": dict(width=(1.60, 1.70), wheelbase=(2.30, 2.45), front_overhang=(0.64, 0.74), wheel_radius=(0.27, 0.30),
                      roof_z=(1.38, 1.48), roof_length=(1.30, 1.45), rw_rake=(55.0, 66.0), deck_length=(0.06, 0.14),
                      ws_rake=(28.0, 33.0), tail_upper=(0.88, 0.95)),
-        "hot_hatch": dict(width=(1.78, 1.84), roof_z=(1.22, 1.27), wheel_radius=(0.31, 0.33), sill=(0.17, 0.20),
+        "hot_hatch": dict(width=(1.78, 1.84), roof_z=(1.19, 1.24), wheel_radius=(0.31, 0.33), sill=(0.17, 0.20),
                           nose_bottom=(0.16, 0.20), hood_front=(0.67, 0.72), ws_rake=(23.0, 26.0),
-                          rw_rake=(26.0, 32.0), deck_length=(0.30, 0.40), arch_flare=(0.035, 0.055)),
+                          rw_rake=(22.0, 28.0), deck_length=(0.30, 0.40), arch_flare=(0.035, 0.055)),
         "tall": dict(roof_z=(1.45, 1.56), cowl=(0.98, 1.04), hood_front=(0.74, 0.80), roof_length=(1.45, 1.65),
                      rw_rake=(48.0, 58.0), deck=(1.00, 1.06), deck_length=(0.10, 0.20), ws_back=(0.20, 0.34)),
     },
@@ -150,8 +150,8 @@ BODY_STYLES: dict[str, dict[str, dict[str, tuple[float, float]]]] = {
         "large": dict(width=(1.88, 1.98), wheelbase=(3.00, 3.20), roof_z=(1.72, 1.85), hood_front=(0.84, 0.92),
                       cowl=(1.10, 1.18), roof_length=(2.30, 2.60), rw_rake=(68.0, 78.0), deck=(1.16, 1.22),
                       deck_length=(0.02, 0.06), roof_crown=(0.02, 0.04)),
-        "sloped": dict(roof_z=(1.52, 1.60), ws_rake=(24.0, 27.0), ws_back=(0.12, 0.25), roof_length=(1.70, 1.95),
-                       rw_rake=(36.0, 44.0), deck_length=(0.12, 0.20)),
+        "sloped": dict(roof_z=(1.52, 1.60), ws_rake=(24.0, 27.0), ws_back=(0.12, 0.25), roof_length=(1.50, 1.70),
+                       rw_rake=(30.0, 38.0), deck_length=(0.14, 0.22)),
     },
     "van": {
         "panel_van": {},

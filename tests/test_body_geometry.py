@@ -1,0 +1,154 @@
+"""The car body loft (synth/vehicles/geometry.py) and its body styles (synth/vehicles/params.py): keypoints on the
+surface and mirrored for every type and style, a closed smooth loft, determinism, styles that really differ."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from synth.vehicles.geometry import (CREASE_ROWS, DENSE_LAYOUT, N_ROWS, R_BELT, R_TOP_C, ROW_DENSE, Profile,
+                                     build_vehicle_mesh, keypoints)
+from synth.vehicles.params import BODY_STYLES, VEHICLE_TYPES, library_plan, sample_params, style_cycle
+
+TYPE_STYLES = [(t, s) for t in VEHICLE_TYPES for s in (BODY_STYLES.get(t) or [None])]
+CAR_TYPES = [t for t in VEHICLE_TYPES if t not in ("bus", "truck")]  # the loft's styles (heavy ones: parts)
+
+
+def _params(type_name, style, i=0):
+    return sample_params(type_name, np.random.default_rng([41, i, len(type_name)]), body_style=style)
+
+
+def _edges(part) -> np.ndarray:
+    edges = [(f[i], f[(i + 1) % len(f)]) for f in part.faces for i in range(len(f))]
+    return np.array(edges)
+
+
+def _distance_to_edges(points, verts, edges) -> np.ndarray:
+    """Distance of each point to the nearest mesh edge (a point on an edge is on the surface)."""
+    a, b = verts[edges[:, 0]], verts[edges[:, 1]]
+    ab = b - a
+    out = []
+    for q in points:
+        t = np.clip(np.einsum("ij,ij->i", q - a, ab) / np.maximum(np.einsum("ij,ij->i", ab, ab), 1e-18), 0, 1)
+        out.append(np.min(np.linalg.norm(a + t[:, None] * ab - q, axis=1)))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("type_name,style", TYPE_STYLES)
+def test_keypoints_lie_on_the_body_and_are_mirrored(type_name, style):
+    for i in range(2):
+        p = _params(type_name, style, i)
+        kp = keypoints(p)
+        np.testing.assert_array_equal(kp[18:], kp[:18] * np.array([1.0, -1.0, 1.0]))
+        body = build_vehicle_mesh(p)["body"]
+        # 2..17 (all but the wheel hubs) lie on edges of the body loft: loop vertices or points of a loop (within
+        # a millimetre: a keypoint's station may merge with another less than 1.5 mm away)
+        dist = _distance_to_edges(np.concatenate([kp[2:18], kp[20:36]]), np.asarray(body.verts), _edges(body))
+        assert dist.max() < 1e-3, (type_name, style, i, dist.round(4))
+
+
+def test_dense_loop_keeps_the_rows_exact_and_rounds_between_them():
+    p = _params("sedan", "notchback")
+    prof = Profile(p)
+    xs = prof.stations()
+    rows, dense = prof.half_loop(xs), prof.dense_half_loop(xs)
+    assert dense.shape[1] == len(DENSE_LAYOUT) >= N_ROWS + 10
+    for r in range(N_ROWS):
+        np.testing.assert_array_equal(dense[:, ROW_DENSE[r]], rows[:, r])
+    # over the roof (mid-roof station) the loop turns by less than the 35-degree auto-smooth angle between
+    # consecutive segments away from the creases: shaded smooth, no facets
+    x_roof = (prof.keyx["13"] + prof.keyx["14"]) / 2
+    loop = prof.dense_half_loop([x_roof])[0]
+    seg = np.diff(loop, axis=0)
+    keep = np.linalg.norm(seg, axis=1) > 1e-4
+    turn = []
+    for d in range(1, len(seg)):
+        r = DENSE_LAYOUT[d][0] if DENSE_LAYOUT[d][1] == 0.0 else None
+        if keep[d - 1] and keep[d] and r not in CREASE_ROWS and d >= ROW_DENSE[R_BELT] + 1:
+            c = seg[d - 1] @ seg[d] / np.linalg.norm(seg[d - 1]) / np.linalg.norm(seg[d])
+            turn.append(np.degrees(np.arccos(np.clip(c, -1, 1))))
+    assert len(turn) >= 6 and max(turn) < 35.0, np.round(turn, 1)
+    # the side profile has no step where the windshield meets the hood: the top's slope changes gradually
+    x = np.linspace(prof.keyx["15"] - 0.3, prof.keyx["15"] + 0.3, 121)
+    slope = np.degrees(np.arctan(np.gradient(prof.top(x), x)))
+    assert np.abs(np.diff(slope)).max() < 8.0
+
+
+@pytest.mark.parametrize("type_name", ["sedan", "suv", "pickup", "van"])
+def test_body_loft_is_closed(type_name):
+    """Every edge of the body (loft, caps, handles) is shared by exactly two faces once the loft's collapsed
+    rows are merged, as the Blender import does."""
+    body = build_vehicle_mesh(_params(type_name, None))["body"]
+    _, ids = np.unique(np.round(np.asarray(body.verts) / 1e-5).astype(np.int64), axis=0, return_inverse=True)
+    ids = ids.ravel()
+    count = {}
+    for f in body.faces:
+        loop = [int(ids[v]) for v in f]
+        loop = [v for i, v in enumerate(loop) if v != loop[i - 1]]
+        if len(set(loop)) < 3:
+            continue
+        for i in range(len(loop)):
+            e = tuple(sorted((loop[i], loop[(i + 1) % len(loop)])))
+            count[e] = count.get(e, 0) + 1
+    bad = [e for e, n in count.items() if n != 2]
+    assert len(bad) <= 0.002 * len(count), (len(bad), len(count))
+    assert len(body.faces) == len(body.materials) and np.all(np.isfinite(body.verts))
+    assert {"paint", "glass", "trim"} <= set(body.materials)
+
+
+def test_build_is_deterministic_and_styles_are_recorded():
+    a, b = library_plan(2019), library_plan(2019)
+    assert [s.params for s in a] == [s.params for s in b]
+    styles = {(s.params.type_name, s.params.body_style) for s in library_plan(2019, n=120)}
+    for t in CAR_TYPES:
+        names = BODY_STYLES[t]
+        assert {(t, n) for n in names} <= styles, t
+        assert len(names) >= 4 and style_cycle(t)[0] == next(iter(names))
+    p = a[0].params
+    assert p.to_dict()["body_style"] == p.body_style != ""
+    m1, m2 = build_vehicle_mesh(p)["body"], build_vehicle_mesh(p)["body"]
+    np.testing.assert_array_equal(m1.verts, m2.verts)
+    assert m1.faces == m2.faces and m1.materials == m2.materials
+    with pytest.raises(ValueError, match="body style"):
+        sample_params("sedan", np.random.default_rng(0), body_style="limousine_x")
+
+
+@pytest.mark.parametrize("type_name", CAR_TYPES)
+def test_styles_differ_in_shape(type_name):
+    """The styles of a type are profile families: averaged over models, every two differ somewhere along the
+    side profile (greenhouse top at the same distance from the nose or the tail, or length) by more than 6 cm."""
+    d = np.linspace(0.1, 2.0, 20)  # metres from either end
+    signature = {}
+    for style in BODY_STYLES[type_name]:
+        sig = []
+        for i in range(6):
+            prof = Profile(_params(type_name, style, i))
+            sig.append(np.concatenate([prof.top(prof.x_end + d), prof.top(prof.x_front - d), [prof.length]]))
+        signature[style] = np.mean(sig, axis=0)
+    names = list(signature)
+    for i in range(len(names)):
+        for j in range(i + 1, len(names)):
+            gap = np.abs(signature[names[i]] - signature[names[j]]).max()
+            assert gap > 0.06, (type_name, names[i], names[j], round(gap, 3))
+
+
+try:
+    import bpy
+except ImportError:
+    bpy = None
+
+
+@pytest.mark.blender
+@pytest.mark.skipif(bpy is None, reason="bpy not installed")
+def test_every_style_on_the_blender_surface(tmp_path):
+    """Blender's BVH of the saved model (after merging and normal fixes) has every keypoint within 5 mm."""
+    from synth.blender.vehicle_mesh import write_model
+    from synth.blender.vehicles import check_asset_surface
+    from synth.vehicles import load_asset
+    from synth.vehicles.params import ModelSpec
+
+    for type_name, style in TYPE_STYLES:
+        spec = ModelSpec(f"{type_name}_{style}", _params(type_name, style), 41, 0, None)
+        asset = load_asset(write_model(spec, tmp_path))
+        dist = check_asset_surface(asset, tol=0.005)
+        assert dist.max() < 0.005, (spec.name, dist.max())
+    assert R_TOP_C == N_ROWS - 1
