@@ -307,7 +307,7 @@ def search(
             shown = [_image(gallery_root, r["split"], r["image_name"], images) for r in entry["results"]]
             draw_search_result(out / "pictures" / f"{i:03d}_{_safe(entry['query'])}.png", query_image, shown,
                                [r["distance"] for r in entry["results"]], [r["match"] for r in entry["results"]],
-                               query_caption=entry["query"][-28:],
+                               query_caption=Path(entry["query"]).name[-28:],
                                captions=[r["image_name"][-22:] for r in entry["results"]])
     seconds = {"query features": q.seconds, "gallery features": g.seconds, "ranking": rank_seconds}
     return SearchReport(out, len(q.features), len(g.features), int(indices.shape[1]), g.cached, seconds)
