@@ -48,6 +48,14 @@ def test_every_type_carries_lamps_grille_plates_mirrors_and_a_cabin(type_name):
         assert size[0] < 0.02 and 0.40 <= size[1] <= 0.55 and 0.10 <= size[2] <= 0.20, (key, size)
         assert abs(lo[1] + hi[1]) < 1e-9  # centred
         assert abs((hi[0] if key == "plate_front" else lo[0]) - end) < 0.06  # on the end face, not inside
+    # every part is on the vehicle: within half a metre of the body's box (mirrors, stakes), none under ground
+    for key, part in parts.items():
+        lo, hi = _bbox(part)
+        assert np.all(lo >= body_lo - (0.5, 0.5, 0.0) - (0, 0, body_lo[2])) and np.all(hi <= body_hi + 0.5), key
+    # each side's lamps mirror the other's (the details are left/right symmetric but for bus doors)
+    lamps = np.asarray([v for f, m in zip(parts["details"].faces, parts["details"].materials)
+                        if m in ("lens_amber", "reflector") for v in np.asarray(parts["details"].verts)[list(f)]])
+    assert np.allclose(np.sort(lamps[:, 1]), np.sort(-lamps[:, 1]), atol=1e-6)
     # the cabin stays inside the body's envelope: seats and dashboard under the glass
     prof = Profile(p)
     cab = np.asarray(parts["cabin"].verts)
@@ -62,7 +70,7 @@ def test_accessories_and_rims_vary_with_the_style_seed():
             p = sample_params(type_name, model_rng(5, type_name, i))
             seen_rims.add(rim_design(p))
             details = build_vehicle_mesh(p)["details"]
-            z_top = Profile(p).height
+            z_top = Profile(p).height  # nothing but rails stands far above the roof
             v = np.asarray(details.verts)
             if type_name in ("suv", "estate") and v[:, 2].max() > p.roof_z + 0.03:
                 seen.add("roof_rails")

@@ -50,7 +50,7 @@ def _material_info(mat) -> MaterialInfo:
         return info
     info.base_color = tuple(mat.diffuse_color[:3])
     info.see_through = bool(mat.get("pamtri_see_through", False))
-    if not mat.use_nodes or mat.node_tree is None:
+    if mat.node_tree is None:
         return info
     bsdf = next((n for n in mat.node_tree.nodes if n.type == "BSDF_PRINCIPLED"), None)
     if bsdf is None:

@@ -97,7 +97,8 @@ def _truck_body(mesh: Mesh, caster, prof):
     for x in xs:
         for s in (1, -1):
             if style == "dump":
-                mesh.box((x, s * (hw + 0.012), 0.5 * (p.box_floor + top)), (0.07, 0.024, top - p.box_floor), "metal_dark")
+                mesh.box((x, s * (hw + 0.012), 0.5 * (p.box_floor + top)), (0.07, 0.024, top - p.box_floor),
+                         "metal_dark")
             else:
                 mesh.tube([(x, s * (hw - 0.03), p.box_floor), (x, s * (hw - 0.03), top + 0.45)], 0.025, "steel")
     if style == "dump":

@@ -194,7 +194,7 @@ class EndFace:
         """An element standing on the surface: its (y, z) outline lifted from lift0 to lift1, top and sides."""
         outline = np.asarray(outline, float)
         for s in ((1.0, -1.0) if mirror else (1.0,)):
-            o = outline * (1.0, s)
+            o = outline * (s, 1.0)
             if s < 0:
                 o = o[::-1]
             top, bottom = self.points(o, lift1), self.points(o, lift0)
@@ -211,7 +211,7 @@ class EndFace:
         faces = [(i * (nv + 1) + j, (i + 1) * (nv + 1) + j, (i + 1) * (nv + 1) + j + 1, i * (nv + 1) + j + 1)
                  for i in range(nu) for j in range(nv)]
         for s in ((1.0, -1.0) if mirror else (1.0,)):
-            pts = self.points(grid * (1.0, s), lift)
+            pts = self.points(grid * (s, 1.0), lift)
             mesh.add(pts, faces if s > 0 else [f[::-1] for f in faces], mat)
 
 
@@ -483,7 +483,8 @@ def roof_rails(mesh: Mesh, caster: Caster, prof):
     xs = np.linspace(x0, x1, 9)
     loop_y = float(prof.half_loop([0.5 * (x0 + x1)])[0][11][0])  # R_REDGE: the roof's side edge
     y = loop_y - 0.06
-    hits, _, ok = caster.cast(np.column_stack([xs, np.full(9, y), np.full(9, p.roof_z + 1.0)]), np.tile((0, 0, -1.0), (9, 1)))
+    origins = np.column_stack([xs, np.full(9, y), np.full(9, p.roof_z + 1.0)])
+    hits, _, ok = caster.cast(origins, np.tile((0, 0, -1.0), (9, 1)))
     if not ok.all():
         return
     for s in (1, -1):
@@ -542,7 +543,7 @@ def cabin(mesh: Mesh, prof, x_front: float, x_rear: float, half: float, rows: in
     z_floor = p.sill + 0.05
     zd = p.cowl + 0.02
     mesh.box((x_front - 0.20, 0.0, zd - 0.12), (0.40, 2 * half, 0.24), "dashboard")
-    y_drive = 0.38 * half * 2 / 1.5 * 0.75 if half > 0.5 else 0.3
+    y_drive = 0.5 * half  # the driver sits on the left
     centre = np.array([x_front - 0.42, y_drive, zd - 0.02])
     tilt = np.radians(62)
     ring = []
@@ -551,16 +552,14 @@ def cabin(mesh: Mesh, prof, x_front: float, x_rear: float, half: float, rows: in
         ring.append(centre + v)
     mesh.tube(ring, 0.016, "dashboard")
     mesh.box(centre + (0.06, 0, 0), (0.08, 0.06, 0.06), "dashboard")
-    length = x_front - x_rear
     xs = [x_front - 0.95] + [x_front - 0.95 - 0.85 * i for i in range(1, rows)]
     mesh.box((xs[0] + 0.15, 0.0, z_floor + 0.18), (0.6, 0.18, 0.22), "dashboard")
     x_roof_rear = prof.keyx["13"] if p.type_name != "truck" else x_rear
-    for i, xr in enumerate(xs):
+    for xr in xs:
         if xr - 0.45 < max(x_rear, x_roof_rear) or xr > x_front:
             break  # no seat under the sloping rear window (its headrest would stand through the glass)
         for s in (1, -1):
             seat(mesh, xr, s * half * 0.5, z_floor, p.cowl, min(0.50, half * 0.75), z_roof=p.roof_z)
-    return length
 
 
 def lower_cabin(mesh: Mesh, prof, x0: float, x1: float):
@@ -605,9 +604,9 @@ def dress(prof, body: Part, wheel_segments: int = 32) -> dict[str, Part]:
         zi = p.nose_bottom + 0.07
         grille(mesh, front, p, hwf * rng.uniform(0.4, 0.6), zi, zi + 0.09, GRILLES[int(rng.integers(3))], "trim")
         if rng.random() < 0.4:  # fog lamps in the bumper corners
-            for_fog = hwf * 0.78
-            front.prism(mesh, disc(for_fog, zi + 0.045, 0.045, 0.04), 0.0, 0.004, "trim")
-            front.prism(mesh, disc(for_fog, zi + 0.045, 0.032, 0.028), 0.004, 0.008, "lens_clear")
+            y_fog = hwf * 0.78
+            front.prism(mesh, disc(y_fog, zi + 0.045, 0.045, 0.04), 0.0, 0.004, "trim")
+            front.prism(mesh, disc(y_fog, zi + 0.045, 0.032, 0.028), 0.004, 0.008, "lens_clear")
         front.patch(mesh, -hwf * 0.9, hwf * 0.9, p.nose_bottom + 0.04, p.nose_bottom + 0.065, 0.003, "trim",
                     nu=10, nv=1, mirror=False)
         plate_front_z = min(zi + 0.09, g_bot - 0.08)

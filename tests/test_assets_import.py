@@ -1,0 +1,115 @@
+"""`cli.py assets import`: a user's model normalised and its 36 keypoints placed from the geometry.
+
+Ground truth: shipped models (known keypoints) exported by Blender to .glb/.obj/.fbx in a random frame, unit and
+offset, imported back. Bad input (unreadable file, a box without wheels) is refused by name with nothing written,
+and a keypoint fix survives a re-import. The full round trip over the library is bench/import_roundtrip.py.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from synth.vehicles import load_asset
+from synth.vehicles.importer import MaterialInfo, role_from_material
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSETS = ROOT / "assets"
+
+
+def test_material_roles_from_names_and_shader_values():
+    assert role_from_material(MaterialInfo("Car_Paint_Red"))[0] == "paint"
+    assert role_from_material(MaterialInfo("sedan_000_trim"))[0] == "trim"  # "trim" holds "rim": not a rim
+    assert role_from_material(MaterialInfo("Rims.001"))[0] == "rim"
+    assert role_from_material(MaterialInfo("TailLight"))[0] == "lamp"
+    assert role_from_material(MaterialInfo("Material.004", transmission=1.0))[0] == "glass"
+    assert role_from_material(MaterialInfo("Material.005", alpha=0.3))[0] == "glass"
+    assert role_from_material(MaterialInfo("Material.006", emission=3.0))[0] == "lamp"
+    assert role_from_material(MaterialInfo("Material.007"))[0] is None
+
+
+@pytest.mark.parametrize("name, fmt, seed", [("sedan_001", "glb", 1), ("suv_002", "obj", 2), ("van_001", "fbx", 3)])
+def test_round_trip_recovers_frame_units_type_and_keypoints(tmp_path, name, fmt, seed):
+    from synth.blender.model_import import random_placement, roundtrip
+    from synth.blender.vehicles import surface_distances
+
+    rng = np.random.default_rng(seed)
+    row = roundtrip(ASSETS / name, fmt, rng, tmp_path)
+    _, unit = random_placement(np.random.default_rng(seed))
+    assert row["unit"] == unit and row["unit_found"] == unit
+    assert row["median_cm"] <= 3.0 and row["max_cm"] <= 8.0, row["errors_cm"]
+    assert row["type_guessed"] == row["type"]
+    assert row["seconds"] < 20
+    imported = load_asset(row["folder"])  # a valid model folder: the sidecar loads
+    truth = load_asset(ASSETS / name)
+    assert np.allclose(imported.keypoints[18:], imported.keypoints[:18] * [1, -1, 1], atol=1e-4)
+    assert abs(imported.dimensions["length"] - truth.dimensions["length"]) < 0.05
+    assert surface_distances(imported).max() <= 0.005 + 1e-4  # snapped onto the normalised mesh
+    assert imported.paint_materials and all("paint" in m for m in imported.paint_materials)
+    roles = imported.extra["material_roles"]
+    assert {"glass", "tyre", "paint", "interior", "lamp"} <= set(roles.values())
+    assert len(imported.extra["keypoint_methods"]) == 18
+
+
+def _cube_obj(path: Path):
+    import bpy
+
+    mesh = bpy.data.meshes.new("cube")
+    v = [(x, y, z) for x in (-2, 2) for y in (-1, 1) for z in (0, 1.5)]
+    f = [(0, 1, 3, 2), (4, 6, 7, 5), (0, 4, 5, 1), (2, 3, 7, 6), (0, 2, 6, 4), (1, 5, 7, 3)]
+    mesh.from_pydata(v, [], f)
+    obj = bpy.data.objects.new("cube", mesh)
+    bpy.context.scene.collection.objects.link(obj)
+    for o in bpy.context.scene.objects:
+        o.select_set(o is obj)
+    bpy.ops.wm.obj_export(filepath=str(path), export_selected_objects=True)
+    bpy.data.objects.remove(obj)
+
+
+def test_bad_input_is_refused_by_name_and_nothing_is_written(tmp_path):
+    from click.testing import CliRunner
+
+    from cli import main
+
+    broken = tmp_path / "broken.glb"
+    broken.write_bytes(b"not a gltf file")
+    box = tmp_path / "box.obj"
+    _cube_obj(box)
+    out = tmp_path / "models"
+    res = CliRunner().invoke(main, ["assets", "import", str(broken), str(box), "--out", str(out)])
+    assert res.exit_code != 0
+    assert "broken.glb: Blender cannot read the file" in res.output
+    assert "box.obj: no wheels found" in res.output
+    assert "2 of 2 models not imported" in res.output
+    assert not out.exists() or not any(out.iterdir())  # no model folder, no staging leftovers
+
+
+def test_fix_survives_reimport_and_check_reads_the_folder(tmp_path):
+    from click.testing import CliRunner
+
+    from cli import main
+    from synth.blender.model_import import export_model
+
+    src = tmp_path / "car.glb"
+    export_model(ASSETS / "hatchback_001", src, np.diag([100.0, 100.0, 100.0, 1.0]))  # centimetres
+    out = tmp_path / "models"
+    truth = load_asset(ASSETS / "hatchback_001").keypoints
+    fixed = truth[12] + [0.0, -0.02, 0.0]
+    fix = f"12={fixed[0]:.4f},{fixed[1]:.4f},{fixed[2]:.4f}"
+    runner = CliRunner()
+    res = runner.invoke(main, ["assets", "import", str(src), "--out", str(out), "--fix", fix])
+    assert res.exit_code == 0, res.output
+    assert "hatchback" in res.output and "unit cm" in res.output
+    res = runner.invoke(main, ["assets", "import", str(src), "--out", str(out)])  # again, without --fix
+    assert res.exit_code == 0, res.output
+    model = load_asset(out / "car")
+    assert np.allclose(model.keypoints[12], fixed, atol=1e-4)
+    assert np.allclose(model.keypoints[30], fixed * [1, -1, 1], atol=1e-4)  # the mirror twin follows
+    doc = yaml.safe_load((out / "car" / "vehicle.yaml").read_text())
+    assert list(doc["overrides"]["keypoints"]) == [12]
+    assert doc["keypoint_methods"][12]["method"] == "override"
+    res = runner.invoke(main, ["assets", "check", "--models", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "1 models OK" in res.output
