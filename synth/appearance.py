@@ -40,9 +40,9 @@ class PaintConfig(Config):
     # relative frequency of each finish (metallic paints dominate today's cars; matte is rare)
     finishes: dict = field(default_factory=lambda: {"solid": 0.35, "metallic": 0.45, "pearl": 0.15, "matte": 0.05})
     two_tone_prob: float = 0.06  # roof (above the belt line) in a second colour
-    clear_coat_roughness: Range = (0.02, 0.12)
+    clear_coat_roughness: Range = (0.01, 0.06)  # rougher coats blur the skyline into noise at 3 samples
     base_roughness: Range = (0.25, 0.5)  # under the clear coat; matte paint uses the high end, without coat
-    flake: Range = (0.3, 1.0)  # metallic flake bump strength (metallic and pearl finishes)
+    flake: Range = (0.3, 1.0)  # metallic flakes: how much they brighten the highlights (metallic, pearl)
     pearl_thickness: Range = (250.0, 600.0)  # nm: thin-film interference of pearl paint
     glass_transmission: Range = (0.25, 0.75)  # fraction of light the window tint lets through
 

@@ -166,18 +166,17 @@ def render_look_probe(models_dir: str) -> dict:
 
     out = {"base": render(sample)}
     cabin = [m for m in bpy.data.materials if m.get("pamtri_kind") in ("interior", "seat", "dashboard")]
+    original = {}
     for mat in cabin:
-        for node in mat.node_tree.nodes:
-            if node.type == "BSDF_PRINCIPLED":
-                node.inputs["Base Color"].default_value = (0.9, 0.9, 0.0, 1.0)
+        node = mat.node_tree.nodes["pamtri_cabin_color"]
+        original[mat.name] = tuple(node.outputs[0].default_value)
+        node.outputs[0].default_value = (0.9, 0.9, 0.0, 1.0)
     out["bright_cabin"] = render(sample)
     out["cabin_materials"] = len(cabin)
     other = dataclasses.replace(sample.look, plate_text="#Z.88888" if sample.look.plate_text[3] != "8" else
                                 "#Z.11111")
     for mat in cabin:  # restore the cabin
-        for node in mat.node_tree.nodes:
-            if node.type == "BSDF_PRINCIPLED":
-                node.inputs["Base Color"].default_value = (0.045, 0.043, 0.04, 1.0)
+        mat.node_tree.nodes["pamtri_cabin_color"].outputs[0].default_value = original[mat.name]
     out["plate_a"] = render(sample)
     out["plate_b"] = render(dataclasses.replace(sample, look=other))
     return out

@@ -234,7 +234,7 @@ class SceneBuilder:
         nt.links.new(math("ADD", block, 17.0), district.inputs["W"])
         trees = node("ShaderNodeTexNoise", noise_dimensions="1D")
         trees.inputs["Scale"].default_value = 2.5
-        trees.inputs["Detail"].default_value = 6.0
+        trees.inputs["Detail"].default_value = 2.0
         nt.links.new(math("ADD", math("MULTIPLY", azimuth, 1.0), self._sky_seed.outputs[0]), trees.inputs["W"])
         # heights in z of the direction (about the sine of the elevation angle)
         building_h = math("MULTIPLY", math("ADD", math("POWER", tall.outputs["Value"], 2.0), 0.15),
@@ -249,7 +249,13 @@ class SceneBuilder:
         nt.links.new(z, haze.inputs["Value"])
         haze.inputs["From Min"].default_value, haze.inputs["From Max"].default_value = 0.0, 0.7
         self._sky_mix = mix(haze.outputs["Result"], (0.8, 0.85, 0.9, 1.0), (0.35, 0.5, 0.85, 1.0))
-        with_band = mix(in_band, self._sky_mix.outputs[2], band)
+        # at half contrast against the sky: a rough coat blurs the band, and at 3 samples a sharp, dark band
+        # seen through a blurred reflection is grain the denoiser keeps
+        half = node("ShaderNodeMix", data_type="RGBA")
+        half.inputs[0].default_value = 0.5
+        nt.links.new(self._sky_mix.outputs[2], half.inputs[6])
+        nt.links.new(band, half.inputs[7])
+        with_band = mix(in_band, self._sky_mix.outputs[2], half.outputs[2])
         self._ground_mix = mix(math("LESS_THAN", z, 0.0), with_band.outputs[2], (0.18, 0.17, 0.16, 1.0))
         bg = node("ShaderNodeBackground")
         out = node("ShaderNodeOutputWorld")

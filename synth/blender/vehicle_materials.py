@@ -25,7 +25,7 @@ BODY_COLOR_PROP = "pamtri_body_color"
 SEE_THROUGH_PROP = "pamtri_see_through"
 KIND_PROP = "pamtri_kind"
 LOOK_PROP = "pamtri_look"
-LOOK_VERSION = 3  # bump when a graph changes: libraries built before get their materials rebuilt at load
+LOOK_VERSION = 6  # bump when a graph changes: libraries built before get their materials rebuilt at load
 SEE_THROUGH_KINDS = ("glass", "interior", "seat", "dashboard")
 SHARED_IMAGES = {"plate": (320, 100), "glass_marks": (256, 128), "side_marks": (512, 128)}  # name: (w, h)
 
@@ -182,7 +182,7 @@ def _dirt_mask(g: _Graph, scale: float = 2.5):
     dirt, _dents, _ = g.split(g.attr("pamtri_wear"))
     low = g.map_range(z, 0.15, 0.85, 1.0, 0.0)
     pos = g.new("ShaderNodeCombineXYZ", X=x, Y=y, Z=g.math("MULTIPLY", z, 2.5))
-    noise = g.new("ShaderNodeTexNoise", Vector=pos.outputs[0], Scale=scale, Detail=3.0)
+    noise = g.new("ShaderNodeTexNoise", Vector=pos.outputs[0], Scale=scale, Detail=1.0)
     patchy = g.map_range(noise.outputs["Factor"], 0.35, 0.65, 0.3, 1.0)
     return g.math("MULTIPLY", g.math("MULTIPLY", dirt, low), patchy, clamp=True)
 
@@ -206,17 +206,16 @@ def _build_paint(mat: bpy.types.Material) -> None:
     colour = g.mix_rgb(g.math("MULTIPLY", side.outputs["Alpha"], facing), colour, side.outputs["Color"])
     dirt = _dirt_mask(g)
     colour = g.mix_rgb(g.math("MULTIPLY", dirt, 0.85), colour, DIRT_RGB)
-    # Metallic flakes: a sparkle of the base layer's roughness under the smooth coat. (A flake bump makes the
-    # normal pass noisy, and the denoiser keeps what its guides show: grain all over the body.)
-    flakes = g.new("ShaderNodeTexNoise", Scale=400.0, Detail=0.0)
-    sparkle = g.math("MULTIPLY", g.math("SUBTRACT", flakes.outputs["Factor"], 0.5), g.math("MULTIPLY", flake, 0.3))
-    roughness = g.math("ADD", g.math("MULTIPLY_ADD", dirt, 0.5, rough), sparkle, clamp=True)
+    # Metallic flakes brighten the base layer's highlights under the coat. (A flake bump puts grain in the
+    # normal pass that the denoiser keeps; a fine roughness sparkle is unguided noise at 3 samples.)
+    roughness = g.math("MULTIPLY_ADD", dirt, 0.5, rough, clamp=True)
+    specular = g.math("MULTIPLY_ADD", flake, 0.6, 0.5)
     # dents: broad dimples in both layers
     dimples = g.new("ShaderNodeTexNoise", Scale=3.0, Detail=1.0)
     dent_bump = g.new("ShaderNodeBump", Strength=g.math("MULTIPLY", dents, 0.35), Distance=0.02,
                       Height=dimples.outputs["Factor"])
     bsdf = g.new("ShaderNodeBsdfPrincipled", **{
-        "Base Color": colour, "Metallic": metallic, "Roughness": roughness,
+        "Base Color": colour, "Metallic": metallic, "Roughness": roughness, "Specular IOR Level": specular,
         "Coat Weight": g.math("MULTIPLY", coat, g.math("SUBTRACT", 1.0, dirt)), "Coat Roughness": coat_rough,
         "Coat Normal": dent_bump.outputs["Normal"], "Normal": dent_bump.outputs["Normal"],
         "Thin Film Thickness": pearl, "Thin Film IOR": 1.45})
@@ -301,6 +300,21 @@ def _build_plain(mat: bpy.types.Material, kind: str) -> None:
     mat.diffuse_color = (*rgb, 1.0)
 
 
+def _build_cabin(mat: bpy.types.Material, kind: str) -> None:
+    """Seats, dashboard and the cabin lining, seen through the glass: half diffuse, half a dim glow of their
+    own colour. The cabin is lit through the windows only, which at 3 samples per pixel is mostly noise behind
+    the pane; the glow stands in for that light without noise or bounces."""
+    rgb, _metallic, roughness, _extra = _SPECS[kind]
+    g = _Graph(mat)
+    colour = g.new("ShaderNodeRGB")
+    colour.name = "pamtri_cabin_color"
+    colour.outputs[0].default_value = (*rgb, 1.0)
+    bsdf = g.new("ShaderNodeBsdfPrincipled", **{"Base Color": colour.outputs[0], "Roughness": roughness})
+    glow = g.new("ShaderNodeEmission", Color=colour.outputs[0], Strength=1.2)
+    g.finish(g.mix_shader(0.6, bsdf.outputs["BSDF"], glow.outputs[0]))
+    mat.diffuse_color = (*rgb, 1.0)
+
+
 def build_material(mat: bpy.types.Material, kind: str) -> None:
     """(Re)build `mat`'s node tree as material `kind`; records the kind and the look version."""
     if kind == "paint":
@@ -309,6 +323,8 @@ def build_material(mat: bpy.types.Material, kind: str) -> None:
         _build_glass(mat)
     elif kind in PLATE_KINDS:
         _build_plate(mat)
+    elif kind in ("interior", "seat", "dashboard"):
+        _build_cabin(mat, kind)
     elif kind in LENS_KINDS:
         _build_lens(mat, _SPECS[kind][0])
     else:

@@ -201,33 +201,49 @@ def _set_geometry_props(objects) -> None:
     plates as (half width, z low, z high) rectangles. See synth/blender/vehicle_materials.py."""
     from synth.blender.vehicle_materials import PLATE_KINDS, material_kind
 
-    verts, glass, plates = [], {"windshield": [], "side": []}, {"front": [], "rear": []}
+    verts, glass, plates = [], {"windshield": [], "side": []}, []
     for obj in objects:
         if obj.type != "MESH":
             continue
-        world = np.array(obj.matrix_world)
-        co = np.array([v.co for v in obj.data.vertices]).reshape(-1, 3) @ world[:3, :3].T + world[:3, 3]
+        mesh, world = obj.data, np.array(obj.matrix_world)
+        co = np.empty(len(mesh.vertices) * 3)
+        mesh.vertices.foreach_get("co", co)
+        co = co.reshape(-1, 3) @ world[:3, :3].T + world[:3, 3]
         verts.append(co)
-        kinds = [None if m is None else (material_kind(m) or m.name.lower()) for m in obj.data.materials]
-        for poly in obj.data.polygons:
-            kind = kinds[poly.material_index] if poly.material_index < len(kinds) else None
+        kinds = [None if m is None else (material_kind(m) or m.name.lower()) for m in mesh.materials]
+        n = len(mesh.polygons)
+        slot, normal, count = np.empty(n, np.int32), np.empty(n * 3), np.empty(n, np.int32)
+        mesh.polygons.foreach_get("material_index", slot)
+        mesh.polygons.foreach_get("normal", normal)
+        mesh.polygons.foreach_get("loop_total", count)
+        normal = normal.reshape(-1, 3) @ world[:3, :3].T
+        corner = np.empty(len(mesh.loops), np.int32)
+        mesh.loops.foreach_get("vertex_index", corner)
+        poly_of_corner = np.repeat(np.arange(n), count)  # loops are stored polygon after polygon
+        for index, kind in enumerate(kinds):
             if kind is None:
                 continue
-            n = world[:3, :3] @ np.array(poly.normal)
-            pts = co[list(poly.vertices)]
-            if kind == "glass" or any(w in kind for w in ("glass", "window", "windshield")):
-                if n[0] > 0.35:
-                    glass["windshield"].append(pts)
-                elif abs(n[1]) > 0.5:
-                    glass["side"].append(pts)
-            elif kind in PLATE_KINDS or "plate" in kind:
-                plates["front" if pts[:, 0].mean() > 0 else "rear"].append(pts)
+            is_glass = kind == "glass" or any(w in kind for w in ("glass", "window", "windshield"))
+            is_plate = kind in PLATE_KINDS or "plate" in kind
+            if not (is_glass or is_plate):
+                continue
+            if is_glass:
+                groups = {"windshield": (slot == index) & (normal[:, 0] > 0.35),
+                          "side": (slot == index) & (np.abs(normal[:, 1]) > 0.5)}
+                for name, polys in groups.items():
+                    if polys.any():
+                        glass[name].append(co[corner[polys[poly_of_corner]]])
+            else:
+                plates.append(co[corner[(slot == index)[poly_of_corner]]])
     if not verts:
         return
     allv = np.concatenate(verts)
     xmin, xmax, height = float(allv[:, 0].min()), float(allv[:, 0].max()), float(allv[:, 2].max())
+    plate = np.concatenate(plates) if plates else np.zeros((0, 3))
+    front = plate[:, 0] > (xmin + xmax) / 2  # as the plate shader tells the ends apart
 
     def rect(groups, default):
+        groups = [g for g in groups if len(g)]
         if not groups:
             return default
         pts = np.concatenate(groups)
@@ -239,8 +255,8 @@ def _set_geometry_props(objects) -> None:
         "pamtri_extent": [xmin, xmax, height],
         "pamtri_roof_z": roof_z,
         "pamtri_windshield": rect(glass["windshield"], [0.7, 0.8 * height, height]),
-        "pamtri_plate_front": rect(plates["front"], [0.22, 0.3, 0.44]),
-        "pamtri_plate_rear": rect(plates["rear"], [0.22, 0.3, 0.44]),
+        "pamtri_plate_front": rect([plate[front]], [0.22, 0.3, 0.44]),
+        "pamtri_plate_rear": rect([plate[~front]], [0.22, 0.3, 0.44]),
     }
     for obj in objects:
         for key, value in props.items():
