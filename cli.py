@@ -176,7 +176,7 @@ def assets_import(sources, out, type_name, name, length, fixes, licence, source_
             + ")" if res.type_guessed else ""
         d = res.dimensions
         click.echo(f"{folder}: {res.type_name}{guessed}; unit {res.unit} (x{res.scale:.4g}); "
-                   f"{d['length']:.2f} x {d['width']:.2f} x {d['height']:.2f} m; paint {', '.join(res.paint_materials)}")
+                   f"{d['length']:.2f} x {d['width']:.2f} x {d['height']:.2f} m; paint {', '.join(res.paint_materials) or 'none (textured body kept, fixed colour)'}")
         look = [f"{i}/{i + 18} ({m['method']})" for i, m in enumerate(res.methods) if m["confidence"] != "measured"]
         if look:
             click.echo("  check on the contact sheet (inferred/guessed): " + "; ".join(look))

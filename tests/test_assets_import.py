@@ -113,3 +113,31 @@ def test_fix_survives_reimport_and_check_reads_the_folder(tmp_path):
     res = runner.invoke(main, ["assets", "check", "--models", str(out)])
     assert res.exit_code == 0, res.output
     assert "1 models OK" in res.output
+
+
+def test_artist_made_model_imports(tmp_path):
+    """Kenney's CC0 'suvLuxury' (tests/data/kenney_suv): named wheel objects, flat colour materials, toy units."""
+    from synth.blender.model_import import LoadedModel, import_model
+    from synth.blender.vehicles import surface_distances
+    from synth.vehicles.importer import typical_length
+
+    folder, res = import_model(ROOT / "tests" / "data" / "kenney_suv" / "suvLuxury.glb", tmp_path, licence="CC0-1.0")
+    model = load_asset(folder)
+    assert res.type_name in ("suv", "hatchback", "mpv", "estate", "sedan")  # a car, not a bus/truck/van
+    assert any("--length" in w for w in res.warnings)  # no real unit: scaled to the type's length
+    assert abs(model.dimensions["length"] - typical_length(res.type_name)) < 0.01
+    roles = model.extra["material_roles"]
+    assert roles["paintYellow"] == "paint" and roles["window"] == "glass" and roles["carTire"] == "tyre"
+    assert roles["lightFront"] == "lamp" and model.paint_materials == ["paintYellow"]
+    assert surface_distances(model).max() <= 0.005 + 1e-4
+    # the frame: head lamps at the front (+x), above the ground; wheels on z = 0
+    arrays = LoadedModel(model.mesh_path).arrays
+    names = [m.name for m in arrays.materials]
+    front_mats = [i for i, n in enumerate(names) if n.split(".")[0] == "lightFront"]  # ".001" once loaded twice
+    tri_front = np.isin(arrays.tri_material, front_mats)
+    centre = arrays.verts[arrays.tris[tri_front]].reshape(-1, 3).mean(0)
+    assert centre[0] > 0.35 * model.dimensions["length"] and centre[2] > 0.3
+    assert abs(arrays.verts[:, 2].min()) < 0.01
+    kp = model.keypoints
+    assert kp[1, 0] > 0 > kp[0, 0] and kp[17, 0] > kp[1, 0] and kp[10, 0] < kp[0, 0]
+    assert kp[14, 2] > kp[15, 2] > kp[16, 2] > kp[17, 2]  # roof > cowl > hood > bumper

@@ -233,8 +233,12 @@ def import_model(path: str | Path, out_dir: str | Path, name: str | None = None,
         tmp = staging / name  # the folder is named as it will be: the sidecar's name must equal it
         tmp.mkdir(parents=True)
         try:
+            atlas = _atlas_colour(result.paint_materials, loaded.arrays.materials)
+            if atlas is not None:
+                result.notes.append(f"the paint is a texture: kept as it is, fixed colour {atlas}")
+                result.paint_materials = []
             _write_blend(bpy, loaded, result, name, tmp / MESH_NAME)
-            _write_sidecar(tmp, result, path, overrides, changed, licence, source, write_sidecar)
+            _write_sidecar(tmp, result, path, overrides, changed, licence, source, write_sidecar, atlas)
             if final.exists():
                 old = staging / f"{name}.replaced"
                 os.replace(final, old)
@@ -289,15 +293,29 @@ def _write_blend(bpy, loaded: LoadedModel, result: ImportResult, name: str, path
             bpy.data.objects.remove(obj)
 
 
+def _atlas_colour(paint: list, materials: list) -> str | None:
+    """A model whose body colour comes from a texture (an atlas shared with windows, lamps, tyres) cannot be
+    repainted without painting everything: it keeps its look, as a fixed colour (the VeRi colour nearest the
+    texture's mean). None when the paint is a plain colour."""
+    from synth.blender.vehicles import REFERENCE_RGB
+
+    infos = [m for m in materials if m.name in paint]
+    if not infos or not all(m.has_texture for m in infos):
+        return None
+    rgb = np.mean([m.base_color for m in infos], axis=0)
+    return min(REFERENCE_RGB, key=lambda c: float(np.sum((np.asarray(REFERENCE_RGB[c]) - rgb) ** 2)))
+
+
 def _write_sidecar(folder: Path, result: ImportResult, source_path: Path, overrides: dict, changed, licence,
-                   source, write_sidecar) -> None:
+                   source, write_sidecar, atlas) -> None:
+    from synth.vehicles.library import PAINTABLE_COLORS
     from synth.vocabulary import KEYPOINT_NAMES
 
     paint = result.paint_materials
-    textured_only = len(paint) == 1 and len([r for r in result.roles.values() if r == "paint"]) == 1 and \
-        len(result.roles) == 1
-    policy = {"mode": "paintable", "colors": ["yellow", "orange", "green", "gray", "red", "blue", "white", "golden",
-                                              "brown", "black"]}
+    textured_only = atlas is not None
+    policy = {"mode": "paintable", "colors": list(PAINTABLE_COLORS)}
+    if atlas is not None:
+        policy = {"mode": "fixed", "color": atlas}
     write_sidecar(folder, type_name=result.type_name, mesh=MESH_NAME, keypoints=result.keypoints,
                   paint_material=paint if len(paint) != 1 else paint[0], colour_policy=policy,
                   dimensions=result.dimensions,
@@ -311,7 +329,7 @@ def _write_sidecar(folder: Path, result: ImportResult, source_path: Path, overri
             "type_scores": {k: round(float(v), 3) for k, v in result.type_scores.items()},
             "matrix": [[round(float(v), 7) for v in row] for row in result.matrix],
             "wheels": result.wheels,
-            "single_material": bool(textured_only),
+            "textured_paint_fixed_colour": bool(textured_only),
             "warnings": list(result.warnings),
             "review": review,
         },

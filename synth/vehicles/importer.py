@@ -410,7 +410,12 @@ def type_features(kps: np.ndarray) -> np.ndarray:
          (k[17, 0] - k[1, 0]) / length]
     for i in (11, 12, 13, 14, 15, 16):
         f += [(k[i, 0] - x0) / length, k[i, 2] / height]
+    # absolute sizes (metres): the unit is chosen before the final guess; an estate is lower than an MPV
+    f += [length / 4.0, height / 1.5, 2 * k[:, 1].max() / 1.8]
     return np.array(f)
+
+
+FEATURE_VERSION = b"2"
 
 
 TYPE_SAMPLES = 60  # procedural vehicles per type the type guess compares with
@@ -427,7 +432,8 @@ def _type_training() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, di
     import synth.vehicles.geometry as geometry
     import synth.vehicles.params as params
 
-    key = hashlib.sha1(b"".join(Path(m.__file__).read_bytes() for m in (geometry, params))).hexdigest()[:16]
+    key = hashlib.sha1(FEATURE_VERSION + b"".join(Path(m.__file__).read_bytes() for m in (geometry, params)))
+    key = key.hexdigest()[:16]
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pamtri" / f"import_types_{key}.npz"
     if cache.is_file():
         z = np.load(cache)
