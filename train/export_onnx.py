@@ -18,8 +18,11 @@ reid (`reid_multitask`)
 
 Verification: onnxruntime (CPU) and PyTorch run the same inputs, random ones at another batch size than the
 export's (so the dynamic axis is exercised) and real ones from a dataset (`data`, default: the run's own
-training data when it is still there); the largest absolute difference of every output must be <= 1e-4,
-else the file is removed and ValueError says by how much it differed.
+training data when it is still there); the largest absolute difference of every output must be <= 1e-4
+where the output is of magnitude <= 1 (trained heatmaps, features), and <= 1e-4 x its largest magnitude beyond
+(float32 rounding grows with the values: an untrained HRNet-W32 gives heatmaps of ~5e3 on random inputs, where
+onnxruntime and PyTorch differ by 4e-3, 7e-7 relative). Else nothing is written and ValueError says by how much
+it differed.
 """
 from __future__ import annotations
 
@@ -48,20 +51,23 @@ class ExportReport:
     inputs: dict[str, list]
     outputs: dict[str, list]
     max_abs_diff: dict[str, float] = field(default_factory=dict)  # "random" / "real" -> worst over outputs
+    output_scale: dict[str, float] = field(default_factory=dict)  # largest |output| where that worst was
     real_images: int = 0
     notes: list[str] = field(default_factory=list)
 
     def format(self) -> str:
         shapes = lambda d: ", ".join(f"{k} {v}" for k, v in d.items())  # noqa: E731
         lines = [f"{self.path}: {self.kind} network; inputs {shapes(self.inputs)}; outputs {shapes(self.outputs)}"]
-        lines += [f"  onnxruntime vs PyTorch, {name} inputs: max abs difference {diff:.2e} (<= {PARITY_TOLERANCE:g})"
+        lines += [f"  onnxruntime vs PyTorch, {name} inputs: max abs difference {diff:.2e} (outputs up to "
+                  f"{self.output_scale[name]:.3g}; bound {PARITY_TOLERANCE:g} x max(1, that))"
                   for name, diff in self.max_abs_diff.items()]
         lines += [f"  note: {note}" for note in self.notes]
         return "\n".join(lines)
 
     def as_dict(self) -> dict:
         return {"file": str(self.path), "kind": self.kind, "inputs": self.inputs, "outputs": self.outputs,
-                "max_abs_diff": self.max_abs_diff, "real_images": self.real_images, "tolerance": PARITY_TOLERANCE,
+                "max_abs_diff": self.max_abs_diff, "output_scale": self.output_scale,
+                "real_images": self.real_images, "tolerance": PARITY_TOLERANCE,
                 "notes": self.notes}
 
 
@@ -156,12 +162,15 @@ def _real_inputs(kind: str, config, data: list[Path]) -> dict[str, np.ndarray] |
     return out
 
 
-def _max_difference(session, model: nn.Module, feeds: dict[str, np.ndarray]) -> float:
+def _max_difference(session, model: nn.Module, feeds: dict[str, np.ndarray]) -> tuple[float, float]:
+    """(largest absolute difference, largest |PyTorch output| of that output), for the output whose
+    difference is largest relative to max(1, its magnitude)."""
     with torch.no_grad():
         expected = model(*[torch.from_numpy(feeds[name]) for name in feeds])
     expected = expected if isinstance(expected, tuple) else (expected,)
     got = session.run(None, feeds)
-    return max(float(np.abs(g - e.float().numpy()).max()) for g, e in zip(got, expected))
+    pairs = [(float(np.abs(g - e.float().numpy()).max()), float(e.abs().max())) for g, e in zip(got, expected)]
+    return max(pairs, key=lambda pair: pair[0] / max(1.0, pair[1]))
 
 
 def export_onnx(run: str | Path, out: str | Path, which: str = "best", data: list[str | Path] | None = None,
@@ -201,17 +210,19 @@ def export_onnx(run: str | Path, out: str | Path, which: str = "best", data: lis
                           {k: ["batch", *v] for k, v in outputs.items()})
     try:
         session = onnxruntime.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
-        report.max_abs_diff["random"] = _max_difference(session, model, _random_inputs(inputs, CHECK_BATCH))
+        checks = {"random": _random_inputs(inputs, CHECK_BATCH)}
         real = _real_inputs(kind, config, [Path(d) for d in (data if data else default_data)])
         if real is None:
             report.notes.append("no dataset to take real inputs from (give --data DIR): checked on random inputs only")
         else:
             report.real_images = len(real["image"])
-            report.max_abs_diff["real"] = _max_difference(session, model, real)
-        worst = max(report.max_abs_diff.values())
-        if not worst <= PARITY_TOLERANCE:
-            raise ValueError(f"{out}: onnxruntime differs from PyTorch by {worst:.3g} (> {PARITY_TOLERANCE:g}); "
-                             "not written")
+            checks["real"] = real
+        for name, feeds in checks.items():
+            diff, scale = _max_difference(session, model, feeds)
+            report.max_abs_diff[name], report.output_scale[name] = diff, scale
+            if not diff <= PARITY_TOLERANCE * max(1.0, scale):
+                raise ValueError(f"{out}: on {name} inputs onnxruntime differs from PyTorch by {diff:.3g} (outputs "
+                                 f"up to {scale:.3g}; bound {PARITY_TOLERANCE:g} x max(1, that)); not written")
         tmp.replace(out)
     finally:
         tmp.unlink(missing_ok=True)
