@@ -22,8 +22,9 @@ def _mean_range(type_name: str, key: str, default: float) -> float:
 
 class KeypointFinder:
     def __init__(self, body: np.ndarray, glass: np.ndarray, glass_normals: np.ndarray, front: dict, rear: dict,
-                 type_name: str, tail_lamp_top: float | None = None):
-        self.tail_lamp_top = tail_lamp_top
+                 type_name: str, lamp_tops: dict | None = None):
+        self.tail_lamp_top = (lamp_tops or {}).get("tail")
+        self.head_lamp_top = (lamp_tops or {}).get("head")
         body = body[np.argsort(body[:, 0])]
         self.body, self.glass, self.gn = body, glass, glass_normals
         self._bx = body[:, 0]
@@ -139,7 +140,16 @@ class KeypointFinder:
         self.set(i, p, method, conf)
 
     def front_upper_corner(self):
-        """Where the nose turns into the hood, on the beltline edge: support of the side profile."""
+        """Where the nose turns into the hood, on the beltline edge: support of the side profile. Buses and
+        trucks have flat fronts without that turn: the top of their head lamps."""
+        if self.type_name in ("bus", "truck") and self.head_lamp_top is not None:
+            x = self.x_tip - 0.01
+            s = self._slab(x, 0.02)
+            z = self.head_lamp_top + 0.01
+            s = s[np.abs(s[:, 2] - z) < 0.05]
+            if len(s):
+                self.set(16, (x, float(s[:, 1].max()), z), "top of the head lamps, on the side", "inferred")
+                return
         near = self.body[(self.body[:, 0] > self.x_tip - 1.0) & (self.body[:, 1] > 0.3)]
         ws_base = self._windshield_base_x()
         if ws_base is not None:
@@ -182,7 +192,7 @@ class KeypointFinder:
             self._corner(15, ws, float(ws[:, 0].max()), -1, GLASS_INSET_WS, "windshield bottom corner, inset")
             self._corner(14, ws, float(ws[:, 0].min()), +1, GLASS_INSET_TOP, "windshield top corner, inset",
                          top=True)
-        if self.type_name == "truck":
+        if self.type_name == "truck" or len(rw) < 10:  # no rear window: a cargo box's rear face
             x = self.kp[10, 0]
             s = self._slab(x, 0.02)
             top = s[:, 2].max()
@@ -191,10 +201,6 @@ class KeypointFinder:
             q = s[np.abs(s[:, 2] - z12) < 0.05]
             self.set(12, (x, q[:, 1].max(), z12), "cargo box rear face", "inferred")
             self._cross_support(13, s[s[:, 2] > top - 0.2], np.array([1.0, 1.0]), "cargo box top edge", "inferred")
-            return
-        if len(rw) < 10:
-            for i in (12, 13):
-                self.set(i, (np.nan,) * 3, "no rear window glass", "guessed")
             return
         pillar = _mean_range(self.type_name, "rear_pillar", REAR_PILLAR_DEFAULT)
         self._corner(12, rw, float(rw[:, 0].min()), +1, pillar, "rear window bottom corner, C-pillar inset",

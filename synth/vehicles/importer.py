@@ -503,6 +503,12 @@ def choose_unit(length_file: float, type_name: str, length_m: float | None) -> t
     best = min(UNITS, key=lambda u: abs(np.log(length_file * UNITS[u] / prior)))
     if abs(np.log(length_file * UNITS[best] / prior)) <= np.log(UNIT_TOLERANCE):
         return best, UNITS[best], False
+    # the coarse type may be wrong (a short bus looks like a van): the unit that fits any type's length best
+    lengths = np.array(list(_type_training()[4].values()))
+    fit = {u: np.min(np.abs(np.log(length_file * f / lengths))) for u, f in UNITS.items()}
+    best = min(fit, key=fit.get)
+    if fit[best] <= np.log(UNIT_TOLERANCE):
+        return best, UNITS[best], False
     return "scaled to the type's typical length", prior / length_file, True
 
 
@@ -561,7 +567,8 @@ def analyse(mesh: MeshArrays, path="model", type_name: str | None = None, length
         if sel.any():
             lamp_points[kind] = samples[sel[sample_tri]]
     glass_sel = tri_role == "glass"
-    tail_lamps = [i for i, m in enumerate(mesh.materials) if name_roles[i] == "lamp" and _lamp_kind(m) == "tail"]
+    tail_lamps = {k: [i for i, m in enumerate(mesh.materials) if name_roles[i] == "lamp" and _lamp_kind(m) == k]
+                  for k in ("head", "tail")}
     rot, notes = find_frame(samples[outer[sample_tri]], lamp_points, samples[glass_sel[sample_tri]],
                             samples[wheel_tri[sample_tri]] if wheel_tri.any() else None)
     v = verts @ rot.T
@@ -684,13 +691,14 @@ def _keypoints_metric(mesh, path, tail_lamps, tris, tri_mat, tri_role, wheel_tri
         y_hub = float(p[axis, 1].max()) if axis.any() else float(p[:, 1].max()) - 0.015
         return {"x": xc, "z": zc, "radius": r, "y_hub": y_hub}
 
-    tail = np.isin(tri_mat, tail_lamps)
-    tail_top = None
-    if tail.any():
-        tp = vm[np.unique(tris[tail])]
-        tp = tp[tp[:, 0] < tp[:, 0].min() + 0.3]
-        tail_top = float(tp[:, 2].max())
-    finder = finder_cls(body, g_pts, g_n, wheel_metric(front), wheel_metric(rear), type_name, tail_top)
+    lamp_tops = {}
+    for kind, mats in tail_lamps.items():
+        sel = np.isin(tri_mat, mats)
+        if sel.any():
+            tp = vm[np.unique(tris[sel])]
+            tp = tp[tp[:, 0] < tp[:, 0].min() + 0.3] if kind == "tail" else tp[tp[:, 0] > tp[:, 0].max() - 0.3]
+            lamp_tops[kind] = float(tp[:, 2].max())
+    finder = finder_cls(body, g_pts, g_n, wheel_metric(front), wheel_metric(rear), type_name, lamp_tops)
     left, meth = finder.run()
     missing = [i for i in range(18) if not np.all(np.isfinite(left[i]))]
     if missing:
