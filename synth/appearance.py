@@ -63,7 +63,7 @@ class MarksConfig(Config):
     taxi_prob: float = 0.04  # sedans: taxi livery (a two-colour side band)
     dirt_prob: float = 0.5  # probability that an identity is dirty at all
     dirt: Range = (0.1, 0.8)  # dirt strength on the lower body and wheel arches when dirty
-    dent_prob: float = 0.1  # dents and scratches
+    dent_prob: float = 0.1  # dents and scratches (drawn as scratches on the sides)
 
 
 @dataclass

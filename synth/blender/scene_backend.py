@@ -201,9 +201,9 @@ class SceneBuilder:
                 setattr(n, key, value)
             return n
 
-        def math(op, a, b=0.0):
+        def math(op, a, b=0.0, c=0.0):
             n = node("ShaderNodeMath", operation=op)
-            for socket, value in zip(n.inputs, (a, b)):
+            for socket, value in zip(n.inputs, (a, b, c)):
                 if isinstance(value, bpy.types.NodeSocket):
                     nt.links.new(value, socket)
                 else:
@@ -227,22 +227,20 @@ class SceneBuilder:
         self._sky_seed = node("ShaderNodeValue")
         azimuth = math("ARCTAN2", y, x)  # -pi..pi
         column = math("ADD", math("FLOOR", math("MULTIPLY", azimuth, 40 / 6.2832)), self._sky_seed.outputs[0])
-        block = math("ADD", math("FLOOR", math("MULTIPLY", azimuth, 7 / 6.2832)), self._sky_seed.outputs[0])
+        # one white-noise lookup per column gives its building height (R), whether it holds a building (G) and
+        # its tree height (B): the world is evaluated at every shading point's light sample, keep it lean
         tall = node("ShaderNodeTexWhiteNoise", noise_dimensions="1D")
         nt.links.new(column, tall.inputs["W"])
-        district = node("ShaderNodeTexWhiteNoise", noise_dimensions="1D")
-        nt.links.new(math("ADD", block, 17.0), district.inputs["W"])
-        trees = node("ShaderNodeTexNoise", noise_dimensions="1D")
-        trees.inputs["Scale"].default_value = 2.5
-        trees.inputs["Detail"].default_value = 2.0
-        nt.links.new(math("ADD", math("MULTIPLY", azimuth, 1.0), self._sky_seed.outputs[0]), trees.inputs["W"])
+        rgb = node("ShaderNodeSeparateColor")
+        nt.links.new(tall.outputs["Color"], rgb.inputs[0])
+        height, gate, tree = rgb.outputs
         # heights in z of the direction (about the sine of the elevation angle)
-        building_h = math("MULTIPLY", math("ADD", math("POWER", tall.outputs["Value"], 2.0), 0.15),
-                          math("MULTIPLY", math("GREATER_THAN", district.outputs["Value"], 0.45), 0.2))
-        tree_h = math("MULTIPLY", math("MAXIMUM", math("SUBTRACT", trees.outputs["Factor"], 0.35), 0.0), 0.3)
+        building_h = math("MULTIPLY", math("ADD", math("POWER", height, 2.0), 0.15),
+                          math("MULTIPLY", math("GREATER_THAN", gate, 0.45), 0.2))
+        tree_h = math("MULTIPLY_ADD", tree, 0.06, 0.02)
         is_building = math("GREATER_THAN", building_h, tree_h)
         in_band = math("LESS_THAN", z, math("MAXIMUM", building_h, tree_h))
-        facade = mix(tall.outputs["Value"], (0.09, 0.09, 0.095, 1.0), (0.3, 0.29, 0.27, 1.0)).outputs[2]
+        facade = mix(height, (0.09, 0.09, 0.095, 1.0), (0.3, 0.29, 0.27, 1.0)).outputs[2]
         band = mix(is_building, (0.025, 0.05, 0.02, 1.0), facade).outputs[2]
         # sky: hazy and bright at the horizon, deeper towards the zenith
         haze = node("ShaderNodeMapRange")

@@ -25,7 +25,7 @@ BODY_COLOR_PROP = "pamtri_body_color"
 SEE_THROUGH_PROP = "pamtri_see_through"
 KIND_PROP = "pamtri_kind"
 LOOK_PROP = "pamtri_look"
-LOOK_VERSION = 6  # bump when a graph changes: libraries built before get their materials rebuilt at load
+LOOK_VERSION = 7  # bump when a graph changes: libraries built before get their materials rebuilt at load
 SEE_THROUGH_KINDS = ("glass", "interior", "seat", "dashboard")
 SHARED_IMAGES = {"plate": (320, 100), "glass_marks": (256, 128), "side_marks": (512, 128)}  # name: (w, h)
 
@@ -192,7 +192,6 @@ def _build_paint(mat: bpy.types.Material) -> None:
     (x, y, z), (_nx, ny, _nz) = g.coords()
     metallic, rough, coat_rough = g.split(g.attr("pamtri_finish"))
     coat, flake, pearl = g.split(g.attr("pamtri_finish2"))
-    _dirt, dents, _ = g.split(g.attr("pamtri_wear"))
     roof = g.math("GREATER_THAN", z, g.attr("pamtri_roof_z", "Fac"))
     colour = g.mix_rgb(roof, g.attr(BODY_COLOR_PROP, "Color"), g.attr("pamtri_roof_color", "Color"))
     # livery and scratches on the sides: u along the length, mirrored on the left so text reads correctly
@@ -210,14 +209,11 @@ def _build_paint(mat: bpy.types.Material) -> None:
     # normal pass that the denoiser keeps; a fine roughness sparkle is unguided noise at 3 samples.)
     roughness = g.math("MULTIPLY_ADD", dirt, 0.5, rough, clamp=True)
     specular = g.math("MULTIPLY_ADD", flake, 0.6, 0.5)
-    # dents: broad dimples in both layers
-    dimples = g.new("ShaderNodeTexNoise", Scale=3.0, Detail=1.0)
-    dent_bump = g.new("ShaderNodeBump", Strength=g.math("MULTIPLY", dents, 0.35), Distance=0.02,
-                      Height=dimples.outputs["Factor"])
+    # (Dents show as the side texture's scratches: a bump node evaluates its height three times per shading
+    # point, which cost more than the rest of the paint.)
     bsdf = g.new("ShaderNodeBsdfPrincipled", **{
         "Base Color": colour, "Metallic": metallic, "Roughness": roughness, "Specular IOR Level": specular,
         "Coat Weight": g.math("MULTIPLY", coat, g.math("SUBTRACT", 1.0, dirt)), "Coat Roughness": coat_rough,
-        "Coat Normal": dent_bump.outputs["Normal"], "Normal": dent_bump.outputs["Normal"],
         "Thin Film Thickness": pearl, "Thin Film IOR": 1.45})
     g.finish(bsdf.outputs["BSDF"])
     mat.diffuse_color = (0.5, 0.5, 0.5, 1.0)
