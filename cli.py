@@ -313,7 +313,7 @@ def import_images_cmd(root, out, labels, veri_names, split, shard_size, skip_bad
 
 @main.group(name="export")
 def export_group():
-    """Write a dataset directory in another toolkit's format (docs/IMPORT.md)."""
+    """Write a dataset directory in another toolkit's format (docs/IMPORT.md), or a network as ONNX (docs/OWN_DATA.md)."""
 
 
 @export_group.command("pamtri-csv")

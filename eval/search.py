@@ -6,8 +6,8 @@ results.
 on disk, so a 1M-image gallery never has to be in memory): one matrix product per block (eval.distance), the
 block's K best by `np.argpartition`, merged with the K best so far. Memory: the query features, one block of
 gallery rows (at most `block_elements` values), one (queries x block) distance block (the same bound) and
-(queries x 2K) candidates. Results are ordered by ascending distance,
-ties by gallery index.
+(queries x 2K) candidates. Results are ordered by ascending distance, ties by gallery index (among equal
+distances at a block's K-th place, `argpartition` keeps any one).
 """
 from __future__ import annotations
 

@@ -48,6 +48,16 @@ def test_matches_are_unknown_where_an_identity_is():
     assert matches.tolist() == [[True, False, None], [None, None, None]]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One intra-op thread, as tests/test_pose.py: on a small shared CPU, torch's spinning threads slow these
+    tiny networks down."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """A K+H ReID run (one step) whose config names a (one-step) pose run: search must make pose sidecars."""
@@ -78,8 +88,11 @@ def test_search_command_end_to_end_with_cache(runs, tmp_path):
     document = json.loads((tmp_path / "out" / "results.json").read_text())
     first, second = document["queries"]
     assert first["query"] == "0002_c001_0001.jpg" and second["query"] == "queries/0001_c000_0000.jpg"
-    # the query is in the gallery: the same stored bytes and the same sidecar give the same feature
-    assert first["results"][0]["image_name"] == "0002_c001_0001.jpg" and first["results"][0]["distance"] < 1e-3
+    # the query is in the gallery: it finds itself first, far nearer than anything else (not at exactly 0: its
+    # sidecar is predicted in another batch, and the barely trained pose network's flat heatmaps are quantised
+    # to uint8, so a rounding can move a keypoint)
+    assert first["results"][0]["image_name"] == "0002_c001_0001.jpg"
+    assert first["results"][0]["distance"] < 0.05 * first["results"][1]["distance"]
     for entry in document["queries"]:
         distances = [r["distance"] for r in entry["results"]]
         assert distances == sorted(distances) and len(distances) == 4
