@@ -62,10 +62,10 @@ def _material_info(mat) -> MaterialInfo:
 
     base = bsdf.inputs["Base Color"]
     info.base_color = tuple(base.default_value[:3])
-    if base.is_linked:
-        info.has_texture = True
+    if base.is_linked and not mat.get("pamtri_paint", False):  # our own paint drives its colour itself
         node = base.links[0].from_node
         if node.type == "TEX_IMAGE" and node.image is not None and node.image.size[0] > 0:
+            info.has_texture = True  # an image gives the body its colour (an atlas)
             img = node.image
             px = np.empty(img.size[0] * img.size[1] * img.channels, np.float32)
             img.pixels.foreach_get(px)
@@ -299,8 +299,12 @@ def _atlas_colour(paint: list, materials: list) -> str | None:
     texture's mean). None when the paint is a plain colour."""
     from synth.blender.vehicles import REFERENCE_RGB
 
+    from synth.vehicles.importer import role_from_material
+
     infos = [m for m in materials if m.name in paint]
     if not infos or not all(m.has_texture for m in infos):
+        return None
+    if any(role_from_material(m)[0] == "paint" for m in infos):  # named paint: repainted even if textured
         return None
     rgb = np.mean([m.base_color for m in infos], axis=0)
     return min(REFERENCE_RGB, key=lambda c: float(np.sum((np.asarray(REFERENCE_RGB[c]) - rgb) ** 2)))

@@ -127,10 +127,18 @@ class KeypointFinder:
                 self.set(11, (x, float(s[:, 1].max()), z), how, "inferred")
                 return
         x = self.kp[10, 0] + 0.01
+        # on the deck (boot lid / tailgate top) 4.5 cm inboard of the beltline edge, as geometry.keypoints does
         x = self.kp[10, 0] + 0.01
         s = self._slab(x, 0.012)
         s = s[s[:, 2] > self.kp[10, 2] + 0.1]
-        return self._cross_support(11, s, np.array([2.0, 1.0]), "tail shoulder (cross-section corner)", "measured")
+        if len(s) == 0:
+            self.set(11, (np.nan,) * 3, "tail top not found", "guessed")
+            return
+        belt = s[np.argmax(s[:, 1:] @ np.array([1.0, 2.0]))]
+        y = belt[1] - DECK_INSET
+        col = s[(np.abs(s[:, 1] - y) < 0.015) & (s[:, 2] < belt[2] + 0.06)]  # the deck, not a tailgate above
+        z = float(col[:, 2].max()) if len(col) else float(belt[2])
+        self.set(11, (x, y, z), "tail top, inboard of the beltline edge", "measured")
 
     def _cross_support(self, i, s, d, method, conf):
         if len(s) == 0:
@@ -238,5 +246,6 @@ class KeypointFinder:
 
 
 GLASS_INSET_WS = 0.04
+DECK_INSET = 0.045  # the rear upper corner sits this far inboard of the beltline edge
 GLASS_INSET_TOP = 0.055  # roof corners: measured from the glass edge up at the roof (the roof edge is 1.5 cm in)
 REAR_PILLAR_DEFAULT = 0.11

@@ -35,7 +35,7 @@ ROLE_KEYWORDS = (
     ("glass", ("glass", "window", "windshield", "windscreen", "transparent")),
     ("tyre", ("tyre", "tire", "rubber")),
     ("rim", ("=rim", "=rims", "hubcap", "alloy", "spoke", "wheel")),
-    ("lamp", ("headl", "taill", "lamp", "light", "indicator", "brake", "blinker", "reflector")),
+    ("lamp", ("headl", "taill", "lamp", "light", "indicator", "brake", "blinker", "reflector", "lens")),
     ("plate", ("plate", "licen", "number")),
     ("paint", ("paint", "body", "exterior", "colour", "color", "shell")),
     ("trim", ("trim", "chrome", "black", "plastic", "grille", "grill", "mirror", "bumper", "metal", "frame")),
@@ -606,7 +606,10 @@ def analyse(mesh: MeshArrays, path="model", type_name: str | None = None, length
     body_v = _points_of(body_tri, v0, tris, s - shift, sample_tri)
     if len(body_v) < 50:
         raise ImportFailure(path, "nothing but wheels in the file: no body found")
-    x_tip, x_end = body_v[:, 0].max(), body_v[:, 0].min()
+    # the length is the painted shell's where it is named (bumper strips, tow hooks and lenses stand out of it)
+    painted = body_tri & (tri_role == "paint")
+    shell = _points_of(painted, v0, tris, s - shift, sample_tri) if painted.sum() > 50 else body_v
+    x_tip, x_end = shell[:, 0].max(), shell[:, 0].min()
     low = body_v[body_v[:, 2] < ground + 0.45 * (body_v[:, 2].max() - ground)]
     y_mid = (low[:, 1].max() + low[:, 1].min()) / 2
     centre = np.array([(x_tip + x_end) / 2, y_mid, ground])
@@ -696,6 +699,9 @@ def _keypoints_metric(mesh, path, tail_lamps, tris, tri_mat, tri_role, wheel_tri
         sel = np.isin(tri_mat, mats)
         if sel.any():
             tp = vm[np.unique(tris[sel])]
+            tp = tp[tp[:, 2] < 0.6 * vm[:, 2].max()]  # not the clearance lamps on a cab roof
+            if not len(tp):
+                continue
             tp = tp[tp[:, 0] < tp[:, 0].min() + 0.3] if kind == "tail" else tp[tp[:, 0] > tp[:, 0].max() - 0.3]
             lamp_tops[kind] = float(tp[:, 2].max())
     finder = finder_cls(body, g_pts, g_n, wheel_metric(front), wheel_metric(rear), type_name, lamp_tops)
