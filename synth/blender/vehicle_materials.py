@@ -91,6 +91,7 @@ class _Graph:
         node = self.new("ShaderNodeAttribute")
         node.attribute_type = "OBJECT"
         node.attribute_name = name
+        node.name = name  # (a repeated one gets Blender's .001 suffix)
         return node.outputs[output]
 
     def split(self, vector):
