@@ -207,6 +207,10 @@ class KeypointFinder:
             floor = self.box_floor()
             z12 = floor + 0.55 * (top - floor)
             q = s[np.abs(s[:, 2] - z12) < 0.05]
+            if len(q) == 0 or not np.isfinite(z12):
+                self.set(12, (np.nan,) * 3, "no rear window and no box face", "guessed")
+                self.set(13, (np.nan,) * 3, "no rear window and no box face", "guessed")
+                return
             self.set(12, (x, q[:, 1].max(), z12), "cargo box rear face", "inferred")
             self._cross_support(13, s[s[:, 2] > top - 0.2], np.array([1.0, 1.0]), "cargo box top edge", "inferred")
             return
