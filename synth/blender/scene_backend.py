@@ -21,6 +21,7 @@ from mathutils.bvhtree import BVHTree
 from synth.camera import (
     blender_camera_params, blender_matrix_world, camera_centre, pixel_rays, segment_box_entry)
 from synth.blender.occluders import OccluderPool, mesh_object
+from synth.blender.sky import set_sky
 from synth.vehicles.library import lower_cabin_box
 from synth.vocabulary import VIS_OCCLUDED, VIS_OUTSIDE, VIS_VISIBLE
 
@@ -183,9 +184,10 @@ class SceneBuilder:
 
     # world: sky dome, a skyline band and the ground light the vehicle and show in its paint and glass
     def _build_world(self):
-        """A sky brighter towards the horizon above a band of buildings and trees round the horizon (blocky
-        columns of random height, a smoother tree line), over the ground: what glossy bodies and windows
-        mirror by a road. Camera rays never see it (the film is transparent)."""
+        """The sky (synth/blender/sky.py): seen in glossy bodies and windows, lighting the scene with the sun.
+        Camera rays never see it (the film is transparent)."""
+        from synth.blender.sky import sky_node
+
         world = bpy.data.worlds.new("sky")
         self.scene.world = world
         # The world changes every image: a small importance map keeps its rebuild cheap (the default 1024 px
@@ -194,72 +196,13 @@ class SceneBuilder:
         world.cycles.sample_map_resolution = 32
         nt = world.node_tree
         nt.nodes.clear()
-
-        def node(kind, **settings):
-            n = nt.nodes.new(kind)
-            for key, value in settings.items():
-                setattr(n, key, value)
-            return n
-
-        def math(op, a, b=0.0, c=0.0):
-            n = node("ShaderNodeMath", operation=op)
-            for socket, value in zip(n.inputs, (a, b, c)):
-                if isinstance(value, bpy.types.NodeSocket):
-                    nt.links.new(value, socket)
-                else:
-                    socket.default_value = value
-            return n.outputs[0]
-
-        def mix(fac, a, b):
-            n = node("ShaderNodeMix", data_type="RGBA")
-            nt.links.new(fac, n.inputs[0])
-            for socket, value in ((n.inputs[6], a), (n.inputs[7], b)):
-                if isinstance(value, bpy.types.NodeSocket):
-                    nt.links.new(value, socket)
-                else:
-                    socket.default_value = value
-            return n
-
-        coord = node("ShaderNodeTexCoord")
-        sep = node("ShaderNodeSeparateXYZ")
-        nt.links.new(coord.outputs["Generated"], sep.inputs[0])
-        x, y, z = sep.outputs
-        self._sky_seed = node("ShaderNodeValue")
-        azimuth = math("ARCTAN2", y, x)  # -pi..pi
-        column = math("ADD", math("FLOOR", math("MULTIPLY", azimuth, 40 / 6.2832)), self._sky_seed.outputs[0])
-        # one white-noise lookup per column gives its building height (R), whether it holds a building (G) and
-        # its tree height (B): the world is evaluated at every shading point's light sample, keep it lean
-        tall = node("ShaderNodeTexWhiteNoise", noise_dimensions="1D")
-        nt.links.new(column, tall.inputs["W"])
-        rgb = node("ShaderNodeSeparateColor")
-        nt.links.new(tall.outputs["Color"], rgb.inputs[0])
-        height, gate, tree = rgb.outputs
-        # heights in z of the direction (about the sine of the elevation angle)
-        building_h = math("MULTIPLY", math("ADD", math("POWER", height, 2.0), 0.15),
-                          math("MULTIPLY", math("GREATER_THAN", gate, 0.45), 0.2))
-        tree_h = math("MULTIPLY_ADD", tree, 0.06, 0.02)
-        is_building = math("GREATER_THAN", building_h, tree_h)
-        in_band = math("LESS_THAN", z, math("MAXIMUM", building_h, tree_h))
-        facade = mix(height, (0.09, 0.09, 0.095, 1.0), (0.3, 0.29, 0.27, 1.0)).outputs[2]
-        band = mix(is_building, (0.025, 0.05, 0.02, 1.0), facade).outputs[2]
-        # sky: hazy and bright at the horizon, deeper towards the zenith
-        haze = node("ShaderNodeMapRange")
-        nt.links.new(z, haze.inputs["Value"])
-        haze.inputs["From Min"].default_value, haze.inputs["From Max"].default_value = 0.0, 0.7
-        self._sky_mix = mix(haze.outputs["Result"], (0.8, 0.85, 0.9, 1.0), (0.35, 0.5, 0.85, 1.0))
-        # at half contrast against the sky: a rough coat blurs the band, and at 3 samples a sharp, dark band
-        # seen through a blurred reflection is grain the denoiser keeps
-        half = node("ShaderNodeMix", data_type="RGBA")
-        half.inputs[0].default_value = 0.5
-        nt.links.new(self._sky_mix.outputs[2], half.inputs[6])
-        nt.links.new(band, half.inputs[7])
-        with_band = mix(in_band, self._sky_mix.outputs[2], half.outputs[2])
-        self._ground_mix = mix(math("LESS_THAN", z, 0.0), with_band.outputs[2], (0.18, 0.17, 0.16, 1.0))
-        bg = node("ShaderNodeBackground")
-        out = node("ShaderNodeOutputWorld")
-        nt.links.new(self._ground_mix.outputs[2], bg.inputs["Color"])
+        coord = nt.nodes.new("ShaderNodeTexCoord")
+        sky = sky_node(nt, coord.outputs["Generated"])
+        bg = nt.nodes.new("ShaderNodeBackground")
+        out = nt.nodes.new("ShaderNodeOutputWorld")
+        nt.links.new(sky.outputs["Color"], bg.inputs["Color"])
+        nt.links.new(sky.outputs["Strength"], bg.inputs["Strength"])
         nt.links.new(bg.outputs["Background"], out.inputs["Surface"])
-        self._sky_bg = bg
 
     def _build_camera_and_sun(self):
         cam = bpy.data.cameras.new("camera")
@@ -339,11 +282,9 @@ class SceneBuilder:
         self.sun.data.color = sun_rgb
         self.sun.data.angle = np.radians(sample.sun_angle)
         sky = np.asarray(sample.sky_color)
-        self._sky_mix.inputs[6].default_value = (*(0.45 * sky + 0.55 * sky.max()), 1.0)  # paler at the horizon
-        self._sky_mix.inputs[7].default_value = (*sky, 1.0)
-        self._ground_mix.inputs[7].default_value = (*sample.ground_color, 1.0)
-        self._sky_seed.outputs[0].default_value = float(sample.seed % 9973)  # a different skyline per image
-        self._sky_bg.inputs["Strength"].default_value = sample.sky_strength
+        # paler at the horizon; a different skyline per image
+        set_sky(self.scene, 0.45 * sky + 0.55 * sky.max(), sky, sample.ground_color, sample.seed % 9973,
+                sample.sky_strength)
         self.scene.view_settings.exposure = sample.exposure
 
     def set_ground(self, sample, vehicle: LoadedVehicle) -> None:

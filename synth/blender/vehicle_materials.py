@@ -25,7 +25,7 @@ BODY_COLOR_PROP = "pamtri_body_color"
 SEE_THROUGH_PROP = "pamtri_see_through"
 KIND_PROP = "pamtri_kind"
 LOOK_PROP = "pamtri_look"
-LOOK_VERSION = 7  # bump when a graph changes: libraries built before get their materials rebuilt at load
+LOOK_VERSION = 8  # bump when a graph changes: libraries built before get their materials rebuilt at load
 SEE_THROUGH_KINDS = ("glass", "interior", "seat", "dashboard")
 SHARED_IMAGES = {"plate": (320, 100), "glass_marks": (256, 128), "side_marks": (512, 128)}  # name: (w, h)
 
@@ -222,23 +222,26 @@ def _build_paint(mat: bpy.types.Material) -> None:
 
 
 def _build_glass(mat: bpy.types.Material, tint=(0.92, 0.97, 0.96)) -> None:
-    """Window glass: Fresnel-weighted glossy reflection over a tinted Transparent BSDF (no refraction: at a
-    few samples per pixel a refracting pane over the cabin is mostly noise), with the windshield's stickers."""
+    """Window glass: the sky seen along the reflection vector, emitted with a Fresnel weight, over a tinted
+    Transparent BSDF (synth/blender/sky.py says why not a glossy closure; no refraction either: at a few
+    samples per pixel a refracting pane over the cabin is mostly noise), with the windshield's stickers."""
+    from synth.blender.sky import sky_node
+
     g = _Graph(mat)
     (x, y, z), (nx, _ny, _nz) = g.coords()
     fresnel = g.new("ShaderNodeLayerWeight", Blend=0.12).outputs["Fresnel"]
     reflect = g.map_range(fresnel, 0.0, 1.0, 0.1, 1.0)
     transmission = g.attr("pamtri_glass", "Fac")
-    see = g.new("ShaderNodeMix")
-    see.data_type = "RGBA"
-    see.blend_type = "MULTIPLY"
-    g.set(see, 0, 1.0)
-    see.inputs[6].default_value = (*tint, 1.0)
-    g.nt.links.new(g.new("ShaderNodeCombineXYZ", X=transmission, Y=transmission, Z=transmission).outputs[0],
-                   see.inputs[7])
-    clear = g.new("ShaderNodeBsdfTransparent", Color=see.outputs[2])
-    mirror = g.new("ShaderNodeBsdfGlossy", Roughness=0.03)
-    shader = g.mix_shader(reflect, clear.outputs[0], mirror.outputs[0])
+    see = g.mix_rgb(g.math("MULTIPLY", g.math("SUBTRACT", 1.0, reflect), transmission), (0.0, 0.0, 0.0), tint)
+    clear = g.new("ShaderNodeBsdfTransparent", Color=see)
+    sky = sky_node(g.nt, g.new("ShaderNodeTexCoord").outputs["Reflection"])
+    mirror = g.new("ShaderNodeEmission", Color=sky.outputs["Color"],
+                   Strength=g.math("MULTIPLY", sky.outputs["Strength"], reflect))
+    shader = g.new("ShaderNodeAddShader")
+    g.nt.links.new(clear.outputs[0], shader.inputs[0])
+    g.nt.links.new(mirror.outputs[0], shader.inputs[1])
+    shader = shader.outputs[0]
+    mat.cycles.emission_sampling = "NONE"  # a reflection, not a lamp: no light samples towards the windows
     # stickers: on the windshield, read from the front
     u, v = _projected(g, "pamtri_windshield", y, z, 0.0)
     tex = g.image("glass_marks", u, v, "pamtri_glass_tex")

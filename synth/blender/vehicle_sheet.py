@@ -60,11 +60,16 @@ def _setup_scene(width: int, height: int, samples: int):
     scene.render.resolution_percentage = 100
     scene.render.image_settings.file_format = "PNG"
     scene.view_settings.view_transform = "Standard"
+    from synth.blender.sky import set_sky, sky_node
+
     world = bpy.data.worlds.new("pamtri_sheet_world")
     world.color = (0.55, 0.6, 0.68)
-    bg = world.node_tree.nodes.get("Background")
-    bg.inputs["Color"].default_value = (0.55, 0.6, 0.68, 1)
-    bg.inputs["Strength"].default_value = 0.9
+    nt = world.node_tree
+    bg = nt.nodes.get("Background")
+    sky = sky_node(nt, nt.nodes.new("ShaderNodeTexCoord").outputs["Generated"])
+    nt.links.new(sky.outputs["Color"], bg.inputs["Color"])
+    nt.links.new(sky.outputs["Strength"], bg.inputs["Strength"])
+    set_sky(scene, (0.8, 0.85, 0.9), (0.35, 0.5, 0.85), (0.25, 0.25, 0.25), 0.0, 0.9)
     scene.world = world
     sun = bpy.data.objects.new("sun", bpy.data.lights.new("sun", "SUN"))
     sun.data.energy = 3.5
