@@ -64,6 +64,7 @@ class MarksConfig(Config):
     dirt_prob: float = 0.5  # probability that an identity is dirty at all
     dirt: Range = (0.1, 0.8)  # dirt strength on the lower body and wheel arches when dirty
     dent_prob: float = 0.1  # dents and scratches (drawn as scratches on the sides)
+    roof_box_prob: float = 0.05  # cars, pickups and vans: a roof box (cargo pod) on the roof
 
 
 @dataclass
@@ -96,6 +97,8 @@ class IdentityLook:
     dirt: float
     dents: float
     marks_seed: int
+    # (length and width as fractions of the roof's, height in metres, linear grey albedo); () = no roof box
+    roof_box: tuple = ()
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -178,8 +181,15 @@ def identity_look(config: AppearanceConfig, seed: int, identity) -> IdentityLook
     livery_rgb = tuple(float(c) for c in marks.uniform(0.05, 0.95, 3))
     dirt = _u(marks, mc.dirt) if marks.random() < mc.dirt_prob else 0.0
     dents = float(marks.uniform(0.3, 1.0)) if marks.random() < mc.dent_prob else 0.0
+    # accessories from their own stream: looks drawn before they existed keep their other marks
+    extra = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(0xAB, int(identity.vehicle_id))))
+    roof_box = ()
+    if not heavy and extra.random() < mc.roof_box_prob:
+        shade = float(extra.choice([0.015, 0.05, 0.2, 0.6], p=[0.55, 0.2, 0.15, 0.1]))  # black .. white
+        length, width, height = extra.uniform(0.75, 1.05), extra.uniform(0.5, 0.75), extra.uniform(0.3, 0.42)
+        roof_box = (float(length), float(width), float(height), shade)
     return IdentityLook(
-        finish=finish, metallic=float(metallic), roughness=float(roughness), coat=float(coat),
+        roof_box=roof_box, finish=finish, metallic=float(metallic), roughness=float(roughness), coat=float(coat),
         coat_roughness=float(coat_rough), flake=float(flake), pearl=float(pearl), two_tone=two_tone,
         roof_rgb=tuple(float(c) for c in roof), glass_transmission=glass, plate_style=style, plate_text=text,
         plate_mask=config.plate.mask, stickers=tuple(stickers), livery=livery, livery_rgb=livery_rgb,

@@ -76,7 +76,7 @@ class SampleRenderer:
 
         size = self.config.image.size
         vehicle = self.builder.show_vehicle(sample.identity.model_index, sample.identity.paint_rgb, sample.look)
-        frame = frame_vehicle(sample, vehicle.hull, size)
+        frame = frame_vehicle(sample, vehicle.outline, size)
         self.builder.set_camera(frame["K_render"], frame["Rt"], frame["render_size"])
         self.builder.set_lighting(sample, blackbody_rgb(sample.sun_temperature))
         self.builder.set_ground(sample, vehicle)
@@ -109,7 +109,7 @@ class SampleRenderer:
         uv, _ = project(K, Rt, vehicle.asset.keypoints)
         vis = self.builder.keypoint_visibility(vehicle.asset.keypoints, uv, K, Rt, size)
         amodal, visible = self.builder.visibility_grid(K, Rt, size, grid=32, occluded=bool(sample.occluders))
-        labels = {"keypoints": np.column_stack([uv, vis]), "box": box_of(project(K, Rt, vehicle.hull)[0]),
+        labels = {"keypoints": np.column_stack([uv, vis]), "box": box_of(project(K, Rt, vehicle.outline)[0]),
                   "amodal": amodal, "visible": visible}
         if annotator.enabled:
             labels["annotator_seen"] = vis if annotator.self_tolerance <= 0 else self.builder.keypoint_visibility(

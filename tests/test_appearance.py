@@ -13,6 +13,7 @@ import pytest
 from synth.appearance import AppearanceConfig, glass_texture, identity_look, plate_texture, side_texture
 from synth.identities import IdentityConfig, plan_identities
 from synth.scene import RenderConfig
+from synth.vocabulary import TYPE_NAMES
 
 
 def _identity(vehicle_id, type_id=1, paint=(0.5, 0.05, 0.05), twin_of=-1):
@@ -126,6 +127,26 @@ def test_twins_share_model_colour_and_paint_and_differ_only_in_marks():
     assert len({t.twin_of for t in twins}) == len(twins)  # pairs, not clusters
 
 
+def test_roof_boxes_are_identity_marks_of_light_vehicles_only():
+    config = AppearanceConfig()
+    config.marks.roof_box_prob = 0.3
+    looks = [identity_look(config, 3, _identity(i, type_id=1 + i % 9)) for i in range(600)]
+    light = [lk for i, lk in enumerate(looks) if TYPE_NAMES[1 + i % 9] not in ("bus", "truck")]
+    heavy = [lk for i, lk in enumerate(looks) if TYPE_NAMES[1 + i % 9] in ("bus", "truck")]
+    assert not any(lk.roof_box for lk in heavy)
+    share = np.mean([bool(lk.roof_box) for lk in light])
+    assert 0.22 < share < 0.38, share
+    for lk in light:
+        if lk.roof_box:
+            length, width, height, shade = lk.roof_box
+            assert 0.5 < length <= 1.1 and 0.4 < width < 0.8 and 0.25 < height < 0.5 and 0 < shade < 1
+    # drawn from their own stream: switching roof boxes off leaves every other mark as it was
+    config.marks.roof_box_prob = 0.0
+    for i, lk in enumerate(looks[:50]):
+        other = identity_look(config, 3, _identity(i, type_id=1 + i % 9))
+        assert other.roof_box == () and dataclasses.replace(lk, roof_box=()) == other
+
+
 def test_the_render_config_loads_appearance_from_yaml(tmp_path):
     path = tmp_path / "render.yaml"
     path.write_text("appearance:\n  plate: {mask: blur, styles: {eu: 1.0}}\n  paint: {two_tone_prob: 0.5}\n"
@@ -179,16 +200,32 @@ def render_look_probe(models_dir: str) -> dict:
         mat.node_tree.nodes["pamtri_cabin_color"].outputs[0].default_value = original[mat.name]
     out["plate_a"] = render(sample)
     out["plate_b"] = render(dataclasses.replace(sample, look=other))
+    # the same identity and camera with and without a white roof box: pixels and the amodal label box
+    boxed = dataclasses.replace(sample, look=dataclasses.replace(sample.look, roof_box=(0.9, 0.7, 0.4, 0.6)))
+    frame = renderer.setup(boxed)
+    for name in ("roof_box", "no_box"):
+        if name == "no_box":
+            frame["vehicle"].accessory_corners = renderer.builder.roof_box.place(frame["vehicle"], ())
+        out[name] = renderer.reader.render(1)[..., :3].astype(np.int16)
+        labels = renderer.labels(boxed, frame)
+        out[name + "_label"], out[name + "_keypoints"] = labels["box"], labels["keypoints"]
     return out
 
 
-@needs_blender
-def test_the_cabin_shows_through_the_glass_and_the_plate_carries_its_characters(tmp_path):
+@pytest.fixture(scope="module")
+def look_probe(tmp_path_factory):
+    """render_look_probe's images, rendered once for the tests below."""
     from synth.label_checks import build_test_library
     from synth.render import run_in_blender_process
 
-    run_in_blender_process(build_test_library, str(tmp_path), 1)
-    out = run_in_blender_process(render_look_probe, str(tmp_path))
+    models = tmp_path_factory.mktemp("look_models")
+    run_in_blender_process(build_test_library, str(models), 1)
+    return run_in_blender_process(render_look_probe, str(models))
+
+
+@needs_blender
+def test_the_cabin_shows_through_the_glass_and_the_plate_carries_its_characters(look_probe):
+    out = look_probe
     assert out["cabin_materials"] >= 1
     changed = np.abs(out["bright_cabin"] - out["base"]).max(axis=-1) > 20
     # a bright cabin shows through the windows: a visible patch of the image changes (with opaque glass
@@ -199,3 +236,16 @@ def test_the_cabin_shows_through_the_glass_and_the_plate_carries_its_characters(
     assert len(ys) >= 4, "the plate's characters do not show"
     # only the plate changes: a small patch low on the vehicle
     assert (ys.max() - ys.min()) < 0.15 * 128 and (xs.max() - xs.min()) < 0.3 * 128
+
+
+@needs_blender
+def test_a_roof_box_sits_on_the_roof_and_the_labels_follow_it(look_probe):
+    out = look_probe
+    changed = np.abs(out["roof_box"] - out["no_box"]).max(axis=-1) > 25
+    ys, _xs = np.nonzero(changed)
+    assert changed.sum() > 60, changed.sum()
+    roof_row = out["no_box_keypoints"][[13, 14, 31, 32], 1].min()  # the rear-window and windshield tops
+    assert np.median(ys) < roof_row, (np.median(ys), roof_row)  # the box shows above the roof line
+    x0, y0, x1, y1 = out["roof_box_label"]
+    assert y0 < out["no_box_label"][1] - 3  # the amodal box grows upwards to hold it
+    assert ys.min() >= y0 - 1.5

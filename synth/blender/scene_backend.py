@@ -20,6 +20,7 @@ from mathutils.bvhtree import BVHTree
 
 from synth.camera import (
     blender_camera_params, blender_matrix_world, camera_centre, pixel_rays, segment_box_entry)
+from synth.blender.accessories import RoofBox
 from synth.blender.occluders import OccluderPool, mesh_object
 from synth.blender.sky import set_sky
 from synth.vehicles.library import lower_cabin_box
@@ -101,6 +102,12 @@ class LoadedVehicle:
         self.footprint = (verts[:, 0].min(), verts[:, 0].max(), verts[:, 1].min(), verts[:, 1].max())
         self.height = float(verts[:, 2].max())
         self.cabin = lower_cabin_box(asset.keypoints)
+        self.accessory_corners = np.zeros((0, 3))  # the identity's accessories (synth/accessories.py) when shown
+
+    @property
+    def outline(self) -> np.ndarray:
+        """Points whose projection bounds the vehicle as shown: its hull and its identity's accessories."""
+        return np.vstack([self.hull, self.accessory_corners]) if len(self.accessory_corners) else self.hull
 
     def first_hit(self, scene, depsgraph, origin, direction, max_dist):
         """First opaque hit along a ray in `scene`: this vehicle's window glass is passed through, and behind it
@@ -181,6 +188,7 @@ class SceneBuilder:
         self._build_camera_and_sun()
         self._build_ground()
         self._build_occluders(occluder_slots)
+        self.roof_box = RoofBox(self.scene, VEHICLE_PASS_INDEX)
 
     # world: sky dome, a skyline band and the ground light the vehicle and show in its paint and glass
     def _build_world(self):
@@ -256,6 +264,7 @@ class SceneBuilder:
         from synth.blender.vehicles import set_look
 
         set_look(vehicle.root, vehicle.asset, tuple(paint_rgb), look)
+        vehicle.accessory_corners = self.roof_box.place(vehicle, getattr(look, "roof_box", ()))
         return vehicle
 
     # --- per-sample update ---------------------------------------------------------------------------------

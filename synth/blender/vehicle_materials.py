@@ -11,8 +11,9 @@ shaders through object custom properties read by Attribute nodes (set by synth/b
 
 The plate characters, windshield stickers and side livery are images shared by the worker (SHARED_IMAGES),
 overwritten per identity; the shaders project them from object coordinates so they read left to right from
-the viewer on either end or side. Glass is a Fresnel mix of a glossy mirror and a Transparent BSDF: sky
-reflections and a see-through pane over the cabin, both noise-free at a few samples (a refracting pane is not).
+the viewer on either end or side. Glass emits the sky seen along its reflection vector (Fresnel-weighted) over a
+Transparent BSDF: reflections and a see-through pane over the cabin, noise-free at a few samples
+(synth/blender/sky.py says why a glossy closure or a refracting pane is not).
 
 Glass and the cabin interior carry `pamtri_see_through = True`: keypoint-visibility ray casts skip them.
 Imported lazily (bpy) by synth/blender/ modules only.
