@@ -6,10 +6,24 @@ model's share (0.5 by default: with 40 ten-colour models, 2 fixed-colour ones an
 paper's set, 400 identities x 100 images + 2 x 500). Each identity keeps one exact paint, a shade of its colour
 name drawn once from the seed; lighting makes it vary from image to image.
 
+The plan is *prefix-stable*: sample i's identity (model, colour, paint, look) and split are the same for every
+n > i, so growing a dataset only appends samples (docs/RENDER.md, "Identities and splits"). It is built as one
+endless sequence that is cut at n:
+- the catalogue of identities (models x colours, their paints, twins and hold-outs) does not depend on n;
+  `vehicle_id` numbers the catalogue, and identities that the first n samples do not reach have no images;
+- models take turns by jittered stride scheduling: a model of weight w has its j-th image at time
+  (j + u_j) / w with u_j uniform in [0, 1), and samples are those times in increasing order. Every prefix gives
+  each model its share of the images to within one image, and the order of models changes every round;
+- a model's images go over its colours in rounds, each a fresh seeded permutation of the colours: every
+  prefix gives each of the model's colours its share to within one image;
+- held-out identities are a stride over the order in which identities first appear (round(k f) of the first k
+  identities), and the queries a stride over each held-out identity's images (round(k q) of its first k images,
+  never the first, so every query has a gallery image), so both fractions hold to within one for every n.
+Everything is a pure function of (library, config, seed); n only says where the sequence stops.
+
 Held-out identities (`holdout_fraction`) never appear in `train`: their images go to `query` (a
 `query_fraction` of each identity's images) and `gallery`, so a demo can train on some identities and
-evaluate ReID on unseen ones. Sample order within the plan is a seeded shuffle, so every shard holds a mix of
-identities and viewpoints. Everything is a pure function of (library, config, seed).
+evaluate ReID on unseen ones.
 """
 from __future__ import annotations
 
@@ -42,7 +56,9 @@ class IdentityConfig(Config):
     fixed_model_share: float = 0.5  # a fixed-colour model's image share relative to a paintable model's
     holdout_fraction: float = 0.0  # fraction of identities kept out of train (evaluated in query/gallery)
     query_fraction: float = 0.2  # of a held-out identity's images, the fraction that become queries
-    shuffle: bool = True  # interleave identities over the sample order (else grouped by identity)
+    # interleave identities over the sample order; false: grouped by identity (tests, debugging), and then sample
+    # i depends on n
+    shuffle: bool = True
     max_models: int = 0  # use only this many models (spread over the library's name order); 0 = all
     colors_per_model: int = 0  # paint each paintable model in only this many of its colours (seeded); 0 = all
     # Twin hard negatives: this fraction of the identities is repainted in the exact colour and paint shade of
@@ -53,21 +69,20 @@ class IdentityConfig(Config):
 
 @dataclass(frozen=True)
 class Identity:
-    vehicle_id: int  # dense 0..I-1, in (model, colour) order
+    vehicle_id: int  # dense 0..I-1 over the catalogue, in (model, colour) order; the same for every n
     model_index: int
     model_name: str
     color_id: int
     type_id: int
     paint_rgb: tuple[float, float, float]  # linear RGB, fixed for the identity
-    num_images: int
     held_out: bool
     twin_of: int = -1  # vehicle_id of the identity whose model, colour and paint this one copies; -1 none
 
 
 @dataclass
 class IdentityPlan:
-    identities: list[Identity]
-    sample_identity: np.ndarray  # (n,) identity index of every sample
+    identities: list[Identity]  # the whole catalogue, indexed by vehicle_id (some may have no images at this n)
+    sample_identity: np.ndarray  # (n,) identity index (= vehicle_id) of every sample
     sample_split: np.ndarray  # (n,) split name of every sample
     splits: dict[str, np.ndarray] = field(default_factory=dict)  # split -> global sample indices, ascending
 
@@ -75,17 +90,23 @@ class IdentityPlan:
     def num_samples(self) -> int:
         return len(self.sample_identity)
 
+    @property
+    def num_images(self) -> np.ndarray:
+        """(I,) images of every identity among the n samples."""
+        return np.bincount(self.sample_identity, minlength=len(self.identities))
 
-def _largest_remainder(total: int, weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Integer counts proportional to weights that sum exactly to total. Ties are broken at random, so a
-    small n spreads over all models and colours instead of the first ones."""
-    exact = total * weights / weights.sum()
-    counts = np.floor(exact).astype(np.int64)
-    short = total - counts.sum()
-    jitter = rng.random(len(weights)) * 1e-9
-    order = np.argsort(-(np.round(exact - counts, 9) + jitter), kind="stable")
-    counts[order[:short]] += 1
-    return counts
+    @property
+    def present(self) -> list[Identity]:
+        """The identities that have at least one image."""
+        counts = self.num_images
+        return [ident for ident in self.identities if counts[ident.vehicle_id]]
+
+
+_CHUNK = 256  # random draws per keyed stream: sample i never depends on how many draws were made after it
+
+
+def _stream(seed: int, *key: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=tuple(int(k) for k in key)))
 
 
 def paint_shade(color_id: int, rng: np.random.Generator) -> tuple[float, float, float]:
@@ -101,7 +122,7 @@ def _make_twins(identities: list[Identity], fraction: float, seed: int) -> list[
     exact paint). Drawn from its own stream, so the rest of the plan is the same with or without twins."""
     if fraction <= 0:
         return identities
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0x7A,)))
+    rng = _stream(seed, 0x7A)
     by_model: dict[int, list[int]] = {}
     for ident in identities:
         if ident.twin_of < 0:
@@ -127,50 +148,124 @@ def _make_twins(identities: list[Identity], fraction: float, seed: int) -> list[
     return out
 
 
+def _stride(rank: np.ndarray, fraction: float, spare_first: bool = False) -> np.ndarray:
+    """Whether item `rank` (0, 1, 2, ...) is picked when round(k * fraction) of the first k items are picked
+    (with `spare_first`, at most k - 1 of them: the first item is never picked)."""
+    def picked(k):
+        count = np.floor(k * float(fraction) + 0.5)
+        return np.minimum(count, np.maximum(k - 1, 0)) if spare_first else count
+    k = np.asarray(rank, np.float64) + 1
+    return picked(k) - picked(k - 1) >= 1
+
+
+def _model_sequence(weights: np.ndarray, length: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first `length` turns of the endless model sequence: (model index, that model's occurrence number)."""
+    active = np.flatnonzero(weights > 0)
+    total = weights[active].sum()
+    horizon = (length + len(active)) / total + 1.0  # every turn with a time below this is generated
+    models, ranks, times = [], [], []
+    for m in active:
+        w = float(weights[m])
+        count = int(np.ceil(horizon * w)) + 1
+        chunks = -(-count // _CHUNK)
+        u = np.concatenate([_stream(seed, 0x1E, m, c).random(_CHUNK) for c in range(chunks)])[:count]
+        j = np.arange(count)
+        models.append(np.full(count, m))
+        ranks.append(j)
+        times.append((j + u) / w)
+    models, ranks, times = np.concatenate(models), np.concatenate(ranks), np.concatenate(times)
+    order = np.lexsort((models, times))[:length]
+    return models[order], ranks[order]
+
+
+def _colour_turns(model: int, num_colors: int, ranks: np.ndarray, seed: int) -> np.ndarray:
+    """Which of the model's colours (0..C-1) its occurrence `rank` shows: rounds of C, each a fresh permutation."""
+    if num_colors == 1 or not len(ranks):
+        return np.zeros(len(ranks), np.int64)
+    rounds = ranks // num_colors
+    out = np.empty(len(ranks), np.int64)
+    per_stream = 64  # rounds per keyed stream
+    for block in np.unique(rounds // per_stream):
+        perms = np.argsort(_stream(seed, 0x2F, model, block).random((per_stream, num_colors)), axis=1)
+        sel = rounds // per_stream == block
+        out[sel] = perms[rounds[sel] % per_stream, ranks[sel] % num_colors]
+    return out
+
+
+def _occurrence_rank(values: np.ndarray) -> np.ndarray:
+    """For every entry, how many earlier entries have the same value."""
+    order = np.argsort(values, kind="stable")
+    sorted_values = values[order]
+    starts = np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]])
+    group_start = np.repeat(starts, np.diff(np.r_[starts, len(values)]))
+    rank = np.empty(len(values), np.int64)
+    rank[order] = np.arange(len(values)) - group_start
+    return rank
+
+
 def plan_identities(models, n: int, seed: int, config: IdentityConfig | None = None) -> IdentityPlan:
     """The identity of every sample 0..n-1. `models` are VehicleAsset-like objects (name, type_id, colors,
-    fixed_color)."""
+    fixed_color). Sample i's identity and split do not depend on n (with `shuffle`, the default)."""
     config = config or IdentityConfig()
     if not models:
         raise ValueError("no vehicle models to plan identities for")
+    n = int(n)
     weights = np.array([config.fixed_model_share if m.fixed_color else 1.0 for m in models], np.float64)
-    # Subsets (small demo datasets with enough images per identity) draw from their own stream, so the
-    # default plan is the same with or without them.
-    subset_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0x2E,)))
     if 0 < config.max_models < len(models):
         keep = np.round(np.linspace(0, len(models) - 1, config.max_models)).astype(int)
         weights[np.setdiff1d(np.arange(len(models)), keep)] = 0.0
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0x1D,)))
-    per_model = _largest_remainder(n, weights, rng)
+    # the catalogue: (model, colour) pairs, their paints; independent of n
     identities: list[Identity] = []
-    counts = []
-    for model_index, (model, count) in enumerate(zip(models, per_model)):
+    model_colors: dict[int, list[int]] = {}
+    for model_index, model in enumerate(models):
         colors = list(model.colors)[:1] if model.fixed_color else list(model.colors)
-        if config.colors_per_model and not model.fixed_color and count:
-            colors = sorted(subset_rng.permutation(colors)[:config.colors_per_model].tolist())
-        for color_id, k in zip(colors, _largest_remainder(int(count), np.ones(len(colors)), rng)):
-            if k == 0:
-                continue  # too few images for every colour of this model: no identity without images
+        if weights[model_index] <= 0 or not colors:
+            weights[model_index] = 0.0
+            continue
+        if config.colors_per_model and not model.fixed_color:
+            pick = _stream(seed, 0x2E, model_index).permutation(len(colors))[:config.colors_per_model]
+            colors = sorted(colors[int(k)] for k in pick)
+        model_colors[model_index] = [int(c) for c in colors]
+        for color_id in colors:
             identities.append(Identity(
                 vehicle_id=len(identities), model_index=model_index, model_name=model.name, color_id=int(color_id),
-                type_id=int(model.type_id), paint_rgb=paint_shade(int(color_id), rng), num_images=int(k),
+                type_id=int(model.type_id), paint_rgb=paint_shade(int(color_id), _stream(seed, 0x1D, model_index,
+                                                                                          int(color_id))),
                 held_out=False,
             ))
-            counts.append(int(k))
+    if not identities:
+        raise ValueError("no vehicle model has a colour and a positive image share (identities config)")
+    vehicle_of = {(ident.model_index, ident.color_id): ident.vehicle_id for ident in identities}
     identities = _make_twins(identities, config.twin_fraction, seed)
-    num_held = int(round(config.holdout_fraction * len(identities)))
-    held = set(rng.permutation(len(identities))[:num_held].tolist()) if num_held else set()
-    identities = [
-        Identity(**{**ident.__dict__, "held_out": ident.vehicle_id in held}) for ident in identities
-    ]
-    sample_identity = np.repeat(np.arange(len(identities)), counts)
-    if config.shuffle:
-        sample_identity = sample_identity[rng.permutation(n)]
+
+    # The endless sample sequence, long enough for every identity to have appeared (for the hold-out stride).
+    cover = max(len(c) / weights[m] for m, c in model_colors.items())
+    length = max(n, int(sum(np.ceil(cover * weights[m]) for m in model_colors)) + len(model_colors))
+    seq_model, seq_rank = _model_sequence(weights, length, seed)
+    seq_identity = np.empty(length, np.int64)
+    for m, colors in model_colors.items():
+        sel = seq_model == m
+        turns = _colour_turns(m, len(colors), seq_rank[sel], seed)
+        seq_identity[sel] = [vehicle_of[(m, colors[t])] for t in turns]
+
+    # hold-outs: a stride over the order of first appearance, so every prefix holds out its fraction
+    first_seen = seq_identity[np.sort(np.unique(seq_identity, return_index=True)[1])]
+    held_mask = _stride(np.arange(len(first_seen)), config.holdout_fraction) if config.holdout_fraction > 0 \
+        else np.zeros(len(first_seen), bool)
+    held = set(first_seen[held_mask].tolist())
+    identities = [Identity(**{**ident.__dict__, "held_out": ident.vehicle_id in held}) for ident in identities]
+
+    sample_identity = seq_identity[:n]
     split = np.full(n, "train", dtype=object)
     if held:
         is_held = np.isin(sample_identity, sorted(held))
-        is_query = rng.random(n) < config.query_fraction
+        # round(k q) of a held-out identity's first k images are queries, and never its first image: every query
+        # has a gallery image of its identity
+        is_query = _stride(_occurrence_rank(sample_identity), config.query_fraction, spare_first=True)
         split[is_held & is_query] = "query"
         split[is_held & ~is_query] = "gallery"
+    if not config.shuffle:  # grouped by identity (tests, debugging): sample i then depends on n
+        order = np.argsort(sample_identity, kind="stable")
+        sample_identity, split = sample_identity[order], split[order]
     splits = {name: np.nonzero(split == name)[0] for name in ("train", "query", "gallery") if np.any(split == name)}
     return IdentityPlan(identities=identities, sample_identity=sample_identity, sample_split=split, splits=splits)

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from synth.datasets import Sample, ShardWriter, update_manifest
-from synth.datasets.manifest import ShardLock, is_complete_shard, read_manifest, shard_files
+from synth.datasets.manifest import ShardLock, is_complete_shard, read_manifest, read_shard_header, shard_files
 from synth.datasets.schema import MANIFEST_NAME, DatasetError, shard_name
 from synth.datasets.writer import encode_image
 from synth.identities import IdentityPlan, plan_identities
@@ -345,10 +345,12 @@ def _flat(tree, prefix=""):
     return out
 
 
-def check_rerun(out: Path, meta: dict) -> None:
+def check_rerun(out: Path, meta: dict, prefix_digest=None) -> None:
     """Refuse to add shards to a dataset directory whose existing shards were made by another render (other
     seed, --n, --size, config, models or identity plan): the result would mix two datasets under one manifest.
-    A directory with no complete shard yet may be reused freely."""
+    A directory with no complete shard yet may be reused freely. A larger --n grows the dataset when
+    `prefix_digest(old_n)` (the plan digest this run's settings give for the old --n) matches the recorded
+    plan: sample i is the same for every n > i (synth/identities.py), so the existing samples stay valid."""
     if not out.is_dir() or not any(is_complete_shard(p) for p in shard_files(out)):
         return
     manifest_path = out / MANIFEST_NAME
@@ -359,7 +361,17 @@ def check_rerun(out: Path, meta: dict) -> None:
     old = read_manifest(out)
     new = yaml.safe_load(yaml.safe_dump(meta))  # as the manifest stores it (tuples become lists)
     differ = []
+    old_n, new_n = old.get("num_samples_planned"), new["num_samples_planned"]
+    growing = isinstance(old_n, int) and old_n < new_n and prefix_digest is not None
     for key in _RERUN_KEYS:
+        if growing and key == "num_samples_planned":
+            continue
+        if growing and key == "plan_digest":
+            if old.get(key) != prefix_digest(old_n):
+                differ.append(f"plan_digest: this version's plan for --n {old_n} is {prefix_digest(old_n)}, the "
+                              f"existing shards were planned as {old.get(key, '(not recorded)')} (another version "
+                              "of the planner: cannot grow them)")
+            continue
         if key not in old:
             if key == "plan_digest":  # manifests written before the digest was recorded: the other keys decide
                 continue
@@ -371,7 +383,9 @@ def check_rerun(out: Path, meta: dict) -> None:
                        for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
         elif old[key] != new[key]:
             shown = (lambda v: f"{len(v)} models" if key == "model_names" else repr(v))
-            differ.append(f"{key}: existing {shown(old[key])}, asked {shown(new[key])}")
+            differ.append(f"{key}: existing {shown(old[key])}, asked {shown(new[key])}"
+                          + (" (a dataset grows with a larger --n, it does not shrink)"
+                             if key == "num_samples_planned" else ""))
     old_files = (old.get("backgrounds") or {}).get("num_files")
     if old_files is not None and old_files != new["backgrounds"]["num_files"]:
         differ.append(f"backgrounds: existing {old_files} files, asked {new['backgrounds']['num_files']}")
@@ -423,7 +437,7 @@ def render_dataset(models_dir, out, n: int, seed: int = 0, config: RenderConfig 
         "config": config.to_dict(),
         "models_dir": str(models_dir),
         "model_names": model_names,
-        "num_identities": len(plan.identities),
+        "num_identities": len(plan.present),  # with images among these n samples (the catalogue may hold more)
         "plan_digest": plan_digest(plan),
         # what a complete dataset holds, so inspect can name the shards a never-run --shard K/N task left out
         "planned_splits": {split: {"num_samples": int(sum(len(u.samples) for u in units if u.split == split)),
@@ -431,12 +445,13 @@ def render_dataset(models_dir, out, n: int, seed: int = 0, config: RenderConfig 
                            for split in dict.fromkeys(u.split for u in units)},
         "backgrounds": {"dir": str(backgrounds) if backgrounds else None, "num_files": len(background_files)},
     }
-    check_rerun(out, meta)
+    check_rerun(out, meta, lambda old_n: plan_digest(plan_identities(models, old_n, seed, config.identities)))
     todo, locks = [], []
     out.mkdir(parents=True, exist_ok=True)
     try:
         for unit in mine:
-            if is_complete_shard(unit.path):
+            # a grown dataset's last shard of a split held fewer samples: it is rendered again, fuller
+            if is_complete_shard(unit.path) and read_shard_header(unit.path)["num_samples"] == len(unit.samples):
                 report.skipped.append(unit.path)
                 continue
             # held for the whole job: a second process given the same shards is refused now, not after rendering

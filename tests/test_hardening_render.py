@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -72,7 +73,7 @@ def test_a_rerun_with_other_settings_is_refused_and_changes_nothing(library, tmp
     assert not stale.exists()  # a dead run's temporary is removed by the next run
     before = {p.name: p.read_bytes() for p in sorted(out.iterdir())}
     for kwargs, named in ((dict(n=4, seed=6), "seed: existing 5, asked 6"),
-                          (dict(n=6, seed=5), "num_samples_planned: existing 4, asked 6"),
+                          (dict(n=2, seed=5), "num_samples_planned: existing 4, asked 2"),
                           (dict(n=4, seed=5, config=tiny_config(size=32)), "config image.size: existing 48, asked 32")):
         kwargs.setdefault("config", tiny_config())
         with pytest.raises(DatasetError, match="dataset.yaml") as error:
@@ -87,6 +88,36 @@ def test_a_rerun_with_other_settings_is_refused_and_changes_nothing(library, tmp
         assert mine not in remove_stale_temp_files() and mine.exists()
     finally:
         mine.unlink()
+
+
+def test_a_larger_n_grows_the_dataset_and_keeps_its_samples(library, tmp_path):
+    """Issue 21 item 7: sample i is the same for every n > i, so a re-run with a larger --n keeps the full shards,
+    renders the last (short) shard of a split again with more samples, and adds the rest."""
+    import h5py
+
+    from synth.datasets.validate import validate_dataset
+
+    out = tmp_path / "data"
+    render_dataset(library, out, n=4, seed=7, config=tiny_config(), workers=1, progress=False)
+
+    def columns(path):
+        with h5py.File(path) as f:
+            return {name: f[name][:] for name in ("vehicle_id", "color_id", "model_id", "keypoints", "seed")}
+
+    full_before = (out / "train-00000.h5").read_bytes()
+    short_before = columns(out / "train-00001.h5")
+    report = render_dataset(library, out, n=7, seed=7, config=tiny_config(), workers=1, progress=False)
+    assert [p.name for p in report.skipped] == ["train-00000.h5"]
+    assert sorted(p.name for p in report.written) == ["train-00001.h5", "train-00002.h5"]
+    assert (out / "train-00000.h5").read_bytes() == full_before
+    grown = columns(out / "train-00001.h5")
+    for name, values in short_before.items():  # sample 3 is the same vehicle, seen the same way
+        np.testing.assert_array_equal(grown[name][:1], values, err_msg=name)
+    manifest = read_manifest(out)
+    assert manifest["num_samples_planned"] == 7 and manifest["splits"]["train"]["num_samples"] == 7
+    assert validate_dataset(out).ok
+    with pytest.raises(DatasetError, match="it does not shrink"):
+        render_dataset(library, out, n=5, seed=7, config=tiny_config(), workers=1, progress=False)
 
 
 def _children(pid: int) -> list[int]:

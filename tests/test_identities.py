@@ -19,8 +19,8 @@ def test_subset_limits_models_and_colours():
     assert len(models) == 4
     for name in models - {"bus"}:
         assert sum(ident.model_name == name for ident in plan.identities) == 2
-    assert sum(ident.num_images for ident in plan.identities) == 600
-    assert min(ident.num_images for ident in plan.identities) >= 60
+    assert plan.num_images.sum() == 600
+    assert plan.num_images.min() >= 60
 
 
 def test_subset_options_off_leave_the_default_plan_unchanged():
@@ -28,3 +28,83 @@ def test_subset_options_off_leave_the_default_plan_unchanged():
     explicit = plan_identities(_library(), 500, seed=1, config=IdentityConfig(max_models=0, colors_per_model=0))
     assert np.array_equal(default.sample_identity, explicit.sample_identity)
     assert default.identities == explicit.identities
+
+
+# --- growing a dataset keeps its samples (issue 21 item 7) ------------------------------------------------------
+
+def _spec(config, plan, models, seed, i):
+    """Everything sample i is rendered from: identity (model, colour, paint, twin, hold-out), split, look, scene."""
+    from synth.scene import sample_scene
+
+    return sample_scene(config, plan, models, seed, i).to_dict()
+
+
+def _paper_models():
+    from tests.test_scene import paper_library
+
+    return paper_library()
+
+
+def test_sample_i_is_the_same_for_every_n():
+    from synth.scene import RenderConfig
+
+    models = _paper_models()
+    for seed in (0, 7, 12345):
+        config = RenderConfig()
+        config.identities.holdout_fraction = 0.3
+        config.identities.twin_fraction = 0.1
+        plans = {n: plan_identities(models, n, seed, config.identities) for n in (10, 20, 1000)}
+        for n in (20, 1000):
+            np.testing.assert_array_equal(plans[n].sample_identity[:10], plans[10].sample_identity)
+            assert list(plans[n].sample_split[:10]) == list(plans[10].sample_split)
+        np.testing.assert_array_equal(plans[1000].sample_identity[:20], plans[20].sample_identity)
+        assert list(plans[1000].sample_split[:20]) == list(plans[20].sample_split)
+        assert plans[10].identities == plans[20].identities == plans[1000].identities  # one catalogue
+        for i in list(range(10)) + [13, 19]:
+            wanted = _spec(config, plans[1000], models, seed, i)
+            for n in (10, 20):
+                if i < n:
+                    assert _spec(config, plans[n], models, seed, i) == wanted, (seed, n, i)
+        # split indices grow by appending: a split's shards of a smaller n are a prefix of the larger n's
+        for name, indices in plans[20].splits.items():
+            np.testing.assert_array_equal(plans[1000].splits[name][:len(indices)], indices)
+
+
+def test_prefix_stability_keeps_the_plans_properties():
+    models = _paper_models()
+    plan = plan_identities(models, 41000, seed=3, config=IdentityConfig(holdout_fraction=0.2))
+    counts = plan.num_images
+    fixed = [i.vehicle_id for i in plan.identities if i.model_name in ("bus", "truck")]
+    assert sorted(counts[fixed].tolist()) == [500, 500] and set(np.delete(counts, fixed).tolist()) == {100}
+    assert sum(i.held_out for i in plan.identities) == round(0.2 * 402)
+    held = [i.vehicle_id for i in plan.identities if i.held_out]
+    queries = np.bincount(plan.sample_identity[plan.splits["query"]], minlength=402)
+    assert all(queries[v] == round(0.2 * counts[v]) for v in held)
+    # every prefix: each model's share within one image, each colour's share within one image of its model's
+    for n in (7, 41, 333, 1000, 4321):
+        prefix = plan_identities(models, n, seed=3)
+        model_of = np.array([i.model_index for i in prefix.identities])
+        per_model = np.bincount(model_of[prefix.sample_identity], minlength=len(models)).astype(float)
+        share = np.array([0.5 if m.fixed_color else 1.0 for m in models])
+        assert np.abs(per_model - n * share / share.sum()).max() < 1.0 + 1e-9, n
+        per_identity = prefix.num_images
+        for m in range(len(models)):
+            own = per_identity[model_of == m]
+            assert own.max() - own.min() <= 1, (n, m)
+        # a small prefix spreads over models instead of piling on a few
+        if n <= 41:
+            assert per_model.max() <= 1
+
+
+def test_holdout_and_queries_hold_for_every_prefix():
+    models = _paper_models()
+    for n in (50, 500, 5000):
+        plan = plan_identities(models, n, seed=1, config=IdentityConfig(holdout_fraction=0.25, query_fraction=0.2))
+        present = plan.present
+        held = [i for i in present if i.held_out]
+        assert abs(len(held) - 0.25 * len(present)) <= 1
+        train_ids = set(plan.sample_identity[plan.splits["train"]].tolist())
+        assert train_ids.isdisjoint(i.vehicle_id for i in held)
+        if "query" in plan.splits:  # every query identity has gallery images
+            gallery_ids = set(plan.sample_identity[plan.splits["gallery"]].tolist())
+            assert set(plan.sample_identity[plan.splits["query"]].tolist()) <= gallery_ids
