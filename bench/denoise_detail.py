@@ -59,9 +59,9 @@ def _render(models: Path, out: Path, count: int, config: RenderConfig, workers: 
 
 
 def _samples(root: Path):
-    from synth.datasets import ShardDataset
+    from synth.datasets import ShardReader
 
-    data = ShardDataset(root)
+    data = ShardReader(root)
     items = [data[i] for i in range(len(data))]
     data.close()
     return items

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from synth.datasets import ShardDataset  # noqa: E402
+from train.data import ShardDataset  # noqa: E402
 from synth.toy import make_toy_dataset  # noqa: E402
 from train.device import select_device  # noqa: E402
 from train.pose.config import PoseConfig  # noqa: E402

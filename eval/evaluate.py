@@ -128,10 +128,10 @@ class DatasetImages:
     def __init__(self, root: str | Path):
         import h5py
 
-        from synth.datasets import ShardDataset
+        from synth.datasets import ShardReader
 
         self.root = Path(root)
-        self.dataset = ShardDataset(self.root, fields=("image", "image_name"))
+        self.dataset = ShardReader(self.root, fields=("image", "image_name"))
         self.by_key: dict[tuple[str, str], int] = {}
         self.by_name: dict[str, int] = {}
         offset = 0

@@ -11,7 +11,7 @@ import pytest
 import torch
 import yaml
 
-from synth.datasets import DatasetError, DatasetWriter, Sample, ShardDataset, read_manifest, write_samples
+from synth.datasets import DatasetError, DatasetWriter, Sample, ShardReader, read_manifest, write_samples
 from synth.datasets.manifest import is_complete_shard, update_manifest
 from synth.datasets.validate import validate_dataset
 
@@ -49,7 +49,7 @@ def test_write_then_read_round_trips_labels_and_pixels(tmp_path):
     manifest = read_manifest(tmp_path)
     assert manifest["splits"]["train"]["num_samples"] == 20
     assert [s["num_samples"] for s in manifest["splits"]["train"]["shards"]] == [8, 8, 4]
-    dataset = ShardDataset(tmp_path)
+    dataset = ShardReader(tmp_path)
     assert len(dataset) == 20
     for i in (0, 9, 19):
         item = dataset[i]
@@ -76,8 +76,8 @@ def test_reader_filters_splits_and_keeps_sources_apart(small_dataset, tmp_path):
     rng = np.random.default_rng(1)
     other = tmp_path / "other"
     write_samples(other, "train", "veri", (make_sample(i, rng, synthetic=False) for i in range(8)))
-    assert len(ShardDataset(small_dataset, splits="query")) == 8
-    both = ShardDataset([small_dataset, other], splits="train")
+    assert len(ShardReader(small_dataset, splits="query")) == 8
+    both = ShardReader([small_dataset, other], splits="train")
     assert len(both) == 48
     # vehicle 0 exists in both directories, but they are different identities
     identities = both.identities()
@@ -88,7 +88,7 @@ def test_reader_filters_splits_and_keeps_sources_apart(small_dataset, tmp_path):
 
 
 def test_dataloader_with_two_workers_reads_every_sample_once(small_dataset):
-    dataset = ShardDataset(small_dataset, splits="train")
+    dataset = ShardReader(small_dataset, splits="train")
     dataset[0]  # the parent holds open handles; workers must not reuse them
     loader = torch.utils.data.DataLoader(dataset, batch_size=4, shuffle=True, num_workers=2,
                                          generator=torch.Generator().manual_seed(0))
@@ -126,7 +126,7 @@ def test_killed_writer_leaves_only_whole_shards(tmp_path):
     assert report.ok, report.errors
     assert report.splits["train"].num_samples == 20
     assert any("temporary" in w for w in report.warnings)
-    assert len(ShardDataset(tmp_path)) == 20
+    assert len(ShardReader(tmp_path)) == 20
 
 
 def test_writer_refuses_to_overwrite_a_shard(small_dataset):
@@ -194,4 +194,4 @@ def test_manifest_from_newer_schema_is_refused(small_dataset):
     manifest["schema_version"] = 99
     path.write_text(yaml.safe_dump(manifest))
     with pytest.raises(DatasetError, match="dataset.yaml.*newer"):
-        ShardDataset(small_dataset)
+        ShardReader(small_dataset)

@@ -11,7 +11,7 @@ from cli import main
 from eval.evaluate import EvalOptions, evaluate_feature_set, score_feature_set
 from eval.features import FeatureSet
 from eval.reid_metrics import evaluate_reid
-from synth.datasets import ShardDataset, Sample, write_samples
+from synth.datasets import ShardReader, Sample, write_samples
 
 NUM_IDS = 6
 
@@ -42,7 +42,7 @@ def dataset(tmp_path_factory):
 
 def features_for(root, noise=0.6, seed=1, with_attributes=True) -> FeatureSet:
     """A FeatureSet labelled from the dataset itself: clustered features, a few attribute mistakes."""
-    data = ShardDataset(root, splits=("query", "gallery"), fields=("image_name",), decode=False)
+    data = ShardReader(root, splits=("query", "gallery"), fields=("image_name",), decode=False)
     names = [data[i]["image_name"] for i in range(len(data))]
     splits = [data.shard_split[data._shard_of[i]] for i in range(len(data))]
     vids = data.labels["vehicle_id"]

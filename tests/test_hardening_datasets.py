@@ -14,7 +14,7 @@ import h5py
 import numpy as np
 import pytest
 
-from synth.datasets import ShardDataset, read_manifest
+from synth.datasets import ShardReader, read_manifest
 from synth.datasets.manifest import update_manifest
 from synth.datasets.schema import DatasetError
 from synth.datasets.validate import validate_dataset
@@ -46,7 +46,7 @@ def test_a_flipped_bit_in_the_keypoints_is_found_naming_shard_and_samples(toy):
     assert not report.ok
     message = str(report.errors[0])
     assert "train-00000.h5" in message and "[keypoints]" in message and "sample" in message and "checksum" in message
-    data = ShardDataset(toy)  # labels load (other fields), the corrupt sample is refused when read
+    data = ShardReader(toy)  # labels load (other fields), the corrupt sample is refused when read
     with pytest.raises(DatasetError, match=r"train-00000\.h5 \[keypoints\]: sample 0.*checksum"):
         data[0]
 
@@ -61,7 +61,7 @@ def test_a_flipped_bit_inside_an_image_is_found_naming_shard_and_sample(toy):
     report = validate_dataset(toy, decode=0)  # found without decoding any image
     assert not report.ok
     assert "train-00000.h5 [image]: sample 3: image bytes fail their CRC-32" in str(report.errors[0])
-    data = ShardDataset(toy)
+    data = ShardReader(toy)
     assert data[2]["image"].shape == (32, 32, 3)
     with pytest.raises(DatasetError, match=r"train-00000\.h5 \[image\]: sample 3"):
         data[3]
@@ -82,7 +82,7 @@ def test_shards_written_before_checksums_still_read(toy):
     old.replace(shard)
     report = validate_dataset(toy, decode="all")
     assert report.ok and not report.warnings, (report.errors, report.warnings)
-    data = ShardDataset(toy)
+    data = ShardReader(toy)
     assert data[5]["image"].shape == (32, 32, 3) and "image_crc32" not in data[5]
 
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from eval.features import FeatureSet
 from eval.pose_metrics import pck
 from eval.reid_metrics import evaluate_distance_matrix
-from synth.datasets import ShardDataset
+from synth.datasets import ShardReader
 from synth.toy import make_toy_dataset
 
 
@@ -21,7 +21,7 @@ def toy(tmp_path_factory):
 
 
 def _features(root, keep_gallery=None, rename=None) -> FeatureSet:
-    data = ShardDataset(root, fields=("image_name",))
+    data = ShardReader(root, fields=("image_name",))
     split = np.array(data.shard_split)[data._shard_of]
     names = np.array([data[i]["image_name"] for i in range(len(data))], dtype=object)
     keep = np.ones(len(data), bool)

@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
-from synth.datasets import DatasetError, ShardDataset, read_manifest
+from synth.datasets import DatasetError, ShardReader, read_manifest
 from synth.datasets.importers.common import (
     RowError,
     camera_from_name,
@@ -108,7 +108,7 @@ def make_fake_cityflow(root: Path, identities: int = 4, challenge: int = 3) -> l
 
 def shard_labels(root: Path, split: str) -> list[tuple]:
     """(name, vehicle, camera, colour, type) of every sample of a split, in order."""
-    data = ShardDataset(root, split, fields=("image_name", "vehicle_id", "camera_id", "color_id", "type_id"))
+    data = ShardReader(root, split, fields=("image_name", "vehicle_id", "camera_id", "color_id", "type_id"))
     out = [(d["image_name"], int(d["vehicle_id"]), int(d["camera_id"]), int(d["color_id"]), int(d["type_id"]))
            for d in (data[i] for i in range(len(data)))]
     data.close()
@@ -116,7 +116,7 @@ def shard_labels(root: Path, split: str) -> list[tuple]:
 
 
 def shard_images(root: Path, split: str) -> list[bytes]:
-    data = ShardDataset(root, split, fields=("image",), decode=False)
+    data = ShardReader(root, split, fields=("image",), decode=False)
     out = [bytes(data[i]["image"]) for i in range(len(data))]
     data.close()
     return out

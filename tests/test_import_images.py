@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from synth.datasets import ShardDataset
+from synth.datasets import ShardReader
 from synth.datasets.importers.images import import_images
 from synth.datasets.schema import DatasetError
 from synth.datasets.validate import validate_dataset
@@ -37,7 +37,7 @@ def write_crop_folder(folder: Path, identities: int = 3, per_identity: int = 4, 
 
 
 def _labels(out: Path, split: str) -> dict[str, tuple[int, int]]:
-    data = ShardDataset(out, splits=split, fields=("image_name", "vehicle_id", "camera_id"), decode=False)
+    data = ShardReader(out, splits=split, fields=("image_name", "vehicle_id", "camera_id"), decode=False)
     return {str(data[i]["image_name"]): (int(data[i]["vehicle_id"]), int(data[i]["camera_id"]))
             for i in range(len(data))}
 
@@ -58,7 +58,7 @@ def test_unlabelled_folder_with_subfolders_and_formats(tmp_path):
     assert report.splits["gallery"].transcoded == 3  # a shard holds one format: the PNGs and the BMP become JPEG
     assert not validate_dataset(tmp_path / "out", decode="all").errors
     # the stored JPEG is the original file, byte for byte
-    data = ShardDataset(tmp_path / "out", fields=("image",), decode=False)
+    data = ShardReader(tmp_path / "out", fields=("image",), decode=False)
     assert bytes(data[0]["image"]) == (root / "0001_c000_0000.jpg").read_bytes()
 
 
@@ -76,7 +76,7 @@ def test_veri_names_and_label_csv(tmp_path):
     assert _labels(tmp_path / "by_csv", "train") == {n: (100 + i, i % 3) for i, n in enumerate(names[:6])}
     assert _labels(tmp_path / "by_csv", "gallery") == {n: (106 + i, (6 + i) % 3) for i, n in enumerate(names[6:9])}
     assert any("3 image file(s)" in note for note in report.notes)  # not listed: reported, not imported
-    colours = ShardDataset(tmp_path / "by_csv").labels["color_id"]
+    colours = ShardReader(tmp_path / "by_csv").labels["color_id"]
     assert set(colours.tolist()) == {6}
 
 

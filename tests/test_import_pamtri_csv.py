@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from synth import vocabulary as vocab
-from synth.datasets import DatasetError, Sample, ShardDataset, read_manifest, write_samples
+from synth.datasets import DatasetError, Sample, ShardReader, read_manifest, write_samples
 from synth.datasets.export import export_pamtri
 from synth.datasets.importers import import_pamtri_csv, read_pose_csv
 from synth.datasets.importers.pamtri_csv import REID_CSV_FIELDS, format_float
@@ -64,14 +64,14 @@ def _write_csv(path: Path, rows: list[list[str]]) -> None:
 
 
 def _keypoints(root: Path, split: str) -> np.ndarray:
-    data = ShardDataset(root, split, fields=("keypoints",))
+    data = ShardReader(root, split, fields=("keypoints",))
     out = np.stack([data[i]["keypoints"] for i in range(len(data))])
     data.close()
     return out
 
 
 def _sidecar_keypoints(root: Path, split: str) -> np.ndarray:
-    data = ShardDataset(root, split, fields=("image_name",))
+    data = ShardReader(root, split, fields=("image_name",))
     out = []
     for shard in data.shards:
         with h5py.File(shard.with_name(shard.name[:-3] + ".pose.h5"), "r") as f:

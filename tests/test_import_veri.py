@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from synth.datasets import DatasetError, ShardDataset, read_manifest
+from synth.datasets import DatasetError, ShardReader, read_manifest
 from synth.datasets.export import export_pamtri
 from synth.datasets.importers import import_pamtri_csv, import_veri
 from tests.test_import_common import make_fake_veri, make_image, shard_images, shard_labels, write_label_xml
@@ -33,7 +33,7 @@ def test_import_keeps_labels_order_and_bytes(veri, tmp_path):
     assert {s: e["num_samples"] for s, e in manifest["splits"].items()} == {s: len(r) for s, r in expected.items()}
     # queries stay in the gallery, as VeRi lists them
     assert {r[0] for r in expected["query"]} <= {r[0] for r in shard_labels(out, "gallery")}
-    data = ShardDataset(out, "train")
+    data = ShardReader(out, "train")
     item = data[0]
     assert item["image"].shape[2] == 3 and tuple(item["image_hw"]) == item["image"].shape[:2]
     assert np.isnan(item["keypoints"][:, :2]).all() and (item["keypoints"][:, 2] == 0).all()

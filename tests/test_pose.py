@@ -15,7 +15,8 @@ from click.testing import CliRunner
 
 from eval.pose_metrics import pck
 from synth import vocabulary as vocab
-from synth.datasets import DatasetError, Sample, ShardDataset, write_samples
+from synth.datasets import DatasetError, Sample, write_samples
+from train.data import ShardDataset
 from synth.toy import make_toy_dataset
 from train.engine import CheckpointError, save_checkpoint
 from train.pose.config import PoseAugmentConfig, PoseConfig

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from synth.datasets import ShardDataset
+from train.data import ShardDataset
 from synth.datasets.schema import DatasetError
 from synth.toy import make_toy_dataset
 from train.engine import CheckpointError, load_checkpoint, save_checkpoint

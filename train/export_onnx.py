@@ -144,7 +144,7 @@ def _real_inputs(kind: str, config, data: list[Path]) -> dict[str, np.ndarray] |
     if not data:
         return None
     if kind == "pose":
-        from synth.datasets import ShardDataset
+        from train.data import ShardDataset
         from train.pose.predict import _Crops
 
         base = ShardDataset(data, fields=("image",))

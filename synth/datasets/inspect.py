@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from synth import vocabulary as vocab
-from synth.datasets.reader import ShardDataset
+from synth.datasets.reader import ShardReader
 from synth.datasets.validate import ValidationReport, merge_identities, visibility_rates
 
 # Drawing colours (RGB): visible keypoints green, occluded orange; left side segments warm, right cool.
@@ -91,7 +91,7 @@ def _caption(tile: np.ndarray, text: str) -> np.ndarray:
 def draw_preview(root: str | Path, out: str | Path, count: int = 24, seed: int = 0, tile: int = 192,
                  columns: int = 6) -> Path:
     """A PNG grid of random samples with keypoints (green visible, orange occluded), segments and amodal boxes."""
-    dataset = ShardDataset(root)
+    dataset = ShardReader(root)
     rng = np.random.default_rng(seed)
     picks = np.sort(rng.choice(len(dataset), min(count, len(dataset)), replace=False))
     tiles = []
@@ -124,7 +124,7 @@ def draw_crop_sheet(root: str | Path, out: str | Path, count: int = 24, seed: in
     its amodal box (plus a 6% margin, as real ReID crops are cut), downsampled so its longer side is a random
     size in `sizes`, then shown at that size on a neutral tile. The way to judge realism by eye, next to real
     crops: labels hide the pixels, and full-resolution renders flatter them."""
-    dataset = ShardDataset(root)
+    dataset = ShardReader(root)
     rng = np.random.default_rng(seed)
     picks = np.sort(rng.choice(len(dataset), min(count, len(dataset)), replace=False))
     tiles = []

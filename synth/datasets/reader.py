@@ -1,4 +1,5 @@
-"""Reading datasets: a torch `Dataset` over one or many dataset directories.
+"""Reading datasets: a map-style reader over one or many dataset directories, without torch (the data layer
+is imported by every Blender render worker); the trainers' torch `Dataset` is `train.data.ShardDataset`.
 
 h5py handles cannot cross a fork or a pickle, so each process opens the shards it touches lazily, on first
 access, and keeps them open (one handle per shard per worker).
@@ -12,7 +13,6 @@ from typing import Any, Iterable, Sequence
 
 import h5py
 import numpy as np
-from torch.utils.data import Dataset
 
 from synth.datasets.manifest import manifest_shards, open_shard, read_field, read_manifest
 from synth.datasets.schema import CHECKSUM_FIELDS, POSE_FIELDS, SCHEMA_VERSION, DatasetError, pose_sidecar_name
@@ -30,7 +30,7 @@ def _as_list(value) -> list:
     return list(value)
 
 
-class ShardDataset(Dataset):
+class ShardReader:
     """Samples of the given splits of one or more dataset directories, in shard order.
 
     `labels` holds numpy arrays over all samples (vehicle_id, camera_id, color_id, type_id, and `source`:

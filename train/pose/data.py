@@ -16,7 +16,8 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from synth import vocabulary as vocab
-from synth.datasets import DatasetError, ShardDataset, read_manifest
+from synth.datasets import DatasetError, read_manifest
+from train.data import ShardDataset
 from train import transforms as T
 from train.pose.config import VISIBILITY_SOURCES, PoseConfig
 from train.pose.model import STRIDE

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import DataLoader
 
-from synth.datasets import ShardDataset
+from train.data import ShardDataset
 from train.device import select_device
 from train.pose.data import (PoseDataset, check_keypoints, check_visibility_source, read_keypoints,
                              visibility_fields)

@@ -18,7 +18,8 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from synth import vocabulary as vocab
-from synth.datasets import DatasetError, ShardDataset
+from synth.datasets import DatasetError
+from train.data import ShardDataset
 from synth.datasets.manifest import manifest_shards, read_manifest
 from synth.datasets.schema import POSE_FIELDS, TMP_MARK, pose_sidecar_name
 from train import transforms as T

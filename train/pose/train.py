@@ -7,7 +7,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from synth.datasets import DatasetError, ShardDataset
+from synth.datasets import DatasetError
+from train.data import ShardDataset
 from train.device import init_distributed, seed_everything, select_device
 from train.engine import CHECKPOINT_DIR, LAST, Engine, check_run_dir, write_weights_record
 from train.pose.config import PoseConfig

@@ -35,7 +35,7 @@ import torch
 from torch.utils.data import Dataset
 
 from synth import vocabulary as vocab
-from synth.datasets import ShardDataset
+from train.data import ShardDataset
 from synth.datasets.manifest import read_manifest
 from synth.datasets.schema import TMP_MARK, DatasetError, pose_sidecar_name
 from train import transforms as T

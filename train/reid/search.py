@@ -33,7 +33,7 @@ import h5py
 import numpy as np
 from torch.utils.data import Subset
 
-from synth.datasets import ShardDataset
+from train.data import ShardDataset
 from synth.datasets.manifest import manifest_shards
 from synth.datasets.schema import MANIFEST_NAME, DatasetError
 from train.device import amp_enabled, autocast, select_device

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from synth.datasets import ShardDataset
+from train.data import ShardDataset
 from synth.datasets.manifest import read_manifest
 from synth.datasets.schema import DatasetError
 from train.device import barrier, cleanup_distributed, init_distributed, seed_everything, select_device
