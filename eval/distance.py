@@ -29,6 +29,15 @@ def as_features(features, name: str) -> np.ndarray:
     return array
 
 
+def check_feature_pair(query_features, gallery_features) -> tuple[np.ndarray, np.ndarray]:
+    """Query and gallery features as checked float32 arrays of the same dimension."""
+    qf = as_features(query_features, "query_features")
+    gf = as_features(gallery_features, "gallery_features")
+    if qf.shape[1] != gf.shape[1]:
+        raise ValueError(f"query features are {qf.shape[1]}-d but gallery features are {gf.shape[1]}-d")
+    return qf, gf
+
+
 def as_labels(labels, name: str, length: int, length_of: str) -> np.ndarray:
     """A 1-D int64 array of `length` labels, or a ValueError naming both arrays when the lengths differ."""
     array = np.asarray(labels)

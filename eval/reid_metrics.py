@@ -23,7 +23,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from eval.distance import as_features, as_labels, check_metric, distance_block, prepare, rows_per_block
+from eval.distance import as_labels, check_feature_pair, check_metric, distance_block, prepare, rows_per_block
+from eval.reranking import rerank_blocks
 
 DEFAULT_BLOCK_ELEMENTS = 8_000_000  # values per query x gallery block: 32 MB of float32
 RANK_K_DENOMINATORS = ("all", "min")
@@ -270,14 +271,6 @@ def feature_blocks(
         yield start, stop, distance_block(pq[start:stop], None if sq is None else sq[start:stop], pg, sg, metric)
 
 
-def check_feature_pair(query_features, gallery_features) -> tuple[np.ndarray, np.ndarray]:
-    qf = as_features(query_features, "query_features")
-    gf = as_features(gallery_features, "gallery_features")
-    if qf.shape[1] != gf.shape[1]:
-        raise ValueError(f"query features are {qf.shape[1]}-d but gallery features are {gf.shape[1]}-d")
-    return qf, gf
-
-
 def evaluate_reid(
     query_features,
     gallery_features,
@@ -308,8 +301,6 @@ def evaluate_reid(
         as_labels(gallery_cams, "gallery_cams", len(gf), "gallery_features"),
     )
     if rerank is not None:
-        from eval.reranking import rerank_blocks
-
         blocks = rerank_blocks(qf, gf, rerank, metric=metric, block_elements=block_elements)
     else:
         blocks = feature_blocks(qf, gf, metric, block_elements)

@@ -24,7 +24,7 @@ from typing import Iterator
 import numpy as np
 import scipy.sparse as sp
 
-from eval.distance import check_metric, distance_block, prepare, rows_per_block
+from eval.distance import check_feature_pair, check_metric, distance_block, prepare, rows_per_block
 
 DEFAULT_BLOCK_ELEMENTS = 8_000_000
 _EXPANSION_BUDGET = 2_000_000  # (query, neighbour, gallery) triples per Jaccard block
@@ -233,7 +233,7 @@ def rerank_blocks(
     block_elements: int = DEFAULT_BLOCK_ELEMENTS,
 ) -> Iterator[tuple[int, int, np.ndarray]]:
     """Re-ranked query x gallery distances as row blocks `(start, stop, block)`; features must be checked
-    float32 arrays (see `eval.reid_metrics.check_feature_pair`)."""
+    float32 arrays (see `eval.distance.check_feature_pair`)."""
     reranker = _Reranker(query_features, gallery_features, config or RerankConfig(), metric, block_elements)
     yield from reranker.blocks()
 
@@ -241,8 +241,6 @@ def rerank_blocks(
 def rerank_distances(query_features, gallery_features, config: RerankConfig | None = None, metric: str = "euclidean",
                      block_elements: int = DEFAULT_BLOCK_ELEMENTS) -> np.ndarray:
     """The whole re-ranked (queries, gallery) distance matrix, for sets small enough to hold it."""
-    from eval.reid_metrics import check_feature_pair
-
     qf, gf = check_feature_pair(query_features, gallery_features)
     out = np.empty((len(qf), len(gf)), dtype=np.float32)
     for start, stop, block in rerank_blocks(qf, gf, config, metric, block_elements):

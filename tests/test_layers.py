@@ -22,3 +22,35 @@ def test_the_trainers_dataset_is_the_reader_as_a_torch_dataset(tmp_path):
 
     assert issubclass(ShardDataset, ShardReader) and issubclass(ShardDataset, Dataset)
     assert not issubclass(ShardReader, Dataset)
+
+
+def _imports(path: Path, package: str) -> set[str]:
+    """Modules of `package` that a file imports, at any level (function-level imports included)."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {name for name in found if name.startswith(package + ".")}
+
+
+def test_no_import_cycle_between_eval_modules():
+    modules = {f"eval.{p.stem}": p for p in (ROOT / "eval").glob("*.py") if p.stem != "__init__"}
+    graph = {name: _imports(path, "eval") & set(modules) for name, path in modules.items()}
+    assert "eval.reid_metrics" not in graph["eval.reranking"]
+
+    def reach(start):
+        seen, todo = set(), [start]
+        while todo:
+            for nxt in graph[todo.pop()]:
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return seen
+
+    cycles = sorted(name for name in graph if name in reach(name))
+    assert not cycles, f"modules on an import cycle: {cycles}"
