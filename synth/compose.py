@@ -13,11 +13,6 @@ def srgb_to_linear(x: np.ndarray) -> np.ndarray:
     return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
 
 
-def linear_to_srgb(x: np.ndarray) -> np.ndarray:
-    x = np.clip(x, 0.0, 1.0)
-    return np.where(x <= 0.0031308, x * 12.92, 1.055 * np.power(x, 1 / 2.4) - 0.055)
-
-
 def blackbody_rgb(kelvin: float) -> tuple[float, float, float]:
     """Linear-RGB tint of a black body at `kelvin`, normalised to max 1 (a fit to CIE data, 1000-40000 K)."""
     t = kelvin / 100.0

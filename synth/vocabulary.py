@@ -241,15 +241,3 @@ def render_heatmaps(
     maps = gy[:, :, None] * gx[:, None, :]
     maps[~valid] = 0.0
     return maps.astype(np.float32)
-
-
-def keypoint_box(keypoints: np.ndarray, visible_only: bool = True) -> np.ndarray | None:
-    """Tight box x0, y0, x1, y1 of the (visible, code > 0) keypoints, or None when there are none."""
-    keypoints = np.asarray(keypoints)
-    keep = np.all(np.isfinite(keypoints[:, :2]), axis=1)
-    if visible_only and keypoints.shape[1] > 2:
-        keep &= keypoints[:, 2] > 0
-    if not keep.any():
-        return None
-    xy = keypoints[keep, :2]
-    return np.concatenate([xy.min(axis=0), xy.max(axis=0)])

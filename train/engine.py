@@ -194,10 +194,6 @@ def write_weights_record(out_dir: Path, backbone: str, source: dict | None) -> P
 # --- the engine --------------------------------------------------------------------------------------------
 
 
-def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
-    return model.module if hasattr(model, "module") and isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
-
-
 class Engine:
     def __init__(
         self,
