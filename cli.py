@@ -12,9 +12,72 @@ from pathlib import Path
 import click
 
 
+PROJECT_LOGGERS = ("synth", "train", "eval")  # the toolkit's own loggers
+DIST_NAME = "pamtri-synth"  # the distribution name in pyproject.toml
+
+
+def toolkit_version() -> str:
+    """The installed distribution's version; in a source checkout that is not installed, pyproject.toml's."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(DIST_NAME)
+    except PackageNotFoundError:
+        pass
+    try:
+        import tomllib
+
+        with open(Path(__file__).with_name("pyproject.toml"), "rb") as f:
+            return str(tomllib.load(f)["project"]["version"]) + " (source checkout)"
+    except (OSError, KeyError, ValueError):
+        return "unknown"
+
+
+def configure_logging(verbosity: int = 0, quiet: bool = False, debug: bool = False):
+    """The one logging set-up of the command line: a handler on the root logger writing to stderr.
+
+    The toolkit's loggers (synth, train, eval) show INFO by default (weights loaded or not, resumes, missing
+    splits), WARNING with --quiet, DEBUG with -v or --debug; other libraries show warnings, and everything at
+    DEBUG with -vv. With --debug each line names its level and logger. Where the root logger already has a
+    handler that is not ours (an embedding application, pytest's capture), none is added: theirs decide."""
+    import logging
+
+    class Handler(logging.StreamHandler):
+        @property
+        def stream(self):
+            return sys.stderr
+
+        @stream.setter
+        def stream(self, value):
+            pass
+
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_pamtri", False):
+            root.removeHandler(handler)
+    if quiet:
+        own, other = logging.WARNING, logging.ERROR
+    elif verbosity >= 2:
+        own, other = logging.DEBUG, logging.DEBUG
+    elif verbosity >= 1 or debug:
+        own, other = logging.DEBUG, logging.WARNING
+    else:
+        own, other = logging.INFO, logging.WARNING
+    for name in PROJECT_LOGGERS:
+        logging.getLogger(name).setLevel(own)
+    if root.handlers:
+        return None
+    handler = Handler()
+    handler._pamtri = True
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s" if debug else "%(message)s"))
+    root.addHandler(handler)
+    root.setLevel(other)
+    return handler
+
+
 class ToolkitGroup(click.Group):
     """Turns the toolkit's expected errors (bad datasets, bad configs, bad models) into one clear line and
-    exit code 2 instead of a traceback."""
+    exit code 2 instead of a traceback; `--debug` keeps the traceback."""
 
     def invoke(self, ctx):
         from synth.datasets.schema import DatasetError
@@ -22,21 +85,31 @@ class ToolkitGroup(click.Group):
         try:
             return super().invoke(ctx)
         except (DatasetError, FileNotFoundError, ValueError) as exc:
+            if ctx.meta.get("pamtri.debug"):
+                raise
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
 
 
-@click.group(cls=ToolkitGroup, context_settings={"help_option_names": ["-h", "--help"]})
-def main():
-    """PAMTRI toolkit: synthetic vehicle data, pose and ReID training, evaluation."""
-    import logging
+def _print_version(ctx, _param, value):
+    if value and not ctx.resilient_parsing:
+        click.echo(f"pamtri {toolkit_version()}")
+        ctx.exit()
 
-    # The library reports through `logging` (weights loaded or not, resumes, missing splits): show it.
-    # Other libraries only from warnings up, so their chatter stays out.
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
-        for package in ("train", "synth", "eval"):
-            logging.getLogger(package).setLevel(logging.INFO)
+
+@click.group(cls=ToolkitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Print the toolkit's version and exit.")
+@click.option("-v", "--verbose", count=True, help="More log output: -v the toolkit's debug messages, -vv everyone's.")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+@click.option("--debug", is_flag=True, help="Debug log output, and a full traceback instead of the one-line error.")
+@click.pass_context
+def main(ctx, verbose, quiet, debug):
+    """PAMTRI toolkit: synthetic vehicle data, pose and ReID training, evaluation."""
+    if quiet and (verbose or debug):
+        raise click.UsageError("--quiet cannot be combined with -v/--verbose or --debug")
+    ctx.meta["pamtri.debug"] = debug
+    configure_logging(verbose, quiet, debug)
 
 
 # --- datasets (foundation) ---------------------------------------------------------------------------------
