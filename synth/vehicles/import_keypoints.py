@@ -22,22 +22,45 @@ def _mean_range(type_name: str, key: str, default: float) -> float:
 
 class KeypointFinder:
     def __init__(self, body: np.ndarray, glass: np.ndarray, glass_normals: np.ndarray, front: dict, rear: dict,
-                 type_name: str, lamp_tops: dict | None = None):
-        self.tail_lamp_top = (lamp_tops or {}).get("tail")
-        self.head_lamp_top = (lamp_tops or {}).get("head")
+                 type_name: str, lamps: dict | None = None, ends: tuple | None = None, shell: np.ndarray | None = None,
+                 glass_end_ok: np.ndarray | None = None, parts: np.ndarray | None = None):
         body = body[np.argsort(body[:, 0])]
         self.body, self.glass, self.gn = body, glass, glass_normals
         self._bx = body[:, 0]
+        # the painted shell where its material is named (a school bus's rub stripes, a truck's ribs are not on it)
+        self.shell = body if shell is None or len(shell) < 50 else shell[np.argsort(shell[:, 0])]
+        self._sx = self.shell[:, 0]
+        self.parts = parts  # body surfaces that are not paint (lamp housings, trim), or None
+        self.glass_end_ok = np.ones(len(glass), bool) if glass_end_ok is None else glass_end_ok
         self.front, self.rear, self.type_name = front, rear, type_name
-        self.x_tip, self.x_end = float(body[:, 0].max()), float(body[:, 0].min())
+        # the painted shell's ends where given (a bus's mirrors stand out ahead of its front)
+        self.x_end, self.x_tip = ends if ends is not None else (float(body[:, 0].min()), float(body[:, 0].max()))
         self.height = float(body[:, 2].max())
+        self.lamps = {k: v for k, v in (lamps or {}).items() if len(v)}
+        self.tail_lamp_top = self._lamp_top("tail")
+        self.head_lamp_top = self._lamp_top("head")
         self.methods: dict[int, tuple[str, str]] = {}
         self.kp = np.full((18, 3), np.nan)
+
+    def _lamp_top(self, kind: str) -> float | None:
+        """Top of the head (tail) lamps at the front (rear) end, not the clearance lamps on a roof."""
+        tp = self.lamps.get(kind)
+        if tp is None:
+            return None
+        tp = tp[tp[:, 2] < 0.6 * self.height]
+        if not len(tp):
+            return None
+        tp = tp[tp[:, 0] < tp[:, 0].min() + 0.3] if kind == "tail" else tp[tp[:, 0] > tp[:, 0].max() - 0.3]
+        return float(tp[:, 2].max())
 
     # -- helpers --
     def _slab(self, x, half=BIN):
         lo, hi = np.searchsorted(self._bx, [x - half, x + half])
         return self.body[lo:hi]
+
+    def _shell_slab(self, x, half=BIN):
+        lo, hi = np.searchsorted(self._sx, [x - half, x + half])
+        return self.shell[lo:hi]
 
     def lower_edge(self, x, band=0.06, half=BIN):
         """(y, z) of the outermost skin's lowest point at station x: the sill / arch lip."""
@@ -59,6 +82,10 @@ class KeypointFinder:
             self.set(i, (w["x"], w["y_hub"], w["z"]), "wheel hub face centre", "measured")
 
     def arches(self):
+        """Arch ends where the body's lower edge comes down to the sill; the arch radius from the ends (a circle
+        round the wheel centre through them: strips running across the wheel opening, as a school bus's rub
+        strips, do not disturb it), else from the lower edge over the wheel; the upper points on the arch lip at
+        the type's mean arch angle."""
         t = np.radians(_mean_range(self.type_name, "arch_angle", 45.0))
         mid = (self.front["x"] + self.rear["x"]) / 2
         span = self.front["x"] - self.rear["x"]
@@ -71,27 +98,34 @@ class KeypointFinder:
                 e = self.lower_edge(x, half=0.003)
                 if e is not None and e[1] > zc:
                     radii.append(np.hypot(x - xa, e[1] - zc))
-            if not radii:
+            ra = float(np.median(radii)) if radii else 1.25 * r
+            # ends of the arch: scanning outwards until the lower edge is down at the sill
+            ends = []
+            for j, sgn in ((0, 1.0), (3, -1.0)):
+                x_end, found = xa + sgn * ra, False
+                for d in np.arange(0.3 * r, 1.6 * r, BIN / 2):
+                    e = self.lower_edge(xa + sgn * d)
+                    if e is not None and e[1] <= max(z_sill, min(zc, z_sill + 0.5 * (zc - z_sill))) + 0.02:
+                        x_end, found = xa + sgn * d, True
+                        break
+                e = self.lower_edge(x_end + sgn * 0.005)
+                self.set(base + j, (x_end, e[0], e[1]), "arch end on the sill line", "measured")
+                if found:
+                    ends.append((abs(x_end - xa), e[1]))
+            if len(ends) == 2:
+                half = float(np.mean([h for h, _ in ends]))
+                ra = float(np.hypot(half, max(np.mean([z for _, z in ends]) - zc, 0.0)))
+            elif not radii:
                 for j in range(4):
                     self.set(base + j, (np.nan,) * 3, "arch not found", "guessed")
                 continue
-            ra = float(np.median(radii))
             for j, sgn in ((1, 1.0), (2, -1.0)):
                 x, z = xa + sgn * ra * np.sin(t), zc + ra * np.cos(t)
                 s = self._slab(x, 0.02)
                 s = s[np.hypot(s[:, 0] - x, s[:, 2] - z) < 0.02]
-                y = float(s[:, 1].max()) if len(s) else self.lower_edge(x)[0]
+                e = self.lower_edge(x)
+                y = max(float(s[:, 1].max()) if len(s) else -np.inf, e[0] if e is not None else -np.inf)
                 self.set(base + j, (x, y, z), "arch lip at the type's mean arch angle", "inferred")
-            # ends of the arch: scanning outwards until the lower edge is down at the sill
-            for j, sgn in ((0, 1.0), (3, -1.0)):
-                x_end = xa + sgn * ra
-                for d in np.arange(0.3 * r, 1.6 * r, BIN / 2):
-                    e = self.lower_edge(xa + sgn * d)
-                    if e is not None and e[1] <= max(z_sill, min(zc, z_sill + 0.5 * (zc - z_sill))) + 0.02:
-                        x_end = xa + sgn * d
-                        break
-                e = self.lower_edge(x_end + sgn * 0.005)
-                self.set(base + j, (x_end, e[0], e[1]), "arch end on the sill line", "measured")
 
     def lower_corners(self):
         for i, sgn, x0 in ((17, 1.0, self.x_tip), (10, -1.0, self.x_end)):
@@ -106,25 +140,54 @@ class KeypointFinder:
             self.set(i, (p[0], p[1], z), "plan corner apex on the bottom edge", "measured")
 
     def box_floor(self) -> float:
-        """A truck's cargo box floor: the bottom of the dip in the top profile between cab and box."""
-        xs = np.arange(self.x_end + 0.25 * (self.x_tip - self.x_end), self.x_tip - 0.2 * (self.x_tip - self.x_end),
-                       0.02)
-        tops = [self._slab(x, 0.01)[:, 2].max() for x in xs if len(self._slab(x, 0.01))]
-        return float(min(tops)) if tops else float("nan")
+        """A truck's cargo box floor: where the box's side steps in (geometry.Profile.half_loop: the box wall
+        above the floor line stands 1 cm inside the chassis side below it), on the painted side behind the rear
+        axle; the lowest height from which the side stays at the wall's plane."""
+        x0, x1 = self.x_end + 0.25, self.rear["x"] - 1.6 * self.rear["radius"]
+        side = self.shell[(self.shell[:, 0] > x0) & (self.shell[:, 0] < x1)]
+        side = side[side[:, 2] > self.rear["z"] + self.rear["radius"]]
+        if len(side) < 200:
+            return float("nan")
+        zs = np.arange(side[:, 2].min(), side[:, 2].max(), 0.01)
+        y = np.array([side[(side[:, 2] >= z) & (side[:, 2] < z + 0.01), 1].max(initial=-np.inf) for z in zs])
+        ok = np.isfinite(y)
+        zs, y = zs[ok], y[ok]
+        if len(y) < 10:
+            return float("nan")
+        wall = float(np.median(y[len(y) // 2:]))
+        above = y <= wall + 0.0015
+        # the lowest bin from which every bin up to the wall's middle is on the wall
+        stays = np.flip(np.cumprod(np.flip(above[: len(y) // 2 + 1]))).astype(bool)
+        if not stays.any():
+            return float("nan")
+        return float(zs[np.argmax(stays)])
+
+    def _belt_y(self, x, z_max, half=0.004):
+        """y of the beltline edge at station x below z_max: the support of the cross-section towards (1, 2)."""
+        s = self._slab(x, half)
+        s = s[(s[:, 2] <= z_max) & (s[:, 2] > z_max - 0.3)]
+        return float(s[np.argmax(s[:, 1:] @ np.array([1.0, 2.0])), 1]) if len(s) else None
 
     def rear_upper_corner(self):
-        x = self.kp[10, 0] + 0.005
-        if self.type_name in ("bus", "truck"):
-            if self.type_name == "truck":
-                z, how = self.box_floor(), "cargo box floor height at the rear"
-            elif self.tail_lamp_top is not None:
-                z, how = self.tail_lamp_top - 0.03, "top of the tail lamps, on the side"
+        if self.type_name == "truck":
+            z = self.box_floor()
+            x = self.kp[10, 0] + 0.002
+            s = self._shell_slab(x, 0.02)
+            s = s[(s[:, 2] > z + 0.005) & (s[:, 2] < z + 0.05)]  # the box side just above the floor line
+            if np.isfinite(z) and len(s):
+                self.set(11, (x, float(s[:, 1].max()), z), "cargo box floor height at the rear (the notch "
+                                                           "behind the cab)", "inferred")
+                return
+        elif self.type_name == "bus":
+            # the tail's shoulder 5 cm above the tail lamps (heavy.ends), 4.5 cm inboard of the beltline edge
+            x = self.kp[10, 0] + 0.004
+            if self.tail_lamp_top is not None:
+                z, how = self.tail_lamp_top + 0.05, "5 cm above the tail lamps, inboard of the beltline edge"
             else:
-                z, how = self.kp[10, 2] + 0.35 * (self.height - self.kp[10, 2]), "guessed height"
-            s = self._slab(x, 0.02)
-            s = s[np.abs(s[:, 2] - z) < 0.05]
-            if len(s):
-                self.set(11, (x, float(s[:, 1].max()), z), how, "inferred")
+                z, how = self.kp[10, 2] + 0.25 * (self.height - self.kp[10, 2]), "guessed height"
+            y = self._belt_y(x, z + 0.01)
+            if y is not None:
+                self.set(11, (x, y - DECK_INSET, z), how, "inferred")
                 return
         x = self.kp[10, 0] + 0.01
         # on the deck (boot lid / tailgate top) 4.5 cm inboard of the beltline edge, as geometry.keypoints does
@@ -151,12 +214,14 @@ class KeypointFinder:
         """Where the nose turns into the hood, on the beltline edge: support of the side profile. Buses and
         trucks have flat fronts without that turn: the top of their head lamps."""
         if self.type_name in ("bus", "truck") and self.head_lamp_top is not None:
-            x = self.x_tip - 0.01
-            s = self._slab(x, 0.02)
-            z = self.head_lamp_top + 0.01
-            s = s[np.abs(s[:, 2] - z) < 0.05]
-            if len(s):
-                self.set(16, (x, float(s[:, 1].max()), z), "top of the head lamps, on the side", "inferred")
+            # the hood front line 2-3 cm above the head lamp housings (heavy.ends), on the beltline edge
+            top, how = self._lamp_housing_top(), "2.5 cm above the head lamp housing, on the beltline edge"
+            if top is None:
+                top, how = self.head_lamp_top, "2.5 cm above the head lamps, on the beltline edge"
+            x, z = self.kp[17, 0] - 0.002, top + 0.025
+            y = self._belt_y(x, z + 0.01)
+            if y is not None:
+                self.set(16, (x, y, z), how, "inferred")
                 return
         near = self.body[(self.body[:, 0] > self.x_tip - 1.0) & (self.body[:, 1] > 0.3)]
         ws_base = self._windshield_base_x()
@@ -169,12 +234,25 @@ class KeypointFinder:
         q = s[np.argmax(s[:, 1:] @ np.array([1.0, 2.0]))]
         self.set(16, (p[0], q[1], q[2]), "hood front corner on the beltline edge", "measured")
 
+    def _lamp_housing_top(self):
+        """Top of what surrounds the head lamp lenses on the front face (a housing, not the paint), else None."""
+        lamps, parts = self.lamps.get("head"), self.parts
+        if lamps is None or parts is None or not len(parts):
+            return None
+        lens = lamps[(lamps[:, 0] > lamps[:, 0].max() - 0.3) & (lamps[:, 2] < 0.6 * self.height)]
+        if not len(lens):
+            return None
+        top = lens[:, 2].max()
+        q = parts[(parts[:, 0] > self.x_tip - 0.08) & (parts[:, 1] > lens[:, 1].min() - 0.02)
+                  & (parts[:, 1] < lens[:, 1].max() + 0.02) & (parts[:, 2] > top - 0.02) & (parts[:, 2] < top + 0.1)]
+        return float(q[:, 2].max()) if len(q) else None
+
     # -- glass --
     def _windows(self):
         """(windshield, rear window) glass: panes facing along x (either winding), ahead of / behind the middle
         of the glass facing along x."""
         n = np.abs(self.gn)
-        ends = (n[:, 0] > 0.15) & (n[:, 0] > 0.7 * n[:, 1])
+        ends = (n[:, 0] > 0.15) & (n[:, 0] > 0.7 * n[:, 1]) & self.glass_end_ok
         if not ends.any():
             return self.glass[:0], self.glass[:0]
         g = self.glass[ends]
@@ -200,20 +278,22 @@ class KeypointFinder:
             self._corner(15, ws, float(ws[:, 0].max()), -1, GLASS_INSET_WS, "windshield bottom corner, inset")
             self._corner(14, ws, float(ws[:, 0].min()), +1, GLASS_INSET_TOP, "windshield top corner, inset",
                          top=True)
-        if self.type_name == "truck" or len(rw) < 10:  # no rear window: a cargo box's rear face
+        if len(rw) < 10:  # no rear window: a cargo box's rear face (a truck's cab has its windshield only)
             x = self.kp[10, 0]
-            s = self._slab(x, 0.02)
-            top = s[:, 2].max()
+            s = self._shell_slab(x, 0.02)  # the painted box: not the stakes, the load or a tarpaulin above it
             floor = self.box_floor()
+            top = s[:, 2].max() if len(s) else np.nan
             z12 = floor + 0.55 * (top - floor)
-            q = s[np.abs(s[:, 2] - z12) < 0.05]
-            if len(q) == 0 or not np.isfinite(z12):
+            q = s[np.abs(s[:, 2] - z12) < 0.05] if np.isfinite(z12) else s[:0]
+            if len(q):
+                self.set(12, (x, q[:, 1].max(), z12), "cargo box rear face", "inferred")
+                self._cross_support(13, s[s[:, 2] > top - 0.2], np.array([1.0, 1.0]), "cargo box top edge",
+                                    "inferred")
+                return
+            if len(rw) < 10:
                 self.set(12, (np.nan,) * 3, "no rear window and no box face", "guessed")
                 self.set(13, (np.nan,) * 3, "no rear window and no box face", "guessed")
                 return
-            self.set(12, (x, q[:, 1].max(), z12), "cargo box rear face", "inferred")
-            self._cross_support(13, s[s[:, 2] > top - 0.2], np.array([1.0, 1.0]), "cargo box top edge", "inferred")
-            return
         pillar = _mean_range(self.type_name, "rear_pillar", REAR_PILLAR_DEFAULT)
         self._corner(12, rw, float(rw[:, 0].min()), +1, pillar, "rear window bottom corner, C-pillar inset",
                      conf="inferred")
@@ -233,10 +313,27 @@ class KeypointFinder:
         elif len(glass_near):
             glass_near = glass_near[np.abs(glass_near[:, 2] - ze) < 0.06]
         y_edge = float(glass_near[:, 1].max()) if len(glass_near) else float(band[:, 1].max())
+        heavy = self.type_name in ("bus", "truck")
+        if top and heavy and self.type_name == "bus":
+            # a bus's glass runs on over the roof's crown: the roof edge is where the crown turns down to the
+            # side (the support of the cross-section towards (1, 4)), the corner 4 cm inside it
+            g = self.glass[np.abs(self.glass[:, 0] - xe) < 0.015]
+            g = g[g[:, 2] > g[:, 2].max() - 0.3]
+            if len(g):
+                y_edge, inset = float(g[np.argmax(g[:, 1] + 4.0 * g[:, 2]), 1]), GLASS_INSET_WS
         y = max(y_edge - inset, 0.0)
-        both = np.concatenate([self.body, self.glass])
-        col = both[(np.linalg.norm(both[:, :2] - (xe, y), axis=1) < 0.02) & (np.abs(both[:, 2] - ze) < 0.08)]
-        zz = float(col[:, 2].max()) if len(col) else ze
+        low = pane[z < z.min() + 0.15]
+        upright = len(low) > 10 and np.ptp(low[:, 0]) < 0.3 * max(np.ptp(low[:, 2]), 1e-6)
+        if not top and (heavy or upright):
+            # an upright pane (a bus's, a van's tailgate window): the corner is on its bottom edge (a column
+            # over it would climb the glass)
+            zz = float(band[:, 2].min())
+        else:
+            both = np.concatenate([self.body, self.glass])
+            # at the roof the surface next to the pane's top, not a spoiler standing above it
+            reach = 0.04 if top else 0.08
+            col = both[(np.linalg.norm(both[:, :2] - (xe, y), axis=1) < 0.02) & (np.abs(both[:, 2] - ze) < reach)]
+            zz = float(col[:, 2].max()) if len(col) else ze
         self.set(i, (xe, y, zz), method, conf)
 
     def run(self):

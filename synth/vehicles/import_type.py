@@ -1,0 +1,124 @@
+"""Type and unit of an imported model (`cli.py assets import`). The type is guessed from scale-free proportions
+of the found keypoints, as the nearest procedural vehicles of every type (the generator's parameter spaces); the
+unit (m, cm, mm, inch, ft) is the one giving the type's typical length. Pure numpy.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001, "inch": 0.0254, "ft": 0.3048}
+UNIT_TOLERANCE = 1.35  # a unit is taken when it gives a length within this factor of the type's typical length
+
+
+def type_features(kps: np.ndarray) -> np.ndarray:
+    """Scale-free proportions of a vehicle from its 36 keypoints (left side)."""
+    k = kps[:18]
+    length = max(k[17, 0], k[16, 0]) - min(k[10, 0], k[11, 0])
+    height = max(k[13, 2], k[14, 2], k[11, 2])
+    x0 = min(k[10, 0], k[11, 0])
+    f = [height / length, 2 * k[:, 1].max() / length, k[0, 2] / length, (k[1, 0] - k[0, 0]) / length,
+         (k[17, 0] - k[1, 0]) / length]
+    for i in (11, 12, 13, 14, 15, 16):
+        f += [(k[i, 0] - x0) / length, k[i, 2] / height]
+    # absolute sizes (metres): the unit is chosen before the final guess; an estate is lower than an MPV
+    f += [length / 4.0, height / 1.5, 2 * k[:, 1].max() / 1.8]
+    return np.array(f)
+
+
+FEATURE_VERSION = b"2"
+
+
+TYPE_SAMPLES = 60  # procedural vehicles per type the type guess compares with
+
+
+@lru_cache(maxsize=1)
+def _type_training() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
+    """Features of procedural vehicles of every type (the generator's parameter spaces), standardised. Cached
+    on disk (keyed by the generator's source) since drawing them takes seconds."""
+    import hashlib
+    import os
+    from pathlib import Path
+
+    import synth.vehicles.geometry as geometry
+    import synth.vehicles.params as params
+
+    key = hashlib.sha1(FEATURE_VERSION + b"".join(Path(m.__file__).read_bytes() for m in (geometry, params)))
+    key = key.hexdigest()[:16]
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pamtri" / f"import_types_{key}.npz"
+    if cache.is_file():
+        z = np.load(cache)
+        feats, labels = z["feats"], z["labels"]
+        lengths = dict(zip(z["len_types"].tolist(), z["len_values"].tolist()))
+    else:
+        rng = np.random.default_rng(7)
+        feats, labels, lengths = [], [], {}
+        for t in params.VEHICLE_TYPES:
+            ls = []
+            for _ in range(TYPE_SAMPLES):
+                p = params.sample_params(t, rng)
+                feats.append(type_features(geometry.keypoints(p)))
+                labels.append(t)
+                ls.append(geometry.Profile(p).length)
+            lengths[t] = float(np.median(ls))
+        feats, labels = np.array(feats), np.array(labels)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(f"{cache.stem}.{os.getpid()}.tmp.npz")
+        np.savez(tmp, feats=feats, labels=labels, len_types=np.array(list(lengths)),
+                 len_values=np.array(list(lengths.values())))
+        os.replace(tmp, cache)
+    x = np.array(feats)
+    mu, sd = x.mean(0), x.std(0) + 1e-9
+    return (x - mu) / sd, np.array(labels), mu, sd, lengths
+
+
+def guess_type(kps: np.ndarray, k: int = 7) -> tuple[str, dict]:
+    x, labels, mu, sd, _ = _type_training()
+    f = (type_features(kps) - mu) / sd
+    d = np.linalg.norm(x - f, axis=1)
+    near = labels[np.argsort(d)[:k]]
+    votes = {t: int((near == t).sum()) for t in np.unique(near)}
+    best = max(votes, key=lambda t: (votes[t], -d[labels == t].min()))
+    return str(best), {t: v / k for t, v in sorted(votes.items(), key=lambda kv: -kv[1])}
+
+
+def typical_length(type_name: str) -> float:
+    return _type_training()[4][type_name]
+
+
+def coarse_type(length, width, height, wheel_radius, wheelbase) -> str:
+    """Type from bounding proportions alone (before the scale is known): nearest type in these five ratios."""
+    from synth.vehicles.geometry import Profile
+    from synth.vehicles.params import VEHICLE_TYPES, sample_params
+
+    f = np.array([height / length, width / length, wheel_radius / length, wheelbase / length])
+    best, best_d = "sedan", np.inf
+    rng = np.random.default_rng(3)
+    for t in VEHICLE_TYPES:
+        for _ in range(40):
+            p = sample_params(t, rng)
+            prof = Profile(p)
+            g = np.array([prof.height / prof.length, p.width / prof.length, p.wheel_radius / prof.length,
+                          p.wheelbase / prof.length])
+            d = np.linalg.norm((f - g) / np.array([0.05, 0.04, 0.008, 0.05]))
+            if d < best_d:
+                best, best_d = t, d
+    return best
+
+
+def choose_unit(length_file: float, type_name: str, length_m: float | None) -> tuple[str, float, bool]:
+    """(unit name, metres per file unit, guessed?) from --length, else the unit giving the type's length."""
+    if length_m:
+        return "given length", length_m / length_file, False
+    prior = typical_length(type_name)
+    best = min(UNITS, key=lambda u: abs(np.log(length_file * UNITS[u] / prior)))
+    if abs(np.log(length_file * UNITS[best] / prior)) <= np.log(UNIT_TOLERANCE):
+        return best, UNITS[best], False
+    # the coarse type may be wrong (a short bus looks like a van): the unit that fits any type's length best
+    lengths = np.array(list(_type_training()[4].values()))
+    fit = {u: np.min(np.abs(np.log(length_file * f / lengths))) for u, f in UNITS.items()}
+    best = min(fit, key=fit.get)
+    if fit[best] <= np.log(UNIT_TOLERANCE):
+        return best, UNITS[best], False
+    return "scaled to the type's typical length", prior / length_file, True
