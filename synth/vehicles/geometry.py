@@ -35,6 +35,7 @@ DENSE_LAYOUT = [(r, t) for r in range(N_ROWS) for t in (0.0,) + SEGMENT_PARAMS.g
 ROW_DENSE = {r: DENSE_LAYOUT.index((r, 0.0)) for r in range(N_ROWS)}  # row -> its index in a dense loop
 FLARE_LIP, FLARE_FADE = 0.04, 0.15  # flare at full width this far round the arch, then fading over this
 BACK_DEFINED = ("bus", "truck")
+TIP_HALF_WIDTH = 0.01  # a car's bowed end narrows to this at its tip (a 2 cm end cap, not a degenerate one)
 GAP = 0.012  # panel gap width: drawn wider than a real 4 mm gap, which is sub-pixel at traffic-camera sizes  # rear overhang is a parameter; cars derive it from the cabin
 
 
@@ -87,6 +88,8 @@ class Profile:
         _, radius, _ = self.arch
         x = {"fa": 0.0, "ra": -p.wheelbase, "tip": p.front_overhang}
         x["17"] = x["tip"] - self.corner_setback
+        if self.plan is not None:  # the bowed nose stands out of its corners (17 keeps its place on the car)
+            x["tip"] = x["17"] + self.plan["front"]["d_apex"]
         x["16"] = x["17"] - p.nose_setback
         x["15"] = min(x["fa"] - p.ws_back, x["16"] - 0.02)
         x["14"] = x["15"] - (p.roof_z - p.cowl) / np.tan(np.radians(p.ws_rake))
@@ -106,7 +109,7 @@ class Profile:
             x["12"] = x["13"] - (p.roof_z - p.deck) / np.tan(np.radians(p.rw_rake))
             x["11"] = x["12"] - p.deck_length
             x["10"] = x["11"] - p.tail_setback
-            x["end"] = x["10"] - self.corner_setback
+            x["end"] = x["10"] - (self.corner_setback if self.plan is None else self.plan["rear"]["d_apex"])
             short = (radius + 0.25) - (x["ra"] - x["end"])
             if short > 0:  # keep the rear arch inside the body: lengthen the deck
                 for k in ("11", "10", "end"):
@@ -116,6 +119,80 @@ class Profile:
             x["bed_rear"] = x["11"] + 0.05
         centre = (x["tip"] + x["end"]) / 2  # origin under the middle of the vehicle
         return {k: v - centre for k, v in x.items()}
+
+    @cached_property
+    def plan(self) -> dict | None:
+        """The curved plan of a car's ends (None: buses, trucks and old parameters keep the superellipse): per end,
+        in end coordinates (d inward from the tip, y out from the centreline), a bow (a circle of radius `rb`
+        through the tip whose depth over the half width `w` is the end's sag) joined by a corner circle of radius
+        `rc` (centre at depth `dc`, tangent to the side y = w) at depth `d_t`; `d_apex`, `y_apex`: the corner's
+        point whose normal is half-way between the side's and the end's (the lower corner keypoints 10, 17)."""
+        p = self.p
+        if p.type_name in BACK_DEFINED or p.nose_radius <= 0 or p.tail_radius <= 0:
+            return None
+        w = self.body_half_width - p.side_camber  # the sides' half width at the ends (see side_half_width)
+        out = {}
+        for end, sag, rc in (("front", p.nose_sag, p.nose_radius), ("rear", p.tail_sag, p.tail_radius)):
+            sag = max(sag, 1e-3)
+            rc = min(rc, 0.8 * w)
+            rb = (w**2 + sag**2) / (2 * sag)
+            dc = rb - np.sqrt((rb - rc) ** 2 - (w - rc) ** 2)
+            d_t = rb + rb * (dc - rb) / (rb - rc)
+            out[end] = dict(w=w, sag=sag, rb=rb, rc=rc, dc=dc, d_t=d_t, d_apex=dc - rc * np.sqrt(0.5),
+                            y_apex=w - rc * (1 - np.sqrt(0.5)))
+        return out
+
+    @staticmethod
+    def _end_outline(e: dict, d):
+        """y of an end's plan outline at depth d from its tip (bow, then corner circle, then the side)."""
+        d = np.clip(np.asarray(d, dtype=float), 0, None)
+        rb, rc, dc, w = e["rb"], e["rc"], e["dc"], e["w"]
+        bow = np.sqrt(np.clip(rb**2 - (rb - np.minimum(d, rb)) ** 2, 0, None))
+        corner = (w - rc) + np.sqrt(np.clip(rc**2 - (dc - np.minimum(d, dc)) ** 2, 0, None))
+        return np.where(d <= e["d_t"], bow, np.where(d < dc, corner, w))
+
+    def plan_scale(self, x):
+        """Factor (0, 1] on the cross-section's y at station x: the ends' bow and corners (1 along the sides)."""
+        x = np.asarray(x, dtype=float)
+        if self.plan is None:
+            return np.ones(x.shape)
+        f = np.ones(x.shape)
+        for end, d in (("front", self.x_front - x), ("rear", x - self.x_end)):
+            e = self.plan[end]
+            f = np.minimum(f, self._end_outline(e, d) / e["w"])
+        return np.maximum(f, TIP_HALF_WIDTH / self.plan["front"]["w"])
+
+    def plan_stations(self) -> list[float]:
+        """Stations that follow the ends' outline: every 4 mm along the bow, every 5 degrees round the corner."""
+        if self.plan is None:
+            return []
+        xs = []
+        for end, sgn, x0 in (("front", -1.0, self.x_front), ("rear", 1.0, self.x_end)):
+            e = self.plan[end]
+            n = max(int(np.ceil(e["d_t"] / 0.004)), 2)
+            ds = list(np.linspace(0, e["d_t"], n + 1))
+            phi_t = np.arcsin(np.clip((e["dc"] - e["d_t"]) / e["rc"], 0, 1))
+            ds += list(e["dc"] - e["rc"] * np.sin(np.linspace(0, phi_t, max(int(np.degrees(phi_t) / 5), 2) + 1)))
+            xs += [x0 + sgn * d for d in ds]
+        return xs
+
+    def side_camber(self, x):
+        """How far the side stands in from its middle at x (plan camber: a parabola, `side_camber` at the ends)."""
+        x = np.asarray(x, dtype=float)
+        if self.plan is None:
+            return np.zeros(x.shape)
+        xm = 0.5 * (self.x_front_axle + self.x_rear_axle)
+        reach = max(self.x_front - xm, xm - self.x_end)
+        return self.p.side_camber * np.clip(((x - xm) / reach) ** 2, 0, 1)
+
+    def face_half_width(self, front: bool) -> float:
+        """Half width of the end face that lamps, grilles and bumper strips are laid out on (rays along x reach
+        the surface over all of it): the tip's on a superellipse end, else where the corner has turned 60 degrees
+        from the side."""
+        if self.plan is None:
+            return float(self.half_width(self.x_front if front else self.x_end))
+        e = self.plan["front" if front else "rear"]
+        return float(e["w"] - e["rc"] * (1 - np.cos(np.radians(60))))
 
     @property
     def corner_setback(self) -> float:
@@ -254,18 +331,28 @@ class Profile:
         for xa in (self.x_front_axle, self.x_rear_axle):
             t = np.clip(1 - (np.abs(x - xa) - radius - FLARE_LIP) / FLARE_FADE, 0, 1)
             out = np.maximum(out, t * t * (3 - 2 * t))
-        return self.p.arch_flare * out
+        # the flare also makes up for the side's camber, so the arch lip stays at `width` over the wheels
+        return (self.p.arch_flare + self.side_camber(x)) * out
 
     @property
     def body_half_width(self) -> float:
         """Half width of the body between the flares (`width` is over them)."""
         return self.p.width / 2 - self.p.arch_flare
 
+    def side_half_width(self, x):
+        """Half width of the cross-section at x before the ends' plan scaling (cars: the cambered side)."""
+        if self.plan is None:
+            return self.half_width(x)
+        return self.body_half_width - self.side_camber(x)
+
     def half_width(self, x):
-        """Plan-view half width of the body without its flares: full in the middle, rounded over `end_round` at
-        both ends (a superellipse). `width` is the width over the flares."""
+        """Plan-view half width of the body without its flares. Cars: the cambered side, the corner circles and
+        the bowed ends (Profile.plan). Buses and trucks: full in the middle, rounded over `end_round` at both ends
+        (a superellipse). `width` is the width over the flares."""
         p = self.p
         x = np.asarray(x, dtype=float)
+        if self.plan is not None:
+            return (self.body_half_width - self.side_camber(x)) * self.plan_scale(x)
         d = np.clip(np.minimum(self.x_front - x, x - self.x_end), 0, None)
         u = np.clip(d / p.end_round, 0, 1)
         n = PLAN_EXPONENT
@@ -292,7 +379,7 @@ class Profile:
         p = self.p
         x = np.atleast_1d(np.asarray(x, dtype=float))
         zf, zs, zb, zt = self.floor(x), self.sill(x), self.belt(x), self.top(x)
-        hw = self.half_width(x)
+        hw = self.side_half_width(x)
         bulge = self.flare(x)
         box = self.is_box(x)
         depth = self.bed_depth(x)
@@ -330,6 +417,8 @@ class Profile:
                                 R_REDGE: (y_belt - 0.06, zbed), R_CROWN: ((y_belt - 0.06) * 0.5, zbed),
                                 R_TOP_C: (zero, zbed)}.items():
                 out[bed, r, 0], out[bed, r, 1] = (yy * np.ones_like(x))[bed], zz[bed]
+        if self.plan is not None:  # the ends' bow and corners: the whole section narrows with the plan outline
+            out[:, :, 0] *= self.plan_scale(x)[:, None]
         return out
 
     def dense_half_loop(self, x) -> np.ndarray:
@@ -413,8 +502,10 @@ class Profile:
             xs += list(xa + radius * np.sin(np.linspace(-np.pi / 2, np.pi / 2, 19)))
             xs += [xa + half, xa - half, xa + half + 0.002, xa - half - 0.002, xa + radius * np.sin(t),
                    xa - radius * np.sin(t)]
-        for u in (0.04, 0.12, 0.25, 0.45, 0.7):
-            xs += [self.x_front - u * p.end_round, self.x_end + u * p.end_round]
+        if self.plan is None:
+            for u in (0.04, 0.12, 0.25, 0.45, 0.7):
+                xs += [self.x_front - u * p.end_round, self.x_end + u * p.end_round]
+        xs += self.plan_stations()
         if p.type_name == "pickup":
             xs += [k["bed_front"] - 0.005, k["bed_rear"] + 0.005]
         if p.type_name == "truck":
@@ -422,7 +513,10 @@ class Profile:
         for x0, x1 in self.seams().values():
             xs += [x0, x1]
         # the keypoints' stations are kept exact: candidates closer than the merge distance to one are dropped
-        fixed = np.array([v for n, v in k.items() if n.isdigit() and self.x_end <= v <= self.x_front])
+        arch_kp = [xa + sg * v for xa in (self.x_front_axle, self.x_rear_axle) for sg in (1, -1)
+                   for v in (half + (0.002 if p.sill < zc else 0.0), radius * np.sin(t))]
+        fixed = np.array([v for n, v in k.items() if n.isdigit()] + arch_kp)
+        fixed = fixed[(fixed >= self.x_end) & (fixed <= self.x_front)]
         xs = [x for x in xs if self.x_end <= x <= self.x_front and np.min(np.abs(fixed - x)) > 0.0015]
         xs = np.unique(np.round(np.concatenate([xs, fixed]), 5))[::-1]
         keep = [0]
@@ -554,6 +648,9 @@ def _body(prof: Profile, spacing: float) -> Part:
         rw_lo, rw_hi = k["12"], k["13"]
     lights = p.type_name not in ("bus", "truck")  # big vehicles get lamp boxes on their flat ends instead
     head_lo = k["16"] - 0.10
+    # on a car's curved ends the lamps wrap round the corners only: the fascia between them stays paint
+    lamp_y = np.abs(half[:, :, 0])
+    lamp_min = 0.0 if prof.plan is None else 0.55 * prof.plan["front"]["w"]
     tail_hi = k["11"] + 0.04 if p.type_name not in ("suv", "mpv", "van") else k["end"] + 0.30
     seams = prof.seams()
     faces, mats = [], []
@@ -574,10 +671,9 @@ def _body(prof: Profile, spacing: float) -> Part:
                 mat = "trim" if p.type_name != "bus" else "paint"  # pillars
             elif lo >= R_GTOP and (ws_lo < xc < ws_hi or rw_lo < xc < rw_hi):
                 mat = "glass"
-            elif lights and R_LIGHT <= lo and hi <= R_BELT and head_lo < xc:
-                mat = "headlight"
-            elif lights and R_LIGHT <= lo and hi <= R_BELT and xc < tail_hi:
-                mat = "taillight"
+            elif (lights and R_LIGHT <= lo and hi <= R_BELT and (head_lo < xc or xc < tail_hi)
+                  and lamp_y[i:i + 2, [ring_dense[j], ring_dense[j2]]].mean() > lamp_min):
+                mat = "headlight" if head_lo < xc else "taillight"
             if mat == "paint" and _in_seam(prof, seams, xc, lo, min(ring_dense[j], ring_dense[j2]) - ROW_DENSE[lo]):
                 mat = "trim"
             mats.append(mat)

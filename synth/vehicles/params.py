@@ -27,13 +27,22 @@ def corner_setback(end_round: float) -> float:
     return end_round * (1 - 2 ** (-1 / PLAN_EXPONENT))
 
 
+# The curved plan of the car types (synth/vehicles/geometry.py, Profile.plan): the nose and the tail bow outward
+# (`*_sag`: depth of the bumper's arc over the body's half width), their corners wrap round with a large plan radius
+# (`*_radius`), and the sides curve out by `side_camber` at the middle (metres). Drawn after every other parameter
+# and the style seed, so adding them left the rest of each model's draw unchanged. Buses and trucks keep the
+# superellipse ends (0 = none).
+PLAN_KEYS = ("nose_sag", "tail_sag", "nose_radius", "tail_radius", "side_camber")
+_CAR_PLAN = dict(nose_sag=(0.07, 0.10), tail_sag=(0.05, 0.08), nose_radius=(0.22, 0.30), tail_radius=(0.20, 0.28),
+                 side_camber=(0.015, 0.03))
+
 # Parameters shared by the passenger-car types (each type overrides what differs).
 _CAR = dict(
     tyre_width=(0.195, 0.235), arch_ratio=(1.20, 1.32), arch_angle=(42.0, 50.0),
     nose_setback=(0.05, 0.13), tail_setback=(0.0, 0.04), shoulder=(0.05, 0.07),
     glass_inset=(0.035, 0.05), tumble=(0.25, 0.36), roof_crown=(0.03, 0.06), hood_crown=(0.02, 0.045),
     end_round=(0.12, 0.18), end_inset=(0.08, 0.14), belt_rise=(0.0, 0.04), rear_pillar=(0.08, 0.14),
-    arch_flare=(0.02, 0.045),
+    arch_flare=(0.02, 0.045), **_CAR_PLAN,
 )
 
 TYPE_SPACES: dict[str, dict[str, tuple[float, float]]] = {
@@ -47,7 +56,8 @@ TYPE_SPACES: dict[str, dict[str, tuple[float, float]]] = {
                       hood_front=(0.70, 0.77), cowl=(0.92, 0.98), ws_back=(0.38, 0.50), ws_rake=(25.0, 30.0),
                       roof_z=(1.26, 1.33), roof_length=(1.32, 1.52), rw_rake=(31.0, 40.0), deck=(0.96, 1.02),
                       deck_length=(0.24, 0.38), tail_upper=(0.89, 0.95), tail_bottom=(0.28, 0.33),
-                      nose_setback=(0.10, 0.19)),
+                      nose_setback=(0.10, 0.19), nose_sag=(0.07, 0.11), nose_radius=(0.24, 0.32),
+                      tail_radius=(0.22, 0.30)),
     "estate": dict(_CAR, width=(1.76, 1.86), wheelbase=(2.70, 2.90), front_overhang=(0.84, 0.96),
                    wheel_radius=(0.31, 0.34), sill=(0.21, 0.25), nose_bottom=(0.22, 0.27), hood_front=(0.73, 0.80),
                    cowl=(0.97, 1.03), ws_back=(0.36, 0.50), ws_rake=(26.0, 30.0), roof_z=(1.38, 1.45),
@@ -57,23 +67,27 @@ TYPE_SPACES: dict[str, dict[str, tuple[float, float]]] = {
                 wheel_radius=(0.355, 0.39), sill=(0.31, 0.38), nose_bottom=(0.35, 0.41), hood_front=(0.84, 0.91),
                 cowl=(1.08, 1.15), ws_back=(0.35, 0.47), ws_rake=(30.0, 35.0), roof_z=(1.50, 1.60),
                 roof_length=(1.80, 2.10), rw_rake=(46.0, 57.0), deck=(1.15, 1.23), deck_length=(0.05, 0.12),
-                tail_upper=(0.86, 0.93), tail_bottom=(0.40, 0.46), arch_flare=(0.04, 0.07)),
+                tail_upper=(0.86, 0.93), tail_bottom=(0.40, 0.46), arch_flare=(0.04, 0.07), nose_sag=(0.06, 0.09),
+                tail_sag=(0.04, 0.07), nose_radius=(0.20, 0.28), tail_radius=(0.16, 0.24)),
     "mpv": dict(_CAR, width=(1.78, 1.92), wheelbase=(2.75, 3.05), front_overhang=(0.84, 0.96),
                 wheel_radius=(0.31, 0.34), sill=(0.23, 0.28), nose_bottom=(0.24, 0.29), hood_front=(0.78, 0.85),
                 cowl=(1.05, 1.11), ws_back=(0.28, 0.42), ws_rake=(28.0, 32.0), roof_z=(1.48, 1.58),
                 roof_length=(1.80, 2.10), rw_rake=(42.0, 52.0), deck=(1.12, 1.18), deck_length=(0.08, 0.16),
-                tail_upper=(0.84, 0.90), tail_bottom=(0.30, 0.35)),
+                tail_upper=(0.84, 0.90), tail_bottom=(0.30, 0.35), nose_sag=(0.07, 0.11), nose_radius=(0.25, 0.34),
+                tail_sag=(0.04, 0.07), tail_radius=(0.18, 0.26)),
     "van": dict(_CAR, width=(1.66, 1.98), wheelbase=(2.80, 3.40), front_overhang=(0.80, 0.95),
                 wheel_radius=(0.31, 0.35), sill=(0.29, 0.36), nose_bottom=(0.33, 0.39), hood_front=(0.88, 0.97),
                 cowl=(1.16, 1.26), ws_back=(0.0, 0.20), ws_rake=(36.0, 45.0), roof_z=(1.72, 2.05),
                 roof_length=(2.70, 3.30), rw_rake=(68.0, 80.0), deck=(1.24, 1.34), deck_length=(0.0, 0.05),
-                tail_upper=(0.86, 0.93), tail_bottom=(0.40, 0.46), tumble=(0.06, 0.14)),
+                tail_upper=(0.86, 0.93), tail_bottom=(0.40, 0.46), tumble=(0.06, 0.14), nose_sag=(0.05, 0.09),
+                nose_radius=(0.24, 0.34), tail_sag=(0.03, 0.05), tail_radius=(0.15, 0.20), side_camber=(0.008, 0.018)),
     "pickup": dict(_CAR, width=(1.78, 1.92), wheelbase=(3.00, 3.30), front_overhang=(0.88, 1.00),
                    wheel_radius=(0.37, 0.41), sill=(0.37, 0.43), nose_bottom=(0.42, 0.48), hood_front=(0.92, 1.00),
                    cowl=(1.16, 1.24), ws_back=(0.42, 0.58), ws_rake=(36.0, 42.0), roof_z=(1.65, 1.75),
                    roof_length=(1.45, 1.70), rw_rake=(62.0, 70.0), deck=(1.20, 1.26), deck_length=(1.30, 1.48),
                    tail_upper=(1.10, 1.16), tail_bottom=(0.48, 0.54), bed_depth=(0.42, 0.50),
-                   arch_flare=(0.04, 0.07)),
+                   arch_flare=(0.04, 0.07), nose_sag=(0.05, 0.08), nose_radius=(0.18, 0.26), tail_sag=(0.02, 0.04),
+                   tail_radius=(0.14, 0.18), side_camber=(0.01, 0.02)),
     "bus": dict(_CAR, width=(2.35, 2.55), wheelbase=(4.0, 6.0), front_overhang=(1.8, 2.6), rear_overhang=(2.2, 3.4),
                 wheel_radius=(0.46, 0.52), tyre_width=(0.26, 0.30), sill=(0.34, 0.44), nose_bottom=(0.30, 0.40),
                 hood_front=(0.85, 1.00), cowl=(1.05, 1.25), ws_rake=(76.0, 86.0), roof_z=(2.85, 3.20),
@@ -90,6 +104,9 @@ TYPE_SPACES: dict[str, dict[str, tuple[float, float]]] = {
                   tail_setback=(0.0, 0.01), tumble=(0.03, 0.06), end_round=(0.12, 0.2), end_inset=(0.06, 0.12),
                   arch_ratio=(1.12, 1.22), arch_flare=(0.01, 0.03)),
 }
+for _heavy in ("bus", "truck"):  # their ends stay superellipses
+    for _k in PLAN_KEYS:
+        TYPE_SPACES[_heavy].pop(_k)
 VEHICLE_TYPES = tuple(TYPE_SPACES)
 
 # Body styles: within a type, real vehicles come in families whose profiles differ by decimetres, not by a few
@@ -104,19 +121,23 @@ BODY_STYLES: dict[str, dict[str, dict[str, tuple[float, float]]]] = {
         "sporty": dict(width=(1.82, 1.90), roof_z=(1.25, 1.32), ws_rake=(22.0, 25.0), hood_front=(0.68, 0.74),
                        cowl=(0.92, 0.97), sill=(0.18, 0.21), nose_bottom=(0.18, 0.22), wheel_radius=(0.33, 0.35),
                        roof_length=(1.15, 1.35), rw_rake=(17.0, 21.0), deck=(1.00, 1.05), deck_length=(0.22, 0.34),
-                       tail_upper=(0.96, 1.02), tumble=(0.36, 0.44)),
+                       tail_upper=(0.96, 1.02), tumble=(0.36, 0.44), nose_sag=(0.09, 0.12), nose_radius=(0.28, 0.35),
+                       tail_sag=(0.07, 0.10), tail_radius=(0.26, 0.33), side_camber=(0.025, 0.04)),
         "luxury": dict(width=(1.86, 1.95), wheelbase=(2.98, 3.20), front_overhang=(0.92, 1.02), roof_z=(1.42, 1.50),
                        roof_length=(1.62, 1.85), cowl=(1.00, 1.06), hood_front=(0.77, 0.83), deck=(1.10, 1.16),
-                       deck_length=(0.46, 0.56), tail_upper=(1.04, 1.10)),
+                       deck_length=(0.46, 0.56), tail_upper=(1.04, 1.10), nose_sag=(0.05, 0.08),
+                       nose_radius=(0.18, 0.24), tail_radius=(0.18, 0.24)),
     },
     "hatchback": {
         "five_door": {},
         "city": dict(width=(1.60, 1.70), wheelbase=(2.30, 2.45), front_overhang=(0.64, 0.74), wheel_radius=(0.27, 0.30),
                      roof_z=(1.38, 1.48), roof_length=(1.30, 1.45), rw_rake=(55.0, 66.0), deck_length=(0.06, 0.14),
-                     ws_rake=(28.0, 33.0), tail_upper=(0.88, 0.95)),
+                     ws_rake=(28.0, 33.0), tail_upper=(0.88, 0.95), nose_radius=(0.28, 0.35), tail_sag=(0.04, 0.06),
+                     side_camber=(0.01, 0.02)),
         "hot_hatch": dict(width=(1.78, 1.84), roof_z=(1.19, 1.24), wheel_radius=(0.31, 0.33), sill=(0.17, 0.20),
                           nose_bottom=(0.16, 0.20), hood_front=(0.67, 0.72), ws_rake=(23.0, 26.0),
-                          rw_rake=(22.0, 28.0), deck_length=(0.30, 0.40), arch_flare=(0.035, 0.055)),
+                          rw_rake=(22.0, 28.0), deck_length=(0.30, 0.40), arch_flare=(0.035, 0.055),
+                          nose_sag=(0.09, 0.12), side_camber=(0.025, 0.035)),
         "tall": dict(roof_z=(1.45, 1.56), cowl=(0.98, 1.04), hood_front=(0.74, 0.80), roof_length=(1.45, 1.65),
                      rw_rake=(48.0, 58.0), deck=(1.00, 1.06), deck_length=(0.10, 0.20), ws_back=(0.20, 0.34)),
     },
@@ -137,9 +158,11 @@ BODY_STYLES: dict[str, dict[str, dict[str, tuple[float, float]]]] = {
                            ws_back=(0.22, 0.34), sill=(0.38, 0.44), nose_bottom=(0.40, 0.46),
                            wheel_radius=(0.38, 0.41), roof_length=(2.10, 2.35), rw_rake=(72.0, 82.0),
                            deck=(1.22, 1.30), deck_length=(0.02, 0.06), end_round=(0.08, 0.12),
-                           roof_crown=(0.015, 0.03), tumble=(0.10, 0.18)),
+                           roof_crown=(0.015, 0.03), tumble=(0.10, 0.18), nose_sag=(0.03, 0.05), tail_sag=(0.02, 0.04),
+                           nose_radius=(0.14, 0.20), tail_radius=(0.13, 0.18), side_camber=(0.008, 0.015)),
         "coupe": dict(roof_z=(1.50, 1.58), ws_rake=(26.0, 30.0), roof_length=(1.25, 1.45), rw_rake=(24.0, 30.0),
-                      deck=(1.10, 1.16), deck_length=(0.18, 0.28), tail_upper=(0.95, 1.02)),
+                      deck=(1.10, 1.16), deck_length=(0.18, 0.28), tail_upper=(0.95, 1.02), nose_sag=(0.08, 0.11),
+                      tail_sag=(0.06, 0.09), tail_radius=(0.24, 0.32), side_camber=(0.02, 0.035)),
         "compact": dict(width=(1.76, 1.84), wheelbase=(2.50, 2.62), front_overhang=(0.74, 0.84),
                         wheel_radius=(0.33, 0.36), roof_z=(1.54, 1.64), roof_length=(1.65, 1.85), rw_rake=(52.0, 62.0)),
     },
@@ -149,7 +172,8 @@ BODY_STYLES: dict[str, dict[str, dict[str, tuple[float, float]]]] = {
                         ws_back=(0.10, 0.22), roof_length=(1.60, 1.80), rw_rake=(55.0, 65.0)),
         "large": dict(width=(1.88, 1.98), wheelbase=(3.00, 3.20), roof_z=(1.72, 1.85), hood_front=(0.84, 0.92),
                       cowl=(1.10, 1.18), roof_length=(2.30, 2.60), rw_rake=(68.0, 78.0), deck=(1.16, 1.22),
-                      deck_length=(0.02, 0.06), roof_crown=(0.02, 0.04)),
+                      deck_length=(0.02, 0.06), roof_crown=(0.02, 0.04), nose_sag=(0.05, 0.08), tail_sag=(0.03, 0.05),
+                      tail_radius=(0.15, 0.22)),
         "sloped": dict(roof_z=(1.52, 1.60), ws_rake=(24.0, 27.0), ws_back=(0.12, 0.25), roof_length=(1.50, 1.70),
                        rw_rake=(30.0, 38.0), deck_length=(0.14, 0.22)),
     },
@@ -157,7 +181,7 @@ BODY_STYLES: dict[str, dict[str, dict[str, tuple[float, float]]]] = {
         "panel_van": {},
         "minibus": dict(roof_z=(1.90, 2.10), ws_rake=(30.0, 36.0), hood_front=(0.84, 0.92), cowl=(1.10, 1.18)),
         "high_roof": dict(roof_z=(2.30, 2.55), wheelbase=(3.30, 3.70), width=(1.90, 2.00), roof_crown=(0.02, 0.04),
-                          wheel_radius=(0.33, 0.36)),
+                          wheel_radius=(0.33, 0.36), tail_radius=(0.12, 0.16), side_camber=(0.005, 0.012)),
         "compact": dict(width=(1.70, 1.80), wheelbase=(2.60, 2.85), roof_z=(1.75, 1.88), front_overhang=(0.75, 0.85),
                         ws_back=(0.15, 0.30), ws_rake=(30.0, 35.0), hood_front=(0.84, 0.90)),
     },
@@ -168,7 +192,8 @@ BODY_STYLES: dict[str, dict[str, dict[str, tuple[float, float]]]] = {
         "full_size": dict(width=(1.95, 2.05), wheelbase=(3.40, 3.70), roof_z=(1.82, 1.95), hood_front=(1.05, 1.15),
                           cowl=(1.28, 1.36), deck=(1.30, 1.38), tail_upper=(1.22, 1.30), sill=(0.42, 0.48),
                           nose_bottom=(0.46, 0.52), wheel_radius=(0.40, 0.43), ws_rake=(34.0, 38.0),
-                          bed_depth=(0.50, 0.58), roof_length=(1.55, 1.75), deck_length=(1.55, 1.75)),
+                          bed_depth=(0.50, 0.58), roof_length=(1.55, 1.75), deck_length=(1.55, 1.75),
+                          nose_sag=(0.03, 0.05), nose_radius=(0.14, 0.20)),
     },
     "bus": {
         "city": {},
@@ -231,6 +256,11 @@ class VehicleParams:
     cab_length: float = 0.0
     box_floor: float = 0.0
     box_height: float = 0.0
+    nose_sag: float = 0.0  # cars: the nose's bow in plan, depth over the body's half width (0: superellipse ends)
+    tail_sag: float = 0.0
+    nose_radius: float = 0.0  # cars: plan radius of the front corners
+    tail_radius: float = 0.0
+    side_camber: float = 0.0  # cars: the sides' outward curve in plan, middle against the ends
     style_seed: int = 0  # picks discrete details (pillar layout, spokes) without changing the shape
     body_style: str = ""  # the profile / body family within the type (BODY_STYLES)
 
@@ -263,7 +293,7 @@ def sample_params(type_name: str, rng: np.random.Generator, style_seed: int | No
     if body_style and body_style not in styles:
         raise ValueError(f"unknown body style {body_style!r} for {type_name}; known: {tuple(styles)}")
     space = {**TYPE_SPACES[type_name], **styles.get(body_style, {})}
-    values = {k: float(rng.uniform(lo, hi)) for k, (lo, hi) in sorted(space.items())}
+    values = {k: float(rng.uniform(lo, hi)) for k, (lo, hi) in sorted(space.items()) if k not in PLAN_KEYS}
     if type_name in ("bus", "truck"):
         nose = corner_setback(values["end_round"]) + values["nose_setback"]  # tip to keypoint 16
         values["ws_back"] = -(values["front_overhang"] - nose - 0.02)
@@ -273,6 +303,7 @@ def sample_params(type_name: str, rng: np.random.Generator, style_seed: int | No
         values["deck"] = values["box_floor"]
     if style_seed is None:
         style_seed = int(rng.integers(0, 2**31 - 1))
+    values.update({k: float(rng.uniform(*space[k])) for k in PLAN_KEYS if k in space})  # drawn last (see PLAN_KEYS)
     return VehicleParams(type_name=type_name, style_seed=style_seed, body_style=body_style, **values)
 
 

@@ -570,8 +570,11 @@ def lower_cabin(mesh: Mesh, prof, x0: float, x1: float):
     x1 -= (z1 + 0.02 - p.cowl) / np.tan(np.radians(p.ws_rake))  # stay under the windshield
     if p.type_name != "truck":
         x0 = max(x0, k["12"] + 0.05 + max(z1 + 0.02 - p.deck, 0) / np.tan(np.radians(p.rw_rake)))
-    hwl = prof.body_half_width - p.shoulder - p.glass_inset - 0.04
-    if x1 > x0:
+    if x1 <= x0:
+        return
+    # inside the narrowest section it spans (a car's sides camber in and its corners round off towards the ends)
+    hwl = float(np.min(prof.half_width(np.linspace(x0, x1, 12)))) - p.shoulder - p.glass_inset - 0.04
+    if hwl > 0.1:
         mesh.box(((x0 + x1) / 2, 0, (z0 + z1) / 2), (x1 - x0, 2 * hwl, z1 - z0), "trim")
 
 
@@ -587,7 +590,7 @@ def dress(prof, body: Part, wheel_segments: int = 32) -> dict[str, Part]:
     big = p.type_name in BIG
     caster = Caster(body)
     front, rear = EndFace(caster, prof.x_front, True), EndFace(caster, prof.x_end, False)
-    hwf, hwe = float(prof.half_width(prof.x_front)), float(prof.half_width(prof.x_end))
+    hwf, hwe = prof.face_half_width(True), prof.face_half_width(False)
     rng = _rng(p, 5)
     mesh, inside = Mesh(), Mesh()
     wheels = merge_parts([wheel(prof, x, left, wheel_segments) for x in (prof.x_front_axle, prof.x_rear_axle)
