@@ -152,3 +152,57 @@ def test_every_style_on_the_blender_surface(tmp_path):
         dist = check_asset_surface(asset, tol=0.005)
         assert dist.max() < 0.005, (spec.name, dist.max())
     assert R_TOP_C == N_ROWS - 1
+
+
+@pytest.mark.parametrize("type_name", CAR_TYPES)
+def test_plan_view_is_curved(type_name):
+    """Cars are curved in plan (Profile.plan): the nose and tail bow out at the centreline past their corners, the
+    corners wrap round inside the bounding box's corner by their radius, the sides camber in towards the ends,
+    and the greenhouse has tumblehome. The lower corner keypoints sit on that outline; every keypoint stays on the
+    loft."""
+    for style in BODY_STYLES[type_name]:
+        p = _params(type_name, style)
+        prof = Profile(p)
+        assert prof.plan is not None
+        body = build_vehicle_mesh(p)["body"]
+        v = np.asarray(body.verts)
+        paint = v[np.unique([i for f, m in zip(body.faces, body.materials) if m != "trim" for i in f])]
+        for end, sgn in (("front", 1.0), ("rear", -1.0)):
+            e = prof.plan[end]
+            x_tip = prof.x_front if sgn > 0 else prof.x_end
+            # the bow: the tip at the centreline stands out of the section 20 cm in from the side by most of the
+            # sag, and the sag is 2-12 cm over the half width
+            assert 0.02 <= e["sag"] <= 0.12 and 0.12 <= e["rc"] <= 0.36, (style, end, e)
+            # the bow: at the corner circle's start the outline is behind the tip by most of the sag there
+            y_in = e["w"] - e["rc"]
+            assert _depth_at(prof, y_in, sgn > 0) > 0.9 * e["sag"] * (y_in / e["w"]) ** 2
+            # the mesh follows it: the loft's widest point 1 cm behind the tip is well inside the side, and
+            # nothing of the body comes nearer the bounding box's corner than (sqrt 2 - 1) times the radius
+            near = v[np.abs(v[:, 0] - x_tip) < 0.01]
+            assert np.abs(near[:, 1]).max() < e["w"] - e["rc"], (style, end)
+            gap = np.hypot(np.abs(paint[:, 0] - x_tip), e["w"] - np.abs(paint[:, 1]))
+            assert gap.min() > 0.9 * (np.sqrt(2) - 1) * e["rc"], (style, end, gap.min())
+        # side camber: the middle of the side is wider than near the ends
+        xm = 0.5 * (prof.x_front_axle + prof.x_rear_axle)
+        mid = prof.half_loop([xm])[0][:, 0].max()
+        assert mid - float(prof.side_half_width(prof.x_front - prof.plan["front"]["dc"])) > 0.5 * p.side_camber
+        # tumblehome: the roof edge is well inside the beltline
+        loop = prof.half_loop([0.5 * (prof.keyx["13"] + prof.keyx["14"])])[0]
+        assert loop[R_BELT, 0] - loop[R_TOP_C - 2, 0] > 0.08
+        # the lower corners lie on the plan's corner circle (the R_SILL row is 8 mm inside the outline)
+        kp = keypoints(p)
+        for i, end in ((17, "front"), (10, "rear")):
+            e = prof.plan[end]
+            x_tip = prof.x_front if end == "front" else prof.x_end
+            assert abs(abs(kp[i, 0] - x_tip) - e["d_apex"]) < 1e-6
+            side = float(prof.side_half_width(kp[i, 0]) + prof.flare(kp[i, 0])) - 0.008  # the R_SILL row
+            assert abs(kp[i, 1] - side * e["y_apex"] / e["w"]) < 1e-6
+        dist = _distance_to_edges(np.concatenate([kp[2:18], kp[20:36]]), v, _edges(body))
+        assert dist.max() < 1e-3, (style, dist.round(4))
+
+
+def _depth_at(prof, y, front):
+    """How far from its tip the end's outline reaches half width y (inverse of Profile._end_outline)."""
+    e = prof.plan["front" if front else "rear"]
+    d = np.linspace(0, e["dc"], 4001)
+    return float(np.interp(y, prof._end_outline(e, d), d))
