@@ -32,18 +32,20 @@ def test_material_roles_from_names_and_shader_values():
 
 @pytest.fixture(scope="module")
 def truth_models(tmp_path_factory):
-    """Ground truth from the current generator (three models of the shipped plan), so the test follows it."""
+    """Ground truth from the current generator (five models of the shipped plan: a coach with its doors' glass
+    and mirrors, a stake truck), so the test follows it."""
     from synth.blender.vehicle_mesh import write_model
     from synth.vehicles.params import library_plan
 
     out = tmp_path_factory.mktemp("truth")
     for spec in library_plan(2019):
-        if spec.name in ("sedan_001", "suv_002", "mpv_001"):
+        if spec.name in ("sedan_001", "suv_002", "mpv_001", "bus_001", "truck_003"):
             write_model(spec, out)
     return out
 
 
-@pytest.mark.parametrize("name, fmt, seed", [("sedan_001", "glb", 1), ("suv_002", "obj", 2), ("mpv_001", "fbx", 3)])
+@pytest.mark.parametrize("name, fmt, seed", [("sedan_001", "glb", 1), ("suv_002", "obj", 2), ("mpv_001", "fbx", 3),
+                                             ("bus_001", "glb", 4), ("truck_003", "fbx", 5)])
 def test_round_trip_recovers_frame_units_type_and_keypoints(tmp_path, truth_models, name, fmt, seed):
     from synth.blender.model_import import random_placement, roundtrip
     from synth.blender.vehicles import surface_distances

@@ -129,13 +129,17 @@ class KeypointFinder:
 
     def lower_corners(self):
         for i, sgn, x0 in ((17, 1.0, self.x_tip), (10, -1.0, self.x_end)):
-            near = self.body[(self.body[:, 0] - x0) * sgn > -0.6]
+            # the painted shell's corner (bumper strips, reflectors and tow hooks stand out of it)
+            near = self.shell[(self.shell[:, 0] - x0) * sgn > -0.6]
+            arch_end = self.kp[2 if sgn > 0 else 9, 0]  # beyond the arch's flare, which stands out as far
+            if np.isfinite(arch_end) and ((near[:, 0] - arch_end) * sgn > 0.03).sum() > 20:
+                near = near[(near[:, 0] - arch_end) * sgn > 0.03]
             zlow = near[:, 2].min()
             z_cut = zlow + 0.35 * (self.height * 0.5 - zlow)
             low = near[near[:, 2] < max(z_cut, zlow + 0.1)]
-            d = np.array([0.55 * sgn, 0.83])
+            d = np.array([LOWER_CORNER_DIR[0] * sgn, LOWER_CORNER_DIR[1]])
             p = low[np.argmax(low[:, :2] @ d)]
-            around = self.body[np.linalg.norm(self.body[:, :2] - p[:2], axis=1) < 0.02]
+            around = self.shell[np.linalg.norm(self.shell[:, :2] - p[:2], axis=1) < 0.02]
             z = around[:, 2].min()
             self.set(i, (p[0], p[1], z), "plan corner apex on the bottom edge", "measured")
 
@@ -224,15 +228,22 @@ class KeypointFinder:
                 self.set(16, (x, y, z), how, "inferred")
                 return
         near = self.body[(self.body[:, 0] > self.x_tip - 1.0) & (self.body[:, 1] > 0.3)]
+        if np.isfinite(self.kp[17, 0]):  # behind the lower corner's apex (a bowed nose stands out ahead of it)
+            near = near[near[:, 0] <= self.kp[17, 0]]
         ws_base = self._windshield_base_x()
         if ws_base is not None:
             near = near[near[:, 0] > self.x_tip - 0.4 * (self.x_tip - ws_base) - 0.02]
         # the nose falls faster than 1 in 2 towards the tip, the hood rises slower than that towards the cowl
         p = near[np.argmax(near[:, 0] + 2.0 * near[:, 2])]
-        s = self._slab(p[0], 0.008)
+        x, how, conf = p[0], "hood front corner on the beltline edge", "measured"
+        if np.isfinite(self.kp[17, 0]) and self.kp[17, 0] - x < 0.5 * _mean_range(self.type_name, "nose_setback", 0.09):
+            # a nose rounded in plan hides the turn into the hood: the type's mean setback behind the lower corner
+            x = self.kp[17, 0] - _mean_range(self.type_name, "nose_setback", 0.09)
+            how, conf = "hood front on the beltline edge, the type's mean setback behind the lower corner", "inferred"
+        s = self._slab(x, 0.008)
         s = s[s[:, 2] > p[2] - 0.2]
         q = s[np.argmax(s[:, 1:] @ np.array([1.0, 2.0]))]
-        self.set(16, (p[0], q[1], q[2]), "hood front corner on the beltline edge", "measured")
+        self.set(16, (x, q[1], q[2]), how, conf)
 
     def _lamp_housing_top(self):
         """Top of what surrounds the head lamp lenses on the front face (a housing, not the paint), else None."""
@@ -307,14 +318,23 @@ class KeypointFinder:
         z = pane[:, 2]
         band = pane[z > z.max() - 0.03] if top else pane[z < z.min() + 0.03]
         xe, ze = float(band[:, 0].mean()), float(band[:, 2].mean())
+        heavy = self.type_name in ("bus", "truck")
+        h = float(np.ptp(z))
+        mid = pane[(z > z.min() + 0.3 * h) & (z < z.min() + 0.7 * h)]
+        if top and not heavy and len(mid) > 20 and np.ptp(mid[:, 2]) > 0.05:
+            # a car's pane curves into the roof through a fillet, so its top band lies along the roof: the
+            # corner is where the pane's straight middle, carried on, reaches the top (geometry.keypoints puts
+            # it at the profile's corner before filleting)
+            k, c = np.polyfit(mid[:, 2], mid[:, 0], 1)
+            if abs(k * z.max() + c - xe) < 0.25:
+                xe = float(k * z.max() + c)
         glass_near = self.glass[np.abs(self.glass[:, 0] - xe) < 0.015]
         if top and len(glass_near):
             glass_near = glass_near[glass_near[:, 2] > glass_near[:, 2].max() - 0.06]
         elif len(glass_near):
             glass_near = glass_near[np.abs(glass_near[:, 2] - ze) < 0.06]
         y_edge = float(glass_near[:, 1].max()) if len(glass_near) else float(band[:, 1].max())
-        heavy = self.type_name in ("bus", "truck")
-        if top and heavy and self.type_name == "bus":
+        if top and self.type_name == "bus":
             # a bus's glass runs on over the roof's crown: the roof edge is where the crown turns down to the
             # side (the support of the cross-section towards (1, 4)), the corner 4 cm inside it
             g = self.glass[np.abs(self.glass[:, 0] - xe) < 0.015]
@@ -322,17 +342,13 @@ class KeypointFinder:
             if len(g):
                 y_edge, inset = float(g[np.argmax(g[:, 1] + 4.0 * g[:, 2]), 1]), GLASS_INSET_WS
         y = max(y_edge - inset, 0.0)
-        low = pane[z < z.min() + 0.15]
-        upright = len(low) > 10 and np.ptp(low[:, 0]) < 0.3 * max(np.ptp(low[:, 2]), 1e-6)
-        if not top and (heavy or upright):
-            # an upright pane (a bus's, a van's tailgate window): the corner is on its bottom edge (a column
-            # over it would climb the glass)
+        if not top:
+            # on the pane's bottom edge: a column over the corner would climb an upright or raked pane
             zz = float(band[:, 2].min())
         else:
+            # at the roof, the surface next to the pane's top (not a spoiler standing above it)
             both = np.concatenate([self.body, self.glass])
-            # at the roof the surface next to the pane's top, not a spoiler standing above it
-            reach = 0.04 if top else 0.08
-            col = both[(np.linalg.norm(both[:, :2] - (xe, y), axis=1) < 0.02) & (np.abs(both[:, 2] - ze) < reach)]
+            col = both[(np.linalg.norm(both[:, :2] - (xe, y), axis=1) < 0.02) & (np.abs(both[:, 2] - ze) < 0.04)]
             zz = float(col[:, 2].max()) if len(col) else ze
         self.set(i, (xe, y, zz), method, conf)
 
@@ -350,3 +366,4 @@ GLASS_INSET_WS = 0.04
 DECK_INSET = 0.045  # the rear upper corner sits this far inboard of the beltline edge
 GLASS_INSET_TOP = 0.055  # roof corners: measured from the glass edge up at the roof (the roof edge is 1.5 cm in)
 REAR_PILLAR_DEFAULT = 0.11
+LOWER_CORNER_DIR = (0.7071, 0.7071)
