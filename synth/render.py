@@ -10,6 +10,7 @@ Blender runs only in worker processes (spawned, each `import bpy` once, recycled
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import multiprocessing
 import os
@@ -143,14 +144,27 @@ class SampleRenderer:
                                 frame["vehicle"].asset.keypoints)
         return {**labels, "annotator_visibility": codes}
 
-    def label_only(self, index: int) -> dict:
-        """The labels of sample `index` without rendering (scene set up, ray casts only): for statistics."""
-        from synth import compose
-
+    def setup_and_label(self, index: int) -> tuple[SceneSample, dict, dict]:
+        """Set up sample `index` and ray-cast its labels. Where its 3D occluders would leave less than
+        `occluders.min_visible` of the vehicle in sight (a tree crown by the camera can hide it all), the sample
+        goes without them: a detector would not have cropped such a vehicle for a ReID set. Deterministic, so a
+        re-run or another worker draws the same image."""
         sample = self.describe(index)
         frame = self.setup(sample)
         self.builder.scene.view_layers[0].update()
         labels = self.labels(sample, frame)
+        if sample.occluders and _visible_fraction(labels) < self.config.occluders.min_visible:
+            sample = dataclasses.replace(sample, occluders=[])
+            self.builder.set_occluders([])
+            self.builder.scene.view_layers[0].update()
+            labels = self.labels(sample, frame)
+        return sample, frame, labels
+
+    def label_only(self, index: int) -> dict:
+        """The labels of sample `index` without rendering (scene set up, ray casts only): for statistics."""
+        from synth import compose
+
+        sample, frame, labels = self.setup_and_label(index)
         if sample.patches:
             mask = np.zeros((self.config.image.size,) * 2, bool)
             for patch in sample.patches:
@@ -166,12 +180,10 @@ class SampleRenderer:
 
         cfg = self.config
         size = cfg.image.size
-        sample = self.describe(index)
-        frame = self.setup(sample)
+        sample, frame, labels = self.setup_and_label(index)
         rgba = self.reader.render(seed=sample.seed)
         fg = compose.resize_to(compose.premultiply(rgba), size)
         image = compose.composite(fg, self.background(sample, frame))
-        labels = self.labels(sample, frame)
         K, Rt, box = frame["K"], frame["Rt"], labels["box"]
         if sample.patches:
             image, mask = compose.paste_patches(image, sample.patches, box,
@@ -181,7 +193,7 @@ class SampleRenderer:
         image8 = compose.camera_effects(image, sample.effects)
 
         keypoints = labels["keypoints"].astype(np.float32)
-        visible_fraction = float(labels["visible"].sum() / max(labels["amodal"].sum(), 1))
+        visible_fraction = _visible_fraction(labels)
         ident = sample.identity
         out = Sample(
             image=encode_image(image8, cfg.image.image_format, cfg.image.jpeg_quality),
@@ -206,6 +218,11 @@ class SampleRenderer:
         if "annotator_visibility" in labels:
             out.extra["annotator_visibility"] = labels["annotator_visibility"]
         return out, {"rgba": rgba, "sample": sample, "frame": frame, "image": image8, "labels": labels}
+
+
+def _visible_fraction(labels: dict) -> float:
+    """Share of the vehicle's silhouette cells that nothing hides."""
+    return float(labels["visible"].sum() / max(labels["amodal"].sum(), 1))
 
 
 # --- worker process ----------------------------------------------------------------------------------------

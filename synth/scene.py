@@ -79,6 +79,8 @@ class OccluderConfig(Config):
     kinds: dict = field(default_factory=lambda: {"pole": 1.0, "sign": 1.0, "vehicle": 1.5, "railing": 0.8,
                                                  "vegetation": 1.0})
     along_ray: Range = (0.55, 0.92)  # where on the camera-to-vehicle line of sight (0 camera, 1 vehicle)
+    # a sample whose occluders would leave less of the vehicle's silhouette in sight goes without them
+    min_visible: float = 0.35
 
 
 @dataclass

@@ -17,12 +17,14 @@ import pytest
 if importlib.util.find_spec("bpy") is None:
     pytest.skip("bpy (Blender as a Python module) is not installed", allow_module_level=True)
 
-from synth.datasets import ShardDataset, read_manifest  # noqa: E402
+from synth.datasets import ShardReader, read_manifest  # noqa: E402
 from synth.datasets.manifest import is_complete_shard  # noqa: E402
 from synth.datasets.validate import validate_dataset  # noqa: E402
 from synth.label_checks import build_test_library, check_labels, label_keypoints  # noqa: E402
-from synth.render import render_dataset, run_in_blender_process  # noqa: E402
+from synth.identities import plan_identities  # noqa: E402
+from synth.render import SampleRenderer, render_dataset, run_in_blender_process  # noqa: E402
 from synth.scene import RenderConfig  # noqa: E402
+from synth.vehicles.library import load_library  # noqa: E402
 from synth.vocabulary import VIS_OUTSIDE, VIS_VISIBLE  # noqa: E402
 
 
@@ -56,7 +58,7 @@ def test_render_writes_valid_shards_resumes_and_is_deterministic(library, tmp_pa
 
     validation = validate_dataset(a, decode="all")
     assert not validation.errors and not validation.warnings, (validation.errors, validation.warnings)
-    data = ShardDataset([a])
+    data = ShardReader([a])
     assert len(data) == 5 and len(set(data.labels["vehicle_id"].tolist())) >= 2
     kp = np.concatenate([h5py.File(a / f"train-0000{k}.h5")["keypoints"][:] for k in (0, 1)])
     assert kp.shape == (5, 36, 3) and (kp[:, :, 2] == VIS_VISIBLE).sum() > 5 * 8
@@ -182,3 +184,33 @@ def test_worker_denoiser_matches_cycles_denoiser_and_is_deterministic(library):
         assert np.abs(mine[..., 3].astype(int) - theirs[..., 3]).mean() < 3
         diff = np.abs(mine[..., :3].astype(int) - theirs[..., :3])[alpha].mean()
         assert diff < 4, f"worker-denoised colours differ from Cycles' by {diff:.1f} levels on the vehicle"
+
+
+def occluded_fractions(models_dir: str, config_dict: dict, count: int) -> list[tuple[int, float]]:
+    """In a Blender process: (occluders kept, visible fraction) of samples 0..count-1, by ray casts only."""
+    config = RenderConfig.from_dict(config_dict)
+    models = load_library(models_dir)
+    renderer = SampleRenderer(config, models, plan_identities(models, count, 2), 2)
+    out = []
+    for i in range(count):
+        labels = renderer.label_only(i)
+        out.append((len(labels["sample"].occluders),
+                    float(labels["visible"].sum() / max(labels["amodal"].sum(), 1))))
+    return out
+
+
+def test_occluders_that_would_hide_the_vehicle_are_left_out(library):
+    config = tiny_config()
+    config.occluders.prob, config.occluders.kinds = 1.0, {"vegetation": 1.0}
+    config.occluders.along_ray = (0.12, 0.3)  # crowns close to the camera: many cover the whole vehicle
+    config.occluders.min_visible = 0.0
+    free = run_in_blender_process(occluded_fractions, str(library), config.to_dict(), 12)
+    assert sum(f < 0.35 for _, f in free) >= 2, free  # the case exists
+    config.occluders.min_visible = 0.35
+    kept = run_in_blender_process(occluded_fractions, str(library), config.to_dict(), 12)
+    for (n_free, f_free), (n_kept, f_kept) in zip(free, kept):
+        assert f_kept >= 0.35
+        if f_free >= 0.35:  # samples that were fine keep their occluders and labels
+            assert (n_kept, f_kept) == (n_free, f_free)
+        else:
+            assert n_kept == 0
