@@ -352,7 +352,7 @@ class Profile:
         p = self.p
         x = np.asarray(x, dtype=float)
         if self.plan is not None:
-            return (self.body_half_width - self.side_camber(x)) * self.plan_scale(x)
+            return self.side_half_width(x) * self.plan_scale(x)
         d = np.clip(np.minimum(self.x_front - x, x - self.x_end), 0, None)
         u = np.clip(d / p.end_round, 0, 1)
         n = PLAN_EXPONENT
