@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
+from functools import lru_cache
 from pathlib import Path
 
 import cv2
@@ -53,15 +54,20 @@ def _texture(rng: np.random.Generator, size: int = 256) -> np.ndarray:
 def _sample(texture: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Bilinear lookup of a tileable texture at texel coordinates (wrapping), for any array shape."""
     n = texture.shape[0]
-    u = np.mod(u, n)
-    v = np.mod(v, n)
-    u0, v0 = np.floor(u).astype(np.int64), np.floor(v).astype(np.int64)
-    fu, fv = (u - u0).astype(np.float32), (v - v0).astype(np.float32)
-    u0, v0 = u0 % n, v0 % n
-    u1, v1 = (u0 + 1) % n, (v0 + 1) % n
-    top = texture[v0, u0] * (1 - fu) + texture[v0, u1] * fu
-    bottom = texture[v1, u0] * (1 - fu) + texture[v1, u1] * fu
-    return top * (1 - fv) + bottom * fv
+    shape = np.shape(u)
+    count = int(np.prod(shape))
+    if count == 0:
+        return np.zeros(shape, texture.dtype)
+    # cv2.remap wants a 2D map under 32767 a side: lay the points out in rows of 1024
+    width = 1024
+    rows = -(-count // width)
+    maps = []
+    for coordinate in (u, v):
+        flat = np.zeros(rows * width, np.float32)
+        flat[:count] = np.mod(coordinate, n).ravel()  # mod first: float32 keeps sub-texel precision near 0
+        maps.append(flat.reshape(rows, width))
+    out = cv2.remap(texture, maps[0], maps[1], interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
+    return out.ravel()[:count].reshape(shape)
 
 
 def road_style(key: int) -> dict:
@@ -91,13 +97,23 @@ def road_style(key: int) -> dict:
     }
 
 
+@lru_cache(maxsize=32)
+def _road_textures(texture_seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The grain, blotch and grass textures of a road style: a function of its seed alone, and a virtual camera
+    (~30 styles in all) comes back to its own, so a worker makes each once (3 x 256 KB) instead of per image."""
+    rng = np.random.default_rng(texture_seed)
+    textures = _texture(rng), _texture(rng), _texture(rng)
+    for texture in textures:
+        texture.setflags(write=False)
+    return textures
+
+
 def procedural_background(K: np.ndarray, Rt: np.ndarray, size: int, road_yaw: float, key: int, seed: int,
                           sky_color=(0.5, 0.6, 0.8)) -> np.ndarray:
     """Float sRGB image (size, size, 3) in [0, 1] of a road scene seen by camera (K, Rt). The vehicle stands
     at the origin heading along +x; the road runs along direction `road_yaw` (degrees) through it."""
     style = road_style(key)
-    rng = np.random.default_rng(style["texture_seed"])
-    grain, blotch, grass = _texture(rng), _texture(rng), _texture(rng)
+    grain, blotch, grass = _road_textures(style["texture_seed"])
     local = np.random.default_rng(seed)
 
     ys, xs = np.mgrid[0:size, 0:size].astype(np.float64)
@@ -144,7 +160,7 @@ def procedural_background(K: np.ndarray, Rt: np.ndarray, size: int, road_yaw: fl
     dist = np.where(hit_ground, t_ground, np.where(hit_facade, t_facade, 1e3))
     haze = np.clip((dist - 40) / 250, 0, 0.6)[..., None]
     image = image * (1 - haze) + haze * np.asarray(sky_color, np.float32) * 1.1
-    image += local.normal(0, 0.008, image.shape).astype(np.float32)
+    image += np.float32(0.008) * local.standard_normal(image.shape, dtype=np.float32)
     return np.clip(image, 0, 1).astype(np.float32)
 
 

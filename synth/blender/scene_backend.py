@@ -63,6 +63,17 @@ def _tint_glass(material) -> None:
     tint_glass(material)
 
 
+def _polygons(mesh, offset: int = 0) -> list[list[int]]:
+    """The mesh's polygons as vertex index lists (+ offset), read in bulk (a Python loop over the polygons
+    took ~10 ms per model)."""
+    count = np.empty(len(mesh.polygons), np.int64)
+    mesh.polygons.foreach_get("loop_total", count)
+    corner = np.empty(len(mesh.loops), np.int64)
+    mesh.loops.foreach_get("vertex_index", corner)
+    flat, ends = (corner + offset).tolist(), np.cumsum(count).tolist()
+    return [flat[a:b] for a, b in zip([0] + ends[:-1], ends)]
+
+
 class LoadedVehicle:
     """A library vehicle in the scene, with the geometry the labels need (world = vehicle frame)."""
 
@@ -89,13 +100,13 @@ class LoadedVehicle:
             M = np.array(ob.matrix_world)
             co = co @ M[:3, :3].T + M[:3, 3]
             verts_all.append(co)
-            polys_all.extend([tuple(offset + v for v in p.vertices) for p in mesh.polygons])
+            polys_all.extend(_polygons(mesh, offset))
             offset += len(co)
             ev.to_mesh_clear()
         verts = np.concatenate(verts_all) if verts_all else np.zeros((0, 3))
         if len(verts) < 4:
             raise ValueError(f"{asset.mesh_path}: the loaded model has no mesh geometry")
-        self.bvh = BVHTree.FromPolygons([tuple(v) for v in verts], polys_all)
+        self.bvh = BVHTree.FromPolygons(verts.tolist(), polys_all)
         from scipy.spatial import ConvexHull
 
         self.hull = verts[ConvexHull(verts).vertices]
