@@ -120,6 +120,20 @@ def test_truck_cargo_heights_follow_the_style():
     assert tops["stake"] < tops["dump"] < tops["box_van"]
 
 
+def test_a_tanker_carries_its_barrel_on_the_subframe_within_the_body_width():
+    p = sample_params("truck", model_rng(6, "truck", 3), body_style="tanker")
+    prof = Profile(p)
+    details = build_vehicle_mesh(p)["details"]
+    verts = np.asarray(details.verts)
+    cargo = verts[(verts[:, 0] > prof.x_end) & (verts[:, 0] < prof.keyx["box_front"]) & (verts[:, 2] > prof.box_top)]
+    assert len(cargo), "nothing stands on the tanker's subframe"
+    # the barrel rises well above the subframe, no higher than the sampled body height (+ rails and lids)
+    assert cargo[:, 2].max() > prof.box_top + 1.5
+    assert cargo[:, 2].max() < p.box_height + 0.6
+    half_width = float(prof.half_width(0.5 * (prof.x_end + prof.keyx["box_front"])))
+    assert np.abs(cargo[:, 1]).max() <= half_width + 0.02
+
+
 def test_wheel_centres_are_hub_vertices():
     for type_name in ("sedan", "truck", "bus"):
         p = sample_params(type_name, model_rng(9, type_name, 0))

@@ -1,4 +1,4 @@
-"""Heavy vehicles: the cargo bodies of trucks (box van, dump body with its load, stake body) and the doors,
+"""Heavy vehicles: the cargo bodies of trucks (box van, dump body with its load, stake body, tanker) and the doors,
 window rows, signs and luggage bays of buses (city bus, coach, school bus).
 
 A truck's or bus's style is `VehicleParams.body_style` (TRUCK_STYLES / BUS_STYLES; "" picks one from the
@@ -11,7 +11,8 @@ import numpy as np
 
 from synth.vehicles.parts import EndFace, Mesh, _rng, grille, headlights, rect, taillights
 
-TRUCK_STYLES = ("box_van", "dump", "stake")
+TRUCK_STYLES = ("box_van", "dump", "stake", "tanker")
+_LEGACY_TRUCK_STYLES = 3  # models built before the tanker drew "" styles from the first three
 BUS_STYLES = ("city", "coach", "school")
 
 
@@ -19,14 +20,19 @@ def style_of(p) -> str:
     styles = TRUCK_STYLES if p.type_name == "truck" else BUS_STYLES
     if p.body_style in styles:
         return p.body_style
+    if p.type_name == "truck":
+        styles = styles[:_LEGACY_TRUCK_STYLES]
     return styles[int(np.random.default_rng([p.style_seed, 17]).integers(len(styles)))]
 
 
 def cargo_top(p) -> float:
     """Height of the top of a truck's cargo body (the loft's box): a van's box, a dump body's or stake body's
-    sides (lower, in proportion to the sampled box height)."""
+    sides (lower, in proportion to the sampled box height), a tanker's subframe and side lockers (the tank
+    stands on it)."""
     frac = float(np.clip((p.box_height - 2.4) / 0.8, 0, 1))
     style = style_of(p)
+    if style == "tanker":
+        return p.box_floor + 0.32
     if style == "dump":
         return p.box_floor + 0.85 + 0.35 * frac
     if style == "stake":
@@ -93,6 +99,9 @@ def _truck_body(mesh: Mesh, caster, prof):
                       "steel")
             mesh.box((0.5 * (x0 + x1), s * (hw + 0.004), p.box_floor + 0.12), (x1 - x0 - 0.1, 0.012, 0.06), "trim")
         return
+    if style == "tanker":
+        _tank(mesh, prof, x0, x1, hw, top, rng)
+        return
     # dump and stake bodies: side ribs / stakes
     for x in xs:
         for s in (1, -1):
@@ -113,6 +122,66 @@ def _truck_body(mesh: Mesh, caster, prof):
         if rng.random() < 0.5:  # a tarpaulin-covered load
             mesh.blob((0.5 * (x0 + x1), 0.0, top + 0.25), (0.8 * (x1 - x0), 2 * hw - 0.3, 0.6), "trim",
                       exponent=5)
+
+
+def _tank(mesh: Mesh, prof, x0, x1, hw, top, rng):
+    """A tanker's barrel on the subframe: an elliptic cylinder with dished ends and girth bands, a walkway with
+    hand rails and manhole lids on top, a ladder at the rear and a valve cabinet under the barrel."""
+    p = prof.p
+    ry = hw * rng.uniform(0.9, 0.98)
+    rz = min(ry * rng.uniform(0.82, 1.0), 0.5 * (p.box_height - top))
+    zc = top + rz - 0.02  # the barrel's belly rests on the subframe
+    dome = rng.uniform(0.18, 0.32)
+    xa, xb = x0 + 0.06 + dome, x1 - 0.12 - dome  # the cylindrical part, between the dished ends
+    metal = rng.random() < 0.5  # polished stainless barrels beside painted ones
+    _barrel(mesh, xa, xb, zc, ry, rz, dome, "steel" if metal else "paint")
+    for x in np.linspace(xa + 0.15, xb - 0.15, int(rng.integers(3, 5))):  # girth bands
+        _barrel(mesh, x - 0.035, x + 0.035, zc, ry + 0.012, rz + 0.012, 0.0, "metal_dark" if metal else "steel")
+    z_top = zc + rz
+    mesh.box((0.5 * (xa + xb), 0.0, z_top + 0.015), (xb - xa, 0.5, 0.03), "metal_dark")  # walkway
+    for x in np.linspace(xa + 0.5, xb - 0.5, int(rng.integers(2, 4))):  # manhole lids
+        mesh.tube([(x, 0.0, z_top + 0.02), (x, 0.0, z_top + 0.12)], 0.24, "steel", sides=14)
+    for s in (1, -1):  # hand rails on posts along the walkway
+        rail_y = s * 0.32
+        mesh.tube([(xa + 0.2, rail_y, z_top + 0.45), (xb - 0.2, rail_y, z_top + 0.45)], 0.018, "steel")
+        for x in np.linspace(xa + 0.2, xb - 0.2, 5):
+            mesh.tube([(x, rail_y, z_top), (x, rail_y, z_top + 0.45)], 0.014, "steel")
+    for s in (1, -1):  # rear ladder stiles and rungs
+        mesh.tube([(x0 - 0.02, s * 0.22, top + 0.05), (x0 - 0.02, s * 0.22, zc + 0.2),
+                   (xa - dome * 0.3, s * 0.22, z_top + 0.05)], 0.018, "steel")
+    for z in np.arange(top + 0.3, zc + 0.2, 0.3):
+        mesh.tube([(x0 - 0.02, -0.22, z), (x0 - 0.02, 0.22, z)], 0.013, "steel")
+    k = prof.keyx
+    xm = 0.5 * (k["fa"] + k["ra"]) if "ra" in k else 0.5 * (x0 + x1)
+    for s in (1, -1):  # valve / hose cabinets hung under the barrel between the axles
+        mesh.box((xm, s * (hw - 0.2), p.box_floor - 0.25), (0.9, 0.36, 0.46), "metal_dark")
+        mesh.tube([(xm - 0.3, s * (hw - 0.02), p.box_floor - 0.1), (xm + 0.3, s * (hw - 0.02), p.box_floor - 0.1)],
+                  0.045, "steel", sides=8)
+
+
+def _barrel(mesh: Mesh, xa, xb, zc, ry, rz, dome, mat, sides=28, dome_rings=5):
+    """An elliptic cylinder along x from xa to xb (semi-axes ry, rz about (y=0, zc)), closed by ellipsoidal
+    dished ends `dome` deep (flat caps when 0)."""
+    t = np.linspace(0.0, 2 * np.pi, sides, endpoint=False)
+    rings = []  # (x, scale) from the rear apex to the front apex
+    if dome > 0:
+        for a in np.linspace(np.pi / 2, 0.0, dome_rings, endpoint=False)[1:]:
+            rings.append((xa - dome * np.sin(a), np.cos(a)))
+    rings += [(xa, 1.0), (xb, 1.0)]
+    if dome > 0:
+        for a in np.linspace(0.0, np.pi / 2, dome_rings, endpoint=False)[1:]:
+            rings.append((xb + dome * np.sin(a), np.cos(a)))
+    verts = [(x, c * ry * np.cos(a), zc + c * rz * np.sin(a)) for x, c in rings for a in t]
+    n = len(rings)
+    faces = [(i * sides + j, i * sides + (j + 1) % sides, (i + 1) * sides + (j + 1) % sides, (i + 1) * sides + j)
+             for i in range(n - 1) for j in range(sides)]
+    rear = len(verts)
+    verts.append((xa - dome, 0.0, zc))
+    front = len(verts)
+    verts.append((xb + dome, 0.0, zc))
+    faces += [(rear, (j + 1) % sides, j) for j in range(sides)]
+    faces += [(front, (n - 1) * sides + j, (n - 1) * sides + (j + 1) % sides) for j in range(sides)]
+    mesh.add(verts, faces, mat)
 
 
 def _heap(mesh: Mesh, x0, x1, hw, z, height, nu=14, nv=8):

@@ -204,12 +204,13 @@ BODY_STYLES: dict[str, dict[str, dict[str, tuple[float, float]]]] = {
         "box_van": {},
         "dump": dict(box_floor=(1.15, 1.30), wheel_radius=(0.46, 0.52)),
         "stake": {},
+        "tanker": dict(box_floor=(1.05, 1.20), box_height=(3.00, 3.40)),
     },
 }
 
 # Shipped library: models per type (the common VeRi types get more) and which keep a fixed colour.
 LIBRARY_COUNTS = {"sedan": 10, "suv": 7, "hatchback": 5, "mpv": 5, "van": 5, "estate": 4, "pickup": 4, "bus": 4,
-                  "truck": 4}
+                  "truck": 6}
 FIXED_COLOURS = {("bus", 0): "yellow", ("bus", 1): "green"}
 DEFAULT_SEED = 2019
 
