@@ -5,6 +5,10 @@ Commands are grouped in sections by stage; heavy imports (torch, bpy) happen ins
 """
 from __future__ import annotations
 
+import contextlib
+import copy
+import functools
+import logging
 import os
 import sys
 from pathlib import Path
@@ -14,6 +18,18 @@ import click
 
 PROJECT_LOGGERS = ("synth", "train", "eval")  # the toolkit's own loggers
 DIST_NAME = "pamtri-synth"  # the distribution name in pyproject.toml
+log = logging.getLogger("pamtri.cli")
+
+# `--help` lists the commands by stage, in the order a project runs them.
+COMMAND_SECTIONS = (
+    ("Whole pipeline", ("demo",)),
+    ("Data", ("assets", "render", "backgrounds", "import", "inspect")),
+    ("Pose", ("train-pose", "predict-pose", "evaluate-pose")),
+    ("ReID", ("train-reid", "extract-reid", "evaluate-reid", "search")),
+    ("Export", ("export",)),
+)
+# Former names, still accepted (hidden from --help, with a note) so that existing scripts keep working.
+COMMAND_ALIASES = {"pose-accuracy": "evaluate-pose", "extract": "extract-reid", "evaluate": "evaluate-reid"}
 
 
 def toolkit_version() -> str:
@@ -40,17 +56,6 @@ def configure_logging(verbosity: int = 0, quiet: bool = False, debug: bool = Fal
     splits), WARNING with --quiet, DEBUG with -v or --debug; other libraries show warnings, and everything at
     DEBUG with -vv. With --debug each line names its level and logger. Where the root logger already has a
     handler that is not ours (an embedding application, pytest's capture), none is added: theirs decide."""
-    import logging
-
-    class Handler(logging.StreamHandler):
-        @property
-        def stream(self):
-            return sys.stderr
-
-        @stream.setter
-        def stream(self, value):
-            pass
-
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_pamtri", False):
@@ -67,7 +72,7 @@ def configure_logging(verbosity: int = 0, quiet: bool = False, debug: bool = Fal
         logging.getLogger(name).setLevel(own)
     if root.handlers:
         return None
-    handler = Handler()
+    handler = _ConsoleHandler()
     handler._pamtri = True
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s" if debug else "%(message)s"))
     root.addHandler(handler)
@@ -75,9 +80,90 @@ def configure_logging(verbosity: int = 0, quiet: bool = False, debug: bool = Fal
     return handler
 
 
+class _ConsoleHandler(logging.StreamHandler):
+    """Log lines on stderr (whatever sys.stderr is at the time); while tqdm is loaded they go through
+    tqdm.write, which clears the progress bars, writes the line and redraws them, so lines never break a bar."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+    def emit(self, record):
+        tqdm = sys.modules.get("tqdm")  # not imported here: no bar can be on screen before tqdm is loaded
+        if tqdm is None:
+            return super().emit(record)
+        try:
+            tqdm.tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def no_progress_bars():
+    """No tqdm bar is drawn inside this block (--quiet), whatever `disable` the code creating it passes."""
+    from tqdm import std
+
+    original = std.tqdm.__init__
+
+    @functools.wraps(original)
+    def disabled(self, *args, **kwargs):
+        kwargs["disable"] = True
+        original(self, *args, **kwargs)
+
+    std.tqdm.__init__ = disabled
+    try:
+        yield
+    finally:
+        std.tqdm.__init__ = original
+
+
+def _alias(command: click.Command, old_name: str) -> click.Command:
+    """`command` under its former name: hidden from --help, and a note naming the new name when it runs."""
+    alias = copy.copy(command)
+    alias.name, alias.hidden = old_name, True
+    callback = command.callback
+
+    @functools.wraps(callback)
+    def run(*args, **kwargs):
+        log.warning("note: `%s` is now called `%s` (the old name still works)", old_name, command.name)
+        return callback(*args, **kwargs)
+
+    alias.callback = run
+    return alias
+
+
 class ToolkitGroup(click.Group):
-    """Turns the toolkit's expected errors (bad datasets, bad configs, bad models) into one clear line and
-    exit code 2 instead of a traceback; `--debug` keeps the traceback."""
+    """The command group: commands listed by stage in pipeline order (COMMAND_SECTIONS), former names
+    accepted (COMMAND_ALIASES), and the toolkit's expected errors (bad datasets, bad configs, bad models) as
+    one clear line and exit code 2 instead of a traceback; `--debug` keeps the traceback."""
+
+    def list_commands(self, ctx):
+        rank = {name: i for i, name in enumerate(n for _, names in COMMAND_SECTIONS for n in names)}
+        return sorted(self.commands, key=lambda name: (rank.get(name, len(rank)), name))
+
+    def get_command(self, ctx, cmd_name):
+        if cmd_name not in self.commands and COMMAND_ALIASES.get(cmd_name) in self.commands:
+            return _alias(self.commands[COMMAND_ALIASES[cmd_name]], cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx, formatter):
+        shown = {name: command for name in self.list_commands(ctx)
+                 if (command := self.get_command(ctx, name)) is not None and not command.hidden}
+        if not shown:
+            return
+        width = max(map(len, shown))
+        sections = [(title, [n for n in names if n in shown]) for title, names in COMMAND_SECTIONS]
+        listed = {n for _, names in sections for n in names}
+        sections.append(("Other commands", [n for n in shown if n not in listed]))
+        for title, names in sections:
+            if names:
+                with formatter.section(title):
+                    formatter.write_dl([(n.ljust(width), shown[n].get_short_help_str(formatter.width - width - 6))
+                                        for n in names])
 
     def invoke(self, ctx):
         from synth.datasets.schema import DatasetError
@@ -110,6 +196,43 @@ def main(ctx, verbose, quiet, debug):
         raise click.UsageError("--quiet cannot be combined with -v/--verbose or --debug")
     ctx.meta["pamtri.debug"] = debug
     configure_logging(verbose, quiet, debug)
+    if quiet:
+        ctx.with_resource(no_progress_bars())
+
+
+class _LegacyDatasets(click.Argument):
+    """Datasets listed after one --data (the former way to pass several): still read, with a note, and left
+    out of the usage line; `--data` repeated is the way."""
+
+    def get_usage_pieces(self, ctx):
+        return []
+
+
+def legacy_datasets(command):
+    return click.argument("more_data", nargs=-1, type=click.Path(path_type=Path), cls=_LegacyDatasets)(command)
+
+
+def datasets(data, more_data) -> list[Path]:
+    """The dataset directories of a command: every --data, then any listed after one --data (deprecated)."""
+    if more_data:
+        log.warning("note: several datasets after one --data are deprecated; repeat --data: %s",
+                    " ".join(f"--data {d}" for d in (*data, *more_data)))
+    return [*data, *more_data]
+
+
+def config_options(config_class: str, example: str):
+    """--config FILE and --set KEY=VALUE, alike on every command that runs from a typed config."""
+
+    def decorate(command):
+        command = click.option(
+            "--set", "overrides", multiple=True, metavar="KEY=VALUE",
+            help=f"Change one {config_class} key for this run (dotted key, value as YAML; repeatable); applied "
+                 f"after --config, and the command's other options win over it. E.g. --set {example}.")(command)
+        return click.option(
+            "--config", "config_file", type=click.Path(exists=True, path_type=Path),
+            help=f"{config_class} YAML: what it changes from the defaults; may name `_base_` files.")(command)
+
+    return decorate
 
 
 # --- datasets (foundation) ---------------------------------------------------------------------------------
@@ -147,14 +270,13 @@ def inspect(dataset_dir, preview, preview_count, crops, decode_all, seed):
 
 @main.command()
 @click.option("--out", type=click.Path(path_type=Path), default=Path("runs/demo"), show_default=True)
-@click.option("--config", "config_file", type=click.Path(exists=True, path_type=Path), help="Demo config YAML.")
-def demo(out, config_file):
+@config_options("DemoConfig", "num_images=500")
+def demo(out, config_file, overrides):
     """Run the whole pipeline on small built-in defaults: render, train pose, predict pose, train ReID,
-    evaluate on held-out identities, write a report."""
+    evaluate on held-out identities, write a report (the config it used: <out>/demo_config.yaml)."""
     from train.demo import DemoConfig, run_demo
 
-    config = DemoConfig.from_yaml(config_file) if config_file else DemoConfig()
-    run_demo(config, out)
+    run_demo(DemoConfig.load(config_file, overrides), out)
 
 
 # --- assets (vehicle models) -------------------------------------------------------------------------------
@@ -268,18 +390,17 @@ def assets_import(sources, out, type_name, name, length, fixes, licence, source_
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Dataset directory to write.")
 @click.option("--seed", default=0, show_default=True, help="Global seed: sample i depends on (config, seed, i).")
 @click.option("--size", type=int, default=None, help="Output image side in pixels [default: config, 256].")
-@click.option("--config", "config_file", type=click.Path(exists=True, path_type=Path),
-              help="Render config YAML (see docs/RENDER.md); options given here override it.")
+@config_options("RenderConfig (docs/RENDER.md)", "occlusion2d.prob=0.2")
 @click.option("--backgrounds", type=click.Path(path_type=Path), help="Folder of real background frames.")
 @click.option("--workers", type=int, default=None, help="Render processes [default: one per core].")
 @click.option("--shard", "shard_spec", default="0/1", show_default=True,
               help="K/N: render only the shards whose index is K mod N (N machines, one dataset).")
-def render(models_dir, n, out, seed, size, config_file, backgrounds, workers, shard_spec):
+def render(models_dir, n, out, seed, size, config_file, overrides, backgrounds, workers, shard_spec):
     """Render labelled synthetic vehicle images into HDF5 shards (resumes: complete shards are skipped)."""
     from synth.render import parse_shard, render_dataset
     from synth.scene import RenderConfig
 
-    config = RenderConfig.from_yaml(config_file) if config_file else RenderConfig()
+    config = RenderConfig.load(config_file, overrides)
     if size is not None:  # 0 or a negative size is refused by name (render_dataset), not taken as "default"
         config.image.size = size
     report = render_dataset(models_dir, out, n, seed=seed, config=config, backgrounds=backgrounds,
@@ -428,12 +549,12 @@ def export_onnx_cmd(model_run, out, which, data, opset):
 
 
 @main.command("train-pose")
-@click.option("--data", "data", multiple=True, type=click.Path(path_type=Path), help="Dataset directory; repeat, or list several after one --data.")
-@click.argument("more_data", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--data", "data", multiple=True, type=click.Path(path_type=Path), help="Dataset directory (repeatable: synthetic and real).")
+@legacy_datasets
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Run directory (resumes when it has checkpoints/last.pt).")
-@click.option("--weights", multiple=True, type=float, help="Sampling weight per --data directory, in order (default: by size).")
-@click.option("--config", "config_file", type=click.Path(exists=True, path_type=Path), help="PoseConfig YAML.")
-@click.option("--tiny", is_flag=True, help="The small CPU configuration (hrnet_w18_small, 64 px) of the same code.")
+@click.option("--weights", multiple=True, type=float, help="Sampling weight per --data directory, in order, repeatable (default: by size).")
+@config_options("PoseConfig", "augment.rotation=30")
+@click.option("--tiny", is_flag=True, help="Start from the small CPU configuration (hrnet_w18_small, 64 px) of the same code.")
 @click.option("--backbone", help="timm HRNet name (hrnet_w32, hrnet_w18_small, ...).")
 @click.option("--input-size", type=int, help="Square input size (heatmaps are a quarter of it).")
 @click.option("--pretrained", type=click.Path(exists=True, path_type=Path), help="ImageNet weights file for the backbone.")
@@ -446,8 +567,8 @@ def export_onnx_cmd(model_run, out, which, data, opset):
 @click.option("--workers", type=int)
 @click.option("--device", help="auto, cpu, cuda, cuda:N.")
 @click.option("--no-resume", is_flag=True, help="Refuse to continue an existing run instead of resuming it.")
-def train_pose_command(data, more_data, out, weights, config_file, tiny, backbone, input_size, pretrained, epochs,
-                       batch_size, lr, train_occluded, visibility, workers, device, no_resume):
+def train_pose_command(data, more_data, out, weights, config_file, overrides, tiny, backbone, input_size, pretrained,
+                       epochs, batch_size, lr, train_occluded, visibility, workers, device, no_resume):
     """Train the HRNet pose network on synthetic and/or real datasets (runs under torchrun too)."""
     from train.pose.config import PoseConfig
     from train.pose.train import train_pose
@@ -455,13 +576,11 @@ def train_pose_command(data, more_data, out, weights, config_file, tiny, backbon
     last = out / "checkpoints" / "last.pt"
     if last.exists() and no_resume:
         raise ValueError(f"{out}: run exists (checkpoints/last.pt); use another --out or drop --no-resume")
-    if config_file:
-        config = PoseConfig.from_yaml(config_file)
-    elif last.exists() and (out / "config.yaml").exists():
-        config = PoseConfig.from_yaml(out / "config.yaml")  # resuming: the run's own settings
+    if not config_file and last.exists() and (out / "config.yaml").exists():
+        config = PoseConfig.load(out / "config.yaml", overrides)  # resuming: the run's own settings
     else:
-        config = PoseConfig.tiny() if tiny else PoseConfig()
-    dirs = [str(d) for d in (*data, *more_data)]
+        config = PoseConfig.load(config_file, overrides, base=PoseConfig.tiny() if tiny else None)
+    dirs = [str(d) for d in datasets(data, more_data)]
     if dirs:
         config.data = dirs
     if weights:
@@ -481,7 +600,7 @@ def train_pose_command(data, more_data, out, weights, config_file, tiny, backbon
 @main.command("predict-pose")
 @click.option("--model", "model_run", type=click.Path(path_type=Path), required=True, help="Pose run directory or checkpoint file.")
 @click.option("--data", "data", multiple=True, type=click.Path(path_type=Path), required=True, help="Dataset directory (repeatable).")
-@click.argument("more_data", nargs=-1, type=click.Path(path_type=Path))
+@legacy_datasets
 @click.option("--batch-size", default=32, show_default=True)
 @click.option("--workers", default=2, show_default=True)
 @click.option("--device", default="auto", show_default=True)
@@ -492,12 +611,12 @@ def predict_pose_command(model_run, data, more_data, batch_size, workers, device
     """Write <shard>.pose.h5 (keypoints, heatmaps, segments) beside every shard of the datasets."""
     from train.pose.predict import predict_pose
 
-    written = predict_pose(model_run, [*data, *more_data], batch_size=batch_size, device=device, workers=workers,
+    written = predict_pose(model_run, datasets(data, more_data), batch_size=batch_size, device=device, workers=workers,
                            flip_test=flip_test, stretched_crop=stretched_crop, overwrite=overwrite, say=click.echo)
     click.echo(f"wrote {len(written)} pose sidecar(s)")
 
 
-@main.command("pose-accuracy")
+@main.command("evaluate-pose")
 @click.option("--model", "model_run", type=click.Path(path_type=Path), required=True, help="Pose run directory or checkpoint file.")
 @click.option("--data", "data", multiple=True, type=click.Path(path_type=Path), required=True, help="Labelled dataset directory (repeatable).")
 @click.option("--split", help="Split to evaluate (default: all).")
@@ -510,7 +629,7 @@ def predict_pose_command(model_run, data, more_data, batch_size, workers, device
 @click.option("--batch-size", default=32, show_default=True)
 @click.option("--workers", default=2, show_default=True)
 @click.option("--device", default="auto", show_default=True)
-def pose_accuracy_command(model_run, data, split, out, mode, box_size, visibility, batch_size, workers, device):
+def evaluate_pose_command(model_run, data, split, out, mode, box_size, visibility, batch_size, workers, device):
     """PCK per body part and mean (paper's Table 5 layout), plus a picture of good and bad cases."""
     from train.pose.evaluate import evaluate_pose
 
@@ -522,10 +641,10 @@ def pose_accuracy_command(model_run, data, split, out, mode, box_size, visibilit
 
 
 @main.command("train-reid")
-@click.option("--data", "data", multiple=True, type=click.Path(path_type=Path), help="Dataset directory; repeat, or list several after one --data (real + synthetic = RS).")
-@click.argument("more_data", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--data", "data", multiple=True, type=click.Path(path_type=Path), help="Dataset directory (repeatable: real + synthetic = RS).")
+@legacy_datasets
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Run directory (resumes when it has checkpoints/last.pt).")
-@click.option("--config", "config_file", type=click.Path(exists=True, path_type=Path), help="ReidConfig YAML.")
+@config_options("ReidConfig", "erase_prob=0.3")
 @click.option("--backbone", help="densenet121 (the paper's), densenet_tiny, or any timm model name.")
 @click.option("--inputs", type=click.Choice(["rgb", "heatmaps", "segments"]), help="Extra input channels: none, H (36) or S (13).")
 @click.option("--keypoints/--no-keypoints", default=None, help="K: concatenate the 108 keypoint values after pooling.")
@@ -546,19 +665,18 @@ def pose_accuracy_command(model_run, data, split, out, mode, box_size, visibilit
 @click.option("--device", help="auto, cpu, cuda, cuda:N.")
 @click.option("--seed", type=int)
 @click.option("--no-resume", is_flag=True, help="Refuse to continue an existing run instead of resuming it.")
-def train_reid_command(data, more_data, out, config_file, backbone, inputs, keypoints, multitask, loss, bnneck, image_size,
+def train_reid_command(data, more_data, out, config_file, overrides, backbone, inputs, keypoints, multitask, loss, bnneck, image_size,
                        epochs, pk, lr, weights_path, no_pretrained, pose_model, val_data, val_every, max_steps,
                        workers, device, seed, no_resume):
     """Train the multi-task ReID network (DenseNet121; R / RS / MT / K / H / S switches). Runs under torchrun."""
     from train.reid.config import ReidConfig
     from train.reid.train import train_reid
 
-    if config_file:
-        config = ReidConfig.from_yaml(config_file)
-    elif (out / "checkpoints" / "last.pt").exists() and (out / "config.yaml").exists() and not no_resume:
-        config = ReidConfig.from_yaml(out / "config.yaml")  # resuming: the run's own settings
+    if not config_file and (out / "checkpoints" / "last.pt").exists() and (out / "config.yaml").exists() \
+            and not no_resume:
+        config = ReidConfig.load(out / "config.yaml", overrides)  # resuming: the run's own settings
     else:
-        config = ReidConfig()
+        config = ReidConfig.load(config_file, overrides)
     overrides = {
         "backbone": backbone, "inputs": inputs, "keypoints": keypoints, "multitask": multitask, "loss": loss,
         "bnneck": bnneck,
@@ -568,7 +686,7 @@ def train_reid_command(data, more_data, out, config_file, backbone, inputs, keyp
         "pretrained": False if no_pretrained else None,
     }
     config = config.replace(**{key: value for key, value in overrides.items() if value is not None})
-    dirs = [*data, *more_data] or [Path(d) for d in config.data_dirs]
+    dirs = datasets(data, more_data) or [Path(d) for d in config.data_dirs]
     summary = train_reid(config, dirs, out, val_dirs=list(val_data) or None, resume=not no_resume)
     best = summary["best_mAP"]
     if summary["main_process"]:
@@ -576,10 +694,10 @@ def train_reid_command(data, more_data, out, config_file, backbone, inputs, keyp
                    + (f", best validation mAP {best:.4f}" if best is not None else "") + f"; run: {out}")
 
 
-@main.command("extract")
+@main.command("extract-reid")
 @click.option("--model", "model_run", type=click.Path(path_type=Path), required=True, help="ReID run directory or checkpoint file.")
 @click.option("--data", "data", multiple=True, type=click.Path(path_type=Path), required=True, help="Dataset directory (repeatable).")
-@click.argument("more_data", nargs=-1, type=click.Path(path_type=Path))
+@legacy_datasets
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Feature file to write (.npz).")
 @click.option("--splits", nargs=2, help="Query and gallery split names (default: query gallery, or val).")
 @click.option("--checkpoint", "which", type=click.Choice(["best", "last", "initial"]), default="best", show_default=True,
@@ -588,11 +706,11 @@ def train_reid_command(data, more_data, out, config_file, backbone, inputs, keyp
 @click.option("--workers", default=2, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--pose-model", type=click.Path(path_type=Path), help="Pose run used to write missing pose sidecars first.")
-def extract_command(model_run, data, more_data, out, splits, which, batch_size, workers, device, pose_model):
-    """ReID features and colour/type predictions for every query and gallery image (input of `evaluate`)."""
+def extract_reid_command(model_run, data, more_data, out, splits, which, batch_size, workers, device, pose_model):
+    """ReID features and colour/type predictions for every query and gallery image (input of `evaluate-reid`)."""
     from train.reid.extract import extract_features
 
-    features = extract_features(model_run, [*data, *more_data], splits=splits or None, batch_size=batch_size,
+    features = extract_features(model_run, datasets(data, more_data), splits=splits or None, batch_size=batch_size,
                                 device=device, workers=workers, which=which,
                                 pose_model=str(pose_model) if pose_model else None)
     features.save(out)
@@ -631,7 +749,7 @@ def search_command(model_run, queries, gallery, gallery_splits, top, out, metric
 # --- evaluation --------------------------------------------------------------------------------------------
 
 
-@main.command()
+@main.command("evaluate-reid")
 @click.argument("runs", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--features", type=click.Path(path_type=Path), help="Precomputed features (.npz FeatureSet, docs/EVALUATION.md).")
 @click.option("--model", "model_run", type=click.Path(path_type=Path), help="Trained ReID run: extract features with it.")
@@ -653,14 +771,14 @@ def search_command(model_run, queries, gallery, gallery_splits, top, out, metric
 @click.option("--name", help="Run name in tables and plots.")
 @click.option("--allow-partial", is_flag=True,
               help="Score features that cover only part of the dataset's query/gallery (what is left out is reported).")
-def evaluate(runs, features, model_run, data_dir, compare, names, out, metric, rerank, k1, k2, lambda_value, max_rank,
+def evaluate_reid_command(runs, features, model_run, data_dir, compare, names, out, metric, rerank, k1, k2, lambda_value, max_rank,
              rank_k, rank_k_denominator, ranked_queries, ranked_top, name, allow_partial):
     """ReID (mAP, CMC, rank-k mAP, mINP) and attribute accuracy, with tables, CMC plot and ranked-gallery picture.
 
     \b
-    cli.py evaluate --features feats.npz [--data DIR]
-    cli.py evaluate --model runs/reid/RUN --data DIR
-    cli.py evaluate --compare RUN1 RUN2 ... [--names a,b] [--out DIR]
+    cli.py evaluate-reid --features feats.npz [--data DIR]
+    cli.py evaluate-reid --model runs/reid/RUN --data DIR
+    cli.py evaluate-reid --compare RUN1 RUN2 ... [--names a,b] [--out DIR]
     """
     from eval.evaluate import EvalOptions, compare_runs, evaluate_feature_set, evaluate_model
     from eval.features import FeatureSet

@@ -82,3 +82,144 @@ def test_an_embedding_applications_handler_is_left_in_charge():
         root.addHandler(theirs)
         assert configure_logging() is None and root.handlers == [theirs]
         assert logging.getLogger("synth").level == logging.INFO
+
+
+# --- commands: order, names, datasets, configs, progress bars ----------------------------------------------
+
+
+def test_help_lists_the_commands_by_stage_in_pipeline_order_without_the_former_names():
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    start = lines.index(f"{cli.COMMAND_SECTIONS[0][0]}:")
+    listed = [line.split()[0] for line in lines[start:] if line.startswith("  ") and line[2] != " "]
+    expected = [name for _, names in cli.COMMAND_SECTIONS for name in names]
+    assert listed == expected and set(expected) == set(main.commands)
+    for title, _ in cli.COMMAND_SECTIONS:
+        assert f"{title}:" in lines
+    assert not set(cli.COMMAND_ALIASES) & set(listed)
+
+
+def test_former_command_names_still_run_the_new_commands_with_a_note(caplog):
+    runner = CliRunner()
+    for old, new in cli.COMMAND_ALIASES.items():
+        result = runner.invoke(main, [old, "--help"])
+        assert result.exit_code == 0 and main.commands[new].help.split()[0] in result.output, old
+    with caplog.at_level(logging.WARNING, logger="pamtri.cli"):
+        result = runner.invoke(main, ["evaluate"])  # runs evaluate-reid, which asks for --features or --model
+    assert result.exit_code == 2 and "exactly one of --features" in result.output
+    assert "`evaluate` is now called `evaluate-reid`" in caplog.text
+    assert runner.invoke(main, ["evaluate-reid"]).exit_code == 2 and caplog.text.count("now called") == 1
+    assert runner.invoke(main, ["evaluat"]).exit_code == 2  # no other near-miss resolves
+
+
+@pytest.fixture
+def predict_calls(monkeypatch):
+    import train.pose.predict
+
+    calls = []
+
+    def fake_predict_pose(model, dirs, **kwargs):
+        from tqdm import tqdm
+
+        calls.append({"dirs": list(dirs), "bar_disabled": tqdm(range(2), disable=False).disable})
+        return []
+
+    monkeypatch.setattr(train.pose.predict, "predict_pose", fake_predict_pose)
+    return calls
+
+
+def test_several_datasets_by_repeating_data_and_the_former_list_with_a_note(tmp_path, predict_calls, caplog):
+    runner = CliRunner()
+    with caplog.at_level(logging.WARNING, logger="pamtri.cli"):
+        assert runner.invoke(main, ["predict-pose", "--model", "m", "--data", "a", "--data", "b"]).exit_code == 0
+        assert "deprecated" not in caplog.text
+        assert runner.invoke(main, ["predict-pose", "--model", "m", "--data", "a", "b", "c"]).exit_code == 0
+    assert [[str(d) for d in call["dirs"]] for call in predict_calls] == [["a", "b"], ["a", "b", "c"]]
+    assert "repeat --data: --data a --data b --data c" in caplog.text
+    usage = runner.invoke(main, ["predict-pose", "--help"]).output.splitlines()[0]
+    assert usage.endswith("predict-pose [OPTIONS]")  # the old positional form is not advertised
+
+
+def test_quiet_draws_no_progress_bar_and_only_while_the_command_runs(predict_calls):
+    from tqdm import tqdm
+
+    runner = CliRunner()
+    assert runner.invoke(main, ["predict-pose", "--model", "m", "--data", "a"]).exit_code == 0
+    assert runner.invoke(main, ["-q", "predict-pose", "--model", "m", "--data", "a"]).exit_code == 0
+    assert [call["bar_disabled"] for call in predict_calls] == [False, True]
+    assert tqdm(range(2), disable=False).disable is False  # restored after the command
+
+
+def test_log_lines_go_through_tqdm_write_so_they_do_not_break_a_bar(capsys, monkeypatch):
+    import tqdm
+
+    written = []
+    monkeypatch.setattr(tqdm.tqdm, "write", classmethod(lambda cls, s, file=None, **kw: written.append(s)))
+    with bare_root():
+        configure_logging()
+        logging.getLogger("train.reid.train").info("epoch 3 done")
+    assert written == ["epoch 3 done"]
+
+
+def test_set_and_base_files_reach_the_render_config_and_the_command_options_win(tmp_path, monkeypatch):
+    import synth.render
+
+    seen = {}
+
+    def fake_render_dataset(models, out, n, config, **kwargs):
+        seen["config"] = config
+        return type("Report", (), {"images": 0, "seconds": 0.0, "written": [], "skipped": [], "peak_rss_mb": 0.0})()
+
+    monkeypatch.setattr(synth.render, "render_dataset", fake_render_dataset)
+    (tmp_path / "base.yaml").write_text("image: {jpeg_quality: 80}\nshard_size: 50\n")
+    (tmp_path / "mine.yaml").write_text("_base_: base.yaml\nimage: {size: 96}\n")
+    args = ["render", "--out", str(tmp_path / "o"), "--config", str(tmp_path / "mine.yaml"),
+            "--set", "shard_size=20", "--set", "occlusion2d.size=[0.1, 0.2]"]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    config = seen["config"]
+    assert (config.image.size, config.image.jpeg_quality, config.shard_size, config.occlusion2d.size) == \
+        (96, 80, 20, (0.1, 0.2))
+    assert CliRunner().invoke(main, [*args, "--set", "image.size=48", "--size", "64"]).exit_code == 0
+    assert seen["config"].image.size == 64
+    result = CliRunner().invoke(main, [*args, "--set", "image.sise=64"])
+    assert result.exit_code == 2 and "--set image.sise=64: image: unknown key(s) ['sise']" in result.output
+    (tmp_path / "mine.yaml").write_text("_base_: base.yaml\nimgae: {size: 96}\n")
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and "mine.yaml: unknown key(s) ['imgae']" in result.output
+
+
+def test_demo_takes_its_config_and_overrides(monkeypatch, tmp_path):
+    import train.demo
+    from train.demo import DemoConfig
+
+    seen = []
+    monkeypatch.setattr(train.demo, "run_demo", lambda config, out: seen.append(config))
+    demo_yaml = str(cli.Path(cli.__file__).with_name("configs") / "demo.yaml")
+    args = ["demo", "--out", str(tmp_path), "--config", demo_yaml, "--set", "num_images=50", "--set", "reid.epochs=1"]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    expected = DemoConfig(num_images=50)
+    expected.reid = expected.reid.replace(epochs=1)
+    assert seen == [expected]
+
+
+def test_train_commands_resolve_config_file_then_set_then_options(monkeypatch, tmp_path):
+    import train.pose.train
+    import train.reid.train
+    from train.pose.config import PoseConfig
+    from train.reid.config import ReidConfig
+
+    seen = {}
+    monkeypatch.setattr(train.reid.train, "train_reid", lambda config, dirs, out, **kw: seen.update(reid=config) or
+                        {"best_mAP": None, "main_process": False, "name": "", "history": []})
+    monkeypatch.setattr(train.pose.train, "train_pose", lambda config, out, **kw: seen.update(pose=config) or [])
+    row = str(cli.Path(cli.__file__).with_name("configs") / "paper" / "reid_rs_mt_k_h.yaml")
+    result = CliRunner().invoke(main, ["train-reid", "--config", row, "--data", "d", "--out", str(tmp_path / "r"),
+                                       "--set", "p=4", "--set", "lr=0.5", "--lr", "0.01"])
+    assert result.exit_code == 0, result.output
+    assert seen["reid"] == ReidConfig(inputs="heatmaps", keypoints=True, multitask=True, p=4, lr=0.01)
+    result = CliRunner().invoke(main, ["train-pose", "--tiny", "--data", "d", "--out", str(tmp_path / "p"),
+                                       "--set", "epochs=3", "--set", "model.input_size=96"])
+    assert result.exit_code == 0, result.output
+    tiny = PoseConfig.tiny()
+    assert seen["pose"] == tiny.replace(epochs=3, data=["d"], model=tiny.model.replace(input_size=96))
