@@ -27,6 +27,7 @@ def test_paper_render_and_pose_configs_follow_the_paper():
     pose = PoseConfig.from_yaml(CONFIGS / "paper" / "pose_hrnet_w32.yaml")
     assert (pose.model.backbone, pose.model.input_size, pose.epochs, tuple(pose.milestones), pose.lr) == \
         ("hrnet_w32", 256, 210, (170, 200), 1e-3)
+    assert pose == PoseConfig()  # the paper's settings are the defaults, pinned in the file
 
 
 @pytest.mark.parametrize("row", ["RS", "RS+MT", "RS+MT+K", "RS+MT+K+H", "RS+MT+K+S"])
