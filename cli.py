@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 
-PROJECT_LOGGERS = ("synth", "train", "eval")  # the toolkit's own loggers
+PROJECT_LOGGERS = ("synth", "train", "eval", "pamtri")  # the toolkit's own loggers ("pamtri.cli": this file)
 DIST_NAME = "pamtri-synth"  # the distribution name in pyproject.toml
 log = logging.getLogger("pamtri.cli")
 
