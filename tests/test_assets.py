@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from synth.vehicles import AssetError, library_plan, load_asset, load_library, mirror_error, write_sidecar
-from synth.vehicles.geometry import Profile, build_vehicle_mesh, keypoints
+from synth.vehicles.assemble import build_vehicle_mesh
+from synth.vehicles.geometry import Profile, keypoints
 from synth.vehicles.params import LIBRARY_COUNTS, VEHICLE_TYPES, model_rng, sample_params
 from synth.vocabulary import TYPE_NAMES
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from synth.vehicles.assemble import build_vehicle_mesh
 from synth.vehicles.geometry import (CREASE_ROWS, DENSE_LAYOUT, N_ROWS, R_BELT, R_TOP_C, ROW_DENSE, Profile, _body,
-                                     build_vehicle_mesh, keypoints)
+                                     keypoints)
 from synth.vehicles.params import BODY_STYLES, VEHICLE_TYPES, library_plan, sample_params, style_cycle
 
 TYPE_STYLES = [(t, s) for t in VEHICLE_TYPES for s in (BODY_STYLES.get(t) or [None])]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from synth.vehicles.geometry import Profile, build_vehicle_mesh, keypoints
+from synth.vehicles.assemble import build_vehicle_mesh
+from synth.vehicles.geometry import Profile, keypoints
 from synth.vehicles.heavy import BUS_STYLES, TRUCK_STYLES, style_of
 from synth.vehicles.library import mirror_error
 from synth.vehicles.params import VEHICLE_TYPES, model_rng, sample_params

@@ -13,7 +13,8 @@ import bmesh
 import numpy as np
 
 from synth.blender.vehicle_materials import make_material, make_paint
-from synth.vehicles.geometry import Part, Profile, build_vehicle_mesh, keypoints
+from synth.vehicles.assemble import build_vehicle_mesh
+from synth.vehicles.geometry import Part, Profile, keypoints
 from synth.vehicles.library import write_sidecar
 from synth.vehicles.params import ModelSpec
 

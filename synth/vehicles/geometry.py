@@ -7,7 +7,7 @@ station x the cross-section is one loop of points through those heights with rou
 a roof crown; consecutive loops are joined by quads and the two ends are capped. Keypoints are points of the
 same loops, so they are mesh vertices, on the surface by construction (tests check it with Blender's BVH).
 
-Pure numpy: `build_vehicle_mesh` returns plain arrays; synth/blender/vehicle_mesh.py turns them into bpy data.
+Pure numpy: the loft and its keypoints as plain arrays (synth/vehicles/assemble.py dresses it into a whole vehicle).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from functools import cached_property
 
 import numpy as np
 
-from synth.vehicles.params import PLAN_EXPONENT, VehicleParams, corner_setback
+from synth.vehicles.params import PLAN_EXPONENT, VehicleParams, cargo_top, corner_setback, style_of
 
 
 # rows of a half cross-section loop, from the bottom centre round the left side to the top centre
@@ -226,9 +226,7 @@ class Profile:
 
     @property
     def box_top(self) -> float:
-        """Top of a truck's cargo body: the van box, or a dump / stake body's lower sides (heavy.cargo_top)."""
-        from synth.vehicles.heavy import cargo_top
-
+        """Top of a truck's cargo body: the van box, or a dump / stake body's lower sides (params.cargo_top)."""
         return cargo_top(self.p)
 
     @property
@@ -606,8 +604,6 @@ def _side_windows(prof: Profile) -> list[tuple[float, float]]:
         a = k["13"] - 0.05
     pillar = 0.08
     if p.type_name == "bus":  # a coach has few long windows, a school bus many short ones
-        from synth.vehicles.heavy import style_of
-
         pitch, pillar = {"coach": (1.7, 0.06), "school": (0.85, 0.10)}.get(style_of(p), (1.15, 0.08))
         n = int(np.clip(round((b - a - 1.0) / pitch), 3, 16))
         door = (k["15"] - 1.2, k["15"] - 0.15)
@@ -751,13 +747,3 @@ def _merge(parts: list[Part], smooth=True, flags=None) -> Part:
         mats += part.materials
         base += len(part.verts)
     return Part(np.concatenate(verts), faces, mats, smooth=smooth, flags=flags or {})
-
-
-def build_vehicle_mesh(params: VehicleParams, spacing: float = 0.06, wheel_segments: int = 32) -> dict[str, Part]:
-    """All parts of one vehicle: body (paint, glass, trim), then what dresses it (synth/vehicles/parts.py):
-    wheels, details, cabin, plate_front, plate_rear. Keys become object names."""
-    from synth.vehicles.parts import dress
-
-    prof = Profile(params)
-    body = _body(prof, spacing)
-    return {"body": body, **dress(prof, body, wheel_segments)}

@@ -9,35 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from synth.vehicles.parts import EndFace, Mesh, _rng, grille, headlights, rect, taillights
-
-TRUCK_STYLES = ("box_van", "dump", "stake", "tanker")
-_LEGACY_TRUCK_STYLES = 3  # models built before the tanker drew "" styles from the first three
-BUS_STYLES = ("city", "coach", "school")
-
-
-def style_of(p) -> str:
-    styles = TRUCK_STYLES if p.type_name == "truck" else BUS_STYLES
-    if p.body_style in styles:
-        return p.body_style
-    if p.type_name == "truck":
-        styles = styles[:_LEGACY_TRUCK_STYLES]
-    return styles[int(np.random.default_rng([p.style_seed, 17]).integers(len(styles)))]
-
-
-def cargo_top(p) -> float:
-    """Height of the top of a truck's cargo body (the loft's box): a van's box, a dump body's or stake body's
-    sides (lower, in proportion to the sampled box height), a tanker's subframe and side lockers (the tank
-    stands on it)."""
-    frac = float(np.clip((p.box_height - 2.4) / 0.8, 0, 1))
-    style = style_of(p)
-    if style == "tanker":
-        return p.box_floor + 0.32
-    if style == "dump":
-        return p.box_floor + 0.85 + 0.35 * frac
-    if style == "stake":
-        return p.box_floor + 0.50 + 0.20 * frac
-    return p.box_height - 0.02
+from synth.vehicles.params import BUS_STYLES, TRUCK_STYLES, cargo_top, style_of  # noqa: F401 (heavy.style_of)
+from synth.vehicles.parts import EndFace, Mesh, _rng, grille, headlights, rect, seat, taillights
 
 
 def ends(mesh: Mesh, front: EndFace, rear: EndFace, prof, hwf: float, hwe: float) -> tuple[float, float]:
@@ -239,8 +212,6 @@ def _bus_body(mesh: Mesh, caster, prof):
 
 def bus_seats(mesh: Mesh, prof, x0: float, x1: float, hwi: float):
     """Rows of seats along the windows and the driver's dashboard."""
-    from synth.vehicles.parts import seat
-
     p, k = prof.p, prof.keyx
     z_floor = p.sill + 0.05
     mesh.box((k["15"] - 0.3, 0.0, p.cowl - 0.1), (0.5, 2 * hwi, 0.3), "dashboard")

@@ -352,3 +352,34 @@ def library_plan(seed: int = DEFAULT_SEED, n: int | None = None) -> list[ModelSp
             params = sample_params(type_name, model_rng(seed, type_name, i), body_style=style)
             specs.append(ModelSpec(f"{type_name}_{i:03d}", params, seed, i, FIXED_COLOURS.get((type_name, i))))
     return specs
+
+
+# --- heavy vehicles' styles (synth/vehicles/heavy.py builds them; the loft needs the style too) -------------
+
+TRUCK_STYLES = ("box_van", "dump", "stake", "tanker")
+_LEGACY_TRUCK_STYLES = 3  # models built before the tanker drew "" styles from the first three
+BUS_STYLES = ("city", "coach", "school")
+
+
+def style_of(p) -> str:
+    styles = TRUCK_STYLES if p.type_name == "truck" else BUS_STYLES
+    if p.body_style in styles:
+        return p.body_style
+    if p.type_name == "truck":
+        styles = styles[:_LEGACY_TRUCK_STYLES]
+    return styles[int(np.random.default_rng([p.style_seed, 17]).integers(len(styles)))]
+
+
+def cargo_top(p) -> float:
+    """Height of the top of a truck's cargo body (the loft's box): a van's box, a dump body's or stake body's
+    sides (lower, in proportion to the sampled box height), a tanker's subframe and side lockers (the tank
+    stands on it)."""
+    frac = float(np.clip((p.box_height - 2.4) / 0.8, 0, 1))
+    style = style_of(p)
+    if style == "tanker":
+        return p.box_floor + 0.32
+    if style == "dump":
+        return p.box_floor + 0.85 + 0.35 * frac
+    if style == "stake":
+        return p.box_floor + 0.50 + 0.20 * frac
+    return p.box_height - 0.02

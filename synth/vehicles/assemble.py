@@ -1,0 +1,86 @@
+"""One whole vehicle: the lofted body (geometry.py) dressed with its parts (parts.py for every vehicle, heavy.py
+for buses' and trucks' bodies). The module above the three, so none of them imports another one back.
+Pure numpy: `build_vehicle_mesh` returns plain arrays; synth/blender/vehicle_mesh.py turns them into bpy data.
+"""
+from __future__ import annotations
+
+from synth.vehicles import heavy
+from synth.vehicles.geometry import Part, Profile, _body
+from synth.vehicles.params import VehicleParams
+from synth.vehicles.parts import (BIG, GRILLES, Caster, EndFace, Mesh, _rng, bull_bar, cabin, disc, grille, headlights,
+                                  lower_cabin, merge_parts, mirrors, plate, plate_frame, roof_rails, spoiler,
+                                  taillights, wheel)
+
+
+def build_vehicle_mesh(params: VehicleParams, spacing: float = 0.06, wheel_segments: int = 32) -> dict[str, Part]:
+    """All parts of one vehicle: body (paint, glass, trim), then what dresses it (synth/vehicles/parts.py):
+    wheels, details, cabin, plate_front, plate_rear. Keys become object names."""
+    prof = Profile(params)
+    body = _body(prof, spacing)
+    return {"body": body, **dress(prof, body, wheel_segments)}
+
+
+def dress(prof, body: Part, wheel_segments: int = 32) -> dict[str, Part]:
+    """The parts of one vehicle besides its body: wheels, details (lamps, grilles, mirrors, accessories, the
+    opaque lower cabin), cabin (seats, dashboard: kinds "seat" / "dashboard"), and the two plates."""
+    p, k = prof.p, prof.keyx
+    big = p.type_name in BIG
+    caster = Caster(body)
+    front, rear = EndFace(caster, prof.x_front, True), EndFace(caster, prof.x_end, False)
+    hwf, hwe = prof.face_half_width(True), prof.face_half_width(False)
+    rng = _rng(p, 5)
+    mesh, inside = Mesh(), Mesh()
+    wheels = merge_parts([wheel(prof, x, left, wheel_segments) for x in (prof.x_front_axle, prof.x_rear_axle)
+                          for left in (True, False)], smooth=True)
+    if big:
+        plate_front_z, plate_rear_z = heavy.ends(mesh, front, rear, prof, hwf, hwe)
+        heavy.body_details(mesh, caster, prof)
+    else:
+        z_top = prof.cap_front_z - 0.015
+        y_lamp = headlights(mesh, front, p, hwf, z_top, False)
+        g_bot = z_top - rng.uniform(0.08, 0.15)
+        pattern = GRILLES[int(rng.integers(len(GRILLES)))]
+        grille(mesh, front, p, y_lamp - 0.05, g_bot, z_top - 0.01, pattern, "chrome" if rng.random() < 0.4 else "trim")
+        zi = p.nose_bottom + 0.07
+        grille(mesh, front, p, hwf * rng.uniform(0.4, 0.6), zi, zi + 0.09, GRILLES[int(rng.integers(3))], "trim")
+        if rng.random() < 0.4:  # fog lamps in the bumper corners
+            y_fog = hwf * 0.78
+            front.prism(mesh, disc(y_fog, zi + 0.045, 0.045, 0.04), 0.0, 0.004, "trim")
+            front.prism(mesh, disc(y_fog, zi + 0.045, 0.032, 0.028), 0.004, 0.008, "lens_clear")
+        front.patch(mesh, -hwf * 0.9, hwf * 0.9, p.nose_bottom + 0.04, p.nose_bottom + 0.065, 0.003, "trim",
+                    nu=10, nv=1, mirror=False)
+        plate_front_z = min(zi + 0.09, g_bot - 0.08)
+        tall = p.type_name in ("suv", "mpv", "van")
+        taillights(mesh, rear, p, hwe, prof.cap_rear_z - 0.015, tall)
+        plate_rear_z = min(p.tail_bottom + 0.26, prof.cap_rear_z - 0.22)
+        rear.patch(mesh, -hwe * 0.85, hwe * 0.85, p.tail_bottom + 0.04, p.tail_bottom + 0.09, 0.003, "trim",
+                   nu=10, nv=1, mirror=False)
+        if p.type_name in ("suv", "estate", "mpv") and rng.random() < 0.5:
+            roof_rails(mesh, caster, prof)
+        if p.type_name in ("hatchback", "sedan") and rng.random() < 0.35:
+            spoiler(mesh, caster, prof)
+        if p.type_name in ("suv", "pickup") and rng.random() < 0.3:
+            bull_bar(mesh, front, p, hwf)
+    for face, z in ((front, plate_front_z), (rear, plate_rear_z)):
+        plate_frame(mesh, face, z)
+    mirrors(mesh, caster, prof, big)
+    # the cabin seen through the glass, and the opaque block below the beltline
+    if p.type_name == "truck":
+        x0, x1 = k["cab_back"] + 0.05, k["15"] - 0.05
+    else:
+        x0, x1 = max(k["12"], k["13"] - 0.3) + 0.05, k["15"] - 0.05
+    hwi = prof.body_half_width - p.shoulder - p.glass_inset - p.tumble * (p.roof_z - p.cowl) - 0.03
+    if p.type_name == "bus":
+        heavy.bus_seats(inside, prof, x0, x1, hwi)
+    elif x1 > x0 and hwi > 0.2:
+        rows = {"truck": 1, "mpv": 3, "van": 3}.get(p.type_name, 2)
+        if p.type_name == "pickup" and k["13"] - k["14"] > -1.0:
+            rows = 1
+        cabin(inside, prof, x1, x0, hwi, rows)
+        # the headliner under the roof, between the windshield's top and the rear window's
+        xh, xr = min(x1, k["14"] - 0.05), x0 if p.type_name == "truck" else max(x0, k["13"] + 0.05)
+        if xh > xr:
+            inside.box((0.5 * (xr + xh), 0.0, p.roof_z - 0.05), (xh - xr, 2 * hwi - 0.1, 0.03), "interior")
+    lower_cabin(mesh, prof, x0, x1)
+    return {"wheels": wheels, "details": mesh.part(), "cabin": inside.part(),
+            "plate_front": plate(front, plate_front_z), "plate_rear": plate(rear, plate_rear_z)}
