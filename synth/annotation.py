@@ -1,8 +1,8 @@
 """Visibility as VeRi-776's annotators mark it, written beside the geometric truth.
 
 The codes in `keypoints[..., 2]` say whether a keypoint is actually seen (SPEC 3: ray casts, checked against a
-depth render). VeRi's annotators mark more than that: roof corners always, the corners of the face the vehicle
-turns to the camera, points just past the vehicle's own silhouette, and the arch of the far wheel whose tyre
+depth render). VeRi's annotators mark more than that: roof corners always, the corners of the face and of the side
+the vehicle turns to the camera, points just past the vehicle's own silhouette, and the arch of the far wheel whose tyre
 shows under the bumper (docs/RENDER.md, "Realism"). A pose network trained on the geometric codes alone learns
 nothing about keypoints that VeRi scores as visible, so the renderer also writes the codes an annotator
 following `AnnotatorConfig` would give (`annotator_visibility`), and `PoseConfig.visibility` picks which of the
@@ -15,6 +15,7 @@ import numpy as np
 from synth.vocabulary import VIS_OUTSIDE, VIS_VISIBLE
 
 FRONT_CORNERS, REAR_CORNERS = (16, 17, 34, 35), (10, 11, 28, 29)
+LEFT_CORNERS, RIGHT_CORNERS = (10, 11, 16, 17), (28, 29, 34, 35)
 # The upper and end points of the wheel arches next to the front (rear) face, both sides.
 FRONT_ARCH_ENDS, REAR_ARCH_ENDS = (2, 3, 4, 20, 21, 22), (7, 8, 9, 25, 26, 27)
 
@@ -28,6 +29,11 @@ def annotator_marked(config, camera: np.ndarray, keypoints_3d: np.ndarray) -> li
             marked += FRONT_CORNERS
         if camera[0] < keypoints_3d[list(REAR_CORNERS), 0].min():
             marked += REAR_CORNERS
+    if config.side_faces:  # a side's corners are on its outline: marked however far the plan curves them in
+        if camera[1] > keypoints_3d[list(LEFT_CORNERS), 1].max():
+            marked += LEFT_CORNERS
+        if camera[1] < keypoints_3d[list(RIGHT_CORNERS), 1].min():
+            marked += RIGHT_CORNERS
     front_limit, rear_limit = config.end_arches
     off_front = abs(np.degrees(np.arctan2(camera[1], camera[0])))
     if off_front < front_limit:

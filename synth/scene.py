@@ -137,6 +137,9 @@ class AnnotatorConfig(Config):
     enabled: bool = True  # write `annotator_visibility`; the geometric codes in `keypoints` are written always
     always_visible: tuple[int, ...] = (13, 14, 31, 32)  # roof corners: 99.8-100% visible in the real labels
     end_faces: bool = True  # the front (rear) face's corners, whenever that face is towards the camera
+    # the four corners of the side turned to the camera: 94-100 % visible in the real labels when that side
+    # faces the camera, while a curved plan hides the far ends' corners behind the side's bulge
+    side_faces: bool = True
     self_tolerance: float = 0.3  # m of the vehicle's own body in front of a keypoint along the line of sight
     # degrees off the vehicle's axis within which the upper and end points of the wheel arches next to the
     # front (rear) face count on both sides: where the real rate of the far side's ones falls below one half
