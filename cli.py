@@ -274,7 +274,7 @@ def inspect(dataset_dir, preview, preview_count, crops, decode_all, seed):
 def demo(out, config_file, overrides):
     """Run the whole pipeline on small built-in defaults: render, train pose, predict pose, train ReID,
     evaluate on held-out identities, write a report (the config it used: <out>/demo_config.yaml)."""
-    from train.demo import DemoConfig, run_demo
+    from pipelines.demo import DemoConfig, run_demo
 
     run_demo(DemoConfig.load(config_file, overrides), out)
 
@@ -631,7 +631,7 @@ def predict_pose_command(model_run, data, more_data, batch_size, workers, device
 @click.option("--device", default="auto", show_default=True)
 def evaluate_pose_command(model_run, data, split, out, mode, box_size, visibility, batch_size, workers, device):
     """PCK per body part and mean (paper's Table 5 layout), plus a picture of good and bad cases."""
-    from train.pose.evaluate import evaluate_pose
+    from pipelines.pose_accuracy import evaluate_pose
 
     evaluate_pose(model_run, list(data), split=split, out_dir=out, batch_size=batch_size, device=device,
                   workers=workers, mode=mode, box_size=box_size, visibility=visibility, say=click.echo)
@@ -670,7 +670,7 @@ def train_reid_command(data, more_data, out, config_file, overrides, backbone, i
                        workers, device, seed, no_resume):
     """Train the multi-task ReID network (DenseNet121; R / RS / MT / K / H / S switches). Runs under torchrun."""
     from train.reid.config import ReidConfig
-    from train.reid.train import train_reid
+    from pipelines.reid import train_reid
 
     if not config_file and (out / "checkpoints" / "last.pt").exists() and (out / "config.yaml").exists() \
             and not no_resume:
@@ -708,7 +708,7 @@ def train_reid_command(data, more_data, out, config_file, overrides, backbone, i
 @click.option("--pose-model", type=click.Path(path_type=Path), help="Pose run used to write missing pose sidecars first.")
 def extract_reid_command(model_run, data, more_data, out, splits, which, batch_size, workers, device, pose_model):
     """ReID features and colour/type predictions for every query and gallery image (input of `evaluate-reid`)."""
-    from train.reid.extract import extract_features
+    from pipelines.reid import extract_features
 
     features = extract_features(model_run, datasets(data, more_data), splits=splits or None, batch_size=batch_size,
                                 device=device, workers=workers, which=which,
@@ -737,7 +737,7 @@ def extract_reid_command(model_run, data, more_data, out, splits, which, batch_s
 def search_command(model_run, queries, gallery, gallery_splits, top, out, metric, which, pose_model, no_pictures,
                    skip_bad, veri_names, batch_size, workers, device):
     """Rank a gallery for your own query images (features cached beside the gallery; docs/OWN_DATA.md)."""
-    from train.reid.search import search
+    from pipelines.search import search
 
     report = search(model_run, queries, gallery, out, top=top, metric=metric, which=which,
                     pose_model=str(pose_model) if pose_model else None, gallery_splits=gallery_splits or None,
@@ -780,9 +780,10 @@ def evaluate_reid_command(runs, features, model_run, data_dir, compare, names, o
     cli.py evaluate-reid --model runs/reid/RUN --data DIR
     cli.py evaluate-reid --compare RUN1 RUN2 ... [--names a,b] [--out DIR]
     """
-    from eval.evaluate import EvalOptions, compare_runs, evaluate_feature_set, evaluate_model
+    from eval.evaluate import EvalOptions, compare_runs, evaluate_feature_set
     from eval.features import FeatureSet
     from eval.reranking import RerankConfig
+    from pipelines.reid import evaluate_model
 
     options = EvalOptions(
         metric=metric, rerank=RerankConfig(k1, k2, lambda_value) if rerank else None, max_rank=max_rank,

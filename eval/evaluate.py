@@ -1,4 +1,5 @@
-"""What `cli.py evaluate` does: score a FeatureSet (given, or extracted from a trained run), write
+"""What `cli.py evaluate` does: score a FeatureSet (given, or extracted from a trained run by
+pipelines.reid.evaluate_model), write
 metrics.json, a Markdown table, the CMC plot, confusion matrices and the ranked-gallery picture; compare runs.
 
 Output directory of one evaluation:
@@ -20,6 +21,9 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+from synth.datasets import DatasetError, ShardReader
+from synth.datasets.manifest import manifest_shards, read_column, read_manifest
 
 from eval.attributes import attribute_accuracy
 from eval.features import FeatureSet
@@ -68,7 +72,7 @@ def _plain(value):
     return str(value)
 
 
-def _write_text(path: Path, text: str) -> Path:
+def write_text(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.tmp.{os.getpid()}")
     tmp.write_text(text)
@@ -126,26 +130,15 @@ class DatasetImages:
     """Images of a dataset directory looked up by (split, image name), for pictures."""
 
     def __init__(self, root: str | Path):
-        import h5py
-
-        from synth.datasets import ShardReader
-
         self.root = Path(root)
         self.dataset = ShardReader(self.root, fields=("image", "image_name"))
         self.by_key: dict[tuple[str, str], int] = {}
         self.by_name: dict[str, int] = {}
-        offset = 0
-        for shard, split in zip(self.dataset.shards, self.dataset.shard_split):
-            with h5py.File(shard, "r") as f:
-                names = [n.decode() if isinstance(n, bytes) else str(n) for n in f["image_name"][:]]
-            for row, name in enumerate(names):
-                self.by_key[(split, name)] = offset + row
-                self.by_name.setdefault(name, offset + row)
-            offset += len(names)
+        for index, (split, name) in enumerate(zip(self.dataset.splits(), self.dataset.column("image_name"))):
+            self.by_key[(str(split), str(name))] = index
+            self.by_name.setdefault(str(name), index)
 
     def image(self, split: str, name: str) -> np.ndarray:
-        from synth.datasets import DatasetError
-
         index = self.by_key.get((split, name), self.by_name.get(name))
         if index is None:
             raise DatasetError(self.root, f"image {name!r} (split {split}) not found in the dataset", "image_name")
@@ -157,10 +150,6 @@ def check_coverage(fs: FeatureSet, source: str | Path | None = None, allow_parti
     An image the dataset's split does not hold is refused; features covering only part of a split are refused
     unless `allow_partial` (a score over 3 of 6 gallery images is not the dataset's score), and then the
     returned coverage says what was left out. None when no dataset (with query and gallery splits) is named."""
-    import h5py
-
-    from synth.datasets.manifest import manifest_shards, read_manifest
-
     if fs.dataset_dir is None:
         return None
     root = Path(fs.dataset_dir)
@@ -170,8 +159,7 @@ def check_coverage(fs: FeatureSet, source: str | Path | None = None, allow_parti
     names: dict[str, set[str]] = {"query": set(), "gallery": set()}
     for split, path, _ in manifest_shards(root, manifest):
         if split in names:
-            with h5py.File(path, "r") as f:
-                names[split].update(n.decode() if isinstance(n, bytes) else str(n) for n in f["image_name"][:])
+            names[split].update(read_column(path, "image_name"))
     where = f"{source}" if source is not None else "features"
     coverage, short = {}, []
     for split, wanted in names.items():
@@ -242,7 +230,7 @@ def write_report(metrics: dict, out_dir: Path) -> str:
     if attributes:
         lines += ["## Attributes", "", attributes]
     text = "\n".join(lines)
-    _write_text(out_dir / "table.md", text + "\n")
+    write_text(out_dir / "table.md", text + "\n")
     return text
 
 
@@ -283,39 +271,7 @@ def evaluate_feature_set(
         metrics["notes"] = notes
     metrics["outputs"] = outputs
     write_report(metrics, out_dir)
-    _write_text(out_dir / METRICS_FILE, to_json(metrics) + "\n")
-    return metrics
-
-
-def evaluate_model(run_dir: str | Path, data_dir: str | Path, out_dir: str | Path, options: EvalOptions | None = None) -> dict:
-    """Extract features of a dataset's query and gallery splits with a trained ReID run, then evaluate them.
-
-    Feature extraction is the ReID trainer's: `train.reid.extract.extract_features(run_dir, data_dirs,
-    splits=("query", "gallery")) -> FeatureSet`.
-    """
-    try:
-        from train.reid.extract import extract_features
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("train.reid"):
-            raise ValueError(
-                f"evaluate --model needs train.reid.extract.extract_features (ReID feature extraction), which this "
-                f"checkout does not have yet ({exc}); extract features elsewhere and use --features FILE.npz"
-            ) from None
-        raise
-    run_dir, data_dir, out_dir = Path(run_dir), Path(data_dir), Path(out_dir)
-    if not run_dir.exists():
-        raise FileNotFoundError(f"{run_dir}: run directory not found")
-    fs = extract_features(run_dir, [data_dir], splits=("query", "gallery"))
-    if not isinstance(fs, FeatureSet):
-        raise TypeError(f"extract_features returned {type(fs).__name__}, expected eval.features.FeatureSet")
-    fs.dataset_dir = fs.dataset_dir or str(data_dir)
-    fs.meta.setdefault("run_dir", str(run_dir))
-    fs.save(Path(out_dir) / "features.npz")
-    options = options or EvalOptions()
-    options.name = options.name or run_dir.name
-    metrics = evaluate_feature_set(fs, out_dir, options)
-    metrics["outputs"]["features"] = "features.npz"
-    _write_text(out_dir / METRICS_FILE, to_json(metrics) + "\n")
+    write_text(out_dir / METRICS_FILE, to_json(metrics) + "\n")
     return metrics
 
 
@@ -358,7 +314,7 @@ def compare_runs(sources: Sequence[str | Path], out_dir: str | Path, names: Sequ
             name = f"{name}'"
         rows[name] = metrics
     table = reid_table(rows)
-    _write_text(out_dir / "table.md", "# Comparison\n\n" + table + "\n")
+    write_text(out_dir / "table.md", "# Comparison\n\n" + table + "\n")
     plot_cmc({name: m["reid"]["cmc"] for name, m in rows.items()}, out_dir / "cmc.png", title="CMC")
-    _write_text(out_dir / METRICS_FILE, to_json({"compare": rows}) + "\n")
+    write_text(out_dir / METRICS_FILE, to_json({"compare": rows}) + "\n")
     return table

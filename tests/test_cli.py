@@ -190,11 +190,11 @@ def test_set_and_base_files_reach_the_render_config_and_the_command_options_win(
 
 
 def test_demo_takes_its_config_and_overrides(monkeypatch, tmp_path):
-    import train.demo
-    from train.demo import DemoConfig
+    import pipelines.demo
+    from pipelines.demo import DemoConfig
 
     seen = []
-    monkeypatch.setattr(train.demo, "run_demo", lambda config, out: seen.append(config))
+    monkeypatch.setattr(pipelines.demo, "run_demo", lambda config, out: seen.append(config))
     demo_yaml = str(cli.Path(cli.__file__).with_name("configs") / "demo.yaml")
     args = ["demo", "--out", str(tmp_path), "--config", demo_yaml, "--set", "num_images=50", "--set", "reid.epochs=1"]
     assert CliRunner().invoke(main, args).exit_code == 0

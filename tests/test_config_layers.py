@@ -5,7 +5,7 @@ import yaml
 
 from synth.config import ConfigError, config_changes, parse_override, read_yaml_layers
 from synth.scene import RenderConfig
-from train.demo import DemoConfig
+from pipelines.demo import DemoConfig
 from train.reid.config import ReidConfig
 
 

@@ -6,7 +6,7 @@ import yaml
 
 from synth.config import ConfigError, config_changes
 from synth.scene import RenderConfig
-from train.demo import DemoConfig
+from pipelines.demo import DemoConfig
 from train.pose.config import PoseConfig
 from train.reid.config import ReidConfig, run_name
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from train.demo import DemoConfig, run_demo
+from pipelines.demo import DemoConfig, run_demo
 
 
 @pytest.mark.blender

@@ -190,7 +190,9 @@ def test_torchrun_two_processes(tmp_path):
 
 
 def test_missing_sidecars_written_by_the_pose_network(tmp_path):
-    """--pose-model: a (barely trained) tiny pose run writes the missing sidecars, then H+K training runs."""
+    """--pose-model: a (barely trained) tiny pose run writes the missing sidecars (pipelines.reid), then H+K
+    training runs; the trainer alone names the missing sidecar instead."""
+    from pipelines.reid import train_reid as train_reid_pipeline
     from train.pose.config import PoseConfig
     from train.pose.train import train_pose
 
@@ -199,6 +201,8 @@ def test_missing_sidecars_written_by_the_pose_network(tmp_path):
     train_pose(PoseConfig.tiny(epochs=1, data=[str(root)]), tmp_path / "pose", max_steps=1, say=lambda *a: None)
     config = ReidConfig(**TINY, inputs="heatmaps", keypoints=True, epochs=1, max_steps_per_epoch=1, p=2, k=2,
                         pose_model=str(tmp_path / "pose"))
-    summary = train_reid(config, [root], tmp_path / "reid", progress=False)
+    with pytest.raises(DatasetError, match="pose sidecar missing"):
+        train_reid(config, [root], tmp_path / "bare", progress=False)
+    summary = train_reid_pipeline(config, [root], tmp_path / "reid", progress=False)
     assert summary["name"] == "S+K+H_xent+htri" and "mAP" in summary["history"][-1]
     assert len(list(root.glob("*.pose.h5"))) == 3  # train, query and gallery shards

@@ -16,7 +16,7 @@ from eval.search import result_matches, search_top_k
 from synth.toy import make_toy_dataset
 from tests.test_import_images import write_crop_folder
 from train.reid.config import ReidConfig
-from train.reid.train import train_reid
+from pipelines.reid import train_reid
 
 TINY = dict(backbone="densenet_tiny", pretrained=False, image_size=(64, 64), workers=0, milestones=[100])
 

@@ -36,7 +36,8 @@ import yaml
 from synth.datasets.importers.common import RowError, camera_from_name
 from synth.datasets.importers.pamtri_csv import format_pose_row, format_reid_row, labels_to_reid_csv, pose_to_reid_csv
 from synth.datasets.manifest import manifest_shards, read_manifest
-from synth.datasets.schema import TMP_MARK, DatasetError, pose_sidecar_name
+from synth.datasets.schema import TMP_MARK, DatasetError
+from synth.datasets.sidecar import open_sidecar, sidecar_path
 
 PAMTRI_SPLIT_NAMES = {"train": "train", "query": "query", "gallery": "test"}
 EXTENSIONS = {"jpeg": ".jpg", "png": ".png"}
@@ -207,13 +208,13 @@ def _export_split(split, target, split_shards, out, names, keypoints, pose_maps,
     position = 0
     try:
         for shard, count in split_shards:
-            sidecar_path = shard.with_name(pose_sidecar_name(shard.name))
-            if keypoints == "pose" and not sidecar_path.exists():
-                raise DatasetError(sidecar_path, "pose sidecar missing (--keypoints pose); run pose prediction "
+            side_path = sidecar_path(shard)
+            if keypoints == "pose" and not side_path.exists():
+                raise DatasetError(side_path, "pose sidecar missing (--keypoints pose); run pose prediction "
                                                  "first or use --keypoints labels")
-            use_sidecar = keypoints != "labels" and sidecar_path.exists()
+            use_sidecar = keypoints != "labels" and side_path.exists()
             info["keypoints_from"].add("pose sidecar" if use_sidecar else "labels")
-            with h5py.File(shard, "r") as f, (h5py.File(sidecar_path, "r") if use_sidecar else _Null()) as side:
+            with h5py.File(shard, "r") as f, (open_sidecar(side_path) if use_sidecar else _Null()) as side:
                 extension = EXTENSIONS[str(f.attrs.get("image_format", "jpeg"))]
                 labels = {k: f[k][:] for k in ("image_name", "vehicle_id", "camera_id", "color_id", "type_id",
                                                "keypoints", "image_hw")}
@@ -221,7 +222,7 @@ def _export_split(split, target, split_shards, out, names, keypoints, pose_maps,
                     labels["keypoints"][:, :, 2] = f["annotator_visibility"][:]
                 pose_kp = side["keypoints"][:] if use_sidecar else None
                 if pose_kp is not None and len(pose_kp) != count:
-                    raise DatasetError(sidecar_path, f"{len(pose_kp)} rows, its shard has {count}", "keypoints")
+                    raise DatasetError(side_path, f"{len(pose_kp)} rows, its shard has {count}", "keypoints")
                 maps = {k: side[k] for k in ("heatmaps", "segments") if use_sidecar and pose_maps and k in side}
                 for row in range(count):
                     original = labels["image_name"][row]

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import h5py
+import numpy as np
 import yaml
 
-from synth.datasets.schema import MANIFEST_NAME, SCHEMA_VERSION, SHARD_SUFFIX, TMP_MARK, DatasetError
+from synth.datasets.schema import FIELDS_BY_NAME, MANIFEST_NAME, SCHEMA_VERSION, SHARD_SUFFIX, TMP_MARK, DatasetError
 
 _SHARD_RE = re.compile(r"^(?P<split>[A-Za-z0-9_]+)-(?P<index>\d{5})\.h5$")
 
@@ -138,6 +139,21 @@ def read_field(f: h5py.File, path: Path, name: str, rows: slice | int = slice(No
         first, last = _bad_chunk_rows(dset, rows)
         where = f"sample {first}" if first == last else f"samples {first}-{last}"
         raise DatasetError(path, f"{where}: stored data fail their checksum (corrupt file: {exc})", name) from None
+
+
+def decoded(name: str, values):
+    """A column as the reader hands it out: text fields (image_name) as str."""
+    if name in FIELDS_BY_NAME and FIELDS_BY_NAME[name].dtype == "str":
+        return np.array([v.decode() if isinstance(v, bytes) else str(v) for v in values], dtype=str)
+    return values
+
+
+def read_column(path: Path, name: str):
+    """One field of every sample of one shard, without decoding images (text as str)."""
+    with open_shard(path) as f:
+        if name not in f:
+            raise DatasetError(path, "field not in shard", name)
+        return decoded(name, read_field(f, path, name))
 
 
 def _bad_chunk_rows(dset, rows) -> tuple[int, int]:

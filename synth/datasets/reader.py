@@ -14,8 +14,9 @@ from typing import Any, Iterable, Sequence
 import h5py
 import numpy as np
 
-from synth.datasets.manifest import manifest_shards, open_shard, read_field, read_manifest
-from synth.datasets.schema import CHECKSUM_FIELDS, POSE_FIELDS, SCHEMA_VERSION, DatasetError, pose_sidecar_name
+from synth.datasets.manifest import decoded, manifest_shards, open_shard, read_field, read_manifest
+from synth.datasets.schema import CHECKSUM_FIELDS, SCHEMA_VERSION, DatasetError
+from synth.datasets.sidecar import ALL_FIELDS as POSE_FIELD_NAMES, open_sidecar, sidecar_path
 from synth.datasets.writer import decode_image
 
 # Small per-sample labels loaded for every sample up front: samplers and the evaluator need them all.
@@ -58,11 +59,12 @@ class ShardReader:
         self.fields = None if fields is None else tuple(fields)
         self.optional_fields = tuple(optional_fields)
         if with_pose is True:
-            with_pose = tuple(spec.name for spec in POSE_FIELDS)
+            with_pose = POSE_FIELD_NAMES
         self.pose_fields: tuple[str, ...] = tuple(with_pose or ())
         self.decode = decode
         self.shards: list[Path] = []
         self.shard_split: list[str] = []
+        self.shard_sizes: list[int] = []
         shard_of, local_of, source_of = [], [], []
         labels: dict[str, list[np.ndarray]] = {name: [] for name in LABEL_FIELDS}
         self.manifests = []
@@ -75,6 +77,7 @@ class ShardReader:
                 shard_index = len(self.shards)
                 self.shards.append(path)
                 self.shard_split.append(split)
+                self.shard_sizes.append(count)
                 with self._open_checked(path, count) as f:
                     for name in LABEL_FIELDS:
                         labels[name].append(read_field(f, path, name))
@@ -117,12 +120,28 @@ class ShardReader:
         handles = self._pose_handles if pose else self._handles
         if shard not in handles:
             path = self.shards[shard]
-            if pose:
-                path = path.with_name(pose_sidecar_name(path.name))
-                if not path.exists():
-                    raise DatasetError(path, "pose sidecar missing: run `cli.py predict-pose` on this dataset")
-            handles[shard] = h5py.File(path, "r")
+            handles[shard] = open_sidecar(sidecar_path(path)) if pose else h5py.File(path, "r")
         return handles[shard]
+
+    def sidecars(self) -> list[tuple[Path, int]]:
+        """(shard, num_samples) of every shard read, for the pose sidecar checks (synth.datasets.sidecar)."""
+        return list(zip(self.shards, self.shard_sizes))
+
+    def splits(self) -> np.ndarray:
+        """The split of every sample."""
+        return np.asarray(self.shard_split)[self._shard_of]
+
+    def column(self, name: str, shard: int | None = None) -> np.ndarray:
+        """One stored field of every sample (or of one shard's), read column-wise without decoding images;
+        strings come back as str."""
+        chunks = []
+        for index in range(len(self.shards)) if shard is None else [shard]:
+            path = self.shards[index]
+            f = self._handle(index)
+            if name not in f:
+                raise DatasetError(path, "field not in shard", name)
+            chunks.append(read_field(f, path, name))
+        return decoded(name, np.concatenate(chunks))
 
     def locate(self, index: int) -> tuple[Path, int]:
         """The shard file and the row inside it of sample `index`."""

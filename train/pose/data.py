@@ -70,14 +70,8 @@ def heatmap_targets(keypoints: np.ndarray, input_size: int, sigma: float, train_
 
 
 def read_keypoints(base: ShardDataset) -> np.ndarray:
-    """All keypoint labels (N, 36, 3) of a ShardDataset, read shard by shard without decoding images."""
-    chunks = []
-    for path in base.shards:
-        with h5py.File(path, "r") as f:
-            if "keypoints" not in f:
-                raise DatasetError(path, "no keypoints field", "keypoints")
-            chunks.append(f["keypoints"][:].astype(np.float32))
-    return np.concatenate(chunks)
+    """All keypoint labels (N, 36, 3) of a ShardDataset, read column-wise without decoding images."""
+    return base.column("keypoints").astype(np.float32)
 
 
 def check_keypoints(base: ShardDataset, keypoints: np.ndarray) -> None:

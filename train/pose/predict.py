@@ -8,29 +8,25 @@ that (keypoints stay correct; only the stored heatmaps differ).
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import h5py
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from synth import vocabulary as vocab
-from synth.datasets import DatasetError
 from train.data import ShardDataset
-from synth.datasets.manifest import manifest_shards, read_manifest
-from synth.datasets.schema import POSE_FIELDS, TMP_MARK, pose_sidecar_name
+from synth.datasets.manifest import read_manifest
+from synth.datasets.sidecar import HEATMAP_SCALE, MAP_SIZE, is_complete_sidecar, sidecar_path, write_sidecar
 from train import transforms as T
 from train.device import amp_enabled, autocast, select_device
-from train.engine import find_checkpoint, load_checkpoint, load_model_weights
+from train.engine import CheckpointError, find_checkpoint, load_checkpoint, load_model_weights
 from train.pose.config import PoseConfig
 from train.pose.data import input_matrix
 from train.pose.model import ARCH_NAME, PoseHRNet, architecture
 
-SIDECAR_HEATMAP_SIZE = 64  # SPEC 4: (N, 36, 64, 64)
-SIDECAR_VERSION = 1
+SIDECAR_HEATMAP_SIZE = MAP_SIZE  # (N, 36, 64, 64): the sidecar layout, synth/datasets/sidecar.py
 
 
 # --- heatmaps -> keypoints ---------------------------------------------------------------------------------
@@ -124,24 +120,12 @@ def load_pose_model(run_or_checkpoint: str | Path, device: torch.device | str = 
     state = load_checkpoint(path)
     signature = state.get("signature") or {}
     if signature.get("name") != ARCH_NAME:
-        from train.engine import CheckpointError
-
         raise CheckpointError(path, f"checkpoint is for a {signature.get('name')!r} model, not a pose network")
     config = PoseConfig.from_dict(state.get("config") or {}, where=f"{path} [config]")
     model = PoseHRNet(config.model.backbone)
     load_model_weights(state, model, ARCH_NAME, architecture(config.model), where=path)
     device = device if isinstance(device, torch.device) else select_device(device)
     return model.to(device).eval(), config, path
-
-
-def sidecar_complete(path: Path, num_samples: int) -> bool:
-    try:
-        with h5py.File(path, "r") as f:
-            # A keypoints-only sidecar (imported from a PAMTRI ReID CSV) is not a complete prediction.
-            return bool(f.attrs.get("complete", False)) and all(
-                spec.name in f and len(f[spec.name]) == num_samples for spec in POSE_FIELDS)
-    except (OSError, KeyError):
-        return False
 
 
 def predict_arrays(model, config: PoseConfig, batch: dict, device, flip_test: bool, stretched_crop: bool,
@@ -168,20 +152,6 @@ def predict_arrays(model, config: PoseConfig, batch: dict, device, flip_test: bo
     return keypoints, heatmaps, segments
 
 
-def _write_sidecar(path: Path, keypoints, heatmaps, segments, attrs: dict) -> None:
-    tmp = path.with_name(f"{path.name}{TMP_MARK}.{os.getpid()}")
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.create_dataset("keypoints", data=keypoints)
-            for name, data in (("heatmaps", heatmaps), ("segments", segments)):
-                f.create_dataset(name, data=data, chunks=(1, *data.shape[1:]), compression="gzip", compression_opts=1)
-            f.attrs.update({**attrs, "num_samples": len(keypoints), "complete": True})
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def predict_pose(
     model_run: str | Path,
     data_dirs,
@@ -199,9 +169,9 @@ def predict_pose(
     model, config, checkpoint = load_pose_model(model_run, device)  # fails before anything is written
     flip_test = config.flip_test if flip_test is None else flip_test
     amp = amp_enabled(device, config.amp)
-    attrs = {"sidecar_version": SIDECAR_VERSION, "checkpoint": str(checkpoint), "backbone": config.model.backbone,
+    attrs = {"checkpoint": str(checkpoint), "backbone": config.model.backbone,
              "input_size": config.model.input_size, "flip_test": bool(flip_test), "stretched_crop": bool(stretched_crop),
-             "heatmap_scale": 255, "segment_confidence_gate": vocab.SEGMENT_CONFIDENCE_GATE}
+             "heatmap_scale": HEATMAP_SCALE, "segment_confidence_gate": vocab.SEGMENT_CONFIDENCE_GATE}
     written = []
     for root in [Path(d) for d in ([data_dirs] if isinstance(data_dirs, (str, Path)) else data_dirs)]:
         read_manifest(root)
@@ -210,7 +180,7 @@ def predict_pose(
         for index in range(len(base)):
             shard_rows[str(base.locate(index)[0])].append(index)
         todo = [(Path(p), rows) for p, rows in shard_rows.items()
-                if overwrite or not sidecar_complete(Path(p).with_name(pose_sidecar_name(Path(p).name)), len(rows))]
+                if overwrite or not is_complete_sidecar(sidecar_path(p), len(rows))]
         skipped = len(shard_rows) - len(todo)
         if skipped:
             say(f"{root}: {skipped} shard(s) already have complete pose sidecars, skipped")
@@ -223,9 +193,7 @@ def predict_pose(
                 parts.append(predict_arrays(model, config, batch, device, flip_test, stretched_crop, amp))
                 bar.update(len(batch["image"]))
             keypoints, heatmaps, segments = (np.concatenate(x) for x in zip(*parts))
-            target = shard.with_name(pose_sidecar_name(shard.name))
-            _write_sidecar(target, keypoints, heatmaps, segments, attrs)
-            written.append(target)
+            written.append(write_sidecar(sidecar_path(shard), keypoints, heatmaps, segments, **attrs))
         bar.close()
         base.close()
     return written

@@ -7,6 +7,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from eval.pose_metrics import pck
 from synth.datasets import DatasetError
 from train.data import ShardDataset
 from train.device import init_distributed, seed_everything, select_device
@@ -23,8 +24,6 @@ METRIC = "pck_mean"
 
 def pose_accuracy(predictions: np.ndarray, ground_truth: np.ndarray) -> dict[str, float]:
     """PCK per body part and mean (eval.pose_metrics, SPEC 7) as a flat dict of floats for the history."""
-    from eval.pose_metrics import pck
-
     result = pck(predictions, ground_truth)
     return {"pck_mean": result.mean, **{f"pck_{part}": v for part, v in result.per_part.items()}}
 

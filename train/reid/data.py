@@ -25,102 +25,38 @@ apart.
 """
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Sequence
 
-import h5py
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from synth import vocabulary as vocab
 from train.data import ShardDataset
 from synth.datasets.manifest import read_manifest
-from synth.datasets.schema import TMP_MARK, DatasetError, pose_sidecar_name
+from synth.datasets.schema import DatasetError
+from synth.datasets.sidecar import HEATMAP_SCALE as SIDECAR_HEATMAP_SCALE, missing_sidecars, write_label_sidecars
 from train import transforms as T
 from train.reid.config import ReidConfig
 
-log = logging.getLogger(__name__)
-
-HEATMAP_SCALE = 255.0  # sidecar heatmaps are stored x255 as uint8
+HEATMAP_SCALE = float(SIDECAR_HEATMAP_SCALE)  # sidecar heatmaps are stored x255 as uint8
 
 
-# --- pose sidecars -----------------------------------------------------------------------------------------
-
-
-def missing_pose_sidecars(dataset: ShardDataset) -> list[Path]:
-    """Sidecars the dataset's shards lack, or whose length does not match their shard (DatasetError)."""
-    missing = []
-    for shard in dataset.shards:
-        path = shard.with_name(pose_sidecar_name(shard.name))
-        if not path.exists():
-            missing.append(path)
-            continue
-        with h5py.File(shard, "r") as f:
-            expected = len(f["vehicle_id"])
-        try:
-            with h5py.File(path, "r") as f:
-                for name in ("keypoints", "heatmaps", "segments"):
-                    if name not in f or len(f[name]) != expected:
-                        raise DatasetError(path, f"pose sidecar lacks {expected} rows (shard {shard.name})", name)
-        except OSError as exc:
-            raise DatasetError(path, f"cannot open pose sidecar: {exc}") from None
-    return missing
-
-
-def ensure_pose_sidecars(dataset: ShardDataset, pose_model: str | None = None) -> None:
-    """Raise a clear error when pose sidecars are missing, or write them with the pose network when a pose
-    run is given."""
-    missing = missing_pose_sidecars(dataset)
-    if not missing:
-        return
-    if pose_model is None:
+def check_pose_sidecars(dataset: ShardDataset) -> None:
+    """A clear error when the dataset's shards lack complete pose sidecars. Making them with a pose network is
+    a pipeline's work (pipelines.pose_sidecars), not the data module's."""
+    missing = missing_sidecars(dataset.sidecars())
+    if missing:
         raise DatasetError(
             missing[0],
             f"pose sidecar missing ({len(missing)} of {len(dataset.shards)} shards lack one); this configuration "
             "needs keypoints/heatmaps/segments: run `cli.py predict-pose` on the dataset or pass --pose-model RUN",
         )
-    from train.pose.predict import predict_pose  # the pose engineer's library function
-
-    for root in sorted({p.parent for p in missing}):
-        log.info("writing pose sidecars for %s with %s", root, pose_model)
-        predict_pose(pose_model, [root])
 
 
 def write_label_pose_sidecars(root: str | Path, heatmap_hw: tuple[int, int] = (64, 64), sigma: float = 2.0) -> list[Path]:
-    """Pose sidecars made from the dataset's ground-truth keypoints ("oracle pose"), for synthetic data and
-    tests: confidence 1 for visible keypoints (code 2) and 0 otherwise; heatmaps (x255) of the visible
-    keypoints; segments gated by that confidence. Existing sidecars are kept (resume)."""
-    root = Path(root)
-    dataset = ShardDataset(root, fields=("keypoints", "image_hw"), decode=False)
-    written = []
-    for shard in dataset.shards:
-        path = shard.with_name(pose_sidecar_name(shard.name))
-        if path.exists():
-            continue
-        with h5py.File(shard, "r") as f:
-            keypoints, image_hw = f["keypoints"][:], f["image_hw"][:]
-        n = len(keypoints)
-        conf = (keypoints[..., 2] == vocab.VIS_VISIBLE).astype(np.float32)
-        pose_kps = np.concatenate([np.nan_to_num(keypoints[..., :2]), conf[..., None]], axis=-1).astype(np.float32)
-        heatmaps = np.zeros((n, vocab.NUM_KEYPOINTS, *heatmap_hw), np.uint8)
-        segments = np.zeros((n, vocab.NUM_SEGMENTS, *heatmap_hw), np.uint8)
-        for i in range(n):
-            hw = tuple(int(v) for v in image_hw[i])
-            maps = vocab.render_heatmaps(pose_kps[i], heatmap_hw, hw, sigma, mask=conf[i] > 0)
-            heatmaps[i] = np.round(maps * HEATMAP_SCALE).astype(np.uint8)
-            segments[i] = vocab.rasterise_segments(pose_kps[i], heatmap_hw, hw)
-        tmp = path.with_name(path.name + TMP_MARK)
-        with h5py.File(tmp, "w") as f:
-            f.create_dataset("keypoints", data=pose_kps)
-            f.create_dataset("heatmaps", data=heatmaps, chunks=(1, *heatmaps.shape[1:]), compression="lzf")
-            f.create_dataset("segments", data=segments, chunks=(1, *segments.shape[1:]), compression="lzf")
-            f.attrs["source"] = "labels"
-            f.attrs["complete"] = True
-        tmp.replace(path)
-        written.append(path)
-    return written
+    """Oracle pose sidecars from the ground-truth keypoints: synth.datasets.sidecar.write_label_sidecars."""
+    return write_label_sidecars(root, heatmap_hw, sigma)
 
 
 # --- one view ----------------------------------------------------------------------------------------------
@@ -193,7 +129,7 @@ class ReidDataset(Dataset):
         self.config, self.train = config, train
         self.base = ShardDataset(roots, splits, fields=("image",), with_pose=config.needs_pose())
         if config.needs_pose():
-            ensure_pose_sidecars(self.base, config.pose_model)
+            check_pose_sidecars(self.base)
         self.pids = self.base.identities()
         self.labels = self.base.labels
 

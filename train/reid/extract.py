@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
+from eval.features import FeatureSet
 from train.device import amp_enabled, autocast, select_device
 from train.engine import (
     CHECKPOINT_DIR,
@@ -66,20 +67,24 @@ def extract_features(
     which: str = "best",
     pose_model: str | None = None,
     progress: bool = True,
+    prepare: Callable[[ReidConfig, list[Path]], None] | None = None,
 ):
     """Run the ReID network of `run_dir` over `data_dirs` and return a FeatureSet.
 
     `splits`: the query and gallery splits (default: `query` + `gallery`, or, for data with only a `val`
     split, that split with each identity's first image as the query and query/gallery as cameras 0/1, as
     in training-time validation). With several dataset directories the vehicle ids are the dense
-    (directory, vehicle_id) identities, so ids of different datasets never match.
+    (directory, vehicle_id) identities, so ids of different datasets never match. `prepare(config, roots)` runs
+    before the data is read (pipelines.reid makes missing pose sidecars with `pose_model` there; here
+    `pose_model` is only recorded in the features' config).
     """
-    from eval.features import FeatureSet
 
     roots = [Path(data_dirs)] if isinstance(data_dirs, (str, Path)) else [Path(d) for d in data_dirs]
     dev = select_device(device)
     model, config, checkpoint = load_reid_model(run_dir, dev, which)
     config = config.replace(eval_batch_size=batch_size or config.eval_batch_size, pose_model=pose_model, val_splits=["val", "query", "gallery"])
+    if prepare is not None:
+        prepare(config, roots)
     if splits is not None:
         splits = list(splits)
         if len(splits) != 2:
@@ -112,16 +117,5 @@ def extract_features(
 
 
 def _image_names(dataset, indices: np.ndarray) -> list[str]:
-    """Image names straight from the shards (no image decoding)."""
-    import h5py
-
-    names = []
-    cache: dict[Path, np.ndarray] = {}
-    for i in indices:
-        shard, row = dataset.locate(int(i))
-        if shard not in cache:
-            with h5py.File(shard, "r") as f:
-                cache[shard] = f["image_name"][:]
-        value = cache[shard][row]
-        names.append(value.decode() if isinstance(value, bytes) else str(value))
-    return names
+    """Image names of the given samples, from the reader's name column (no image decoding)."""
+    return dataset.column("image_name")[np.asarray(indices, dtype=np.int64)].tolist()

@@ -15,13 +15,13 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from train.data import ShardDataset
 from synth.datasets.manifest import read_manifest
+from eval.reid_metrics import evaluate_reid
 from synth.datasets.schema import DatasetError
-from train.device import barrier, cleanup_distributed, init_distributed, seed_everything, select_device
+from train.device import cleanup_distributed, init_distributed, seed_everything, select_device
 from train.engine import Engine, check_run_dir, write_weights_record
 from train.reid.config import ReidConfig, data_tag, run_name
-from train.reid.data import ReidDataset, check_training_identities, data_sources, ensure_pose_sidecars
+from train.reid.data import ReidDataset, check_training_identities, data_sources
 from train.reid.losses import ReidLoss
 from train.reid.model import ReidNet
 from train.reid.samplers import PKBatchSampler
@@ -103,8 +103,6 @@ def build_validation(config: ReidConfig, roots: Sequence[str | Path]) -> Validat
 def retrieval_metrics(features: np.ndarray, pids: np.ndarray, cams: np.ndarray, is_query: np.ndarray) -> dict[str, float]:
     """mAP and CMC rank-1/5 of query -> gallery retrieval (Market-1501 protocol; eval/'s implementation),
     Euclidean distance on the ReID feature as in the paper."""
-    from eval.reid_metrics import evaluate_reid
-
     q, g = is_query, ~is_query
     result = evaluate_reid(features[q], features[g], pids[q], pids[g], cams[q], cams[g], max_rank=5)
     return {"mAP": float(result.mAP), "rank1": result.rank(1), "rank5": result.rank(min(5, len(result.cmc))),
@@ -158,12 +156,6 @@ def train_reid(
     dist = init_distributed(device)
     seed_everything(config.seed, dist.rank)
 
-    if config.needs_pose() and config.pose_model:
-        # One process writes missing sidecars with the pose network; the others wait for them.
-        if dist.is_main:
-            for dirs, splits in ((data_dirs, config.train_splits), (val_dirs or data_dirs, None)):
-                ensure_pose_sidecars(ShardDataset(dirs, splits, fields=("vehicle_id",)), config.pose_model)
-        barrier(dist)
     train_set = ReidDataset(data_dirs, config.train_splits, config, train=True)
     check_training_identities(train_set, config)
     config = config.replace(

@@ -14,7 +14,6 @@ from __future__ import annotations
 import codecs
 import hashlib
 import io
-import os
 import re
 import struct
 import xml.parsers.expat as expat
@@ -32,12 +31,10 @@ from synth.datasets.schema import (
     DEFAULT_IMAGE_FORMAT,
     DEFAULT_SHARD_SIZE,
     MANIFEST_NAME,
-    SCHEMA_VERSION,
-    TMP_MARK,
     DatasetError,
-    pose_sidecar_name,
     shard_name,
 )
+from synth.datasets.sidecar import is_complete_sidecar, sidecar_path, write_sidecar
 from synth.datasets.writer import Sample, ShardWriter, decode_image, encoded_format
 
 SKIP_HINT = "(skip_bad=True / --skip-bad skips such rows and counts them)"
@@ -497,24 +494,6 @@ def _chunks(source: SplitSource, bad_positions: set[int], shard_size: int) -> It
         yield index, covered, chunk
 
 
-def _write_pose_sidecar(path: Path, keypoints: list[np.ndarray], source: str) -> None:
-    tmp = path.with_name(path.name + TMP_MARK)
-    with h5py.File(tmp, "w") as f:
-        f.create_dataset("keypoints", data=np.stack(keypoints).astype(np.float32))
-        f.attrs.update({"schema_version": SCHEMA_VERSION, "fields": ["keypoints"], "source": source,
-                        "num_samples": len(keypoints), "complete": True})
-    os.replace(tmp, path)
-
-
-def _sidecar_ok(shard: Path, expected: int) -> bool:
-    path = shard.with_name(pose_sidecar_name(shard.name))
-    try:
-        with h5py.File(path, "r") as f:
-            return bool(f.attrs.get("complete", False)) and len(f["keypoints"]) == expected
-    except (OSError, KeyError):
-        return False
-
-
 def _write_shard(out: Path, split: str, index: int, entries: list[Entry], digest: str, source: str,
                  with_pose: bool, bad: BadInput, report: SplitReport, progress_bar) -> None:
     path = out / shard_name(split, index)
@@ -545,7 +524,7 @@ def _write_shard(out: Path, split: str, index: int, entries: list[Entry], digest
         if writer is None:
             return  # every image of this slice was bad: no shard (a re-run checks them again)
         if with_pose:  # the sidecar lands first: a complete shard always has its sidecar
-            _write_pose_sidecar(path.with_name(pose_sidecar_name(path.name)), poses, source)
+            write_sidecar(sidecar_path(path), np.stack(poses), source=source)
         writer.close()
         writer = None
         report.written += len(poses)
@@ -603,7 +582,7 @@ def import_splits(
             for index, covered, entries in _chunks(split, bad_positions, shard_size):
                 digest = chunk_digest(entries, shard_size, index)
                 path = out / shard_name(split.split, index)
-                if is_complete_shard(path) and (not with_pose or _sidecar_ok(path, _header_count(path))):
+                if is_complete_shard(path) and (not with_pose or is_complete_sidecar(sidecar_path(path), _header_count(path), ("keypoints",))):
                     with h5py.File(path, "r") as f:
                         planned = str(f.attrs.get("import_plan", ""))
                     if planned != digest:

@@ -1,6 +1,7 @@
 """`cli.py pose-accuracy`: PCK of a trained pose network on labelled datasets (SPEC 7), printed in the paper's
-Table 5 layout, saved as JSON, and drawn over the best and worst images. The numbers come from
-eval.pose_metrics; the picture from eval.reports.draw_pose_predictions."""
+Table 5 layout, saved as JSON, and drawn over the best and worst images. A pipeline: the network and its
+predictions come from train.pose, the numbers from eval.pose_metrics, the picture from
+eval.reports.draw_pose_predictions."""
 from __future__ import annotations
 
 import json
@@ -10,6 +11,8 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import DataLoader
 
+from eval.pose_metrics import format_pck_table, pck, pose_examples
+from eval.reports import draw_pose_predictions
 from train.data import ShardDataset
 from train.device import select_device
 from train.pose.data import (PoseDataset, check_keypoints, check_visibility_source, read_keypoints,
@@ -37,8 +40,6 @@ def evaluate_pose(
     with `out_dir`, write `pose_accuracy.json` and `pose_examples.png`. `visibility` ("geometric" or
     "annotator", default: the run's) picks the codes that say which keypoints are scored (PoseConfig).
     Returns eval.pose_metrics.PoseResult."""
-    from eval.pose_metrics import format_pck_table, pck, pose_examples
-
     device = select_device(device)
     model, config, checkpoint = load_pose_model(model_run, device)
     if visibility is not None:
@@ -68,8 +69,6 @@ def evaluate_pose(
         good, bad = pose_examples(result, examples)
         picks = list(good) + list(bad)
         if picks:
-            from eval.reports import draw_pose_predictions
-
             images = [base[int(i)]["image"] for i in picks]
             titles = [f"{'good' if j < len(good) else 'bad'}: {base[int(i)]['index']} PCK "
                       f"{100 * result.per_image[i]:.0f}%" for j, i in enumerate(picks)]

@@ -12,9 +12,19 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from eval.evaluate import EvalOptions, compare_runs
+from eval.pose_metrics import format_pck_table
+from pipelines.pose_accuracy import evaluate_pose
+from pipelines.reid import evaluate_model, train_reid
 from synth.config import Config
+from synth.datasets.inspect import draw_preview
+from synth.datasets.validate import validate_dataset
+from synth.render import render_dataset, run_in_blender_process
 from synth.scene import RenderConfig
+from train.engine import CHECKPOINT_DIR, INITIAL
 from train.pose.config import PoseConfig, PoseModelConfig
+from train.pose.predict import predict_pose
+from train.pose.train import train_pose
 from train.reid.config import ReidConfig
 
 
@@ -80,8 +90,7 @@ def _stage(name: str, index: int, total: int = 7) -> float:
 def ensure_models(models: Path) -> Path:
     """The model library to render; the shipped procedural one is rebuilt when the folder has none."""
     if not any(models.glob("*/vehicle.yaml")):
-        from synth.blender.vehicles import build_library
-        from synth.render import run_in_blender_process
+        from synth.blender.vehicles import build_library  # bpy: loaded only when the library must be built
 
         _log(f"no models in {models}: building the procedural library")
         run_in_blender_process(build_library, str(models))
@@ -89,17 +98,6 @@ def ensure_models(models: Path) -> Path:
 
 
 def run_demo(config: DemoConfig, out: str | Path) -> Path:
-    from eval.evaluate import EvalOptions, compare_runs, evaluate_model
-    from eval.pose_metrics import format_pck_table
-    from synth.datasets.inspect import draw_preview
-    from synth.datasets.validate import validate_dataset
-    from synth.render import render_dataset
-    from train.engine import CHECKPOINT_DIR, INITIAL
-    from train.pose.evaluate import evaluate_pose
-    from train.pose.predict import predict_pose
-    from train.pose.train import train_pose
-    from train.reid.train import train_reid
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     config.save(out / "demo_config.yaml")

@@ -5,7 +5,7 @@
   `<folder>/.pamtri_cache/gallery-<labels>-<listing digest>`,
   query images into `<out>/query_data`.
 - Pose sidecars are written as needed with the run's pose network (`pose_model`; default: the one the run was
-  trained with), exactly as training and `extract` do (ReidDataset).
+  trained with), exactly as training and `extract` do (pipelines.pose_sidecars).
 - Gallery features are cached beside the gallery, in `<dataset>/search_cache/<key>.npy`, a float32 (N, D)
   array read back as a memmap, with `<key>.labels.npz` (image names, ids, splits) and `<key>.json` written
   last (a cache without its JSON is incomplete and redone). The key digests the checkpoint file's bytes,
@@ -29,11 +29,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-import h5py
 import numpy as np
 from torch.utils.data import Subset
 
-from train.data import ShardDataset
+from eval.search import draw_search_result, result_matches, search_top_k
+from pipelines.pose_sidecars import sidecars_for
+from synth.datasets import ShardReader
+from synth.datasets.importers.images import import_image_files, import_images, list_images
 from synth.datasets.manifest import manifest_shards
 from synth.datasets.schema import MANIFEST_NAME, DatasetError
 from train.device import amp_enabled, autocast, select_device
@@ -111,8 +113,6 @@ def _listing_digest(files: Sequence[Path], root: Path) -> str:
 def gallery_dataset(gallery: Path, skip_bad: bool = False, veri_names: bool = False) -> Path:
     """The dataset directory of a gallery: itself, or the cached import of an image folder (re-imported when
     the folder's listing changes; older imports are removed)."""
-    from synth.datasets.importers.images import import_images, list_images
-
     gallery = Path(gallery)
     if is_dataset_dir(gallery):
         return gallery
@@ -133,8 +133,6 @@ def gallery_dataset(gallery: Path, skip_bad: bool = False, veri_names: bool = Fa
 def query_datasets(queries: Sequence[Path], out: Path, skip_bad: bool = False, veri_names: bool = False) -> list[Path]:
     """Dataset directories of the queries: dataset directories as given; image files and folders imported
     together into `out/query_data` (made afresh)."""
-    from synth.datasets.importers.images import import_image_files, list_images
-
     roots, files = [], []
     for query in map(Path, queries):
         if is_dataset_dir(query):
@@ -174,6 +172,7 @@ def query_features(model, config: ReidConfig, roots: Sequence[Path], device, wor
     parts = []
     start = time.perf_counter()
     for root in roots:
+        sidecars_for(config, [root])
         dataset = ReidDataset([root], None, config, train=False)
         out = _run(model, dataset, config, device, workers)
         parts.append((out["features"], _labels(dataset, out["index"])))
@@ -196,6 +195,7 @@ def gallery_features(model, config: ReidConfig, checkpoint: Path, root: Path, de
         features = np.load(paths["features"], mmap_mode="r")
         if len(features) == len(values["image_name"]):
             return Features(features, root=root, cached=True, seconds=time.perf_counter() - start, **values)
+    sidecars_for(config, [root], splits)
     dataset = ReidDataset([root], splits, config, train=False)
     cache.mkdir(parents=True, exist_ok=True)
     tmp = cache / f"{key}.tmp.{os.getpid()}.npy"
@@ -229,13 +229,9 @@ def _image(root: Path, split: str, name: str, cache: dict) -> np.ndarray:
     """The stored image `name` of `split` in the dataset `root` (its name index is built once per dataset,
     from the shards' name columns, without decoding any image)."""
     if root not in cache:
-        data = ShardDataset(root, fields=("image",))
-        index, offset = {}, 0
-        for shard, split_name in zip(data.shards, data.shard_split):
-            with h5py.File(shard, "r") as f:
-                for row, value in enumerate(f["image_name"][:]):
-                    index[(split_name, value.decode() if isinstance(value, bytes) else str(value))] = offset + row
-                offset += len(f["image_name"])
+        data = ShardReader(root, fields=("image",))
+        index = {(str(split), str(name)): row for row, (split, name) in
+                 enumerate(zip(data.splits(), data.column("image_name")))}
         cache[root] = (data, index)
     data, index = cache[root]
     return data[index[(split, name)]]["image"]
@@ -260,8 +256,6 @@ def search(
 ) -> SearchReport:
     """Rank the gallery for every query image with the ReID run `model_run`; write results and pictures.
     `veri_names`: images given as files or folders take identity and camera from VeRi-style names."""
-    from eval.search import draw_search_result, result_matches, search_top_k
-
     if top < 1:
         raise ValueError(f"--top must be >= 1, got {top}")
     out = Path(out)
@@ -317,5 +311,5 @@ def _query_roots_by_row(roots: Sequence[Path], config: ReidConfig) -> list[Path]
     """The dataset directory of each query row, in the order query_features concatenated them."""
     rows = []
     for root in roots:
-        rows += [root] * len(ShardDataset(root, fields=("vehicle_id",)))
+        rows += [root] * len(ShardReader(root, fields=("vehicle_id",)))
     return rows
