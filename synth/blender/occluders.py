@@ -47,26 +47,51 @@ def _merge(parts):
     return verts, faces
 
 
-def _crown(seed, lumps=6, subdiv=2):
+def _crown(seed, lumps=6, clumps=18, subdiv=2):
     """A tree crown or bush: a cluster of lumpy spheres filling a unit-height volume centred on the z axis,
-    sitting on z = 0 (scaled per use to the sample's radius and height)."""
+    sitting on z = 0 (scaled per use to the sample's radius and height), its surface broken into leaf clumps
+    (small spheres standing half out of it) and displaced by a few octaves of noise, so the outline is ragged
+    as foliage is, not a smooth blob."""
     rng = np.random.default_rng(seed)
     import bmesh
 
-    bm = bmesh.new()
-    bmesh.ops.create_icosphere(bm, subdivisions=subdiv, radius=0.5)
-    sphere = np.array([v.co[:] for v in bm.verts])
-    faces = [tuple(v.index for v in f.verts) for f in bm.faces]
-    bm.free()
-    parts = []
+    def icosphere(level):
+        bm = bmesh.new()
+        bmesh.ops.create_icosphere(bm, subdivisions=level, radius=0.5)
+        verts = np.array([v.co[:] for v in bm.verts])
+        faces = [tuple(v.index for v in f.verts) for f in bm.faces]
+        bm.free()
+        return verts, faces
+
+    sphere, faces = icosphere(subdiv)
+    small, small_faces = icosphere(1)
+    waves = rng.normal(0, 1, (12, 3)) * rng.uniform(6, 22, (12, 1))  # random directions and frequencies
+    phases = rng.uniform(0, 2 * np.pi, 12)
+
+    def ragged(v, amount):
+        bumps = np.sin(v @ waves.T + phases) @ (0.6 ** np.arange(12) / 2.0)  # a few octaves, coarse to fine
+        return v * (1 + amount * bumps[:, None])
+
+    parts, blobs = [], []
     for k in range(lumps):
         centre = np.array([0.0, 0.0, 0.5]) if k == 0 else np.array(
             [*rng.uniform(-0.22, 0.22, 2), rng.uniform(0.3, 0.7)])
         radius = 1.0 if k == 0 else rng.uniform(0.45, 0.7)
-        verts = sphere * radius * (1 + 0.18 * rng.uniform(-1, 1, (len(sphere), 1)))
-        verts = np.clip(verts + centre, [-0.5, -0.5, 0.0], [0.5, 0.5, 1.0])
-        parts.append((verts, faces))
-    return _merge(parts)
+        blobs.append((centre, 0.5 * radius))
+        parts.append((ragged(sphere * radius, 0.18) + centre, faces))
+    for _ in range(clumps):  # leaf clumps on the blobs' upper and outer surface
+        centre, r = blobs[int(rng.integers(len(blobs)))]
+        d = rng.normal(0, 1, 3)
+        d[2] = abs(d[2]) * 0.8
+        d /= np.linalg.norm(d)
+        size = rng.uniform(0.25, 0.42) * (2 * r)
+        parts.append((ragged(small * size, 0.2) + centre + d * r * 0.85, small_faces))
+    verts, faces = _merge(parts)
+    verts = np.asarray(verts)
+    # fit the unit volume by scaling, not clipping (a clipped crown has flat sides)
+    verts[:, :2] /= 2 * np.abs(verts[:, :2]).max(axis=0)
+    verts[:, 2] = (verts[:, 2] - verts[:, 2].min()) / np.ptp(verts[:, 2])
+    return [tuple(v) for v in verts], faces
 
 
 def _street_light_arm():
@@ -95,33 +120,85 @@ def _pedestrian_railing():
 # --- materials ---------------------------------------------------------------------------------------------
 
 
-def _object_colour_material(name, metallic=0.0, roughness=0.55, noise=0.0):
-    """Base colour from the object's colour (each placed object its own), optionally broken up by noise
-    (foliage: leaves in light and shade)."""
+def _object_colour_material(name, metallic=0.0, roughness=0.55):
+    """Base colour from the object's colour (each placed object its own)."""
     mat = bpy.data.materials.new(name)
     nt = mat.node_tree
     bsdf = nt.nodes["Principled BSDF"]
     info = nt.nodes.new("ShaderNodeObjectInfo")
     bsdf.inputs["Metallic"].default_value = metallic
     bsdf.inputs["Roughness"].default_value = roughness
-    if noise <= 0:
-        nt.links.new(info.outputs["Color"], bsdf.inputs["Base Color"])
-        return mat
-    tex = nt.nodes.new("ShaderNodeTexNoise")
-    tex.inputs["Scale"].default_value = 14.0
-    tex.inputs["Detail"].default_value = 3.0
-    shade = nt.nodes.new("ShaderNodeMapRange")
-    shade.inputs["To Min"].default_value = 1.0 - noise
-    shade.inputs["To Max"].default_value = 1.0 + noise
-    mix = nt.nodes.new("ShaderNodeVectorMath")
-    mix.operation = "SCALE"
-    nt.links.new(tex.outputs["Fac"], shade.inputs["Value"])
-    nt.links.new(info.outputs["Color"], mix.inputs[0])
-    nt.links.new(shade.outputs["Result"], mix.inputs["Scale"])
-    nt.links.new(mix.outputs["Vector"], bsdf.inputs["Base Color"])
+    nt.links.new(info.outputs["Color"], bsdf.inputs["Base Color"])
+    return mat
+
+
+def _foliage_material(name):
+    """Leaves: the object's green broken into leaf clusters (Voronoi cells on the object's own coordinates,
+    warped by noise, so the pattern scales with the crown) with dark gaps between them, clusters of their own
+    brightness, the brightest a little yellower, and a bump that follows the cells."""
+    mat = bpy.data.materials.new(name)
+    nt = mat.node_tree
+    bsdf = nt.nodes["Principled BSDF"]
+    bsdf.inputs["Roughness"].default_value = 0.7
+    info = nt.nodes.new("ShaderNodeObjectInfo")
+    coords = nt.nodes.new("ShaderNodeTexCoord")
+    # leaf clusters: Voronoi cells on coordinates warped by noise (regular cells read as scales)
+    warp = nt.nodes.new("ShaderNodeTexNoise")
+    warp.inputs["Scale"].default_value = 9.0
+    warp.inputs["Detail"].default_value = 2.0
+    nt.links.new(coords.outputs["Object"], warp.inputs["Vector"])
+    warped = nt.nodes.new("ShaderNodeVectorMath")
+    warped.operation = "MULTIPLY_ADD"
+    warped.inputs[1].default_value = (0.08, 0.08, 0.08)
+    nt.links.new(warp.outputs["Color"], warped.inputs[0])
+    nt.links.new(coords.outputs["Object"], warped.inputs[2])
+    cells = nt.nodes.new("ShaderNodeTexVoronoi")
+    cells.inputs["Scale"].default_value = 16.0
+    cells.inputs["Detail"].default_value = 1.5
+    nt.links.new(warped.outputs["Vector"], cells.inputs["Vector"])
+    noise = nt.nodes.new("ShaderNodeTexNoise")
+    noise.inputs["Scale"].default_value = 4.0
+    nt.links.new(coords.outputs["Object"], noise.inputs["Vector"])
+    # gaps: near a cell's edge (large F1 distance) the canopy is in its own shade
+    gap = nt.nodes.new("ShaderNodeMapRange")
+    gap.inputs["From Min"].default_value, gap.inputs["From Max"].default_value = 0.1, 0.7
+    gap.inputs["To Min"].default_value, gap.inputs["To Max"].default_value = 1.2, 0.2
+    nt.links.new(cells.outputs["Distance"], gap.inputs["Value"])
+    # per-cluster brightness (a grey value from the cell's random colour), not hue: foliage stays green
+    grey = nt.nodes.new("ShaderNodeRGBToBW")
+    nt.links.new(cells.outputs["Color"], grey.inputs["Color"])
+    cluster = nt.nodes.new("ShaderNodeMapRange")
+    cluster.inputs["To Min"].default_value, cluster.inputs["To Max"].default_value = 0.7, 1.3
+    nt.links.new(grey.outputs["Val"], cluster.inputs["Value"])
+    light = nt.nodes.new("ShaderNodeMapRange")  # broad light and shade over the crown
+    light.inputs["To Min"].default_value, light.inputs["To Max"].default_value = 0.7, 1.2
+    nt.links.new(noise.outputs["Fac"], light.inputs["Value"])
+    shade = nt.nodes.new("ShaderNodeMath")
+    shade.operation = "MULTIPLY"
+    nt.links.new(gap.outputs["Result"], shade.inputs[0])
+    nt.links.new(light.outputs["Result"], shade.inputs[1])
+    shade2 = nt.nodes.new("ShaderNodeMath")
+    shade2.operation = "MULTIPLY"
+    nt.links.new(shade.outputs["Value"], shade2.inputs[0])
+    nt.links.new(cluster.outputs["Result"], shade2.inputs[1])
+    yellow = nt.nodes.new("ShaderNodeMix")  # lit clusters a little yellower
+    yellow.data_type = "RGBA"
+    yellow.inputs["B"].default_value = (0.32, 0.36, 0.08, 1.0)
+    tip = nt.nodes.new("ShaderNodeMapRange")
+    tip.inputs["From Min"].default_value, tip.inputs["From Max"].default_value = 0.55, 1.0
+    tip.inputs["To Min"].default_value, tip.inputs["To Max"].default_value = 0.0, 0.35
+    nt.links.new(grey.outputs["Val"], tip.inputs["Value"])
+    nt.links.new(tip.outputs["Result"], yellow.inputs["Factor"])
+    nt.links.new(info.outputs["Color"], yellow.inputs["A"])
+    colour = nt.nodes.new("ShaderNodeVectorMath")
+    colour.operation = "SCALE"
+    nt.links.new(yellow.outputs["Result"], colour.inputs[0])
+    nt.links.new(shade2.outputs["Value"], colour.inputs["Scale"])
+    nt.links.new(colour.outputs["Vector"], bsdf.inputs["Base Color"])
     bump = nt.nodes.new("ShaderNodeBump")
-    bump.inputs["Strength"].default_value = 0.6
-    nt.links.new(tex.outputs["Fac"], bump.inputs["Height"])
+    bump.inputs["Strength"].default_value = 0.9
+    bump.inputs["Distance"].default_value = 0.05
+    nt.links.new(cells.outputs["Distance"], bump.inputs["Height"])
     nt.links.new(bump.outputs["Normal"], bsdf.inputs["Normal"])
     return mat
 
@@ -195,7 +272,7 @@ class OccluderPool:
         c = self.collection
         painted = _object_colour_material("occluder_painted")
         metal = _object_colour_material("occluder_metal", metallic=0.85, roughness=0.35)
-        foliage = _object_colour_material("occluder_foliage", roughness=0.8, noise=0.45)
+        foliage = _foliage_material("occluder_foliage")
         self.sign_materials = [
             _sign_material(f"sign_{s}_{k}", sign_face(s, seed=97 * s + k))
             for s in range(len(SIGN_STYLES)) for k in range(SIGN_FACES_PER_STYLE)]
