@@ -204,13 +204,13 @@ def test_demo_takes_its_config_and_overrides(monkeypatch, tmp_path):
 
 
 def test_train_commands_resolve_config_file_then_set_then_options(monkeypatch, tmp_path):
+    import pipelines.reid
     import train.pose.train
-    import train.reid.train
     from train.pose.config import PoseConfig
     from train.reid.config import ReidConfig
 
     seen = {}
-    monkeypatch.setattr(train.reid.train, "train_reid", lambda config, dirs, out, **kw: seen.update(reid=config) or
+    monkeypatch.setattr(pipelines.reid, "train_reid", lambda config, dirs, out, **kw: seen.update(reid=config) or
                         {"best_mAP": None, "main_process": False, "name": "", "history": []})
     monkeypatch.setattr(train.pose.train, "train_pose", lambda config, out, **kw: seen.update(pose=config) or [])
     row = str(cli.Path(cli.__file__).with_name("configs") / "paper" / "reid_rs_mt_k_h.yaml")
