@@ -7,5 +7,5 @@ numbers out), and the reports and CLI glue around them. See docs/EVALUATION.md.
 - eval.pose_metrics: pck, PoseResult, format_pck_table, pose_examples
 - eval.features: FeatureSet (the .npz feature file)
 - eval.reports: tables, CMC / confusion plots, ranked-gallery and keypoint pictures (matplotlib, Agg)
-- eval.evaluate: what `cli.py evaluate` runs
+- eval.evaluate: what `cli.py evaluate-reid` runs
 """

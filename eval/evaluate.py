@@ -1,4 +1,4 @@
-"""What `cli.py evaluate` does: score a FeatureSet (given, or extracted from a trained run by
+"""What `cli.py evaluate-reid` does: score a FeatureSet (given, or extracted from a trained run by
 pipelines.reid.evaluate_model), write
 metrics.json, a Markdown table, the CMC plot, confusion matrices and the ranked-gallery picture; compare runs.
 

@@ -5,7 +5,7 @@
   `<folder>/.pamtri_cache/gallery-<labels>-<listing digest>`,
   query images into `<out>/query_data`.
 - Pose sidecars are written as needed with the run's pose network (`pose_model`; default: the one the run was
-  trained with), exactly as training and `extract` do (pipelines.pose_sidecars).
+  trained with), exactly as training and `extract-reid` do (pipelines.pose_sidecars).
 - Gallery features are cached beside the gallery, in `<dataset>/search_cache/<key>.npy`, a float32 (N, D)
   array read back as a memmap, with `<key>.labels.npz` (image names, ids, splits) and `<key>.json` written
   last (a cache without its JSON is incomplete and redone). The key digests the checkpoint file's bytes,

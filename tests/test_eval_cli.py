@@ -1,4 +1,4 @@
-"""`cli.py evaluate` end to end on a small dataset written through the real HDF5 contract."""
+"""`cli.py evaluate-reid` (former name `evaluate`) end to end on a small dataset written through the HDF5 contract."""
 import json
 
 import numpy as np

@@ -1,5 +1,5 @@
-"""Feature extraction (`cli.py extract`): a trained ReID run's features and colour/type predictions for every
-query and gallery image of a dataset, as an `eval.features.FeatureSet` (what `cli.py evaluate` reads).
+"""Feature extraction (`cli.py extract-reid`): a trained ReID run's features and colour/type predictions for every
+query and gallery image of a dataset, as an `eval.features.FeatureSet` (what `cli.py evaluate-reid` reads).
 
 The run's saved config rebuilds the network (backbone, inputs, keypoints, heads); the checkpoint's
 architecture signature must match it, so weights from another configuration or another kind of model are
