@@ -166,6 +166,7 @@ class ToolkitGroup(click.Group):
                                         for n in names])
 
     def invoke(self, ctx):
+        # imported when the command runs: start-up and --help load no torch or bpy
         from synth.datasets.schema import DatasetError
 
         try:
@@ -248,6 +249,7 @@ def config_options(config_class: str, example: str):
 @click.option("--seed", default=0, show_default=True, help="Which samples the preview and decode check pick.")
 def inspect(dataset_dir, preview, preview_count, crops, decode_all, seed):
     """Validate a dataset directory, print a summary, optionally draw a preview grid and a crop sheet."""
+    # imported when the command runs: start-up and --help load no torch or bpy
     from synth.datasets.inspect import draw_crop_sheet, draw_preview, format_summary
     from synth.datasets.validate import validate_dataset
 
@@ -274,6 +276,7 @@ def inspect(dataset_dir, preview, preview_count, crops, decode_all, seed):
 def demo(out, config_file, overrides):
     """Run the whole pipeline on small built-in defaults: render, train pose, predict pose, train ReID,
     evaluate on held-out identities, write a report (the config it used: <out>/demo_config.yaml)."""
+    # imported when the command runs: start-up and --help load no torch or bpy
     from pipelines.demo import DemoConfig, run_demo
 
     run_demo(DemoConfig.load(config_file, overrides), out)
@@ -295,6 +298,7 @@ def assets():
 @click.option("--force", is_flag=True, help="Rebuild models that are already complete.")
 def assets_build(out, count, seed, force):
     """Generate procedural vehicles with their keypoints (resumes: complete models are kept)."""
+    # imported when the command runs: start-up and --help load no torch or bpy
     from synth.blender.vehicles import build_library
     from synth.vehicles.params import DEFAULT_SEED
 
@@ -312,6 +316,7 @@ def assets_build(out, count, seed, force):
 @click.option("--only", multiple=True, help="Restrict to these model names (repeatable).")
 def assets_check(models, out, tol, samples, only):
     """Validate every model (sidecar, keypoints on the surface) and optionally draw a contact sheet."""
+    # imported when the command runs: start-up and --help load no torch or bpy
     from synth.blender.vehicles import check_asset_surface
     from synth.vehicles.library import load_library
 
@@ -323,6 +328,7 @@ def assets_check(models, out, tol, samples, only):
         worst = max(worst, float(check_asset_surface(asset, tol).max()))
     click.echo(f"{len(library)} models OK; largest keypoint-to-surface distance {worst * 100:.2f} cm")
     if out:
+        # imported when the command runs: start-up and --help load no torch or bpy
         from synth.blender.vehicle_sheet import contact_sheet
 
         contact_sheet(library, out, samples=samples)
@@ -342,6 +348,7 @@ def assets_check(models, out, tol, samples, only):
 def assets_import(sources, out, type_name, name, length, fixes, licence, source_url):
     """Import vehicle models (.glb/.gltf/.obj/.fbx/.blend/.stl/.ply/.usd, or folders of them): frame, metres,
     wheels on the ground, material roles and the 36 keypoints placed from the geometry (docs/ASSETS.md)."""
+    # imported when the command runs: start-up and --help load no torch or bpy
     from synth.blender.model_import import IMPORT_SUFFIXES, import_model
     from synth.vehicles.importer import ImportFailure
 
@@ -397,6 +404,7 @@ def assets_import(sources, out, type_name, name, length, fixes, licence, source_
               help="K/N: render only the shards whose index is K mod N (N machines, one dataset).")
 def render(models_dir, n, out, seed, size, config_file, overrides, backgrounds, workers, shard_spec):
     """Render labelled synthetic vehicle images into HDF5 shards (resumes: complete shards are skipped)."""
+    # imported when the command runs: start-up and --help load no torch or bpy
     from synth.render import parse_shard, render_dataset
     from synth.scene import RenderConfig
 
@@ -419,6 +427,7 @@ def render(models_dir, n, out, seed, size, config_file, overrides, backgrounds, 
 @click.option("--sampled-frames", default=10, show_default=True, help="Plain frames kept per video.")
 def backgrounds(videos, out, median_frames, sampled_frames):
     """Extract vehicle-free backgrounds (temporal median per camera) and sampled frames from videos."""
+    # imported when the command runs: start-up and --help load no torch or bpy
     from synth.backgrounds import extract_backgrounds
 
     written = extract_backgrounds(videos, out, median_frames=median_frames, sampled_frames=sampled_frames)
@@ -448,6 +457,7 @@ def import_group():
 @_import_options
 def import_veri_cmd(root, out, shard_size, skip_bad, no_progress):
     """VeRi-776: train, query and gallery with identity, camera, colour and type."""
+    # imported when the command runs: start-up and --help load no torch or bpy
     from synth.datasets.importers import import_veri
 
     click.echo(import_veri(root, out, shard_size=shard_size, skip_bad=skip_bad, progress=not no_progress).format())
@@ -464,6 +474,7 @@ def import_veri_cmd(root, out, shard_size, skip_bad, no_progress):
 @_import_options
 def import_cityflow_cmd(root, out, val_ids, seed, challenge, shard_size, skip_bad, no_progress):
     """CityFlow-ReID: training identities and cameras; validation split on request."""
+    # imported when the command runs: start-up and --help load no torch or bpy
     from synth.datasets.importers import import_cityflow
 
     report = import_cityflow(root, out, val_ids=val_ids, seed=seed, challenge=challenge, shard_size=shard_size,
@@ -481,6 +492,7 @@ def import_cityflow_cmd(root, out, val_ids, seed, challenge, shard_size, skip_ba
 @_import_options
 def import_pamtri_csv_cmd(csv_file, images, out, split, fmt, shard_size, skip_bad, no_progress):
     """One PAMTRI pose or ReID CSV and its images as one split (run once per CSV)."""
+    # imported when the command runs: start-up and --help load no torch or bpy
     from synth.datasets.importers import import_pamtri_csv
 
     report = import_pamtri_csv(csv_file, images, out, split=split, fmt=fmt, shard_size=shard_size,
@@ -498,6 +510,7 @@ def import_pamtri_csv_cmd(csv_file, images, out, split, fmt, shard_size, skip_ba
 @_import_options
 def import_images_cmd(root, out, labels, veri_names, split, shard_size, skip_bad, no_progress):
     """Any folder of vehicle crops: labelled from a CSV, from VeRi-style names, or unlabelled."""
+    # imported when the command runs: start-up and --help load no torch or bpy
     from synth.datasets.importers.images import import_images
 
     report = import_images(root, out, labels=labels, veri_names=veri_names, split=split, shard_size=shard_size,
@@ -523,6 +536,7 @@ def export_group():
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def export_pamtri_cmd(data, out, splits, keypoints, pose_maps, visibility, overwrite, no_progress):
     """The published PAMTRI code's folders and CSVs (MultiTaskNet and PoseEstNet)."""
+    # imported when the command runs: start-up and --help load no torch or bpy
     from synth.datasets.export import export_pamtri
 
     chosen = [s.strip() for s in splits.split(",") if s.strip()] if splits else None
@@ -540,6 +554,7 @@ def export_pamtri_cmd(data, out, splits, keypoints, pose_maps, visibility, overw
 @click.option("--opset", default=17, show_default=True, help="ONNX opset version.")
 def export_onnx_cmd(model_run, out, which, data, opset):
     """A pose or ReID network as ONNX (dynamic batch), verified with onnxruntime (max abs diff <= 1e-4)."""
+    # imported when the command runs: start-up and --help load no torch or bpy
     from train.export_onnx import export_onnx
 
     click.echo(export_onnx(model_run, out, which=which, data=list(data) or None, opset=opset).format())
@@ -570,6 +585,7 @@ def export_onnx_cmd(model_run, out, which, data, opset):
 def train_pose_command(data, more_data, out, weights, config_file, overrides, tiny, backbone, input_size, pretrained,
                        epochs, batch_size, lr, train_occluded, visibility, workers, device, no_resume):
     """Train the HRNet pose network on synthetic and/or real datasets (runs under torchrun too)."""
+    # imported when the command runs: start-up and --help load no torch or bpy
     from train.pose.config import PoseConfig
     from train.pose.train import train_pose
 
@@ -609,6 +625,7 @@ def train_pose_command(data, more_data, out, weights, config_file, overrides, ti
 @click.option("--overwrite", is_flag=True, help="Redo sidecars that are already complete.")
 def predict_pose_command(model_run, data, more_data, batch_size, workers, device, flip_test, stretched_crop, overwrite):
     """Write <shard>.pose.h5 (keypoints, heatmaps, segments) beside every shard of the datasets."""
+    # imported when the command runs: start-up and --help load no torch or bpy
     from train.pose.predict import predict_pose
 
     written = predict_pose(model_run, datasets(data, more_data), batch_size=batch_size, device=device, workers=workers,
@@ -631,6 +648,7 @@ def predict_pose_command(model_run, data, more_data, batch_size, workers, device
 @click.option("--device", default="auto", show_default=True)
 def evaluate_pose_command(model_run, data, split, out, mode, box_size, visibility, batch_size, workers, device):
     """PCK per body part and mean (paper's Table 5 layout), plus a picture of good and bad cases."""
+    # imported when the command runs: start-up and --help load no torch or bpy
     from pipelines.pose_accuracy import evaluate_pose
 
     evaluate_pose(model_run, list(data), split=split, out_dir=out, batch_size=batch_size, device=device,
@@ -669,6 +687,7 @@ def train_reid_command(data, more_data, out, config_file, overrides, backbone, i
                        epochs, pk, lr, weights_path, no_pretrained, pose_model, val_data, val_every, max_steps,
                        workers, device, seed, no_resume):
     """Train the multi-task ReID network (DenseNet121; R / RS / MT / K / H / S switches). Runs under torchrun."""
+    # imported when the command runs: start-up and --help load no torch or bpy
     from train.reid.config import ReidConfig
     from pipelines.reid import train_reid
 
@@ -708,6 +727,7 @@ def train_reid_command(data, more_data, out, config_file, overrides, backbone, i
 @click.option("--pose-model", type=click.Path(path_type=Path), help="Pose run used to write missing pose sidecars first.")
 def extract_reid_command(model_run, data, more_data, out, splits, which, batch_size, workers, device, pose_model):
     """ReID features and colour/type predictions for every query and gallery image (input of `evaluate-reid`)."""
+    # imported when the command runs: start-up and --help load no torch or bpy
     from pipelines.reid import extract_features
 
     features = extract_features(model_run, datasets(data, more_data), splits=splits or None, batch_size=batch_size,
@@ -737,6 +757,7 @@ def extract_reid_command(model_run, data, more_data, out, splits, which, batch_s
 def search_command(model_run, queries, gallery, gallery_splits, top, out, metric, which, pose_model, no_pictures,
                    skip_bad, veri_names, batch_size, workers, device):
     """Rank a gallery for your own query images (features cached beside the gallery; docs/OWN_DATA.md)."""
+    # imported when the command runs: start-up and --help load no torch or bpy
     from pipelines.search import search
 
     report = search(model_run, queries, gallery, out, top=top, metric=metric, which=which,
@@ -780,6 +801,7 @@ def evaluate_reid_command(runs, features, model_run, data_dir, compare, names, o
     cli.py evaluate-reid --model runs/reid/RUN --data DIR
     cli.py evaluate-reid --compare RUN1 RUN2 ... [--names a,b] [--out DIR]
     """
+    # imported when the command runs: start-up and --help load no torch or bpy
     from eval.evaluate import EvalOptions, compare_runs, evaluate_feature_set
     from eval.features import FeatureSet
     from eval.reranking import RerankConfig

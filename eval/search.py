@@ -17,6 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from eval.distance import as_features, distance_block, prepare, rows_per_block
+from eval.reports import MATCH_COLOUR, MISMATCH_COLOUR, QUERY_COLOUR, _pyplot, _save, _tile
 
 DEFAULT_BLOCK_ELEMENTS = 8_000_000  # query x gallery distances per block: 32 MB of float32
 UNKNOWN_COLOUR = (150, 150, 150)  # border of a result whose identity, or the query's, is unknown
@@ -73,8 +74,6 @@ def draw_search_result(path: str | Path, query_image: np.ndarray, result_images:
                        captions: Sequence[str] | None = None, tile: int = 128) -> Path:
     """One row: the query (blue border), then its results with their distances; green border for the same
     identity, red for another, grey where an identity is unknown."""
-    from eval.reports import MATCH_COLOUR, MISMATCH_COLOUR, QUERY_COLOUR, _pyplot, _save, _tile
-
     plt = _pyplot()
     border = max(3, tile // 24)
     fig, axes = plt.subplots(1, len(result_images) + 1, figsize=((len(result_images) + 1) * 1.35, 1.75),

@@ -35,7 +35,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from synth.vocabulary import NUM_KEYPOINTS
+from train.data import ShardDataset
 from train.engine import find_checkpoint, load_checkpoint
+from train.pose.predict import _Crops, load_pose_model
+from train.reid.data import ReidDataset
+from train.reid.extract import load_reid_model
+from train.reid.model import EXTRA_CHANNELS, KEYPOINT_VALUES
 
 PARITY_TOLERANCE = 1e-4
 OPSET = 17
@@ -98,9 +104,6 @@ def _kind(run: str | Path) -> str:
 
 
 def _reid(run, which: str):
-    from train.reid.extract import load_reid_model
-    from train.reid.model import EXTRA_CHANNELS, KEYPOINT_VALUES
-
     model, config, checkpoint = load_reid_model(run, "cpu", which)
     extra = EXTRA_CHANNELS[config.inputs]
     h, w = config.image_size
@@ -117,9 +120,6 @@ def _reid(run, which: str):
 
 
 def _pose(run):
-    from train.pose.predict import load_pose_model
-    from synth.vocabulary import NUM_KEYPOINTS
-
     model, config, checkpoint = load_pose_model(run, "cpu")
     size = config.model.input_size
     return model, config, checkpoint, {"image": [3, size, size]}, {"heatmaps": [NUM_KEYPOINTS, size // 4, size // 4]}
@@ -144,14 +144,9 @@ def _real_inputs(kind: str, config, data: list[Path]) -> dict[str, np.ndarray] |
     if not data:
         return None
     if kind == "pose":
-        from train.data import ShardDataset
-        from train.pose.predict import _Crops
-
         base = ShardDataset(data, fields=("image",))
         crops = _Crops(base, np.arange(min(REAL_IMAGES, len(base))), config.model.input_size, config.padding)
         return {"image": torch.stack([crops[i]["image"] for i in range(len(crops))]).numpy()}
-    from train.reid.data import ReidDataset
-
     dataset = ReidDataset(data, None, config, train=False)
     items = [dataset[i] for i in range(min(REAL_IMAGES, len(dataset)))]
     out = {"image": torch.stack([it["image"] for it in items]).numpy()}

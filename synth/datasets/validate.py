@@ -22,6 +22,7 @@ from synth.datasets.schema import (
     TMP_MARK,
     DatasetError,
     numpy_dtype,
+    shard_name,
 )
 from synth.datasets.writer import decode_image
 
@@ -270,7 +271,6 @@ def _missing_shards(root: Path, manifest: dict, listed) -> DatasetError | None:
     """A render records what the complete dataset holds (`planned_splits`, or only `num_samples_planned` in
     older manifests): a folder with fewer complete shards, e.g. a `--shard K/N` task that never ran, is named
     as incomplete rather than passed."""
-    from synth.datasets.schema import shard_name
 
     where = root / MANIFEST_NAME
     have = {path.name for _, path, _ in listed}

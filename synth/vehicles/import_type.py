@@ -8,6 +8,10 @@ from functools import lru_cache
 
 import numpy as np
 
+from synth.vehicles import geometry, params
+from synth.vehicles.geometry import Profile
+from synth.vehicles.params import VEHICLE_TYPES, sample_params
+
 UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001, "inch": 0.0254, "ft": 0.3048}
 UNIT_TOLERANCE = 1.35  # a unit is taken when it gives a length within this factor of the type's typical length
 
@@ -41,8 +45,6 @@ def _type_training() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, di
     import os
     from pathlib import Path
 
-    import synth.vehicles.geometry as geometry
-    import synth.vehicles.params as params
 
     key = hashlib.sha1(FEATURE_VERSION + b"".join(Path(m.__file__).read_bytes() for m in (geometry, params)))
     key = key.hexdigest()[:16]
@@ -89,9 +91,6 @@ def typical_length(type_name: str) -> float:
 
 def coarse_type(length, width, height, wheel_radius, wheelbase) -> str:
     """Type from bounding proportions alone (before the scale is known): nearest type in these five ratios."""
-    from synth.vehicles.geometry import Profile
-    from synth.vehicles.params import VEHICLE_TYPES, sample_params
-
     f = np.array([height / length, width / length, wheel_radius / length, wheelbase / length])
     best, best_d = "sedan", np.inf
     rng = np.random.default_rng(3)

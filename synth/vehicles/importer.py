@@ -29,10 +29,12 @@ import numpy as np
 from synth.vehicles.import_frame import find_frame, find_wheels, wheel_candidates_from_parts
 from synth.vehicles.import_geometry import (connected_parts, points_of, sample_surface, snap_to_surface,
                                             triangle_areas_normals)
+from synth.vehicles.import_keypoints import KeypointFinder
 from synth.vehicles.import_roles import (ROLE_KEYWORDS, ROLES, MaterialInfo, lamp_kind, assign_roles,  # noqa: F401
                                          role_from_material)
 from synth.vehicles.import_type import (UNITS, choose_unit, coarse_type, guess_type, type_features,  # noqa: F401
                                         typical_length)
+from synth.vocabulary import KEYPOINT_NAMES
 
 WHEEL_WORDS = ("wheel", "tyre", "tire", "rim")
 
@@ -213,8 +215,6 @@ def _fold(p: np.ndarray) -> np.ndarray:
 def _keypoints_metric(model: _Model, path, scale: float, front: dict, rear: dict, type_name: str,
                       length_f: float) -> tuple[np.ndarray, list]:
     """The 36 keypoints in metres (vehicle frame) for one choice of scale and type, and the 18 methods."""
-    from synth.vehicles.import_keypoints import KeypointFinder
-
     vm, sm, tris, st = model.verts * scale, model.samples * scale, model.tris, model.sample_tri
     body = _fold(points_of(model.body_tri, vm, tris, sm, st))
     shell = _fold(points_of(model.painted, vm, tris, sm, st)) if model.painted.any() else None
@@ -249,8 +249,6 @@ def _keypoints_metric(model: _Model, path, scale: float, front: dict, rear: dict
     left, meth = finder.run()
     missing = [i for i in range(18) if not np.all(np.isfinite(left[i]))]
     if missing:
-        from synth.vocabulary import KEYPOINT_NAMES
-
         raise ImportFailure(path, "could not place " + ", ".join(f"{i} {KEYPOINT_NAMES[i]} ({meth[i][0]})"
                                                                  for i in missing))
     left, dist = snap_to_surface(left, vm, tris, ~model.interior)

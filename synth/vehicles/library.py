@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from synth.vocabulary import COLOR_IDS, COLOR_NAMES, FLIP_INDEX, NUM_KEYPOINTS, TYPE_IDS, TYPE_NAMES
+from synth.vocabulary import COLOR_IDS, COLOR_NAMES, FLIP_INDEX, KEYPOINT_NAMES, NUM_KEYPOINTS, TYPE_IDS, TYPE_NAMES
 
 SCHEMA_VERSION = 1
 SIDECAR_NAME = "vehicle.yaml"
@@ -186,8 +186,6 @@ def write_sidecar(folder: str | Path, *, type_name: str, mesh: str, keypoints: n
         "provenance": provenance,
     }
     text = yaml.safe_dump(doc, sort_keys=False, default_flow_style=None)
-    from synth.vocabulary import KEYPOINT_NAMES
-
     lines = ["keypoints:  # 36 x [x, y, z] metres; x forward, y left, z up (SPEC 2)"]
     for name, row in zip(KEYPOINT_NAMES, _round(keypoints)):
         lines.append(f"- [{row[0]}, {row[1]}, {row[2]}]  # {name}")

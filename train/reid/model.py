@@ -28,6 +28,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from synth.vocabulary import NUM_COLORS, NUM_KEYPOINTS, NUM_SEGMENTS, NUM_TYPES
+from train.pose.model import _cached_imagenet_weights, _read_weights
 
 log = logging.getLogger(__name__)
 
@@ -179,8 +180,6 @@ def _timm_backbone(name: str, timm_name: str, pretrained: bool, weights_path) ->
     """A timm backbone; ImageNet weights from `weights_path`, else the local caches, else the hub (when it
     can be reached). `net.weights_source` says which."""
     import timm
-
-    from train.pose.model import _cached_imagenet_weights, _read_weights
 
     try:
         net = timm.create_model(timm_name, pretrained=False, num_classes=0, global_pool="avg")
