@@ -1,5 +1,5 @@
 """Search: the K nearest gallery items of each query, with memory bounded by a block size, not by the gallery.
-Arrays in, numbers out (the model-running side is train/reid/search.py); plus the picture of one query's
+Arrays in, numbers out (the model-running side is pipelines/search.py); plus the picture of one query's
 results.
 
 `search_top_k` walks the gallery a block of rows at a time (a NumPy array or a `np.memmap` of a feature cache
