@@ -156,6 +156,10 @@ class KeypointFinder:
         y = np.array([side[(side[:, 2] >= z) & (side[:, 2] < z + 0.01), 1].max(initial=-np.inf) for z in zs])
         ok = np.isfinite(y)
         zs, y = zs[ok], y[ok]
+        # the box's side, from the bottom up to where something narrower stands on it (a tanker's barrel)
+        inset = y < y.max() - 0.03
+        if inset.any():
+            zs, y = zs[: int(np.argmax(inset))], y[: int(np.argmax(inset))]
         if len(y) < 10:
             return float("nan")
         wall = float(np.median(y[len(y) // 2:]))
@@ -203,9 +207,40 @@ class KeypointFinder:
             return
         belt = s[np.argmax(s[:, 1:] @ np.array([1.0, 2.0]))]
         y = belt[1] - DECK_INSET
+        z = self._tail_top(x, y)
+        if z is not None:
+            self.set(11, (x, y, z), "where the tail, inboard of the beltline edge, comes forward to the rear "
+                                    "lower corner's station", "measured")
+            return
         col = s[(np.abs(s[:, 1] - y) < 0.015) & (s[:, 2] < belt[2] + 0.06)]  # the deck, not a tailgate above
         z = float(col[:, 2].max()) if len(col) else float(belt[2])
         self.set(11, (x, y, z), "tail top, inboard of the beltline edge", "measured")
+
+    def _tail_top(self, x, y) -> float | None:
+        """Height at which the rear face, in the vertical plane at `y`, has come forward to station `x` (the rear
+        lower corner's + 1 cm): a boot lid's or tailgate's edge over the rounded tail. Below it the tail stands
+        behind that station, bulging out at the plan's corner; a deck (sedan) or an upright tailgate (SUV, van:
+        no deck to search, the old rule found the window's base) runs forward of it above."""
+        col = self.body[(np.abs(self.body[:, 1] - y) < 0.01) & (self.body[:, 0] < x + 0.3)
+                        & (self.body[:, 2] > self.kp[10, 2] + 0.1)]
+        if len(col) < 20:
+            return None
+        step = 0.02
+        bins = np.floor((col[:, 2] - col[:, 2].min()) / step).astype(int)
+        front = np.full(bins.max() + 1, np.inf)
+        np.minimum.at(front, bins, col[:, 0])  # the rearmost surface point at each height
+        zs = col[:, 2].min() + step * (np.arange(len(front)) + 0.5)
+        ok = np.isfinite(front)  # a height with no sample of the rear face would read as "forward": skipped
+        zs, front = zs[ok], front[ok]
+        behind = front < x
+        # the first height from which the next few are all forward of x (a gap in the samples is not the edge)
+        run = 4
+        k = next((i for i in range(1, len(behind) - run + 1) if behind[i - 1] and not behind[i: i + run].any()), None)
+        if k is None:
+            return None
+        x0, x1 = front[k - 1], front[k]
+        t = (x - x0) / (x1 - x0) if x1 > x0 else 1.0
+        return float(zs[k - 1] + t * (zs[k] - zs[k - 1]))
 
     def _cross_support(self, i, s, d, method, conf):
         if len(s) == 0:
