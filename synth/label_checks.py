@@ -14,9 +14,11 @@ from typing import NamedTuple
 
 import numpy as np
 
+from synth.camera import camera_centre, project, rescale_intrinsics, rescale_points, segment_box_entry
 from synth.identities import plan_identities
 from synth.render import CHUNK, SampleRenderer, default_workers, init_worker, worker_renderer
 from synth.scene import RenderConfig
+from synth.vehicles.library import load_library
 from synth.vocabulary import VIS_OUTSIDE, VIS_VISIBLE
 
 # --- label statistics without rendering --------------------------------------------------------------------
@@ -64,7 +66,7 @@ def label_keypoints(models_dir, n: int, seed: int = 0, config: RenderConfig | No
 
 def build_test_library(path: str, n: int = 3) -> None:
     """A small procedural model library (the asset code's builder), for tests and benchmarks."""
-    from synth.blender.vehicles import build_library
+    from synth.blender.vehicles import build_library  # bpy: only when a library is built
 
     build_library(path, n=n, progress=False)
 
@@ -77,10 +79,9 @@ def check_labels(models_dir: str, config_dict: dict, indices: list[int], seed: i
       rendered at 4x the output resolution (window glass transparent, as for the ray casts): visible when a
       pixel within 1/4 output pixel of the keypoint shows the vehicle at the keypoint's depth, unless it shows
       only with the glass transparent and the line of sight crosses the lower cabin (`lower_cabin_box`)."""
+    # the bpy backend: this module is imported by parents that only start workers (label_keypoints)
     from synth.blender.render_backend import render_instance_depth, render_markers
     from synth.blender.scene_backend import VEHICLE_PASS_INDEX, _is_glass
-    from synth.camera import camera_centre, project, rescale_intrinsics, rescale_points, segment_box_entry
-    from synth.vehicles.library import load_library
 
     config = RenderConfig.from_dict(config_dict)
     models = load_library(models_dir)
@@ -132,8 +133,6 @@ def check_labels(models_dir: str, config_dict: dict, indices: list[int], seed: i
 def denoiser_check(models_dir: str, config_dict: dict, indices: list[int], seed: int = 0, n: int = 100) -> dict:
     """Render samples with the worker's OIDN filter (twice, for determinism) and with Cycles' own denoiser
     (call in a Blender process): {'worker': [...], 'worker_again': [...], 'cycles': [...]} raw RGBA renders."""
-    from synth.vehicles.library import load_library
-
     models = load_library(models_dir)
     out = {}
     for key, in_worker in (("worker", True), ("worker_again", True), ("cycles", False)):

@@ -22,12 +22,18 @@ from pathlib import Path
 
 import numpy as np
 
+from synth import compose
+from synth.annotation import annotator_codes
+from synth.backgrounds import BackgroundError, FrameSource, list_images, procedural_background
+from synth.blender.denoise import Denoiser  # ctypes + numpy, no bpy
+from synth.camera import box_of, camera_centre, frame_vehicle, project, truncation_of
 from synth.datasets import Sample, ShardWriter, update_manifest
 from synth.datasets.manifest import ShardLock, is_complete_shard, read_manifest, read_shard_header, shard_files
 from synth.datasets.schema import MANIFEST_NAME, DatasetError, shard_name
 from synth.datasets.writer import encode_image
 from synth.identities import IdentityPlan, plan_identities
 from synth.scene import LIGHTING_NAMES, RenderConfig, SceneSample, sample_scene
+from synth.vehicles.library import load_library
 
 CONFIG_NAME = "render_config.yaml"
 WORKER_LOG = "render_workers.log"
@@ -46,7 +52,7 @@ class SampleRenderer:
     """A worker's renderer: the persistent Blender scene plus everything that turns a render into a sample."""
 
     def __init__(self, config: RenderConfig, models, plan: IdentityPlan, seed: int, background_files=()):
-        from synth.backgrounds import FrameSource
+        # the bpy backend: imported in the worker that renders, so the parent and importers never load bpy
         from synth.blender.render_backend import FrameReader, configure_cycles
         from synth.blender.scene_backend import SceneBuilder
 
@@ -62,8 +68,6 @@ class SampleRenderer:
         more per small image); on a GPU, Cycles' denoiser (fast there)."""
         if quality.denoise != "oidn" or self.device != "CPU" or not quality.denoise_in_worker:
             return None  # (oidn_high, the reference, keeps Cycles' prefiltering of the passes)
-        from synth.blender.denoise import Denoiser
-
         return Denoiser("fast", threads=quality.threads)
 
     def describe(self, index: int) -> SceneSample:
@@ -72,22 +76,17 @@ class SampleRenderer:
 
     def setup(self, sample: SceneSample) -> dict:
         """Put the scene in the state of `sample`; returns the framing (Rt, K, render size, K_render)."""
-        from synth.camera import frame_vehicle
-        from synth.compose import blackbody_rgb
-
         size = self.config.image.size
         vehicle = self.builder.show_vehicle(sample.identity.model_index, sample.identity.paint_rgb, sample.look)
         frame = frame_vehicle(sample, vehicle.outline, size)
         self.builder.set_camera(frame["K_render"], frame["Rt"], frame["render_size"])
-        self.builder.set_lighting(sample, blackbody_rgb(sample.sun_temperature))
+        self.builder.set_lighting(sample, compose.blackbody_rgb(sample.sun_temperature))
         self.builder.set_ground(sample, vehicle)
         self.builder.set_occluders(sample.occluders)
         frame["vehicle"] = vehicle
         return frame
 
     def background(self, sample: SceneSample, frame: dict, key_offset: int = 0) -> np.ndarray:
-        from synth.backgrounds import BackgroundError, procedural_background
-
         size = self.config.image.size
         bg = sample.background
         if bg["kind"] == "file" and self.frames is not None and not key_offset:
@@ -103,8 +102,6 @@ class SampleRenderer:
         visible silhouette on a 32 x 32 grid, by ray casting the scene as set up for `sample`; with the
         annotator model on, also `annotator_seen` (36,): the codes of a ray cast that lets the vehicle's own
         body cover a keypoint by the model's tolerance (see `annotate`)."""
-        from synth.camera import box_of, project
-
         size, annotator = self.config.image.size, self.config.annotator
         K, Rt, vehicle = frame["K"], frame["Rt"], frame["vehicle"]
         uv, _ = project(K, Rt, vehicle.asset.keypoints)
@@ -120,8 +117,6 @@ class SampleRenderer:
     @staticmethod
     def apply_patch_mask(labels: dict, mask: np.ndarray) -> dict:
         """2D occluders hide keypoints and silhouette cells under them."""
-        from synth import compose
-
         size = mask.shape[0]
         grid = labels["amodal"].shape[0]
         centres = np.round((np.arange(grid) + 0.5) * size / grid - 0.5).astype(int)
@@ -135,9 +130,6 @@ class SampleRenderer:
     def annotate(self, labels: dict, frame: dict) -> dict:
         """Adds `annotator_visibility` (36,) int8, the codes VeRi's annotators would give (synth/annotation.py),
         once 2D occlusion is applied; nothing when the annotator model is off."""
-        from synth.annotation import annotator_codes
-        from synth.camera import camera_centre
-
         if "annotator_seen" not in labels:
             return labels
         codes = annotator_codes(labels["annotator_seen"], self.config.annotator, camera_centre(frame["Rt"]),
@@ -162,8 +154,6 @@ class SampleRenderer:
 
     def label_only(self, index: int) -> dict:
         """The labels of sample `index` without rendering (scene set up, ray casts only): for statistics."""
-        from synth import compose
-
         sample, frame, labels = self.setup_and_label(index)
         if sample.patches:
             mask = np.zeros((self.config.image.size,) * 2, bool)
@@ -175,9 +165,6 @@ class SampleRenderer:
     def render(self, index: int) -> tuple[Sample, dict]:
         """Render sample `index`; returns the dataset sample and extras for checks (the raw render, the
         scene description, the framing, the final image)."""
-        from synth import compose
-        from synth.camera import truncation_of
-
         cfg = self.config
         size = cfg.image.size
         sample, frame, labels = self.setup_and_label(index)
@@ -270,8 +257,6 @@ def init_worker(config_dict: dict, models_dir: str, n: int, seed: int, backgroun
 
 def worker_renderer() -> SampleRenderer:
     if "renderer" not in _WORKER:
-        from synth.vehicles.library import load_library
-
         config = RenderConfig.from_dict(_WORKER["config"])
         models = load_library(_WORKER["models_dir"])
         plan = plan_identities(models, _WORKER["n"], _WORKER["seed"], config.identities)
@@ -433,9 +418,6 @@ def render_dataset(models_dir, out, n: int, seed: int = 0, config: RenderConfig 
                    backgrounds=None, workers: int | None = None, shard: tuple[int, int] = (0, 1),
                    progress: bool = True) -> RenderReport:
     """Render `n` samples (this machine's part of them with `shard`) into dataset directory `out`."""
-    from synth.backgrounds import list_images
-    from synth.vehicles.library import load_library
-
     config = config or RenderConfig()
     check_render_options(n, config, workers, shard)
     out = Path(out)

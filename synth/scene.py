@@ -13,8 +13,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from synth.config import Config
 from synth.appearance import AppearanceConfig, IdentityLook, identity_look
+from synth.camera import spherical_position
+from synth.config import Config
 from synth.identities import Identity, IdentityConfig, IdentityPlan
 
 Range = tuple[float, float]
@@ -236,8 +237,6 @@ class SceneSample:
 
     @property
     def camera_position(self) -> np.ndarray:
-        from synth.camera import spherical_position
-
         return spherical_position(self.azimuth, self.elevation, self.distance) + np.asarray(self.aim)
 
     def lighting_vector(self) -> np.ndarray:
@@ -357,8 +356,6 @@ def _sample_occluders(oc: OccluderConfig, rng, models, model_index: int, azimuth
         raise ValueError(f"occluders.kinds: unknown kind(s) {unknown}; known: {list(OCCLUDER_KINDS)}")
     if oc.max_count < 1 or rng.random() >= oc.prob:
         return []
-    from synth.camera import spherical_position
-
     model = models[model_index]
     cam = spherical_position(azimuth, elevation, distance) + np.asarray(aim)
     half_l = float(model.dimensions.get("length", 4.5)) / 2

@@ -15,7 +15,11 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from synth.vehicles.importer import ImportFailure, ImportResult, MaterialInfo, MeshArrays, analyse
+from synth.blender.vehicles import REFERENCE_RGB
+from synth.vehicles.importer import (ImportFailure, ImportResult, MaterialInfo, MeshArrays, analyse,
+                                     role_from_material)
+from synth.vehicles.library import PAINTABLE_COLORS, load_asset, write_sidecar
+from synth.vocabulary import KEYPOINT_NAMES
 
 IMPORT_SUFFIXES = (".blend", ".glb", ".gltf", ".obj", ".fbx", ".stl", ".ply", ".usd", ".usda", ".usdc", ".usdz")
 MESH_NAME = "model.blend"
@@ -208,8 +212,6 @@ def import_model(path: str | Path, out_dir: str | Path, name: str | None = None,
     (INDEX=x,y,z) are applied and kept. Raises ImportFailure (nothing written) on bad input."""
     import bpy
 
-    from synth.vehicles.library import write_sidecar
-
     path = Path(path)
     if not path.is_file():
         raise ImportFailure(path, "no such file")
@@ -297,10 +299,6 @@ def _atlas_colour(paint: list, materials: list) -> str | None:
     """A model whose body colour comes from a texture (an atlas shared with windows, lamps, tyres) cannot be
     repainted without painting everything: it keeps its look, as a fixed colour (the VeRi colour nearest the
     texture's mean). None when the paint is a plain colour."""
-    from synth.blender.vehicles import REFERENCE_RGB
-
-    from synth.vehicles.importer import role_from_material
-
     infos = [m for m in materials if m.name in paint]
     if not infos or not all(m.has_texture for m in infos):
         return None
@@ -312,9 +310,6 @@ def _atlas_colour(paint: list, materials: list) -> str | None:
 
 def _write_sidecar(folder: Path, result: ImportResult, source_path: Path, overrides: dict, changed, licence,
                    source, write_sidecar, atlas) -> None:
-    from synth.vehicles.library import PAINTABLE_COLORS
-    from synth.vocabulary import KEYPOINT_NAMES
-
     paint = result.paint_materials
     textured_only = atlas is not None
     policy = {"mode": "paintable", "colors": list(PAINTABLE_COLORS)}
@@ -368,8 +363,6 @@ def export_model(model_folder: str | Path, out_path: str | Path, matrix: np.ndar
     """Write the model folder's mesh to .glb/.obj/.fbx after applying `matrix` (4x4) to every object."""
     import bpy
     from mathutils import Matrix
-
-    from synth.vehicles.library import load_asset
 
     asset = load_asset(model_folder)
     out_path = Path(out_path)
@@ -428,8 +421,6 @@ def random_placement(rng: np.random.Generator) -> tuple[np.ndarray, str]:
 def roundtrip(model_folder: str | Path, fmt: str, rng: np.random.Generator, work_dir: str | Path) -> dict:
     """Export a model with known keypoints in a random frame and unit, import it back, compare the keypoints."""
     import time
-
-    from synth.vehicles.library import load_asset
 
     asset = load_asset(model_folder)
     matrix, unit = random_placement(rng)

@@ -11,6 +11,7 @@ import numpy as np
 
 import bpy
 
+from synth.blender.vehicles import load_vehicle, set_body_color, vehicle_objects
 from synth.roadside import SIGN_STYLES, sign_face
 from synth.scene import OCCLUDER_KINDS
 
@@ -299,8 +300,6 @@ class OccluderPool:
     def _vehicle(self, model_index: int):
         """A copy of library model `model_index` (its own objects, shared meshes), loaded on first use."""
         if model_index not in self.vehicles:
-            from synth.blender.vehicles import load_vehicle, vehicle_objects
-
             collection = bpy.data.collections.new(f"occluder_vehicle_{model_index}")
             root = load_vehicle(self.models[model_index], collection=collection)
             objects = [o for o in vehicle_objects(root) if o.type == "MESH"]
@@ -310,8 +309,6 @@ class OccluderPool:
         return self.vehicles[model_index]
 
     def place(self, occluders) -> set[str]:
-        from synth.blender.vehicles import set_body_color
-
         used = {k: 0 for k in self.pool}
         shown: set[str] = set()
         wanted_vehicles = set()

@@ -22,7 +22,9 @@ from synth.camera import (
     blender_camera_params, blender_matrix_world, camera_centre, pixel_rays, segment_box_entry)
 from synth.blender.accessories import RoofBox
 from synth.blender.occluders import OccluderPool, mesh_object
-from synth.blender.sky import set_sky
+from synth.blender import vehicles
+from synth.blender.sky import set_sky, sky_node
+from synth.blender.vehicle_materials import tint_glass
 from synth.vehicles.library import lower_cabin_box
 from synth.vocabulary import VIS_OCCLUDED, VIS_OUTSIDE, VIS_VISIBLE
 
@@ -58,8 +60,6 @@ def _tint_glass(material) -> None:
         return
     if material.get("pamtri_see_through") and not any(w in material.name.lower() for w in GLASS_WORDS):
         return  # a marked cabin part, not a pane
-    from synth.blender.vehicle_materials import tint_glass
-
     tint_glass(material)
 
 
@@ -174,12 +174,6 @@ class LoadedVehicle:
         return mesh.polygons[face_index].material_index in slots
 
 
-def _vehicle_api():
-    from synth.blender import vehicles
-
-    return vehicles.load_vehicle, vehicles.set_body_color
-
-
 # --- scene construction ------------------------------------------------------------------------------------
 
 
@@ -188,8 +182,6 @@ class SceneBuilder:
 
     def __init__(self, models, occluder_slots: int = 2):
         bpy.ops.wm.read_factory_settings(use_empty=True)
-        from synth.blender import vehicles
-
         vehicles._TEMPLATES.clear()  # the reset freed any cached model objects: never hand out stale ones
         self.scene = bpy.context.scene
         self.models = models
@@ -205,8 +197,6 @@ class SceneBuilder:
     def _build_world(self):
         """The sky (synth/blender/sky.py): seen in glossy bodies and windows, lighting the scene with the sun.
         Camera rays never see it (the film is transparent)."""
-        from synth.blender.sky import sky_node
-
         world = bpy.data.worlds.new("sky")
         self.scene.world = world
         # The world changes every image: a small importance map keeps its rebuild cheap (the default 1024 px
@@ -251,11 +241,10 @@ class SceneBuilder:
     def vehicle(self, model_index: int) -> LoadedVehicle:
         asset = self.models[model_index]
         if asset.name not in self.vehicles:
-            load_vehicle, _ = _vehicle_api()
             collection = bpy.data.collections.new(f"vehicle_{asset.name}")
             self.scene.collection.children.link(collection)
             try:
-                root = load_vehicle(asset, collection=collection)
+                root = vehicles.load_vehicle(asset, collection=collection)
             except Exception as exc:  # any importer failure becomes one clear line naming the file
                 raise ValueError(f"{asset.mesh_path}: cannot load vehicle model: {exc}") from exc
             bpy.context.view_layer.update()
@@ -272,9 +261,7 @@ class SceneBuilder:
                 self.current.set_visible(False)
             vehicle.set_visible(True)
             self.current = vehicle
-        from synth.blender.vehicles import set_look
-
-        set_look(vehicle.root, vehicle.asset, tuple(paint_rgb), look)
+        vehicles.set_look(vehicle.root, vehicle.asset, tuple(paint_rgb), look)
         vehicle.accessory_corners = self.roof_box.place(vehicle, getattr(look, "roof_box", ()))
         return vehicle
 

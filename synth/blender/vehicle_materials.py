@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import bpy
 
+from synth.blender.sky import sky_node
+
 BODY_COLOR_PROP = "pamtri_body_color"
 SEE_THROUGH_PROP = "pamtri_see_through"
 KIND_PROP = "pamtri_kind"
@@ -226,8 +228,6 @@ def _build_glass(mat: bpy.types.Material, tint=(0.92, 0.97, 0.96)) -> None:
     """Window glass: the sky seen along the reflection vector, emitted with a Fresnel weight, over a tinted
     Transparent BSDF (synth/blender/sky.py says why not a glossy closure; no refraction either: at a few
     samples per pixel a refracting pane over the cabin is mostly noise), with the windshield's stickers."""
-    from synth.blender.sky import sky_node
-
     g = _Graph(mat)
     (x, y, z), (nx, _ny, _nz) = g.coords()
     fresnel = g.new("ShaderNodeLayerWeight", Blend=0.12).outputs["Fresnel"]

@@ -15,7 +15,7 @@ import numpy as np
 from synth.blender.vehicle_materials import make_material, make_paint
 from synth.vehicles.assemble import build_vehicle_mesh
 from synth.vehicles.geometry import Part, Profile, keypoints
-from synth.vehicles.library import write_sidecar
+from synth.vehicles.library import PAINTABLE_COLORS, write_sidecar
 from synth.vehicles.params import ModelSpec
 
 MESH_NAME = "model.blend"
@@ -87,8 +87,6 @@ def _remove(objects, materials):
 def colour_policy(spec: ModelSpec) -> dict:
     if spec.fixed_color:
         return {"mode": "fixed", "color": spec.fixed_color}
-    from synth.vehicles.library import PAINTABLE_COLORS
-
     return {"mode": "paintable", "colors": list(PAINTABLE_COLORS)}
 
 

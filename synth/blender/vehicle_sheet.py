@@ -15,6 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from synth.appearance import AppearanceConfig, MarksConfig, identity_look
+from synth.blender.vehicles import REFERENCE_RGB, load_vehicle, remove_vehicle, set_look
 from synth.camera import intrinsics_from_blender, project, rt_from_blender_matrix_world
 from synth.vehicles.library import VehicleAsset
 
@@ -60,7 +62,7 @@ def _setup_scene(width: int, height: int, samples: int):
     scene.render.resolution_percentage = 100
     scene.render.image_settings.file_format = "PNG"
     scene.view_settings.view_transform = "Standard"
-    from synth.blender.sky import set_sky, sky_node
+    from synth.blender.sky import set_sky, sky_node  # imports bpy: this module loads without it
 
     world = bpy.data.worlds.new("pamtri_sheet_world")
     world.color = (0.55, 0.6, 0.68)
@@ -122,8 +124,6 @@ def plain_look(asset: VehicleAsset, rgb=None):
     """The look of a model on the sheet: default paint finish and plate, no stickers, livery, dirt or dents."""
     from types import SimpleNamespace
 
-    from synth.appearance import AppearanceConfig, MarksConfig, identity_look
-
     marks = MarksConfig(sticker_count=(0, 0), livery_prob=0.0, taxi_prob=0.0, dirt_prob=0.0, dent_prob=0.0,
                         roof_box_prob=0.0)
     paint = tuple(rgb) if rgb is not None else (0.5, 0.5, 0.5)
@@ -136,8 +136,7 @@ def render_views(asset: VehicleAsset, views=VIEWS, width: int = 320, height: int
     """Render one model from `views`; return BGR images with keypoints drawn."""
     import bpy
 
-    from synth.blender.scene_backend import LoadedVehicle
-    from synth.blender.vehicles import REFERENCE_RGB, load_vehicle, remove_vehicle, set_look
+    from synth.blender.scene_backend import LoadedVehicle  # imports bpy: this module loads without it
 
     scene, cam_obj = _setup_scene(width, height, samples)
     images = []
@@ -192,8 +191,6 @@ def contact_sheet(assets: list[VehicleAsset], out: Path, views=VIEWS, width: int
                   samples: int = 12, progress: bool = True) -> Path:
     """One row per model (its views side by side, name and type in the corner), written as a PNG."""
     from tqdm import tqdm
-
-    from synth.blender.vehicles import REFERENCE_RGB
 
     palette = ["red", "blue", "white", "gray", "green", "yellow", "black", "golden", "brown", "orange"]
     rows = []

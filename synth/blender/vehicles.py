@@ -10,8 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
+from synth.appearance import AppearanceConfig, glass_texture, identity_look, plate_texture, side_texture
 from synth.vehicles.library import AssetError, VehicleAsset, load_library
 from synth.vehicles.params import DEFAULT_SEED, library_plan
+from synth.vocabulary import COLOR_NAMES, KEYPOINT_NAMES
 
 BODY_COLOR_PROP = "pamtri_body_color"
 DEFAULT_BODY_RGB = (0.35, 0.35, 0.35)
@@ -101,7 +103,7 @@ def slot_materials(obj) -> list:
 
 
 def _templates(asset: VehicleAsset) -> list:
-    from synth.blender.vehicle_materials import make_paintable, refresh_material
+    from synth.blender.vehicle_materials import make_paintable, refresh_material  # imports bpy: this module loads without it
 
     key = str(Path(asset.mesh_path).resolve())
     if key not in _TEMPLATES:
@@ -152,8 +154,6 @@ def load_vehicle(asset: VehicleAsset, collection=None):
     root.location = (0.0, 0.0, 0.0)
     root.rotation_euler = (0.0, 0.0, 0.0)
     if asset.fixed_color:
-        from synth.vocabulary import COLOR_NAMES
-
         rgb = REFERENCE_RGB[COLOR_NAMES[asset.colors[0]]]
     else:
         rgb = DEFAULT_BODY_RGB
@@ -181,8 +181,6 @@ def set_look(root, asset: VehicleAsset, rgb_linear, look=None) -> None:
     """Give one loaded vehicle an identity's look (synth/appearance.py IdentityLook; None: a plain default):
     paint colour and finish, dirt, glass tint, and the worker's plate / sticker / livery images. Fixed-colour
     models keep their colour."""
-    from synth.appearance import AppearanceConfig, identity_look
-
     if look is None:
         from types import SimpleNamespace
 
@@ -206,8 +204,7 @@ _IMAGE_LOOK: dict[str, object] = {}  # shared image name -> the look whose textu
 def write_look_images(look) -> None:
     """Draw the look's plate, windshield stickers and side livery into the worker's shared images (skipped
     when they already hold this identity's)."""
-    from synth.appearance import glass_texture, plate_texture, side_texture
-    from synth.blender.vehicle_materials import shared_image
+    from synth.blender.vehicle_materials import shared_image  # imports bpy: this module loads without it
 
     for name, draw in (("plate", plate_texture), ("glass_marks", glass_texture), ("side_marks", side_texture)):
         img = shared_image(name)
@@ -228,7 +225,7 @@ def _set_geometry_props(objects) -> None:
     """Measure where the shaders project their textures (vehicle frame, metres) and store it on every object
     (loaded copies inherit it): the body's extent, the roof line of a two-tone paint, the windshield and both
     plates as (half width, z low, z high) rectangles. See synth/blender/vehicle_materials.py."""
-    from synth.blender.vehicle_materials import PLATE_KINDS, material_kind
+    from synth.blender.vehicle_materials import PLATE_KINDS, material_kind  # imports bpy: this module loads without it
 
     verts, glass, plates = [], {"windshield": [], "side": []}, []
     for obj in objects:
@@ -333,8 +330,6 @@ def surface_distances(asset: VehicleAsset) -> np.ndarray:
 
 
 def _raise_if_off_surface(asset: VehicleAsset, dist: np.ndarray, tol: float) -> None:
-    from synth.vocabulary import KEYPOINT_NAMES
-
     bad = np.nonzero(dist > tol)[0]
     if len(bad):
         where = ", ".join(f"{i} {KEYPOINT_NAMES[i]} ({dist[i]:.3f} m)" for i in bad[:8])
@@ -366,7 +361,7 @@ def build_library(out_dir="assets", seed: int = DEFAULT_SEED, n: int | None = No
     import yaml
     from tqdm import tqdm
 
-    from synth.blender.vehicle_mesh import write_model
+    from synth.blender.vehicle_mesh import write_model  # imports bpy: this module loads without it
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
