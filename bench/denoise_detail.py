@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # run from a checkout: bench/, tests/ not installed
 
 from synth.render import default_workers, render_dataset  # noqa: E402
 from synth.scene import RenderConfig  # noqa: E402

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout: bench/, tests/ not installed
 
 from eval.reid_metrics import evaluate_reid  # noqa: E402
 from eval.reranking import RerankConfig  # noqa: E402

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO))  # run from a checkout: bench/, tests/ not installed
 
 # What the steps run on. --cpu-dry-run swaps in the CPU, gloo and the tiny networks, to check this script's own
 # code on a machine without a GPU (it proves nothing about the CUDA paths).
@@ -53,7 +53,7 @@ def require_cuda() -> str:
 
 
 def toy_data(work: Path) -> Path:
-    from synth.toy import make_toy_dataset
+    from tests.helpers.toy import make_toy_dataset
     from train.reid.data import write_label_pose_sidecars
 
     root = work / "toy"
@@ -199,7 +199,8 @@ def cycles_gpu(work: Path, toy: Path) -> dict:
     import numpy as np
 
     from synth.datasets.validate import validate_dataset
-    from synth.label_checks import build_test_library, check_labels
+    from synth.label_checks import check_labels
+    from tests.helpers.library import build_test_library
     from synth.render import render_dataset, run_in_blender_process
     from synth.scene import RenderConfig
 

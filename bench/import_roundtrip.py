@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # run from a checkout: bench/, tests/ not installed
 
 from synth.vehicles.library import load_library  # noqa: E402
 from synth.vocabulary import KEYPOINT_NAMES  # noqa: E402

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # run from a checkout: bench/, tests/ not installed
 
 from synth.camera import camera_centre  # noqa: E402
 from synth.datasets.importers import read_pose_csv  # noqa: E402

@@ -1,6 +1,6 @@
 """Pose throughput: training and inference images/s, and the share of training time spent waiting on data.
 
-Trains on a toy dataset (synth.toy, real HDF5 shards with PNG images) through the real trainer
+Trains on a toy dataset (tests.helpers.toy, real HDF5 shards with PNG images) through the real trainer
 (`train.pose.train.train_pose`, so data loading, augmentation, targets, AMP and the engine are all included),
 then runs `predict_pose` (flip test, sidecar writing) and the bare network with flip test.
 
@@ -19,12 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout: bench/, tests/ not installed
 
 import torch  # noqa: E402
 
 from train.data import ShardDataset  # noqa: E402
-from synth.toy import make_toy_dataset  # noqa: E402
+from tests.helpers.toy import make_toy_dataset  # noqa: E402
 from train.device import select_device  # noqa: E402
 from train.pose.config import PoseConfig  # noqa: E402
 from train.pose.model import PoseHRNet  # noqa: E402

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout: bench/, tests/ not installed
 
-from synth.toy import make_toy_dataset  # noqa: E402
+from tests.helpers.toy import make_toy_dataset  # noqa: E402
 from train.device import select_device  # noqa: E402
 from train.reid.config import ReidConfig  # noqa: E402
 from train.reid.data import write_label_pose_sidecars  # noqa: E402

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # run from a checkout: bench/, tests/ not installed
 
 from synth.render import render_dataset, default_workers  # noqa: E402
 from synth.scene import RenderConfig  # noqa: E402

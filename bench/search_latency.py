@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO))  # run from a checkout: bench/, tests/ not installed
 
 from eval.search import DEFAULT_BLOCK_ELEMENTS, search_top_k  # noqa: E402
 

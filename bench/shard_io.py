@@ -21,12 +21,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout: bench/, tests/ not installed
 
 from synth.datasets import write_samples  # noqa: E402
 from train.data import ShardDataset  # noqa: E402
 from synth.datasets.reader import LABEL_FIELDS  # noqa: E402
-from synth.toy import draw_toy_vehicle  # noqa: E402
+from tests.helpers.toy import draw_toy_vehicle  # noqa: E402
 from synth.datasets.writer import Sample  # noqa: E402
 
 

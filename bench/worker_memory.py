@@ -17,7 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # run from a checkout: bench/, tests/ not installed
 
 from synth.render import init_worker, worker_renderer  # noqa: E402
 from synth.scene import RenderConfig  # noqa: E402

@@ -64,13 +64,6 @@ def label_keypoints(models_dir, n: int, seed: int = 0, config: RenderConfig | No
 # --- label accuracy check (tests, benchmarks) --------------------------------------------------------------
 
 
-def build_test_library(path: str, n: int = 3) -> None:
-    """A small procedural model library (the asset code's builder), for tests and benchmarks."""
-    from synth.blender.vehicles import build_library  # bpy: only when a library is built
-
-    build_library(path, n=n, progress=False)
-
-
 def check_labels(models_dir: str, config_dict: dict, indices: list[int], seed: int = 0, n: int = 100) -> dict:
     """Render samples and measure their labels against what Cycles draws (call in a Blender process):
     - `errors`: distance (output pixels) between each visible keypoint's label and the centroid of a small

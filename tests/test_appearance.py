@@ -215,7 +215,7 @@ def render_look_probe(models_dir: str) -> dict:
 @pytest.fixture(scope="module")
 def look_probe(tmp_path_factory):
     """render_look_probe's images, rendered once for the tests below."""
-    from synth.label_checks import build_test_library
+    from tests.helpers.library import build_test_library
     from synth.render import run_in_blender_process
 
     models = tmp_path_factory.mktemp("look_models")

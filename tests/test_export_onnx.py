@@ -13,7 +13,7 @@ pytest.importorskip("onnxruntime")  # the optional `onnx` extra (in the dev extr
 import onnxruntime  # noqa: E402
 
 from cli import main  # noqa: E402
-from synth.toy import make_toy_dataset  # noqa: E402
+from tests.helpers.toy import make_toy_dataset  # noqa: E402
 from train.export_onnx import PARITY_TOLERANCE, export_onnx  # noqa: E402
 from train.reid.config import ReidConfig  # noqa: E402
 from train.reid.data import write_label_pose_sidecars  # noqa: E402

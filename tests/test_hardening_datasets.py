@@ -19,7 +19,7 @@ from synth.datasets.manifest import update_manifest
 from synth.datasets.schema import DatasetError
 from synth.datasets.validate import validate_dataset
 from synth.datasets.writer import Sample, ShardWriter
-from synth.toy import make_toy_dataset
+from tests.helpers.toy import make_toy_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 

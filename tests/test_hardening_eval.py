@@ -11,7 +11,7 @@ from eval.features import FeatureSet
 from eval.pose_metrics import pck
 from eval.reid_metrics import evaluate_distance_matrix
 from synth.datasets import ShardReader
-from synth.toy import make_toy_dataset
+from tests.helpers.toy import make_toy_dataset
 
 
 @pytest.fixture(scope="module")

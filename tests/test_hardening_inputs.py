@@ -7,7 +7,7 @@ import pytest
 from synth.datasets.importers.pamtri_csv import import_pamtri_csv
 from synth.datasets.schema import DatasetError
 from synth.datasets.validate import validate_dataset
-from synth.toy import make_toy_dataset
+from tests.helpers.toy import make_toy_dataset
 from tests.test_import_pamtri_csv import _corrupt_row, make_pose_csv
 
 

@@ -37,7 +37,7 @@ if importlib.util.find_spec("bpy") is None:
 
 from synth.datasets import read_manifest  # noqa: E402
 from synth.datasets.schema import DatasetError  # noqa: E402
-from synth.label_checks import build_test_library  # noqa: E402
+from tests.helpers.library import build_test_library  # noqa: E402
 from synth.render import remove_stale_temp_files, render_dataset, run_in_blender_process  # noqa: E402
 from synth.scene import RenderConfig  # noqa: E402
 

@@ -8,7 +8,7 @@ import logging
 import pytest
 import torch
 
-from synth.toy import make_toy_dataset
+from tests.helpers.toy import make_toy_dataset
 from train.engine import load_checkpoint
 from train.reid.config import ReidConfig
 from train.reid.train import train_reid

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from synth.toy import make_toy_dataset
+from tests.helpers.toy import make_toy_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 BACKBONE = "resnet10t"

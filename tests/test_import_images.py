@@ -14,7 +14,7 @@ from synth.datasets import ShardReader
 from synth.datasets.importers.images import import_images
 from synth.datasets.schema import DatasetError
 from synth.datasets.validate import validate_dataset
-from synth.toy import draw_toy_vehicle
+from tests.helpers.toy import draw_toy_vehicle
 
 COLOURS = (5, 6, 7)  # red, blue, white
 

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 import cli
-from synth.toy import make_toy_dataset
+from tests.helpers.toy import make_toy_dataset
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """Pose network: targets, decoding, mixing, learning on toy vehicles, predict-pose sidecars, bad input.
 
 Everything runs the real code path with the tiny configuration (hrnet_w18_small, 64 px input) on toy
-vehicles from synth.toy (exact keypoint labels, no rendering).
+vehicles from tests.helpers.toy (exact keypoint labels, no rendering).
 """
 import shutil
 
@@ -17,7 +17,7 @@ from eval.pose_metrics import pck
 from synth import vocabulary as vocab
 from synth.datasets import DatasetError, Sample, write_samples
 from train.data import ShardDataset
-from synth.toy import make_toy_dataset
+from tests.helpers.toy import make_toy_dataset
 from train.engine import CheckpointError, save_checkpoint
 from train.pose.config import PoseAugmentConfig, PoseConfig
 from train.pose.data import (MixedSampler, PoseDataset, check_visibility_source, heatmap_targets, read_keypoints,

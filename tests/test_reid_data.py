@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from synth import vocabulary as vocab
-from synth.toy import draw_toy_vehicle
+from tests.helpers.toy import draw_toy_vehicle
 from train.reid.config import ReidConfig
 import torch
 

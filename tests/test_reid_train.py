@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from train.data import ShardDataset
 from synth.datasets.schema import DatasetError
-from synth.toy import make_toy_dataset
+from tests.helpers.toy import make_toy_dataset
 from train.engine import CheckpointError, load_checkpoint, save_checkpoint
 from train.reid.config import ReidConfig
 from train.reid.data import write_label_pose_sidecars

@@ -20,7 +20,8 @@ if importlib.util.find_spec("bpy") is None:
 from synth.datasets import ShardReader, read_manifest  # noqa: E402
 from synth.datasets.manifest import is_complete_shard  # noqa: E402
 from synth.datasets.validate import validate_dataset  # noqa: E402
-from synth.label_checks import build_test_library, check_labels, label_keypoints  # noqa: E402
+from synth.label_checks import check_labels, label_keypoints  # noqa: E402
+from tests.helpers.library import build_test_library  # noqa: E402
 from synth.identities import plan_identities  # noqa: E402
 from synth.render import SampleRenderer, render_dataset, run_in_blender_process  # noqa: E402
 from synth.scene import RenderConfig  # noqa: E402

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from cli import main
 from eval.distance import pairwise_distances
 from eval.search import result_matches, search_top_k
-from synth.toy import make_toy_dataset
+from tests.helpers.toy import make_toy_dataset
 from tests.test_import_images import write_crop_folder
 from train.reid.config import ReidConfig
 from pipelines.reid import train_reid

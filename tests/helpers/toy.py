@@ -165,6 +165,6 @@ def make_toy_dataset(
         write_samples(
             root, split, "toy", samples(), shard_size=shard_size, image_format="png",
             shard_attrs={"model_names": [f"toy_sedan_{m}" for m in range(num_models)]},
-            meta={"generator": "synth.toy", "seed": seed},
+            meta={"generator": "tests.helpers.toy", "seed": seed},
         )
     return root
