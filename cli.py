@@ -49,6 +49,16 @@ def toolkit_version() -> str:
         return "unknown"
 
 
+def require_bpy(command: str) -> None:
+    """Rendering and the vehicle models need bpy, an optional dependency (the `render` extra): without it, one
+    clear line (exit code 2) instead of an ImportError deep in a render worker. Looks bpy up without importing it."""
+    import importlib.util
+
+    if importlib.util.find_spec("bpy") is None:
+        raise ValueError(f"`{command}` needs bpy (Blender as a Python module), which is not installed: "
+                         f"pip install '{DIST_NAME}[render]' (CPython 3.11)")
+
+
 def configure_logging(verbosity: int = 0, quiet: bool = False, debug: bool = False):
     """The one logging set-up of the command line: a handler on the root logger writing to stderr.
 
@@ -279,6 +289,7 @@ def demo(out, config_file, overrides):
     # imported when the command runs: start-up and --help load no torch or bpy
     from pipelines.demo import DemoConfig, run_demo
 
+    require_bpy("demo")
     run_demo(DemoConfig.load(config_file, overrides), out)
 
 
@@ -302,6 +313,7 @@ def assets_build(out, count, seed, force):
     from synth.blender.vehicles import build_library
     from synth.vehicles.params import DEFAULT_SEED
 
+    require_bpy("assets build")
     folders = build_library(out, seed=DEFAULT_SEED if seed is None else seed, n=count, force=force)
     click.echo(f"{len(folders)} models in {out}")
 
@@ -320,6 +332,7 @@ def assets_check(models, out, tol, samples, only):
     from synth.blender.vehicles import check_asset_surface
     from synth.vehicles.library import load_library
 
+    require_bpy("assets check")
     library = load_library(models)
     if only:
         library = [a for a in library if a.name in set(only)]
@@ -352,6 +365,7 @@ def assets_import(sources, out, type_name, name, length, fixes, licence, source_
     from synth.blender.model_import import IMPORT_SUFFIXES, import_model
     from synth.vehicles.importer import ImportFailure
 
+    require_bpy("assets import")
     files = []
     for src in sources:
         if src.is_dir():
@@ -408,6 +422,7 @@ def render(models_dir, n, out, seed, size, config_file, overrides, backgrounds, 
     from synth.render import parse_shard, render_dataset
     from synth.scene import RenderConfig
 
+    require_bpy("render")
     config = RenderConfig.load(config_file, overrides)
     if size is not None:  # 0 or a negative size is refused by name (render_dataset), not taken as "default"
         config.image.size = size

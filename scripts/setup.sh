@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates the project's virtual environment on a fresh machine: the Debian libraries bpy loads at run time,
-# then Python 3.11 packages from pyproject.toml. Safe to re-run; does nothing that is already done.
+# then Python 3.11 packages from pyproject.toml (base dependencies plus the render and dev extras). Safe to
+# re-run; does nothing that is already done.
 set -euo pipefail
 venv="${1:-.venv}"
 python="${PYTHON:-python3.11}"
@@ -30,5 +31,5 @@ if [ ! -x "$venv/bin/python" ]; then
     "$python" -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install -q --upgrade pip
-"$venv/bin/python" -m pip install -q -e ".[dev]"
+"$venv/bin/python" -m pip install -q -e ".[render,dev]"  # render: bpy, for the demo and the render tests
 "$venv/bin/python" -c "import bpy, torch, torchvision, timm, cv2, h5py; print('setup: ok (bpy', bpy.app.version_string + ', torch', torch.__version__ + ')')"

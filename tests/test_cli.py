@@ -223,3 +223,16 @@ def test_train_commands_resolve_config_file_then_set_then_options(monkeypatch, t
     assert result.exit_code == 0, result.output
     tiny = PoseConfig.tiny()
     assert seen["pose"] == tiny.replace(epochs=3, data=["d"], model=tiny.model.replace(input_size=96))
+
+
+def test_rendering_without_bpy_says_which_extra_to_install(monkeypatch, tmp_path):
+    """bpy is an optional dependency (the `render` extra): a command that needs it says so in one line."""
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "bpy" else find_spec(name, *a))
+    for args in (["render", "--n", "2", "--out", str(tmp_path / "data")], ["assets", "build", "--out", str(tmp_path)]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2, result.output
+        assert "needs bpy" in result.output and "pamtri-synth[render]" in result.output
+    assert not (tmp_path / "data").exists()
