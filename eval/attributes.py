@@ -1,4 +1,4 @@
-"""Colour and type accuracy (SPEC 7): predicted vs ground-truth VeRi ids, overall, per class, and the
+"""Colour and type accuracy (docs/EVALUATION.md): predicted vs ground-truth VeRi ids, overall, per class, and the
 confusion matrix. numpy only.
 
 Ids follow synth.vocabulary: 1-based classes, 0 = unknown. Samples whose ground truth is unknown are not

@@ -1,4 +1,4 @@
-"""Keypoint accuracy (PCK) per body part and overall (SPEC 7). numpy only: arrays in, numbers out.
+"""Keypoint accuracy (PCK) per body part and overall (docs/EVALUATION.md). numpy only: arrays in, numbers out.
 
 Definition (mode "correct", the default): a ground-truth keypoint with visibility code 2 (visible) is correct
 when the predicted position lies within `alpha * box_fraction * size` pixels of it (0.5 x 0.25 x size by

@@ -1,4 +1,4 @@
-"""ReID retrieval metrics under the Market-1501 protocol (SPEC 7). numpy only: arrays in, numbers out.
+"""ReID retrieval metrics under the Market-1501 protocol (docs/EVALUATION.md). numpy only: arrays in, numbers out.
 
 Protocol, per query:
 - gallery items with the query's vehicle id AND camera id are removed ("junk": the same vehicle seen by the

@@ -1,5 +1,5 @@
-"""`cli.py evaluate-pose`: PCK of a trained pose network on labelled datasets (SPEC 7), printed in the paper's
-Table 5 layout, saved as JSON, and drawn over the best and worst images. A pipeline: the network and its
+"""`cli.py evaluate-pose`: PCK of a trained pose network on labelled datasets (docs/EVALUATION.md), printed in
+the paper's Table 5 layout, saved as JSON, and drawn over the best and worst images. A pipeline: the network and its
 predictions come from train.pose, the numbers from eval.pose_metrics, the picture from
 eval.reports.draw_pose_predictions."""
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Visibility as VeRi-776's annotators mark it, written beside the geometric truth.
 
-The codes in `keypoints[..., 2]` say whether a keypoint is actually seen (SPEC 3: ray casts, checked against a
+The codes in `keypoints[..., 2]` say whether a keypoint is actually seen (docs/FORMAT.md: ray casts, checked against a
 depth render). VeRi's annotators mark more than that: roof corners always, the corners of the face and of the side
 the vehicle turns to the camera, points just past the vehicle's own silhouette, and the arch of the far wheel whose tyre
 shows under the bumper (docs/RENDER.md, "Realism"). A pose network trained on the geometric codes alone learns

@@ -1,10 +1,10 @@
 """Camera math for the renderer: poses, intrinsics, projection, crops, and the Blender camera parameters that
-reproduce a given K exactly. Pure numpy (SPEC 3 conventions).
+reproduce a given K exactly. Pure numpy (conventions below).
 
 Conventions: world = the vehicle frame (x forward, y left, z up, metres). Camera frame = OpenCV (x right,
 y down, z forward). Pixel centres at integer coordinates, so an image W pixels wide spans x in [-0.5, W - 0.5).
 `Rt` is world-to-camera. Blender's camera looks down its -z with y up: its matrix_world is the inverse of
-diag(1, -1, -1) @ Rt (SPEC 3), which `blender_matrix_world` builds.
+diag(1, -1, -1) @ Rt, which `blender_matrix_world` builds.
 """
 from __future__ import annotations
 
@@ -111,7 +111,7 @@ def blender_camera_params(K: np.ndarray, width: int, height: int, sensor_width: 
 
 def intrinsics_from_blender(lens: float, sensor_width: float, sensor_height: float, sensor_fit: str,
                             shift_x: float, shift_y: float, width: int, height: int) -> np.ndarray:
-    """K of a Blender camera (SPEC 3): resolve sensor fit, f = lens * view / sensor, principal point from shift."""
+    """K of a Blender camera: resolve sensor fit, f = lens * view / sensor, principal point from shift."""
     fit = sensor_fit if sensor_fit != "AUTO" else ("HORIZONTAL" if width >= height else "VERTICAL")
     view, sensor = (width, sensor_width) if fit == "HORIZONTAL" else (height, sensor_height)
     if sensor_fit == "AUTO":
@@ -131,7 +131,7 @@ def blender_matrix_world(Rt: np.ndarray) -> np.ndarray:
 
 
 def rt_from_blender_matrix_world(matrix_world: np.ndarray) -> np.ndarray:
-    """Extrinsics from a Blender camera's matrix_world (normalized: scale removed), SPEC 3."""
+    """Extrinsics from a Blender camera's matrix_world (normalized: scale removed)."""
     M = np.asarray(matrix_world, np.float64)
     R = M[:3, :3] / np.linalg.norm(M[:3, :3], axis=0, keepdims=True)
     inv = np.linalg.inv(np.block([[R, M[:3, 3:4]], [np.zeros((1, 3)), np.ones((1, 1))]]))

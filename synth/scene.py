@@ -1,7 +1,7 @@
 """Typed render configuration and the seeded sampler: (config, seed, i) -> a plain description of sample i.
 
 Everything a sample looks like is drawn here, from a generator seeded by (seed, i) alone, so any worker on
-any machine renders the same sample i (SPEC 4). The Blender backend and the compositor only carry the
+any machine renders the same sample i (docs/RENDER.md). The Blender backend and the compositor only carry the
 description out. Pure numpy: testable without Blender.
 
 Ranges are (low, high) pairs sampled uniformly unless the field says otherwise; angles in degrees, lengths in

@@ -1,9 +1,9 @@
 """The shared vocabulary of the toolkit: keypoints, body parts, segments, attributes, visibility.
 
-Everything here follows SPEC sections 2-3 and is plain numpy, so synth/, train/ and eval/ can import it
-without pulling in Blender or torch.
+Everything here is plain numpy, so synth/, train/ and eval/ can import it without pulling in Blender or
+torch.
 
-Conventions (SPEC 3): pixel coordinates are x right, y down, with pixel centres at integer coordinates.
+Conventions: pixel coordinates are x right, y down, with pixel centres at integer coordinates.
 """
 from __future__ import annotations
 
@@ -177,7 +177,7 @@ def rasterise_segments(
     """The 13 segment masks (13, H, W) uint8 in {0, 1} from keypoints (36, 3): x, y, confidence.
 
     A segment is blank when any of its four keypoints has confidence below `confidence_gate`, or when its
-    polygon is not convex in the listed order (SPEC 2). Keypoints are in image pixels; `image_hw` (defaults
+    polygon is not convex in the listed order. Keypoints are in image pixels; `image_hw` (defaults
     to `out_hw`) says how the image maps onto the output grid, using the pixel-centre convention.
     For ground-truth keypoints pass visibility > 0 (or == 2) as the confidence column.
     """

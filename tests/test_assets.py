@@ -396,7 +396,7 @@ def test_user_model_with_sidecar(tiny_library, tmp_path, fmt):
 @pytest.mark.blender
 @pytest.mark.skipif(bpy is None, reason="bpy not installed")
 def test_projection_matches_blender(tiny_library):
-    """The contact sheet's K, [R|t] (SPEC 3) put keypoints where Blender's own camera projection does."""
+    """The contact sheet's K, [R|t] (synth/camera.py) put keypoints where Blender's own camera projection does."""
     from bpy_extras.object_utils import world_to_camera_view
     from mathutils import Vector
 

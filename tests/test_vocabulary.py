@@ -12,7 +12,7 @@ def test_keypoint_tables_match_spec_layout():
         assert vocab.KEYPOINT_NAMES[left].replace("left_", "") == vocab.KEYPOINT_NAMES[right].replace("right_", "")
     parts = sorted(k for ks in vocab.BODY_PARTS.values() for k in ks)
     assert parts == list(range(36)), "the six body parts partition the 36 keypoints"
-    assert vocab.SEGMENT_POLYGONS[10] == (14, 15, 33, 32)  # windshield, SPEC section 2
+    assert vocab.SEGMENT_POLYGONS[10] == (14, 15, 33, 32)  # windshield (docs/ASSETS.md)
     assert vocab.COLOR_NAMES[5] == "red" and vocab.TYPE_NAMES[9] == "estate"
 
 

@@ -4,7 +4,7 @@ A *view* is a dict with
 - `image`: (H, W, 3) uint8 RGB;
 - `keypoints`: (36, 3) float32 in image pixels (x, y, then a visibility code or a confidence);
 - optionally `heatmaps` (36, h, w) and/or `segments` (13, h, w): maps registered to the whole image at any
-  resolution (pixel-centre convention, SPEC 3); uint8 or float.
+  resolution (pixel-centre convention, synth/vocabulary.py); uint8 or float.
 Every function takes a view and returns a new one (inputs are not modified). Geometry is one affine matrix
 (2x3, image pixels -> output pixels) applied to everything, so keypoints move exactly with the pixels.
 

@@ -324,7 +324,7 @@ class SceneBuilder:
     def keypoint_visibility(self, keypoints_world: np.ndarray, uv: np.ndarray, K: np.ndarray, Rt: np.ndarray,
                             size: int, tolerance: float = 0.1, self_tolerance: float = 0.0,
                             known: np.ndarray | None = None) -> np.ndarray:
-        """3-state visibility of keypoints projected to `uv` in a size x size image with intrinsics K (SPEC 3).
+        """3-state visibility of keypoints projected to `uv` in a size x size image with intrinsics K (docs/FORMAT.md).
         A keypoint is visible when the ray to it reaches it, or when a ray through a point a quarter of an output
         pixel away meets the vehicle at its depth: keypoints sit on edges and silhouettes, where which side of
         a sub-pixel boundary the exact ray falls is noise (it is the instance + depth test of check_labels).

@@ -1,9 +1,9 @@
 """`cli.py assets check`: a contact sheet of every model from a few viewpoints with its keypoints drawn.
 
-Rendered with Cycles at low samples (the real renderer's engine, so the sheet shows what the data will look
-like; headless EEVEE/Workbench need a GPU context this machine does not have). Keypoints are projected with the
-SPEC 3 camera model (K and [R|t] from the Blender camera) and drawn with OpenCV: filled and numbered when a ray
-from the camera reaches them, hollow when the vehicle hides them. Left-side keypoints (0-17) are drawn in
+Rendered with Cycles at low samples (the real renderer's engine, so the sheet shows what the data will look like;
+headless EEVEE/Workbench need a GPU context this machine does not have). Keypoints are projected with the camera
+model of synth/camera.py (K and [R|t] from the Blender camera) and drawn with OpenCV: filled and numbered when a
+ray from the camera reaches them, hollow when the vehicle hides them. Left-side keypoints (0-17) are drawn in
 orange, right-side ones (18-35) in cyan.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ LEFT_BGR, RIGHT_BGR = (0, 140, 255), (255, 200, 0)
 
 
 def camera_matrices(cam_obj, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    """K (3x3) and world-to-camera [R|t] (3x4, OpenCV frame) of a Blender camera, as in SPEC 3."""
+    """K (3x3) and world-to-camera [R|t] (3x4, OpenCV frame) of a Blender camera (synth/camera.py)."""
     cam = cam_obj.data
     K = intrinsics_from_blender(cam.lens, cam.sensor_width, cam.sensor_height, cam.sensor_fit,
                                 cam.shift_x, cam.shift_y, width, height)

@@ -1,7 +1,7 @@
 """Blender side of the vehicle library: load models into a scene, paint them, check keypoints against the
 mesh, and (re)build the procedural library.
 
-Contract: notes/asset_contract.md and docs/ASSETS.md. bpy is imported inside the functions, so importing this
+Contract: docs/ASSETS.md. bpy is imported inside the functions, so importing this
 module is cheap and safe without Blender.
 """
 from __future__ import annotations

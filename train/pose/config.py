@@ -1,4 +1,4 @@
-"""Typed configuration of a pose run. Defaults follow the paper (SPEC 6); `tiny()` is the CPU/test variant
+"""Typed configuration of a pose run. Defaults follow the paper (docs/POSE.md); `tiny()` is the CPU/test variant
 of the same code."""
 from __future__ import annotations
 

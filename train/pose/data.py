@@ -1,9 +1,9 @@
 """Pose training data: labelled keypoints from dataset directories, crops with augmentation, Gaussian targets,
 and the sampler that mixes datasets with per-dataset weights.
 
-The network input is the whole image grown to a square by `padding` (SPEC 4: ReID images are vehicle crops,
+The network input is the whole image grown to a square by `padding` (docs/POSE.md; ReID images are vehicle crops,
 and `predict-pose` sees exactly that), so training crops are that same box jittered in scale, rotation and
-position. Targets follow SPEC 6: Gaussian heatmaps with sigma 2 (heatmap pixels), MSE weighted by visibility.
+position. Targets (docs/POSE.md): Gaussian heatmaps with sigma 2 (heatmap pixels), MSE weighted by visibility.
 """
 from __future__ import annotations
 

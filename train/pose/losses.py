@@ -1,4 +1,4 @@
-"""Pose loss: HRNet's visibility-weighted heatmap MSE (SPEC 6)."""
+"""Pose loss: HRNet's visibility-weighted heatmap MSE (docs/POSE.md)."""
 from __future__ import annotations
 
 import torch

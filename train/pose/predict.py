@@ -1,5 +1,5 @@
 """Pose inference: heatmaps with flip test, sub-pixel keypoints with confidence, and the `<shard>.pose.h5`
-sidecars that the ReID trainer reads (SPEC 4).
+sidecars that the ReID trainer reads (docs/FORMAT.md).
 
 Sidecar heatmaps are registered to the whole image as the ReID network sees it: the network's crop-frame
 heatmaps are warped back through the inverse of the crop's affine onto a grid covering the image. The

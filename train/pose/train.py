@@ -23,7 +23,7 @@ METRIC = "pck_mean"
 
 
 def pose_accuracy(predictions: np.ndarray, ground_truth: np.ndarray) -> dict[str, float]:
-    """PCK per body part and mean (eval.pose_metrics, SPEC 7) as a flat dict of floats for the history."""
+    """PCK per body part and mean (eval.pose_metrics, docs/EVALUATION.md) as a flat dict of floats for the history."""
     result = pck(predictions, ground_truth)
     return {"pck_mean": result.mean, **{f"pck_{part}": v for part, v in result.per_part.items()}}
 

@@ -1,4 +1,4 @@
-"""The ReID training config: every configuration of the paper is a switch here (SPEC 1 and 6).
+"""The ReID training config: every configuration of the paper is a switch here (docs/REID.md).
 
     inputs      rgb | heatmaps (H) | segments (S)
     keypoints   K: the 108 keypoint values concatenated after pooling

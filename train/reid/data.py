@@ -1,6 +1,6 @@
 """ReID data: samples of dataset directories as network inputs, with pose channels and keypoints.
 
-One item is the image stretched to the input size (SPEC 6: no aspect-preserving crop, as the paper), its 36
+One item is the image stretched to the input size (docs/REID.md: no aspect-preserving crop, as the paper), its 36
 heatmaps or 13 segment masks on a small grid registered to that input (`channel_size`, 64 x 64 by default:
 the network upsamples them to the input size on the device, see `model.stack_channels`, which keeps the
 loaders' work and the host-to-device traffic 16 times smaller than shipping 256 x 256 maps), plus the 108
@@ -96,7 +96,7 @@ def make_view(item: dict, config: ReidConfig, rng: np.random.Generator | None) -
 
 
 def normalise_keypoints(keypoints: np.ndarray, image_hw: tuple[int, int]) -> np.ndarray:
-    """(36, 3) x, y, confidence in input pixels -> 108 values in about [-0.5, 0.5] (SPEC 6)."""
+    """(36, 3) x, y, confidence in input pixels -> 108 values in about [-0.5, 0.5] (docs/REID.md)."""
     h, w = image_hw
     out = np.asarray(keypoints, np.float32).copy()
     out[:, 0] = out[:, 0] / w - 0.5

@@ -1,4 +1,4 @@
-"""ReID losses (SPEC 6): identity cross-entropy (label smoothing optional), batch-hard triplet, and the
+"""ReID losses (docs/REID.md): identity cross-entropy (label smoothing optional), batch-hard triplet, and the
 attribute cross-entropies of the multi-task heads, combined with the configured weights."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The PAMTRI multi-task ReID network (SPEC 1.4 and 6).
+"""The PAMTRI multi-task ReID network (docs/REID.md).
 
     image (3 + E channels) -> backbone -> global average pool -> [concat 108 keypoint values]
         -> fc 1024 + LeakyReLU -> ReID feature -> identity classifier
@@ -33,7 +33,7 @@ from train.pose.model import _cached_imagenet_weights, _read_weights
 log = logging.getLogger(__name__)
 
 EXTRA_CHANNELS = {"rgb": 0, "heatmaps": NUM_KEYPOINTS, "segments": NUM_SEGMENTS}
-CHANNEL_MEAN, CHANNEL_STD = 0.449, 0.226  # SPEC 6: normalisation of the heatmap / segment channels
+CHANNEL_MEAN, CHANNEL_STD = 0.449, 0.226  # docs/REID.md: normalisation of the heatmap / segment channels
 KEYPOINT_VALUES = NUM_KEYPOINTS * 3
 NEW_CHANNEL_STD = 0.02
 TORCHVISION_DENSENET121_FILE = "densenet121-a639ec97.pth"  # torchvision's ImageNet weights, in torch hub's cache

@@ -1,4 +1,4 @@
-"""CityFlow-ReID (AI City Challenge 2019 track 2) -> dataset directory (SPEC 5, docs/IMPORT.md).
+"""CityFlow-ReID (AI City Challenge 2019 track 2) -> dataset directory (docs/IMPORT.md).
 
 Layout read: `image_train/`, `image_query/`, `image_test/`, `train_label.xml` (Item: imageName, vehicleID,
 cameraID; no colour or type), `name_query.txt`, `name_test.txt`, and `name_train.txt` when present (else the

@@ -1,4 +1,4 @@
-"""The two label CSV formats of the published PAMTRI code, read and written (SPEC 5, docs/IMPORT.md).
+"""The two label CSV formats of the published PAMTRI code, read and written (docs/IMPORT.md).
 
 - Pose CSV (PoseEstNet `annot/label_<split>.csv`, 111 fields, no header): image name, width, height, then
   x, y, v for keypoints 0..35, all integers, v = 1 visible / 0 not.

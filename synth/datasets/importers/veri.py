@@ -1,4 +1,4 @@
-"""VeRi-776 -> dataset directory (SPEC 5, docs/IMPORT.md).
+"""VeRi-776 -> dataset directory (docs/IMPORT.md).
 
 Layout read: `image_train/`, `image_query/`, `image_test/` (the gallery), `train_label.xml`, `test_label.xml`
 (Item elements: imageName, vehicleID, cameraID, colorID, typeID; declared gb2312) and the name lists
@@ -8,7 +8,7 @@ the sorted folder listing). Splits written: train, query, gallery, in name-list 
 Query images have no XML of their own: they are gallery images too, so their labels come from
 `test_label.xml`; a query name missing there falls back to the identity and camera in its file name
 (`VVVV_cCCC_FFFFFFFF_N.jpg`) with unknown colour and type. The query images stay in the gallery, as VeRi
-lists them; the evaluation removes same-identity-same-camera gallery items per query (SPEC 7).
+lists them; the evaluation removes same-identity-same-camera gallery items per query (docs/EVALUATION.md).
 """
 from __future__ import annotations
 
