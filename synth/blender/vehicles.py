@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from synth.appearance import AppearanceConfig, glass_texture, identity_look, plate_texture, side_texture
-from synth.vehicles.library import AssetError, VehicleAsset, load_library
+from synth.vehicles.library import AssetError, VehicleAsset
 from synth.vehicles.params import DEFAULT_SEED, library_plan
 from synth.vocabulary import COLOR_NAMES, KEYPOINT_NAMES
 
@@ -344,14 +344,6 @@ def check_asset_surface(asset: VehicleAsset, tol: float = SURFACE_TOL) -> np.nda
     dist = surface_distances(asset)
     _raise_if_off_surface(asset, dist, tol)
     return dist
-
-
-def check_library(models_dir, tol: float = SURFACE_TOL) -> list[VehicleAsset]:
-    """Load and validate every model of a directory, including the surface check."""
-    assets = load_library(models_dir)
-    for asset in assets:
-        check_asset_surface(asset, tol)
-    return assets
 
 
 def build_library(out_dir="assets", seed: int = DEFAULT_SEED, n: int | None = None, force: bool = False,
