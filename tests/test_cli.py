@@ -172,6 +172,7 @@ def test_set_and_base_files_reach_the_render_config_and_the_command_options_win(
         return type("Report", (), {"images": 0, "seconds": 0.0, "written": [], "skipped": [], "peak_rss_mb": 0.0})()
 
     monkeypatch.setattr(synth.render, "render_dataset", fake_render_dataset)
+    monkeypatch.setattr(cli, "require_bpy", lambda command: None)  # the stub renders nothing: bpy or not
     (tmp_path / "base.yaml").write_text("image: {jpeg_quality: 80}\nshard_size: 50\n")
     (tmp_path / "mine.yaml").write_text("_base_: base.yaml\nimage: {size: 96}\n")
     args = ["render", "--out", str(tmp_path / "o"), "--config", str(tmp_path / "mine.yaml"),
@@ -195,6 +196,7 @@ def test_demo_takes_its_config_and_overrides(monkeypatch, tmp_path):
 
     seen = []
     monkeypatch.setattr(pipelines.demo, "run_demo", lambda config, out: seen.append(config))
+    monkeypatch.setattr(cli, "require_bpy", lambda command: None)  # the stub renders nothing: bpy or not
     demo_yaml = str(cli.Path(cli.__file__).with_name("configs") / "demo.yaml")
     args = ["demo", "--out", str(tmp_path), "--config", demo_yaml, "--set", "num_images=50", "--set", "reid.epochs=1"]
     assert CliRunner().invoke(main, args).exit_code == 0
