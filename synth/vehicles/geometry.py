@@ -528,7 +528,7 @@ class Profile:
 
 
 def keypoints(params: VehicleParams) -> np.ndarray:
-    """The 36 keypoints (SPEC 2) of the vehicle built from `params`, (36, 3) metres, vehicle frame."""
+    """The 36 keypoints (synth/vocabulary.py order) of the vehicle built from `params`, (36, 3) metres, vehicle frame."""
     prof = Profile(params)
     p, k = params, prof.keyx
     zc, radius, half = prof.arch

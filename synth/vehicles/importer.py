@@ -4,7 +4,7 @@ Input: triangles in the file's own frame and units (`MeshArrays`: every object's
 one material and one object per triangle), as synth/blender/model_import.py reads them. Output
 (`ImportResult`): the 4x4 matrix from the file to the vehicle frame (x forward, y left, z up, metres, wheels on
 z = 0, origin on the ground under the middle), the VeRi type (guessed from proportions unless given), the 36
-keypoints in SPEC 2 order snapped to the surface, and per keypoint how it was found.
+keypoints in synth/vocabulary.py order snapped to the surface, and per keypoint how it was found.
 
 The steps, each from geometry (names only help):
 1. material roles (paint, glass, tyre, rim, lamp, trim, interior, plate) from names and shader values;

@@ -77,7 +77,7 @@ def _parse_keypoints(value, path: Path) -> np.ndarray:
     left, right = kps[:18, 1], kps[18:, 1]
     if np.median(left) <= np.median(right):
         raise AssetError(path, "keypoints 0-17 must lie on the vehicle's left (+y) and 18-35 on its right "
-                               "(SPEC 2); these are the other way round or not separated")
+                               "(docs/ASSETS.md); these are the other way round or not separated")
     return kps
 
 
@@ -186,7 +186,7 @@ def write_sidecar(folder: str | Path, *, type_name: str, mesh: str, keypoints: n
         "provenance": provenance,
     }
     text = yaml.safe_dump(doc, sort_keys=False, default_flow_style=None)
-    lines = ["keypoints:  # 36 x [x, y, z] metres; x forward, y left, z up (SPEC 2)"]
+    lines = ["keypoints:  # 36 x [x, y, z] metres; x forward, y left, z up (docs/ASSETS.md)"]
     for name, row in zip(KEYPOINT_NAMES, _round(keypoints)):
         lines.append(f"- [{row[0]}, {row[1]}, {row[2]}]  # {name}")
     path = folder / SIDECAR_NAME
