@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import logging
 import os
 from collections import OrderedDict
 from functools import lru_cache
@@ -19,6 +20,8 @@ import cv2
 import numpy as np
 
 from synth.camera import camera_centre, pixel_rays
+
+log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".m4v")
@@ -289,7 +292,7 @@ def extract_backgrounds(videos_dir: str | Path, out_dir: str | Path, median_fram
         cap = cv2.VideoCapture(str(video))
         count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
         if count <= 0:
-            tqdm.write(f"warning: {video}: cannot read video (skipped)")
+            log.warning("%s: cannot read video (skipped)", video)
             continue
         wanted = np.unique(np.linspace(0, count - 1, max(median_frames, sampled_frames)).astype(int))
         keep_plain = set(np.unique(np.linspace(0, len(wanted) - 1, sampled_frames).astype(int)).tolist())
@@ -306,7 +309,7 @@ def extract_backgrounds(videos_dir: str | Path, out_dir: str | Path, median_fram
                 written.append(path)
         cap.release()
         if not frames:
-            tqdm.write(f"warning: {video}: no frame could be decoded (skipped)")
+            log.warning("%s: no frame could be decoded (skipped)", video)
             continue
         median = np.median(np.stack(frames), axis=0).astype(np.uint8)
         path = out_dir / f"{stem}_median.jpg"

@@ -11,6 +11,7 @@ Blender runs only in worker processes (spawned, each `import bpy` once, recycled
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import multiprocessing
 import os
@@ -37,6 +38,8 @@ from synth.vehicles.library import load_library
 
 CONFIG_NAME = "render_config.yaml"
 WORKER_LOG = "render_workers.log"
+log = logging.getLogger(__name__)  # warnings reach the CLI's one handler, which draws them above the bars
+
 CHUNK = 20  # samples per worker task: small enough to keep both workers busy to the end
 MIN_SIZE = 16  # px: the smallest output image the camera framing and the 32 x 32 silhouette grid make sense at
 
@@ -528,7 +531,7 @@ def _render_units(todo, models_dir, out, n, seed, config, models, plan, meta, ba
                     if w not in seen_warnings:
                         seen_warnings.add(w)
                         report.warnings.append(w)
-                        tqdm.write(f"warning: {w}", file=sys.stderr)
+                        log.warning(w)
                 report.peak_rss_mb = max(report.peak_rss_mb, rss / 1024)
                 results[u][c] = samples
                 bar.update(len(samples))
@@ -541,8 +544,7 @@ def _render_units(todo, models_dir, out, n, seed, config, models, plan, meta, ba
                     pending.append(chunk)
                 in_flight.clear()
                 _stop_pool(pool)
-                tqdm.write("warning: a render worker crashed; restarting the workers and retrying its samples",
-                           file=sys.stderr)
+                log.warning("a render worker crashed; restarting the workers and retrying its samples")
                 pool = make_pool()
     except BaseException:
         for future in in_flight:

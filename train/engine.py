@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import random
@@ -47,6 +48,8 @@ import torch
 from tqdm import tqdm
 
 from train.device import DistInfo, amp_enabled, autocast, barrier, init_distributed, select_device
+
+log = logging.getLogger(__name__)
 
 CHECKPOINT_DIR = "checkpoints"
 LAST = "last.pt"
@@ -376,6 +379,6 @@ class Engine:
                 if self.progress:
                     shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in record.items()
                              if k not in ("data_s", "step_s", "steps")}
-                    tqdm.write(json.dumps(shown))
+                    log.info(json.dumps(shown))
             barrier(self.dist)
         return self.history

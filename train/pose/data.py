@@ -10,13 +10,13 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import h5py
 import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
 from synth import vocabulary as vocab
 from synth.datasets import DatasetError, read_manifest
+from synth.datasets.manifest import open_shard
 from train.data import ShardDataset
 from train import transforms as T
 from train.pose.config import VISIBILITY_SOURCES, PoseConfig
@@ -96,7 +96,7 @@ def check_visibility_source(base: ShardDataset, visibility: str) -> None:
         for path in base.shards:
             if path.parent != root:
                 continue
-            with h5py.File(path, "r") as f:
+            with open_shard(path) as f:  # the data layer names an unreadable shard
                 if "annotator_visibility" not in f:
                     raise DatasetError(path, "a rendered shard without annotator codes (rendered before schema 2 "
                                        "or with annotator.enabled off): re-render it or use visibility "
