@@ -26,6 +26,7 @@ import numpy as np
 from synth import compose
 from synth.annotation import annotator_codes
 from synth.backgrounds import BackgroundError, FrameSource, list_images, procedural_background
+from synth.backend import SceneBackend
 from synth.blender.denoise import Denoiser  # ctypes + numpy, no bpy
 from synth.camera import box_of, camera_centre, frame_vehicle, project, truncation_of
 from synth.datasets import Sample, ShardWriter, update_manifest
@@ -56,14 +57,13 @@ class SampleRenderer:
 
     def __init__(self, config: RenderConfig, models, plan: IdentityPlan, seed: int, background_files=()):
         # the bpy backend: imported in the worker that renders, so the parent and importers never load bpy
-        from synth.blender.render_backend import FrameReader, configure_cycles
         from synth.blender.scene_backend import SceneBuilder
 
         self.config, self.models, self.plan, self.seed = config, models, plan, seed
         self.frames = FrameSource(list(background_files)) if background_files else None
-        self.builder = SceneBuilder(models, occluder_slots=max(1, config.occluders.max_count))
-        self.device = configure_cycles(self.builder.scene, config.quality)
-        self.reader = FrameReader(self.builder.scene, self._denoiser(config.quality))
+        self.builder: SceneBackend = SceneBuilder(models, occluder_slots=max(1, config.occluders.max_count))
+        self.device = self.builder.configure(config.quality)
+        self.builder.use_denoiser(self._denoiser(config.quality))
         self.warnings: list[str] = []
 
     def _denoiser(self, quality):
@@ -146,12 +146,12 @@ class SampleRenderer:
         re-run or another worker draws the same image."""
         sample = self.describe(index)
         frame = self.setup(sample)
-        self.builder.scene.view_layers[0].update()
+        self.builder.update()
         labels = self.labels(sample, frame)
         if sample.occluders and _visible_fraction(labels) < self.config.occluders.min_visible:
             sample = dataclasses.replace(sample, occluders=[])
             self.builder.set_occluders([])
-            self.builder.scene.view_layers[0].update()
+            self.builder.update()
             labels = self.labels(sample, frame)
         return sample, frame, labels
 
@@ -171,7 +171,7 @@ class SampleRenderer:
         cfg = self.config
         size = cfg.image.size
         sample, frame, labels = self.setup_and_label(index)
-        rgba = self.reader.render(seed=sample.seed)
+        rgba = self.builder.render(sample.seed)
         fg = compose.resize_to(compose.premultiply(rgba), size)
         image = compose.composite(fg, self.background(sample, frame))
         K, Rt, box = frame["K"], frame["Rt"], labels["box"]

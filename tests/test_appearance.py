@@ -183,7 +183,7 @@ def render_look_probe(models_dir: str) -> dict:
 
     def render(s):
         renderer.setup(s)
-        return renderer.reader.render(1)[..., :3].astype(np.int16)
+        return renderer.builder.render(1)[..., :3].astype(np.int16)
 
     out = {"base": render(sample)}
     cabin = [m for m in bpy.data.materials if m.get("pamtri_kind") in ("interior", "seat", "dashboard")]
@@ -206,7 +206,7 @@ def render_look_probe(models_dir: str) -> dict:
     for name in ("roof_box", "no_box"):
         if name == "no_box":
             frame["vehicle"].accessory_corners = renderer.builder.roof_box.place(frame["vehicle"], ())
-        out[name] = renderer.reader.render(1)[..., :3].astype(np.int16)
+        out[name] = renderer.builder.render(1)[..., :3].astype(np.int16)
         labels = renderer.labels(boxed, frame)
         out[name + "_label"], out[name + "_keypoints"] = labels["box"], labels["keypoints"]
     return out

@@ -22,6 +22,7 @@ from synth.camera import (
     blender_camera_params, blender_matrix_world, camera_centre, pixel_rays, segment_box_entry)
 from synth.blender.accessories import RoofBox
 from synth.blender.occluders import OccluderPool, mesh_object
+from synth.blender.render_backend import FrameReader, configure_cycles
 from synth.blender import vehicles
 from synth.blender.sky import set_sky, sky_node
 from synth.blender.vehicle_materials import tint_glass
@@ -178,7 +179,7 @@ class LoadedVehicle:
 
 
 class SceneBuilder:
-    """Owns the worker's scene. `apply(sample, ...)` sets it up for one sample."""
+    """Owns the worker's scene: Blender's implementation of synth.backend.SceneBackend."""
 
     def __init__(self, models, occluder_slots: int = 2):
         bpy.ops.wm.read_factory_settings(use_empty=True)
@@ -192,6 +193,26 @@ class SceneBuilder:
         self._build_ground()
         self._build_occluders(occluder_slots)
         self.roof_box = RoofBox(self.scene, VEHICLE_PASS_INDEX)
+        self.reader: FrameReader | None = None
+
+    # rendering: Cycles' settings and the frame reader (synth/blender/render_backend.py)
+    def configure(self, quality) -> str:
+        device = configure_cycles(self.scene, quality)
+        self.reader = FrameReader(self.scene)
+        return device
+
+    def use_denoiser(self, denoiser) -> None:
+        if self.reader is not None:
+            self.reader.close()
+        self.reader = FrameReader(self.scene, denoiser)
+
+    def render(self, seed: int) -> np.ndarray:
+        if self.reader is None:
+            raise RuntimeError("SceneBuilder.render before configure(quality)")
+        return self.reader.render(seed=seed)
+
+    def update(self) -> None:
+        self.scene.view_layers[0].update()
 
     # world: sky dome, a skyline band and the ground light the vehicle and show in its paint and glass
     def _build_world(self):
