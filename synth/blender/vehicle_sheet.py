@@ -15,7 +15,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from synth.appearance import AppearanceConfig, MarksConfig, identity_look
 from synth.blender.vehicles import REFERENCE_RGB, load_vehicle, remove_vehicle, set_look
 from synth.camera import intrinsics_from_blender, project, rt_from_blender_matrix_world
 from synth.vehicles.library import VehicleAsset
@@ -120,17 +119,6 @@ def draw_keypoints(img: np.ndarray, uv: np.ndarray, visible: np.ndarray, scale: 
     return img
 
 
-def plain_look(asset: VehicleAsset, rgb=None):
-    """The look of a model on the sheet: default paint finish and plate, no stickers, livery, dirt or dents."""
-    from types import SimpleNamespace
-
-    marks = MarksConfig(sticker_count=(0, 0), livery_prob=0.0, taxi_prob=0.0, dirt_prob=0.0, dent_prob=0.0,
-                        roof_box_prob=0.0)
-    paint = tuple(rgb) if rgb is not None else (0.5, 0.5, 0.5)
-    return identity_look(AppearanceConfig(marks=marks), 0, SimpleNamespace(
-        vehicle_id=0, type_id=asset.type_id, paint_rgb=paint, twin_of=-1))
-
-
 def render_views(asset: VehicleAsset, views=VIEWS, width: int = 320, height: int = 220, samples: int = 12,
                  rgb=None) -> list[np.ndarray]:
     """Render one model from `views`; return BGR images with keypoints drawn."""
@@ -142,9 +130,8 @@ def render_views(asset: VehicleAsset, views=VIEWS, width: int = 320, height: int
     images = []
     try:
         root = load_vehicle(asset, scene.collection)
-        # a clean look: the worker's shared plate / sticker / livery images otherwise hold whatever identity
-        # was drawn last in this process
-        set_look(root, asset, rgb if rgb is not None else REFERENCE_RGB["gray"], plain_look(asset, rgb))
+        if rgb is not None:  # load_vehicle gave the model its plain look in its default colour
+            set_look(root, asset, rgb)
         scene.view_layers[0].update()
         vehicle = LoadedVehicle(asset, root, scene.collection, scene.view_layers[0].depsgraph, tint_glass=False)
         with tempfile.TemporaryDirectory() as tmp:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synth.appearance import AppearanceConfig, glass_texture, identity_look, plate_texture, side_texture
+from synth.appearance import AppearanceConfig, MarksConfig, glass_texture, identity_look, plate_texture, side_texture
 from synth.vehicles.library import AssetError, VehicleAsset
 from synth.vehicles.params import DEFAULT_SEED, library_plan
 from synth.vocabulary import COLOR_NAMES, KEYPOINT_NAMES
@@ -177,15 +177,24 @@ def set_body_color(root, asset: VehicleAsset, rgb_linear, force: bool = False) -
         obj[BODY_COLOR_PROP] = rgb
 
 
+def plain_look(asset: VehicleAsset, rgb_linear):
+    """A look with the default paint finish and plate and no marks (stickers, livery, dirt, dents, roof box):
+    a freshly loaded model's, and the contact sheet's. Otherwise the worker's shared plate / sticker / livery
+    images would keep whatever identity was drawn last."""
+    from types import SimpleNamespace
+
+    marks = MarksConfig(sticker_count=(0, 0), livery_prob=0.0, taxi_prob=0.0, dirt_prob=0.0, dent_prob=0.0,
+                        roof_box_prob=0.0)
+    return identity_look(AppearanceConfig(marks=marks), 0, SimpleNamespace(
+        vehicle_id=0, type_id=asset.type_id, paint_rgb=tuple(rgb_linear), twin_of=-1))
+
+
 def set_look(root, asset: VehicleAsset, rgb_linear, look=None) -> None:
-    """Give one loaded vehicle an identity's look (synth/appearance.py IdentityLook; None: a plain default):
+    """Give one loaded vehicle an identity's look (synth/appearance.py IdentityLook; None: `plain_look`):
     paint colour and finish, dirt, glass tint, and the worker's plate / sticker / livery images. Fixed-colour
     models keep their colour."""
     if look is None:
-        from types import SimpleNamespace
-
-        look = identity_look(AppearanceConfig(), 0, SimpleNamespace(vehicle_id=0, type_id=asset.type_id,
-                                                                   paint_rgb=tuple(rgb_linear), twin_of=-1))
+        look = plain_look(asset, rgb_linear)
     set_body_color(root, asset, rgb_linear)
     body = root.get(BODY_COLOR_PROP, list(rgb_linear))
     roof = list(look.roof_rgb) if look.two_tone else list(body)
