@@ -119,14 +119,20 @@ def split_of(path: Path) -> str:
     return match.group("split")
 
 
-def open_shard(path: Path) -> h5py.File:
-    """Open a shard for reading; a missing, truncated or non-HDF5 file raises DatasetError naming it."""
+def open_hdf5(path: Path, missing: str, unreadable: str) -> h5py.File:
+    """Open an HDF5 file for reading; a missing or unreadable one raises DatasetError naming it, with `missing`
+    or `unreadable` (followed by h5py's reason) as the problem."""
     if not path.exists():
-        raise DatasetError(path, "shard listed in the manifest is missing")
+        raise DatasetError(path, missing)
     try:
         return h5py.File(path, "r")
     except OSError as exc:
-        raise DatasetError(path, f"cannot open HDF5 file (truncated or not HDF5): {exc}") from None
+        raise DatasetError(path, f"{unreadable}: {exc}") from None
+
+
+def open_shard(path: Path) -> h5py.File:
+    """Open a shard for reading; a missing, truncated or non-HDF5 file raises DatasetError naming it."""
+    return open_hdf5(path, "shard listed in the manifest is missing", "cannot open HDF5 file (truncated or not HDF5)")
 
 
 def read_field(f: h5py.File, path: Path, name: str, rows: slice | int = slice(None)):

@@ -20,7 +20,7 @@ import h5py
 import numpy as np
 
 from synth import vocabulary as vocab
-from synth.datasets.manifest import manifest_shards, open_shard, read_field
+from synth.datasets.manifest import manifest_shards, open_hdf5, open_shard, read_field
 from synth.datasets.schema import POSE_FIELDS, SCHEMA_VERSION, TMP_MARK, DatasetError, pose_sidecar_name
 
 SIDECAR_VERSION = 1
@@ -70,13 +70,8 @@ def write_sidecar(path: str | Path, keypoints: np.ndarray, heatmaps: np.ndarray 
 
 def open_sidecar(path: str | Path) -> h5py.File:
     """The sidecar opened for reading; a missing or unreadable file raises DatasetError naming it."""
-    path = Path(path)
-    if not path.exists():
-        raise DatasetError(path, "pose sidecar missing: run `cli.py predict-pose` on this dataset")
-    try:
-        return h5py.File(path, "r")
-    except OSError as exc:
-        raise DatasetError(path, f"cannot open pose sidecar: {exc}") from None
+    return open_hdf5(Path(path), "pose sidecar missing: run `cli.py predict-pose` on this dataset",
+                     "cannot open pose sidecar")
 
 
 def read_sidecar(path: str | Path, fields: Iterable[str] = ("keypoints",)) -> dict[str, np.ndarray]:
