@@ -44,7 +44,7 @@ class PaintConfig(Config):
     base_roughness: Range = (0.25, 0.5)  # under the clear coat; matte paint uses the high end, without coat
     flake: Range = (0.3, 1.0)  # metallic flakes: how much they brighten the highlights (metallic, pearl)
     pearl_thickness: Range = (250.0, 600.0)  # nm: thin-film interference of pearl paint
-    glass_transmission: Range = (0.25, 0.75)  # fraction of light the window tint lets through
+    glass_transmission: Range = (0.2, 0.6)  # fraction of light the window tint lets through
 
 
 @dataclass
@@ -201,7 +201,7 @@ def identity_look(config: AppearanceConfig, seed: int, identity) -> IdentityLook
 
 # style: (background sRGB, character sRGB)
 _PLATE_COLORS = {
-    "cn_blue": ((20, 60, 190), (245, 245, 245)),
+    "cn_blue": ((15, 48, 150), (235, 235, 235)),  # reflectances: a sunlit plate shows brighter than these
     "cn_yellow": ((235, 180, 20), (15, 15, 15)),
     "cn_green": ((120, 200, 120), (15, 15, 15)),
     "eu": ((235, 235, 230), (20, 20, 20)),

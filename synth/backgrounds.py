@@ -114,84 +114,160 @@ def _road_textures(texture_seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
 def procedural_background(K: np.ndarray, Rt: np.ndarray, size: int, road_yaw: float, key: int, seed: int,
                           sky_color=(0.5, 0.6, 0.8)) -> np.ndarray:
     """Float sRGB image (size, size, 3) in [0, 1] of a road scene seen by camera (K, Rt). The vehicle stands
-    at the origin heading along +x; the road runs along direction `road_yaw` (degrees) through it."""
+    at the origin heading along +x; the road runs along direction `road_yaw` (degrees) through it.
+
+    Markings, joints and windows are box-filtered over each pixel's footprint (the ground or facade area its
+    corners span), not point-sampled: one sample per pixel draws distant lines as dotted, stepped stripes
+    that no camera shows, and four samples per pixel would cost three times as much."""
     style = road_style(key)
     grain, blotch, grass = _road_textures(style["texture_seed"])
     local = np.random.default_rng(seed)
 
+    # pixel centres, and the (size + 1)^2 pixel corners whose spread is each pixel's footprint
     ys, xs = np.mgrid[0:size, 0:size].astype(np.float64)
+    cys, cxs = np.mgrid[0:size + 1, 0:size + 1].astype(np.float64) - 0.5
     origin = camera_centre(Rt)
-    rays = pixel_rays(K, Rt, np.stack([xs, ys], -1))
     yaw = np.radians(road_yaw)
     # road frame: u along the road, w across it (left positive)
-    ru = np.array([np.cos(yaw), np.sin(yaw), 0.0])
-    rw = np.array([-np.sin(yaw), np.cos(yaw), 0.0])
-    o_u, o_w = origin @ ru, origin @ rw
-    d_u, d_w, d_z = rays @ ru, rays @ rw, rays[..., 2]
+    frame = np.array([[np.cos(yaw), np.sin(yaw), 0.0], [-np.sin(yaw), np.cos(yaw), 0.0], [0.0, 0.0, 1.0]])
+    o_u, o_w, o_z = frame @ origin
+    fd = style["facade_distance"] + style["lanes_left"] * style["lane_width"]
+    fr = style["facade_distance"] + style["lanes_right"] * style["lane_width"]
 
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t_ground = np.where(d_z < -1e-6, -origin[2] / d_z, np.inf)
-        fd = style["facade_distance"] + style["lanes_left"] * style["lane_width"]
-        fr = style["facade_distance"] + style["lanes_right"] * style["lane_width"]
-        t_left = np.where(d_w > 1e-6, (fd - o_w) / d_w, np.inf)
-        t_right = np.where(d_w < -1e-6, (-fr - o_w) / d_w, np.inf)
-    t_facade = np.minimum(t_left, t_right)
-    hit_ground = t_ground < t_facade
-    hit_facade = ~hit_ground & np.isfinite(t_facade)
+    def hits(px, py):
+        """Per ray: which plane it meets first (ground, facade), and there (u, w) or (u, z)."""
+        rays = pixel_rays(K, Rt, np.stack([px, py], -1)) @ frame.T
+        d_u, d_w, d_z = rays[..., 0], rays[..., 1], rays[..., 2]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t_ground = np.where(d_z < -1e-6, -o_z / d_z, np.inf)
+            t_left = np.where(d_w > 1e-6, (fd - o_w) / d_w, np.inf)
+            t_right = np.where(d_w < -1e-6, (-fr - o_w) / d_w, np.inf)
+        t_facade = np.minimum(t_left, t_right)
+        ground = t_ground < t_facade
+        t = np.where(ground, t_ground, t_facade)
+        finite = np.isfinite(t)
+        t = np.where(finite, t, 0.0)
+        return ground, finite, t, o_u + t * d_u, o_w + t * d_w, o_z + t * d_z, rays
+
+    hit_ground, finite, t_hit, gu, gw, gz, rays = hits(xs, ys)
+    hit_facade = ~hit_ground & finite
+    u_grad, w_grad, z_grad = (_pixel_gradients(c) for c in hits(cxs, cys)[3:6])
+    half_u, half_w, dash_u, cross_w = _footprints(u_grad, w_grad)
+    half_z = _footprints(u_grad, z_grad)[1]
 
     image = np.empty((size, size, 3), np.float32)
     # sky: brighter towards the horizon
-    elev = np.clip(d_z / np.linalg.norm(rays, axis=-1), 0, 1)
+    elev = np.clip(rays[..., 2] / np.linalg.norm(rays, axis=-1), 0, 1)
     sky = np.asarray(sky_color)[None, None] * (1.15 - 0.4 * elev[..., None])
     image[:] = np.clip(sky, 0, 1)
 
-    gu = np.where(hit_ground, o_u + t_ground * d_u, 0.0)
-    gw = np.where(hit_ground, o_w + t_ground * d_w, 0.0)
-    image[hit_ground] = _ground_colour(style, gu[hit_ground], gw[hit_ground], grain, blotch, grass)
+    g = hit_ground
+    image[g] = _ground_colour(style, gu[g], gw[g], (half_u[g], half_w[g], dash_u[g], cross_w[g]),
+                              grain, blotch, grass)
 
     if hit_facade.any():
-        fu = o_u + t_facade * d_u
-        fz = origin[2] + t_facade * d_z
-        fu, fz = fu[hit_facade], fz[hit_facade]
+        f = hit_facade
+        fu, fz, hu, hz = gu[f], gz[f], half_u[f], half_z[f]
         base = np.asarray(style["facade"], np.float32)
-        window = ((np.mod(fu, 3.2) > 1.0) & (np.mod(fz, 3.0) > 1.0) & (fz > 3.0)).astype(np.float32)[:, None]
+        window = (_stripes(fu - 1.0, 3.2, 2.2, hu) * _stripes(fz - 1.0, 3.0, 2.0, hz) * (fz > 3.0))[:, None]
         shade = 1.0 + 0.15 * _sample(blotch, fu * 20, fz * 20)[:, None]
         colour = base * shade * (1 - window) + window * np.array([0.12, 0.14, 0.17]) * shade
         colour[fz < 0.3] *= 0.6
-        image[hit_facade] = colour
+        image[f] = colour
     # distance haze and a little per-image grain
-    dist = np.where(hit_ground, t_ground, np.where(hit_facade, t_facade, 1e3))
+    dist = np.where(finite, t_hit * np.linalg.norm(rays, axis=-1), 1e3)
     haze = np.clip((dist - 40) / 250, 0, 0.6)[..., None]
     image = image * (1 - haze) + haze * np.asarray(sky_color, np.float32) * 1.1
     image += np.float32(0.008) * local.standard_normal(image.shape, dtype=np.float32)
     return np.clip(image, 0, 1).astype(np.float32)
 
 
-def _ground_colour(style, u, w, grain, blotch, grass) -> np.ndarray:
+def _pixel_gradients(corners: np.ndarray, cap: float = 20.0) -> tuple[np.ndarray, np.ndarray]:
+    """d/dx and d/dy of a coordinate over each pixel from its values at the (n+1)^2 pixel corners, capped where
+    a pixel straddles the horizon or a facade's edge."""
+    dx = 0.5 * (corners[:-1, 1:] - corners[:-1, :-1] + corners[1:, 1:] - corners[1:, :-1])
+    dy = 0.5 * (corners[1:, :-1] - corners[:-1, :-1] + corners[1:, 1:] - corners[:-1, 1:])
+    return np.clip(dx, -cap, cap), np.clip(dy, -cap, cap)
+
+
+def _footprints(a_grad, b_grad):
+    """Half footprints of each pixel in plane coordinates a and b (from their _pixel_gradients): the half range
+    of a (and b) over the pixel, and the half range of a along a line of constant b through it (what a dash
+    along such a line sees: the pixel's whole range of a would grey out dashes at grazing angles)."""
+    (ax, ay), (bx, by) = a_grad, b_grad
+    half_a, half_b = 0.5 * (np.abs(ax) + np.abs(ay)), 0.5 * (np.abs(bx) + np.abs(by))
+    det = np.abs(ax * by - ay * bx)
+    half_a_on_b = np.minimum(0.5 * det / np.maximum(np.hypot(bx, by), 1e-9), half_a)
+    half_b_on_a = np.minimum(0.5 * det / np.maximum(np.hypot(ax, ay), 1e-9), half_b)
+    return half_a, half_b, half_a_on_b, half_b_on_a
+
+
+def _stripes(x: np.ndarray, period: float, width: float, half: np.ndarray) -> np.ndarray:
+    """Fraction of the interval x +- half covered by the stripes mod(x, period) < width (a box filter, exact:
+    the difference of the stripes' running integral over the interval)."""
+    def integral(v):
+        return np.floor(v / period) * width + np.minimum(np.mod(v, period), width)
+    half = np.maximum(half, 1e-4)
+    return np.clip((integral(x + half) - integral(x - half)) / (2 * half), 0.0, 1.0)
+
+
+def _band(x: np.ndarray, centre: float, half_width: float, half: np.ndarray) -> np.ndarray:
+    """Fraction of the interval x +- half inside |x - centre| < half_width."""
+    half = np.maximum(half, 1e-4)
+    lo, hi = np.maximum(x - half, centre - half_width), np.minimum(x + half, centre + half_width)
+    return np.clip((hi - lo) / (2 * half), 0.0, 1.0)
+
+
+def _paint_band(colour: np.ndarray, x: np.ndarray, centre: float, half_width: float, half: np.ndarray, paint,
+                along=None) -> None:
+    """Paint a line |x - centre| < half_width over `colour` in place, weighted by the pixels' coverage (times
+    `along(rows)`, a coverage along the line, for dashes); only the rows near the line are touched."""
+    rows = np.nonzero(np.abs(x - centre) < half_width + half)[0]
+    if not len(rows):
+        return
+    cov = _band(x[rows], centre, half_width, half[rows])
+    if along is not None:
+        cov = cov * along(rows)
+    cov = cov[:, None].astype(np.float32)
+    paint = np.asarray(paint, np.float32)
+    colour[rows] = colour[rows] * (1 - cov) + cov * (paint[rows] if paint.ndim == 2 else paint)
+
+
+def _ground_colour(style, u, w, footprints, grain, blotch, grass) -> np.ndarray:
+    """Colour of ground points (u along the road, w across it) with their pixels' half footprints (in u, in
+    w, in u along a line of constant w, in w along one of constant u: see _footprints)."""
+    half_u, half_w, dash_u, cross_w = footprints
     lw = style["lane_width"]
     w = w - style["lane_offset"]
     right_edge = -(0.5 + style["lanes_right"]) * lw
     left_edge = (0.5 + style["lanes_left"]) * lw
     kerb, pave = style["kerb"], style["pavement_width"]
-    tex = _sample(grain, u * 40, w * 40) * 0.5 + _sample(blotch, u * 4, w * 4)
+    # fine grain fades where a pixel spans many of its texels (it would sparkle)
+    fine = np.clip(1.0 / (80.0 * np.maximum(half_u, half_w)), 0.0, 1.0)
+    tex = _sample(grain, u * 40, w * 40) * 0.5 * fine + _sample(blotch, u * 4, w * 4)
     asphalt = style["asphalt"] * (1.0 + 0.18 * tex)[:, None] * style["asphalt_tint"]
     colour = asphalt.astype(np.float32)
+    worn = (0.85 + 0.15 * tex)[:, None]
 
     # lane lines: the road's edges are solid, lanes between are dashed
     dash_on, dash_off = style["dash"]
-    dashed = np.mod(u, dash_on + dash_off) < dash_on
+
+    def dashed(rows):
+        return _stripes(u[rows], dash_on + dash_off, dash_on, dash_u[rows])
+
     line_half = 0.07
     for k in range(-style["lanes_right"], style["lanes_left"]):
-        centre = (k + 0.5) * lw
-        on = (np.abs(w - centre) < line_half) & (dashed | (style["centre_yellow"] and k == 0))
-        paint = [0.7, 0.55, 0.1] if (style["centre_yellow"] and k == 0) else [0.8, 0.8, 0.78]
-        colour[on] = np.asarray(paint, np.float32) * (0.85 + 0.15 * tex[on, None])
+        yellow = style["centre_yellow"] and k == 0
+        paint = np.asarray([0.7, 0.55, 0.1] if yellow else [0.8, 0.8, 0.78], np.float32) * worn
+        _paint_band(colour, w, (k + 0.5) * lw, line_half, half_w, paint, None if yellow else dashed)
     for edge in (right_edge + 0.25, left_edge - 0.25):
-        on = np.abs(w - edge) < line_half
-        colour[on] = np.array([0.78, 0.78, 0.76], np.float32) * (0.85 + 0.15 * tex[on, None])
+        _paint_band(colour, w, edge, line_half, half_w, np.array([0.78, 0.78, 0.76], np.float32) * worn)
     if style["crosswalk"]:
-        on = (np.abs(u - style["crosswalk_x"]) < 2.0) & (np.mod(w, 1.0) < 0.5) & (w > right_edge) & (w < left_edge)
-        colour[on] = np.array([0.75, 0.75, 0.73], np.float32)
+
+        def across(rows):
+            return _stripes(w[rows], 1.0, 0.5, cross_w[rows]) * ((w[rows] > right_edge) & (w[rows] < left_edge))
+
+        _paint_band(colour, u, style["crosswalk_x"], 2.0, half_u, [0.75, 0.75, 0.73], across)
 
     outside = (w < right_edge) | (w > left_edge)
     off = np.where(w < right_edge, right_edge - w, w - left_edge)  # metres beyond the road edge
@@ -200,10 +276,13 @@ def _ground_colour(style, u, w, grain, blotch, grass) -> np.ndarray:
     is_verge = outside & (off >= kerb + pave) & (off < kerb + pave + style["verge_width"])
     is_far = outside & (off >= kerb + pave + style["verge_width"])
     colour[is_kerb] = np.float32(style["pavement"] * 1.2) * (1 + 0.1 * tex[is_kerb, None])
-    tiles = ((np.mod(u, 0.6) < 0.02) | (np.mod(off, 0.6) < 0.02)).astype(np.float32)
-    colour[is_pave] = (style["pavement"] * (1 + 0.12 * tex[is_pave]) * (1 - 0.25 * tiles[is_pave]))[:, None]
-    g = _sample(grass, u * 30, w * 30)
-    colour[is_verge] = np.asarray(style["verge"], np.float32) * (1 + 0.5 * g[is_verge, None])
+    p = is_pave
+    joints = 1.0 - (1.0 - _stripes(u[p], 0.6, 0.02, half_u[p])) * (1.0 - _stripes(off[p], 0.6, 0.02, half_w[p]))
+    colour[p] = (style["pavement"] * (1 + 0.12 * tex[p]) * (1 - 0.25 * joints))[:, None]
+    g = _sample(grass, u * 30, w * 30) * np.clip(1.0 / (60.0 * np.maximum(half_u, half_w)), 0.3, 1.0)
+    verge = np.asarray(style["verge"], np.float32)
+    verge = 0.7 * verge + 0.3 * verge.mean()  # roadside grass is duller than a lawn
+    colour[is_verge] = verge * (1 + 0.5 * g[is_verge, None])
     colour[is_far] = style["pavement"] * 0.8 * (1 + 0.1 * tex[is_far, None])
     return colour
 

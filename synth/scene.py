@@ -59,12 +59,14 @@ class ViewpointConfig(Config):
 class LightingConfig(Config):
     sun_elevation: Range = (12.0, 75.0)
     sun_azimuth: Range = (0.0, 360.0)
-    sun_strength: Range = (1.5, 5.0)  # W/m^2, Blender sun units
+    # Clear days: the sun gives ~80 % of the light on a horizontal surface and the sky the rest (a sky as
+    # bright as the sun flattens every body into one tone and greys out shadows); overcast: the sky alone.
+    sun_strength: Range = (2.2, 6.0)  # W/m^2, Blender sun units
     sun_temperature: Range = (4200.0, 7000.0)  # kelvin
     sun_angle: Range = (0.3, 2.0)  # angular diameter; larger = softer shadows
-    sky_strength: Range = (0.25, 1.2)
+    sky_strength: Range = (0.12, 0.5)
     overcast_prob: float = 0.25  # sun nearly off, sky brighter: diffuse light, faint shadows
-    exposure: Range = (-0.6, 0.6)  # stops
+    exposure: Range = (-0.6, 0.6)  # stops, around the metered exposure (metered_exposure)
     shadows: bool = True  # cast shadows on the ground (shadow catcher)
 
 
@@ -302,7 +304,7 @@ def sample_scene(config: RenderConfig, plan: IdentityPlan, models, seed: int, in
 
     overcast = rng.random() < lc.overcast_prob
     sun_strength = _u(rng, lc.sun_strength) * (0.08 if overcast else 1.0)
-    sky_strength = _u(rng, lc.sky_strength) * (1.8 if overcast else 1.0)
+    sky_strength = _u(rng, lc.sky_strength) * (4.0 if overcast else 1.0)  # a camera's exposure follows
     sky_hue = rng.uniform(0, 1)  # 0 = deep blue sky, 1 = grey overcast
     sky = np.array([0.35, 0.5, 0.85]) * (1 - sky_hue) + np.array([0.6, 0.62, 0.65]) * sky_hue
     ground = np.array([0.18, 0.17, 0.16]) * rng.uniform(0.6, 1.5)
@@ -325,18 +327,31 @@ def sample_scene(config: RenderConfig, plan: IdentityPlan, models, seed: int, in
     patches = _sample_patches(config.occlusion2d, rng)
     effects = _sample_effects(config.effects, rng)
 
+    roll, road_yaw = _u(rng, vp.roll), float(rng.normal(0, vp.road_yaw_jitter / 2))
+    sun_elevation, sun_azimuth = _u(rng, lc.sun_elevation), _u(rng, lc.sun_azimuth)
+    sun_temperature, sun_angle = _u(rng, lc.sun_temperature), _u(rng, lc.sun_angle) * (4 if overcast else 1)
+    exposure = metered_exposure(sun_strength, sun_elevation, sky_strength, sky) + _u(rng, lc.exposure)
     return SceneSample(
         index=int(index), seed=s_seed, split=str(plan.sample_split[index]), camera_id=camera_id, identity=identity,
-        azimuth=azimuth, elevation=elevation, distance=distance, roll=_u(rng, vp.roll),
-        aim=tuple(float(a) for a in aim), road_yaw=float(rng.normal(0, vp.road_yaw_jitter / 2)),
+        azimuth=azimuth, elevation=elevation, distance=distance, roll=roll,
+        aim=tuple(float(a) for a in aim), road_yaw=road_yaw,
         native_size=native, margin=margin, truncation_side=trunc_side, truncation=trunc,
-        sun_elevation=_u(rng, lc.sun_elevation), sun_azimuth=_u(rng, lc.sun_azimuth), sun_strength=sun_strength,
-        sun_temperature=_u(rng, lc.sun_temperature), sun_angle=_u(rng, lc.sun_angle) * (4 if overcast else 1),
+        sun_elevation=sun_elevation, sun_azimuth=sun_azimuth, sun_strength=sun_strength,
+        sun_temperature=sun_temperature, sun_angle=sun_angle,
         sky_strength=sky_strength, sky_color=tuple(float(v) for v in sky),
-        ground_color=tuple(float(v) for v in ground), exposure=_u(rng, lc.exposure), shadows=lc.shadows,
+        ground_color=tuple(float(v) for v in ground), exposure=exposure, shadows=lc.shadows,
         background=background, occluders=occluders, patches=patches, effects=effects,
         look=identity_look(config.appearance, seed, identity),
     )
+
+
+def metered_exposure(sun_strength: float, sun_elevation: float, sky_strength: float, sky_rgb) -> float:
+    """A camera's auto exposure, in stops: what brings the light on a horizontal surface (the road it meters
+    on) to pi W/m^2, where a surface of albedo a shows as a, as the backgrounds do. Without it a strong high
+    sun burns the paint out against the road and a low one leaves it murky; held within +-1.5 stops."""
+    irradiance = sun_strength * max(np.sin(np.radians(sun_elevation)), 0.0) \
+        + np.pi * sky_strength * float(np.mean(sky_rgb))
+    return float(np.clip(np.log2(np.pi / max(irradiance, 1e-3)), -1.5, 1.5))
 
 
 def _sample_azimuth(rng, vp: ViewpointConfig) -> float:

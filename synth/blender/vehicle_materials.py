@@ -28,7 +28,7 @@ BODY_COLOR_PROP = "pamtri_body_color"
 SEE_THROUGH_PROP = "pamtri_see_through"
 KIND_PROP = "pamtri_kind"
 LOOK_PROP = "pamtri_look"
-LOOK_VERSION = 8  # bump when a graph changes: libraries built before get their materials rebuilt at load
+LOOK_VERSION = 10  # bump when a graph changes: libraries built before get their materials rebuilt at load
 SEE_THROUGH_KINDS = ("glass", "interior", "seat", "dashboard")
 SHARED_IMAGES = {"plate": (320, 100), "glass_marks": (256, 128), "side_marks": (512, 128)}  # name: (w, h)
 
@@ -48,7 +48,8 @@ _SPECS = {
     # parts of the detailed vehicles (lamp clusters, grilles, cabin, heavy-vehicle bodies)
     "seat": ((0.06, 0.055, 0.05), 0.0, 0.85, {}),
     "dashboard": ((0.025, 0.025, 0.027), 0.0, 0.6, {}),
-    "reflector": ((0.8, 0.8, 0.82), 1.0, 0.1, {}),
+    # lamp internals read light grey in daylight; a mirror chrome would show the dark road it faces
+    "reflector": ((0.75, 0.76, 0.78), 0.4, 0.3, {}),
     "lens_clear": ((0.85, 0.86, 0.9), 0.0, 0.05, {}),
     "lens_red": ((0.45, 0.008, 0.008), 0.0, 0.08, {"Coat Weight": 1.0}),
     "lens_amber": ((0.8, 0.3, 0.0), 0.0, 0.08, {"Coat Weight": 1.0}),
@@ -212,7 +213,16 @@ def _build_paint(mat: bpy.types.Material) -> None:
     # Metallic flakes brighten the base layer's highlights under the coat. (A flake bump puts grain in the
     # normal pass that the denoiser keeps; a fine roughness sparkle is unguided noise at 3 samples.)
     roughness = g.math("MULTIPLY_ADD", dirt, 0.5, rough, clamp=True)
-    specular = g.math("MULTIPLY_ADD", flake, 0.6, 0.5)
+    # (the pigment layer under a coat is mostly diffuse: a full dielectric lobe at its roughness lays a broad
+    # white sheen over the colour, salmon reds and chalky blues)
+    specular = g.math("MULTIPLY_ADD", flake, 0.5, 0.2)
+    # Metallic paint's flop (darker where the body turns away from the viewer) as a colour ramp on the facing
+    # angle, with only a little of Principled's metallic lobe: a rough metal base mirrors the sky through
+    # glossy samples, grain at 3 samples per pixel (and still at 64) that the denoiser turns into mottle.
+    grazing = g.new("ShaderNodeLayerWeight", Blend=0.5).outputs["Facing"]
+    colour = g.mix_rgb(g.math("MULTIPLY", g.math("MULTIPLY", metallic, 0.6), g.math("POWER", grazing, 1.5)),
+                       colour, (0.0, 0.0, 0.0))
+    metallic = g.math("MULTIPLY", metallic, 0.25)
     # (Dents show as the side texture's scratches: a bump node evaluates its height three times per shading
     # point, which cost more than the rest of the paint.)
     bsdf = g.new("ShaderNodeBsdfPrincipled", **{
@@ -311,7 +321,7 @@ def _build_cabin(mat: bpy.types.Material, kind: str) -> None:
     colour.name = "pamtri_cabin_color"
     colour.outputs[0].default_value = (*rgb, 1.0)
     bsdf = g.new("ShaderNodeBsdfPrincipled", **{"Base Color": colour.outputs[0], "Roughness": roughness})
-    glow = g.new("ShaderNodeEmission", Color=colour.outputs[0], Strength=1.2)
+    glow = g.new("ShaderNodeEmission", Color=colour.outputs[0], Strength=0.5)  # a cabin is in shade
     g.finish(g.mix_shader(0.6, bsdf.outputs["BSDF"], glow.outputs[0]))
     mat.diffuse_color = (*rgb, 1.0)
 
