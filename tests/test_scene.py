@@ -182,6 +182,35 @@ def test_procedural_background_is_deterministic_and_looks_like_a_road():
     assert 0.03 < a.mean() < 0.9 and a.std() > 0.01  # not blank
 
 
+def test_stripes_coverage_is_the_exact_box_filter():
+    """Road markings and joints are integrated over each pixel's footprint (distant lines a fraction of a pixel
+    wide were drawn dotted by point sampling): the coverage equals a dense average over the footprint."""
+    from synth.backgrounds import _band, _stripes
+
+    rng = np.random.default_rng(0)
+    x, half = rng.uniform(-20, 20, 200), rng.uniform(0.001, 3.0, 200)
+    fine = np.linspace(-1, 1, 20001)
+    for period, width in ((0.6, 0.02), (12.7, 3.8)):
+        dense = (np.mod(x[:, None] + fine * half[:, None], period) < width).mean(axis=1)
+        np.testing.assert_allclose(_stripes(x, period, width, half), dense, atol=2e-3)
+    dense = (np.abs(x[:, None] + fine * half[:, None] - 1.5) < 0.07).mean(axis=1)
+    np.testing.assert_allclose(_band(x, 1.5, 0.07, half), dense, atol=2e-3)
+
+
+def test_metered_exposure_brings_the_road_to_the_same_brightness():
+    from synth.scene import metered_exposure
+
+    sky = (0.5, 0.55, 0.6)
+    def road(sun, elevation, sky_strength):
+        stops = metered_exposure(sun, elevation, sky_strength, sky)
+        irradiance = sun * np.sin(np.radians(elevation)) + np.pi * sky_strength * np.mean(sky)
+        return irradiance * 2.0 ** stops
+    assert road(6.0, 70.0, 0.3) == pytest.approx(np.pi, rel=1e-6)  # a strong high sun is stopped down
+    assert road(2.5, 25.0, 0.4) == pytest.approx(np.pi, rel=1e-6)
+    assert metered_exposure(6.0, 70.0, 0.3, sky) < 0 < metered_exposure(2.5, 12.0, 0.15, sky)
+    assert metered_exposure(0.0, 30.0, 0.001, sky) == 1.5  # held within +-1.5 stops
+
+
 def test_frame_source_names_a_bad_file(tmp_path):
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"not an image")
