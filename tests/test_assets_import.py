@@ -32,14 +32,14 @@ def test_material_roles_from_names_and_shader_values():
 
 @pytest.fixture(scope="module")
 def truth_models(tmp_path_factory):
-    """Ground truth from the current generator (five models of the shipped plan: a coach with its doors' glass
-    and mirrors, a stake truck), so the test follows it."""
+    """Ground truth from the current generator (seven models of the shipped plan: a coach with its doors' glass
+    and mirrors, a stake truck, two short rear overhangs), so the test follows it."""
     from synth.blender.vehicle_mesh import write_model
     from synth.vehicles.params import library_plan
 
     out = tmp_path_factory.mktemp("truth")
     for spec in library_plan(2019):
-        if spec.name in ("sedan_001", "suv_002", "mpv_001", "bus_001", "truck_003"):
+        if spec.name in ("sedan_001", "suv_002", "mpv_001", "bus_001", "truck_003", "mpv_000", "hatchback_001"):
             write_model(spec, out)
     return out
 
@@ -66,6 +66,19 @@ def test_round_trip_recovers_frame_units_type_and_keypoints(tmp_path, truth_mode
     roles = imported.extra["material_roles"]
     assert {"glass", "tyre", "paint", "interior", "lamp"} <= set(roles.values())
     assert len(imported.extra["keypoint_methods"]) == 18
+
+
+@pytest.mark.parametrize("name, fmt, seed", [("mpv_000", "glb", 6), ("hatchback_001", "obj", 7)])
+def test_rear_lower_corner_beside_the_arch_flare(tmp_path, truth_models, name, fmt, seed):
+    """On a short rear overhang the rear arch's fender flare, fading out towards the tail, stands outside the
+    45-degree tangent through the plan's corner apex at the sill: the rear lower corner (and the rear upper
+    corner placed from it) is read off the side above the flare band, not off the flare (was 10-14 cm out)."""
+    from synth.blender.model_import import roundtrip
+
+    row = roundtrip(truth_models / name, fmt, np.random.default_rng(seed), tmp_path)
+    err = np.array(row["errors_cm"])
+    assert err[[10, 28]].max() <= 2.0 and err[[11, 29]].max() <= 3.0, err[[10, 11]]
+    assert row["type_guessed"] == row["type"]
 
 
 def _cube_obj(path: Path):

@@ -139,9 +139,55 @@ class KeypointFinder:
             low = near[near[:, 2] < max(z_cut, zlow + 0.1)]
             d = np.array([LOWER_CORNER_DIR[0] * sgn, LOWER_CORNER_DIR[1]])
             p = low[np.argmax(low[:, :2] @ d)]
+            x_apex = self._rear_apex_x() if sgn < 0 else None
+            if x_apex is not None:
+                col = low[np.abs(low[:, 0] - x_apex) < 0.01]
+                if len(col):  # the sill there: the outline's 45-degree support carried to the apex's station
+                    k = np.argmax(col[:, 1] - col[:, 0])
+                    p = np.array([x_apex, col[k, 1] - col[k, 0] + x_apex, col[k, 2]])
             around = self.shell[np.linalg.norm(self.shell[:, :2] - p[:2], axis=1) < 0.02]
             z = around[:, 2].min()
             self.set(i, (p[0], p[1], z), "plan corner apex on the bottom edge", "measured")
+
+    def _upper_side_y(self, x, half=0.004):
+        """y of the side at station x at the height of the row above the flare band (geometry.Profile.half_loop's
+        R_LIGHT: min(14 cm, 30 % of the side) below the beltline edge, the support of the section towards (1, 2)
+        more than 10 cm above the bottom edge), where the fender flares do not reach; None where not found."""
+        s = self._shell_slab(x, half)
+        e = self.lower_edge(x, half=half)
+        if len(s) < 10 or e is None:
+            return None
+        up = s[s[:, 2] > e[1] + 0.1]
+        if len(up) < 5:
+            return None
+        zb = float(up[np.argmax(up[:, 1] + 2.0 * up[:, 2]), 2])
+        q = s[np.abs(s[:, 2] - (zb - min(0.14, 0.3 * (zb - e[1])))) < 0.015]
+        return float(q[:, 1].max()) if len(q) else None
+
+    def _rear_apex_x(self) -> float | None:
+        """Station of the rear plan corner's apex (normal half-way between the side and the tail) on the body
+        without its fender flares: the generator places the rear lower corner there, but on a short overhang the
+        rear arch's flare, fading out towards the tail, stands outside the 45-degree tangent through that apex at
+        the sill, so the support there lands on the flare. Read off the side above the flare band instead: the
+        45-degree support of its plan outline, the vertex of a parabola through the stations within 1 cm of the
+        best (the outline is flat-topped in that direction: the best single station wanders by centimetres)."""
+        arch_end = self.kp[9, 0]
+        if not np.isfinite(arch_end) or arch_end - self.x_end < 0.05:
+            return None
+        xs = np.arange(self.x_end + 0.01, arch_end, 0.005)
+        ys = [self._upper_side_y(x) for x in xs]
+        ok = np.array([y is not None for y in ys])
+        if ok.sum() < 5:
+            return None
+        xs, ys = xs[ok], np.array([y for y in ys if y is not None])
+        g = ys - xs
+        top = g >= g.max() - APEX_FIT_BAND
+        if top.sum() < 3:
+            return float(xs[np.argmax(g)])
+        xm = xs[top].mean()
+        a, b, _ = np.polyfit(xs[top] - xm, g[top], 2)
+        xv = xm - b / (2 * a) if a < 0 else xs[np.argmax(g)]
+        return float(np.clip(xv, xs[top].min(), xs[top].max()))
 
     def box_floor(self) -> float:
         """A truck's cargo box floor: where the box's side steps in (geometry.Profile.half_loop: the box wall
@@ -402,3 +448,4 @@ DECK_INSET = 0.045  # the rear upper corner sits this far inboard of the beltlin
 GLASS_INSET_TOP = 0.055  # roof corners: measured from the glass edge up at the roof (the roof edge is 1.5 cm in)
 REAR_PILLAR_DEFAULT = 0.11
 LOWER_CORNER_DIR = (0.7071, 0.7071)
+APEX_FIT_BAND = 0.01  # m: stations this close to the best 45-degree support go into the rear apex fit
