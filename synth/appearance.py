@@ -45,6 +45,11 @@ class PaintConfig(Config):
     flake: Range = (0.3, 1.0)  # metallic flakes: how much they brighten the highlights (metallic, pearl)
     pearl_thickness: Range = (250.0, 600.0)  # nm: thin-film interference of pearl paint
     glass_transmission: Range = (0.2, 0.6)  # fraction of light the window tint lets through
+    # unpainted black plastic along the bottom of the body (bumper valances, sills), as most crossovers and many
+    # cars have: probability per type, and its height above the body's lowest point (m)
+    cladding_prob: dict = field(default_factory=lambda: {
+        "suv": 0.6, "pickup": 0.5, "hatchback": 0.35, "estate": 0.35, "mpv": 0.3, "van": 0.3, "sedan": 0.15})
+    cladding_height: Range = (0.07, 0.16)
 
 
 @dataclass
@@ -99,6 +104,7 @@ class IdentityLook:
     marks_seed: int
     # (length and width as fractions of the roof's, height in metres, linear grey albedo); () = no roof box
     roof_box: tuple = ()
+    cladding: float = 0.0  # height (m) of the black plastic band above the body's lowest point; 0 = none
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -160,6 +166,9 @@ def identity_look(config: AppearanceConfig, seed: int, identity) -> IdentityLook
                     "appearance.plate.styles")
     if config.plate.mask not in PLATE_MASKS:
         raise ValueError(f"appearance.plate.mask must be one of {PLATE_MASKS}, got {config.plate.mask!r}")
+    cladding = 0.0  # (drawn after everything above: finishes drawn before it existed stay the same)
+    if fin.random() < float(pc.cladding_prob.get(type_name, 0.0)):
+        cladding = _u(fin, pc.cladding_height)
 
     marks = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(0xAA, int(identity.vehicle_id))))
     text = plate_text(style, marks)
@@ -193,7 +202,7 @@ def identity_look(config: AppearanceConfig, seed: int, identity) -> IdentityLook
         coat_roughness=float(coat_rough), flake=float(flake), pearl=float(pearl), two_tone=two_tone,
         roof_rgb=tuple(float(c) for c in roof), glass_transmission=glass, plate_style=style, plate_text=text,
         plate_mask=config.plate.mask, stickers=tuple(stickers), livery=livery, livery_rgb=livery_rgb,
-        dirt=float(dirt), dents=dents, marks_seed=int(marks.integers(2**31)),
+        dirt=float(dirt), dents=dents, marks_seed=int(marks.integers(2**31)), cladding=float(cladding),
     )
 
 

@@ -62,7 +62,7 @@ class LightingConfig(Config):
     # Clear days: the sun gives ~80 % of the light on a horizontal surface and the sky the rest (a sky as
     # bright as the sun flattens every body into one tone and greys out shadows); overcast: the sky alone.
     sun_strength: Range = (2.2, 6.0)  # W/m^2, Blender sun units
-    sun_temperature: Range = (4200.0, 7000.0)  # kelvin
+    sun_temperature: Range = (5000.0, 6800.0)  # kelvin, after the camera's white balance
     sun_angle: Range = (0.3, 2.0)  # angular diameter; larger = softer shadows
     sky_strength: Range = (0.12, 0.5)
     overcast_prob: float = 0.25  # sun nearly off, sky brighter: diffuse light, faint shadows
@@ -346,12 +346,16 @@ def sample_scene(config: RenderConfig, plan: IdentityPlan, models, seed: int, in
 
 
 def metered_exposure(sun_strength: float, sun_elevation: float, sky_strength: float, sky_rgb) -> float:
-    """A camera's auto exposure, in stops: what brings the light on a horizontal surface (the road it meters
-    on) to pi W/m^2, where a surface of albedo a shows as a, as the backgrounds do. Without it a strong high
-    sun burns the paint out against the road and a low one leaves it murky; held within +-1.5 stops."""
-    irradiance = sun_strength * max(np.sin(np.radians(sun_elevation)), 0.0) \
-        + np.pi * sky_strength * float(np.mean(sky_rgb))
-    return float(np.clip(np.log2(np.pi / max(irradiance, 1e-3)), -1.5, 1.5))
+    """A camera's auto exposure, in stops: what brings the light it meters to pi W/m^2, where a surface of
+    albedo a shows as a, as the backgrounds do. It meters road and vehicle alike: the sun's light on a
+    horizontal surface and on an upright one of random heading (2/pi of it on average), half each; metering
+    the road alone blew out the sides of vehicles under a low sun (clipped channels: salmon reds, chalky
+    yellows). Without it a strong high sun burns the paint out against the road and a low one leaves it
+    murky. Held within -1.5..+1 stops (a dim scene stays a little dim, as on camera)."""
+    elevation = np.radians(sun_elevation)
+    sun = 0.5 * max(np.sin(elevation), 0.0) + 0.5 * (2 / np.pi) * np.cos(elevation)
+    irradiance = sun_strength * sun + np.pi * sky_strength * float(np.mean(sky_rgb))
+    return float(np.clip(np.log2(np.pi / max(irradiance, 1e-3)), -1.5, 1.0))
 
 
 def _sample_azimuth(rng, vp: ViewpointConfig) -> float:

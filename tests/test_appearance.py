@@ -147,6 +147,21 @@ def test_roof_boxes_are_identity_marks_of_light_vehicles_only():
         assert other.roof_box == () and dataclasses.replace(lk, roof_box=()) == other
 
 
+def test_cladding_belongs_to_light_vehicle_types_and_twins_share_it():
+    config = AppearanceConfig()
+    looks = [identity_look(config, 5, _identity(i, type_id=1 + i % 9)) for i in range(900)]
+    for name in ("bus", "truck"):
+        assert not any(lk.cladding for i, lk in enumerate(looks) if TYPE_NAMES[1 + i % 9] == name)
+    suv = [lk.cladding for i, lk in enumerate(looks) if TYPE_NAMES[1 + i % 9] == "suv"]
+    sedan = [lk.cladding for i, lk in enumerate(looks) if TYPE_NAMES[1 + i % 9] == "sedan"]
+    assert np.mean(np.array(suv) > 0) > np.mean(np.array(sedan) > 0) + 0.2  # crossovers wear it most
+    lo, hi = config.paint.cladding_height
+    assert all(lo <= c <= hi for c in suv + sedan if c > 0)
+    clad = next(i for i, lk in enumerate(looks) if lk.cladding > 0)  # a twin copies its source's finish
+    twin = identity_look(config, 5, _identity(5000, type_id=1 + clad % 9, twin_of=clad))
+    assert twin.cladding == looks[clad].cladding
+
+
 def test_the_render_config_loads_appearance_from_yaml(tmp_path):
     path = tmp_path / "render.yaml"
     path.write_text("appearance:\n  plate: {mask: blur, styles: {eu: 1.0}}\n  paint: {two_tone_prob: 0.5}\n"
@@ -200,6 +215,13 @@ def render_look_probe(models_dir: str) -> dict:
         mat.node_tree.nodes["pamtri_cabin_color"].outputs[0].default_value = original[mat.name]
     out["plate_a"] = render(sample)
     out["plate_b"] = render(dataclasses.replace(sample, look=other))
+    # black plastic cladding along the bottom of a white body: the lowest band of the body darkens
+    white = dataclasses.replace(sample.look, cladding=0.0, dirt=0.0, livery="none")
+    white_sample = dataclasses.replace(sample, look=white, identity=dataclasses.replace(
+        sample.identity, paint_rgb=(0.8, 0.8, 0.8)))
+    out["no_cladding"] = render(white_sample)
+    out["cladding"] = render(dataclasses.replace(white_sample, look=dataclasses.replace(white, cladding=0.15)))
+    out["cladding_keypoints"] = renderer.labels(white_sample, renderer.setup(white_sample))["keypoints"]
     # the same identity and camera with and without a white roof box: pixels and the amodal label box
     boxed = dataclasses.replace(sample, look=dataclasses.replace(sample.look, roof_box=(0.9, 0.7, 0.4, 0.6)))
     frame = renderer.setup(boxed)
@@ -236,6 +258,18 @@ def test_the_cabin_shows_through_the_glass_and_the_plate_carries_its_characters(
     assert len(ys) >= 4, "the plate's characters do not show"
     # only the plate changes: a small patch low on the vehicle
     assert (ys.max() - ys.min()) < 0.15 * 128 and (xs.max() - xs.min()) < 0.3 * 128
+
+
+@needs_blender
+def test_cladding_darkens_only_the_bottom_of_the_body(look_probe):
+    out = look_probe
+    darker = (out["no_cladding"] - out["cladding"]).mean(axis=-1) > 25
+    ys, _xs = np.nonzero(darker)
+    assert darker.sum() > 20, darker.sum()
+    kp = out["cladding_keypoints"]
+    lower = kp[[10, 17, 28, 35], 1].max()  # the body's lower corners (image rows grow downwards)
+    upper = kp[[11, 16, 29, 34], 1].min()  # and its upper corners
+    assert np.median(ys) > 0.5 * (lower + upper), (np.median(ys), lower, upper)  # in the lower half
 
 
 @needs_blender

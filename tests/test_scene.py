@@ -203,12 +203,14 @@ def test_metered_exposure_brings_the_road_to_the_same_brightness():
     sky = (0.5, 0.55, 0.6)
     def road(sun, elevation, sky_strength):
         stops = metered_exposure(sun, elevation, sky_strength, sky)
-        irradiance = sun * np.sin(np.radians(elevation)) + np.pi * sky_strength * np.mean(sky)
+        el = np.radians(elevation)
+        metered = 0.5 * np.sin(el) + 0.5 * (2 / np.pi) * np.cos(el)  # road and upright faces, half each
+        irradiance = sun * metered + np.pi * sky_strength * np.mean(sky)
         return irradiance * 2.0 ** stops
     assert road(6.0, 70.0, 0.3) == pytest.approx(np.pi, rel=1e-6)  # a strong high sun is stopped down
     assert road(2.5, 25.0, 0.4) == pytest.approx(np.pi, rel=1e-6)
-    assert metered_exposure(6.0, 70.0, 0.3, sky) < 0 < metered_exposure(2.5, 12.0, 0.15, sky)
-    assert metered_exposure(0.0, 30.0, 0.001, sky) == 1.5  # held within +-1.5 stops
+    assert metered_exposure(6.0, 70.0, 0.3, sky) < 0 < metered_exposure(2.2, 12.0, 0.12, sky)
+    assert metered_exposure(0.0, 30.0, 0.001, sky) == 1.0  # held within -1.5..+1 stops
 
 
 def test_frame_source_names_a_bad_file(tmp_path):

@@ -4,10 +4,11 @@ One material per kind and model, shared by every loaded copy; what differs betwe
 shaders through object custom properties read by Attribute nodes (set by synth/blender/vehicles.py set_look):
 
 - `pamtri_body_color`, `pamtri_roof_color` (linear RGB), `pamtri_finish` (metallic, base roughness, coat
-  roughness), `pamtri_finish2` (coat weight, flake, pearl thin-film nm), `pamtri_wear` (dirt, dents),
+  roughness), `pamtri_finish2` (coat weight, flake, pearl thin-film nm), `pamtri_wear` (dirt, dents, height of
+  the black plastic cladding above the paint's lowest point),
   `pamtri_glass` (window transmission);
 - per model, measured from its mesh at load (set_geometry_props): `pamtri_extent` (x min, x max, height),
-  `pamtri_roof_z`, `pamtri_plate_front` / `pamtri_plate_rear` / `pamtri_windshield` (half width, z low, z high).
+  `pamtri_roof_z`, `pamtri_floor_z`, `pamtri_plate_front` / `pamtri_plate_rear` / `pamtri_windshield` (half width, z low, z high).
 
 The plate characters, windshield stickers and side livery are images shared by the worker (SHARED_IMAGES),
 overwritten per identity; the shaders project them from object coordinates so they read left to right from
@@ -28,7 +29,7 @@ BODY_COLOR_PROP = "pamtri_body_color"
 SEE_THROUGH_PROP = "pamtri_see_through"
 KIND_PROP = "pamtri_kind"
 LOOK_PROP = "pamtri_look"
-LOOK_VERSION = 10  # bump when a graph changes: libraries built before get their materials rebuilt at load
+LOOK_VERSION = 11  # bump when a graph changes: libraries built before get their materials rebuilt at load
 SEE_THROUGH_KINDS = ("glass", "interior", "seat", "dashboard")
 SHARED_IMAGES = {"plate": (320, 100), "glass_marks": (256, 128), "side_marks": (512, 128)}  # name: (w, h)
 
@@ -208,11 +209,19 @@ def _build_paint(mat: bpy.types.Material) -> None:
     side = g.image("side_marks", u, v, "pamtri_side_tex")
     facing = g.map_range(g.math("ABSOLUTE", ny), 0.45, 0.75)
     colour = g.mix_rgb(g.math("MULTIPLY", side.outputs["Alpha"], facing), colour, side.outputs["Color"])
+    # black plastic cladding along the bottom (valances, sills): the identity's band above the paint's floor
+    _dirt, _dents, cladding = g.split(g.attr("pamtri_wear"))
+    clad = g.math("MULTIPLY", g.math("GREATER_THAN", cladding, 0.0),
+                  g.math("LESS_THAN", z, g.math("ADD", g.attr("pamtri_floor_z", "Fac"), cladding)))
+    colour = g.mix_rgb(clad, colour, _SPECS["trim"][0])
+    coat = g.math("MULTIPLY", coat, g.math("SUBTRACT", 1.0, clad))
+    flake = g.math("MULTIPLY", flake, g.math("SUBTRACT", 1.0, clad))
+    metallic = g.math("MULTIPLY", metallic, g.math("SUBTRACT", 1.0, clad))
     dirt = _dirt_mask(g)
     colour = g.mix_rgb(g.math("MULTIPLY", dirt, 0.85), colour, DIRT_RGB)
     # Metallic flakes brighten the base layer's highlights under the coat. (A flake bump puts grain in the
     # normal pass that the denoiser keeps; a fine roughness sparkle is unguided noise at 3 samples.)
-    roughness = g.math("MULTIPLY_ADD", dirt, 0.5, rough, clamp=True)
+    roughness = g.math("MAXIMUM", g.math("MULTIPLY_ADD", dirt, 0.5, rough, clamp=True), g.math("MULTIPLY", clad, 0.6))
     # (the pigment layer under a coat is mostly diffuse: a full dielectric lobe at its roughness lays a broad
     # white sheen over the colour, salmon reds and chalky blues)
     specular = g.math("MULTIPLY_ADD", flake, 0.5, 0.2)

@@ -202,7 +202,7 @@ def set_look(root, asset: VehicleAsset, rgb_linear, look=None) -> None:
         obj["pamtri_roof_color"] = roof
         obj["pamtri_finish"] = [look.metallic, look.roughness, look.coat_roughness]
         obj["pamtri_finish2"] = [look.coat, look.flake, look.pearl]
-        obj["pamtri_wear"] = [look.dirt, look.dents, 0.0]
+        obj["pamtri_wear"] = [look.dirt, look.dents, look.cladding]
         obj["pamtri_glass"] = float(look.glass_transmission)
     write_look_images(look)
 
@@ -233,10 +233,10 @@ def write_look_images(look) -> None:
 def _set_geometry_props(objects) -> None:
     """Measure where the shaders project their textures (vehicle frame, metres) and store it on every object
     (loaded copies inherit it): the body's extent, the roof line of a two-tone paint, the windshield and both
-    plates as (half width, z low, z high) rectangles. See synth/blender/vehicle_materials.py."""
+    plates as (half width, z low, z high) rectangles, the paint's lowest point (where cladding starts). See synth/blender/vehicle_materials.py."""
     from synth.blender.vehicle_materials import PLATE_KINDS, material_kind  # imports bpy: this module loads without it
 
-    verts, glass, plates = [], {"windshield": [], "side": []}, []
+    verts, glass, plates, paint = [], {"windshield": [], "side": []}, [], []
     for obj in objects:
         if obj.type != "MESH":
             continue
@@ -257,6 +257,9 @@ def _set_geometry_props(objects) -> None:
         poly_of_corner = np.repeat(np.arange(n), count)  # loops are stored polygon after polygon
         for index, kind in enumerate(kinds):
             if kind is None:
+                continue
+            if kind == "paint":
+                paint.append(co[corner[(slot == index)[poly_of_corner]]])
                 continue
             is_glass = kind == "glass" or any(w in kind for w in ("glass", "window", "windshield"))
             is_plate = kind in PLATE_KINDS or "plate" in kind
@@ -289,6 +292,7 @@ def _set_geometry_props(objects) -> None:
     props = {
         "pamtri_extent": [xmin, xmax, height],
         "pamtri_roof_z": roof_z,
+        "pamtri_floor_z": float(np.concatenate(paint)[:, 2].min()) if paint else 0.0,  # the paint's lowest point
         "pamtri_windshield": rect(glass["windshield"], [0.7, 0.8 * height, height]),
         "pamtri_plate_front": rect([plate[front]], [0.22, 0.3, 0.44]),
         "pamtri_plate_rear": rect([plate[~front]], [0.22, 0.3, 0.44]),
