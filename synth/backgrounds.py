@@ -116,16 +116,14 @@ def procedural_background(K: np.ndarray, Rt: np.ndarray, size: int, road_yaw: fl
     """Float sRGB image (size, size, 3) in [0, 1] of a road scene seen by camera (K, Rt). The vehicle stands
     at the origin heading along +x; the road runs along direction `road_yaw` (degrees) through it.
 
-    Markings, joints and windows are box-filtered over each pixel's footprint (the ground or facade area its
-    corners span), not point-sampled: one sample per pixel draws distant lines as dotted, stepped stripes
+    Markings, joints and windows are box-filtered over each pixel's footprint (the ground or facade area it
+    spans, from the plane coordinates' gradients), not point-sampled: one sample per pixel draws distant lines as dotted, stepped stripes
     that no camera shows, and four samples per pixel would cost three times as much."""
     style = road_style(key)
     grain, blotch, grass = _road_textures(style["texture_seed"])
     local = np.random.default_rng(seed)
 
-    # pixel centres, and the (size + 1)^2 pixel corners whose spread is each pixel's footprint
     ys, xs = np.mgrid[0:size, 0:size].astype(np.float64)
-    cys, cxs = np.mgrid[0:size + 1, 0:size + 1].astype(np.float64) - 0.5
     origin = camera_centre(Rt)
     yaw = np.radians(road_yaw)
     # road frame: u along the road, w across it (left positive)
@@ -147,19 +145,22 @@ def procedural_background(K: np.ndarray, Rt: np.ndarray, size: int, road_yaw: fl
         t = np.where(ground, t_ground, t_facade)
         finite = np.isfinite(t)
         t = np.where(finite, t, 0.0)
-        return ground, finite, t, o_u + t * d_u, o_w + t * d_w, o_z + t * d_z, rays
+        # float32 from here: a few thousand metres out it still resolves a 2 cm joint, at half the memory traffic
+        return (ground, finite, t.astype(np.float32), *((o + t * d).astype(np.float32)
+                for o, d in ((o_u, d_u), (o_w, d_w), (o_z, d_z))), rays)
 
     hit_ground, finite, t_hit, gu, gw, gz, rays = hits(xs, ys)
     hit_facade = ~hit_ground & finite
-    u_grad, w_grad, z_grad = (_pixel_gradients(c) for c in hits(cxs, cys)[3:6])
+    u_grad, w_grad, (zx, zy) = (_pixel_gradients(c) for c in (gu, gw, gz))
     half_u, half_w, dash_u, cross_w = _footprints(u_grad, w_grad)
-    half_z = _footprints(u_grad, z_grad)[1]
+    half_z = 0.5 * (np.abs(zx) + np.abs(zy))
 
     image = np.empty((size, size, 3), np.float32)
+    ray_length = np.linalg.norm(rays, axis=-1).astype(np.float32)
+    sky_rgb = np.asarray(sky_color, np.float32)
     # sky: brighter towards the horizon
-    elev = np.clip(rays[..., 2] / np.linalg.norm(rays, axis=-1), 0, 1)
-    sky = np.asarray(sky_color)[None, None] * (1.15 - 0.4 * elev[..., None])
-    image[:] = np.clip(sky, 0, 1)
+    elev = np.clip(rays[..., 2].astype(np.float32) / ray_length, 0, 1)
+    image[:] = np.clip(sky_rgb * (1.15 - 0.4 * elev[..., None]), 0, 1)
 
     g = hit_ground
     image[g] = _ground_colour(style, gu[g], gw[g], (half_u[g], half_w[g], dash_u[g], cross_w[g]),
@@ -175,18 +176,18 @@ def procedural_background(K: np.ndarray, Rt: np.ndarray, size: int, road_yaw: fl
         colour[fz < 0.3] *= 0.6
         image[f] = colour
     # distance haze and a little per-image grain
-    dist = np.where(finite, t_hit * np.linalg.norm(rays, axis=-1), 1e3)
+    dist = np.where(finite, t_hit * ray_length, np.float32(1e3))
     haze = np.clip((dist - 40) / 250, 0, 0.6)[..., None]
-    image = image * (1 - haze) + haze * np.asarray(sky_color, np.float32) * 1.1
+    image = image * (1 - haze) + haze * (sky_rgb * 1.1)
     image += np.float32(0.008) * local.standard_normal(image.shape, dtype=np.float32)
-    return np.clip(image, 0, 1).astype(np.float32)
+    return np.clip(image, 0, 1, out=image)
 
 
-def _pixel_gradients(corners: np.ndarray, cap: float = 20.0) -> tuple[np.ndarray, np.ndarray]:
-    """d/dx and d/dy of a coordinate over each pixel from its values at the (n+1)^2 pixel corners, capped where
-    a pixel straddles the horizon or a facade's edge."""
-    dx = 0.5 * (corners[:-1, 1:] - corners[:-1, :-1] + corners[1:, 1:] - corners[1:, :-1])
-    dy = 0.5 * (corners[1:, :-1] - corners[:-1, :-1] + corners[1:, 1:] - corners[:-1, 1:])
+def _pixel_gradients(values: np.ndarray, cap: float = 20.0) -> tuple[np.ndarray, np.ndarray]:
+    """d/dx and d/dy of a plane coordinate per pixel (central differences between the neighbouring pixels'
+    hits; exact for a plane up to second order), capped where the neighbours lie on another plane or beyond
+    the horizon: there a pixel's footprint is large and its markings greyed out, as the haze does anyway."""
+    dy, dx = np.gradient(values)
     return np.clip(dx, -cap, cap), np.clip(dy, -cap, cap)
 
 
