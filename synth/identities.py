@@ -112,7 +112,13 @@ def _stream(seed: int, *key: int) -> np.random.Generator:
 def paint_shade(color_id: int, rng: np.random.Generator) -> tuple[float, float, float]:
     """A linear-RGB paint that a person would still call colour `color_id`."""
     centre, spread = PAINT_SHADES[COLOR_NAMES[color_id]]
-    rgb = np.asarray(centre) + rng.normal(0.0, spread / 2, 3) * (0.5 + np.asarray(centre))
+    centre = np.asarray(centre)
+    shift = rng.normal(0.0, spread / 2, 3)
+    if np.ptp(centre) < 0.05:
+        # white, grey, black: lighter or darker, a little warm or cool, hardly green or magenta (independent
+        # channel shifts tinted a tenth of the white cars lilac or mint, which real paints are not)
+        shift = shift[0] + 0.4 * shift[1] * np.array([1.0, 0.0, -1.0]) + 0.1 * shift[2] * np.array([-0.5, 1.0, -0.5])
+    rgb = centre + shift * (0.5 + centre)
     brightness = np.exp(rng.normal(0.0, 0.15))
     return tuple(float(v) for v in np.clip(rgb * brightness, 0.003, 0.9))
 

@@ -102,7 +102,7 @@ class EffectsConfig(Config):
     noise_sigma: Range = (0.0, 4.0)  # 8-bit levels
     jpeg_prob: float = 0.7
     jpeg_quality: Range = (35.0, 92.0)
-    color_cast: float = 0.07  # per-channel gain spread (white balance error)
+    color_cast: float = 0.07  # white-balance error: spread of the blue-amber shift (a third of it green-magenta)
     gamma: Range = (0.85, 1.15)
     contrast: Range = (0.85, 1.15)
 
@@ -358,6 +358,16 @@ def metered_exposure(sun_strength: float, sun_elevation: float, sky_strength: fl
     return float(np.clip(np.log2(np.pi / max(irradiance, 1e-3)), -1.5, 1.0))
 
 
+def _white_balance_gains(shifts: np.ndarray) -> tuple[float, float, float]:
+    """Per-channel gains of a white-balance error from three N(0, color_cast) draws: mostly along the
+    blue-amber axis, as a camera misjudges the light's colour temperature, with a third of that along
+    green-magenta (independent channel gains gave as many magenta and lilac casts, which cameras rarely
+    show), and a little overall."""
+    temperature, tint, level = shifts
+    log_gains = np.array([temperature, -tint / 3, -temperature]) + level / 3
+    return tuple(float(g) for g in np.exp(log_gains))
+
+
 def _sample_azimuth(rng, vp: ViewpointConfig) -> float:
     lo, hi = vp.azimuth
     if not vp.azimuth_weights:
@@ -460,7 +470,7 @@ def _sample_effects(ec: EffectsConfig, rng) -> dict:
         "motion_angle": float(rng.uniform(0, 180)),
         "noise_sigma": _u(rng, ec.noise_sigma),
         "jpeg_quality": int(round(_u(rng, ec.jpeg_quality))) if rng.random() < ec.jpeg_prob else 0,
-        "gains": tuple(float(g) for g in np.exp(rng.normal(0, ec.color_cast, 3))),
+        "gains": _white_balance_gains(rng.normal(0, ec.color_cast, 3)),
         "gamma": _u(rng, ec.gamma),
         "contrast": _u(rng, ec.contrast),
         "seed": int(rng.integers(2**31)),

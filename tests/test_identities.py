@@ -108,3 +108,16 @@ def test_holdout_and_queries_hold_for_every_prefix():
         if "query" in plan.splits:  # every query identity has gallery images
             gallery_ids = set(plan.sample_identity[plan.splits["gallery"]].tolist())
             assert set(plan.sample_identity[plan.splits["query"]].tolist()) <= gallery_ids
+
+
+def test_white_grey_and_black_paints_vary_in_lightness_not_in_tint():
+    from synth.identities import paint_shade
+    from synth.vocabulary import COLOR_IDS
+
+    rng = np.random.default_rng(1)
+    for name in ("white", "gray", "black"):
+        rgb = np.array([paint_shade(COLOR_IDS[name], rng) for _ in range(400)])
+        lightness = rgb.mean(axis=1)
+        magenta = 0.5 * (rgb[:, 0] + rgb[:, 2]) - rgb[:, 1]  # lilac (+) or mint (-)
+        assert np.abs(magenta).max() < 0.15 * lightness.mean() + 1e-3, name
+        assert lightness.std() > 3 * magenta.std(), name

@@ -213,6 +213,18 @@ def test_metered_exposure_brings_the_road_to_the_same_brightness():
     assert metered_exposure(0.0, 30.0, 0.001, sky) == 1.0  # held within -1.5..+1 stops
 
 
+def test_white_balance_errors_run_blue_to_amber_not_magenta():
+    from synth.scene import _white_balance_gains
+
+    rng = np.random.default_rng(0)
+    logs = np.log([_white_balance_gains(rng.normal(0, 0.07, 3)) for _ in range(2000)])
+    red_blue = np.corrcoef(logs[:, 0], logs[:, 2])[0, 1]
+    assert red_blue < -0.8, red_blue  # red up with blue down (warmer) and the reverse
+    # magenta (red and blue both up against green) stays small next to the blue-amber spread
+    magenta = 0.5 * (logs[:, 0] + logs[:, 2]) - logs[:, 1]
+    assert magenta.std() < 0.5 * (logs[:, 0] - logs[:, 2]).std()
+
+
 def test_frame_source_names_a_bad_file(tmp_path):
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"not an image")
