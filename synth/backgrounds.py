@@ -97,6 +97,10 @@ def road_style(key: int) -> dict:
         "crosswalk": bool(rng.random() < 0.15),
         "crosswalk_x": float(rng.uniform(-12, 12)),
         "texture_seed": int(rng.integers(2**31)),
+        # traffic's marks on each lane: a dark oil strip down its middle, wheel paths darker (rubber) or
+        # lighter (polished) than the rest
+        "oil": float(rng.uniform(0.0, 0.14)),
+        "wheel_paths": float(rng.uniform(-0.06, 0.08)),
     }
 
 
@@ -248,6 +252,12 @@ def _ground_colour(style, u, w, footprints, grain, blotch, grass) -> np.ndarray:
     tex = _sample(grain, u * 40, w * 40) * 0.5 * fine + _sample(blotch, u * 4, w * 4)
     asphalt = style["asphalt"] * (1.0 + 0.18 * tex)[:, None] * style["asphalt_tint"]
     colour = asphalt.astype(np.float32)
+    on_road = (w > right_edge) & (w < left_edge)
+    from_centre = (np.mod(w / lw + 0.5, 1.0) - 0.5) * lw  # metres from the lane's centre line
+    # smooth marks averaged over a footprint wider than themselves fade (a Gaussian blurred by the pixel)
+    oil = style["oil"] * np.exp(-(from_centre / 0.35) ** 2) * 0.35 / (0.35 + half_w)
+    paths = style["wheel_paths"] * np.exp(-((np.abs(from_centre) - 0.85) / 0.25) ** 2) * 0.25 / (0.25 + half_w)
+    colour *= (1.0 - on_road * (oil * (0.6 + 0.4 * np.clip(tex + 0.5, 0, 1)) + paths))[:, None]
     worn = (0.85 + 0.15 * tex)[:, None]
 
     # lane lines: the road's edges are solid, lanes between are dashed

@@ -213,6 +213,22 @@ def test_metered_exposure_brings_the_road_to_the_same_brightness():
     assert metered_exposure(0.0, 30.0, 0.001, sky) == 1.0  # held within -1.5..+1 stops
 
 
+def test_lanes_carry_an_oil_strip_down_their_middle():
+    from synth.backgrounds import _ground_colour, _road_textures, road_style
+
+    style = {**road_style(3), "lanes_left": 1, "lanes_right": 1, "lane_offset": 0.0, "centre_yellow": False,
+             "crosswalk": False, "wheel_paths": 0.0}
+    u = np.linspace(0, 40, 4000)
+    fine = np.full_like(u, 0.01)
+    textures = _road_textures(style["texture_seed"])
+
+    def lane(w, oil):
+        return _ground_colour({**style, "oil": oil}, u, np.full_like(u, w), (fine,) * 4, *textures).mean()
+    centre, aside = style["lane_width"], style["lane_width"] - 1.3  # the left lane's middle, and 1.3 m off it
+    assert lane(centre, 0.14) < 0.93 * lane(centre, 0.0)  # ~14 % darker at the middle
+    assert lane(aside, 0.14) > 0.99 * lane(aside, 0.0)  # and nothing off it
+
+
 def test_white_balance_errors_run_blue_to_amber_not_magenta():
     from synth.scene import _white_balance_gains
 
