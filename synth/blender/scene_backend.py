@@ -310,9 +310,10 @@ class SceneBuilder:
         self.sun.data.color = sun_rgb
         self.sun.data.angle = np.radians(sample.sun_angle)
         sky = np.asarray(sample.sky_color)
-        # paler at the horizon; a different skyline per image
-        set_sky(self.scene, 0.45 * sky + 0.55 * sky.max(), sky, sample.ground_color, sample.seed % 9973,
-                sample.sky_strength)
+        # paler and brighter at the horizon (a clear sky's radiance there is 2-3x the zenith's: what the upper
+        # half of a body's sides and the windows mirror), deeper overhead; a different skyline per image
+        set_sky(self.scene, 1.7 * (0.45 * sky + 0.55 * sky.max()), 0.75 * sky, sample.ground_color,
+                sample.seed % 9973, sample.sky_strength)
         self.scene.view_settings.exposure = sample.exposure
 
     def set_ground(self, sample, vehicle: LoadedVehicle) -> None:
