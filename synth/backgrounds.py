@@ -121,8 +121,8 @@ def procedural_background(K: np.ndarray, Rt: np.ndarray, size: int, road_yaw: fl
     at the origin heading along +x; the road runs along direction `road_yaw` (degrees) through it.
 
     Markings, joints and windows are box-filtered over each pixel's footprint (the ground or facade area it
-    spans, from the plane coordinates' gradients), not point-sampled: one sample per pixel draws distant lines as dotted, stepped stripes
-    that no camera shows, and four samples per pixel would cost three times as much."""
+    spans, from the plane coordinates' gradients), not point-sampled: one sample per pixel draws distant lines
+    as dotted, stepped stripes that no camera shows, and four samples per pixel would cost three times as much."""
     style = road_style(key)
     grain, blotch, grass = _road_textures(style["texture_seed"])
     local = np.random.default_rng(seed)
@@ -136,24 +136,21 @@ def procedural_background(K: np.ndarray, Rt: np.ndarray, size: int, road_yaw: fl
     fd = style["facade_distance"] + style["lanes_left"] * style["lane_width"]
     fr = style["facade_distance"] + style["lanes_right"] * style["lane_width"]
 
-    def hits(px, py):
-        """Per ray: which plane it meets first (ground, facade), and there (u, w) or (u, z)."""
-        rays = pixel_rays(K, Rt, np.stack([px, py], -1)) @ frame.T
-        d_u, d_w, d_z = rays[..., 0], rays[..., 1], rays[..., 2]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t_ground = np.where(d_z < -1e-6, -o_z / d_z, np.inf)
-            t_left = np.where(d_w > 1e-6, (fd - o_w) / d_w, np.inf)
-            t_right = np.where(d_w < -1e-6, (-fr - o_w) / d_w, np.inf)
-        t_facade = np.minimum(t_left, t_right)
-        ground = t_ground < t_facade
-        t = np.where(ground, t_ground, t_facade)
-        finite = np.isfinite(t)
-        t = np.where(finite, t, 0.0)
-        # float32 from here: a few thousand metres out it still resolves a 2 cm joint, at half the memory traffic
-        return (ground, finite, t.astype(np.float32), *((o + t * d).astype(np.float32)
-                for o, d in ((o_u, d_u), (o_w, d_w), (o_z, d_z))), rays)
-
-    hit_ground, finite, t_hit, gu, gw, gz, rays = hits(xs, ys)
+    # which plane each pixel's ray meets first (ground, facade), and where: (u, w) on the ground, (u, z) on a facade
+    rays = pixel_rays(K, Rt, np.stack([xs, ys], -1)) @ frame.T
+    d_u, d_w, d_z = rays[..., 0], rays[..., 1], rays[..., 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_ground = np.where(d_z < -1e-6, -o_z / d_z, np.inf)
+        t_left = np.where(d_w > 1e-6, (fd - o_w) / d_w, np.inf)
+        t_right = np.where(d_w < -1e-6, (-fr - o_w) / d_w, np.inf)
+    t_facade = np.minimum(t_left, t_right)
+    hit_ground = t_ground < t_facade
+    t_hit = np.where(hit_ground, t_ground, t_facade)
+    finite = np.isfinite(t_hit)
+    t_hit = np.where(finite, t_hit, 0.0)
+    # float32 from here: a few thousand metres out it still resolves a 2 cm joint, at half the memory traffic
+    gu, gw, gz = ((o + t_hit * d).astype(np.float32) for o, d in ((o_u, d_u), (o_w, d_w), (o_z, d_z)))
+    t_hit = t_hit.astype(np.float32)
     hit_facade = ~hit_ground & finite
     u_grad, w_grad, (zx, zy) = (_pixel_gradients(c) for c in (gu, gw, gz))
     half_u, half_w, dash_u, cross_w = _footprints(u_grad, w_grad)

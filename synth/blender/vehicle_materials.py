@@ -8,7 +8,8 @@ shaders through object custom properties read by Attribute nodes (set by synth/b
   the black plastic cladding above the paint's lowest point),
   `pamtri_glass` (window transmission);
 - per model, measured from its mesh at load (set_geometry_props): `pamtri_extent` (x min, x max, height),
-  `pamtri_roof_z`, `pamtri_floor_z`, `pamtri_plate_front` / `pamtri_plate_rear` / `pamtri_windshield` (half width, z low, z high).
+  `pamtri_roof_z`, `pamtri_floor_z`, `pamtri_plate_front` / `pamtri_plate_rear` / `pamtri_windshield` (half
+  width, z low, z high).
 
 The plate characters, windshield stickers and side livery are images shared by the worker (SHARED_IMAGES),
 overwritten per identity; the shaders project them from object coordinates so they read left to right from
@@ -73,6 +74,7 @@ class _Graph:
         self.nt.nodes.clear()
         self.out = self.new("ShaderNodeOutputMaterial")
         self._coords = None
+        self._attrs = {}
 
     def new(self, kind: str, **inputs):
         node = self.nt.nodes.new(kind)
@@ -93,10 +95,13 @@ class _Graph:
             socket.default_value = value
 
     def attr(self, name: str, output: str = "Vector"):
-        node = self.new("ShaderNodeAttribute")
-        node.attribute_type = "OBJECT"
-        node.attribute_name = name
-        node.name = name  # (a repeated one gets Blender's .001 suffix)
+        """An object attribute's socket; one node per attribute and material, however often it is read."""
+        node = self._attrs.get(name)
+        if node is None:
+            node = self._attrs[name] = self.new("ShaderNodeAttribute")
+            node.attribute_type = "OBJECT"
+            node.attribute_name = name
+            node.name = name
         return node.outputs[output]
 
     def split(self, vector):
@@ -214,14 +219,14 @@ def _build_paint(mat: bpy.types.Material) -> None:
     clad = g.math("MULTIPLY", g.math("GREATER_THAN", cladding, 0.0),
                   g.math("LESS_THAN", z, g.math("ADD", g.attr("pamtri_floor_z", "Fac"), cladding)))
     colour = g.mix_rgb(clad, colour, _SPECS["trim"][0])
-    coat = g.math("MULTIPLY", coat, g.math("SUBTRACT", 1.0, clad))
-    flake = g.math("MULTIPLY", flake, g.math("SUBTRACT", 1.0, clad))
-    metallic = g.math("MULTIPLY", metallic, g.math("SUBTRACT", 1.0, clad))
+    painted = g.math("SUBTRACT", 1.0, clad)
+    coat, flake, metallic = (g.math("MULTIPLY", value, painted) for value in (coat, flake, metallic))
     dirt = _dirt_mask(g)
     colour = g.mix_rgb(g.math("MULTIPLY", dirt, 0.85), colour, DIRT_RGB)
     # Metallic flakes brighten the base layer's highlights under the coat. (A flake bump puts grain in the
     # normal pass that the denoiser keeps; a fine roughness sparkle is unguided noise at 3 samples.)
-    roughness = g.math("MAXIMUM", g.math("MULTIPLY_ADD", dirt, 0.5, rough, clamp=True), g.math("MULTIPLY", clad, 0.6))
+    roughness = g.math("MAXIMUM", g.math("MULTIPLY_ADD", dirt, 0.5, rough, clamp=True),
+                       g.math("MULTIPLY", clad, 0.6))
     # (the pigment layer under a coat is mostly diffuse: a full dielectric lobe at its roughness lays a broad
     # white sheen over the colour, salmon reds and chalky blues)
     specular = g.math("MULTIPLY_ADD", flake, 0.5, 0.2)

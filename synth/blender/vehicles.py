@@ -233,7 +233,8 @@ def write_look_images(look) -> None:
 def _set_geometry_props(objects) -> None:
     """Measure where the shaders project their textures (vehicle frame, metres) and store it on every object
     (loaded copies inherit it): the body's extent, the roof line of a two-tone paint, the windshield and both
-    plates as (half width, z low, z high) rectangles, the paint's lowest point (where cladding starts). See synth/blender/vehicle_materials.py."""
+    plates as (half width, z low, z high) rectangles, the paint's lowest point (where cladding starts). See
+    synth/blender/vehicle_materials.py."""
     from synth.blender.vehicle_materials import PLATE_KINDS, material_kind  # imports bpy: this module loads without it
 
     verts, glass, plates, paint = [], {"windshield": [], "side": []}, [], []
