@@ -1,21 +1,28 @@
 """The identity plan: which (model, colour) every sample shows, and which split it lands in.
 
-An identity is one (model, body colour) pair. Every paintable model gets an equal share of the images, split
-evenly over its colours; a fixed-colour model is one identity and gets `fixed_model_share` of a paintable
-model's share (0.5 by default: with 40 ten-colour models, 2 fixed-colour ones and n = 41,000 this is the
-paper's set, 400 identities x 100 images + 2 x 500). Each identity keeps one exact paint, a shade of its colour
-name drawn once from the seed; lighting makes it vary from image to image.
+By default (`color_weights: uniform`) an identity is one (model, body colour) pair. Every paintable model gets
+an equal share of the images, split evenly over its colours; a fixed-colour model is one identity and gets
+`fixed_model_share` of a paintable model's share (0.5 by default: with 40 ten-colour models, 2 fixed-colour ones
+and n = 41,000 this is the paper's set, 400 identities x 100 images + 2 x 500). Each identity keeps one exact
+paint, a shade of its colour name drawn once from the seed; lighting makes it vary from image to image.
+
+With `color_weights: traffic` (or a mapping colour name -> weight) the colours follow real-traffic shares
+instead: a paintable model keeps its number of identity slots, but each slot's colour is drawn with
+replacement from the weights (over the model's own colours), so a model may have three white identities and
+no orange one. Identities of the same model and colour are distinct vehicles: each has its own paint shade
+and marks. A model's images still spread evenly over its slots, so image shares by colour follow the slots.
 
 The plan is *prefix-stable*: sample i's identity (model, colour, paint, look) and split are the same for every
 n > i, so growing a dataset only appends samples (docs/RENDER.md, "Identities and splits"). It is built as one
 endless sequence that is cut at n:
-- the catalogue of identities (models x colours, their paints, twins and hold-outs) does not depend on n;
-  `vehicle_id` numbers the catalogue, and identities that the first n samples do not reach have no images;
+- the catalogue of identities (every model's colour slots, their paints, twins and hold-outs) does not depend
+  on n; `vehicle_id` numbers the catalogue, and identities that the first n samples do not reach have no
+  images;
 - models take turns by jittered stride scheduling: a model of weight w has its j-th image at time
   (j + u_j) / w with u_j uniform in [0, 1), and samples are those times in increasing order. Every prefix gives
   each model its share of the images to within one image, and the order of models changes every round;
-- a model's images go over its colours in rounds, each a fresh seeded permutation of the colours: every
-  prefix gives each of the model's colours its share to within one image;
+- a model's images go over its identity slots (its colours) in rounds, each a fresh seeded permutation of the
+  slots: every prefix gives each of the model's slots its share to within one image;
 - held-out identities are a stride over the order in which identities first appear (round(k f) of the first k
   identities), and the queries a stride over each held-out identity's images (round(k q) of its first k images,
   never the first, so every query has a gallery image), so both fractions hold to within one for every n.
@@ -27,6 +34,7 @@ evaluate ReID on unseen ones.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,6 +57,46 @@ PAINT_SHADES: dict[str, tuple[tuple[float, float, float], float]] = {
 }
 
 
+# Approximate real-traffic body-colour shares over the VeRi colour names, for `color_weights: traffic`: global
+# production colour popularity (Axalta's yearly Global Automotive Color Popularity Report, early 2020s),
+# rounded, with silver folded into gray (VeRi has no silver). Traffic differs by region and year: for a
+# target domain, set your own shares from its data (`color_weights: {white: 0.3, ...}`).
+TRAFFIC_COLOR_SHARES: dict[str, float] = {
+    "white": 0.35, "black": 0.19, "gray": 0.27, "blue": 0.07, "red": 0.07,
+    "brown": 0.02, "golden": 0.015, "yellow": 0.01, "green": 0.01, "orange": 0.005,
+}
+COLOR_WEIGHT_PRESETS = ("uniform", "traffic")
+
+
+def color_weight_table(color_weights: str | dict) -> np.ndarray | None:
+    """The weight of every colour id (indexed like COLOR_NAMES) for an `IdentityConfig.color_weights` value;
+    None for "uniform". Raises ValueError naming the field and the bad value."""
+    if isinstance(color_weights, str):
+        if color_weights == "uniform":
+            return None
+        if color_weights == "traffic":
+            color_weights = TRAFFIC_COLOR_SHARES
+        else:
+            raise ValueError(f"color_weights: expected one of {list(COLOR_WEIGHT_PRESETS)} or a mapping colour "
+                             f"name -> weight, got {color_weights!r}")
+    if not isinstance(color_weights, dict):
+        raise ValueError(f"color_weights: expected one of {list(COLOR_WEIGHT_PRESETS)} or a mapping colour name "
+                         f"-> weight, got {color_weights!r}")
+    known = COLOR_NAMES[1:]  # "unknown" is no paint
+    unknown = [name for name in color_weights if name not in known]
+    if unknown:
+        raise ValueError(f"color_weights: unknown colour name(s) {unknown}; known: {list(known)}")
+    table = np.zeros(len(COLOR_NAMES), np.float64)
+    for name, weight in color_weights.items():
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not np.isfinite(weight) \
+                or weight < 0:
+            raise ValueError(f"color_weights: the weight of {name!r} must be a non-negative number, got {weight!r}")
+        table[COLOR_NAMES.index(name)] = float(weight)
+    if not table.any():
+        raise ValueError(f"color_weights: all weights are zero ({color_weights!r}): give a colour a positive weight")
+    return table
+
+
 @dataclass
 class IdentityConfig(Config):
     """How images are shared over identities and splits."""
@@ -65,6 +113,15 @@ class IdentityConfig(Config):
     # another identity of the same model, so the pair differs only in its marks (plate, stickers, livery,
     # dirt; synth/appearance.py). Real ReID errors are dominated by such look-alikes.
     twin_fraction: float = 0.0
+    # How body colours are shared over a paintable model's identities: "uniform" (the paper: one identity per
+    # colour), "traffic" (TRAFFIC_COLOR_SHARES: each identity's colour drawn from real-traffic shares, so white,
+    # grey and black cars dominate and a model may have several identities of one colour), or a mapping colour
+    # name -> weight (missing names weigh 0; a model none of whose colours has weight gets no identities).
+    # Fixed-colour models keep their colour either way.
+    color_weights: str | dict[str, float] = "uniform"
+
+    def __post_init__(self):
+        color_weight_table(self.color_weights)  # fail at load time, naming the field
 
 
 @dataclass(frozen=True)
@@ -164,6 +221,34 @@ def _stride(rank: np.ndarray, fraction: float, spare_first: bool = False) -> np.
     return picked(k) - picked(k - 1) >= 1
 
 
+def _slot_colors(model, model_index: int, colors_per_model: int, color_table: np.ndarray | None,
+                 seed: int) -> list[int]:
+    """The colour of each of a model's identity slots (repeats possible with weighted colours)."""
+    colors = [int(c) for c in model.colors]
+    if model.fixed_color or not colors:
+        return colors[:1]  # a fixed colour is part of the model: colour weights do not apply
+    if color_table is not None:
+        num_slots = min(colors_per_model, len(colors)) if colors_per_model else len(colors)
+        return _weighted_slots(model_index, colors, num_slots, color_table, seed)
+    if colors_per_model:
+        pick = _stream(seed, 0x2E, model_index).permutation(len(colors))[:colors_per_model]
+        return sorted(colors[int(k)] for k in pick)
+    return colors
+
+
+def _weighted_slots(model_index: int, colors: list[int], num_slots: int, color_table: np.ndarray,
+                    seed: int) -> list[int]:
+    """`num_slots` colours drawn with replacement from the model's `colors`, weighted by `color_table`; sorted,
+    so vehicle ids run in (model, colour) order. One keyed stream per model: independent of n and of the other
+    models. Empty when none of the model's colours has weight."""
+    cdf = np.cumsum(color_table[colors])
+    if cdf[-1] <= 0:
+        return []
+    u = _stream(seed, 0x2C, model_index).random(num_slots)
+    picks = np.minimum(np.searchsorted(cdf, u * cdf[-1], side="right"), len(colors) - 1)
+    return sorted(colors[int(k)] for k in picks)
+
+
 def _model_sequence(weights: np.ndarray, length: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The first `length` turns of the endless model sequence: (model index, that model's occurrence number)."""
     active = np.flatnonzero(weights > 0)
@@ -185,7 +270,8 @@ def _model_sequence(weights: np.ndarray, length: int, seed: int) -> tuple[np.nda
 
 
 def _colour_turns(model: int, num_colors: int, ranks: np.ndarray, seed: int) -> np.ndarray:
-    """Which of the model's colours (0..C-1) its occurrence `rank` shows: rounds of C, each a fresh permutation."""
+    """Which of the model's colour slots (0..C-1) its occurrence `rank` shows: rounds of C, each a fresh
+    permutation."""
     if num_colors == 1 or not len(ranks):
         return np.zeros(len(ranks), np.int64)
     rounds = ranks // num_colors
@@ -220,39 +306,44 @@ def plan_identities(models, n: int, seed: int, config: IdentityConfig | None = N
     if 0 < config.max_models < len(models):
         keep = np.round(np.linspace(0, len(models) - 1, config.max_models)).astype(int)
         weights[np.setdiff1d(np.arange(len(models)), keep)] = 0.0
-    # the catalogue: (model, colour) pairs, their paints; independent of n
+    # the catalogue: every model's identity slots (a colour each) and their paints; independent of n
+    color_table = color_weight_table(config.color_weights)
     identities: list[Identity] = []
-    model_colors: dict[int, list[int]] = {}
+    model_slots: dict[int, list[int]] = {}  # model index -> vehicle_id of each of its slots
     for model_index, model in enumerate(models):
-        colors = list(model.colors)[:1] if model.fixed_color else list(model.colors)
-        if weights[model_index] <= 0 or not colors:
+        slots = _slot_colors(model, model_index, config.colors_per_model, color_table, seed) \
+            if weights[model_index] > 0 else []
+        if not slots:
             weights[model_index] = 0.0
             continue
-        if config.colors_per_model and not model.fixed_color:
-            pick = _stream(seed, 0x2E, model_index).permutation(len(colors))[:config.colors_per_model]
-            colors = sorted(colors[int(k)] for k in pick)
-        model_colors[model_index] = [int(c) for c in colors]
-        for color_id in colors:
+        model_slots[model_index] = []
+        repeat = Counter()
+        for color_id in slots:
+            # a repeated colour (weighted colours) is another car: its own paint stream; the first of a colour
+            # keeps the key it has under uniform colours
+            k = repeat[color_id]
+            repeat[color_id] += 1
+            paint_key = (model_index, color_id) + ((k,) if k else ())
+            model_slots[model_index].append(len(identities))
             identities.append(Identity(
-                vehicle_id=len(identities), model_index=model_index, model_name=model.name, color_id=int(color_id),
-                type_id=int(model.type_id), paint_rgb=paint_shade(int(color_id), _stream(seed, 0x1D, model_index,
-                                                                                          int(color_id))),
+                vehicle_id=len(identities), model_index=model_index, model_name=model.name, color_id=color_id,
+                type_id=int(model.type_id), paint_rgb=paint_shade(color_id, _stream(seed, 0x1D, *paint_key)),
                 held_out=False,
             ))
     if not identities:
-        raise ValueError("no vehicle model has a colour and a positive image share (identities config)")
-    vehicle_of = {(ident.model_index, ident.color_id): ident.vehicle_id for ident in identities}
+        hint = "" if color_table is None else "; with color_weights, only models with a weighted colour count"
+        raise ValueError(f"no vehicle model has a colour and a positive image share (identities config{hint})")
     identities = _make_twins(identities, config.twin_fraction, seed)
 
     # The endless sample sequence, long enough for every identity to have appeared (for the hold-out stride).
-    cover = max(len(c) / weights[m] for m, c in model_colors.items())
-    length = max(n, int(sum(np.ceil(cover * weights[m]) for m in model_colors)) + len(model_colors))
+    cover = max(len(v) / weights[m] for m, v in model_slots.items())
+    length = max(n, int(sum(np.ceil(cover * weights[m]) for m in model_slots)) + len(model_slots))
     seq_model, seq_rank = _model_sequence(weights, length, seed)
     seq_identity = np.empty(length, np.int64)
-    for m, colors in model_colors.items():
+    for m, vehicles in model_slots.items():
         sel = seq_model == m
-        turns = _colour_turns(m, len(colors), seq_rank[sel], seed)
-        seq_identity[sel] = [vehicle_of[(m, colors[t])] for t in turns]
+        turns = _colour_turns(m, len(vehicles), seq_rank[sel], seed)
+        seq_identity[sel] = np.asarray(vehicles, np.int64)[turns]
 
     # hold-outs: a stride over the order of first appearance, so every prefix holds out its fraction
     first_seen = seq_identity[np.sort(np.unique(seq_identity, return_index=True)[1])]

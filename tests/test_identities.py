@@ -2,6 +2,7 @@
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from synth.identities import IdentityConfig, plan_identities
 
@@ -121,3 +122,135 @@ def test_white_grey_and_black_paints_vary_in_lightness_not_in_tint():
         magenta = 0.5 * (rgb[:, 0] + rgb[:, 2]) - rgb[:, 1]  # lilac (+) or mint (-)
         assert np.abs(magenta).max() < 0.15 * lightness.mean() + 1e-3, name
         assert lightness.std() > 3 * magenta.std(), name
+
+
+# --- colour weights: real-traffic colour shares ---------------------------------------------------------------
+
+def _paintable(plan):
+    return [ident for ident in plan.identities if ident.model_name != "bus"]
+
+
+def _color_counts(identities):
+    from synth.vocabulary import COLOR_NAMES
+
+    counts = np.bincount([ident.color_id for ident in identities], minlength=len(COLOR_NAMES))
+    return {name: int(counts[k]) for k, name in enumerate(COLOR_NAMES)}
+
+
+def test_uniform_colour_weights_are_the_default_plan():
+    for extra in ({}, {"holdout_fraction": 0.3, "twin_fraction": 0.2}, {"max_models": 4, "colors_per_model": 3}):
+        default = plan_identities(_library(), 700, seed=5, config=IdentityConfig(**extra))
+        uniform = plan_identities(_library(), 700, seed=5, config=IdentityConfig(color_weights="uniform", **extra))
+        np.testing.assert_array_equal(default.sample_identity, uniform.sample_identity)
+        assert list(default.sample_split) == list(uniform.sample_split)
+        assert default.identities == uniform.identities
+    assert IdentityConfig().color_weights == "uniform"
+
+
+def test_traffic_colour_shares_of_identities_follow_the_weights():
+    from synth.identities import TRAFFIC_COLOR_SHARES
+
+    plan = plan_identities(_library(400), 10, seed=2, config=IdentityConfig(color_weights="traffic"))
+    paintable = _paintable(plan)
+    assert len(paintable) == 400 * 10  # every model keeps its ten slots
+    counts, total = _color_counts(paintable), len(paintable)
+    for name, share in TRAFFIC_COLOR_SHARES.items():
+        sigma = np.sqrt(total * share * (1 - share))
+        assert abs(counts[name] - total * share) <= 4 * sigma + 1, (name, counts[name], total * share)
+    assert max(counts, key=counts.get) == "white"
+    assert [i.vehicle_id for i in plan.identities] == list(range(len(plan.identities)))  # dense
+
+
+def test_traffic_images_spread_evenly_over_each_models_slots():
+    plan = plan_identities(_library(20), 2000, seed=4, config=IdentityConfig(color_weights="traffic"))
+    counts = plan.num_images
+    model_of = np.array([ident.model_index for ident in plan.identities])
+    for m in range(20):
+        own = counts[model_of == m]
+        assert len(own) == 10 and own.min() >= 9 and own.max() - own.min() <= 1, m
+
+
+def test_a_single_weighted_colour_paints_every_paintable_identity_in_it():
+    from synth.vocabulary import COLOR_IDS
+
+    plan = plan_identities(_library(), 1000, seed=0, config=IdentityConfig(color_weights={"red": 2.5, "blue": 0}))
+    assert {ident.color_id for ident in _paintable(plan)} == {COLOR_IDS["red"]}
+    assert len(_paintable(plan)) == 10 * 10
+    bus = [ident for ident in plan.identities if ident.model_name == "bus"]
+    assert [ident.color_id for ident in bus] == [1]  # a fixed colour is part of the model: weights do not apply
+    assert plan.num_images.min() > 0
+
+
+def test_same_model_same_colour_identities_are_distinct_vehicles():
+    plan = plan_identities(_library(), 2000, seed=1, config=IdentityConfig(color_weights="traffic"))
+    groups = {}
+    for ident in _paintable(plan):
+        groups.setdefault((ident.model_index, ident.color_id), []).append(ident)
+    repeated = [group for group in groups.values() if len(group) > 1]
+    assert repeated  # with ten slots per model, white comes up more than once
+    for group in repeated:
+        assert len({ident.vehicle_id for ident in group}) == len(group)
+        # each its own shade (paint_shade clips the lightest whites to one ceiling, so those may coincide)
+        shades = [ident.paint_rgb for ident in group if max(ident.paint_rgb) < 0.9]
+        assert len(set(shades)) == len(shades)
+    assert plan.num_images.min() > 0
+    # vehicle ids run in (model, colour) order
+    keys = [(ident.model_index, ident.color_id) for ident in plan.identities]
+    assert keys == sorted(keys)
+
+
+def test_traffic_plan_is_prefix_stable_and_deterministic():
+    from synth.scene import RenderConfig
+
+    models = _paper_models()
+    config = RenderConfig()
+    config.identities.color_weights = "traffic"
+    config.identities.holdout_fraction = 0.3
+    config.identities.twin_fraction = 0.1
+    plans = {n: plan_identities(models, n, 7, config.identities) for n in (10, 20, 1000)}
+    for n in (10, 20):
+        np.testing.assert_array_equal(plans[1000].sample_identity[:n], plans[n].sample_identity)
+        assert list(plans[1000].sample_split[:n]) == list(plans[n].sample_split)
+        for i in (0, n - 1):
+            assert _spec(config, plans[n], models, 7, i) == _spec(config, plans[1000], models, 7, i)
+    assert plans[10].identities == plans[20].identities == plans[1000].identities  # one catalogue
+    again = plan_identities(models, 1000, 7, config.identities)
+    np.testing.assert_array_equal(again.sample_identity, plans[1000].sample_identity)
+    assert again.identities == plans[1000].identities
+    other = plan_identities(models, 1000, 8, config.identities)
+    assert [i.color_id for i in other.identities] != [i.color_id for i in plans[1000].identities]
+    # hold-outs and twins still work: held-out identities never train
+    held = {i.vehicle_id for i in plans[1000].identities if i.held_out}
+    assert held and held.isdisjoint(plans[1000].sample_identity[plans[1000].splits["train"]].tolist())
+    assert any(i.twin_of >= 0 for i in plans[1000].identities)
+
+
+@pytest.mark.parametrize("value, text, message", [
+    ("trafic", "trafic", r"color_weights: expected one of \['uniform', 'traffic'\].*'trafic'"),
+    ({"silver": 1.0, "white": 1.0}, "{silver: 1, white: 1}", r"color_weights: unknown colour name\(s\) \['silver'\]"),
+    ({"white": 0, "black": 0.0}, "{white: 0, black: 0.0}", r"color_weights: all weights are zero"),
+    ({"white": -1}, "{white: -1}", r"color_weights: the weight of 'white' must be a non-negative number, got -1"),
+])
+def test_bad_colour_weights_are_errors_naming_the_field(value, text, message):
+    from synth.config import ConfigError
+    from synth.scene import RenderConfig
+
+    with pytest.raises(ValueError, match=message):
+        IdentityConfig(color_weights=value)
+    with pytest.raises(ConfigError, match=r"--set identities\.color_weights=.*: identities: " + message):
+        RenderConfig.load(overrides=[f"identities.color_weights={text}"])
+
+
+def test_colour_weights_load_from_yaml_and_overrides(tmp_path):
+    from synth.config import config_changes
+    from synth.scene import RenderConfig
+
+    path = tmp_path / "render.yaml"
+    path.write_text("identities:\n  color_weights: {white: 0.5, black: 0.3, red: 0.2}\n")
+    config = RenderConfig.from_yaml(path)
+    assert config.identities.color_weights == {"white": 0.5, "black": 0.3, "red": 0.2}
+    assert config_changes(config, RenderConfig()) == {"identities": {"color_weights": config.identities.color_weights}}
+    assert RenderConfig.from_yaml(config.save(tmp_path / "saved.yaml")) == config
+    assert RenderConfig.load(overrides=["identities.color_weights=traffic"]).identities.color_weights == "traffic"
+    plan = plan_identities(_library(), 10, seed=0, config=config.identities)
+    assert {ident.color_id for ident in _paintable(plan)} <= {7, 10, 5}  # white, black, red
