@@ -28,8 +28,12 @@ class SceneBackend(Protocol):
     def set_lighting(self, sample, sun_rgb) -> None:
         """Sun, sky and exposure of a SceneSample."""
 
-    def set_ground(self, sample, vehicle) -> None:
-        """The ground (shadow catcher) under `vehicle`."""
+    def set_ground(self, sample, vehicle):
+        """The ground (shadow catcher) under `vehicle`; returns its rectangle ((x0, y0), (x1, y1)) on the
+        ground, or None without one."""
+
+    def set_caster(self, sample, mask) -> None:
+        """The sample's off-screen shadow caster (synth/shadows.py) with opacity `mask`, or none (None)."""
 
     def set_occluders(self, occluders) -> None:
         """Show the sample's 3D occluders (synth.scene OccluderSpec list), hide the rest."""

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from synth.camera import camera_centre, pixel_rays
+from synth.compose import linear_to_srgb, srgb_to_linear
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class BackgroundError(ValueError):
 # --- procedural --------------------------------------------------------------------------------------------
 
 
-def _value_noise(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
+def value_noise(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
     """Smooth tileable noise in [0, 1] (size x size) from a cells x cells random grid."""
     grid = rng.random((cells, cells)).astype(np.float32)
     tiled = np.tile(grid, (3, 3))
@@ -49,7 +50,7 @@ def _texture(rng: np.random.Generator, size: int = 256) -> np.ndarray:
     out = np.zeros((size, size), np.float32)
     amp = 1.0
     for cells in (4, 16, 64, 256):
-        out += amp * (_value_noise(rng, size, cells) - 0.5)
+        out += amp * (value_noise(rng, size, cells) - 0.5)
         amp *= 0.6
     return out
 
@@ -116,13 +117,17 @@ def _road_textures(texture_seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 
 def procedural_background(K: np.ndarray, Rt: np.ndarray, size: int, road_yaw: float, key: int, seed: int,
-                          sky_color=(0.5, 0.6, 0.8)) -> np.ndarray:
+                          sky_color=(0.5, 0.6, 0.8), light=None) -> np.ndarray:
     """Float sRGB image (size, size, 3) in [0, 1] of a road scene seen by camera (K, Rt). The vehicle stands
     at the origin heading along +x; the road runs along direction `road_yaw` (degrees) through it.
 
     Markings, joints and windows are box-filtered over each pixel's footprint (the ground or facade area it
     spans, from the plane coordinates' gradients), not point-sampled: one sample per pixel draws distant lines
-    as dotted, stepped stripes that no camera shows, and four samples per pixel would cost three times as much."""
+    as dotted, stepped stripes that no camera shows, and four samples per pixel would cost three times as much.
+
+    `light`, if given, maps world points (N, 3) on the ground and facades to a light factor (N,) that scales
+    their light as the shadow catcher's alpha scales the background's under it (compose.composite), so the two
+    agree: an off-screen caster's shadow (synth/shadows.ground_light)."""
     style = road_style(key)
     grain, blotch, grass = _road_textures(style["texture_seed"])
     local = np.random.default_rng(seed)
@@ -176,6 +181,10 @@ def procedural_background(K: np.ndarray, Rt: np.ndarray, size: int, road_yaw: fl
         colour = base * shade * (1 - window) + window * np.array([0.12, 0.14, 0.17]) * shade
         colour[fz < 0.3] *= 0.6
         image[f] = colour
+    if light is not None:
+        lit = hit_ground | hit_facade
+        points = np.stack([gu[lit], gw[lit], gz[lit]], axis=-1).astype(np.float64) @ frame
+        image[lit] = linear_to_srgb(srgb_to_linear(image[lit]) * light(points).astype(np.float32)[:, None])
     # distance haze and a little per-image grain
     dist = np.where(finite, t_hit * ray_length, np.float32(1e3))
     haze = np.clip((dist - 40) / 250, 0, 0.6)[..., None]

@@ -13,6 +13,14 @@ def srgb_to_linear(x: np.ndarray) -> np.ndarray:
     return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
 
 
+def linear_to_srgb(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return np.where(x <= 0.0031308, x * 12.92, 1.055 * np.power(x, 1 / 2.4) - 0.055)
+
+
+_DECODE_8BIT = srgb_to_linear(np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)
+
+
 def blackbody_rgb(kelvin: float) -> tuple[float, float, float]:
     """Linear-RGB tint of a black body at `kelvin`, normalised to max 1 (a fit to CIE data, 1000-40000 K)."""
     t = kelvin / 100.0
@@ -25,9 +33,11 @@ def blackbody_rgb(kelvin: float) -> tuple[float, float, float]:
 
 
 def premultiply(rgba: np.ndarray) -> np.ndarray:
-    """uint8 straight-alpha RGBA -> float32 premultiplied RGBA in [0, 1]."""
-    out = rgba.astype(np.float32) / 255.0
-    out[..., :3] *= out[..., 3:4]
+    """uint8 straight-alpha RGBA, sRGB colour -> float32 premultiplied RGBA in [0, 1], linear colour (so that
+    resizing and compositing mix light, not sRGB codes)."""
+    out = np.empty(rgba.shape, np.float32)
+    out[..., 3] = rgba[..., 3] * np.float32(1 / 255)
+    out[..., :3] = _DECODE_8BIT[rgba[..., :3]] * out[..., 3:4]
     return out
 
 
@@ -39,9 +49,11 @@ def resize_to(image: np.ndarray, size: int) -> np.ndarray:
 
 
 def composite(foreground: np.ndarray, background: np.ndarray) -> np.ndarray:
-    """Premultiplied float RGBA over float RGB background (both [0, 1], sRGB-encoded)."""
+    """Premultiplied linear float RGBA (premultiply) over an sRGB float RGB background; returns sRGB in [0, 1].
+    Mixed in linear light: where the shadow catcher's alpha says a shadow keeps a fifth of the light, the road
+    there gets a fifth of its light, as Cycles computed it (a fifth of its sRGB value drew shadows near black)."""
     alpha = np.clip(foreground[..., 3:4], 0.0, 1.0)
-    return np.clip(foreground[..., :3] + (1.0 - alpha) * background, 0.0, 1.0)
+    return linear_to_srgb(foreground[..., :3] + (1.0 - alpha) * srgb_to_linear(background)).astype(np.float32)
 
 
 def patch_mask(patch, box: np.ndarray, size: int) -> np.ndarray:

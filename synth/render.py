@@ -35,6 +35,7 @@ from synth.datasets.schema import MANIFEST_NAME, DatasetError, shard_name
 from synth.datasets.writer import encode_image
 from synth.identities import IdentityPlan, plan_identities
 from synth.scene import LIGHTING_NAMES, RenderConfig, SceneSample, sample_scene
+from synth.shadows import caster_mask, ground_light
 from synth.vehicles.library import load_library
 
 CONFIG_NAME = "render_config.yaml"
@@ -83,8 +84,11 @@ class SampleRenderer:
         vehicle = self.builder.show_vehicle(sample.identity.model_index, sample.identity.paint_rgb, sample.look)
         frame = frame_vehicle(sample, vehicle.outline, size)
         self.builder.set_camera(frame["K_render"], frame["Rt"], frame["render_size"])
-        self.builder.set_lighting(sample, compose.blackbody_rgb(sample.sun_temperature))
-        self.builder.set_ground(sample, vehicle)
+        frame["sun_rgb"] = compose.blackbody_rgb(sample.sun_temperature)
+        self.builder.set_lighting(sample, frame["sun_rgb"])
+        frame["catcher"] = self.builder.set_ground(sample, vehicle)
+        frame["caster_mask"] = caster_mask(sample.caster) if sample.caster else None
+        self.builder.set_caster(sample, frame["caster_mask"])
         self.builder.set_occluders(sample.occluders)
         frame["vehicle"] = vehicle
         return frame
@@ -97,8 +101,13 @@ class SampleRenderer:
                 return self.frames.crop(bg["file_index"], bg["scale"], bg["position"], bg["flip"], size)
             except BackgroundError as exc:
                 self.warnings.append(f"{exc} (sample {sample.index} uses a procedural background)")
+        light = None
+        if sample.caster and not key_offset:  # the caster's shadow beyond the catcher (Cycles shades that)
+            def light(points):
+                return ground_light(points, sample.caster, frame["caster_mask"], sample, frame["sun_rgb"],
+                                    exclude=frame["catcher"])
         return procedural_background(frame["K"], frame["Rt"], size, sample.road_yaw + 90.0 * key_offset,
-                                     bg["key"] + key_offset, bg["seed"] + key_offset, sample.sky_color)
+                                     bg["key"] + key_offset, bg["seed"] + key_offset, sample.sky_color, light)
 
     def labels(self, sample: SceneSample, frame: dict) -> dict:
         """Keypoints (36, 3: x, y, visibility before 2D occlusion), amodal box, and the vehicle's amodal /

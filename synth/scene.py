@@ -17,6 +17,7 @@ from synth.appearance import AppearanceConfig, IdentityLook, identity_look
 from synth.camera import spherical_position
 from synth.config import Config
 from synth.identities import Identity, IdentityConfig, IdentityPlan
+from synth.shadows import CASTER_KINDS, sample_caster
 
 Range = tuple[float, float]
 
@@ -66,6 +67,24 @@ class LightingConfig(Config):
     sun_angle: Range = (0.3, 2.0)  # angular diameter; larger = softer shadows
     sky_strength: Range = (0.12, 0.5)
     overcast_prob: float = 0.25  # sun nearly off, sky brighter: diffuse light, faint shadows
+    # Clouds on clear days, seen only in reflections (windows, roofs, dark paint): the fraction of the upper sky
+    # they hide, and their radiance relative to the sky at the horizon (a sunlit cloud is several times
+    # brighter than blue sky)
+    cloud_cover: Range = (0.0, 0.8)
+    cloud_brightness: Range = (1.5, 3.0)
+    # Shadows from casters outside the picture on clear days (synth/shadows.py): a row of trees, poles and
+    # signs, a building's edge, across the road and the vehicle. Procedural backgrounds only: a real frame
+    # has its own light.
+    caster_prob: float = 0.35
+    caster_kinds: dict = field(default_factory=lambda: {"canopy": 0.5, "poles": 0.3, "building": 0.2})
+    caster_height: Range = (5.0, 10.0)  # the canopy's or the pole tops' height; a building's is 1.6x
+
+    def __post_init__(self):
+        unknown = sorted(set(self.caster_kinds) - set(CASTER_KINDS))
+        weights = list(self.caster_kinds.values())
+        if unknown or any(not isinstance(w, (int, float)) or w < 0 for w in weights) or not sum(weights) > 0:
+            raise ValueError(f"caster_kinds: expected non-negative weights over {list(CASTER_KINDS)} "
+                             f"with a positive sum, got {self.caster_kinds!r}")
     exposure: Range = (-0.6, 0.6)  # stops, around the metered exposure (metered_exposure)
     shadows: bool = True  # cast shadows on the ground (shadow catcher)
 
@@ -227,6 +246,9 @@ class SceneSample:
     ground_color: tuple[float, float, float]
     exposure: float
     shadows: bool
+    cloud_cover: float
+    cloud_brightness: float
+    caster: dict | None  # synth/shadows.sample_caster, or None
     # background, occlusion, effects
     background: dict
     occluders: list[Occluder]
@@ -331,6 +353,12 @@ def sample_scene(config: RenderConfig, plan: IdentityPlan, models, seed: int, in
     sun_elevation, sun_azimuth = _u(rng, lc.sun_elevation), _u(rng, lc.sun_azimuth)
     sun_temperature, sun_angle = _u(rng, lc.sun_temperature), _u(rng, lc.sun_angle) * (4 if overcast else 1)
     exposure = metered_exposure(sun_strength, sun_elevation, sky_strength, sky) + _u(rng, lc.exposure)
+    cloud_cover = 0.0 if overcast else _u(rng, lc.cloud_cover)  # overcast: one grey sheet, the sky itself
+    cloud_brightness = _u(rng, lc.cloud_brightness)
+    caster = None
+    if (not overcast and lc.shadows and background["kind"] == "procedural" and sun_elevation >= 20.0
+            and rng.random() < lc.caster_prob):
+        caster = sample_caster(rng, lc.caster_kinds, lc.caster_height, sun_azimuth, sun_elevation)
     return SceneSample(
         index=int(index), seed=s_seed, split=str(plan.sample_split[index]), camera_id=camera_id, identity=identity,
         azimuth=azimuth, elevation=elevation, distance=distance, roll=roll,
@@ -340,6 +368,7 @@ def sample_scene(config: RenderConfig, plan: IdentityPlan, models, seed: int, in
         sun_temperature=sun_temperature, sun_angle=sun_angle,
         sky_strength=sky_strength, sky_color=tuple(float(v) for v in sky),
         ground_color=tuple(float(v) for v in ground), exposure=exposure, shadows=lc.shadows,
+        cloud_cover=cloud_cover, cloud_brightness=cloud_brightness, caster=caster,
         background=background, occluders=occluders, patches=patches, effects=effects,
         look=identity_look(config.appearance, seed, identity),
     )

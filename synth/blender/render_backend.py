@@ -15,6 +15,7 @@ import numpy as np
 
 import bpy
 
+from synth.compose import linear_to_srgb
 from synth.exr import read_exr_layers
 
 GPU_BACKENDS = ("OPTIX", "CUDA", "HIP", "METAL", "ONEAPI")
@@ -144,17 +145,12 @@ class FrameReader:
         # premultiplied (Cycles' film) -> straight, then the view transform Blender applies when saving a PNG
         straight = rgb * (2.0 ** self.scene.view_settings.exposure) / np.maximum(alpha, 1e-4)[..., None]
         straight = np.where(alpha[..., None] > 0, straight, 0.0)
-        srgb = _linear_to_srgb(straight)
+        srgb = linear_to_srgb(straight)
         rgba = np.concatenate([srgb, alpha[..., None]], axis=-1)
         return np.round(rgba * 255.0).astype(np.uint8)
 
     def close(self) -> None:
         self.path.unlink(missing_ok=True)
-
-
-def _linear_to_srgb(x: np.ndarray) -> np.ndarray:
-    x = np.clip(x, 0.0, 1.0)
-    return np.where(x <= 0.0031308, x * 12.92, 1.055 * np.power(x, 1 / 2.4) - 0.055)
 
 
 # --- special renders for label checks ----------------------------------------------------------------------

@@ -21,6 +21,7 @@ from mathutils.bvhtree import BVHTree
 from synth.camera import (
     blender_camera_params, blender_matrix_world, camera_centre, pixel_rays, segment_box_entry)
 from synth.blender.accessories import RoofBox
+from synth.blender.caster import ShadowCaster
 from synth.blender.occluders import OccluderPool, mesh_object
 from synth.blender.render_backend import FrameReader, configure_cycles
 from synth.blender import vehicles
@@ -193,6 +194,7 @@ class SceneBuilder:
         self._build_ground()
         self._build_occluders(occluder_slots)
         self.roof_box = RoofBox(self.scene, VEHICLE_PASS_INDEX)
+        self.caster = ShadowCaster(self.scene)
         self.reader: FrameReader | None = None
 
     # rendering: Cycles' settings and the frame reader (synth/blender/render_backend.py)
@@ -227,7 +229,7 @@ class SceneBuilder:
         nt = world.node_tree
         nt.nodes.clear()
         coord = nt.nodes.new("ShaderNodeTexCoord")
-        sky = sky_node(nt, coord.outputs["Generated"])
+        sky = sky_node(nt, coord.outputs["Generated"], clouds=False)  # sky.py says why
         bg = nt.nodes.new("ShaderNodeBackground")
         out = nt.nodes.new("ShaderNodeOutputWorld")
         nt.links.new(sky.outputs["Color"], bg.inputs["Color"])
@@ -312,16 +314,18 @@ class SceneBuilder:
         sky = np.asarray(sample.sky_color)
         # paler and brighter at the horizon (a clear sky's radiance there is 2-3x the zenith's: what the upper
         # half of a body's sides and the windows mirror), deeper overhead; a different skyline per image
-        set_sky(self.scene, 1.7 * (0.45 * sky + 0.55 * sky.max()), 0.75 * sky, sample.ground_color,
-                sample.seed % 9973, sample.sky_strength)
+        horizon = 1.7 * (0.45 * sky + 0.55 * sky.max())
+        set_sky(self.scene, horizon, 0.75 * sky, sample.ground_color, sample.seed % 9973, sample.sky_strength,
+                sample.cloud_cover, sample.cloud_brightness * horizon.max() * np.array([1.0, 0.98, 0.95]))
         self.scene.view_settings.exposure = sample.exposure
 
-    def set_ground(self, sample, vehicle: LoadedVehicle) -> None:
+    def set_ground(self, sample, vehicle: LoadedVehicle):
         """Shadow catcher under the vehicle and its shadow only: ground pixels are the costly ones, so the
-        plane covers the footprint and where the sun throws the vehicle's and the occluders' shadows."""
+        plane covers the footprint and where the sun throws the vehicle's and the occluders' shadows. Returns
+        its rectangle on the ground (None without shadows): the road beyond it is shaded in 2D."""
         self.ground.hide_render = self.ground.hide_viewport = not sample.shadows
         if not sample.shadows:
-            return
+            return None
         x0, x1, y0, y1 = vehicle.footprint
         pts = [(x0, y0), (x0, y1), (x1, y0), (x1, y1)]
         el, az = np.radians(max(sample.sun_elevation, 8.0)), np.radians(sample.sun_azimuth)
@@ -334,6 +338,10 @@ class SceneBuilder:
         lo, hi = pts.min(0) - 0.6, pts.max(0) + 0.6
         self.ground.location = ((lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, 0.0)
         self.ground.scale = (hi[0] - lo[0], hi[1] - lo[1], 1.0)
+        return (float(lo[0]), float(lo[1])), (float(hi[0]), float(hi[1]))
+
+    def set_caster(self, sample, mask) -> None:
+        self.caster.place(sample.caster, mask, sample.sun_elevation, sample.sun_azimuth)
 
     def set_occluders(self, occluders) -> None:
         self.occluder_names = self.occluders.place(occluders)

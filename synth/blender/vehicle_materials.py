@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import bpy
 
-from synth.blender.sky import sky_node
+from synth.blender.sky import GROUP_NAME as SKY_GROUP_NAME, sky_group, sky_node
 
 BODY_COLOR_PROP = "pamtri_body_color"
 SEE_THROUGH_PROP = "pamtri_see_through"
@@ -384,6 +384,8 @@ def refresh_material(mat: bpy.types.Material, model_name: str | None = None) -> 
     for node in mat.node_tree.nodes:  # the images are the worker's (a file's copies would stay blank)
         if node.type == "TEX_IMAGE" and node.name in _IMAGE_NODES:
             node.image = shared_image(_IMAGE_NODES[node.name])
+        elif node.type == "GROUP" and node.node_tree is not None and node.node_tree.name == SKY_GROUP_NAME:
+            node.node_tree = sky_group()  # today's sky, whichever the library file holds
     return True
 
 

@@ -67,7 +67,7 @@ def _setup_scene(width: int, height: int, samples: int):
     world.color = (0.55, 0.6, 0.68)
     nt = world.node_tree
     bg = nt.nodes.get("Background")
-    sky = sky_node(nt, nt.nodes.new("ShaderNodeTexCoord").outputs["Generated"])
+    sky = sky_node(nt, nt.nodes.new("ShaderNodeTexCoord").outputs["Generated"], clouds=False)
     nt.links.new(sky.outputs["Color"], bg.inputs["Color"])
     nt.links.new(sky.outputs["Strength"], bg.inputs["Strength"])
     set_sky(scene, (0.8, 0.85, 0.9), (0.35, 0.5, 0.85), (0.25, 0.25, 0.25), 0.0, 0.9)

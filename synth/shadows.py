@@ -1,0 +1,171 @@
+"""Shadows from casters outside the picture: a tree's canopy, poles and their signs, a building's edge.
+
+Traffic cameras look at roads lined with trees, lamp posts and buildings, and on a sunny day their shadows lie
+across the road and the vehicles on it. The caster is an opacity mask on a horizontal plane `height` metres
+up, which blocks the sun alone (synth/blender/scene_backend.py): Cycles shades the vehicle and the shadow
+catcher under it, and `ground_light` shades the rest of the road here, with the same mask, the same sun and the
+same light balance, so the shadow runs on across the catcher's edge. A horizontal plane does poles too: a bar
+along the sun's azimuth throws the same shadow as an upright pole, since both lie in the vertical plane through
+the sun.
+
+Plain numpy: the mask and the plane's placement are drawn from the sample's description.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from synth.backgrounds import value_noise
+
+CASTER_KINDS = ("canopy", "poles", "building")
+MASK_SIZE = 512  # texels a side; 2 * HALF_SIZE / MASK_SIZE = 8 cm per texel
+HALF_SIZE = 20.0  # metres from the plane's centre to its edge
+LUMINANCE = np.array([0.2126, 0.7152, 0.0722])
+SUN_GATE_DEGREES = 5.0  # the plane stops rays within this angle of the sun: sun samples, not sky ones
+
+
+def sample_caster(rng: np.random.Generator, kinds: dict, height_range, sun_azimuth: float, sun_elevation: float):
+    """A caster for one image: its kind (drawn by `kinds` weights), mask seed, height, and where its plane sits
+    (centre x, y in metres, rotation in degrees) so that the vehicle's spot in the pattern varies."""
+    names = [k for k in CASTER_KINDS if kinds.get(k, 0) > 0]
+    weights = np.array([kinds[k] for k in names], np.float64)
+    kind = names[int(rng.choice(len(names), p=weights / weights.sum()))]
+    height = float(rng.uniform(*height_range)) * (1.6 if kind == "building" else 1.0)
+    # the point of the plane straight up-sun of the vehicle's middle, then the pattern shifted by a few metres
+    el, az = np.radians(sun_elevation), np.radians(sun_azimuth)
+    reach = (height - 0.8) / np.tan(el)
+    centre = np.array([np.cos(az), np.sin(az)]) * reach + rng.uniform(-5.0, 5.0, 2)
+    angle = sun_azimuth if kind == "poles" else float(rng.uniform(0, 360))
+    return {"kind": kind, "seed": int(rng.integers(2**31)), "height": height,
+            "centre": (float(centre[0]), float(centre[1])), "angle": float(angle)}
+
+
+def caster_mask(caster: dict, size: int = MASK_SIZE) -> np.ndarray:
+    """Opacity (size, size) float32 in [0, 1], in steps of 1/255, of the caster's plane; row j is v = (j + 0.5) / size (v up),
+    column i is u; u runs along the plane's rotated x axis. Zero at the borders (the shadow ends there)."""
+    rng = np.random.default_rng(caster["seed"])
+    metres = (np.arange(size, dtype=np.float32) + 0.5) / size * 2 * HALF_SIZE - HALF_SIZE
+    x, y = np.meshgrid(metres, metres)
+    mask = {"canopy": _canopy, "poles": _poles, "building": _building}[caster["kind"]](rng, x, y, size)
+    border = np.clip((HALF_SIZE - np.maximum(np.abs(x), np.abs(y))) / 1.5, 0, 1)
+    # in 8-bit steps, as Blender holds it (a byte image syncs to Cycles in a quarter of a float one's time)
+    return (np.round(np.clip(mask * border, 0, 1) * 255) / 255).astype(np.float32)
+
+
+def _canopy(rng, x, y, size):
+    """A row of tree crowns, as planted along a road: leaves with sunflecks between them, a ragged edge."""
+    crowns = np.zeros_like(x)
+    heading = rng.uniform(0, np.pi)
+    along, offset = np.array([np.cos(heading), np.sin(heading)]), rng.uniform(-4, 4)
+    spacing = rng.uniform(5.0, 9.0)
+    wobble = 1.0 + 0.5 * (value_noise(rng, size, 8) - 0.5)
+    for k in range(-2, 3):
+        cx, cy = along * (k * spacing + rng.uniform(-1.5, 1.5)) + offset * np.array([-along[1], along[0]])
+        r = rng.uniform(2.5, 5.0)
+        d = np.hypot(x - cx, y - cy) / (r * wobble)
+        crowns = np.maximum(crowns, np.clip((1.0 - d) / 0.12, 0, 1))
+    leaves = 0.5 * value_noise(rng, size, 160) + 0.3 * value_noise(rng, size, 64) + 0.2 * value_noise(rng, size, 24)
+    gaps = rng.uniform(0.36, 0.46)  # the thinner the canopy, the more sun gets through
+    return crowns * np.clip((leaves - gaps) / 0.04 + 0.5, 0, 1)
+
+
+def _poles(rng, x, y, size):
+    """One to three poles (bars along u, which lies along the sun's azimuth), some with a sign or a lamp arm."""
+    out = np.zeros_like(x)
+    for _ in range(int(rng.integers(1, 4))):
+        across, width = rng.uniform(-8, 8), rng.uniform(0.12, 0.35)
+        start, length = rng.uniform(-12, 4), rng.uniform(6.0, 14.0)
+        along = (x >= start) & (x <= start + length)
+        out = np.maximum(out, along * np.clip((width / 2 - np.abs(y - across)) / 0.04 + 0.5, 0, 1))
+        end = start + length
+        if rng.random() < 0.4:  # a sign board at the top
+            w, h = rng.uniform(0.6, 2.0), rng.uniform(0.5, 1.5)
+            out = np.maximum(out, (np.abs(x - end + h / 2) < h / 2) * (np.abs(y - across) < w / 2))
+        elif rng.random() < 0.5:  # a lamp arm across
+            arm = rng.uniform(1.0, 3.0) * rng.choice([-1, 1])
+            lo, hi = sorted((across, across + arm))
+            out = np.maximum(out, (np.abs(x - end) < 0.08) * (y >= lo) * (y <= hi))
+    return out
+
+
+def _building(rng, x, y, size):
+    """The shadow of a building's roof edge: everything beyond a line near the middle, with a step or two."""
+    theta = rng.uniform(0, 2 * np.pi)
+    n = np.array([np.cos(theta), np.sin(theta)])
+    s = x * n[0] + y * n[1] - rng.uniform(-5, 5)
+    t = -x * n[1] + y * n[0]
+    for _ in range(int(rng.integers(0, 3))):  # setbacks and parapets along the edge
+        s = s + np.where(t > rng.uniform(-10, 10), rng.uniform(-2.5, 2.5), 0.0)
+    return np.clip(s / 0.05 + 0.5, 0, 1)
+
+
+def plane_coordinates(points_xy: np.ndarray, caster: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(u, v) in [0, 1] on the caster's plane of world points (..., 2) on it."""
+    a = np.radians(caster["angle"])
+    d = points_xy - np.asarray(caster["centre"])
+    local_x = d[..., 0] * np.cos(a) + d[..., 1] * np.sin(a)
+    local_y = -d[..., 0] * np.sin(a) + d[..., 1] * np.cos(a)
+    return local_x / (2 * HALF_SIZE) + 0.5, local_y / (2 * HALF_SIZE) + 0.5
+
+
+def sun_direction(sun_elevation: float, sun_azimuth: float) -> np.ndarray:
+    el, az = np.radians(sun_elevation), np.radians(sun_azimuth)
+    return np.array([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)])
+
+
+def sky_gradient(sky_rgb) -> tuple[np.ndarray, np.ndarray]:
+    """Linear-RGB sky colour at the horizon and at the zenith (before the sky's strength): paler and brighter
+    at the horizon, where a clear sky's radiance is 2-3x the zenith's, deeper overhead."""
+    sky = np.asarray(sky_rgb, np.float64)
+    return 1.7 * (0.45 * sky + 0.55 * sky.max()), 0.75 * sky
+
+
+def ground_irradiance(sample, sun_rgb) -> tuple[float, float]:
+    """Luminance of the sun's and the sky's light on level ground: what sets how dark a shadow is (the sky's
+    share of the whole). The sky is integrated over the upper hemisphere as synth/blender/sky.py draws it
+    (horizon to zenith over z 0..0.7), cosine-weighted."""
+    horizon, zenith = sky_gradient(sample.sky_color)
+    z = (np.arange(256) + 0.5) / 256
+    radiance = np.outer(1 - np.minimum(z / 0.7, 1), horizon) + np.outer(np.minimum(z / 0.7, 1), zenith)
+    sky = 2 * np.pi * sample.sky_strength * float(np.mean(radiance @ LUMINANCE * z))
+    sun = sample.sun_strength * max(np.sin(np.radians(sample.sun_elevation)), 0.0) * float(np.dot(sun_rgb, LUMINANCE))
+    return sun, sky
+
+
+def ground_light(points: np.ndarray, caster: dict, mask: np.ndarray, sample, sun_rgb,
+                 exclude=None) -> np.ndarray:
+    """Light factor (N,) in (0, 1] of world points (N, 3) under the caster: 1 in the sun, the sky's share where
+    the mask blocks it. The mask is blurred by the sun's penumbra at the ground's distance from the plane.
+    `exclude` ((x0, y0), (x1, y1)): points inside this ground rectangle (the shadow catcher, which Cycles
+    shades) get 1."""
+    to_sun = sun_direction(sample.sun_elevation, sample.sun_azimuth)
+    sun, sky = ground_irradiance(sample, sun_rgb)
+    reach = (caster["height"] - points[:, 2]) / to_sun[2]  # along the ray to the plane
+    hit = points[:, :2] + reach[:, None] * to_sun[:2]
+    u, v = plane_coordinates(hit, caster)
+    size = mask.shape[0]
+    penumbra = caster["height"] / to_sun[2] * np.radians(sample.sun_angle) / 4  # sd of a uniform disc, metres
+    sigma = penumbra / (2 * HALF_SIZE / size)
+    blurred = cv2.GaussianBlur(mask, (0, 0), sigma) if sigma > 0.3 else mask
+    opacity = _bilinear(blurred, u * size - 0.5, v * size - 0.5)
+    opacity = np.where(reach > 0, opacity, 0.0)  # points above the plane see the sun
+    if exclude is not None:
+        (x0, y0), (x1, y1) = exclude
+        inside = (points[:, 0] >= x0) & (points[:, 0] <= x1) & (points[:, 1] >= y0) & (points[:, 1] <= y1)
+        opacity = np.where(inside, 0.0, opacity)
+    return (sky + sun * (1.0 - opacity)) / max(sky + sun, 1e-9)
+
+
+def _bilinear(texture: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Bilinear lookup at texel coordinates (N,), 0 outside (cv2.remap takes maps under 32767 a side: the
+    points go in rows of 1024)."""
+    count = len(x)
+    rows = max(1, -(-count // 1024))
+    maps = []
+    for coordinate in (x, y):
+        flat = np.full(rows * 1024, -10.0, np.float32)
+        flat[:count] = coordinate
+        maps.append(flat.reshape(rows, 1024))
+    out = cv2.remap(texture, maps[0], maps[1], interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                    borderValue=0.0)
+    return out.ravel()[:count]

@@ -1,0 +1,231 @@
+"""Off-screen shadow casters (synth/shadows.py), clouds in reflections and compositing in linear light: the
+numpy geometry on its own, then Cycles against it (the shadow catcher's shading must continue the 2D
+shading of the road beyond it, or a rectangle shows round every vehicle)."""
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from synth import compose
+from synth.config import ConfigError
+from synth.scene import RenderConfig
+from synth.shadows import (
+    CASTER_KINDS, HALF_SIZE, MASK_SIZE, caster_mask, ground_irradiance, ground_light, sample_caster, sun_direction)
+
+
+def light_sample(**changes):
+    values = dict(sun_elevation=40.0, sun_azimuth=30.0, sun_strength=4.0, sun_angle=0.5, sky_strength=0.3,
+                  sky_color=(0.35, 0.5, 0.85))
+    values.update(changes)
+    return SimpleNamespace(**values)
+
+
+def test_caster_masks_are_opacities_that_end_inside_the_plane_and_follow_their_seed():
+    for kind in CASTER_KINDS:
+        for seed in range(3):
+            caster = sample_caster(np.random.default_rng(seed), {kind: 1.0}, (5.0, 10.0), 30.0, 45.0)
+            mask = caster_mask(caster)
+            assert caster["kind"] == kind and mask.shape == (MASK_SIZE, MASK_SIZE)
+            assert 0.0 <= mask.min() and mask.max() <= 1.0 and mask.max() > 0.9
+            border = np.concatenate([mask[0], mask[-1], mask[:, 0], mask[:, -1]])
+            assert border.max() < 0.05  # the shadow ends before the plane does: no straight cut-off
+            assert 0.0005 < mask.mean() < 0.9
+            np.testing.assert_array_equal(mask, caster_mask(caster))
+    a = caster_mask(sample_caster(np.random.default_rng(0), {"canopy": 1.0}, (5.0, 10.0), 30.0, 45.0))
+    b = caster_mask(sample_caster(np.random.default_rng(1), {"canopy": 1.0}, (5.0, 10.0), 30.0, 45.0))
+    assert np.abs(a - b).mean() > 0.01
+
+
+def test_poles_lie_along_the_suns_azimuth_and_the_pattern_sits_up_sun_of_the_vehicle():
+    for seed in range(5):
+        caster = sample_caster(np.random.default_rng(seed), {"poles": 1.0}, (6.0, 6.0), 75.0, 40.0)
+        assert caster["angle"] == 75.0
+        mask = caster_mask(caster)
+        # bars run along u (columns): a row through a bar is dark over metres, a column only over centimetres
+        rows, cols = np.nonzero(mask > 0.5)
+        assert np.ptp(cols) > np.ptp(rows) or len(np.unique(rows)) > 1
+        up_sun = sun_direction(40.0, 75.0)[:2] * (6.0 - 0.8) / np.tan(np.radians(40.0))
+        assert np.linalg.norm(np.asarray(caster["centre"]) - up_sun) <= 5.0 * np.sqrt(2) + 1e-9
+
+
+def test_ground_light_is_one_in_the_sun_and_the_skys_share_in_shadow():
+    sample = light_sample()
+    sun_rgb = (1.0, 0.95, 0.9)
+    sun, sky = ground_irradiance(sample, sun_rgb)
+    assert sun > 0 and sky > 0
+    caster = {"kind": "building", "seed": 0, "height": 8.0, "centre": (0.0, 0.0), "angle": 0.0}
+    # one opaque square of 2 m round the plane's centre
+    mask = np.zeros((MASK_SIZE, MASK_SIZE), np.float32)
+    texel = 2 * HALF_SIZE / MASK_SIZE
+    half = int(round(1.0 / texel))
+    mask[MASK_SIZE // 2 - half: MASK_SIZE // 2 + half, MASK_SIZE // 2 - half: MASK_SIZE // 2 + half] = 1.0
+    to_sun = sun_direction(sample.sun_elevation, sample.sun_azimuth)
+    below = -to_sun[:2] * 8.0 / to_sun[2]  # the ground point whose ray to the sun meets the plane's centre
+    points = np.array([[*below, 0.0], [*(below + [3.0, 0.0]), 0.0], [0.0, 0.0, 9.0]])
+    light = ground_light(points, caster, mask, sample, sun_rgb)
+    np.testing.assert_allclose(light[0], sky / (sky + sun), atol=0.02)
+    np.testing.assert_allclose(light[1:], 1.0)  # beside the shadow; above the plane
+    excluded = ground_light(points, caster, mask, sample, sun_rgb, exclude=((below[0] - 1, below[1] - 1),
+                                                                            (below[0] + 1, below[1] + 1)))
+    np.testing.assert_allclose(excluded, 1.0)
+    # a darker sky leaves darker shadows
+    dim = ground_light(points[:1], caster, mask, light_sample(sky_strength=0.1), sun_rgb)
+    assert dim[0] < light[0]
+
+
+def test_casters_come_on_clear_days_with_procedural_backgrounds_only():
+    from synth.identities import plan_identities
+    from synth.scene import sample_scene
+    from tests.test_scene import paper_library
+
+    models = paper_library()
+    config = RenderConfig()
+    plan = plan_identities(models, 400, 0, config.identities)
+    samples = [sample_scene(config, plan, models, 0, i) for i in range(400)]
+    eligible = [s for s in samples if s.sun_strength >= config.lighting.sun_strength[0] and s.sun_elevation >= 20]
+    with_caster = [s for s in samples if s.caster is not None]
+    assert all(s in eligible for s in with_caster)
+    share = len(with_caster) / len(eligible)
+    assert abs(share - config.lighting.caster_prob) < 4 * np.sqrt(0.25 / len(eligible))
+    assert {s.caster["kind"] for s in with_caster} == set(CASTER_KINDS)
+    files = [sample_scene(config, plan, models, 0, i, num_backgrounds=3) for i in range(200)]
+    assert not any(s.caster for s in files if s.background["kind"] == "file")
+    off = dataclasses.replace(config.lighting, caster_prob=0.0)
+    config_off = dataclasses.replace(config, lighting=off)
+    assert not any(sample_scene(config_off, plan, models, 0, i).caster for i in range(100))
+
+
+def test_caster_kinds_must_be_known_and_weighted():
+    with pytest.raises(ConfigError, match="caster_kinds"):
+        RenderConfig.load(None, ["lighting.caster_kinds={tree: 1}"])
+    with pytest.raises(ConfigError, match="caster_kinds"):
+        RenderConfig.load(None, ["lighting.caster_kinds={canopy: 0}"])
+    assert RenderConfig.load(None, ["lighting.caster_kinds={poles: 1}"]).lighting.caster_kinds == {"poles": 1}
+
+
+def test_compositing_mixes_light_not_srgb_codes():
+    rng = np.random.default_rng(0)
+    background = rng.uniform(0.2, 1.0, (8, 8, 3)).astype(np.float32)
+    shadow = np.zeros((8, 8, 4), np.uint8)
+    shadow[..., 3] = 204  # a catcher pixel keeping a fifth of the light
+    out = compose.composite(compose.premultiply(shadow), background)
+    expected = compose.linear_to_srgb(compose.srgb_to_linear(background) * (1 - 204 / 255))
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+    assert (out > 0.35 * background).all()  # not a fifth of the sRGB value (near black): about half
+    opaque = rng.integers(0, 256, (8, 8, 4)).astype(np.uint8)
+    opaque[..., 3] = 255
+    np.testing.assert_allclose(compose.composite(compose.premultiply(opaque), background), opaque[..., :3] / 255,
+                               atol=1e-4)
+
+
+# --- in a Cycles render --------------------------------------------------------------------------------------
+
+needs_blender = pytest.mark.skipif(importlib.util.find_spec("bpy") is None, reason="bpy is not installed")
+
+
+def render_caster_probe(models_dir: str) -> dict:
+    """In a Blender process: one view under a half-plane, a striped and a full caster, with and without them,
+    and one with clouds off and full; returns what the tests below compare."""
+    from synth.camera import camera_centre, pixel_rays
+    from synth.identities import plan_identities
+    from synth.render import SampleRenderer
+    from synth.vehicles.library import load_library
+
+    config = RenderConfig()
+    config.image.size = 128
+    config.image.native_size = (128.0, 128.0)
+    models = load_library(models_dir)
+    plan = plan_identities(models, 10, 0)
+    renderer = SampleRenderer(config, models, plan, 0)
+    base = dataclasses.replace(renderer.describe(0), azimuth=30.0, elevation=25.0, distance=9.0, occluders=[],
+                               patches=[], roll=0.0, aim=(0.0, 0.0, 0.7), sun_elevation=45.0, sun_azimuth=200.0,
+                               sun_strength=4.0, sky_strength=0.3, sun_angle=0.5, exposure=0.0, cloud_cover=0.0)
+    to_sun = sun_direction(45.0, 200.0)
+    caster = {"kind": "building", "seed": 0, "height": 7.0, "angle": 0.0,
+              "centre": tuple(to_sun[:2] * 6.2 / to_sun[2])}
+    local = (np.arange(MASK_SIZE) + 0.5) / MASK_SIZE * 2 * HALF_SIZE - HALF_SIZE
+    x, y = np.meshgrid(local, local)
+    inner = (np.maximum(np.abs(x), np.abs(y)) < HALF_SIZE - 2).astype(np.float32)
+    masks = {"half": inner * (x > 0.3), "stripes": inner * (np.mod(x + y, 1.6) < 0.4), "full": inner}
+
+    def shot(sample, mask=None):
+        frame = renderer.setup(sample)
+        if mask is not None:
+            frame["caster_mask"] = mask.astype(np.float32)
+            renderer.builder.set_caster(sample, frame["caster_mask"])
+        renderer.builder.update()
+        labels = renderer.labels(sample, frame)
+        fg = compose.resize_to(compose.premultiply(renderer.builder.render(sample.seed)), 128)
+        return fg, frame, labels
+
+    out = {}
+    plain, frame, labels = shot(base)
+    out["plain_keypoints"] = labels["keypoints"]
+    (x0, y0), (x1, y1) = frame["catcher"]
+    ys, xs = np.mgrid[0:128, 0:128].astype(np.float64)
+    rays = pixel_rays(frame["K"], frame["Rt"], np.stack([xs, ys], -1))
+    origin = camera_centre(frame["Rt"])
+    ground = origin + (-origin[2] / np.minimum(rays[..., 2], -1e-9))[..., None] * rays
+    on_catcher = ((rays[..., 2] < 0) & (ground[..., 0] > x0) & (ground[..., 0] < x1) & (ground[..., 1] > y0)
+                  & (ground[..., 1] < y1))
+    vehicle = plain[..., 3] > 0.99
+    for name, mask in masks.items():
+        sample = dataclasses.replace(base, caster=caster)
+        shaded, frame, labels = shot(sample, mask)
+        free = on_catcher & (plain[..., :3].max(-1) < 0.004) & (shaded[..., :3].max(-1) < 0.004)
+        free &= plain[..., 3] < 0.1  # away from the vehicle's own shadow
+        cycles = (1 - shaded[..., 3][free]) / (1 - plain[..., 3][free])
+        numpy = ground_light(ground[free], caster, frame["caster_mask"], sample, frame["sun_rgb"])
+        out[name] = {"cycles": cycles, "numpy": numpy, "keypoints": labels["keypoints"],
+                     "vehicle": float(shaded[..., :3][vehicle].mean()), "plain_vehicle": float(
+                         plain[..., :3][vehicle].mean())}
+    # clouds: a car seen head-on from above, whose raked windshield mirrors the sky overhead
+    car = next(s for s in map(renderer.describe, range(50)) if models[s.identity.model_index].type_id in (1, 2, 4, 9))
+    clear = dataclasses.replace(base, azimuth=0.0, elevation=35.0, identity=car.identity, look=car.look)
+    plain, _, _ = shot(clear)
+    cloudy, _, _ = shot(dataclasses.replace(clear, cloud_cover=1.0, cloud_brightness=3.0))
+    change = (cloudy[..., :3] - plain[..., :3]).mean(-1)
+    vehicle = plain[..., 3] > 0.99
+    out["cloud_brighter_pixels"] = int((change[vehicle] > 0.01).sum())
+    out["cloud_darker_pixels"] = int((change[vehicle] < -0.01).sum())
+    out["cloud_catcher_change"] = float(np.abs(cloudy[..., 3] - plain[..., 3])[plain[..., 3] < 0.9].mean())
+    return out
+
+
+@pytest.fixture(scope="module")
+def caster_probe(tmp_path_factory):
+    from synth.render import run_in_blender_process
+    from tests.helpers.library import build_test_library
+
+    path = tmp_path_factory.mktemp("models")
+    run_in_blender_process(build_test_library, str(path))
+    return run_in_blender_process(render_caster_probe, str(path))
+
+
+@needs_blender
+def test_the_shadow_catcher_continues_the_2d_shading_of_the_road(caster_probe):
+    for name in ("half", "stripes"):
+        cycles, numpy = caster_probe[name]["cycles"], caster_probe[name]["numpy"]
+        assert len(cycles) > 100 and (numpy < 0.6).sum() > 30 and (numpy > 0.95).sum() > 30, name
+        assert np.median(np.abs(cycles - numpy)) < 0.04, name
+        assert np.corrcoef(cycles, numpy)[0, 1] > 0.9, name
+
+
+@needs_blender
+def test_a_caster_shades_the_vehicle_and_leaves_its_labels_alone(caster_probe):
+    full = caster_probe["full"]
+    assert full["vehicle"] < 0.7 * full["plain_vehicle"]
+    assert caster_probe["half"]["plain_vehicle"] > caster_probe["half"]["vehicle"] > full["vehicle"]
+    for name in ("half", "stripes", "full"):
+        np.testing.assert_array_equal(caster_probe[name]["keypoints"], caster_probe["plain_keypoints"])
+
+
+@needs_blender
+def test_clouds_show_in_the_windows_and_leave_the_light_alone(caster_probe):
+    assert caster_probe["cloud_brighter_pixels"] > 30
+    assert caster_probe["cloud_darker_pixels"] < 0.25 * caster_probe["cloud_brighter_pixels"]  # denoiser noise
+    assert caster_probe["cloud_catcher_change"] < 0.003  # shadows on the ground: the world has no clouds
