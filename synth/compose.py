@@ -116,11 +116,15 @@ def occlude_keypoints(keypoints: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def camera_effects(image: np.ndarray, effects: dict) -> np.ndarray:
-    """Float RGB [0, 1] -> uint8 RGB after white-balance cast, tone, blur, motion blur, sensor noise and JPEG."""
+    """Float RGB [0, 1] -> uint8 RGB after white-balance cast, tone, saturation, blur, motion blur, sensor noise
+    and JPEG."""
     rng = np.random.default_rng(effects["seed"])
     out = image * np.asarray(effects["gains"], np.float32)
     out = np.clip(out, 0, 1) ** effects["gamma"]
     out = np.clip((out - 0.5) * effects["contrast"] + 0.5, 0, 1)
+    if effects.get("saturation", 1.0) != 1.0:
+        grey = out @ np.array([0.299, 0.587, 0.114], np.float32)
+        out = np.clip(grey[..., None] + effects["saturation"] * (out - grey[..., None]), 0, 1)
     if effects["blur_sigma"] > 0:
         out = cv2.GaussianBlur(out, (0, 0), effects["blur_sigma"])
     if effects["motion_length"] > 0:

@@ -124,6 +124,9 @@ class EffectsConfig(Config):
     color_cast: float = 0.07  # white-balance error: spread of the blue-amber shift (a third of it green-magenta)
     gamma: Range = (0.85, 1.15)
     contrast: Range = (0.85, 1.15)
+    # traffic cameras render colour muted (small sensors, haze, strong compression): a pure CG paint at full
+    # chroma is the first thing that reads as a toy
+    saturation: Range = (0.6, 1.0)
 
 
 @dataclass
@@ -359,6 +362,7 @@ def sample_scene(config: RenderConfig, plan: IdentityPlan, models, seed: int, in
     if (not overcast and lc.shadows and background["kind"] == "procedural" and sun_elevation >= 20.0
             and rng.random() < lc.caster_prob):
         caster = sample_caster(rng, lc.caster_kinds, lc.caster_height, sun_azimuth, sun_elevation)
+    effects["saturation"] = _u(rng, config.effects.saturation)  # drawn last: the draws before keep their values
     return SceneSample(
         index=int(index), seed=s_seed, split=str(plan.sample_split[index]), camera_id=camera_id, identity=identity,
         azimuth=azimuth, elevation=elevation, distance=distance, roll=roll,

@@ -268,6 +268,23 @@ def test_camera_effects_are_seeded():
     np.testing.assert_array_equal(a, b)
 
 
+def test_camera_saturation_mutes_colour_and_keeps_greys():
+    img = np.zeros((16, 16, 3), np.float32)
+    img[:8] = (0.9, 0.6, 0.05)  # a yellow
+    img[8:] = 0.4  # a grey
+    plain = {"blur_sigma": 0.0, "motion_length": 0.0, "motion_angle": 0.0, "noise_sigma": 0.0, "jpeg_quality": 0,
+             "gains": (1.0, 1.0, 1.0), "gamma": 1.0, "contrast": 1.0, "seed": 0}
+    full = compose.camera_effects(img, {**plain, "saturation": 1.0}).astype(int)
+    muted = compose.camera_effects(img, {**plain, "saturation": 0.6}).astype(int)
+    chroma = lambda x: x.max(-1) - x.min(-1)  # noqa: E731
+    assert chroma(muted[:8]).mean() < 0.7 * chroma(full[:8]).mean()
+    np.testing.assert_array_equal(muted[8:], full[8:])
+    samples = [sample_scene(RenderConfig(), plan_identities(paper_library(), 50, seed=0), paper_library(), 0, i)
+               for i in range(50)]
+    saturation = [s.effects["saturation"] for s in samples]
+    assert min(saturation) >= 0.6 and max(saturation) <= 1.0 and np.std(saturation) > 0.05
+
+
 def test_shard_units_and_parse_shard(tmp_path):
     plan = plan_identities(paper_library()[:2], 45, seed=0, config=IdentityConfig(holdout_fraction=0.3))
     units = shard_units(plan, 10, tmp_path)
