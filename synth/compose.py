@@ -48,6 +48,11 @@ def resize_to(image: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(image, (size, size), interpolation=interp)
 
 
+def lens_blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """The camera's own point spread (lens, demosaicing): a Gaussian of `sigma` pixels."""
+    return cv2.GaussianBlur(image, (0, 0), sigma) if sigma > 0 else image
+
+
 def composite(foreground: np.ndarray, background: np.ndarray) -> np.ndarray:
     """Premultiplied linear float RGBA (premultiply) over an sRGB float RGB background; returns sRGB in [0, 1].
     Mixed in linear light: where the shadow catcher's alpha says a shadow keeps a fifth of the light, the road

@@ -324,3 +324,13 @@ def test_occluders_are_roadside_things_and_other_library_vehicles():
     config.occluders.kinds = {"pole": 1.0, "lamp post": 1.0}
     with pytest.raises(ValueError, match="occluders.kinds.*lamp post"):
         sample_scene(config, plan, models, 3, 0)
+
+
+def test_lens_blur_softens_edges_and_keeps_light():
+    step = np.zeros((16, 16, 3), np.float32)
+    step[:, 8:] = 1.0
+    assert compose.lens_blur(step, 0.0) is step
+    soft = compose.lens_blur(step, 0.5)
+    assert 0.05 < soft[8, 7, 0] < 0.5 < soft[8, 8, 0] < 0.95  # the pixels either side of the edge mix
+    np.testing.assert_allclose(soft[8, 2:14].sum(), step[8, 2:14].sum(), rtol=1e-3)
+    assert RenderConfig().effects.lens_blur > 0
