@@ -215,3 +215,31 @@ def test_occluders_that_would_hide_the_vehicle_are_left_out(library):
             assert (n_kept, f_kept) == (n_free, f_free)
         else:
             assert n_kept == 0
+
+
+def traffic_probe(models_dir: str, config_dict: dict, count: int) -> list[dict]:
+    """In a Blender process: per sample, its neighbours, keypoint labels and the render's alpha coverage."""
+    config = RenderConfig.from_dict(config_dict)
+    models = load_library(models_dir)
+    renderer = SampleRenderer(config, models, plan_identities(models, count, 4), 4)
+    out = []
+    for i in range(count):
+        sample, extras = renderer.render(i)
+        out.append({"neighbours": [o for o in extras["sample"].occluders if o.kind == "vehicle"],
+                    "keypoints": sample.keypoints, "coverage": float(extras["rgba"][..., 3].mean())})
+    return out
+
+
+def test_traffic_shows_other_vehicles_behind_and_beside_without_touching_the_labels(library):
+    config = tiny_config(size=64, samples=1)
+    config.occluders.prob, config.occlusion2d.prob = 0.0, 0.0
+    config.traffic.prob, config.traffic.max_count = 0.0, 1
+    alone = run_in_blender_process(traffic_probe, str(library), config.to_dict(), 8)
+    config.traffic.prob = 1.0
+    busy = run_in_blender_process(traffic_probe, str(library), config.to_dict(), 8)
+    assert all(not a["neighbours"] for a in alone)
+    with_neighbours = [(a, b) for a, b in zip(alone, busy) if b["neighbours"]]
+    assert len(with_neighbours) >= 4
+    for a, b in zip(alone, busy):
+        np.testing.assert_array_equal(a["keypoints"], b["keypoints"])  # farther than the vehicle: hides nothing
+    assert sum(b["coverage"] > a["coverage"] + 0.005 for a, b in with_neighbours) >= len(with_neighbours) // 2

@@ -334,3 +334,24 @@ def test_lens_blur_softens_edges_and_keeps_light():
     assert 0.05 < soft[8, 7, 0] < 0.5 < soft[8, 8, 0] < 0.95  # the pixels either side of the edge mix
     np.testing.assert_allclose(soft[8, 2:14].sum(), step[8, 2:14].sum(), rtol=1e-3)
     assert RenderConfig().effects.lens_blur > 0
+
+
+def test_traffic_neighbours_stand_in_lanes_behind_the_vehicle_and_in_its_crop():
+    models = paper_library()
+    config = RenderConfig()
+    config.traffic.prob, config.traffic.max_count, config.occluders.prob = 1.0, 2, 0.0
+    plan = plan_identities(models, 200, seed=5)
+    counts = []
+    for i in range(200):
+        s = sample_scene(config, plan, models, 5, i)
+        neighbours = [o for o in s.occluders if o.kind == "vehicle"]
+        counts.append(len(neighbours))
+        cam = s.camera_position[:2]
+        assert len({o.model for o in neighbours} | {s.identity.model_index}) == len(neighbours) + 1
+        for o in neighbours:
+            assert np.hypot(*(np.asarray(o.position) - cam)) > np.hypot(*cam)  # never in front of the vehicle
+            assert abs(o.position[1]) < 0.01 or 3.2 <= abs(o.position[1]) <= 3.8  # its lane or the next
+            assert o.size[0] == models[o.model].dimensions["length"]
+    assert 0.5 < np.mean([c > 0 for c in counts]) and max(counts) == 2
+    config.traffic.prob = 0.0
+    assert not any(sample_scene(config, plan, models, 5, i).occluders for i in range(50))

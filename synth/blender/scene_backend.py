@@ -334,6 +334,13 @@ class SceneBuilder:
         pts += [(x + dx, y + dy) for x, y in pts]
         for occ in sample.occluders:
             pts.append(occ.position)
+            if occ.kind == "vehicle":  # other vehicles cast whole shadows too
+                c, s = np.cos(np.radians(occ.yaw)), np.sin(np.radians(occ.yaw))
+                reach = min(occ.size[2] / np.tan(el), 12.0)
+                for u, v in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+                    x = occ.position[0] + u * occ.size[0] / 2 * c - v * occ.size[1] / 2 * s
+                    y = occ.position[1] + u * occ.size[0] / 2 * s + v * occ.size[1] / 2 * c
+                    pts += [(x, y), (x - np.cos(az) * reach, y - np.sin(az) * reach)]
         pts = np.array(pts)
         lo, hi = pts.min(0) - 0.6, pts.max(0) + 0.6
         self.ground.location = ((lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, 0.0)
