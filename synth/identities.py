@@ -176,8 +176,11 @@ def paint_shade(color_id: int, rng: np.random.Generator) -> tuple[float, float, 
         # channel shifts tinted a tenth of the white cars lilac or mint, which real paints are not)
         shift = shift[0] + 0.4 * shift[1] * np.array([1.0, 0.0, -1.0]) + 0.1 * shift[2] * np.array([-0.5, 1.0, -0.5])
     rgb = centre + shift * (0.5 + centre)
-    brightness = np.exp(rng.normal(0.0, 0.15))
-    return tuple(float(v) for v in np.clip(rgb * brightness, 0.003, 0.9))
+    rgb = rgb * np.exp(rng.normal(0.0, 0.15))
+    # brighter than 0.75 rolls off smoothly towards 0.9 (a clip made a fifth of the white paints one colour)
+    knee = 0.75
+    rgb = np.where(rgb > knee, knee + 0.15 * (1.0 - np.exp(-(rgb - knee) / 0.15)), rgb)
+    return tuple(float(v) for v in np.maximum(rgb, 0.003))
 
 
 def _make_twins(identities: list[Identity], fraction: float, seed: int) -> list[Identity]:

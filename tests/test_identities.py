@@ -254,3 +254,13 @@ def test_colour_weights_load_from_yaml_and_overrides(tmp_path):
     assert RenderConfig.load(overrides=["identities.color_weights=traffic"]).identities.color_weights == "traffic"
     plan = plan_identities(_library(), 10, seed=0, config=config.identities)
     assert {ident.color_id for ident in _paintable(plan)} <= {7, 10, 5}  # white, black, red
+
+
+def test_light_paints_stay_distinct_below_the_albedo_limit():
+    from synth.identities import paint_shade
+    from synth.vocabulary import COLOR_IDS
+
+    rng = np.random.default_rng(0)
+    whites = np.array([paint_shade(COLOR_IDS["white"], rng) for _ in range(500)])
+    assert whites.max() < 0.9 and whites.min() > 0.3
+    assert len({tuple(np.round(w, 6)) for w in whites}) == len(whites)  # no shared clipped paint
