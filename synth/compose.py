@@ -88,9 +88,11 @@ def patch_mask(patch, box: np.ndarray, size: int) -> np.ndarray:
     return mask.astype(bool)
 
 
-def paste_patches(image: np.ndarray, patches, box: np.ndarray, fill_source) -> tuple[np.ndarray, np.ndarray]:
+def paste_patches(image: np.ndarray, patches, box: np.ndarray, fill_source, softness: float = 0.7
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """Paste 2D occluders onto a float RGB image; returns the image and the union mask. `fill_source(seed)`
-    returns a float RGB image of the same size to cut textured patches from."""
+    returns a float RGB image of the same size to cut textured patches from; `softness` (px) blurs their
+    edges as much as the image's own."""
     size = image.shape[0]
     union = np.zeros((size, size), bool)
     for patch in patches:
@@ -103,7 +105,8 @@ def paste_patches(image: np.ndarray, patches, box: np.ndarray, fill_source) -> t
             rng = np.random.default_rng(patch.seed)
             shade = np.linspace(0.8, 1.1, size, dtype=np.float32)[:, None, None]
             fill = np.clip(np.asarray(patch.color, np.float32) * shade + rng.normal(0, 0.02, (size, size, 1)), 0, 1)
-        soft = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), 0.7)[..., None]
+            fill = cv2.GaussianBlur(fill, (0, 0), softness)
+        soft = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), softness)[..., None]
         image = image * (1 - soft) + fill.astype(np.float32) * soft
         union |= mask
     return image, union

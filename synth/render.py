@@ -188,9 +188,12 @@ class SampleRenderer:
         image = compose.composite(compose.premultiply(rgba), self.background(sample, frame, native=True))
         image = compose.resize_to(compose.lens_blur(image, cfg.effects.lens_blur), size)
         K, Rt, box = frame["K"], frame["Rt"], labels["box"]
-        if sample.patches:
-            image, mask = compose.paste_patches(image, sample.patches, box,
-                                                lambda s: self.background(sample, frame, key_offset=1 + s % 7))
+        if sample.patches:  # as soft as the picture they are pasted on
+            def fill(seed):
+                other = self.background(sample, frame, key_offset=1 + seed % 7, native=True)
+                return compose.resize_to(compose.lens_blur(other, cfg.effects.lens_blur), size)
+            softness = max(0.7, cfg.effects.lens_blur * size / frame["render_size"])
+            image, mask = compose.paste_patches(image, sample.patches, box, fill, softness)
             labels = self.apply_patch_mask(labels, mask)
         labels = self.annotate(labels, frame)
         image8 = compose.camera_effects(image, sample.effects)
