@@ -222,10 +222,13 @@ class SceneBuilder:
         Camera rays never see it (the film is transparent)."""
         world = bpy.data.worlds.new("sky")
         self.scene.world = world
-        # The world changes every image: a small importance map keeps its rebuild cheap (the default 1024 px
-        # map costs seconds per image on one core). Reflections evaluate the shader itself, at full detail.
-        world.cycles.sampling_method = "MANUAL"
-        world.cycles.sample_map_resolution = 32
+        # The sky is not sampled as a light: its light arrives by the rays that bounce off surfaces (cosine- or
+        # gloss-distributed, which suits a smooth dome), and every light sample goes to the sun. Sampled as a
+        # light too (a 32 px importance map), each of 3 samples per pixel went to the sun or the sky by lot:
+        # that variance came out of the denoiser as mottle on smooth paint, and the map cost its rebuild every
+        # image. Without it: 25-30 % less mottle (against 64 samples) and 7 % less render time, same
+        # brightness (bench/denoise_detail.py, docs/RENDER.md).
+        world.cycles.sampling_method = "NONE"
         nt = world.node_tree
         nt.nodes.clear()
         coord = nt.nodes.new("ShaderNodeTexCoord")

@@ -9,7 +9,7 @@ so the same reflection costs nothing and carries no noise.
 The glass's sky has clouds (a bright cloud in a dark window is what real crops show); the world's has none:
 the world is evaluated at every light sample of every shading point, where the clouds' noise cost 8 % of a
 render (bench: a glossy-ray gate left that cost, as nodes are evaluated whatever their weight), and it
-lights the scene better smooth, as its small importance map samples it.
+lights the scene better smooth.
 
 Per-image values live on the scene as custom properties (set_sky) and reach the group through View Layer
 Attribute nodes, so every glass material in the worker (library, imported or occluder vehicles) follows the
