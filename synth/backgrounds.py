@@ -93,7 +93,7 @@ def road_style(key: int) -> dict:
         "verge": rng.choice([[0.12, 0.22, 0.07], [0.2, 0.25, 0.1], [0.25, 0.22, 0.15]]) * rng.uniform(0.7, 1.3),
         "verge_width": float(rng.uniform(1.0, 8.0)),
         # concrete, brick, render and glass tones: mostly grey with a little colour
-        "facade": (0.75 * np.full(3, rng.uniform(0.3, 0.7)) + 0.25 * rng.uniform(0.2, 0.8, 3)) * rng.uniform(0.6, 1.0),
+        "facade": _facade_colour(rng.uniform(0.3, 0.7), rng.uniform(0.2, 0.8, 3), rng.uniform(0.6, 1.0)),
         "facade_distance": float(rng.uniform(4.0, 25.0)),
         "crosswalk": bool(rng.random() < 0.15),
         "crosswalk_x": float(rng.uniform(-12, 12)),
@@ -103,6 +103,20 @@ def road_style(key: int) -> dict:
         "oil": float(rng.uniform(0.0, 0.14)),
         "wheel_paths": float(rng.uniform(-0.06, 0.08)),
     }
+
+
+# what roadside buildings are clad in (sRGB): concrete, sand and cream render, white render, brick, light tile,
+# dark glass and metal panels. (A grey mixed with a random colour had made lilac, pink and mint walls.)
+FACADE_COLOURS = np.array([[0.55, 0.55, 0.53], [0.70, 0.64, 0.52], [0.75, 0.69, 0.50], [0.80, 0.79, 0.76],
+                           [0.52, 0.33, 0.26], [0.65, 0.66, 0.66], [0.30, 0.32, 0.35]])
+
+
+def _facade_colour(lightness: float, draws: np.ndarray, brightness: float) -> np.ndarray:
+    """A cladding colour from FACADE_COLOURS (picked by the first draw), a little lighter or darker and warmer or
+    cooler by the other draws, dimmed by `brightness`."""
+    base = FACADE_COLOURS[int(draws[0] * 10) % len(FACADE_COLOURS)]
+    tint = 1.0 + 0.08 * (draws[1] - 0.5) * np.array([1.0, 0.0, -1.0])
+    return np.clip(base * (0.8 + 0.4 * lightness) * tint * brightness, 0.0, 1.0)
 
 
 @lru_cache(maxsize=32)
@@ -177,8 +191,11 @@ def procedural_background(K: np.ndarray, Rt: np.ndarray, size: int, road_yaw: fl
         fu, fz, hu, hz = gu[f], gz[f], half_u[f], half_z[f]
         base = np.asarray(style["facade"], np.float32)
         window = (_stripes(fu - 1.0, 3.2, 2.2, hu) * _stripes(fz - 1.0, 3.0, 2.0, hz) * (fz > 3.0))[:, None]
-        shade = 1.0 + 0.15 * _sample(blotch, fu * 20, fz * 20)[:, None]
-        colour = base * shade * (1 - window) + window * np.array([0.12, 0.14, 0.17]) * shade
+        slab = _stripes(fz + 0.15, 3.0, 0.3, hz)[:, None] * (fz > 2.5)[:, None]  # floor slabs between storeys
+        shade = (1.0 + 0.15 * _sample(blotch, fu * 20, fz * 20)[:, None]) * (1.0 - 0.12 * slab)
+        shade *= (0.75 + 0.25 * np.clip(fz / 2.5, 0, 1))[:, None]  # darker where the street's light is blocked
+        glass = 0.85 * np.array([0.1, 0.11, 0.13]) + 0.15 * sky_rgb  # dark panes that mirror a little sky
+        colour = base * shade * (1 - window) + window * glass * shade
         colour[fz < 0.3] *= 0.6
         image[f] = colour
     if light is not None:
