@@ -111,7 +111,7 @@ class TrafficConfig(Config):
     # lane (above or beside the vehicle from a raised camera), one in the next lane. Only places farther from
     # the camera than the vehicle are used: a crop picked for ReID rarely has a car in front of its subject.
     # (each costs ~60-80 ms of render CPU where it comes: the default keeps the image budget, 0.40 CPU-s)
-    prob: float = 0.3
+    prob: float = 0.2
     max_count: int = 1
     gap: Range = (1.0, 5.0)  # bumper to bumper along the lane, m
     lane_width: Range = (3.2, 3.8)
