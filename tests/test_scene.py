@@ -10,7 +10,8 @@ from synth import camera, compose
 from synth.backgrounds import FrameSource, BackgroundError, procedural_background
 from synth.identities import IdentityConfig, plan_identities
 from synth.render import parse_shard, shard_units
-from synth.scene import Patch2D, RenderConfig, sample_scene, sample_seed
+from synth.occlusion import Patch2D
+from synth.scene import RenderConfig, sample_scene, sample_seed
 from synth.vocabulary import VIS_OCCLUDED, VIS_VISIBLE
 
 

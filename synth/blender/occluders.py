@@ -1,7 +1,7 @@
 """The roadside objects that stand between a traffic camera and the vehicle: street-light and signal poles, road
 signs with printed faces, guard rails and pedestrian railings, trees and bushes, and other vehicles drawn from
 the model library. One pool per render worker, built once; each sample only places, shows and hides entries
-(synth.scene.Occluder describes them).
+(synth.occlusion.Occluder describes them).
 
 Only the Blender backend imports this module (bpy).
 """
@@ -13,7 +13,7 @@ import bpy
 
 from synth.blender.vehicles import load_vehicle, set_body_color, vehicle_objects
 from synth.roadside import SIGN_STYLES, sign_face
-from synth.scene import OCCLUDER_KINDS
+from synth.occlusion import OCCLUDER_KINDS
 
 OCCLUDER_PASS_INDEX = 2
 RAILING_LENGTH = 14.0  # the railing meshes are built this long and scaled to the sample's length
