@@ -16,7 +16,8 @@ import numpy as np
 
 from synth.camera import camera_centre, project, rescale_intrinsics, rescale_points, segment_box_entry
 from synth.identities import plan_identities
-from synth.render import CHUNK, SampleRenderer, default_workers, init_worker, worker_renderer
+from synth.render import CHUNK, default_workers, init_worker, worker_renderer
+from synth.sample_renderer import SampleRenderer
 from synth.scene import RenderConfig
 from synth.vehicles.library import load_library
 from synth.vocabulary import VIS_OUTSIDE, VIS_VISIBLE

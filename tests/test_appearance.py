@@ -181,7 +181,7 @@ def render_look_probe(models_dir: str) -> dict:
     recoloured bright, and with two plates of different characters; returns the images."""
     import bpy
 
-    from synth.render import SampleRenderer
+    from synth.sample_renderer import SampleRenderer
     from synth.vehicles.library import load_library
 
     config = RenderConfig()

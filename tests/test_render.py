@@ -23,7 +23,8 @@ from synth.datasets.validate import validate_dataset  # noqa: E402
 from synth.label_checks import check_labels, label_keypoints  # noqa: E402
 from tests.helpers.library import build_test_library  # noqa: E402
 from synth.identities import plan_identities  # noqa: E402
-from synth.render import SampleRenderer, render_dataset, run_in_blender_process  # noqa: E402
+from synth.render import render_dataset, run_in_blender_process  # noqa: E402
+from synth.sample_renderer import SampleRenderer  # noqa: E402
 from synth.scene import RenderConfig  # noqa: E402
 from synth.vehicles.library import load_library  # noqa: E402
 from synth.vocabulary import VIS_OUTSIDE, VIS_VISIBLE  # noqa: E402

@@ -132,7 +132,7 @@ def render_caster_probe(models_dir: str) -> dict:
     and one with clouds off and full; returns what the tests below compare."""
     from synth.camera import camera_centre, pixel_rays
     from synth.identities import plan_identities
-    from synth.render import SampleRenderer
+    from synth.sample_renderer import SampleRenderer
     from synth.vehicles.library import load_library
 
     config = RenderConfig()
