@@ -102,6 +102,10 @@ def road_style(key: int) -> dict:
         # lighter (polished) than the rest
         "oil": float(rng.uniform(0.0, 0.14)),
         "wheel_paths": float(rng.uniform(-0.06, 0.08)),
+        # painted lane arrows, as at the junctions traffic cameras watch: where along the road, which way
+        "arrows": bool(rng.random() < 0.45),
+        "arrow_u": float(rng.uniform(-14.0, 14.0)),
+        "arrow_length": float(rng.uniform(4.5, 7.5)),
     }
 
 
@@ -261,6 +265,29 @@ def _paint_band(colour: np.ndarray, x: np.ndarray, centre: float, half_width: fl
     colour[rows] = colour[rows] * (1 - cov) + cov * (paint[rows] if paint.ndim == 2 else paint)
 
 
+def _paint_arrow(colour, u, w, halves, tail_u: float, centre_w: float, length: float, direction: float, paint):
+    """Paint a straight-ahead lane arrow in place: a shaft from `tail_u` along the lane centred at `centre_w`,
+    a head at its end pointing `direction` (+1: +u), weighted by each pixel's coverage (from its signed distance
+    to the shape over its footprint, so a distant arrow fades instead of breaking up)."""
+    half_u, half_w = halves
+    head, head_half, shaft_half = 0.3 * length, 0.3, 0.09
+    rows = np.nonzero((np.abs(w - centre_w) < head_half + half_w + 0.05)
+                      & (np.abs((u - tail_u) * direction - length / 2) < length / 2 + half_u + 0.05))[0]
+    if not len(rows):
+        return
+    a = (u[rows] - tail_u) * direction  # metres from the tail towards the tip
+    b = np.abs(w[rows] - centre_w)
+    shaft = np.maximum(np.maximum(-a, a - (length - head)), b - shaft_half)
+    slope = head_half / head
+    tip = (b - (length - a) * slope) / np.sqrt(1 + slope**2)
+    arrow_head = np.maximum(np.maximum((length - head) - a, a - length), tip)
+    sdf = np.minimum(shaft, arrow_head)
+    footprint = np.maximum(np.hypot(half_u[rows], half_w[rows]), 1e-3)
+    cov = np.clip(0.5 - sdf / (2 * footprint), 0.0, 1.0)[:, None].astype(np.float32)
+    paint = np.asarray(paint, np.float32)
+    colour[rows] = colour[rows] * (1 - cov) + cov * (paint[rows] if paint.ndim == 2 else paint)
+
+
 def _ground_colour(style, u, w, footprints, grain, blotch, grass) -> np.ndarray:
     """Colour of ground points (u along the road, w across it) with their pixels' half footprints (in u, in
     w, in u along a line of constant w, in w along one of constant u: see _footprints)."""
@@ -296,6 +323,10 @@ def _ground_colour(style, u, w, footprints, grain, blotch, grass) -> np.ndarray:
         _paint_band(colour, w, (k + 0.5) * lw, line_half, half_w, paint, None if yellow else dashed)
     for edge in (right_edge + 0.25, left_edge - 0.25):
         _paint_band(colour, w, edge, line_half, half_w, np.array([0.78, 0.78, 0.76], np.float32) * worn)
+    if style["arrows"]:
+        for k in range(-style["lanes_right"], style["lanes_left"] + 1):
+            _paint_arrow(colour, u, w, (half_u, half_w), style["arrow_u"], k * lw, style["arrow_length"],
+                         1.0 if k <= 0 else -1.0, np.array([0.8, 0.8, 0.78], np.float32) * worn)
     if style["crosswalk"]:
 
         def across(rows):

@@ -356,3 +356,23 @@ def test_traffic_neighbours_stand_in_lanes_behind_the_vehicle_and_in_its_crop():
     assert 0.5 < np.mean([c > 0 for c in counts]) and max(counts) == 2
     config.traffic.prob = 0.0
     assert not any(sample_scene(config, plan, models, 5, i).occluders for i in range(50))
+
+
+def test_lane_arrows_are_painted_in_the_lanes_pointing_along_the_road(monkeypatch):
+    import synth.backgrounds as backgrounds
+
+    key = next(k for k in range(500) if backgrounds.road_style(k)["arrows"])
+    style = backgrounds.road_style(key)
+    middle = style["arrow_u"] + style["arrow_length"] / 2
+    Rt = camera.look_at(np.array([middle, style["lane_offset"], 14.0]), np.array([middle, style["lane_offset"], 0.0]))
+    K = camera.intrinsics(600.0, 64.0, 64.0)  # 128 px over ~3 m of road straight down, the road along +x
+    painted = procedural_background(K, Rt, 128, 0.0, key=key, seed=0)
+    monkeypatch.setattr(backgrounds, "road_style", lambda k: {**style, "arrows": False})
+    bare = procedural_background(K, Rt, 128, 0.0, key=key, seed=0)
+    brighter = painted.mean(-1) - bare.mean(-1) > 0.15
+    rows, cols = np.nonzero(brighter)
+    assert 200 < brighter.sum() < 0.3 * brighter.size  # an arrow, not the whole road
+    world_per_px = 14.0 / 600.0
+    # the arrow lies along the road: image axes here are the road's across (rows or cols) and along
+    spans = sorted([np.ptp(rows), np.ptp(cols)])
+    assert spans[1] * world_per_px > 2.5 and spans[0] * world_per_px < 0.8
