@@ -124,12 +124,15 @@ def occlude_keypoints(keypoints: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def camera_effects(image: np.ndarray, effects: dict) -> np.ndarray:
-    """Float RGB [0, 1] -> uint8 RGB after white-balance cast, tone, saturation, blur, motion blur, sensor noise
-    and JPEG."""
+    """Float RGB [0, 1] -> uint8 RGB after white-balance cast, tone, a veil of haze, saturation, blur, motion blur,
+    sensor noise and JPEG."""
     rng = np.random.default_rng(effects["seed"])
     out = image * np.asarray(effects["gains"], np.float32)
     out = np.clip(out, 0, 1) ** effects["gamma"]
     out = np.clip((out - 0.5) * effects["contrast"] + 0.5, 0, 1)
+    veil = effects.get("veil", 0.0)
+    if veil > 0:
+        out = out * (1.0 - veil) + veil * np.array([0.78, 0.8, 0.82], np.float32)
     if effects.get("saturation", 1.0) != 1.0:
         grey = out @ np.array([0.299, 0.587, 0.114], np.float32)
         out = np.clip(grey[..., None] + effects["saturation"] * (out - grey[..., None]), 0, 1)

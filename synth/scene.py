@@ -110,6 +110,9 @@ class EffectsConfig(Config):
     # traffic cameras render colour muted (small sensors, haze, strong compression): a pure CG paint at full
     # chroma is the first thing that reads as a toy
     saturation: Range = (0.6, 1.0)
+    # haze and lens flare between the camera and the road: a veil of the sky's light over the picture, lifting
+    # its blacks (city air and a dusty housing make traffic footage milky)
+    veil: Range = (0.0, 0.12)
 
 
 @dataclass
@@ -304,15 +307,17 @@ def sample_scene(config: RenderConfig, plan: IdentityPlan, models, seed: int, in
     sun_elevation, sun_azimuth = uniform(rng, lc.sun_elevation), uniform(rng, lc.sun_azimuth)
     sun_temperature, sun_angle = uniform(rng, lc.sun_temperature), uniform(rng, lc.sun_angle) * (4 if overcast else 1)
     exposure = metered_exposure(sun_strength, sun_elevation, sky_strength, sky) + uniform(rng, lc.exposure)
+    # (draws added since are appended after all earlier ones, so the earlier ones keep their values)
     cloud_cover = 0.0 if overcast else uniform(rng, lc.cloud_cover)  # overcast: one grey sheet, the sky itself
     cloud_brightness = uniform(rng, lc.cloud_brightness)
     caster = None
     if (not overcast and lc.shadows and background["kind"] == "procedural" and sun_elevation >= 20.0
             and rng.random() < lc.caster_prob):
         caster = sample_caster(rng, lc.caster_kinds, lc.caster_height, sun_azimuth, sun_elevation)
-    effects["saturation"] = uniform(rng, config.effects.saturation)  # drawn last: the draws before keep their values
+    effects["saturation"] = uniform(rng, config.effects.saturation)
     camera = look_at(spherical_position(azimuth, elevation, distance) + np.asarray(aim), np.asarray(aim), roll)
     occluders = occluders + sample_traffic(config.traffic, rng, models, identity.model_index, occluders, camera)
+    effects["veil"] = uniform(rng, config.effects.veil)
     return SceneSample(
         index=int(index), seed=s_seed, split=str(plan.sample_split[index]), camera_id=camera_id, identity=identity,
         azimuth=azimuth, elevation=elevation, distance=distance, roll=roll,

@@ -376,3 +376,17 @@ def test_lane_arrows_are_painted_in_the_lanes_pointing_along_the_road(monkeypatc
     # the arrow lies along the road: image axes here are the road's across (rows or cols) and along
     spans = sorted([np.ptp(rows), np.ptp(cols)])
     assert spans[1] * world_per_px > 2.5 and spans[0] * world_per_px < 0.8
+
+
+def test_a_veil_of_haze_lifts_the_blacks_and_keeps_the_order_of_tones():
+    img = np.linspace(0, 1, 64, dtype=np.float32)[None, :, None].repeat(8, 0).repeat(3, 2)
+    plain = {"blur_sigma": 0.0, "motion_length": 0.0, "motion_angle": 0.0, "noise_sigma": 0.0, "jpeg_quality": 0,
+             "gains": (1.0, 1.0, 1.0), "gamma": 1.0, "contrast": 1.0, "seed": 0}
+    clear = compose.camera_effects(img, {**plain, "veil": 0.0}).astype(int)
+    hazy = compose.camera_effects(img, {**plain, "veil": 0.1}).astype(int)
+    assert hazy[0, 0].min() >= 18 and clear[0, 0].max() <= 1  # black becomes dark grey
+    assert (np.diff(hazy[0, :, 1]) >= 0).all() and hazy[0, -1, 1] < clear[0, -1, 1]
+    samples = [sample_scene(RenderConfig(), plan_identities(paper_library(), 50, seed=0), paper_library(), 0, i)
+               for i in range(50)]
+    veils = [s.effects["veil"] for s in samples]
+    assert 0.0 <= min(veils) and max(veils) <= 0.12 and np.std(veils) > 0.02
