@@ -151,7 +151,7 @@ def sample_traffic(tc: TrafficConfig, rng, models, model_index: int, occluders, 
     if tc.max_count < 1 or rng.random() >= tc.prob:
         return []
     dims = models[model_index].dimensions
-    window = _crop_window(camera, 0.0, 0.0, 0.0, *(float(dims.get(k, v)) for k, v in
+    window = _image_box(camera, 0.0, 0.0, 0.0, *(float(dims.get(k, v)) for k, v in
                                                   (("length", 4.5), ("width", 1.8), ("height", 1.5))), margin=0.1)
     cam = camera_centre(camera)[:2]
     half_l = float(dims.get("length", 4.5)) / 2
@@ -176,10 +176,11 @@ def sample_traffic(tc: TrafficConfig, rng, models, model_index: int, occluders, 
             if any(abs(x - o.position[0]) < (size[0] + o.size[0]) / 2 + 0.5 and abs(y - o.position[1]) < lane / 2
                    for o in out):
                 continue  # taken
-            box = _crop_window(camera, x, y, yaw, *size)
-            overlap = (min(box[2], window[2]) - max(box[0], window[0])) * (min(box[3], window[3]) - max(box[1], window[1]))
-            if min(box[2], window[2]) > max(box[0], window[0]) and min(box[3], window[3]) > max(box[1], window[1]) \
-                    and overlap > 0.03 * (window[2] - window[0]) * (window[3] - window[1]):
+            box = _image_box(camera, x, y, yaw, *size)
+            shared_w = min(box[2], window[2]) - max(box[0], window[0])
+            shared_h = min(box[3], window[3]) - max(box[1], window[1])
+            if shared_w > 0 and shared_h > 0 and shared_w * shared_h > 0.03 * (window[2] - window[0]) * (
+                    window[3] - window[1]):  # enough of it in the crop to matter
                 seen.append((x, y, yaw))
         if not seen:
             continue
@@ -191,7 +192,7 @@ def sample_traffic(tc: TrafficConfig, rng, models, model_index: int, occluders, 
     return out
 
 
-def _crop_window(camera, x: float, y: float, yaw: float, length: float, width: float, height: float,
+def _image_box(camera, x: float, y: float, yaw: float, length: float, width: float, height: float,
                  margin: float = 0.0) -> np.ndarray:
     """(x0, y0, x1, y1) in the nominal camera's image of a length x width x height box standing at (x, y) with
     heading `yaw` (degrees), widened by `margin` of its size on each side."""
