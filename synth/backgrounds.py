@@ -55,8 +55,9 @@ def _texture(rng: np.random.Generator, size: int = 256) -> np.ndarray:
     return out
 
 
-def _sample(texture: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Bilinear lookup of a tileable texture at texel coordinates (wrapping), for any array shape."""
+def sample_texture(texture: np.ndarray, u: np.ndarray, v: np.ndarray, wrap: bool = True) -> np.ndarray:
+    """Bilinear lookup of a texture at texel coordinates, for any array shape: wrapping (a tileable texture),
+    or (`wrap=False`) 0 outside it."""
     n = texture.shape[0]
     shape = np.shape(u)
     count = int(np.prod(shape))
@@ -68,9 +69,11 @@ def _sample(texture: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     maps = []
     for coordinate in (u, v):
         flat = np.zeros(rows * width, np.float32)
-        flat[:count] = np.mod(coordinate, n).ravel()  # mod first: float32 keeps sub-texel precision near 0
+        # mod first: float32 keeps sub-texel precision near 0
+        flat[:count] = (np.mod(coordinate, n) if wrap else np.asarray(coordinate)).ravel()
         maps.append(flat.reshape(rows, width))
-    out = cv2.remap(texture, maps[0], maps[1], interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
+    border = cv2.BORDER_WRAP if wrap else cv2.BORDER_CONSTANT
+    out = cv2.remap(texture, maps[0], maps[1], interpolation=cv2.INTER_LINEAR, borderMode=border, borderValue=0.0)
     return out.ravel()[:count].reshape(shape)
 
 
@@ -196,7 +199,7 @@ def procedural_background(K: np.ndarray, Rt: np.ndarray, size: int, road_yaw: fl
         base = np.asarray(style["facade"], np.float32)
         window = (_stripes(fu - 1.0, 3.2, 2.2, hu) * _stripes(fz - 1.0, 3.0, 2.0, hz) * (fz > 3.0))[:, None]
         slab = _stripes(fz + 0.15, 3.0, 0.3, hz)[:, None] * (fz > 2.5)[:, None]  # floor slabs between storeys
-        shade = (1.0 + 0.15 * _sample(blotch, fu * 20, fz * 20)[:, None]) * (1.0 - 0.12 * slab)
+        shade = (1.0 + 0.15 * sample_texture(blotch, fu * 20, fz * 20)[:, None]) * (1.0 - 0.12 * slab)
         shade *= (0.75 + 0.25 * np.clip(fz / 2.5, 0, 1))[:, None]  # darker where the street's light is blocked
         glass = 0.85 * np.array([0.1, 0.11, 0.13]) + 0.15 * sky_rgb  # dark panes that mirror a little sky
         colour = base * shade * (1 - window) + window * glass * shade
@@ -260,6 +263,11 @@ def _paint_band(colour: np.ndarray, x: np.ndarray, centre: float, half_width: fl
     cov = _band(x[rows], centre, half_width, half[rows])
     if along is not None:
         cov = cov * along(rows)
+    _blend(colour, rows, cov, paint)
+
+
+def _blend(colour: np.ndarray, rows: np.ndarray, cov: np.ndarray, paint) -> None:
+    """Paint over `colour[rows]` in place by coverage `cov` (per row); `paint` is one colour or one per point."""
     cov = cov[:, None].astype(np.float32)
     paint = np.asarray(paint, np.float32)
     colour[rows] = colour[rows] * (1 - cov) + cov * (paint[rows] if paint.ndim == 2 else paint)
@@ -283,9 +291,7 @@ def _paint_arrow(colour, u, w, halves, tail_u: float, centre_w: float, length: f
     arrow_head = np.maximum(np.maximum((length - head) - a, a - length), tip)
     sdf = np.minimum(shaft, arrow_head)
     footprint = np.maximum(np.hypot(half_u[rows], half_w[rows]), 1e-3)
-    cov = np.clip(0.5 - sdf / (2 * footprint), 0.0, 1.0)[:, None].astype(np.float32)
-    paint = np.asarray(paint, np.float32)
-    colour[rows] = colour[rows] * (1 - cov) + cov * (paint[rows] if paint.ndim == 2 else paint)
+    _blend(colour, rows, np.clip(0.5 - sdf / (2 * footprint), 0.0, 1.0), paint)
 
 
 def _ground_colour(style, u, w, footprints, grain, blotch, grass) -> np.ndarray:
@@ -299,7 +305,7 @@ def _ground_colour(style, u, w, footprints, grain, blotch, grass) -> np.ndarray:
     kerb, pave = style["kerb"], style["pavement_width"]
     # fine grain fades where a pixel spans many of its texels (it would sparkle)
     fine = np.clip(1.0 / (80.0 * np.maximum(half_u, half_w)), 0.0, 1.0)
-    tex = _sample(grain, u * 40, w * 40) * 0.5 * fine + _sample(blotch, u * 4, w * 4)
+    tex = sample_texture(grain, u * 40, w * 40) * 0.5 * fine + sample_texture(blotch, u * 4, w * 4)
     asphalt = style["asphalt"] * (1.0 + 0.18 * tex)[:, None] * style["asphalt_tint"]
     colour = asphalt.astype(np.float32)
     on_road = (w > right_edge) & (w < left_edge)
@@ -344,7 +350,7 @@ def _ground_colour(style, u, w, footprints, grain, blotch, grass) -> np.ndarray:
     p = is_pave
     joints = 1.0 - (1.0 - _stripes(u[p], 0.6, 0.02, half_u[p])) * (1.0 - _stripes(off[p], 0.6, 0.02, half_w[p]))
     colour[p] = (style["pavement"] * (1 + 0.12 * tex[p]) * (1 - 0.25 * joints))[:, None]
-    g = _sample(grass, u * 30, w * 30) * np.clip(1.0 / (60.0 * np.maximum(half_u, half_w)), 0.3, 1.0)
+    g = sample_texture(grass, u * 30, w * 30) * np.clip(1.0 / (60.0 * np.maximum(half_u, half_w)), 0.3, 1.0)
     verge = np.asarray(style["verge"], np.float32)
     verge = 0.7 * verge + 0.3 * verge.mean()  # roadside grass is duller than a lawn
     colour[is_verge] = verge * (1 + 0.5 * g[is_verge, None])

@@ -71,14 +71,10 @@ COLOR_WEIGHT_PRESETS = ("uniform", "traffic")
 def color_weight_table(color_weights: str | dict) -> np.ndarray | None:
     """The weight of every colour id (indexed like COLOR_NAMES) for an `IdentityConfig.color_weights` value;
     None for "uniform". Raises ValueError naming the field and the bad value."""
-    if isinstance(color_weights, str):
-        if color_weights == "uniform":
-            return None
-        if color_weights == "traffic":
-            color_weights = TRAFFIC_COLOR_SHARES
-        else:
-            raise ValueError(f"color_weights: expected one of {list(COLOR_WEIGHT_PRESETS)} or a mapping colour "
-                             f"name -> weight, got {color_weights!r}")
+    if color_weights == "uniform":
+        return None
+    if color_weights == "traffic":
+        color_weights = TRAFFIC_COLOR_SHARES
     if not isinstance(color_weights, dict):
         raise ValueError(f"color_weights: expected one of {list(COLOR_WEIGHT_PRESETS)} or a mapping colour name "
                          f"-> weight, got {color_weights!r}")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from synth.backgrounds import value_noise
+from synth.backgrounds import sample_texture, value_noise
 
 CASTER_KINDS = ("canopy", "poles", "building")
 MASK_SIZE = 512  # texels a side; 2 * HALF_SIZE / MASK_SIZE = 8 cm per texel
@@ -41,8 +41,9 @@ def sample_caster(rng: np.random.Generator, kinds: dict, height_range, sun_azimu
 
 
 def caster_mask(caster: dict, size: int = MASK_SIZE) -> np.ndarray:
-    """Opacity (size, size) float32 in [0, 1], in steps of 1/255, of the caster's plane; row j is v = (j + 0.5) / size (v up),
-    column i is u; u runs along the plane's rotated x axis. Zero at the borders (the shadow ends there)."""
+    """Opacity (size, size) float32 in [0, 1], in steps of 1/255, of the caster's plane; row j is
+    v = (j + 0.5) / size (v up), column i is u; u runs along the plane's rotated x axis. Zero at the borders
+    (the shadow ends there)."""
     rng = np.random.default_rng(caster["seed"])
     metres = (np.arange(size, dtype=np.float32) + 0.5) / size * 2 * HALF_SIZE - HALF_SIZE
     x, y = np.meshgrid(metres, metres)
@@ -147,7 +148,7 @@ def ground_light(points: np.ndarray, caster: dict, mask: np.ndarray, sample, sun
     penumbra = caster["height"] / to_sun[2] * np.radians(sample.sun_angle) / 4  # sd of a uniform disc, metres
     sigma = penumbra / (2 * HALF_SIZE / size)
     blurred = cv2.GaussianBlur(mask, (0, 0), sigma) if sigma > 0.3 else mask
-    opacity = _bilinear(blurred, u * size - 0.5, v * size - 0.5)
+    opacity = sample_texture(blurred, u * size - 0.5, v * size - 0.5, wrap=False)
     opacity = np.where(reach > 0, opacity, 0.0)  # points above the plane see the sun
     if exclude is not None:
         (x0, y0), (x1, y1) = exclude
@@ -155,17 +156,3 @@ def ground_light(points: np.ndarray, caster: dict, mask: np.ndarray, sample, sun
         opacity = np.where(inside, 0.0, opacity)
     return (sky + sun * (1.0 - opacity)) / max(sky + sun, 1e-9)
 
-
-def _bilinear(texture: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Bilinear lookup at texel coordinates (N,), 0 outside (cv2.remap takes maps under 32767 a side: the
-    points go in rows of 1024)."""
-    count = len(x)
-    rows = max(1, -(-count // 1024))
-    maps = []
-    for coordinate in (x, y):
-        flat = np.full(rows * 1024, -10.0, np.float32)
-        flat[:count] = coordinate
-        maps.append(flat.reshape(rows, 1024))
-    out = cv2.remap(texture, maps[0], maps[1], interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                    borderValue=0.0)
-    return out.ravel()[:count]

@@ -27,6 +27,7 @@ from synth.blender.render_backend import FrameReader, configure_cycles
 from synth.blender import vehicles
 from synth.blender.sky import set_sky, sky_node
 from synth.blender.vehicle_materials import tint_glass
+from synth.shadows import sky_gradient, sun_direction
 from synth.vehicles.library import lower_cabin_box
 from synth.vocabulary import VIS_OCCLUDED, VIS_OUTSIDE, VIS_VISIBLE
 
@@ -307,18 +308,16 @@ class SceneBuilder:
         self.camera.matrix_world = mathutils.Matrix(blender_matrix_world(Rt).tolist())
 
     def set_lighting(self, sample, sun_rgb) -> None:
-        el, az = np.radians(sample.sun_elevation), np.radians(sample.sun_azimuth)
-        to_sun = mathutils.Vector((np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)))
+        to_sun = mathutils.Vector(sun_direction(sample.sun_elevation, sample.sun_azimuth).tolist())
         self.sun.rotation_mode = "QUATERNION"
         self.sun.rotation_quaternion = to_sun.to_track_quat("Z", "Y")
         self.sun.data.energy = sample.sun_strength
         self.sun.data.color = sun_rgb
         self.sun.data.angle = np.radians(sample.sun_angle)
-        sky = np.asarray(sample.sky_color)
-        # paler and brighter at the horizon (a clear sky's radiance there is 2-3x the zenith's: what the upper
-        # half of a body's sides and the windows mirror), deeper overhead; a different skyline per image
-        horizon = 1.7 * (0.45 * sky + 0.55 * sky.max())
-        set_sky(self.scene, horizon, 0.75 * sky, sample.ground_color, sample.seed % 9973, sample.sky_strength,
+        # paler and brighter at the horizon than overhead (what the upper half of a body's sides and the windows
+        # mirror); a different skyline per image
+        horizon, zenith = sky_gradient(sample.sky_color)
+        set_sky(self.scene, horizon, zenith, sample.ground_color, sample.seed % 9973, sample.sky_strength,
                 sample.cloud_cover, sample.cloud_brightness * horizon.max() * np.array([1.0, 0.98, 0.95]))
         self.scene.view_settings.exposure = sample.exposure
 
