@@ -147,6 +147,42 @@ def test_wheel_centres_are_hub_vertices():
             assert np.all(np.abs(verts[near, 1]) <= abs(kp[k][1]) + 1e-6)
 
 
+def _surface_samples(part, n=400_000, seed=0):
+    """Points spread over a part's polygons (fan triangles), for nearest-surface distances."""
+    v = np.asarray(part.verts)
+    tris = np.array([[v[f[0]], v[f[i]], v[f[i + 1]]] for f in part.faces for i in range(1, len(f) - 1)])
+    area = 0.5 * np.linalg.norm(np.cross(tris[:, 1] - tris[:, 0], tris[:, 2] - tris[:, 0]), axis=1)
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(tris), n, p=area / area.sum())
+    a, b = rng.random((2, n, 1))
+    flip = (a + b) > 1
+    a, b = np.where(flip, 1 - a, a), np.where(flip, 1 - b, b)
+    t = tris[pick]
+    return t[:, 0] + a * (t[:, 1] - t[:, 0]) + b * (t[:, 2] - t[:, 0])
+
+
+@pytest.mark.parametrize("type_name", ["sedan", "hatchback", "suv", "mpv", "van", "pickup"])
+def test_car_lamps_wrap_round_the_corners_and_sit_on_the_body(type_name):
+    from scipy.spatial import cKDTree
+
+    p = sample_params(type_name, model_rng(4, type_name, 1))
+    parts = build_vehicle_mesh(p)
+    prof = Profile(p)
+    v = np.asarray(parts["details"].verts)
+    mats = np.array(parts["details"].materials)
+    faces = parts["details"].faces
+    for kinds, front in ((("lens_amber", "reflector"), True), (("taillight",), False)):
+        idx = sorted({i for f, m in zip(faces, mats) if m in kinds for i in f})
+        lamp = v[idx]
+        lamp = lamp[(lamp[:, 0] > 0) == front]
+        assert len(lamp), f"{type_name}: no {'head' if front else 'tail'} lamp"
+        # round the corner: the cluster reaches past the flat end face onto the wing / quarter panel
+        assert np.abs(lamp[:, 1]).max() > prof.face_half_width(front) + 0.02, (type_name, front)
+        # and stands on the body (lenses are lifted at most 11 mm off it)
+        dist, _ = cKDTree(_surface_samples(parts["body"])).query(lamp)
+        assert np.percentile(dist, 99) < 0.02, (type_name, front, dist.max())
+
+
 def test_parts_are_deterministic():
     p = sample_params("suv", model_rng(8, "suv", 2))
     a, b = build_vehicle_mesh(p), build_vehicle_mesh(p)

@@ -7,9 +7,9 @@ from __future__ import annotations
 from synth.vehicles import heavy
 from synth.vehicles.geometry import Part, Profile, _body
 from synth.vehicles.params import VehicleParams
-from synth.vehicles.parts import (BIG, GRILLES, Caster, EndFace, Mesh, _rng, bull_bar, cabin, disc, grille, headlights,
-                                  lower_cabin, merge_parts, mirrors, plate, plate_frame, roof_rails, spoiler,
-                                  taillights, wheel)
+from synth.vehicles.parts import (BIG, GRILLES, Caster, EndFace, Mesh, WrapFace, _rng, bull_bar, cabin, car_headlights,
+                                  car_taillights, grille, lower_cabin, lower_intake, merge_parts, mirrors, plate,
+                                  plate_frame, roof_rails, spoiler, wheel)
 
 
 def build_vehicle_mesh(params: VehicleParams, spacing: float = 0.06, wheel_segments: int = 32) -> dict[str, Part]:
@@ -36,25 +36,27 @@ def dress(prof, body: Part, wheel_segments: int = 32) -> dict[str, Part]:
         plate_front_z, plate_rear_z = heavy.ends(mesh, front, rear, prof, hwf, hwe)
         heavy.body_details(mesh, caster, prof)
     else:
+        # a car's ends are charted round their corners, so lamps and vents wrap onto the wings
+        front, rear = WrapFace(caster, prof, True), WrapFace(caster, prof, False)
+        hwf, hwe = front.s_at(60.0), rear.s_at(60.0)
         z_top = prof.cap_front_z - 0.015
-        y_lamp = headlights(mesh, front, p, hwf, z_top, False)
+        s_lamp = car_headlights(mesh, front, prof, _rng(p, 1))
         g_bot = z_top - rng.uniform(0.08, 0.15)
         pattern = GRILLES[int(rng.integers(len(GRILLES)))]
-        grille(mesh, front, p, y_lamp - 0.05, g_bot, z_top - 0.01, pattern, "chrome" if rng.random() < 0.4 else "trim")
-        zi = p.nose_bottom + 0.07
-        grille(mesh, front, p, hwf * rng.uniform(0.4, 0.6), zi, zi + 0.09, GRILLES[int(rng.integers(3))], "trim")
-        if rng.random() < 0.4:  # fog lamps in the bumper corners
-            y_fog = hwf * 0.78
-            front.prism(mesh, disc(y_fog, zi + 0.045, 0.045, 0.04), 0.0, 0.004, "trim")
-            front.prism(mesh, disc(y_fog, zi + 0.045, 0.032, 0.028), 0.004, 0.008, "lens_clear")
-        front.patch(mesh, -hwf * 0.9, hwf * 0.9, p.nose_bottom + 0.04, p.nose_bottom + 0.065, 0.003, "trim",
+        grille(mesh, front, p, s_lamp - 0.04, g_bot, z_top - 0.01, pattern, "chrome" if rng.random() < 0.4 else "trim")
+        zi = p.nose_bottom + rng.uniform(0.04, 0.07)
+        intake_top = max(min(zi + rng.uniform(0.12, 0.20), g_bot - 0.06), zi + 0.06)
+        lower_intake(mesh, front, p, hwf * rng.uniform(0.5, 0.75), zi, intake_top, GRILLES[int(rng.integers(3))],
+                     _rng(p, 6))
+        front.patch(mesh, -hwf * 0.9, hwf * 0.9, p.nose_bottom + 0.015, p.nose_bottom + 0.04, 0.003, "trim",
                     nu=10, nv=1, mirror=False)
-        plate_front_z = min(zi + 0.09, g_bot - 0.08)
+        plate_front_z = min(0.5 * (zi + intake_top) + 0.03, g_bot - 0.08)  # on the intake, as most are mounted
         tall = p.type_name in ("suv", "mpv", "van")
-        taillights(mesh, rear, p, hwe, prof.cap_rear_z - 0.015, tall)
+        car_taillights(mesh, rear, prof, _rng(p, 2), tall)
         plate_rear_z = min(p.tail_bottom + 0.26, prof.cap_rear_z - 0.22)
-        rear.patch(mesh, -hwe * 0.85, hwe * 0.85, p.tail_bottom + 0.04, p.tail_bottom + 0.09, 0.003, "trim",
-                   nu=10, nv=1, mirror=False)
+        # the dark lower valance (diffuser) under the rear bumper
+        rear.patch(mesh, -hwe * 0.92, hwe * 0.92, p.tail_bottom + 0.01, p.tail_bottom + rng.uniform(0.06, 0.11),
+                   0.003, "trim", nu=12, nv=1, mirror=False)
         if p.type_name in ("suv", "estate", "mpv") and rng.random() < 0.5:
             roof_rails(mesh, caster, prof)
         if p.type_name in ("hatchback", "sedan") and rng.random() < 0.35:

@@ -17,7 +17,7 @@ def ends(mesh: Mesh, front: EndFace, rear: EndFace, prof, hwf: float, hwe: float
     """Lamps, grille and bumpers of a bus or truck front and rear; returns the plates' heights."""
     p = prof.p
     z_lamp = p.hood_front - 0.03 if p.type_name == "truck" else p.hood_front - 0.02
-    y_lamp = headlights(mesh, front, p, hwf, z_lamp, True)
+    y_lamp = headlights(mesh, front, p, hwf, z_lamp)
     if p.type_name == "truck":
         grille(mesh, front, p, y_lamp - 0.08, p.hood_front - 0.42, p.hood_front - 0.05, "bars", "chrome")
         front.patch(mesh, -hwf * 0.98, hwf * 0.98, p.nose_bottom + 0.03, p.nose_bottom + 0.26, 0.01, "steel",
@@ -30,7 +30,7 @@ def ends(mesh: Mesh, front: EndFace, rear: EndFace, prof, hwf: float, hwe: float
         z = p.roof_z - 0.12
         front.prism(mesh, rect(-hwf * 0.75, hwf * 0.75, z - 0.14, z + 0.06), 0.002, 0.006, "trim", mirror=False)
         front.prism(mesh, rect(-hwf * 0.6, hwf * 0.6, z - 0.08, z), 0.006, 0.009, "lens_amber", mirror=False)
-    taillights(mesh, rear, p, hwe, p.tail_upper - 0.05, True)
+    taillights(mesh, rear, p, hwe, p.tail_upper - 0.05)
     rear.patch(mesh, -hwe * 0.95, hwe * 0.95, p.tail_bottom + 0.03, p.tail_bottom + 0.15, 0.006, "metal_dark",
                nu=10, nv=1, mirror=False)
     if p.type_name == "bus" and style_of(p) != "school":  # rear engine grille

@@ -215,6 +215,48 @@ class EndFace:
             mesh.add(pts, faces if s > 0 else [f[::-1] for f in faces], mat)
 
 
+class WrapFace(EndFace):
+    """Chart of an end that wraps round its plan corners onto the sides: (s, z) -> the body surface, where s is
+    the arc length along the body's plan outline from the centreline (negative: the right side) and the ray
+    comes in along the outline's normal. Near the centre it is the EndFace; lamp clusters laid out in s reach
+    round the corner onto the wing, as real ones do."""
+
+    def __init__(self, caster: Caster, prof, front: bool, reach: float = 1.2):
+        super().__init__(caster, prof.x_front if front else prof.x_end, front)
+        d = np.concatenate([np.linspace(0.0, 0.05, 26), np.linspace(0.052, reach, 300)])
+        x = self.x_far - self.sign * d
+        y = np.maximum(np.asarray(prof.half_width(x), float), 0.0)
+        pts = np.column_stack([np.r_[self.x_far, x], np.r_[0.0, y]])
+        tangent = np.gradient(pts, axis=0)
+        tangent /= np.maximum(np.linalg.norm(tangent, axis=1, keepdims=True), 1e-12)
+        self.outline = pts
+        self.normal = self.sign * np.column_stack([tangent[:, 1], -tangent[:, 0]])
+        self.s = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(pts, axis=0), axis=1))]
+        self.angle = np.degrees(np.arctan2(self.normal[:, 1], self.sign * self.normal[:, 0]))
+
+    def s_at(self, angle: float) -> float:
+        """Arc length where the outline's normal has turned `angle` degrees from the end towards the side."""
+        i = int(np.argmax(self.angle >= angle)) if np.any(self.angle >= angle) else len(self.s) - 1
+        return float(self.s[i])
+
+    def x_at(self, s) -> np.ndarray:
+        return np.interp(np.abs(s), self.s, self.outline[:, 0])
+
+    def points(self, sz, lift=0.0):
+        sz = np.atleast_2d(sz)
+        s, z = np.abs(sz[:, 0]), sz[:, 1]
+        side = np.where(sz[:, 0] < 0, -1.0, 1.0)
+        base = np.column_stack([np.interp(s, self.s, self.outline[:, 0]), side * np.interp(s, self.s, self.outline[:, 1])])
+        n = np.column_stack([np.interp(s, self.s, self.normal[:, 0]), side * np.interp(s, self.s, self.normal[:, 1])])
+        n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+        o = np.column_stack([base + n, z])
+        d = np.column_stack([-n, np.zeros(len(z))])
+        hit, normal, ok = self.caster.cast(o, d)
+        hit[~ok] = np.column_stack([base, z])[~ok]
+        normal[~ok] = np.column_stack([n, np.zeros(len(z))])[~ok]
+        return hit + normal * lift
+
+
 def disc(yc, zc, ry, rz, n=12):
     t = np.linspace(0, 2 * np.pi, n, endpoint=False)
     return np.column_stack([yc + ry * np.cos(t), zc + rz * np.sin(t)])
@@ -329,15 +371,13 @@ def _rng(p, salt):
     return np.random.default_rng([p.style_seed, salt])
 
 
-def headlights(mesh: Mesh, face: EndFace, p, hw: float, z_top: float, big: bool):
-    """Headlight clusters on the front face: housing, chrome reflectors, clear lenses, amber indicator."""
+def headlights(mesh: Mesh, face: EndFace, p, hw: float, z_top: float):
+    """A bus's or truck's headlight clusters on its flat front: housing, chrome reflectors, clear lenses, amber
+    indicator. Returns the inner end's y."""
     rng = _rng(p, 1)
     shape = ("round", "rectangular", "swept")[int(rng.integers(3))]
-    if big:
-        y0, y1, height = hw * 0.55, hw * 0.93, 0.16
-        z_top = min(z_top, p.hood_front - 0.02)
-    else:
-        y0, y1, height = hw * rng.uniform(0.48, 0.58), hw * 0.97, rng.uniform(0.10, 0.15)
+    y0, y1, height = hw * 0.55, hw * 0.93, 0.16
+    z_top = min(z_top, p.hood_front - 0.02)
     zb = z_top - height
     sweep = 0.05 if shape == "swept" else 0.0
     top = lambda y: z_top - sweep * (1 - (y - y0) / (y1 - y0))  # noqa: E731
@@ -359,20 +399,16 @@ def headlights(mesh: Mesh, face: EndFace, p, hw: float, z_top: float, big: bool)
             face.prism(mesh, disc(yc, zc - 0.1 * height, rad, rad), 0.007, 0.011, "lens_clear")
     face.prism(mesh, rect(amber, y1 - 0.01, bot(y1) + 0.15 * height, top(y1) - 0.15 * height), 0.004, 0.008,
                "lens_amber")
-    if not big and rng.random() < 0.5:  # a daytime-running strip under the cluster
-        face.prism(mesh, rect(y0 + 0.02, y1 - 0.03, zb - 0.022, zb - 0.008), 0.0, 0.006, "lens_clear")
     return y0
 
 
-def taillights(mesh: Mesh, face: EndFace, p, hw: float, z_top: float, tall: bool):
-    """Tail-light clusters: red lens with an inner shape, a clear reverse segment, an amber segment."""
+def taillights(mesh: Mesh, face: EndFace, p, hw: float, z_top: float):
+    """A bus's or truck's tall tail-light clusters on its flat rear: red lens with an inner shape, a clear
+    reversing segment, sometimes amber."""
     rng = _rng(p, 2)
-    if tall:
-        y0, y1, height = hw * 0.78, hw * 0.97, rng.uniform(0.30, 0.42)
-    else:
-        y0, y1, height = hw * rng.uniform(0.50, 0.62), hw * 0.97, rng.uniform(0.10, 0.16)
+    y0, y1, height = hw * 0.78, hw * 0.97, rng.uniform(0.30, 0.42)
     zb = z_top - height
-    face.patch(mesh, y0, y1, zb, z_top, 0.004, "taillight", nu=6, nv=2 if not tall else 4)
+    face.patch(mesh, y0, y1, zb, z_top, 0.004, "taillight", nu=6, nv=4)
     span = y1 - y0
     inner = int(rng.integers(3))
     if inner == 0:  # a ring
@@ -390,16 +426,124 @@ def taillights(mesh: Mesh, face: EndFace, p, hw: float, z_top: float, tall: bool
                    0.008, "lens_red")
         face.prism(mesh, rect(y1 - 0.22 * span, y1 - 0.02, zb + 0.1 * height, z_top - 0.1 * height), 0.004,
                    0.008, "lens_red")
-    if tall:
-        face.prism(mesh, rect(y0 + 0.1 * span, y1 - 0.05 * span, zb + 0.05 * height, zb + 0.22 * height), 0.004,
-                   0.008, "lens_clear")
-    else:
-        face.prism(mesh, rect(y0 + 0.03, y0 + 0.28 * span, zb + 0.2 * height, z_top - 0.2 * height), 0.004, 0.008,
-                   "lens_clear")
+    face.prism(mesh, rect(y0 + 0.1 * span, y1 - 0.05 * span, zb + 0.05 * height, zb + 0.22 * height), 0.004,
+               0.008, "lens_clear")
     if rng.random() < 0.5:
         face.prism(mesh, rect(y0 + 0.3 * span, y1 - 0.04, zb + 0.02, zb + 0.02 + 0.12 * height), 0.004, 0.008,
                    "lens_amber")
     return y0
+
+
+HEADLAMP_SHAPES = ("swept", "band", "rect", "round")
+
+
+def car_headlights(mesh: Mesh, face: WrapFace, prof, rng) -> float:
+    """A car's headlamp clusters, wrapping round the nose corners onto the wings as modern ones do: a dark
+    housing tucked under the shoulder line, chrome reflector, projector lenses, a daytime-running strip and an
+    amber indicator at the outer end. Returns the inner end's arc length (the grille fits between)."""
+    p = prof.p
+    shape = HEADLAMP_SHAPES[int(rng.choice(4, p=(0.45, 0.2, 0.2, 0.15)))]
+    s_face = face.s_at(60.0)
+    s0 = s_face * rng.uniform(0.42, 0.58)
+    s1 = face.s_at(rng.uniform(62.0, 80.0) if shape != "round" else 50.0)
+    gap = rng.uniform(0.008, 0.025)
+    height = {"swept": rng.uniform(0.13, 0.19), "band": rng.uniform(0.07, 0.10), "rect": rng.uniform(0.12, 0.17),
+              "round": rng.uniform(0.14, 0.18)}[shape]
+
+    def top(s):  # up to the hood's edge: the rays climb the rounded nose, and on the wing meet the shoulder line
+        return np.minimum(prof.belt(face.x_at(s)), p.hood_front) - gap
+
+    taper = 0.45 if shape in ("swept", "band") else 0.0
+
+    def bottom(s):
+        t = np.clip((np.abs(s) - s0) / (s1 - s0), 0, 1)
+        return top(s) - height * (1 - taper * t**1.5)
+
+    face.patch(mesh, s0, s1, bottom, top, 0.004, "metal_dark", nu=16, nv=2)
+    span = s1 - s0
+    amber = s1 - 0.14 * span
+    face.patch(mesh, s0 + 0.03 * span, amber - 0.01, lambda s: bottom(s) + 0.18 * height,
+               lambda s: top(s) - 0.12 * height, 0.0065, "reflector", nu=12, nv=1)
+    if shape == "round":
+        for sc in (s0 + 0.28 * span, s0 + 0.62 * span):
+            zc, rad = float(top(sc)) - 0.5 * height, 0.4 * height
+            face.prism(mesh, disc(sc, zc, rad, rad), 0.006, 0.010, "lens_clear")
+    elif shape != "band":
+        for sc in (s0 + 0.2 * span, s0 + 0.42 * span)[:1 + int(rng.random() < 0.6)]:
+            zc = float(bottom(sc)) + 0.45 * height
+            rad = 0.27 * height
+            face.prism(mesh, disc(sc, zc, rad, rad), 0.007, 0.011, "lens_clear")
+    face.patch(mesh, amber, s1 - 0.005, lambda s: bottom(s) + 0.12 * height, lambda s: top(s) - 0.1 * height,
+               0.0075, "lens_amber", nu=3, nv=1)
+    if shape != "round":  # the daytime-running light: a bright strip along the cluster's top or bottom edge
+        edge = top if rng.random() < 0.5 else (lambda s: bottom(s) + 0.1 * height)
+        face.patch(mesh, s0 + 0.02 * span, amber - 0.02, lambda s: edge(s) - 0.022, lambda s: edge(s) - 0.008,
+                   0.008, "lens_clear", nu=12, nv=1)
+    return s0
+
+
+def car_taillights(mesh: Mesh, face: WrapFace, prof, rng, tall: bool) -> float:
+    """A car's tail-light clusters wrapping round the tail's corners onto the quarter panels: red lens with an
+    inner light shape, a clear reversing segment, sometimes amber; tall ones stand up the rear pillars of
+    SUVs, MPVs and vans. Returns the inner end's arc length."""
+    p = prof.p
+    s_face = face.s_at(60.0)
+    s1 = face.s_at(rng.uniform(70.0, 86.0))
+    s0 = s_face * (rng.uniform(0.72, 0.85) if tall else rng.uniform(0.45, 0.66))
+    gap = rng.uniform(0.01, 0.03)
+    height = rng.uniform(0.28, 0.40) if tall else rng.uniform(0.10, 0.17)
+    z_cap = prof.cap_rear_z - 0.015
+
+    def top(s):
+        return np.minimum(prof.belt(face.x_at(s)) - gap, z_cap + (0.12 if tall else 0.05))
+
+    taper = 0.0 if tall else rng.uniform(0.0, 0.5)
+
+    def bottom(s):
+        t = np.clip((np.abs(s) - s0) / (s1 - s0), 0, 1)
+        return top(s) - height * (1 - taper * t)
+
+    face.patch(mesh, s0, s1, bottom, top, 0.004, "taillight", nu=14, nv=4 if tall else 2)
+    span = s1 - s0
+    inner = int(rng.integers(3))
+    if inner == 0:  # a bright bar along the top edge
+        face.patch(mesh, s0 + 0.05 * span, s1 - 0.03 * span, lambda s: top(s) - 0.3 * height,
+                   lambda s: top(s) - 0.12 * height, 0.0075, "lens_red", nu=12, nv=1)
+    elif inner == 1:  # an outline round the cluster's outer half
+        face.patch(mesh, s0 + 0.45 * span, s1 - 0.03 * span, lambda s: bottom(s) + 0.12 * height,
+                   lambda s: top(s) - 0.12 * height, 0.0075, "lens_red", nu=8, nv=1)
+        face.patch(mesh, s0 + 0.5 * span, s1 - 0.08 * span, lambda s: bottom(s) + 0.3 * height,
+                   lambda s: top(s) - 0.3 * height, 0.0085, "taillight", nu=8, nv=1)
+    else:  # two stacked bars
+        for f in (0.2, 0.58):
+            face.patch(mesh, s0 + 0.2 * span, s1 - 0.04 * span, lambda s, f=f: bottom(s) + f * (top(s) - bottom(s)),
+                       lambda s, f=f: bottom(s) + (f + 0.2) * (top(s) - bottom(s)), 0.0075, "lens_red", nu=10, nv=1)
+    if tall:
+        face.patch(mesh, s0 + 0.1 * span, s1 - 0.1 * span, lambda s: bottom(s) + 0.05 * height,
+                   lambda s: bottom(s) + 0.2 * height, 0.008, "lens_clear", nu=6, nv=1)
+    else:
+        face.patch(mesh, s0 + 0.03 * span, s0 + 0.25 * span, lambda s: bottom(s) + 0.2 * height,
+                   lambda s: top(s) - 0.2 * height, 0.008, "lens_clear", nu=4, nv=1)
+    if rng.random() < 0.4:
+        face.patch(mesh, s0 + 0.3 * span, s0 + 0.6 * span, lambda s: bottom(s) + 0.04 * height,
+                   lambda s: bottom(s) + 0.16 * height, 0.008, "lens_amber", nu=5, nv=1)
+    return s0
+
+
+def lower_intake(mesh: Mesh, face: WrapFace, p, half: float, z0: float, z1: float, pattern: str, rng):
+    """The bumper's wide lower air intake (dark, with a grille pattern) and, on most cars, vents or fog-lamp
+    pockets in the bumper corners: the dark band that spans a modern car's front below the plate."""
+    grille(mesh, face, p, half, z0, z1, pattern, "trim")
+    if rng.random() < 0.7:
+        c0, c1 = half + rng.uniform(0.06, 0.12), face.s_at(rng.uniform(35.0, 55.0))
+        if c1 - c0 > 0.06:
+            lo, hi = z0 - 0.01, z1 + rng.uniform(-0.02, 0.03)
+            face.patch(mesh, c0, c1, lo, lambda s: hi - 0.3 * (hi - lo) * np.clip((np.abs(s) - c0) / (c1 - c0), 0, 1),
+                       0.002, "grille", nu=8, nv=1)
+            if rng.random() < 0.5:
+                yc, zc = 0.5 * (c0 + c1), lo + 0.45 * (hi - lo)
+                rad = min(0.3 * (c1 - c0), 0.35 * (hi - lo))
+                face.prism(mesh, disc(yc, zc, rad, rad * 0.85), 0.002, 0.007, "lens_clear")
 
 
 GRILLES = ("bars", "mesh", "honeycomb")
