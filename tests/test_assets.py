@@ -78,7 +78,7 @@ def test_mesh_parts_are_well_formed():
         top = max(max(f) for f in part.faces)
         assert top < len(part.verts) and np.all(np.isfinite(part.verts))
     mats = {m for part in parts.values() for m in part.materials}
-    assert {"paint", "glass", "trim", "rubber", "chrome", "headlight", "taillight", "plate", "interior"} <= mats
+    assert {"paint", "glass", "trim", "rubber", "chrome", "reflector", "lens_clear", "taillight", "plate", "interior"} <= mats
 
 
 # --- pure: sidecars ----------------------------------------------------------------------------------------

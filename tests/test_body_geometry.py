@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from synth.vehicles.assemble import build_vehicle_mesh
-from synth.vehicles.geometry import (CREASE_ROWS, DENSE_LAYOUT, N_ROWS, R_BELT, R_TOP_C, ROW_DENSE, Profile, _body,
-                                     keypoints)
+from synth.vehicles.geometry import (CREASE_ROWS, DENSE_LAYOUT, N_ROWS, R_BELT, R_LIGHT, R_SILL, R_TOP_C, ROCKER_TUCK,
+                                     ROW_DENSE, Profile, _body, keypoints)
 from synth.vehicles.params import BODY_STYLES, VEHICLE_TYPES, library_plan, sample_params, style_cycle
 
 TYPE_STYLES = [(t, s) for t in VEHICLE_TYPES for s in (BODY_STYLES.get(t) or [None])]
@@ -200,6 +200,23 @@ def test_plan_view_is_curved(type_name):
             side = float(prof.side_half_width(kp[i, 0]) + prof.flare(kp[i, 0])) - 0.008  # the R_SILL row
             assert abs(kp[i, 1] - side * e["y_apex"] / e["w"]) < 1e-6
         # every other keypoint on the loft: test_keypoints_lie_on_the_body_and_are_mirrored
+
+
+@pytest.mark.parametrize("type_name", CAR_TYPES)
+def test_doors_fall_in_from_the_character_line_to_a_tucked_rocker(type_name):
+    """Between the wheels a car's side is widest at its character line and curves in to the sill (the rocker
+    faces the road, as real ones do); round the arches the flare's lip keeps its place (the arch keypoints)."""
+    p = _params(type_name, None)
+    prof = Profile(p)
+    xm = 0.5 * (prof.x_front_axle + prof.x_rear_axle)
+    loop = prof.half_loop([xm])[0]
+    assert loop[R_LIGHT, 0] - loop[R_SILL, 0] > 0.9 * ROCKER_TUCK
+    assert loop[R_LIGHT, 0] >= loop[:R_LIGHT + 1, 0].max() - 1e-9
+    kp = keypoints(p)
+    for k in range(2, 10):  # the arch points: on the untucked lip
+        x = kp[k, 0]
+        lip = float(prof.side_half_width(x) + prof.flare(x)) - 0.008
+        assert float(prof.rocker_tuck(x)) == 0.0 and abs(kp[k, 1] - lip * prof.plan_scale(x)) < 1e-6
 
 
 def _depth_at(prof, y, front):

@@ -121,6 +121,27 @@ def test_truck_cargo_heights_follow_the_style():
     assert tops["stake"] < tops["dump"] < tops["box_van"]
 
 
+@pytest.mark.parametrize("style", TRUCK_STYLES)
+def test_a_truck_body_stands_on_a_dark_chassis_with_side_guards(style):
+    p = sample_params("truck", model_rng(5, "truck", 2), body_style=style)
+    prof, k = Profile(p), Profile(p).keyx
+    parts = build_vehicle_mesh(p)
+    body_v = np.asarray(parts["body"].verts)
+    # under the cargo body the loft is the chassis in its shadow, not a painted skirt
+    under = [m for f, m in zip(parts["body"].faces, parts["body"].materials)  # the loft's quads (not its end caps)
+             if len(f) == 4 and body_v[list(f), 0].max() < k["box_front"]
+             and p.sill + 0.02 < body_v[list(f), 2].mean() < p.box_floor - 0.02]
+    assert under and "paint" not in under, set(under)
+    # steel rails outboard of the side between the wheels
+    v = np.asarray(parts["details"].verts)
+    rails = [v[list(f)] for f, m in zip(parts["details"].faces, parts["details"].materials) if m == "steel"]
+    _, radius, _ = prof.arch
+    side = float(prof.half_width(0.5 * (k["fa"] + k["ra"])))
+    guards = [r for r in rails if np.all((r[:, 0] > k["ra"] + radius) & (r[:, 0] < k["fa"] - radius))
+              and np.abs(r[:, 1]).min() > side and r[:, 2].max() < p.box_floor]
+    assert len(guards) >= 4 * 6  # two rails a side, six faces each
+
+
 def test_a_tanker_carries_its_barrel_on_the_subframe_within_the_body_width():
     p = sample_params("truck", model_rng(6, "truck", 3), body_style="tanker")
     prof = Profile(p)

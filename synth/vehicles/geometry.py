@@ -30,12 +30,13 @@ SEGMENT_PARAMS = {R_LOW: (0.5,), R_MID: (0.5,), R_LIGHT: (0.5,), R_SHOULDER: (0.
                   R_REDGE: (0.07, 0.11, 0.45, 0.75), R_CROWN: (0.35, 0.7)}
 # Rows the spline meets with one-sided tangents, so they stay creases (the auto-smooth angle keeps them sharp):
 # underbody and wheel well, the arch lip, the shoulder line / hood edge, the glass ledge, the window top.
-CREASE_ROWS = frozenset((R_FLOOR_C, R_FLOOR, R_WELL, R_SILL, R_BELT, R_LEDGE, R_GTOP))
+CREASE_ROWS = frozenset((R_FLOOR_C, R_FLOOR, R_WELL, R_SILL, R_LIGHT, R_BELT, R_LEDGE, R_GTOP))
 DENSE_LAYOUT = [(r, t) for r in range(N_ROWS) for t in (0.0,) + SEGMENT_PARAMS.get(r, ())]
 ROW_DENSE = {r: DENSE_LAYOUT.index((r, 0.0)) for r in range(N_ROWS)}  # row -> its index in a dense loop
 FLARE_LIP, FLARE_FADE = 0.04, 0.15  # flare at full width this far round the arch, then fading over this
 BACK_DEFINED = ("bus", "truck")
 TIP_HALF_WIDTH = 0.01  # a car's bowed end narrows to this at its tip (a 2 cm end cap, not a degenerate one)
+ROCKER_TUCK = 0.035  # the sill's tuck-under between the wheels
 GAP = 0.012  # panel gap width: drawn wider than a real 4 mm gap, which is sub-pixel at traffic-camera sizes  # rear overhang is a parameter; cars derive it from the cabin
 
 
@@ -332,6 +333,21 @@ class Profile:
         # the flare also makes up for the side's camber, so the arch lip stays at `width` over the wheels
         return (self.p.arch_flare + self.side_camber(x)) * out
 
+    def rocker_tuck(self, x):
+        """How far the sill tucks in under the doors between the wheel arches (metres): real sides curve in to
+        the rocker panel, which faces the road and reads as a darker band. Zero round the arches, where the
+        flare's lip carries the arch keypoints, and beyond the axles, where the bumpers' corners carry 10 and 17."""
+        x = np.asarray(x, dtype=float)
+        if self.p.type_name in BACK_DEFINED:
+            return np.zeros(x.shape)
+        _, radius, _ = self.arch
+        between = (x < self.x_front_axle - radius) & (x > self.x_rear_axle + radius)
+        fade = np.zeros(x.shape)
+        for xa in (self.x_front_axle, self.x_rear_axle):
+            t = np.clip(1 - (np.abs(x - xa) - radius - FLARE_LIP) / FLARE_FADE, 0, 1)
+            fade = np.maximum(fade, t * t * (3 - 2 * t))
+        return np.where(between, ROCKER_TUCK * (1 - fade), 0.0)
+
     @property
     def body_half_width(self) -> float:
         """Half width of the body between the flares (`width` is over them)."""
@@ -379,6 +395,7 @@ class Profile:
         zf, zs, zb, zt = self.floor(x), self.sill(x), self.belt(x), self.top(x)
         hw = self.side_half_width(x)
         bulge = self.flare(x)
+        tuck = self.rocker_tuck(x)
         box = self.is_box(x)
         depth = self.bed_depth(x)
         side = np.maximum(zb - zs, 1e-4)
@@ -399,9 +416,11 @@ class Profile:
         rows = {
             R_FLOOR_C: (zero, zf), R_FLOOR: (hw - well, zf), R_WELL: (hw - well, zs),
             # over a flare the arch lip (R_SILL, where the arch keypoints sit) stands out furthest
-            R_SILL: (hw + bulge - 0.008, zs), R_LOW: (hw + 0.7 * bulge - 0.006, zs + np.minimum(0.07, 0.3 * side)),
-            R_MID: (hw + 0.3 * bulge, zs + 0.5 * side),
-            R_LIGHT: (hw - 0.12 * shoulder, zb - np.minimum(0.14, 0.3 * side)),
+            R_SILL: (hw + bulge - 0.008 - tuck, zs),
+            R_LOW: (hw + 0.7 * bulge - 0.006 - 0.45 * tuck, zs + np.minimum(0.07, 0.3 * side)),
+            R_MID: (hw + 0.3 * bulge - 0.3 * tuck, zs + 0.5 * side),
+            # the character line: the side's widest, sharp line, from which the door falls in to the rocker
+            R_LIGHT: (hw - np.where(box, 0.12 * shoulder, 0.0), zb - np.minimum(0.14, 0.3 * side)),
             R_SHOULDER: (hw - 0.4 * shoulder, zb - np.minimum(0.04, 0.1 * side)), R_BELT: (y_belt, zb),
             R_LEDGE: (y_ledge, zb + 0.015 * s), R_GTOP: (y_gtop, zt - 0.05 * s), R_REDGE: (y_redge, zt),
             R_CROWN: (y_redge * 0.55, zt + crown * 0.75), R_TOP_C: (zero, zt + crown),
@@ -642,12 +661,6 @@ def _body(prof: Profile, spacing: float) -> Part:
     rw_lo, rw_hi = (k["12"], k["13"]) if p.type_name != "truck" else (np.inf, -np.inf)
     if p.type_name == "pickup":
         rw_lo, rw_hi = k["12"], k["13"]
-    lights = p.type_name not in ("bus", "truck")  # big vehicles get lamp boxes on their flat ends instead
-    head_lo = k["16"] - 0.10
-    # on a car's curved ends the lamps wrap round the corners only: the fascia between them stays paint
-    lamp_y = np.abs(half[:, :, 0])
-    lamp_min = 0.0 if prof.plan is None else 0.55 * prof.plan["front"]["w"]
-    tail_hi = k["11"] + 0.04 if p.type_name not in ("suv", "mpv", "van") else k["end"] + 0.30
     seams = prof.seams()
     faces, mats = [], []
     for i in range(len(xs) - 1):
@@ -661,15 +674,14 @@ def _body(prof: Profile, spacing: float) -> Part:
             mat = "paint"
             if hi <= R_SILL:
                 mat = "trim"  # underbody and wheel wells
+            elif box and hi <= R_BELT:
+                mat = "metal_dark"  # under a truck's cargo body: the chassis in its shadow, not a painted skirt
             elif lo == R_LEDGE and hi == R_GTOP and not box and any(w0 < xc < w1 for w0, w1 in windows):
                 mat = "glass"
             elif lo == R_LEDGE and hi == R_GTOP and not box and prof.top(xc) - prof.belt(xc) > 0.1:
                 mat = "trim" if p.type_name != "bus" else "paint"  # pillars
             elif lo >= R_GTOP and (ws_lo < xc < ws_hi or rw_lo < xc < rw_hi):
                 mat = "glass"
-            elif (lights and R_LIGHT <= lo and hi <= R_BELT and (head_lo < xc or xc < tail_hi)
-                  and lamp_y[i:i + 2, [ring_dense[j], ring_dense[j2]]].mean() > lamp_min):
-                mat = "headlight" if head_lo < xc else "taillight"
             if mat == "paint" and _in_seam(prof, seams, xc, lo, min(ring_dense[j], ring_dense[j2]) - ROW_DENSE[lo]):
                 mat = "trim"
             mats.append(mat)

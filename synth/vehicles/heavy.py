@@ -62,6 +62,16 @@ def _truck_body(mesh: Mesh, caster, prof):
     mesh.box((x0 + 0.12, 0.0, p.tail_bottom - 0.06), (0.08, 2 * hw - 0.2, 0.1), "metal_dark")
     for s in (1, -1):
         mesh.box((0.5 * (x0 + k["fa"]), s * hw * 0.5, p.box_floor - 0.22), (k["fa"] - x0, 0.12, 0.2), "metal_dark")
+    # side under-run guards between the wheels: two bright rails on brackets, out of the chassis' shadow
+    _, radius, _ = prof.arch
+    g0, g1 = k["ra"] + radius + 0.12, min(k["fa"] - radius - 0.12, k["cab_back"] - 0.05)
+    if g1 - g0 > 0.6:
+        for s in (1, -1):
+            y = s * (_side_y(caster, 0.5 * (g0 + g1), p.sill + 0.2, s) + 0.03)
+            for z in (p.sill + 0.08, p.sill + 0.3):
+                mesh.box((0.5 * (g0 + g1), y, z), (g1 - g0, 0.03, 0.07), "steel")
+            for x in np.linspace(g0 + 0.05, g1 - 0.05, 3):
+                mesh.box((x, y - s * 0.03, p.sill + 0.19), (0.05, 0.06, 0.3), "metal_dark")
     if style == "box_van":
         mesh.box((x0 - 0.004, 0.0, 0.5 * (p.box_floor + top)), (0.01, 0.012, top - p.box_floor - 0.1), "trim")
         for s in (1, -1):

@@ -451,7 +451,7 @@ def car_headlights(mesh: Mesh, face: WrapFace, prof, rng) -> float:
               "round": rng.uniform(0.14, 0.18)}[shape]
 
     def top(s):  # up to the hood's edge: the rays climb the rounded nose, and on the wing meet the shoulder line
-        return np.minimum(prof.belt(face.x_at(s)), p.hood_front) - gap
+        return _soft_min(prof.belt(face.x_at(s)), p.hood_front) - gap
 
     taper = 0.45 if shape in ("swept", "band") else 0.0
 
@@ -483,19 +483,19 @@ def car_headlights(mesh: Mesh, face: WrapFace, prof, rng) -> float:
 
 
 def car_taillights(mesh: Mesh, face: WrapFace, prof, rng, tall: bool) -> float:
-    """A car's tail-light clusters wrapping round the tail's corners onto the quarter panels: red lens with an
-    inner light shape, a clear reversing segment, sometimes amber; tall ones stand up the rear pillars of
-    SUVs, MPVs and vans. Returns the inner end's arc length."""
-    p = prof.p
+    """A car's tail-light clusters wrapping round the tail's corners onto the quarter panels: a dark surround, the
+    red lens with an inner light shape, a clear reversing segment, sometimes amber; tall ones stand up the rear
+    corners of SUVs, MPVs and vans. Returns the inner end's arc length."""
     s_face = face.s_at(60.0)
     s1 = face.s_at(rng.uniform(70.0, 86.0))
-    s0 = s_face * (rng.uniform(0.72, 0.85) if tall else rng.uniform(0.45, 0.66))
+    s0 = s_face * (rng.uniform(0.6, 0.8) if tall else rng.uniform(0.42, 0.62))
     gap = rng.uniform(0.01, 0.03)
-    height = rng.uniform(0.28, 0.40) if tall else rng.uniform(0.10, 0.17)
-    z_cap = prof.cap_rear_z - 0.015
+    height = rng.uniform(0.28, 0.40) if tall else rng.uniform(0.12, 0.19)
+    # tall clusters reach up to the rear window's base, the others stay under the deck lid's edge
+    z_cap = prof.p.deck - 0.05 if tall else prof.cap_rear_z + 0.025
 
-    def top(s):
-        return np.minimum(prof.belt(face.x_at(s)) - gap, z_cap + (0.12 if tall else 0.05))
+    def top(s):  # under the deck lid's edge, rising with the shoulder line round the corner
+        return _soft_min(prof.belt(face.x_at(s)) - gap, z_cap)
 
     taper = 0.0 if tall else rng.uniform(0.0, 0.5)
 
@@ -503,17 +503,17 @@ def car_taillights(mesh: Mesh, face: WrapFace, prof, rng, tall: bool) -> float:
         t = np.clip((np.abs(s) - s0) / (s1 - s0), 0, 1)
         return top(s) - height * (1 - taper * t)
 
-    face.patch(mesh, s0, s1, bottom, top, 0.004, "taillight", nu=14, nv=4 if tall else 2)
     span = s1 - s0
+    face.patch(mesh, s0 - 0.012, s1, lambda s: bottom(s) - 0.012, lambda s: top(s) + 0.006, 0.003, "metal_dark",
+               nu=14, nv=2)
+    face.patch(mesh, s0, s1 - 0.004, bottom, top, 0.005, "taillight", nu=14, nv=4 if tall else 2)
     inner = int(rng.integers(3))
     if inner == 0:  # a bright bar along the top edge
         face.patch(mesh, s0 + 0.05 * span, s1 - 0.03 * span, lambda s: top(s) - 0.3 * height,
                    lambda s: top(s) - 0.12 * height, 0.0075, "lens_red", nu=12, nv=1)
-    elif inner == 1:  # an outline round the cluster's outer half
-        face.patch(mesh, s0 + 0.45 * span, s1 - 0.03 * span, lambda s: bottom(s) + 0.12 * height,
-                   lambda s: top(s) - 0.12 * height, 0.0075, "lens_red", nu=8, nv=1)
-        face.patch(mesh, s0 + 0.5 * span, s1 - 0.08 * span, lambda s: bottom(s) + 0.3 * height,
-                   lambda s: top(s) - 0.3 * height, 0.0085, "taillight", nu=8, nv=1)
+    elif inner == 1:  # a block in the cluster's outer half
+        face.patch(mesh, s0 + 0.45 * span, s1 - 0.05 * span, lambda s: bottom(s) + 0.18 * height,
+                   lambda s: top(s) - 0.15 * height, 0.0075, "lens_red", nu=8, nv=1)
     else:  # two stacked bars
         for f in (0.2, 0.58):
             face.patch(mesh, s0 + 0.2 * span, s1 - 0.04 * span, lambda s, f=f: bottom(s) + f * (top(s) - bottom(s)),
@@ -528,6 +528,11 @@ def car_taillights(mesh: Mesh, face: WrapFace, prof, rng, tall: bool) -> float:
         face.patch(mesh, s0 + 0.3 * span, s0 + 0.6 * span, lambda s: bottom(s) + 0.04 * height,
                    lambda s: bottom(s) + 0.16 * height, 0.008, "lens_amber", nu=5, nv=1)
     return s0
+
+
+def _soft_min(a, b, k: float = 0.02):
+    """min(a, b) with its corner rounded over about k (metres): lamp edges that follow two lines without a kink."""
+    return -k * np.logaddexp(-np.asarray(a) / k, -np.asarray(b) / k)
 
 
 def lower_intake(mesh: Mesh, face: WrapFace, p, half: float, z0: float, z1: float, pattern: str, rng):
