@@ -85,7 +85,30 @@ def patch_mask(patch, box: np.ndarray, size: int) -> np.ndarray:
         rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
         points = (corners * [w, h]) @ rot.T + [cx, cy]
         cv2.fillPoly(mask, [np.round(points * (1 << shift)).astype(np.int32)], 1, cv2.LINE_8, shift)
+    if getattr(patch, "side", -1) >= 0:  # it goes on out of the picture, as a real occluder does
+        half = 0.35 * (h if patch.side in (0, 2) else w)
+        x_lo, x_hi = [(-1, cx), (cx - half, cx + half), (cx, size + 1), (cx - half, cx + half)][patch.side]
+        y_lo, y_hi = [(cy - half, cy + half), (-1, cy), (cy - half, cy + half), (cy, size + 1)][patch.side]
+        cv2.rectangle(mask, (int(x_lo), int(y_lo)), (int(x_hi), int(y_hi)), 1, -1)
     return mask.astype(bool)
+
+
+def _grain(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
+    """Smooth noise in [0, 1] over size x size from a cells x cells grid."""
+    return cv2.resize(rng.random((cells, cells)).astype(np.float32), (size, size), interpolation=cv2.INTER_CUBIC)
+
+
+def occluder_fill(colour, size: int, seed: int, softness: float) -> np.ndarray:
+    """A lit surface of `colour` (sRGB): light falling off across it from a random side and grain at two
+    scales, so a pasted occluder reads as a thing in the scene rather than a sheet of flat paint."""
+    rng = np.random.default_rng(seed)
+    a = rng.uniform(0, 2 * np.pi)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size - 0.5
+    light = 0.7 + 0.4 * np.clip(0.5 + np.cos(a) * xx + np.sin(a) * yy, 0, 1)
+    grain = 0.82 + 0.36 * (0.6 * _grain(rng, size, 6) + 0.4 * _grain(rng, size, 28))
+    fill = np.asarray(colour, np.float32) * (light * np.clip(grain, 0, 2))[..., None]
+    fill = fill + rng.normal(0, 0.015, (size, size, 1)).astype(np.float32)
+    return cv2.GaussianBlur(np.clip(fill, 0, 1), (0, 0), softness)
 
 
 def paste_patches(image: np.ndarray, patches, box: np.ndarray, fill_source, softness: float = 0.7
@@ -102,10 +125,7 @@ def paste_patches(image: np.ndarray, patches, box: np.ndarray, fill_source, soft
         if patch.fill == "background":
             fill = fill_source(patch.seed)
         else:
-            rng = np.random.default_rng(patch.seed)
-            shade = np.linspace(0.8, 1.1, size, dtype=np.float32)[:, None, None]
-            fill = np.clip(np.asarray(patch.color, np.float32) * shade + rng.normal(0, 0.02, (size, size, 1)), 0, 1)
-            fill = cv2.GaussianBlur(fill, (0, 0), softness)
+            fill = occluder_fill(patch.color, size, patch.seed, softness)
         soft = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), softness)[..., None]
         image = image * (1 - soft) + fill.astype(np.float32) * soft
         union |= mask

@@ -74,6 +74,7 @@ class Patch2D:
     fill: str  # background (a crop of a background) or flat
     color: tuple[float, float, float]  # sRGB 0-1 for flat fills
     seed: int
+    side: int = -1  # the image edge it reaches in from (0 left, 1 top, 2 right, 3 bottom); -1: none
 
 
 def sample_occluders(oc: OccluderConfig, rng, models, model_index: int, azimuth, elevation, distance,
@@ -208,6 +209,14 @@ def _image_box(camera, x: float, y: float, yaw: float, length: float, width: flo
     return box + pad
 
 
+def _occluder_colour(u: np.ndarray) -> tuple[float, float, float]:
+    """sRGB of a thing that stands in front of a vehicle (a pole, a sign's back, a coat, a bin) from three
+    uniform draws: any hue, mostly muted (saturated primaries looked pasted on), any lightness but the extremes."""
+    hue, sat, val = u[0], 0.4 * u[1] ** 2, 0.12 + 0.72 * u[2]
+    rgb = np.clip(np.abs((hue * 6 + np.array([0.0, 4.0, 2.0])) % 6 - 3) - 1, 0, 1)
+    return tuple(float(v) for v in val * (1 - sat + sat * rgb))
+
+
 def sample_patches(pc: Occlusion2DConfig, rng) -> list[Patch2D]:
     if pc.max_count < 1 or rng.random() >= pc.prob:
         return []
@@ -220,7 +229,7 @@ def sample_patches(pc: Occlusion2DConfig, rng) -> list[Patch2D]:
         out.append(Patch2D(
             shape=str(rng.choice(["rect", "ellipse", "polygon"])), centre=(float(centre[0]), float(centre[1])),
             size=(uniform(rng, pc.size), uniform(rng, pc.size)), angle=float(rng.uniform(-30, 30)),
-            fill=str(rng.choice(["background", "flat"])), color=tuple(float(v) for v in rng.uniform(0, 1, 3)),
-            seed=int(rng.integers(2**31)),
+            fill=str(rng.choice(["background", "flat"])), color=_occluder_colour(rng.uniform(0, 1, 3)),
+            seed=int(rng.integers(2**31)), side=side,
         ))
     return out

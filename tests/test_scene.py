@@ -10,7 +10,7 @@ from synth import camera, compose
 from synth.backgrounds import FrameSource, BackgroundError, procedural_background
 from synth.identities import IdentityConfig, plan_identities
 from synth.render import parse_shard, shard_units
-from synth.occlusion import Patch2D
+from synth.occlusion import Occlusion2DConfig, Patch2D, sample_patches
 from synth.scene import RenderConfig, sample_scene, sample_seed
 from synth.vocabulary import VIS_OCCLUDED, VIS_VISIBLE
 
@@ -257,7 +257,25 @@ def test_2d_patch_hides_keypoints_under_it():
     keypoints = np.array([[60.0, 50.0, VIS_VISIBLE], [25.0, 25.0, VIS_VISIBLE], [60.0, 50.0, VIS_OCCLUDED]])
     new = compose.occlude_keypoints(keypoints, mask)
     assert new[:, 2].tolist() == [VIS_OCCLUDED, VIS_VISIBLE, VIS_OCCLUDED]
-    assert out[50, 60, 0] > 0.9 and out[25, 25, 0] == 0.0
+    assert out[50, 60, 0] > 0.5 and out[25, 25, 0] == 0.0
+
+
+def test_2d_patches_reach_in_from_the_picture_edge_in_muted_colours():
+    """A pasted occluder goes on out of the picture on the side it enters from (a pole, a pedestrian, a car in
+    front), and a flat one is a muted, lit surface, not a saturated sheet of paint."""
+    rng = np.random.default_rng(3)
+    box, size = np.array([30.0, 40.0, 100.0, 90.0]), 128
+    patches = [p for _ in range(60) for p in sample_patches(Occlusion2DConfig(prob=1.0), rng)]
+    assert {p.side for p in patches} == {0, 1, 2, 3}
+    for p in patches:
+        mask = compose.patch_mask(p, box, size)
+        edge = [mask[:, 0], mask[0, :], mask[:, -1], mask[-1, :]][p.side]
+        assert edge.any(), p
+        c = np.asarray(p.color)
+        assert (c.max() - c.min()) <= 0.41 * c.max() + 1e-9 and 0.1 < c.max() < 0.85, c
+    flat = compose.occluder_fill((0.5, 0.4, 0.3), 64, seed=1, softness=0.7)
+    assert flat.std(axis=(0, 1)).min() > 0.01  # lit and grained
+    np.testing.assert_allclose(flat.mean(axis=(0, 1)), (0.5, 0.4, 0.3), rtol=0.25)
 
 
 def test_camera_effects_are_seeded():
