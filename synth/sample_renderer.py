@@ -46,8 +46,9 @@ class SampleRenderer:
         return sample_scene(self.config, self.plan, self.models, self.seed, index,
                             len(self.frames) if self.frames else 0)
 
-    def setup(self, sample: SceneSample) -> dict:
-        """Put the scene in the state of `sample`; returns the framing (Rt, K, render size, K_render)."""
+    def setup(self, sample: SceneSample, shading: bool = True) -> dict:
+        """Put the scene in the state of `sample`; returns the framing (Rt, K, render size, K_render). Without
+        `shading` (labels only) the off-screen caster, which no label ray meets, is neither built nor shown."""
         size = self.config.image.size
         vehicle = self.builder.show_vehicle(sample.identity.model_index, sample.identity.paint_rgb, sample.look)
         frame = frame_vehicle(sample, vehicle.outline, size)
@@ -55,8 +56,9 @@ class SampleRenderer:
         frame["sun_rgb"] = compose.blackbody_rgb(sample.sun_temperature)
         self.builder.set_lighting(sample, frame["sun_rgb"])
         frame["catcher"] = self.builder.set_ground(sample, vehicle)
-        frame["caster_mask"] = caster_mask(sample.caster) if sample.caster else None
-        self.builder.set_caster(sample, frame["caster_mask"])
+        caster = sample.caster if shading else None
+        frame["caster_mask"] = caster_mask(caster) if caster else None
+        self.builder.set_caster(sample if shading else dataclasses.replace(sample, caster=None), frame["caster_mask"])
         self.builder.set_occluders(sample.occluders)
         frame["vehicle"] = vehicle
         return frame
@@ -117,13 +119,13 @@ class SampleRenderer:
                                 frame["vehicle"].asset.keypoints)
         return {**labels, "annotator_visibility": codes}
 
-    def setup_and_label(self, index: int) -> tuple[SceneSample, dict, dict]:
+    def setup_and_label(self, index: int, shading: bool = True) -> tuple[SceneSample, dict, dict]:
         """Set up sample `index` and ray-cast its labels. Where its 3D occluders would leave less than
         `occluders.min_visible` of the vehicle in sight (a tree crown by the camera can hide it all), the sample
         goes without them: a detector would not have cropped such a vehicle for a ReID set. Deterministic, so a
         re-run or another worker draws the same image."""
         sample = self.describe(index)
-        frame = self.setup(sample)
+        frame = self.setup(sample, shading)
         self.builder.update()
         labels = self.labels(sample, frame)
         if sample.occluders and _visible_fraction(labels) < self.config.occluders.min_visible:
@@ -135,7 +137,7 @@ class SampleRenderer:
 
     def label_only(self, index: int) -> dict:
         """The labels of sample `index` without rendering (scene set up, ray casts only): for statistics."""
-        sample, frame, labels = self.setup_and_label(index)
+        sample, frame, labels = self.setup_and_label(index, shading=False)
         if sample.patches:
             mask = np.zeros((self.config.image.size,) * 2, bool)
             for patch in sample.patches:

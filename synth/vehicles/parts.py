@@ -539,8 +539,8 @@ def lower_intake(mesh: Mesh, face: WrapFace, p, half: float, z0: float, z1: floa
     """The bumper's wide lower air intake (dark, with a grille pattern) and, on most cars, vents or fog-lamp
     pockets in the bumper corners: the dark band that spans a modern car's front below the plate."""
     grille(mesh, face, p, half, z0, z1, pattern, "trim")
-    if rng.random() < 0.7:
-        c0, c1 = half + rng.uniform(0.06, 0.12), face.s_at(rng.uniform(35.0, 55.0))
+    if rng.random() < 0.45:
+        c0, c1 = half + rng.uniform(0.06, 0.12), face.s_at(rng.uniform(30.0, 45.0))
         if c1 - c0 > 0.06:
             lo, hi = z0 - 0.01, z1 + rng.uniform(-0.02, 0.03)
             face.patch(mesh, c0, c1, lo, lambda s: hi - 0.3 * (hi - lo) * np.clip((np.abs(s) - c0) / (c1 - c0), 0, 1),
