@@ -20,6 +20,7 @@ from synth.vehicles.params import ModelSpec
 
 MESH_NAME = "model.blend"
 SMOOTH_ANGLE = math.radians(35)
+ROUNDED_KINDS = ("load",)  # shaded smooth in a part that is otherwise flat (the details' boxes and prisms)
 
 
 def part_to_object(name: str, part: Part, materials: dict[str, bpy.types.Material]) -> bpy.types.Object:
@@ -44,6 +45,11 @@ def part_to_object(name: str, part: Part, materials: dict[str, bpy.types.Materia
         mesh.set_sharp_from_angle(angle=SMOOTH_ANGLE)
     else:
         mesh.shade_flat()
+        rounded = [index[k] for k in ROUNDED_KINDS if k in index]
+        if rounded:  # a mound among the boxes: its facets would read as low-poly
+            mats = np.zeros(len(mesh.polygons), np.int32)
+            mesh.polygons.foreach_get("material_index", mats)
+            mesh.polygons.foreach_set("use_smooth", np.isin(mats, rounded).tolist())
     obj = bpy.data.objects.new(name, mesh)
     return obj
 
