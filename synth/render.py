@@ -193,7 +193,7 @@ def check_rerun(out: Path, meta: dict, prefix_digest=None) -> None:
 
     old = read_manifest(out)
     new = yaml.safe_load(yaml.safe_dump(meta))  # as the manifest stores it (tuples become lists)
-    differ = []
+    differ, newer = [], []
     old_n, new_n = old.get("num_samples_planned"), new["num_samples_planned"]
     growing = isinstance(old_n, int) and old_n < new_n and prefix_digest is not None
     for key in _RERUN_KEYS:
@@ -212,8 +212,9 @@ def check_rerun(out: Path, meta: dict, prefix_digest=None) -> None:
             continue
         if key == "config":
             a, b = _flat(old[key]), _flat(new[key])
-            differ += [f"config {k}: existing {a.get(k, '(absent)')!r}, asked {b.get(k, '(absent)')!r}"
-                       for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+            changed = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+            differ += [f"config {k}: existing {a.get(k, '(absent)')!r}, asked {b.get(k, '(absent)')!r}" for k in changed]
+            newer = [k for k in changed if k not in a]
         elif old[key] != new[key]:
             shown = (lambda v: f"{len(v)} models" if key == "model_names" else repr(v))
             differ.append(f"{key}: existing {shown(old[key])}, asked {shown(new[key])}"
@@ -223,8 +224,13 @@ def check_rerun(out: Path, meta: dict, prefix_digest=None) -> None:
     if old_files is not None and old_files != new["backgrounds"]["num_files"]:
         differ.append(f"backgrounds: existing {old_files} files, asked {new['backgrounds']['num_files']}")
     if differ:
-        raise DatasetError(manifest_path, "the shards here were rendered with other settings, refusing to mix "
-                           "two datasets (use a fresh --out, or the same options to resume): " + "; ".join(differ))
+        why = "the shards here were rendered with other settings"
+        if newer and len(newer) == len(differ):  # only settings this version added: the shards are an older version's
+            why = (f"the shards here were rendered by an earlier version of the toolkit, which had no setting for "
+                   f"{', '.join(newer)} (its images would differ from this version's); finish them with that "
+                   "version, or render into a fresh --out")
+        raise DatasetError(manifest_path, why + ", refusing to mix two datasets (use a fresh --out, or the same "
+                           "options to resume): " + "; ".join(differ))
 
 
 def check_render_options(n: int, config: RenderConfig, workers: int | None, shard: tuple[int, int]) -> None:

@@ -80,6 +80,15 @@ def test_a_rerun_with_other_settings_is_refused_and_changes_nothing(library, tmp
             render_dataset(library, out, workers=1, progress=False, **kwargs)
         assert named in str(error.value)
     assert {p.name: p.read_bytes() for p in sorted(out.iterdir())} == before
+    # shards of an earlier toolkit version, whose config lacked a setting this version has: named as such
+    import yaml
+    manifest = yaml.safe_load((out / "dataset.yaml").read_text())
+    del manifest["config"]["traffic"]
+    (out / "dataset.yaml").write_text(yaml.safe_dump(manifest))
+    with pytest.raises(DatasetError, match="earlier version of the toolkit") as error:
+        render_dataset(library, out, n=4, seed=5, config=tiny_config(), workers=1, progress=False)
+    assert "traffic.prob" in str(error.value) and "fresh --out" in str(error.value)
+    (out / "dataset.yaml").write_bytes(before["dataset.yaml"])
     again = render_dataset(library, out, n=4, seed=5, config=tiny_config(), workers=1, progress=False)
     assert len(again.skipped) == 2 and read_manifest(out)["seed"] == 5
     mine = Path("/dev/shm" if Path("/dev/shm").is_dir() else "/tmp") / f"pamtri_render_{os.getpid()}.exr"

@@ -168,7 +168,7 @@ def test_wheel_centres_are_hub_vertices():
             assert np.all(np.abs(verts[near, 1]) <= abs(kp[k][1]) + 1e-6)
 
 
-def _surface_samples(part, n=400_000, seed=0):
+def _surface_samples(part, n=200_000, seed=0):
     """Points spread over a part's polygons (fan triangles), for nearest-surface distances."""
     v = np.asarray(part.verts)
     tris = np.array([[v[f[0]], v[f[i]], v[f[i + 1]]] for f in part.faces for i in range(1, len(f) - 1)])
