@@ -54,6 +54,9 @@ class ViewpointConfig(Config):
     # vehicles (5-95%, median 15). Wider ranges (8-36, 10-40) left the realism figure unchanged.
     elevation: Range = (6.0, 28.0)
     distance: Range = (7.0, 30.0)  # camera to vehicle centre
+    # A real camera's field of view takes in a whole bus only from farther than a car: the near end of `distance`
+    # is at least this many vehicle lengths (a 12 m bus at 7 m filled the crop as a wide-angle trapezoid).
+    min_distance_lengths: float = 1.0
     roll: Range = (-4.0, 4.0)
     aim_jitter: float = 0.3  # the camera aims at the vehicle centre plus this much noise (m, per axis)
     road_yaw_jitter: float = 12.0  # road direction relative to the vehicle (vehicles change lanes, turn)
@@ -268,7 +271,8 @@ def sample_scene(config: RenderConfig, plan: IdentityPlan, models, seed: int, in
     rig = _camera_rig(config, seed, camera_id)
     azimuth = _sample_azimuth(rng, vp)
     elevation = uniform(rng, rig["elevation"])
-    distance = log_uniform(rng, vp.distance)
+    near = max(vp.distance[0], vp.min_distance_lengths * float(model.dimensions.get("length", 4.5)))
+    distance = log_uniform(rng, (near, max(vp.distance[1], near)))
     height = float(model.dimensions.get("height", 1.5))
     aim = (rng.normal(0, vp.aim_jitter), rng.normal(0, vp.aim_jitter), height / 2 + rng.normal(0, vp.aim_jitter / 2))
 

@@ -45,6 +45,26 @@ def test_identity_plan_reproduces_the_papers_set():
     assert len(set(red)) == len(red)
 
 
+def test_long_vehicles_are_seen_from_far_enough_for_a_real_field_of_view():
+    """The camera stands at least `min_distance_lengths` vehicle lengths away (a bus from farther than a car);
+    a car's distance is drawn as before."""
+    models = paper_library()
+    plan = plan_identities(models, 400, seed=1)
+    config = RenderConfig()
+    seen = {}
+    for i in range(400):
+        s = sample_scene(config, plan, models, 1, i)
+        length = models[s.identity.model_index].dimensions["length"]
+        assert s.distance >= max(config.viewpoint.distance[0], length) - 1e-9
+        seen.setdefault(length, []).append(s.distance)
+    assert min(seen[11]) >= 11 and min(seen[4.5]) < 9  # cars still come close
+    config.viewpoint.min_distance_lengths = 0.0
+    for i in range(20):  # nothing else moves: a car's distance is the same draw without the rule
+        a, b = sample_scene(RenderConfig(), plan, models, 1, i), sample_scene(config, plan, models, 1, i)
+        if models[a.identity.model_index].dimensions["length"] < 7:
+            assert a.distance == b.distance and a.azimuth == b.azimuth
+
+
 def test_identity_plan_uneven_n_and_holdout():
     plan = plan_identities(paper_library()[:3], 101, seed=0, config=IdentityConfig(holdout_fraction=0.2))
     assert plan.num_samples == 101
