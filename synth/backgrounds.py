@@ -21,6 +21,7 @@ import numpy as np
 
 from synth.camera import camera_centre, pixel_rays
 from synth.compose import linear_to_srgb, srgb_to_linear
+from synth.facades import box_stripes, facade_colour, street_side
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +96,8 @@ def road_style(key: int) -> dict:
         "pavement": float(rng.uniform(0.35, 0.65)),
         "verge": rng.choice([[0.12, 0.22, 0.07], [0.2, 0.25, 0.1], [0.25, 0.22, 0.15]]) * rng.uniform(0.7, 1.3),
         "verge_width": float(rng.uniform(1.0, 8.0)),
-        # concrete, brick, render and glass tones: mostly grey with a little colour
-        "facade": _facade_colour(rng.uniform(0.3, 0.7), rng.uniform(0.2, 0.8, 3), rng.uniform(0.6, 1.0)),
+        # (five draws of the former single facade colour, so the keys after it keep their values)
+        "street_draws": rng.random(5),
         "facade_distance": float(rng.uniform(4.0, 25.0)),
         "crosswalk": bool(rng.random() < 0.15),
         "crosswalk_x": float(rng.uniform(-12, 12)),
@@ -109,21 +110,8 @@ def road_style(key: int) -> dict:
         "arrows": bool(rng.random() < 0.45),
         "arrow_u": float(rng.uniform(-14.0, 14.0)),
         "arrow_length": float(rng.uniform(4.5, 7.5)),
+        "street_seed": int(rng.integers(2**31)),  # the buildings along both sides (synth/facades.py)
     }
-
-
-# what roadside buildings are clad in (sRGB): concrete, sand and cream render, white render, brick, light tile,
-# dark glass and metal panels. (A grey mixed with a random colour had made lilac, pink and mint walls.)
-FACADE_COLOURS = np.array([[0.55, 0.55, 0.53], [0.70, 0.64, 0.52], [0.75, 0.69, 0.50], [0.80, 0.79, 0.76],
-                           [0.52, 0.33, 0.26], [0.65, 0.66, 0.66], [0.30, 0.32, 0.35]])
-
-
-def _facade_colour(lightness: float, draws: np.ndarray, brightness: float) -> np.ndarray:
-    """A cladding colour from FACADE_COLOURS (picked by the first draw), a little lighter or darker and warmer or
-    cooler by the other draws, dimmed by `brightness`."""
-    base = FACADE_COLOURS[int(draws[0] * 10) % len(FACADE_COLOURS)]
-    tint = 1.0 + 0.08 * (draws[1] - 0.5) * np.array([1.0, 0.0, -1.0])
-    return np.clip(base * (0.8 + 0.4 * lightness) * tint * brightness, 0.0, 1.0)
 
 
 @lru_cache(maxsize=32)
@@ -194,17 +182,22 @@ def procedural_background(K: np.ndarray, Rt: np.ndarray, size: int, road_yaw: fl
                               grain, blotch, grass)
 
     if hit_facade.any():
-        f = hit_facade
-        fu, fz, hu, hz = gu[f], gz[f], half_u[f], half_z[f]
-        base = np.asarray(style["facade"], np.float32)
-        window = (_stripes(fu - 1.0, 3.2, 2.2, hu) * _stripes(fz - 1.0, 3.0, 2.0, hz) * (fz > 3.0))[:, None]
-        slab = _stripes(fz + 0.15, 3.0, 0.3, hz)[:, None] * (fz > 2.5)[:, None]  # floor slabs between storeys
-        shade = (1.0 + 0.15 * sample_texture(blotch, fu * 20, fz * 20)[:, None]) * (1.0 - 0.12 * slab)
-        shade *= (0.75 + 0.25 * np.clip(fz / 2.5, 0, 1))[:, None]  # darker where the street's light is blocked
-        glass = 0.85 * np.array([0.1, 0.11, 0.13]) + 0.15 * sky_rgb  # dark panes that mirror a little sky
-        colour = base * shade * (1 - window) + window * glass * shade
+        f = np.flatnonzero(hit_facade)
+        fu, fz, hu, hz = gu.ravel()[f], gz.ravel()[f], half_u.ravel()[f], half_z.ravel()[f]
+        shade = 1.0 + 0.15 * sample_texture(blotch, fu * 20, fz * 20)
+        shade *= 0.75 + 0.25 * np.clip(fz / 2.5, 0, 1)  # darker where the street's light is blocked
+        colour, above = np.empty((len(f), 3), np.float32), np.zeros(len(f), bool)
+        on_left = (t_left <= t_right).ravel()[f]
+        for on_side, side_key in ((on_left, 0), (~on_left, 1)):
+            if on_side.any():
+                colour[on_side], above[on_side] = facade_colour(
+                    street_side(style["street_seed"] + side_key), fu[on_side], fz[on_side], hu[on_side],
+                    hz[on_side], shade[on_side], sky_rgb)
         colour[fz < 0.3] *= 0.6
-        image[f] = colour
+        image.reshape(-1, 3)[f[~above]] = colour[~above]
+        # over a roof line the ray goes on into the sky
+        hit_facade.ravel()[f[above]] = False
+        finite.ravel()[f[above]] = False
     if light is not None:
         lit = hit_ground | hit_facade
         points = np.stack([gu[lit], gw[lit], gz[lit]], axis=-1).astype(np.float64) @ frame
@@ -235,15 +228,6 @@ def _footprints(a_grad, b_grad):
     half_a_on_b = np.minimum(0.5 * det / np.maximum(np.hypot(bx, by), 1e-9), half_a)
     half_b_on_a = np.minimum(0.5 * det / np.maximum(np.hypot(ax, ay), 1e-9), half_b)
     return half_a, half_b, half_a_on_b, half_b_on_a
-
-
-def _stripes(x: np.ndarray, period: float, width: float, half: np.ndarray) -> np.ndarray:
-    """Fraction of the interval x +- half covered by the stripes mod(x, period) < width (a box filter, exact:
-    the difference of the stripes' running integral over the interval)."""
-    def integral(v):
-        return np.floor(v / period) * width + np.minimum(np.mod(v, period), width)
-    half = np.maximum(half, 1e-4)
-    return np.clip((integral(x + half) - integral(x - half)) / (2 * half), 0.0, 1.0)
 
 
 def _band(x: np.ndarray, centre: float, half_width: float, half: np.ndarray) -> np.ndarray:
@@ -320,7 +304,7 @@ def _ground_colour(style, u, w, footprints, grain, blotch, grass) -> np.ndarray:
     dash_on, dash_off = style["dash"]
 
     def dashed(rows):
-        return _stripes(u[rows], dash_on + dash_off, dash_on, dash_u[rows])
+        return box_stripes(u[rows], dash_on + dash_off, dash_on, dash_u[rows])
 
     line_half = 0.07
     for k in range(-style["lanes_right"], style["lanes_left"]):
@@ -336,7 +320,7 @@ def _ground_colour(style, u, w, footprints, grain, blotch, grass) -> np.ndarray:
     if style["crosswalk"]:
 
         def across(rows):
-            return _stripes(w[rows], 1.0, 0.5, cross_w[rows]) * ((w[rows] > right_edge) & (w[rows] < left_edge))
+            return box_stripes(w[rows], 1.0, 0.5, cross_w[rows]) * ((w[rows] > right_edge) & (w[rows] < left_edge))
 
         _paint_band(colour, u, style["crosswalk_x"], 2.0, half_u, [0.75, 0.75, 0.73], across)
 
@@ -348,7 +332,7 @@ def _ground_colour(style, u, w, footprints, grain, blotch, grass) -> np.ndarray:
     is_far = outside & (off >= kerb + pave + style["verge_width"])
     colour[is_kerb] = np.float32(style["pavement"] * 1.2) * (1 + 0.1 * tex[is_kerb, None])
     p = is_pave
-    joints = 1.0 - (1.0 - _stripes(u[p], 0.6, 0.02, half_u[p])) * (1.0 - _stripes(off[p], 0.6, 0.02, half_w[p]))
+    joints = 1.0 - (1.0 - box_stripes(u[p], 0.6, 0.02, half_u[p])) * (1.0 - box_stripes(off[p], 0.6, 0.02, half_w[p]))
     colour[p] = (style["pavement"] * (1 + 0.12 * tex[p]) * (1 - 0.25 * joints))[:, None]
     g = sample_texture(grass, u * 30, w * 30) * np.clip(1.0 / (60.0 * np.maximum(half_u, half_w)), 0.3, 1.0)
     verge = np.asarray(style["verge"], np.float32)
