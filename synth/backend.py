@@ -22,6 +22,9 @@ class SceneBackend(Protocol):
         """Show model `model_index` of the library alone, in its paint and identity look; returns the loaded
         vehicle (its asset, keypoints and cabin box, for the labels)."""
 
+    def set_lamps(self, drl: float, brake: float) -> None:
+        """Light the shown vehicle's daytime-running lights and brake lights at these emission strengths (0: off)."""
+
     def set_camera(self, K_render: np.ndarray, Rt: np.ndarray, size: int) -> None:
         """Pinhole camera (intrinsics for a `size`-pixel square render, world-to-camera [R|t])."""
 

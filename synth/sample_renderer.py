@@ -51,6 +51,7 @@ class SampleRenderer:
         `shading` (labels only) the off-screen caster, which no label ray meets, is neither built nor shown."""
         size = self.config.image.size
         vehicle = self.builder.show_vehicle(sample.identity.model_index, sample.identity.paint_rgb, sample.look)
+        self.builder.set_lamps(*sample.lamps)
         frame = frame_vehicle(sample, vehicle.outline, size)
         self.builder.set_camera(frame["K_render"], frame["Rt"], frame["render_size"])
         frame["sun_rgb"] = compose.blackbody_rgb(sample.sun_temperature)

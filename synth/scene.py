@@ -93,6 +93,13 @@ class LightingConfig(Config):
                              f"with a positive sum, got {self.caster_kinds!r}")
     exposure: Range = (-0.6, 0.6)  # stops, around the metered exposure (metered_exposure)
     shadows: bool = True  # cast shadows on the ground (shadow catcher)
+    # The vehicle's own lights: daytime-running lights on every image of the identities that run them (an
+    # identity keeps them on or off), brake lights lit in some images (traffic stopping at a junction).
+    # Strengths are emission radiance (a sunlit white body is about 1): both read near-saturated, as on camera.
+    drl_prob: float = 0.5
+    drl_strength: Range = (3.0, 8.0)
+    brake_prob: float = 0.2
+    brake_strength: Range = (1.5, 5.0)
 
 
 @dataclass
@@ -220,6 +227,7 @@ class SceneSample:
     patches: list[Patch2D]
     effects: dict
     look: IdentityLook | None = None  # the identity's paint finish, plate and marks (synth/appearance.py)
+    lamps: tuple[float, float] = (0.0, 0.0)  # emission of the daytime-running lights and of the brake lights
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -322,6 +330,9 @@ def sample_scene(config: RenderConfig, plan: IdentityPlan, models, seed: int, in
     camera = look_at(spherical_position(azimuth, elevation, distance) + np.asarray(aim), np.asarray(aim), roll)
     occluders = occluders + sample_traffic(config.traffic, rng, models, identity.model_index, occluders, camera)
     effects["veil"] = uniform(rng, config.effects.veil)
+    drl_on = np.random.default_rng([int(seed), int(identity.vehicle_id), 0xD1]).random() < lc.drl_prob
+    drl, brake_on, brake = uniform(rng, lc.drl_strength), rng.random() < lc.brake_prob, uniform(rng, lc.brake_strength)
+    lamps = (drl if drl_on else 0.0, brake if brake_on else 0.0)
     return SceneSample(
         index=int(index), seed=s_seed, split=str(plan.sample_split[index]), camera_id=camera_id, identity=identity,
         azimuth=azimuth, elevation=elevation, distance=distance, roll=roll,
@@ -333,7 +344,7 @@ def sample_scene(config: RenderConfig, plan: IdentityPlan, models, seed: int, in
         ground_color=tuple(float(v) for v in ground), exposure=exposure, shadows=lc.shadows,
         cloud_cover=cloud_cover, cloud_brightness=cloud_brightness, caster=caster,
         background=background, occluders=occluders, patches=patches, effects=effects,
-        look=identity_look(config.appearance, seed, identity),
+        look=identity_look(config.appearance, seed, identity), lamps=lamps,
     )
 
 

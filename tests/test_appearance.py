@@ -222,6 +222,11 @@ def render_look_probe(models_dir: str) -> dict:
     out["no_cladding"] = render(white_sample)
     out["cladding"] = render(dataclasses.replace(white_sample, look=dataclasses.replace(white, cladding=0.15)))
     out["cladding_keypoints"] = renderer.labels(white_sample, renderer.setup(white_sample))["keypoints"]
+    # the vehicle's own lights: daytime-running lights seen from the front, brake lights from behind
+    for view, azimuth in (("front", 25.0), ("rear", 155.0)):
+        lit = dataclasses.replace(sample, azimuth=azimuth, sun_strength=1.0)
+        out[f"{view}_lamps_off"] = render(dataclasses.replace(lit, lamps=(0.0, 0.0)))
+        out[f"{view}_lamps_on"] = render(dataclasses.replace(lit, lamps=(6.0, 4.0)))
     # the same identity and camera with and without a white roof box: pixels and the amodal label box
     boxed = dataclasses.replace(sample, look=dataclasses.replace(sample.look, roof_box=(0.9, 0.7, 0.4, 0.6)))
     frame = renderer.setup(boxed)
@@ -258,6 +263,22 @@ def test_the_cabin_shows_through_the_glass_and_the_plate_carries_its_characters(
     assert len(ys) >= 4, "the plate's characters do not show"
     # only the plate changes: a small patch low on the vehicle
     assert (ys.max() - ys.min()) < 0.15 * 128 and (xs.max() - xs.min()) < 0.3 * 128
+
+
+@needs_blender
+def test_daytime_running_and_brake_lights_light_up_where_the_lamps_are(look_probe):
+    out = look_probe
+    for view, colour in (("front", "white"), ("rear", "red")):
+        on, off = out[f"{view}_lamps_on"], out[f"{view}_lamps_off"]
+        brighter = (on - off).max(axis=-1) > 40
+        assert brighter.sum() >= 3, (view, brighter.sum())
+        assert brighter.mean() < 0.05, (view, brighter.mean())  # only the lamps, not the body
+        r, g, b = on[brighter].mean(axis=0)
+        if colour == "red":
+            assert r > 150 and r > 2 * g, (view, r, g, b)
+        else:
+            assert min(r, g, b) > 150, (view, r, g, b)
+    assert (out["front_lamps_off"] - out["front_lamps_on"]).max() <= 40  # nothing goes darker
 
 
 @needs_blender

@@ -6,7 +6,7 @@ import numpy as np
 
 from synth.backgrounds import procedural_background
 from synth.camera import NOMINAL_FOCAL, crop_intrinsics, intrinsics, look_at, spherical_position
-from synth.facades import box_stripes, facade_colour, street_side
+from synth.facades import facade_colour, street_side
 
 
 def test_a_street_is_a_row_of_different_buildings():
@@ -38,11 +38,6 @@ def test_the_sky_shows_over_a_roof_and_windows_differ_up_close():
     far, _ = facade_colour(side, u, z, np.full(len(u), 40.0), np.full(len(u), 10.0), np.ones(len(u)),
                            np.array([0.5, 0.6, 0.8]))
     assert far.mean(axis=1).std() < 0.25 * luma.std()
-
-
-def test_box_stripes_is_the_covered_fraction():
-    x = np.array([0.25, 0.75, 0.5])
-    np.testing.assert_allclose(box_stripes(x, 1.0, 0.5, np.array([0.01, 0.01, 10.0])), [1.0, 0.0, 0.5], atol=0.01)
 
 
 def test_a_low_camera_sees_a_skyline():

@@ -206,14 +206,15 @@ def test_procedural_background_is_deterministic_and_looks_like_a_road():
 def test_stripes_coverage_is_the_exact_box_filter():
     """Road markings and joints are integrated over each pixel's footprint (distant lines a fraction of a pixel
     wide were drawn dotted by point sampling): the coverage equals a dense average over the footprint."""
-    from synth.backgrounds import _band, _stripes
+    from synth.backgrounds import _band
+    from synth.facades import box_stripes
 
     rng = np.random.default_rng(0)
     x, half = rng.uniform(-20, 20, 200), rng.uniform(0.001, 3.0, 200)
     fine = np.linspace(-1, 1, 20001)
     for period, width in ((0.6, 0.02), (12.7, 3.8)):
         dense = (np.mod(x[:, None] + fine * half[:, None], period) < width).mean(axis=1)
-        np.testing.assert_allclose(_stripes(x, period, width, half), dense, atol=2e-3)
+        np.testing.assert_allclose(box_stripes(x, period, width, half), dense, atol=2e-3)
     dense = (np.abs(x[:, None] + fine * half[:, None] - 1.5) < 0.07).mean(axis=1)
     np.testing.assert_allclose(_band(x, 1.5, 0.07, half), dense, atol=2e-3)
 

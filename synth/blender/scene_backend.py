@@ -26,7 +26,7 @@ from synth.blender.occluders import OccluderPool, mesh_object
 from synth.blender.render_backend import FrameReader, configure_cycles
 from synth.blender import vehicles
 from synth.blender.sky import set_sky, sky_node
-from synth.blender.vehicle_materials import tint_glass
+from synth.blender.vehicle_materials import LAMPS_PROP, tint_glass
 from synth.shadows import sky_gradient, sun_direction
 from synth.vehicles.library import lower_cabin_box
 from synth.vocabulary import VIS_OCCLUDED, VIS_OUTSIDE, VIS_VISIBLE
@@ -291,6 +291,10 @@ class SceneBuilder:
         vehicles.set_look(vehicle.root, vehicle.asset, tuple(paint_rgb), look)
         vehicle.accessory_corners = self.roof_box.place(vehicle, getattr(look, "roof_box", ()))
         return vehicle
+
+    def set_lamps(self, drl: float, brake: float) -> None:
+        for obj in vehicles.vehicle_objects(self.current.root):
+            obj[LAMPS_PROP] = [float(drl), float(brake), 0.0]
 
     # --- per-sample update ---------------------------------------------------------------------------------
 

@@ -6,7 +6,8 @@ shaders through object custom properties read by Attribute nodes (set by synth/b
 - `pamtri_body_color`, `pamtri_roof_color` (linear RGB), `pamtri_finish` (metallic, base roughness, coat
   roughness), `pamtri_finish2` (coat weight, flake, pearl thin-film nm), `pamtri_wear` (dirt, dents, height of
   the black plastic cladding above the paint's lowest point),
-  `pamtri_glass` (window transmission);
+  `pamtri_glass` (window transmission), `pamtri_lamps` (emission of the daytime-running lights, of the brake
+  lights; set per image by the scene backend's set_lamps);
 - per model, measured from its mesh at load (set_geometry_props): `pamtri_extent` (x min, x max, height),
   `pamtri_roof_z`, `pamtri_floor_z`, `pamtri_plate_front` / `pamtri_plate_rear` / `pamtri_windshield` (half
   width, z low, z high).
@@ -30,7 +31,7 @@ BODY_COLOR_PROP = "pamtri_body_color"
 SEE_THROUGH_PROP = "pamtri_see_through"
 KIND_PROP = "pamtri_kind"
 LOOK_PROP = "pamtri_look"
-LOOK_VERSION = 11  # bump when a graph changes: libraries built before get their materials rebuilt at load
+LOOK_VERSION = 12  # bump when a graph changes: libraries built before get their materials rebuilt at load
 SEE_THROUGH_KINDS = ("glass", "interior", "seat", "dashboard")
 SHARED_IMAGES = {"plate": (320, 100), "glass_marks": (256, 128), "side_marks": (512, 128)}  # name: (w, h)
 
@@ -53,6 +54,7 @@ _SPECS = {
     # lamp internals read light grey in daylight; a mirror chrome would show the dark road it faces
     "reflector": ((0.75, 0.76, 0.78), 0.4, 0.3, {}),
     "lens_clear": ((0.85, 0.86, 0.9), 0.0, 0.05, {}),
+    "drl": ((0.85, 0.86, 0.9), 0.0, 0.05, {"Coat Weight": 1.0}),  # a daytime-running light strip
     "lens_red": ((0.45, 0.008, 0.008), 0.0, 0.08, {"Coat Weight": 1.0}),
     "lens_amber": ((0.8, 0.3, 0.0), 0.0, 0.08, {"Coat Weight": 1.0}),
     "grille": ((0.015, 0.015, 0.017), 0.2, 0.4, {}),
@@ -61,6 +63,9 @@ _SPECS = {
 }
 PLATE_KINDS = ("plate", "plate_blue", "plate_yellow")
 LENS_KINDS = ("lens_clear",)  # see-through lenses over a reflector; the red and amber ones are opaque glossy
+# lamps that light up: their emission colour, and which of `pamtri_lamps` (drl, brake) sets its strength
+LAMP_LIGHT = {"drl": ((1.0, 0.97, 0.92), 0), "lens_red": ((1.0, 0.025, 0.012), 1)}
+LAMPS_PROP = "pamtri_lamps"
 DIRT_RGB = (0.05, 0.042, 0.03)
 
 
@@ -312,6 +317,18 @@ def _build_lens(mat: bpy.types.Material, rgb) -> None:
     mat.diffuse_color = (*rgb, 1.0)
 
 
+def _build_lamp(mat: bpy.types.Material, kind: str) -> None:
+    """A lamp lens that lights up at the strength the object's `pamtri_lamps` gives it (0 or unset: off)."""
+    rgb, metallic, roughness, extra = _SPECS[kind]
+    light, which = LAMP_LIGHT[kind]
+    g = _Graph(mat)
+    strength = g.split(g.attr(LAMPS_PROP))[which]
+    bsdf = g.new("ShaderNodeBsdfPrincipled", **{"Base Color": rgb, "Metallic": metallic, "Roughness": roughness,
+                                                "Emission Color": light, "Emission Strength": strength, **extra})
+    g.finish(bsdf.outputs["BSDF"])
+    mat.diffuse_color = (*rgb, 1.0)
+
+
 def _build_plain(mat: bpy.types.Material, kind: str) -> None:
     rgb, metallic, roughness, extra = _SPECS[kind]
     g = _Graph(mat)
@@ -352,6 +369,8 @@ def build_material(mat: bpy.types.Material, kind: str) -> None:
         _build_cabin(mat, kind)
     elif kind in LENS_KINDS:
         _build_lens(mat, _SPECS[kind][0])
+    elif kind in LAMP_LIGHT:
+        _build_lamp(mat, kind)
     else:
         _build_plain(mat, kind)
     if kind in SEE_THROUGH_KINDS:

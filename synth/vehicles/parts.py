@@ -475,10 +475,13 @@ def car_headlights(mesh: Mesh, face: WrapFace, prof, rng) -> float:
             face.prism(mesh, disc(sc, zc, rad, rad), 0.007, 0.011, "lens_clear")
     face.patch(mesh, amber, s1 - 0.005, lambda s: bottom(s) + 0.12 * height, lambda s: top(s) - 0.1 * height,
                0.0075, "lens_amber", nu=3, nv=1)
-    if shape != "round":  # the daytime-running light: a bright strip along the cluster's top or bottom edge
+    # the daytime-running light: a bright strip along the cluster's top or bottom edge (under round lamps)
+    if shape != "round":
         edge = top if rng.random() < 0.5 else (lambda s: bottom(s) + 0.1 * height)
-        face.patch(mesh, s0 + 0.02 * span, amber - 0.02, lambda s: edge(s) - 0.022, lambda s: edge(s) - 0.008,
-                   0.008, "lens_clear", nu=12, nv=1)
+    else:
+        edge = lambda s: bottom(s) + 0.03  # noqa: E731
+    face.patch(mesh, s0 + 0.02 * span, amber - 0.02, lambda s: edge(s) - 0.022, lambda s: edge(s) - 0.008,
+               0.008, "drl", nu=12, nv=1)
     return s0
 
 
