@@ -145,7 +145,7 @@ def occlude_keypoints(keypoints: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 def camera_effects(image: np.ndarray, effects: dict) -> np.ndarray:
     """Float RGB [0, 1] -> uint8 RGB after white-balance cast, tone, a veil of haze, saturation, blur, motion blur,
-    sensor noise and JPEG."""
+    the camera's sharpening, sensor noise and JPEG."""
     rng = np.random.default_rng(effects["seed"])
     out = image * np.asarray(effects["gains"], np.float32)
     out = np.clip(out, 0, 1) ** effects["gamma"]
@@ -166,6 +166,9 @@ def camera_effects(image: np.ndarray, effects: dict) -> np.ndarray:
         rot = cv2.getRotationMatrix2D((k / 2 - 0.5, k / 2 - 0.5), effects["motion_angle"], length / k)
         kernel = cv2.warpAffine(kernel, rot, (k, k))
         out = cv2.filter2D(out, -1, kernel / max(kernel.sum(), 1e-6))
+    if effects.get("sharpen", 0.0) > 0:  # unsharp mask: halos along edges, as a camera's image pipeline draws
+        soft = cv2.GaussianBlur(out, (0, 0), effects["sharpen_sigma"])
+        out = np.clip(out + effects["sharpen"] * (out - soft), 0, 1)
     out = out * 255.0
     if effects["noise_sigma"] > 0:
         out = out + rng.normal(0, effects["noise_sigma"], out.shape).astype(np.float32)

@@ -123,6 +123,11 @@ class EffectsConfig(Config):
     # haze and lens flare between the camera and the road: a veil of the sky's light over the picture, lifting
     # its blacks (city air and a dusty housing make traffic footage milky)
     veil: Range = (0.0, 0.12)
+    # the camera's own sharpening (an unsharp mask in its image pipeline): the bright and dark halos along edges
+    # that surveillance footage shows, before its JPEG
+    sharpen_prob: float = 0.5
+    sharpen_amount: Range = (0.3, 1.2)
+    sharpen_sigma: Range = (0.8, 2.0)  # px at the output size
 
 
 @dataclass
@@ -333,6 +338,9 @@ def sample_scene(config: RenderConfig, plan: IdentityPlan, models, seed: int, in
     drl_on = np.random.default_rng([int(seed), int(identity.vehicle_id), 0xD1]).random() < lc.drl_prob
     drl, brake_on, brake = uniform(rng, lc.drl_strength), rng.random() < lc.brake_prob, uniform(rng, lc.brake_strength)
     lamps = (drl if drl_on else 0.0, brake if brake_on else 0.0)
+    ec = config.effects
+    sharpen_on, sharpen = rng.random() < ec.sharpen_prob, uniform(rng, ec.sharpen_amount)
+    effects["sharpen"], effects["sharpen_sigma"] = (sharpen if sharpen_on else 0.0), uniform(rng, ec.sharpen_sigma)
     return SceneSample(
         index=int(index), seed=s_seed, split=str(plan.sample_split[index]), camera_id=camera_id, identity=identity,
         azimuth=azimuth, elevation=elevation, distance=distance, roll=roll,

@@ -299,6 +299,18 @@ def test_2d_patches_reach_in_from_the_picture_edge_in_muted_colours():
     np.testing.assert_allclose(flat.mean(axis=(0, 1)), (0.5, 0.4, 0.3), rtol=0.25)
 
 
+def test_camera_sharpening_draws_halos_along_edges():
+    img = np.full((32, 32, 3), 0.3, np.float32)
+    img[:, 16:] = 0.6  # a vertical edge
+    fx = {"blur_sigma": 0.0, "motion_length": 0.0, "motion_angle": 0.0, "noise_sigma": 0.0, "jpeg_quality": 0,
+          "gains": (1.0, 1.0, 1.0), "gamma": 1.0, "contrast": 1.0, "seed": 1, "sharpen_sigma": 1.2}
+    plain = compose.camera_effects(img, {**fx, "sharpen": 0.0}).astype(int)
+    sharp = compose.camera_effects(img, {**fx, "sharpen": 1.0}).astype(int)
+    row, plain_row = sharp[16, :, 1], plain[16, :, 1]
+    assert row[16] > plain_row[16] + 10 and row[15] < plain_row[15] - 10  # overshoot and undershoot at the edge
+    assert np.abs(row[:8] - plain_row[:8]).max() <= 1 and np.abs(row[-8:] - plain_row[-8:]).max() <= 1  # flat stays
+
+
 def test_camera_effects_are_seeded():
     img = np.random.default_rng(0).random((64, 64, 3)).astype(np.float32)
     fx = {"blur_sigma": 0.8, "motion_length": 3.0, "motion_angle": 30.0, "noise_sigma": 3.0, "jpeg_quality": 50,
