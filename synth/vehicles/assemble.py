@@ -1,5 +1,5 @@
-"""One whole vehicle: the lofted body (geometry.py) dressed with its parts (parts.py for every vehicle, heavy.py
-for buses' and trucks' bodies). The module above the three, so none of them imports another one back.
+"""One whole vehicle: the lofted body (geometry.py) dressed with its parts (parts.py and ends.py for every vehicle,
+heavy.py for buses' and trucks' bodies). The module above them all, so none of them imports it back.
 Pure numpy: `build_vehicle_mesh` returns plain arrays; synth/blender/vehicle_mesh.py turns them into bpy data.
 """
 from __future__ import annotations
@@ -7,9 +7,9 @@ from __future__ import annotations
 from synth.vehicles import heavy
 from synth.vehicles.geometry import Part, Profile, _body
 from synth.vehicles.params import VehicleParams
-from synth.vehicles.parts import (BIG, GRILLES, Caster, EndFace, Mesh, WrapFace, _rng, bull_bar, cabin, car_headlights,
-                                  car_taillights, grille, lower_cabin, lower_intake, merge_parts, mirrors, plate,
-                                  plate_frame, roof_rails, spoiler, wheel)
+from synth.vehicles.ends import GRILLES, car_headlights, car_taillights, grille, lower_intake, plate, plate_frame
+from synth.vehicles.parts import (BIG, Caster, EndFace, Mesh, WrapFace, _rng, bull_bar, cabin, lower_cabin, merge_parts,
+                                  mirrors, roof_rails, spoiler, wheel)
 
 
 def build_vehicle_mesh(params: VehicleParams, spacing: float = 0.06, wheel_segments: int = 32) -> dict[str, Part]:

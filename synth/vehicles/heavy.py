@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from synth.vehicles.params import BUS_STYLES, TRUCK_STYLES, cargo_top, style_of  # noqa: F401 (heavy.style_of)
-from synth.vehicles.parts import EndFace, Mesh, _rng, grille, headlights, rect, seat, taillights
+from synth.vehicles.ends import grille, headlights, taillights
+from synth.vehicles.parts import EndFace, Mesh, _rng, rect, seat
 
 
 def ends(mesh: Mesh, front: EndFace, rear: EndFace, prof, hwf: float, hwe: float) -> tuple[float, float]:
