@@ -162,6 +162,8 @@ def identity_look(config: AppearanceConfig, seed: int, identity) -> IdentityLook
     if two_tone:  # a dark or a white roof over the body colour, as two-tone cars are sold
         roof = np.array([0.012, 0.012, 0.014]) if paint.mean() > 0.15 or fin.random() < 0.5 else np.full(3, 0.75)
     glass = _u(fin, pc.glass_transmission)
+    if type_name == "bus":  # tinted, and seats and riders fill a bus: clear panes read as a glass box on wheels
+        glass *= 0.5
     style = _choose(fin, config.plate.heavy_styles if heavy else config.plate.styles, PLATE_STYLES,
                     "appearance.plate.styles")
     if config.plate.mask not in PLATE_MASKS:

@@ -20,6 +20,15 @@ def _identity(vehicle_id, type_id=1, paint=(0.5, 0.05, 0.05), twin_of=-1):
     return SimpleNamespace(vehicle_id=vehicle_id, type_id=type_id, paint_rgb=paint, twin_of=twin_of)
 
 
+def test_bus_windows_are_tinted_darker_than_cars():
+    config = AppearanceConfig()
+    lo, hi = config.paint.glass_transmission
+    bus, car = TYPE_NAMES.index("bus"), TYPE_NAMES.index("sedan")
+    buses = [identity_look(config, 0, _identity(i, bus)).glass_transmission for i in range(40)]
+    cars = [identity_look(config, 0, _identity(i, car)).glass_transmission for i in range(40)]
+    assert max(buses) <= 0.5 * hi + 1e-9 and min(cars) >= lo - 1e-9 and np.mean(buses) < 0.6 * np.mean(cars)
+
+
 def _ink_components(img: np.ndarray, ink_is_bright: bool) -> int:
     grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
     h = grey.shape[0]
