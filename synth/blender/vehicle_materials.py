@@ -32,7 +32,8 @@ SEE_THROUGH_PROP = "pamtri_see_through"
 KIND_PROP = "pamtri_kind"
 LOOK_PROP = "pamtri_look"
 LOOK_VERSION = 12  # bump when a graph changes: libraries built before get their materials rebuilt at load
-SEE_THROUGH_KINDS = ("glass", "interior", "seat", "dashboard")
+CABIN_KINDS = ("interior", "seat", "dashboard", "skin", "hair", "clothes")  # lit by a glow (see _build_cabin)
+SEE_THROUGH_KINDS = ("glass",) + CABIN_KINDS
 SHARED_IMAGES = {"plate": (320, 100), "glass_marks": (256, 128), "side_marks": (512, 128)}  # name: (w, h)
 
 # name: (base colour linear RGB, metallic, roughness, extra settings)
@@ -51,6 +52,10 @@ _SPECS = {
     # parts of the detailed vehicles (lamp clusters, grilles, cabin, heavy-vehicle bodies)
     "seat": ((0.06, 0.055, 0.05), 0.0, 0.85, {}),
     "dashboard": ((0.025, 0.025, 0.027), 0.0, 0.6, {}),
+    # the people in the cabin
+    "skin": ((0.40, 0.27, 0.20), 0.0, 0.6, {}),
+    "hair": ((0.02, 0.018, 0.016), 0.0, 0.7, {}),
+    "clothes": ((0.10, 0.11, 0.13), 0.0, 0.85, {}),
     # lamp internals read light grey in daylight; a mirror chrome would show the dark road it faces
     "reflector": ((0.75, 0.76, 0.78), 0.4, 0.3, {}),
     "lens_clear": ((0.85, 0.86, 0.9), 0.0, 0.05, {}),
@@ -365,7 +370,7 @@ def build_material(mat: bpy.types.Material, kind: str) -> None:
         _build_glass(mat)
     elif kind in PLATE_KINDS:
         _build_plate(mat)
-    elif kind in ("interior", "seat", "dashboard"):
+    elif kind in CABIN_KINDS:
         _build_cabin(mat, kind)
     elif kind in LENS_KINDS:
         _build_lens(mat, _SPECS[kind][0])

@@ -461,8 +461,23 @@ def seat(mesh: Mesh, x, y, z_floor, z_belt, width, recline=np.radians(18), z_roo
     mesh.blob(head, (0.09, width * 0.55, 0.17), "seat")
 
 
+def occupant(mesh: Mesh, x, y, z_floor, z_roof, reach=None):
+    """A person sitting in the seat at (x, y) (as `seat` places it): torso, head with hair, arms to the wheel at
+    `reach` (a point) or resting. Through a windshield a traffic camera sees the driver; an empty car is a tell."""
+    cushion_z = z_floor + 0.30
+    z_head = min(cushion_z + 0.62, z_roof - 0.19)  # a tall driver slouches under a low roof
+    mesh.blob((x - 0.24, y, 0.5 * (cushion_z + z_head) - 0.05), (0.24, 0.40, z_head - cushion_z), "clothes")
+    mesh.blob((x - 0.28, y, z_head), (0.20, 0.16, 0.22), "skin")
+    mesh.blob((x - 0.31, y, z_head + 0.05), (0.19, 0.17, 0.14), "hair")
+    for s in (1, -1):
+        shoulder = np.array([x - 0.22, y + s * 0.17, z_head - 0.22])
+        hand = np.asarray(reach, float) + (0, s * 0.14, 0) if reach is not None else shoulder + (0.35, 0, -0.25)
+        mesh.tube([shoulder, 0.5 * (shoulder + hand) + (0, 0, -0.08), hand], 0.045, "clothes")
+
+
 def cabin(mesh: Mesh, prof, x_front: float, x_rear: float, half: float, rows: int = 2):
-    """Dashboard, steering wheel (left-hand drive: on the +y side), centre console and seats."""
+    """Dashboard, steering wheel (left-hand drive: on the +y side), centre console, seats, the driver and, in
+    some models, passengers."""
     p = prof.p
     z_floor = p.sill + 0.05
     zd = p.cowl + 0.02
@@ -479,11 +494,20 @@ def cabin(mesh: Mesh, prof, x_front: float, x_rear: float, half: float, rows: in
     xs = [x_front - 0.95] + [x_front - 0.95 - 0.85 * i for i in range(1, rows)]
     mesh.box((xs[0] + 0.15, 0.0, z_floor + 0.18), (0.6, 0.18, 0.22), "dashboard")
     x_roof_rear = prof.keyx["13"] if p.type_name != "truck" else x_rear
-    for xr in xs:
-        if xr - 0.45 < max(x_rear, x_roof_rear) or xr > x_front:
+    rng = _rng(p, 31)
+    riders = (rng.random() < 0.4, rng.random() < 0.15)  # a front passenger; people in the back
+    back = max(x_rear, x_roof_rear)
+    if xs[0] - 0.45 < back < x_front - 1.0:  # a short cab: the front seats stand against its back wall
+        xs[0] = back + 0.45
+    for row, xr in enumerate(xs):
+        if xr - 0.45 < back or xr > x_front:
             break  # no seat under the sloping rear window (its headrest would stand through the glass)
         for s in (1, -1):
             seat(mesh, xr, s * half * 0.5, z_floor, p.cowl, min(0.50, half * 0.75), z_roof=p.roof_z)
+            if row == 0 and s > 0:
+                occupant(mesh, xr, s * half * 0.5, z_floor, p.roof_z, reach=centre + (0.03, 0, -0.02))
+            elif (row == 0 and riders[0]) or (row > 0 and riders[1]):
+                occupant(mesh, xr, s * half * 0.5, z_floor, p.roof_z)
 
 
 def lower_cabin(mesh: Mesh, prof, x0: float, x1: float):
