@@ -77,6 +77,9 @@ def _polygons(mesh, offset: int = 0) -> list[list[int]]:
     return [flat[a:b] for a, b in zip([0] + ends[:-1], ends)]
 
 
+MAX_PASS_THROUGH = 32  # see-through surfaces a label ray may cross: both panes, seats, heads, torsos, arms
+
+
 class LoadedVehicle:
     """A library vehicle in the scene, with the geometry the labels need (world = vehicle frame)."""
 
@@ -130,7 +133,7 @@ class LoadedVehicle:
         travelled, glass, glass_at = 0.0, None, 0.0
         o = mathutils.Vector(origin)
         d = mathutils.Vector(direction)
-        for _ in range(8):
+        for _ in range(MAX_PASS_THROUGH):
             hit, loc, _n, index, obj, _m = scene.ray_cast(depsgraph, o, d, distance=max_dist - travelled)
             end = travelled + (loc - o).length if hit else max_dist
             if glass is not None:
@@ -147,7 +150,8 @@ class LoadedVehicle:
                 travelled += 1e-4
                 continue
             return travelled, obj
-        return np.inf, None
+        # still inside see-through parts (panes, seats, the people in them): the vehicle stops it
+        return (travelled, glass) if glass is not None else (np.inf, None)
 
     def cabin_entry(self, origin, direction, start: float, end: float) -> float | None:
         """Distance along the ray origin + s * direction at which its part from `start` to `end` enters the

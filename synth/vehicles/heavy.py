@@ -11,7 +11,7 @@ import numpy as np
 
 from synth.vehicles.params import BUS_STYLES, TRUCK_STYLES, cargo_top, style_of  # noqa: F401 (heavy.style_of)
 from synth.vehicles.ends import grille, headlights, taillights
-from synth.vehicles.parts import EndFace, Mesh, _rng, rect, seat
+from synth.vehicles.parts import EndFace, Mesh, _rng, occupant, rect, rot_y, seat
 
 
 def ends(mesh: Mesh, front: EndFace, rear: EndFace, prof, hwf: float, hwe: float) -> tuple[float, float]:
@@ -222,10 +222,18 @@ def _bus_body(mesh: Mesh, caster, prof):
 
 
 def bus_seats(mesh: Mesh, prof, x0: float, x1: float, hwi: float):
-    """Rows of seats along the windows and the driver's dashboard."""
+    """Rows of seats along the windows, the driver's dashboard, wheel and the driver."""
     p, k = prof.p, prof.keyx
     z_floor = p.sill + 0.05
     mesh.box((k["15"] - 0.3, 0.0, p.cowl - 0.1), (0.5, 2 * hwi, 0.3), "dashboard")
+    # the driver, left front on a raised seat, behind a wheel that lies nearly flat
+    x_d, y_d, z_d = k["15"] - 0.85, hwi - 0.45, p.cowl - 0.65
+    hub = np.array([x_d + 0.40, y_d, p.cowl + 0.02])
+    ring = [hub + rot_y(-np.radians(30)) @ np.array([0.0, 0.24 * np.cos(t), 0.24 * np.sin(t)])
+            for t in np.linspace(0, 2 * np.pi, 13)]
+    mesh.tube(ring, 0.018, "dashboard")
+    seat(mesh, x_d, y_d, z_d, p.cowl, 0.5, z_roof=p.roof_z)
+    occupant(mesh, x_d, y_d, z_d, p.roof_z, reach=hub)
     belt = p.cowl + p.belt_rise
     xs = np.arange(k["15"] - 1.6, max(x0, k["end"] + 0.8), -0.8)
     for x in xs:
