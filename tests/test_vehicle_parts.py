@@ -68,20 +68,17 @@ def test_every_type_carries_lamps_grille_plates_mirrors_and_a_cabin(type_name):
 def test_a_driver_sits_behind_the_wheel_under_the_roof(type_name):
     """Through the windshield a traffic camera sees the driver: a person in the left front seat (left-hand
     drive), head under the roof and behind the windshield's base; passengers only in some models."""
-    drivers = 0
-    for i in range(4):
+    for i in range(2):
         p = sample_params(type_name, model_rng(13, type_name, i))
         prof, cab = Profile(p), build_vehicle_mesh(p)["cabin"]
         v = np.asarray(cab.verts)
-        skin = np.unique([j for f, m in zip(cab.faces, cab.materials) if m == "skin" for j in f])
+        skin = np.array(sorted({j for f, m in zip(cab.faces, cab.materials) if m == "skin" for j in f}), dtype=int)
         heads = v[skin]
         assert len(heads), f"{type_name} {i}: nobody in the cabin"
         left = heads[heads[:, 1] > 0]
         assert len(left) and left[:, 0].max() < prof.keyx["15"]  # behind the windshield's base
         # under the roof, the face over the dashboard: seen through the windshield
         assert np.all(heads[:, 2] < p.roof_z) and left[:, 2].mean() > p.cowl and left[:, 2].max() > p.cowl + 0.08
-        drivers += len(left) > 0
-    assert drivers == 4
 
 
 def test_accessories_and_rims_vary_with_the_style_seed():
