@@ -85,7 +85,7 @@ def patch_mask(patch, box: np.ndarray, size: int) -> np.ndarray:
         rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
         points = (corners * [w, h]) @ rot.T + [cx, cy]
         cv2.fillPoly(mask, [np.round(points * (1 << shift)).astype(np.int32)], 1, cv2.LINE_8, shift)
-    if getattr(patch, "side", -1) >= 0:  # it goes on out of the picture, as a real occluder does
+    if patch.side >= 0:  # it goes on out of the picture, as a real occluder does
         half = 0.35 * (h if patch.side in (0, 2) else w)
         x_lo, x_hi = [(-1, cx), (cx - half, cx + half), (cx, size + 1), (cx - half, cx + half)][patch.side]
         y_lo, y_hi = [(cy - half, cy + half), (-1, cy), (cy - half, cy + half), (cy, size + 1)][patch.side]

@@ -26,13 +26,13 @@ def dress(prof, body: Part, wheel_segments: int = 32) -> dict[str, Part]:
     p, k = prof.p, prof.keyx
     big = p.type_name in BIG
     caster = Caster(body)
-    front, rear = EndFace(caster, prof.x_front, True), EndFace(caster, prof.x_end, False)
-    hwf, hwe = prof.face_half_width(True), prof.face_half_width(False)
     rng = _rng(p, 5)
     mesh, inside = Mesh(), Mesh()
     wheels = merge_parts([wheel(prof, x, left, wheel_segments) for x in (prof.x_front_axle, prof.x_rear_axle)
                           for left in (True, False)], smooth=True)
-    if big:
+    if big:  # flat ends, charted along x
+        front, rear = EndFace(caster, prof.x_front, True), EndFace(caster, prof.x_end, False)
+        hwf, hwe = prof.face_half_width(True), prof.face_half_width(False)
         plate_front_z, plate_rear_z = heavy.ends(mesh, front, rear, prof, hwf, hwe)
         heavy.body_details(mesh, caster, prof)
     else:

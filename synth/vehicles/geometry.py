@@ -325,13 +325,19 @@ class Profile:
         and a lip round it, fading out along the body. The bulge faces forward and backward, so the arch
         keypoints on its lip are seen from near-end views, as annotators see them."""
         x = np.asarray(x, dtype=float)
+        # the flare also makes up for the side's camber, so the arch lip stays at `width` over the wheels
+        return (self.p.arch_flare + self.side_camber(x)) * self.arch_weight(x)
+
+    def arch_weight(self, x):
+        """1 over the wheel arches and a lip round them (FLARE_LIP), fading smoothly to 0 over FLARE_FADE along
+        the body: where the flare stands out, and where the rocker's tuck gives way to it."""
+        x = np.asarray(x, dtype=float)
         _, radius, _ = self.arch
         out = np.zeros(x.shape)
         for xa in (self.x_front_axle, self.x_rear_axle):
             t = np.clip(1 - (np.abs(x - xa) - radius - FLARE_LIP) / FLARE_FADE, 0, 1)
             out = np.maximum(out, t * t * (3 - 2 * t))
-        # the flare also makes up for the side's camber, so the arch lip stays at `width` over the wheels
-        return (self.p.arch_flare + self.side_camber(x)) * out
+        return out
 
     def rocker_tuck(self, x):
         """How far the sill tucks in under the doors between the wheel arches (metres): real sides curve in to
@@ -342,11 +348,7 @@ class Profile:
             return np.zeros(x.shape)
         _, radius, _ = self.arch
         between = (x < self.x_front_axle - radius) & (x > self.x_rear_axle + radius)
-        fade = np.zeros(x.shape)
-        for xa in (self.x_front_axle, self.x_rear_axle):
-            t = np.clip(1 - (np.abs(x - xa) - radius - FLARE_LIP) / FLARE_FADE, 0, 1)
-            fade = np.maximum(fade, t * t * (3 - 2 * t))
-        return np.where(between, ROCKER_TUCK * (1 - fade), 0.0)
+        return np.where(between, ROCKER_TUCK * (1 - self.arch_weight(x)), 0.0)
 
     @property
     def body_half_width(self) -> float:

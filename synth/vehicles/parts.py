@@ -243,12 +243,16 @@ class WrapFace(EndFace):
     def x_at(self, s) -> np.ndarray:
         return np.interp(np.abs(s), self.s, self.outline[:, 0])
 
+    def _along(self, table: np.ndarray, s: np.ndarray) -> np.ndarray:
+        """Plan points or normals (left side) at signed arc lengths s, mirrored to the right side where s < 0."""
+        side = np.where(s < 0, -1.0, 1.0)
+        a = np.abs(s)
+        return np.column_stack([np.interp(a, self.s, table[:, 0]), side * np.interp(a, self.s, table[:, 1])])
+
     def points(self, sz, lift=0.0):
         sz = np.atleast_2d(sz)
-        s, z = np.abs(sz[:, 0]), sz[:, 1]
-        side = np.where(sz[:, 0] < 0, -1.0, 1.0)
-        base = np.column_stack([np.interp(s, self.s, self.outline[:, 0]), side * np.interp(s, self.s, self.outline[:, 1])])
-        n = np.column_stack([np.interp(s, self.s, self.normal[:, 0]), side * np.interp(s, self.s, self.normal[:, 1])])
+        z = sz[:, 1]
+        base, n = self._along(self.outline, sz[:, 0]), self._along(self.normal, sz[:, 0])
         n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
         o = np.column_stack([base + n, z])
         d = np.column_stack([-n, np.zeros(len(z))])
