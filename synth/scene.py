@@ -14,7 +14,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from synth.appearance import AppearanceConfig, IdentityLook, identity_look
+from synth.backgrounds import road_style
 from synth.camera import look_at, spherical_position
+from synth.compose import srgb_to_linear
 from synth.config import Config
 from synth.identities import Identity, IdentityConfig, IdentityPlan
 from synth.occlusion import (
@@ -220,7 +222,7 @@ class SceneSample:
     sun_angle: float
     sky_strength: float
     sky_color: tuple[float, float, float]
-    ground_color: tuple[float, float, float]
+    ground_color: tuple[float, float, float]  # the road's albedo (linear RGB)
     exposure: float
     shadows: bool
     cloud_cover: float
@@ -314,6 +316,9 @@ def sample_scene(config: RenderConfig, plan: IdentityPlan, models, seed: int, in
         )
     else:
         background.update(kind="procedural")
+        # the road the background draws: what the shadow catcher bounces onto the body and the paint mirrors
+        style = road_style(rig["background_key"])
+        ground = srgb_to_linear(np.float64(style["asphalt"])) * np.asarray(style["asphalt_tint"])
 
     occluders = sample_occluders(config.occluders, rng, models, identity.model_index, azimuth, elevation,
                                   distance, aim)

@@ -99,6 +99,31 @@ def test_casters_come_on_clear_days_with_procedural_backgrounds_only():
     assert not any(sample_scene(config_off, plan, models, 0, i).caster for i in range(100))
 
 
+def test_the_ground_that_lights_the_body_is_the_road_the_background_draws():
+    """The shadow catcher bounces the road's albedo onto the body's lower half, and the sky group's ground
+    (what the paint mirrors below the horizon) is that road lit by the sun and the sky: a catcher left at
+    Blender's 0.8 grey lit sills and tyres like snow, and an albedo times the sky's strength alone mirrored a road
+    that did not follow the sun (up to 8x too dark under a high one)."""
+    from synth.backgrounds import road_style
+    from synth.identities import plan_identities
+    from synth.scene import sample_scene
+    from synth.shadows import lit_ground
+    from tests.test_scene import paper_library
+
+    models = paper_library()
+    config = RenderConfig()
+    plan = plan_identities(models, 40, 0, config.identities)
+    for i in range(40):
+        sample = sample_scene(config, plan, models, 0, i)
+        style = road_style(sample.background["key"])
+        road = compose.srgb_to_linear(np.float64(style["asphalt"])) * np.asarray(style["asphalt_tint"])
+        np.testing.assert_allclose(sample.ground_color, road, rtol=1e-6)
+        sun_rgb = np.ones(3)
+        sun, sky = ground_irradiance(sample, sun_rgb)
+        radiance = lit_ground(sample, sun_rgb) * sample.sky_strength
+        np.testing.assert_allclose(radiance, road * (sun + sky) / np.pi, rtol=1e-9)
+
+
 def test_caster_kinds_must_be_known_and_weighted():
     with pytest.raises(ConfigError, match="caster_kinds"):
         RenderConfig.load(None, ["lighting.caster_kinds={tree: 1}"])

@@ -27,7 +27,7 @@ from synth.blender.render_backend import FrameReader, configure_cycles
 from synth.blender import vehicles
 from synth.blender.sky import set_sky, sky_node
 from synth.blender.vehicle_materials import LAMPS_PROP, tint_glass
-from synth.shadows import sky_gradient, sun_direction
+from synth.shadows import lit_ground, sky_gradient, sun_direction
 from synth.vehicles.library import lower_cabin_box
 from synth.vocabulary import VIS_OCCLUDED, VIS_OUTSIDE, VIS_VISIBLE
 
@@ -325,7 +325,7 @@ class SceneBuilder:
         # paler and brighter at the horizon than overhead (what the upper half of a body's sides and the windows
         # mirror); a different skyline per image
         horizon, zenith = sky_gradient(sample.sky_color)
-        set_sky(self.scene, horizon, zenith, sample.ground_color, sample.seed % 9973, sample.sky_strength,
+        set_sky(self.scene, horizon, zenith, lit_ground(sample, sun_rgb), sample.seed % 9973, sample.sky_strength,
                 sample.cloud_cover, sample.cloud_brightness * horizon.max() * np.array([1.0, 0.98, 0.95]))
         self.scene.view_settings.exposure = sample.exposure
 
@@ -334,6 +334,8 @@ class SceneBuilder:
         plane covers the footprint and where the sun throws the vehicle's and the occluders' shadows. Returns
         its rectangle on the ground (None without shadows): the road beyond it is shaded in 2D."""
         self.ground.hide_render = self.ground.hide_viewport = not sample.shadows
+        # the catcher bounces light onto the body's lower half and shows in its paint: the road's albedo
+        self._ground_bsdf.inputs["Base Color"].default_value = (*sample.ground_color, 1.0)
         if not sample.shadows:
             return None
         x0, x1, y0, y1 = vehicle.footprint
