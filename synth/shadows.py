@@ -133,14 +133,19 @@ def ground_irradiance(sample, sun_rgb) -> tuple[float, float]:
     return sun, sky
 
 
+def lit_scale(sample, sun_rgb) -> float:
+    """Radiance over albedo of level ground in the image's sun and sky, over the sky's strength: what the sky
+    group multiplies the street panorama's and the road's albedo by (synth/blender/sky.py)."""
+    sun, sky = ground_irradiance(sample, sun_rgb)
+    return float((sun + sky) / np.pi / max(sample.sky_strength, 1e-6))
+
+
 def lit_ground(sample, sun_rgb) -> np.ndarray:
     """Linear RGB of the road below the horizon as the sky group draws it (before the sky's strength): the
     road's albedo under the sun's and the sky's light, so that a body's lower half mirrors and picks up a road
     as bright as the one around it (an albedo times the sky's strength alone did not follow the sun: up to 8x
     too dark under a high one)."""
-    sun, sky = ground_irradiance(sample, sun_rgb)
-    radiance = np.asarray(sample.ground_color, np.float64) * (sun + sky) / np.pi
-    return radiance / max(sample.sky_strength, 1e-6)
+    return np.asarray(sample.ground_color, np.float64) * lit_scale(sample, sun_rgb)
 
 
 def ground_light(points: np.ndarray, caster: dict, mask: np.ndarray, sample, sun_rgb,

@@ -25,9 +25,10 @@ from synth.blender.caster import ShadowCaster
 from synth.blender.occluders import OccluderPool, mesh_object
 from synth.blender.render_backend import FrameReader, configure_cycles
 from synth.blender import vehicles
-from synth.blender.sky import set_sky, sky_node
+from synth.blender.sky import set_sky, set_street, sky_node
 from synth.blender.vehicle_materials import LAMPS_PROP, tint_glass
-from synth.shadows import lit_ground, sky_gradient, sun_direction
+from synth.shadows import lit_ground, lit_scale, sky_gradient, sun_direction
+from synth.street_view import street_panorama
 from synth.vehicles.library import lower_cabin_box
 from synth.vocabulary import VIS_OCCLUDED, VIS_OUTSIDE, VIS_VISIBLE
 
@@ -194,6 +195,7 @@ class SceneBuilder:
         self.models = models
         self.vehicles: dict[str, LoadedVehicle] = {}
         self.current: LoadedVehicle | None = None
+        self._street_key: int | None = None  # whose street panorama the sky shows
         self._build_world()
         self._build_camera_and_sun()
         self._build_ground()
@@ -326,7 +328,12 @@ class SceneBuilder:
         # mirror); a different skyline per image
         horizon, zenith = sky_gradient(sample.sky_color)
         set_sky(self.scene, horizon, zenith, lit_ground(sample, sun_rgb), sample.seed % 9973, sample.sky_strength,
-                sample.cloud_cover, sample.cloud_brightness * horizon.max() * np.array([1.0, 0.98, 0.95]))
+                sample.cloud_cover, sample.cloud_brightness * horizon.max() * np.array([1.0, 0.98, 0.95]),
+                street_light=lit_scale(sample, sun_rgb), street_yaw=sample.road_yaw)
+        key = int(sample.background["key"])
+        if key != self._street_key:  # a virtual camera's street (a real frame's camera gets one too)
+            set_street(street_panorama(key))
+            self._street_key = key
         self.scene.view_settings.exposure = sample.exposure
 
     def set_ground(self, sample, vehicle: LoadedVehicle):

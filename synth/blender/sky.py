@@ -11,6 +11,12 @@ the world is evaluated at every light sample of every shading point, where the c
 render (bench: a glossy-ray gate left that cost, as nodes are evaluated whatever their weight), and it
 lights the scene better smooth.
 
+Round the horizon and below it the sky shows the street the vehicle stands in: a panorama of the image's
+procedural road scene (synth/street_view.py: road, kerb, pavement, facades with their windows), transparent
+where the sky shows between the roof lines, turned to the road's heading and lit as the road is. Glossy paint
+mirrors it as real paint mirrors a street (the band of uniform columns that stood there before left dark paint
+a flat grey), and windows show facades across the street.
+
 Per-image values live on the scene as custom properties (set_sky) and reach the group through View Layer
 Attribute nodes, so every glass material in the worker (library, imported or occluder vehicles) follows the
 world without being touched. Imported lazily (bpy) by synth/blender/ modules only.
@@ -18,6 +24,9 @@ world without being touched. Imported lazily (bpy) by synth/blender/ modules onl
 from __future__ import annotations
 
 import bpy
+import numpy as np
+
+from synth.street_view import PANORAMA_WIDTH
 
 GROUP_NAME = "pamtri_sky"  # with clouds: the glass's (library materials name it)
 PLAIN_GROUP_NAME = "pamtri_sky_plain"  # without: the world's
@@ -25,13 +34,19 @@ PLAIN_GROUP_NAME = "pamtri_sky_plain"  # without: the world's
 HORIZON_PROP, ZENITH_PROP, GROUND_PROP = "pamtri_sky_horizon", "pamtri_sky_zenith", "pamtri_ground"
 SEED_PROP, STRENGTH_PROP = "pamtri_sky_seed", "pamtri_sky_strength"
 CLOUD_COVER_PROP, CLOUD_PROP = "pamtri_cloud_cover", "pamtri_cloud_rgb"
-SKY_VERSION = 3  # bump when the graph changes: a group from an older library file is rebuilt
+STREET_LIGHT_PROP, STREET_YAW_PROP = "pamtri_street_light", "pamtri_street_yaw"
+STREET_IMAGE = "pamtri_street"  # the panorama of the street (synth/street_view.py), rewritten per road style
+SKY_VERSION = 4  # bump when the graph changes: a group from an older library file is rebuilt
 
 
 def set_sky(scene, horizon_rgb, zenith_rgb, ground_rgb, seed: float, strength: float, cloud_cover: float = 0.0,
-            cloud_rgb=(1.0, 1.0, 1.0)) -> None:
-    """This image's sky: colours in linear RGB, `seed` picks the skyline and the clouds, `strength` its radiance
-    scale, `cloud_cover` (0..1) how much of the upper sky clouds of colour `cloud_rgb` hide."""
+            cloud_rgb=(1.0, 1.0, 1.0), street_light: float = 1.0, street_yaw: float = 0.0) -> None:
+    """This image's sky: colours in linear RGB, `seed` picks the clouds, `strength` its radiance scale,
+    `cloud_cover` (0..1) how much of the upper sky clouds of colour `cloud_rgb` hide; the street (set_street)
+    under `street_light` (its radiance over its albedo, before `strength`: synth.shadows.lit_scale), its road
+    heading `street_yaw` degrees."""
+    scene[STREET_LIGHT_PROP] = [float(street_light)] * 3
+    scene[STREET_YAW_PROP] = float(np.radians(street_yaw))
     scene[CLOUD_COVER_PROP] = float(cloud_cover)
     scene[CLOUD_PROP] = [float(c) for c in cloud_rgb]
     scene[HORIZON_PROP] = [float(c) for c in horizon_rgb]
@@ -41,10 +56,34 @@ def set_sky(scene, horizon_rgb, zenith_rgb, ground_rgb, seed: float, strength: f
     scene[STRENGTH_PROP] = float(strength)
 
 
+def street_image() -> bpy.types.Image:
+    """The worker's street panorama image, made on first use (transparent: sky and ground alone)."""
+    image = _local(bpy.data.images, STREET_IMAGE)
+    if image is None:
+        height = PANORAMA_WIDTH // 2
+        image = bpy.data.images.new(STREET_IMAGE, PANORAMA_WIDTH, height, alpha=True)
+        image.colorspace_settings.name = "sRGB"
+        image.alpha_mode = "CHANNEL_PACKED"  # colour and alpha apart: the group mixes them itself
+        image.pixels.foreach_set(np.zeros(PANORAMA_WIDTH * height * 4, np.float32))
+    return image
+
+
+def set_street(rgba: np.ndarray | None) -> None:
+    """Show the street panorama `rgba` (synth/street_view.py: uint8, rows from the nadir up); None: none (sky
+    and ground alone)."""
+    image = street_image()
+    if rgba is None:
+        rgba = np.zeros((image.size[1], image.size[0], 4), np.uint8)
+    if tuple(rgba.shape[:2]) != (image.size[1], image.size[0]):
+        image.scale(rgba.shape[1], rgba.shape[0])
+    image.pixels.foreach_set((rgba.reshape(-1) / np.float32(255)).astype(np.float32))
+    image.update()
+
+
 def sky_group(clouds: bool = True) -> bpy.types.ShaderNodeTree:
     """The worker's sky group (Direction -> Color, Strength), with or without clouds, built on first use."""
     name = GROUP_NAME if clouds else PLAIN_GROUP_NAME
-    group = bpy.data.node_groups.get(name)
+    group = _local(bpy.data.node_groups, name)
     if group is not None and group.get("pamtri_sky_version") == SKY_VERSION:
         return group
     if group is None:
@@ -61,6 +100,11 @@ def sky_group(clouds: bool = True) -> bpy.types.ShaderNodeTree:
     return group
 
 
+def _local(datablocks, name: str):
+    """The worker's own datablock of this name: a library file's (linked, read-only) may share it."""
+    return next((d for d in datablocks if d.name == name and d.library is None), None)
+
+
 def sky_node(node_tree, direction, clouds: bool = True) -> bpy.types.Node:
     """A group node of the sky in `node_tree`, looking along the `direction` socket."""
     node = node_tree.nodes.new("ShaderNodeGroup")
@@ -70,9 +114,9 @@ def sky_node(node_tree, direction, clouds: bool = True) -> bpy.types.Node:
 
 
 def _build(group, clouds: bool) -> None:
-    """A sky brighter towards the horizon above a band of buildings and trees round the horizon (blocky
-    columns of random height, a smoother tree line), over the ground: what glossy bodies and windows mirror
-    by a road."""
+    """A sky brighter towards the horizon over the ground, behind the street the vehicle stands in (the
+    panorama of synth/street_view.py, turned to the road's heading and lit as the road is): what glossy bodies
+    and windows mirror by a road."""
     nt = group.nodes
     links = group.links
 
@@ -94,8 +138,8 @@ def _build(group, clouds: bool) -> None:
             link_or_set(socket, value)
         return n.outputs[0]
 
-    def mix(fac, a, b):
-        n = node("ShaderNodeMix", data_type="RGBA")
+    def mix(fac, a, b, blend="MIX"):
+        n = node("ShaderNodeMix", data_type="RGBA", blend_type=blend)
         link_or_set(n.inputs[0], fac)
         link_or_set(n.inputs[6], a)
         link_or_set(n.inputs[7], b)
@@ -106,26 +150,11 @@ def _build(group, clouds: bool) -> None:
         return n.outputs[output]
 
     inputs, outputs = node("NodeGroupInput"), node("NodeGroupOutput")
+    unit = node("ShaderNodeVectorMath", operation="NORMALIZE")
+    links.new(inputs.outputs["Direction"], unit.inputs[0])
     sep = node("ShaderNodeSeparateXYZ")
-    links.new(inputs.outputs["Direction"], sep.inputs[0])
+    links.new(unit.outputs["Vector"], sep.inputs[0])
     x, y, z = sep.outputs
-    azimuth = math("ARCTAN2", y, x)  # -pi..pi
-    column = math("ADD", math("FLOOR", math("MULTIPLY", azimuth, 40 / 6.2832)), scene_value(SEED_PROP, "Fac"))
-    # one white-noise lookup per column gives its building height (R), whether it holds a building (G) and
-    # its tree height (B): the world is evaluated at every shading point's light sample, keep it lean
-    tall = node("ShaderNodeTexWhiteNoise", noise_dimensions="1D")
-    links.new(column, tall.inputs["W"])
-    rgb = node("ShaderNodeSeparateColor")
-    links.new(tall.outputs["Color"], rgb.inputs[0])
-    height, gate, tree = rgb.outputs
-    # heights in z of the direction (about the sine of the elevation angle)
-    building_h = math("MULTIPLY", math("ADD", math("POWER", height, 2.0), 0.15),
-                      math("MULTIPLY", math("GREATER_THAN", gate, 0.45), 0.2))
-    tree_h = math("MULTIPLY_ADD", tree, 0.06, 0.02)
-    is_building = math("GREATER_THAN", building_h, tree_h)
-    in_band = math("LESS_THAN", z, math("MAXIMUM", building_h, tree_h))
-    facade = mix(height, (0.09, 0.09, 0.095, 1.0), (0.3, 0.29, 0.27, 1.0))
-    band = mix(is_building, (0.025, 0.05, 0.02, 1.0), facade)
     # sky: hazy and bright at the horizon, deeper towards the zenith
     haze = node("ShaderNodeMapRange")
     links.new(z, haze.inputs["Value"])
@@ -133,10 +162,18 @@ def _build(group, clouds: bool) -> None:
     sky = mix(haze.outputs["Result"], scene_value(HORIZON_PROP, "Color"), scene_value(ZENITH_PROP, "Color"))
     if clouds:
         sky = mix(_cloud_density(node, math, links, x, y, z, scene_value), sky, scene_value(CLOUD_PROP, "Color"))
-    # the band at half contrast against the sky: a rough coat blurs it, and at 3 samples a sharp, dark band
-    # seen through a blurred reflection is grain the denoiser keeps
-    with_band = mix(in_band, sky, mix(0.5, sky, band))
-    colour = mix(math("LESS_THAN", z, 0.0), with_band, scene_value(GROUND_PROP, "Color"))
+    backdrop = mix(math("LESS_THAN", z, 0.0), sky, scene_value(GROUND_PROP, "Color"))
+    # the street: longitude from the road's heading, latitude (street_view.panorama_directions' layout)
+    along_road = math("SUBTRACT", math("ARCTAN2", y, x), scene_value(STREET_YAW_PROP, "Fac"))
+    texel = node("ShaderNodeCombineXYZ")
+    links.new(math("MULTIPLY_ADD", along_road, 1 / 6.283185307, 0.5), texel.inputs[0])
+    links.new(math("MULTIPLY_ADD", math("ARCSINE", z), 1 / 3.141592654, 0.5), texel.inputs[1])
+    street = node("ShaderNodeTexImage", extension="REPEAT", interpolation="Linear")
+    street.image = street_image()
+    links.new(texel.outputs[0], street.inputs["Vector"])
+    # its colours are the background's (albedo under the metered light): times the light on the road
+    lit = mix(1.0, street.outputs["Color"], scene_value(STREET_LIGHT_PROP, "Color"), blend="MULTIPLY")
+    colour = mix(street.outputs["Alpha"], backdrop, lit)
     links.new(colour, outputs.inputs["Color"])
     links.new(scene_value(STRENGTH_PROP, "Fac"), outputs.inputs["Strength"])
 
