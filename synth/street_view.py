@@ -21,7 +21,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from synth.backgrounds import procedural_background
+from synth.backgrounds import procedural_background, road_style, value_noise
 from synth.camera import intrinsics, look_at, project
 
 PANORAMA_WIDTH = 512  # texels round the horizon (0.7 degrees each); the height is half
@@ -79,7 +79,95 @@ def street_panorama(key: int, width: int = PANORAMA_WIDTH) -> np.ndarray:
         alpha[mine] = a
         rgb[mine] = black / np.maximum(a, 1e-3)[:, None]  # the road's and facades' own colour, unmixed
         done |= mine
-    out = np.concatenate([np.clip(rgb, 0, 1), alpha[:, None]], axis=1).reshape(width // 2, width, 4)
+    rgb, alpha = rgb.reshape(width // 2, width, 3), alpha.reshape(width // 2, width)
+    _draw_trees(rgb, alpha, directions, street_trees(key))
+    out = np.concatenate([np.clip(rgb, 0, 1), alpha[..., None]], axis=-1)
     out = np.round(out * 255).astype(np.uint8)
     out.setflags(write=False)
     return out
+
+
+def street_trees(key: int) -> list[dict]:
+    """The trees planted along road style `key`'s pavements, in the road's frame (x along the road, y across,
+    the vehicle at the origin): crown centre, crown radius, trunk radius, leaf colour (sRGB) and a seed. Each
+    side has a row with probability 0.6, 5-10 m apart, in the pavement beside the kerb and clear of the
+    facades. (The background shows no trees; its street's trees are what a window mirrors.)"""
+    style = road_style(key)
+    rng = np.random.default_rng([int(key), 0x7EE5])
+    lw = style["lane_width"]
+    trees = []
+    for side, lanes, facade_lanes in ((1.0, style["lanes_left"], style["lanes_left"]),
+                                       (-1.0, style["lanes_right"], style["lanes_right"])):
+        planted = rng.random() < 0.6
+        spacing, phase = rng.uniform(5.0, 10.0), rng.uniform(0.0, 1.0)
+        size, green = rng.uniform(0.8, 1.25), rng.uniform(0.0, 1.0)
+        edge = side * (0.5 + lanes) * lw + style["lane_offset"]
+        across = edge + side * (style["kerb"] + min(0.9, style["pavement_width"] / 2))
+        facade = side * (style["facade_distance"] + facade_lanes * lw)
+        if not planted or abs(across) + 1.0 > abs(facade):
+            continue
+        for k in range(-8, 9):
+            radius = size * rng.uniform(1.8, 2.8)
+            height = max(radius + 2.2, size * rng.uniform(4.2, 6.0))
+            leaf = np.array([0.2, 0.25, 0.15]) * (0.8 + 0.5 * green) * rng.uniform(0.85, 1.15, 3)
+            trees.append({"centre": ((k + phase) * spacing + rng.uniform(-0.6, 0.6), across, height),
+                          "radius": float(radius), "trunk": float(size * 0.14), "leaf": leaf,
+                          "seed": int(rng.integers(2**31))})
+    return trees
+
+
+def _draw_trees(rgb: np.ndarray, alpha: np.ndarray, directions: np.ndarray, trees: list[dict]) -> None:
+    """Draw the trees into the panorama (rgb (H, W, 3), alpha (H, W), directions (H, W, 3)) in place: each crown
+    a ragged ball of leaf clumps with sky and facade showing through its gaps, lit from above, on a dark trunk;
+    nearer than the facades (they stand in the pavement) and than the ground beyond them. Each tree touches only
+    the texels of its own angular box."""
+    height, width = alpha.shape
+    eye = np.array([0.0, 0.0, EYE_HEIGHT])
+    nearest = np.where(directions[..., 2] < -1e-6, EYE_HEIGHT / np.maximum(-directions[..., 2], 1e-6), np.inf)
+    texel = 2 * np.pi / width
+    for tree in trees:
+        centre = np.asarray(tree["centre"]) - eye
+        ground_reach = np.hypot(centre[0], centre[1])
+        distance = np.linalg.norm(centre)
+        radius = tree["radius"] * 1.25
+        span = np.arcsin(min(radius / distance, 1.0))
+        lon_c, lat_c = np.arctan2(centre[1], centre[0]), np.arcsin(centre[2] / distance)
+        lat_lo = np.arctan2(-EYE_HEIGHT, ground_reach)  # the trunk's foot
+        lat_hi = min(lat_c + span, np.pi / 2)
+        half_lon = span / max(np.cos(min(abs(lat_c) + span, 1.5)), 0.07)
+        rows = np.arange(int((lat_lo + np.pi / 2) / texel) - 1, int((lat_hi + np.pi / 2) / texel) + 2)
+        rows = rows[(rows >= 0) & (rows < height)]
+        cols = np.arange(int((lon_c - half_lon + np.pi) / texel) - 1, int((lon_c + half_lon + np.pi) / texel) + 2)
+        cols = np.unique(cols % width)
+        box = np.ix_(rows, cols)
+        d = directions[box]
+        best = nearest[box]
+        colour, cover = rgb[box], alpha[box]
+        # crown: each ray's nearest approach to the centre, against a radius wobbling with the leaf clumps
+        along = d @ centre
+        miss = np.sqrt(np.maximum(distance**2 - along**2, 0.0))
+        clumps = value_noise(np.random.default_rng(tree["seed"]), 64, 8)
+        dlon = (np.arctan2(d[..., 1], d[..., 0]) - lon_c + np.pi) % (2 * np.pi) - np.pi
+        dlat = np.arcsin(np.clip(d[..., 2], -1, 1)) - lat_c
+        u = np.clip((dlon * np.cos(lat_c) / span * 0.5 + 0.5) * 63, 0, 63).astype(int)
+        v = np.clip((dlat / span * 0.5 + 0.5) * 63, 0, 63).astype(int)
+        bumps = clumps[v, u]
+        crown = (along > 0) & (miss < tree["radius"] * (0.8 + 0.45 * bumps)) & (bumps < 0.78) & (along < best)
+        # lit from above: the top of the crown brighter, its underside in its own shade
+        up = (d[..., 2] * along - centre[2]) / tree["radius"]
+        shade = np.clip(0.75 + 0.5 * up, 0.4, 1.15) * (0.8 + 0.4 * bumps)
+        colour[crown] = tree["leaf"] * shade[crown, None]
+        cover[crown] = 1.0
+        best = np.where(crown, along, best)
+        # trunk: a dark upright post from the ground into the crown
+        flat = np.maximum(np.hypot(d[..., 0], d[..., 1]), 1e-9)
+        reach = (d[..., 0] * centre[0] + d[..., 1] * centre[1]) / flat
+        off_axis = np.abs(d[..., 0] * centre[1] - d[..., 1] * centre[0]) / flat
+        t = reach / flat
+        z = d[..., 2] * t + EYE_HEIGHT  # the ray's height above the ground where it passes the trunk
+        trunk = ((reach > 0) & (off_axis < tree["trunk"]) & (z > 0) & (z < centre[2] + EYE_HEIGHT - 0.5 * tree["radius"])
+                 & (t < best))
+        colour[trunk] = (0.2, 0.17, 0.14)
+        cover[trunk] = 1.0
+        best = np.where(trunk, t, best)
+        rgb[box], alpha[box], nearest[box] = colour, cover, best
