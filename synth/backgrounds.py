@@ -111,6 +111,51 @@ def road_style(key: int) -> dict:
         "arrow_u": float(rng.uniform(-14.0, 14.0)),
         "arrow_length": float(rng.uniform(4.5, 7.5)),
         "street_seed": int(rng.integers(2**31)),  # the buildings along both sides (synth/facades.py)
+        # (appended since, so the keys above keep their values) the pavement: square slabs in a grid, or
+        # slabs or bricks in running bond (each row offset by half a paver), each slab its own tone and a few
+        # replaced ones off it, faint joints, its own tint, dirt along the kerb, often a yellow tactile strip
+        **_pavement_style(rng),
+        # the road's wear and repairs: how many patches, covers and sealed cracks (where: _road_layout), drain
+        # gullies along the kerb, paint worn off the markings, a stop line before a crosswalk or the arrows,
+        # with the waiting traffic's oil stains behind it
+        "patches": _pick(rng, (0.35, 0.25, 0.2, 0.12, 0.08)),
+        "covers": _pick(rng, (0.3, 0.35, 0.2, 0.15)),
+        "cracks": _pick(rng, (0.4, 0.2, 0.15, 0.1, 0.1, 0.05)),
+        "gullies": bool(rng.random() < 0.5),
+        "gully_spacing": float(rng.uniform(15.0, 35.0)),
+        "wear": float(rng.uniform(0.0, 0.5)),
+        "stop_line": bool(rng.random() < 0.7),
+        "stop_gap": float(rng.uniform(1.0, 3.0)),
+        "stop_stain": float(rng.uniform(0.05, 0.3)),
+        "layout_seed": int(rng.integers(2**31)),
+    }
+
+
+# paver tints (times the style's pavement grey): grey concrete, buff, red-brown brick, cool grey
+PAVEMENT_TINTS = np.array([[1.0, 1.0, 1.0], [1.05, 1.0, 0.88], [1.04, 0.8, 0.72], [0.98, 1.0, 1.02]], np.float32)
+
+
+def _pick(rng: np.random.Generator, p) -> int:
+    """An index drawn with probabilities p (one uniform draw; rng.choice(p=) costs 20 times as much)."""
+    return min(int(np.searchsorted(np.cumsum(p), rng.random() * sum(p), side="right")), len(p) - 1)
+
+
+def _pavement_style(rng: np.random.Generator) -> dict:
+    kind = _pick(rng, (0.55, 0.25, 0.2))  # square slabs; 60 x 30 cm slabs; 20 x 10 cm bricks
+    side = (0.3, 0.4, 0.5, 0.6)[_pick(rng, (0.25,) * 4)]
+    return {
+        "slab": [(side, side), (0.6, 0.3), (0.2, 0.1)][kind],  # length along the kerb, depth across it (m)
+        "bond": 0.0 if kind == 0 else 0.5,
+        "slab_spread": float(rng.uniform(0.015, 0.045)),  # tone, slab to slab (relative)
+        "slab_replaced": float(rng.uniform(0.0, 0.05)),  # the share of slabs well off the others
+        "joint": float(rng.uniform(0.15, 0.45)),  # how much darker a joint is than its slabs
+        "joint_width": float(rng.uniform(0.004, 0.012)),
+        "pavement_tint": PAVEMENT_TINTS[_pick(rng, (0.55, 0.15, 0.2, 0.1))] * rng.uniform(0.98, 1.02, 3),
+        "pavement_stain": float(rng.uniform(0.0, 0.25)),  # dirt along the kerb
+        "tactile": bool(rng.random() < 0.4),
+        "tactile_offset": float(rng.uniform(0.4, 1.2)),  # from the kerb (m)
+        "tactile_width": float(rng.uniform(0.3, 0.5)),
+        "kerb_stone": float(rng.uniform(0.5, 1.0)),  # the length of a kerb stone
     }
 
 
@@ -257,10 +302,12 @@ def _blend(colour: np.ndarray, rows: np.ndarray, cov: np.ndarray, paint) -> None
     colour[rows] = colour[rows] * (1 - cov) + cov * (paint[rows] if paint.ndim == 2 else paint)
 
 
-def _paint_arrow(colour, u, w, halves, tail_u: float, centre_w: float, length: float, direction: float, paint):
+def _paint_arrow(colour, u, w, halves, tail_u: float, centre_w: float, length: float, direction: float, paint,
+                 along=None):
     """Paint a straight-ahead lane arrow in place: a shaft from `tail_u` along the lane centred at `centre_w`,
     a head at its end pointing `direction` (+1: +u), weighted by each pixel's coverage (from its signed distance
-    to the shape over its footprint, so a distant arrow fades instead of breaking up)."""
+    to the shape over its footprint, so a distant arrow fades instead of breaking up), times `along(rows)` if
+    given (paint worn off)."""
     half_u, half_w = halves
     head, head_half, shaft_half = 0.3 * length, 0.3, 0.09
     rows = np.nonzero((np.abs(w - centre_w) < head_half + half_w + 0.05)
@@ -275,7 +322,182 @@ def _paint_arrow(colour, u, w, halves, tail_u: float, centre_w: float, length: f
     arrow_head = np.maximum(np.maximum((length - head) - a, a - length), tip)
     sdf = np.minimum(shaft, arrow_head)
     footprint = np.maximum(np.hypot(half_u[rows], half_w[rows]), 1e-3)
-    _blend(colour, rows, np.clip(0.5 - sdf / (2 * footprint), 0.0, 1.0), paint)
+    cov = np.clip(0.5 - sdf / (2 * footprint), 0.0, 1.0)
+    _blend(colour, rows, cov if along is None else cov * along(rows), paint)
+
+
+@lru_cache(maxsize=32)
+def _slab_tones(layout_seed: int, spread: float, replaced: float) -> tuple[np.ndarray, np.ndarray]:
+    """A pavement's slab tones (relative offsets; 256 slabs along the road by 128 rows, the left side's from row
+    64) and its kerb's stone tones (256 along each side): most slabs near the mean, a few replaced ones well off
+    it, lighter or darker. A function of the style alone, cached like the textures."""
+    rng = np.random.default_rng([layout_seed, 1])
+    slabs = rng.normal(0.0, spread, (256, 128))
+    odd = rng.random(slabs.shape) < replaced
+    slabs[odd] = rng.choice([-1.0, 1.0], int(odd.sum())) * rng.uniform(0.08, 0.16, int(odd.sum()))
+    stones = rng.normal(0.0, 0.05, 512)
+    tables = slabs.astype(np.float32), stones.astype(np.float32)
+    for table in tables:
+        table.setflags(write=False)
+    return tables
+
+
+def _cell_mean(table: np.ndarray, i: np.ndarray, j, x: np.ndarray, half: np.ndarray, length: float) -> np.ndarray:
+    """Box filter of the per-cell values table[i, j] of cells `length` long along x over x +- half: the two cells
+    the interval starts and ends in, by their shares of it (exact while half < length / 2); i = floor((x - half)
+    / length) and j integer arrays."""
+    fx = np.clip(((i + 1) * length - (x - half)) / (2 * half), 0.0, 1.0)
+    n = table.shape[0]
+    a, b = np.mod(i, n).astype(np.intp), np.mod(i + 1, n).astype(np.intp)
+    return fx * table[a, j] + (1 - fx) * table[b, j]
+
+
+def _pavers(style, tones, x, y, half_x, half_y) -> tuple[np.ndarray, np.ndarray]:
+    """Tone offset and joint coverage of a pavement's pavers over each pixel's footprint (x along the kerb, y
+    away from it, in metres; rows of pavers along the kerb, every other row shifted by `bond` of a paver). Past a
+    paver per pixel the tones fade towards their mean, as the average of many slabs would: a pixel spanning
+    several slabs has no one slab's tone (point sampling would sparkle)."""
+    length, depth = style["slab"]
+    half_x, half_y = np.maximum(half_x, 1e-4), np.maximum(half_y, 1e-4)
+    j0 = np.floor((y - half_y) / depth)
+    fy = np.clip(((j0 + 1) * depth - (y - half_y)) / (2 * half_y), 0.0, 1.0)  # the footprint's share in row j0
+
+    def row(j, x, half_x):
+        if style["bond"]:
+            x = x + np.float32(style["bond"] * length) * np.mod(j, 2)
+        i = np.floor((x - half_x) / length)
+        tone = _cell_mean(tones, i, np.mod(j, tones.shape[1]).astype(np.intp), x, half_x, length)
+        return tone, box_stripes(x, length, style["joint_width"], half_x)
+
+    tone, joint_x = row(j0, x, half_x)
+    straddle = np.flatnonzero(fy < 1)  # (the footprints reaching into the next row)
+    if len(straddle):
+        share = fy[straddle]
+        next_tone, next_joint = row(j0[straddle] + 1, x[straddle], half_x[straddle])
+        tone[straddle] = share * tone[straddle] + (1 - share) * next_tone
+        joint_x[straddle] = share * joint_x[straddle] + (1 - share) * next_joint
+    # small pavers differ less (they would only add noise): the spread is that of 60 x 60 cm slabs
+    tone *= np.sqrt(np.clip(length / (2 * half_x), 0, 1) * np.clip(depth / (2 * half_y), 0, 1)
+                    * np.sqrt(length * depth / 0.36))
+    joints = 1.0 - (1.0 - joint_x) * (1.0 - box_stripes(y, depth, style["joint_width"], half_y))
+    return tone, joints
+
+
+def _road_layout(style) -> dict:
+    """Where a road style's repairs lie (u along the road, w across it from the lanes' centre line, metres):
+    patches (u, half length, w, half width, tone), utility covers (u, w, disc radius or 0, half sides, iron tone,
+    rim width, rim tone), sealed cracks (along u or across, centre, half length, offset, two meanders, half
+    width) and the drain gullies' phase, from the style's layout seed (its own generator: the style's other
+    draws keep their values). Cached: a virtual camera comes back to its road."""
+    return _layout(style["layout_seed"], style["lanes_left"], style["lanes_right"], style["lane_width"],
+                   style["patches"], style["covers"], style["cracks"])
+
+
+@lru_cache(maxsize=64)
+def _layout(seed: int, lanes_left: int, lanes_right: int, lw: float, n_patches: int, n_covers: int,
+            n_cracks: int) -> dict:
+    rng = np.random.default_rng([seed, 2])  # (each kind its own stream: one's count leaves the others in place)
+    right, left = -(0.5 + lanes_right) * lw, (0.5 + lanes_left) * lw
+    lanes = lanes_left + lanes_right + 1
+    patches = []
+    for _ in range(n_patches):
+        kind, u = rng.random(), rng.uniform(-30.0, 30.0)
+        if kind < 0.4:  # a utility trench across one or more lanes from a kerb
+            half_length, n = rng.uniform(0.3, 0.75), int(rng.integers(1, lanes + 1))
+            lo, hi = (right, right + n * lw) if rng.random() < 0.5 else (left - n * lw, left)
+        elif kind < 0.85:  # a patch within a lane
+            half_length, half_width = rng.uniform(0.6, 2.5), rng.uniform(0.4, 0.5 * lw)
+            centre = (int(rng.integers(-lanes_right, lanes_left + 1)) + rng.uniform(-0.3, 0.3)) * lw
+            lo, hi = centre - half_width, centre + half_width
+        else:  # a lane resurfaced for a stretch
+            half_length, k = rng.uniform(4.0, 12.0), int(rng.integers(-lanes_right, lanes_left + 1))
+            lo, hi = (k - 0.5) * lw, (k + 0.5) * lw
+        tone = rng.uniform(0.75, 0.9) if rng.random() < 0.6 else rng.uniform(1.08, 1.2)  # fresh black, or old grey
+        lo, hi = max(lo, right), min(hi, left)
+        patches.append((u, half_length, 0.5 * (lo + hi), 0.5 * (hi - lo), tone))
+    gully_phase = rng.uniform(0.0, 1.0)
+    covers, rng = [], np.random.default_rng([seed, 3])
+    for _ in range(n_covers):
+        u, w = rng.uniform(-25.0, 25.0), rng.uniform(right + 0.6, left - 0.6)
+        disc = rng.random() < 0.65
+        radius = rng.uniform(0.3, 0.4) if disc else 0.0
+        sides = (rng.uniform(0.25, 0.4), rng.uniform(0.25, 0.4))
+        covers.append((u, w, radius, sides, rng.uniform(0.5, 0.85), rng.uniform(0.04, 0.12),
+                       rng.uniform(1.15, 1.35) if rng.random() < 0.5 else rng.uniform(0.55, 0.7)))
+    cracks, rng = [], np.random.default_rng([seed, 4])
+    for _ in range(n_cracks):
+        along = rng.random() < 0.5
+        if along:  # down the road, often on a lane line (a paving joint)
+            centre, half_length = rng.uniform(-30.0, 30.0), rng.uniform(2.0, 10.0)
+            offset = rng.uniform(right + 0.5, left - 0.5)
+            if lanes > 1 and rng.random() < 0.5:
+                offset = (int(rng.integers(-lanes_right, lanes_left)) + 0.5) * lw + rng.normal(0, 0.3)
+        else:  # across part of the road, or all of it
+            lo, hi = np.sort(rng.uniform(right, left, 2))
+            if rng.random() < 0.4:
+                lo, hi = right, left
+            centre, half_length, offset = 0.5 * (lo + hi), 0.5 * (hi - lo), rng.uniform(-30.0, 30.0)
+        waves = ((rng.uniform(0.05, 0.2), rng.uniform(0.3, 1.2), rng.uniform(0, 2 * np.pi)),
+                 (rng.uniform(0.01, 0.03), rng.uniform(2.0, 5.0), rng.uniform(0, 2 * np.pi)))
+        cracks.append((along, centre, half_length, offset, waves, rng.uniform(0.008, 0.02)))
+    return {"patches": tuple(patches), "covers": tuple(covers), "cracks": tuple(cracks),
+            "gully_phase": gully_phase}
+
+
+def _patch(colour, u, w, halves, tone, box, tex) -> None:
+    """Scale the colour of the asphalt in rectangle `box` (u, half length, w, half width) by `tone`, by each
+    pixel's coverage (exact for a box footprint: the product of the two bands), with a tar seal along its cut
+    edges, darker in some places than others (`tex`, the asphalt's blotches)."""
+    half_u, half_w = halves
+    cu, hl, cw, hw = box
+    seal = 0.04
+    rows = np.nonzero((np.abs(u - cu) < hl + seal + half_u) & (np.abs(w - cw) < hw + seal + half_w))[0]
+    if not len(rows):
+        return
+    ur, wr, hu, hw_ = u[rows], w[rows], half_u[rows], half_w[rows]
+    inner = _band(ur, cu, hl, hu) * _band(wr, cw, hw, hw_)
+    outer = _band(ur, cu, hl + seal, hu) * _band(wr, cw, hw + seal, hw_)
+    seal_tone = 0.3 * np.clip(0.5 + 2.0 * tex[rows], 0.0, 1.0)
+    colour[rows] *= (1.0 + inner * (tone - 1.0) - seal_tone * (outer - inner))[:, None]
+
+
+def _crack(colour, u, w, halves, crack) -> None:
+    """Darken a sealed crack in place: a meandering band of tar along u (or across the road, along w), covered
+    by each pixel's footprint across it (its footprint along the band shears it by the band's slope). Meanders
+    shorter than a footprint flatten out, so a distant crack is a faint straight line, not a dotted one."""
+    along, centre, half_length, offset, waves, half_width = crack
+    t, x = (u, w) if along else (w, u)
+    half_t, half_x = halves if along else halves[::-1]
+    reach = sum(a for a, _, _ in waves) + half_width
+    rows = np.nonzero((np.abs(x - offset) < reach + half_x) & (np.abs(t - centre) < half_length + half_t))[0]
+    if not len(rows):
+        return
+    tr, ht = t[rows], half_t[rows]
+    line, slope = np.full_like(tr, offset), np.zeros_like(tr)
+    for a, k, phase in waves:
+        a = a / (1.0 + (k * ht) ** 2)
+        line += a * np.sin(k * tr + phase)
+        slope += a * k * np.cos(k * tr + phase)
+    cov = _band(x[rows] - line, 0.0, half_width, half_x[rows] + np.abs(slope) * ht)
+    cov *= _band(tr, centre, half_length, ht)
+    colour[rows] *= (1.0 - 0.4 * cov)[:, None]
+
+
+def _cover(colour, u, w, halves, cover) -> None:
+    """Draw a utility cover in place: an iron disc or rectangle (`iron` times the asphalt's tone) in a rim of
+    concrete or tar, each by its signed distance over the pixel's footprint (as the arrows)."""
+    half_u, half_w = halves
+    cu, cw, radius, (su, sw), iron, rim, rim_tone = cover
+    reach = max(radius, su, sw) + rim + 0.05
+    rows = np.nonzero((np.abs(u - cu) < reach + half_u) & (np.abs(w - cw) < reach + half_w))[0]
+    if not len(rows):
+        return
+    du, dw = u[rows] - cu, w[rows] - cw
+    sdf = np.hypot(du, dw) - radius if radius else np.maximum(np.abs(du) - su, np.abs(dw) - sw)
+    footprint = np.maximum(np.hypot(half_u[rows], half_w[rows]), 1e-3)
+    inside = np.clip(0.5 - sdf / (2 * footprint), 0.0, 1.0)
+    ring = np.clip(0.5 - (sdf - rim) / (2 * footprint), 0.0, 1.0) - inside
+    colour[rows] *= (1.0 + ring * (rim_tone - 1.0) + inside * (iron - 1.0))[:, None]
 
 
 def _ground_colour(style, u, w, footprints, grain, blotch, grass) -> np.ndarray:
@@ -287,6 +509,7 @@ def _ground_colour(style, u, w, footprints, grain, blotch, grass) -> np.ndarray:
     right_edge = -(0.5 + style["lanes_right"]) * lw
     left_edge = (0.5 + style["lanes_left"]) * lw
     kerb, pave = style["kerb"], style["pavement_width"]
+    layout = _road_layout(style)
     # fine grain fades where a pixel spans many of its texels (it would sparkle)
     fine = np.clip(1.0 / (80.0 * np.maximum(half_u, half_w)), 0.0, 1.0)
     tex = sample_texture(grain, u * 40, w * 40) * 0.5 * fine + sample_texture(blotch, u * 4, w * 4)
@@ -300,46 +523,191 @@ def _ground_colour(style, u, w, footprints, grain, blotch, grass) -> np.ndarray:
     colour *= (1.0 - on_road * (oil * (0.6 + 0.4 * np.clip(tex + 0.5, 0, 1)) + paths))[:, None]
     worn = (0.85 + 0.15 * tex)[:, None]
 
+    # repairs: patches of newer or older asphalt, sealed cracks, utility covers
+    halves = (half_u, half_w)
+    for box in layout["patches"]:
+        _patch(colour, u, w, halves, box[4], box[:4], tex)
+    for crack in layout["cracks"]:
+        _crack(colour, u, w, halves, crack)
+    stops = _stop_lines(style)
+    if stops and style["stop_stain"] > 0:
+        _stop_stains(colour, u, w, halves, from_centre, stops, style["stop_stain"], blotch)
+    for cover in layout["covers"]:
+        _cover(colour, u, w, halves, cover)
+
+    # paint worn off in places (a third of it left there), where the asphalt's blotches and grain are lowest:
+    # ragged gaps of centimetres to metres, which average out far away
+    wear = style["wear"]
+    threshold = _texture_quantiles(style["texture_seed"])[int(round(100 * wear))]
+
+    def kept(rows):
+        if wear <= 0:
+            return 1.0
+        keep = 1 / 3 + 2 / 3 * np.clip((tex[rows] - threshold) / 0.1 + 0.5, 0.0, 1.0)
+        fade = np.clip(0.1 / np.maximum(half_u[rows], half_w[rows]), 0.0, 1.0)
+        mean = 1.0 - 2 / 3 * wear
+        return mean + (keep - mean) * fade
+
     # lane lines: the road's edges are solid, lanes between are dashed
     dash_on, dash_off = style["dash"]
 
     def dashed(rows):
-        return box_stripes(u[rows], dash_on + dash_off, dash_on, dash_u[rows])
+        return box_stripes(u[rows], dash_on + dash_off, dash_on, dash_u[rows]) * kept(rows)
 
     line_half = 0.07
     for k in range(-style["lanes_right"], style["lanes_left"]):
         yellow = style["centre_yellow"] and k == 0
         paint = np.asarray([0.7, 0.55, 0.1] if yellow else [0.8, 0.8, 0.78], np.float32) * worn
-        _paint_band(colour, w, (k + 0.5) * lw, line_half, half_w, paint, None if yellow else dashed)
+        _paint_band(colour, w, (k + 0.5) * lw, line_half, half_w, paint, kept if yellow else dashed)
     for edge in (right_edge + 0.25, left_edge - 0.25):
-        _paint_band(colour, w, edge, line_half, half_w, np.array([0.78, 0.78, 0.76], np.float32) * worn)
+        _paint_band(colour, w, edge, line_half, half_w, np.array([0.78, 0.78, 0.76], np.float32) * worn, kept)
     if style["arrows"]:
         for k in range(-style["lanes_right"], style["lanes_left"] + 1):
             _paint_arrow(colour, u, w, (half_u, half_w), style["arrow_u"], k * lw, style["arrow_length"],
-                         1.0 if k <= 0 else -1.0, np.array([0.8, 0.8, 0.78], np.float32) * worn)
+                         1.0 if k <= 0 else -1.0, np.array([0.8, 0.8, 0.78], np.float32) * worn, kept)
     if style["crosswalk"]:
 
         def across(rows):
-            return box_stripes(w[rows], 1.0, 0.5, cross_w[rows]) * ((w[rows] > right_edge) & (w[rows] < left_edge))
+            inside = (w[rows] > right_edge) & (w[rows] < left_edge)
+            return box_stripes(w[rows], 1.0, 0.5, cross_w[rows]) * inside * kept(rows)
 
         _paint_band(colour, u, style["crosswalk_x"], 2.0, half_u, [0.75, 0.75, 0.73], across)
+    for stop_u, lo, hi in stops:
 
-    outside = (w < right_edge) | (w > left_edge)
-    off = np.where(w < right_edge, right_edge - w, w - left_edge)  # metres beyond the road edge
-    is_kerb = outside & (off < kerb)
-    is_pave = outside & (off >= kerb) & (off < kerb + pave)
-    is_verge = outside & (off >= kerb + pave) & (off < kerb + pave + style["verge_width"])
-    is_far = outside & (off >= kerb + pave + style["verge_width"])
-    colour[is_kerb] = np.float32(style["pavement"] * 1.2) * (1 + 0.1 * tex[is_kerb, None])
-    p = is_pave
-    joints = 1.0 - (1.0 - box_stripes(u[p], 0.6, 0.02, half_u[p])) * (1.0 - box_stripes(off[p], 0.6, 0.02, half_w[p]))
-    colour[p] = (style["pavement"] * (1 + 0.12 * tex[p]) * (1 - 0.25 * joints))[:, None]
-    g = sample_texture(grass, u * 30, w * 30) * np.clip(1.0 / (60.0 * np.maximum(half_u, half_w)), 0.3, 1.0)
-    verge = np.asarray(style["verge"], np.float32)
-    verge = 0.7 * verge + 0.3 * verge.mean()  # roadside grass is duller than a lawn
-    colour[is_verge] = verge * (1 + 0.5 * g[is_verge, None])
-    colour[is_far] = style["pavement"] * 0.8 * (1 + 0.1 * tex[is_far, None])
+        def lanes(rows, lo=lo, hi=hi):
+            return _band(w[rows], 0.5 * (lo + hi), 0.5 * (hi - lo), half_w[rows]) * kept(rows)
+
+        _paint_band(colour, u, stop_u, 0.2, half_u, np.array([0.8, 0.8, 0.78], np.float32) * worn, lanes)
+    if style["gullies"]:
+        _gullies(colour, u, w, halves, (right_edge, left_edge), style["gully_spacing"], layout["gully_phase"])
+
+    # beyond the road: kerb, pavement, verge and what lies past it, each pixel by its footprint's shares of them
+    # (their edges were stair steps); the road is drawn everywhere above and keeps the share left
+    off = np.maximum(right_edge - w, w - left_edge)  # metres beyond the nearer road edge (inside: < 0)
+    near = np.flatnonzero(off + half_w > 0)
+    if not len(near):
+        return colour
+    o, hw = off[near], np.maximum(half_w[near], 1e-4)
+    edges = np.cumsum([0.0, kerb, pave, style["verge_width"]])
+    covered = np.clip((o + hw - edges[:, None]) / (2 * hw), 0.0, 1.0)  # the share of each footprint past each edge
+    shares = np.append(covered[:-1] - covered[1:], covered[-1:], axis=0)  # kerb, pavement, verge, far
+    out = colour[near] * (1.0 - covered[0])[:, None]
+    for region, share in enumerate(shares):
+        rows = np.flatnonzero(share > 0)
+        if not len(rows):
+            continue
+        at = near[rows]
+        if region == 0:
+            paint = _kerb_colour(style, u[at], w[at], half_u[at], tex[at])
+        elif region == 1:
+            paint = _pavement_colour(style, u[at], w[at], off[at] - kerb, half_u[at], half_w[at], tex[at])
+        elif region == 2:
+            g = sample_texture(grass, u[at] * 30, w[at] * 30)
+            g *= np.clip(1.0 / (60.0 * np.maximum(half_u[at], half_w[at])), 0.3, 1.0)
+            verge = np.asarray(style["verge"], np.float32)
+            verge = 0.7 * verge + 0.3 * verge.mean()  # roadside grass is duller than a lawn
+            paint = verge * (1 + 0.5 * g[:, None])
+        else:
+            paint = np.repeat((style["pavement"] * 0.8 * (1 + 0.1 * tex[at]))[:, None], 3, axis=1)
+        out[rows] += share[rows, None] * paint
+    colour[near] = out
     return colour
+
+
+def _kerb_colour(style, u, w, half_u, tex) -> np.ndarray:
+    """A kerb of stones along the road, each its own tone, with joints between them."""
+    _, stones = _slab_tones(style["layout_seed"], style["slab_spread"], style["slab_replaced"])
+    half_u = np.maximum(half_u, 1e-4)
+    length = style["kerb_stone"]
+    i = np.floor((u - half_u) / length) + 256 * (w > 0)  # the other side's stones from another row
+    tone = _cell_mean(stones[:, None], i, 0, u, half_u, length) * np.sqrt(np.clip(length / (2 * half_u), 0, 1))
+    joint = box_stripes(u, length, 0.012, half_u)
+    shade = np.float32(style["pavement"] * 1.2) * (1 + 0.1 * tex + tone) * (1 - 0.35 * joint)
+    return np.repeat(shade[:, None], 3, axis=1)
+
+
+def _pavement_colour(style, u, w, y, half_u, half_w, tex) -> np.ndarray:
+    """The pavement at points y metres from the kerb: pavers that differ slab to slab, faint joints that are
+    darker in some places than others (dirt), dirt along the kerb, and on some streets a yellow tactile strip."""
+    slabs, _ = _slab_tones(style["layout_seed"], style["slab_spread"], style["slab_replaced"])
+    depth = style["slab"][1]
+    row0 = np.where(w > 0, np.float32(64 * depth), np.float32(0))  # the other side's slabs from another row
+    tone, joints = _pavers(style, slabs, u, y + row0, half_u, half_w)
+    joints *= np.clip(0.7 + tex, 0.2, 1.4)
+    shade = 1.0 + 0.12 * tex + tone
+    shade *= 1.0 - style["joint"] * joints
+    shade *= 1.0 - style["pavement_stain"] * np.exp(-np.maximum(y, 0) / 0.5) * np.clip(0.6 + 1.5 * tex, 0.0, 1.5)
+    colour = (style["pavement"] * shade)[:, None] * np.asarray(style["pavement_tint"], np.float32)
+    if style["tactile"] and style["tactile_offset"] + style["tactile_width"] + 0.3 < style["pavement_width"]:
+        half = 0.5 * style["tactile_width"]
+        rows = np.nonzero(np.abs(y - style["tactile_offset"] - half) < half + half_w)[0]
+        if len(rows):
+            cov = _band(y[rows], style["tactile_offset"] + half, half, half_w[rows])
+            yellow = np.array([0.64, 0.55, 0.3], np.float32) * (0.8 + 0.4 * style["pavement"])
+            _blend(colour, rows, cov, yellow * shade[:, None])
+    return colour.astype(np.float32)
+
+
+def _stop_lines(style) -> list[tuple[float, float, float]]:
+    """Stop lines (u, and the w range of the lanes they stop) before a crosswalk, or past the lane arrows' tips:
+    the lanes on the right (k <= 0) run towards +u, those on the left towards -u."""
+    if not style["stop_line"] or not (style["crosswalk"] or style["arrows"]):
+        return []
+    lw, gap = style["lane_width"], style["stop_gap"]
+    right, left, middle = -(0.5 + style["lanes_right"]) * lw, (0.5 + style["lanes_left"]) * lw, 0.5 * lw
+    if style["crosswalk"]:
+        ahead, behind = style["crosswalk_x"] - 2.0 - gap, style["crosswalk_x"] + 2.0 + gap
+    else:
+        ahead = style["arrow_u"] + style["arrow_length"] + gap
+        behind = style["arrow_u"] - style["arrow_length"] - gap
+    stops = [(ahead, right, middle)]
+    if style["lanes_left"]:
+        stops.append((behind, middle, left))
+    return stops
+
+
+def _stop_stains(colour, u, w, halves, from_centre, stops, amount, blotch) -> None:
+    """Darken the lanes behind each stop line where traffic waits: oil drips down the middle of each lane,
+    heaviest at the line and fading over ~10 m behind it, in blotches that average out far away."""
+    half_u, half_w = halves
+    for stop_u, lo, hi in stops:
+        direction = 1.0 if lo < 0 else -1.0  # the way this side's traffic runs
+        rows = np.nonzero((w > lo) & (w < hi) & (np.abs(u - stop_u + direction * 12.0) < 12.5))[0]
+        if not len(rows):
+            continue
+        behind = (stop_u - u[rows]) * direction  # metres before the line
+        fade = np.clip(0.1 / np.maximum(half_u[rows], half_w[rows]), 0.0, 1.0)
+        spots = 0.5 + (sample_texture(blotch, u[rows] * 8 + 5, w[rows] * 8) + 0.2) * 1.6 * fade
+        dark = amount * np.exp(-(from_centre[rows] / 0.6) ** 2) * 0.6 / (0.6 + half_w[rows])
+        dark *= np.exp(-np.maximum(behind, 0) / 10.0) * np.clip(behind / 0.3 + 0.5, 0, 1) * np.clip(spots, 0, 1.5)
+        colour[rows] *= (1.0 - dark)[:, None]
+
+
+def _gullies(colour, u, w, halves, edges, spacing, phase) -> None:
+    """Drain gullies in the gutter along each kerb, every `spacing` metres: iron grates with slots (the slots
+    box-filtered: far away a grate is a dark rectangle)."""
+    half_u, half_w = halves
+    for edge, inward in ((edges[0], 1.0), (edges[1], -1.0)):
+        centre = edge + inward * 0.2
+        rows = np.nonzero(np.abs(w - centre) < 0.18 + half_w)[0]
+        if not len(rows):
+            continue
+        du = u[rows] - phase * spacing
+        du = du - spacing * np.round(du / spacing)
+        cov = _band(du, 0.0, 0.42, half_u[rows]) * _band(w[rows], centre, 0.18, half_w[rows])
+        keep = np.flatnonzero(cov > 0)
+        if not len(keep):
+            continue
+        slots = box_stripes(du[keep], 0.07, 0.035, half_u[rows[keep]])
+        iron = (0.22 * (1.0 - 0.6 * slots))[:, None] * np.array([1.0, 0.97, 0.93], np.float32)
+        c, at = cov[keep, None].astype(np.float32), rows[keep]
+        colour[at] = colour[at] * (1 - c) + c * iron
+
+
+@lru_cache(maxsize=32)
+def _texture_quantiles(texture_seed: int) -> np.ndarray:
+    """The percentiles (101) of a road style's blotch texture: the thresholds that wear a given share of paint."""
+    return np.quantile(_road_textures(texture_seed)[1], np.linspace(0, 1, 101)).astype(np.float32)
 
 
 # --- real frames -------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from synth import camera, compose
-from synth.backgrounds import FrameSource, BackgroundError, procedural_background
+from synth.backgrounds import FrameSource, BackgroundError, procedural_background, road_style
 from synth.identities import IdentityConfig, plan_identities
 from synth.render import parse_shard, shard_units
 from synth.occlusion import Occlusion2DConfig, Patch2D, sample_patches
@@ -427,6 +427,143 @@ def test_lane_arrows_are_painted_in_the_lanes_pointing_along_the_road(monkeypatc
     # the arrow lies along the road: image axes here are the road's across (rows or cols) and along
     spans = sorted([np.ptp(rows), np.ptp(cols)])
     assert spans[1] * world_per_px > 2.5 and spans[0] * world_per_px < 0.8
+
+
+def _ground_view(key, centre, size, height, span=None, target=None, monkeypatch=None, **changes):
+    """procedural_background of road style `key` (its road along +x) from a camera at `centre` (u, w in the
+    road's frame: w from the lanes' centre line) `height` m up, looking straight down over `span` metres or at
+    `target` (u, w); with `changes` to the style. Returns the image and each pixel's ground point (u, w)."""
+    import synth.backgrounds as backgrounds
+
+    style = road_style(key)  # (this module's own: the one a test may have patched is backgrounds.road_style)
+    if changes:
+        monkeypatch.setattr(backgrounds, "road_style", lambda k: {**style, **changes})
+    offset = style["lane_offset"]
+    eye = np.array([centre[0], centre[1] + offset, height])
+    aim = np.array([centre[0], centre[1] + offset, 0.0]) if target is None else np.array([*target, 0.0]) + [0, offset, 0]
+    Rt = camera.look_at(eye, aim)
+    K = camera.intrinsics(size * height / span if span else size * 1.0, size / 2, size / 2)
+    image = backgrounds.procedural_background(K, Rt, size, 0.0, key=key, seed=0)
+    ys, xs = np.mgrid[0:size, 0:size].astype(float)
+    rays = camera.pixel_rays(K, Rt, np.stack([xs, ys], -1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(rays[..., 2] < 0, -height / rays[..., 2], np.nan)
+    return image, eye[0] + t * rays[..., 0], eye[1] + t * rays[..., 1] - offset
+
+
+def _pavement_edge(style):
+    """w of the right-hand kerb's outer edge (the pavement runs on from there to more negative w)."""
+    return -(0.5 + style["lanes_right"]) * style["lane_width"] - style["kerb"]
+
+
+def test_pavement_slabs_differ_in_tone_from_slab_to_slab():
+    """Seen from above, a pavement of square slabs steps in tone at each joint (each slab its own tone, a few
+    replaced ones well off): the difference between strips on either side of a joint is several times that
+    between strips as far apart inside one slab. One tone for every slab (a bathroom floor) gave the same."""
+    key = next(k for k in range(300) if road_style(k)["bond"] == 0 and road_style(k)["slab"][0] >= 0.5
+               and road_style(k)["pavement_width"] > 3 and not road_style(k)["tactile"])
+    style = road_style(key)
+    length, depth = style["slab"]
+    image, u, w = _ground_view(key, (0.0, _pavement_edge(style) - style["pavement_width"] / 2), 256, 8.0, span=6.0)
+    luma, y = image.mean(-1), _pavement_edge(style) - w  # metres from the kerb
+    row = np.floor(y / depth)
+    in_row = (np.abs(np.mod(y / depth, 1) - 0.5) < 0.35) & (y > 0) & (y < style["pavement_width"])
+    steps = []
+    for shift in (0.0, 0.5):  # about each joint, and about each slab's middle
+        line = (np.floor(u / length - shift + 0.5) + shift) * length
+        d, pair = u - line, np.round(line / length * 2) * 1000 + row
+        a, b = in_row & (d > -0.10) & (d < -0.04), in_row & (d > 0.04) & (d < 0.10)
+        steps.append(np.mean([abs(luma[a & (pair == p)].mean() - luma[b & (pair == p)].mean())
+                              for p in np.unique(pair[a]) if (b & (pair == p)).sum() > 5 and (a & (pair == p)).sum() > 5]))
+    across, within = steps
+    assert across > 3 * within, (across, within)
+    assert 0.005 < across < 0.08  # visible, not a checkerboard
+
+
+def test_pavers_are_box_filtered_and_fade_far_away():
+    """A pavement's slab tones and joints are the exact average over each pixel's footprint (here a running
+    bond: every other row offset by half a paver), and where a footprint spans many slabs their tones average
+    out instead of sparkling."""
+    from synth.backgrounds import _pavers, _slab_tones
+
+    style = {**road_style(0), "slab": (0.6, 0.3), "bond": 0.5, "joint_width": 0.01}
+    tones = _slab_tones(1234, 0.05, 0.05)[0]
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(-20, 20, 300).astype(np.float32), rng.uniform(0, 5, 300).astype(np.float32)
+    x, y = x[:100], y[:100]
+    hx, hy = rng.uniform(0.001, 0.29, 100), rng.uniform(0.001, 0.14, 100)
+    tone, joints = _pavers(style, tones, x, y, hx, hy)
+    grid = np.linspace(-1 + 1 / 101, 1 - 1 / 101, 101)  # midpoints of 101 equal parts
+    px = (x[:, None, None] + grid[None, :, None] * hx[:, None, None]) + 0 * grid[None, None, :]
+    py = (y[:, None, None] + grid[None, None, :] * hy[:, None, None]) + 0 * grid[None, :, None]
+    tiny = np.full(px.size, 1e-5)
+    point_tone, point_joint = _pavers(style, tones, px.ravel(), py.ravel(), tiny, tiny)
+    # (small pavers' tones are scaled alike at both footprints; the joints are exact coverages)
+    np.testing.assert_allclose(tone, point_tone.reshape(px.shape).mean(axis=(1, 2)), atol=4e-3)
+    np.testing.assert_allclose(joints, point_joint.reshape(px.shape).mean(axis=(1, 2)), atol=0.02)
+    x = np.linspace(0, 200, 2000, dtype=np.float32)
+    y = np.full_like(x, 1.2)
+    near = _pavers(style, tones, x, y, np.full_like(x, 0.01), np.full_like(x, 0.01))[0]
+    far = _pavers(style, tones, x, y, np.full_like(x, 6.0), np.full_like(x, 0.6))[0]
+    assert far.std() < 0.25 * near.std()
+
+
+def test_far_pavement_averages_its_slabs_instead_of_sparkling(monkeypatch):
+    """Looking along a pavement from a pedestrian's height, what the slabs' tones add to the image is strong
+    near the camera and fades towards the horizon, where a pixel spans several slabs."""
+    key = next(k for k in range(300) if road_style(k)["pavement_width"] > 3 and not road_style(k)["tactile"])
+    style = road_style(key)
+    centre = (0.0, _pavement_edge(style) - style["pavement_width"] / 2)
+    view = dict(size=128, height=1.6, target=(12.0, centre[1]), monkeypatch=monkeypatch)
+    toned, u, w = _ground_view(key, centre, slab_spread=0.08, slab_replaced=0.1, **view)
+    plain, _, _ = _ground_view(key, centre, slab_spread=0.0, slab_replaced=0.0, **view)
+    tone = (toned - plain).mean(-1)  # the slabs' tones alone (the same seed: the same grain and noise)
+    y = _pavement_edge(style) - w
+    paved = (y > 0.3) & (y < style["pavement_width"] - 0.3)
+    near, far = paved & (u < 6.0), paved & (u > 30.0) & (u < 100.0)  # (haze takes at most a quarter there)
+    assert near.sum() > 500 and far.sum() > 20
+    assert tone[far].std() < 0.3 * tone[near].std(), (tone[far].std(), tone[near].std())
+
+
+def test_roads_have_repairs_fixed_per_camera(monkeypatch):
+    """Some roads (not all) have repair patches, utility covers and sealed cracks, drawn where the road style's
+    own layout puts them (the same for every image of a virtual camera); the style's earlier draws keep their
+    values."""
+    from synth.backgrounds import _road_layout
+
+    styles = [road_style(k) for k in range(200)]
+    for name in ("patches", "covers", "cracks"):
+        share = np.mean([s[name] > 0 for s in styles])
+        assert 0.3 < share < 0.9, (name, share)
+    # (draws added since are appended: the street and the rest of the road keep their values)
+    assert styles[0]["street_seed"] == 2040324895 and list(styles[0])[23] == "street_seed"
+    assert road_style(7)["arrow_u"] == pytest.approx(11.680697649399864)
+
+    key = next(k for k, s in enumerate(styles) if s["covers"] and s["patches"])
+    style = road_style(key)
+    layout = _road_layout(style)
+    assert layout == _road_layout(road_style(key)) and layout != _road_layout(road_style(key + 1))
+    u, w, radius, sides = layout["covers"][0][:4]
+    with_cover, gu, gw = _ground_view(key, (u, w), 96, 6.0, span=2.4, monkeypatch=monkeypatch, patches=0,
+                                      cracks=0, arrows=False, crosswalk=False, stop_line=False)
+    bare, _, _ = _ground_view(key, (u, w), 96, 6.0, span=2.4, monkeypatch=monkeypatch, patches=0, cracks=0,
+                              covers=0, arrows=False, crosswalk=False, stop_line=False)
+    sdf = np.hypot(gu - u, gw - w) - radius if radius else np.maximum(np.abs(gu - u) - sides[0], np.abs(gw - w) - sides[1])
+    inside, outside = sdf < -0.05, sdf > 0.25  # (beyond its rim)
+    assert inside.sum() > 200 and outside.sum() > 200
+    assert np.median((with_cover - bare).mean(-1)[inside]) < -0.02  # an iron cover, darker than the asphalt
+    np.testing.assert_array_equal(with_cover[outside], bare[outside])
+
+    cu, half_length, cw, half_width, tone = layout["patches"][0]
+    view = dict(size=96, height=8.0, span=3.0, monkeypatch=monkeypatch, covers=0, cracks=0)
+    patched, gu, gw = _ground_view(key, (cu, cw), **view)
+    plain, _, _ = _ground_view(key, (cu, cw), patches=0, **view)
+    inside = (np.abs(gu - cu) < half_length - 0.1) & (np.abs(gw - cw) < half_width - 0.1)
+    outside = (np.abs(gu - cu) > half_length + 0.1) | (np.abs(gw - cw) > half_width + 0.1)
+    assert inside.sum() > 100 and outside.sum() > 100
+    ratio = np.median(patched.mean(-1)[inside] / plain.mean(-1)[inside])  # (a lane line may cross it)
+    assert ratio == pytest.approx(tone, abs=0.05) and abs(ratio - 1) > 0.05  # newer (darker) or older asphalt
+    np.testing.assert_array_equal(patched[outside], plain[outside])
 
 
 def test_a_veil_of_haze_lifts_the_blacks_and_keeps_the_order_of_tones():
