@@ -54,20 +54,66 @@ def caster_mask(caster: dict, size: int = MASK_SIZE) -> np.ndarray:
 
 
 def _canopy(rng, x, y, size):
-    """A row of tree crowns, as planted along a road: leaves with sunflecks between them, a ragged edge."""
-    crowns = np.zeros_like(x)
+    """A row of tree crowns, as planted along a road, as their dappled shade shows them: under a crown mostly
+    shade, which the leaves let a little light through, with small round sunflecks (each gap between the leaves
+    throws an image of the sun), clustered where the leaves are thin and more and bigger towards the rim; a rim
+    of leaf clusters; full sun between the crowns."""
+    texel = 2 * HALF_SIZE / size
     heading = rng.uniform(0, np.pi)
     along, offset = np.array([np.cos(heading), np.sin(heading)]), rng.uniform(-4, 4)
     spacing = rng.uniform(5.0, 9.0)
-    wobble = 1.0 + 0.5 * (value_noise(rng, size, 8) - 0.5)
+    wobble = 1.0 + 0.3 * (value_noise(rng, size, 8) - 0.5)
+    depth = np.full_like(x, np.inf)  # squared distance from the nearest crown's centre over its radius
+    xs, ys = x[:1], y[:, :1]  # x varies along each row and y down each column: distances by broadcasting
+    lobes = np.zeros_like(x)
     for k in range(-2, 3):
         cx, cy = along * (k * spacing + rng.uniform(-1.5, 1.5)) + offset * np.array([-along[1], along[0]])
         r = rng.uniform(2.5, 5.0)
-        d = np.hypot(x - cx, y - cy) / (r * wobble)
-        crowns = np.maximum(crowns, np.clip((1.0 - d) / 0.12, 0, 1))
-    leaves = 0.5 * value_noise(rng, size, 160) + 0.3 * value_noise(rng, size, 64) + 0.2 * value_noise(rng, size, 24)
-    gaps = rng.uniform(0.36, 0.46)  # the thinner the canopy, the more sun gets through
-    return crowns * np.clip((leaves - gaps) / 0.04 + 0.5, 0, 1)
+        depth = np.minimum(depth, ((xs - cx) ** 2 + (ys - cy) ** 2) / r ** 2)
+        # leaf clusters round the rim, one every 40 cm: lobes standing out of the crown, gaps between them
+        n = int(2 * np.pi * r / 0.4)
+        theta, rho = rng.uniform(0, 2 * np.pi, n), r * rng.uniform(0.7, 1.25, n)
+        ix = ((cx + rho * np.cos(theta) + HALF_SIZE) / texel).astype(np.int64)
+        iy = ((cy + rho * np.sin(theta) + HALF_SIZE) / texel).astype(np.int64)
+        inside = (ix >= 0) & (ix < size) & (iy >= 0) & (iy < size)
+        np.add.at(lobes, (iy[inside], ix[inside]), rng.uniform(0.4, 1.4, n)[inside])
+    depth = np.sqrt(depth) / wobble
+    sigma = 0.3 / texel  # a cluster's size
+    lobes = cv2.GaussianBlur(lobes, (0, 0), sigma) * (2 * np.pi * sigma ** 2)  # a lone cluster peaks at its weight
+    leafy = (0.95 - depth) / 0.2 + 1.1 * lobes + 0.9 * (value_noise(rng, size, 120) - 0.5)
+    cover = np.clip((leafy - 0.2) / 0.15, 0, 1)
+    # where the leaves are thin: towards the rim, and in patches of a metre or two
+    thin = np.clip(0.15 + 0.5 * np.minimum(depth, 1.2) + 0.8 * (value_noise(rng, size, 20) - 0.5), 0.03, 1)
+    clumps = value_noise(rng, size, 48)  # leaf clumps of about a metre, some thinner than others
+    # sunflecks: candidates spread evenly, kept by how thin the leaves are there, in clusters in the thin clumps
+    count = rng.poisson(14.0 * (2 * HALF_SIZE) ** 2)
+    fx, fy = rng.uniform(0, size, count), rng.uniform(0, size, count)
+    at = (fy.astype(np.int64), fx.astype(np.int64))
+    t = thin[at]
+    keep = (rng.random(count) < t * (0.15 + 2.2 * clumps[at] ** 2)) & (cover[at] > 0)
+    t = t[keep]
+    radius = (0.05 + 0.15 * t * rng.random(len(t))) / texel  # 10-40 cm across
+    flecks = cv2.GaussianBlur(_discs(size, fx[keep], fy[keep], radius), (0, 0), 0.5)
+    # the leaves let a little light through, most in thin clumps: the shade is not one flat level
+    dense = 1.0 - (0.05 + 0.2 * thin) * clumps
+    return cover * dense * (1.0 - flecks)
+
+
+def _discs(size: int, cx: np.ndarray, cy: np.ndarray, radius: np.ndarray) -> np.ndarray:
+    """The union of discs (centres and radii in texels, texel i spanning [i, i + 1]) as antialiased coverage
+    (size, size) float32 in [0, 1]; all stamped at once, each in a box of the largest one's size."""
+    out = np.zeros((size, size), np.float32)
+    if len(cx) == 0:
+        return out
+    offsets = np.arange(-int(np.ceil(radius.max() + 1)), int(np.ceil(radius.max() + 1)) + 1)
+    px = np.floor(cx).astype(np.int64)[:, None, None] + offsets[None, None, :]
+    py = np.floor(cy).astype(np.int64)[:, None, None] + offsets[None, :, None]
+    dist = np.hypot(px + 0.5 - cx[:, None, None], py + 0.5 - cy[:, None, None])
+    cover = np.clip(radius[:, None, None] - dist + 0.5, 0, 1).astype(np.float32)
+    px, py = np.broadcast_arrays(px, py)
+    keep = (cover > 0) & (px >= 0) & (px < size) & (py >= 0) & (py < size)
+    np.maximum.at(out, (py[keep], px[keep]), cover[keep])
+    return out
 
 
 def _poles(rng, x, y, size):

@@ -7,6 +7,7 @@ import dataclasses
 import importlib.util
 from types import SimpleNamespace
 
+import cv2
 import numpy as np
 import pytest
 
@@ -38,6 +39,35 @@ def test_caster_masks_are_opacities_that_end_inside_the_plane_and_follow_their_s
     a = caster_mask(sample_caster(np.random.default_rng(0), {"canopy": 1.0}, (5.0, 10.0), 30.0, 45.0))
     b = caster_mask(sample_caster(np.random.default_rng(1), {"canopy": 1.0}, (5.0, 10.0), 30.0, 45.0))
     assert np.abs(a - b).mean() > 0.01
+
+
+def test_a_canopy_is_dappled_shade_not_camouflage():
+    """Under a crown mostly shade, with sunflecks: small, more of them towards the rim, and the leaves letting a
+    little light through (the old mask, noise cut at half, was large sharp blobs of sun and shade)."""
+    texel = 2 * HALF_SIZE / MASK_SIZE
+
+    def disc(metres):
+        n = int(round(metres / texel)) | 1
+        return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (n, n))
+
+    for seed in range(8):
+        mask = caster_mask(sample_caster(np.random.default_rng(seed), {"canopy": 1.0}, (5.0, 10.0), 30.0, 45.0))
+        crowns = cv2.morphologyEx((mask > 0.5).astype(np.uint8), cv2.MORPH_CLOSE, disc(2.0))
+        inward = cv2.distanceTransform(crowns, cv2.DIST_L2, 5) * texel  # metres in from the crowns' rim
+        inside = inward > 0.5
+        assert inside.sum() * texel ** 2 > 50.0, seed  # tree crowns, some tens of square metres
+        lit = inside & (mask < 0.5)
+        assert 0.7 < 1.0 - lit.sum() / inside.sum() < 0.93, seed  # mostly shade
+        assert mask[inside].mean() > 0.68, seed
+        count, _, stats, _ = cv2.connectedComponentsWithStats(lit.astype(np.uint8), connectivity=8)
+        areas = stats[1:, cv2.CC_STAT_AREA] * texel ** 2
+        assert count - 1 > 100, seed  # sunflecks
+        assert np.median(areas) < 0.045, seed  # a disc 24 cm across
+        assert np.percentile(areas, 90) < 0.3, seed  # merged clusters stay under a disc of 60 cm
+        rim, core = (inward > 0.25) & (inward < 1.25), inward > 2.0
+        assert (mask[rim] < 0.5).mean() > 1.3 * (mask[core] < 0.5).mean(), seed  # more sun towards the rim
+        shade = mask[inside & (mask >= 0.5)]
+        assert (shade < 0.95).mean() > 0.3, seed  # leaves let some light through: not one flat level
 
 
 def test_poles_lie_along_the_suns_azimuth_and_the_pattern_sits_up_sun_of_the_vehicle():
