@@ -9,7 +9,8 @@ cast of the keypoints) in the same run, for side-by-side ratios.
 The budget is the CPU cost per image of a full-size run: the default is rendered twice (--count and half as
 many), so the one-time cost of each worker (Blender start, the vehicle templates it builds on first use) splits
 from the cost per image: per image = (CPU(count) - CPU(count/2)) / (count/2), start-up = the rest, and a
-41,000-image run costs per image + start-up / 41,000. The half-size run sees fewer distinct models, so a few
+41,000-image run costs per image + one worker's start-up per `recycle_every` images (a worker is replaced after
+that many, and its successor starts up again). The half-size run sees fewer distinct models, so a few
 template builds land in the per-image figure: it errs high. Writes
 JSON and a side-by-side PNG of the same samples at both qualities (look at it: default-quality noise should not
 show).
@@ -63,17 +64,22 @@ def run(models: Path, out: Path, count: int, config: RenderConfig, workers: int,
     }
 
 
-def full_run_cost(full: dict, half: dict, workers: int) -> dict:
-    """CPU per image and one-time start-up CPU from two runs of one config, and what a RUN_SIZE run costs."""
+def full_run_cost(full: dict, half: dict, workers: int, recycle_every: int) -> dict:
+    """CPU per image and one-time start-up CPU from two runs of one config, and what a RUN_SIZE run costs. A
+    worker is replaced after `recycle_every` images (RenderConfig.recycle_every) and its successor starts up
+    again (Blender, vehicle templates, street panoramas): a run pays one worker's start-up per that many
+    images, not one per worker for the whole run."""
     cpu_full, cpu_half = full["cpu_s_per_image"] * full["images"], half["cpu_s_per_image"] * half["images"]
     per_image = (cpu_full - cpu_half) / (full["images"] - half["images"])
     startup = max(0.0, cpu_full - per_image * full["images"])
-    at_run = per_image + startup / RUN_SIZE
+    lifetimes = max(workers, RUN_SIZE / max(recycle_every, 1))  # worker lifetimes in a RUN_SIZE run
+    at_run = per_image + startup / workers * lifetimes / RUN_SIZE
     cores = min(workers, os.cpu_count() or 1)
     return {
         "cpu_s_per_image_this_run": full["cpu_s_per_image"],  # start-up included, spread over --count images
         "cpu_s_per_image_after_startup": round(per_image, 3),
         "startup_cpu_s_all_workers": round(startup, 1),
+        "recycle_every": int(recycle_every),
         "cpu_s_per_image": round(at_run, 3),  # in a RUN_SIZE run: the budgeted figure
         "images_per_s_idle_cores_estimate": round(cores / at_run, 2),
         # on idle cores; the measured images/s of this run (other jobs share the machine) is beside it
@@ -125,7 +131,7 @@ def main() -> None:
         fast = run(args.models, Path(tmp) / "default", args.count, default, args.workers)
         print("the default again, half as many images (start-up cost against cost per image)")
         half = run(args.models, Path(tmp) / "default_half", args.count // 2, default, args.workers)
-        fast.update(full_run_cost(fast, half, args.workers))
+        fast.update(full_run_cost(fast, half, args.workers, default.recycle_every))
         cycles_dn = RenderConfig.from_dict(default.to_dict())
         cycles_dn.quality.denoise_in_worker = False
         cycles_dn.quality.threads = 1

@@ -31,6 +31,9 @@ class SceneBackend(Protocol):
     def set_lighting(self, sample, sun_rgb) -> None:
         """Sun, sky and exposure of a SceneSample."""
 
+    def set_street(self, key: int, rgba: np.ndarray | None) -> None:
+        """The street panorama the sky shows round the horizon (synth/street_view.py), road style `key`."""
+
     def set_ground(self, sample, vehicle):
         """The ground (shadow catcher) under `vehicle`; returns its rectangle ((x0, y0), (x1, y1)) on the
         ground, or None without one."""

@@ -46,6 +46,7 @@ class RenderError(RuntimeError):
 # --- worker process ----------------------------------------------------------------------------------------
 
 _WORKER: dict = {}
+STREET_CACHE_PREFIX = "pamtri_streets_"  # + the run's pid: a folder of the run's street panoramas
 
 
 def _forget_parent_blender_paths() -> None:
@@ -75,7 +76,7 @@ def _die_with_parent(parent_pid: int | None) -> None:
 
 
 def init_worker(config_dict: dict, models_dir: str, n: int, seed: int, background_files: list[str],
-                log_path: str | None = None, parent_pid: int | None = None) -> None:
+                log_path: str | None = None, parent_pid: int | None = None, street_cache: str | None = None) -> None:
     _die_with_parent(parent_pid)
     _forget_parent_blender_paths()
     if log_path:  # Blender prints a line per frame: keep it (and any native crash report) out of the terminal
@@ -83,7 +84,8 @@ def init_worker(config_dict: dict, models_dir: str, n: int, seed: int, backgroun
         os.dup2(fd, 1)
         os.dup2(fd, 2)
         os.close(fd)
-    _WORKER.update(config=config_dict, models_dir=models_dir, n=n, seed=seed, backgrounds=background_files)
+    _WORKER.update(config=config_dict, models_dir=models_dir, n=n, seed=seed, backgrounds=background_files,
+                   street_cache=street_cache)
 
 
 def worker_renderer() -> SampleRenderer:
@@ -92,7 +94,7 @@ def worker_renderer() -> SampleRenderer:
         models = load_library(_WORKER["models_dir"])
         plan = plan_identities(models, _WORKER["n"], _WORKER["seed"], config.identities)
         _WORKER["renderer"] = SampleRenderer(config, models, plan, _WORKER["seed"],
-                                             [Path(p) for p in _WORKER["backgrounds"]])
+                                             [Path(p) for p in _WORKER["backgrounds"]], _WORKER.get("street_cache"))
     return _WORKER["renderer"]
 
 
@@ -308,6 +310,8 @@ def render_dataset(models_dir, out, n: int, seed: int = 0, config: RenderConfig 
 
 def _render_units(todo, models_dir, out, n, seed, config, models, plan, meta, background_files, workers,
                   progress, report) -> RenderReport:
+    import shutil
+    import tempfile
     import time
 
     from tqdm import tqdm
@@ -315,6 +319,9 @@ def _render_units(todo, models_dir, out, n, seed, config, models, plan, meta, ba
     model_names = meta["model_names"]
     workers = workers or default_workers()
     remove_stale_temp_files()
+    # the street panoramas (synth/street_view.py) drawn once per run and shared: a worker replaced after
+    # `recycle_every` images would otherwise draw its predecessors' streets again
+    street_cache = tempfile.mkdtemp(prefix=f"{STREET_CACHE_PREFIX}{os.getpid()}_")
     shard_attrs = {"model_names": model_names, "lighting_names": list(LIGHTING_NAMES), "source": "synthetic",
                    "generator_seed": int(seed)}
     chunks = []  # (unit position, chunk position, indices)
@@ -326,7 +333,7 @@ def _render_units(todo, models_dir, out, n, seed, config, models, plan, meta, ba
     attempts: dict[tuple[int, int], int] = {}
     tasks_per_child = max(1, config.recycle_every // CHUNK)
     init_args = (config.to_dict(), str(models_dir), int(n), int(seed), background_files, str(out / WORKER_LOG),
-                 os.getpid())
+                 os.getpid(), street_cache)
     total = sum(len(u.samples) for u in todo)
     bar = tqdm(total=total, unit="img", desc=f"render {out.name}", disable=not progress, smoothing=0.05)
     start_time = time.time()
@@ -389,6 +396,7 @@ def _render_units(todo, models_dir, out, n, seed, config, models, plan, meta, ba
         raise
     finally:
         restore_signals()
+        shutil.rmtree(street_cache, ignore_errors=True)
     pool.shutdown()
     bar.close()
     report.seconds = time.time() - start_time
@@ -430,7 +438,9 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
 
 def remove_stale_temp_files() -> list[Path]:
     """Remove the render temporaries (`pamtri_render_<pid>.exr|png` in /dev/shm, memory there) that workers
-    of a killed run left behind; a file whose process is alive is kept."""
+    of a killed run left behind, and the street caches (`pamtri_streets_<pid>_*` folders) of killed runs; a
+    file whose process is alive is kept."""
+    import shutil
     import tempfile
 
     removed = []
@@ -446,6 +456,13 @@ def remove_stale_temp_files() -> list[Path]:
                 removed.append(path)
             except OSError:
                 pass  # another user's file, or removed meanwhile
+        for path in base.glob(f"{STREET_CACHE_PREFIX}*_*"):
+            pid = path.name[len(STREET_CACHE_PREFIX):].split("_", 1)[0]
+            if not path.is_dir() or not pid.isdigit() or _process_alive(int(pid)):
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+            if not path.exists():
+                removed.append(path)
     return removed
 
 

@@ -19,16 +19,19 @@ from synth.datasets.writer import encode_image
 from synth.identities import IdentityPlan
 from synth.scene import RenderConfig, SceneSample, sample_scene
 from synth.shadows import caster_mask, ground_light
+from synth.street_view import street_panorama
 
 
 class SampleRenderer:
     """A worker's renderer: the persistent Blender scene plus everything that turns a render into a sample."""
 
-    def __init__(self, config: RenderConfig, models, plan: IdentityPlan, seed: int, background_files=()):
+    def __init__(self, config: RenderConfig, models, plan: IdentityPlan, seed: int, background_files=(),
+                 street_cache: str | None = None):
         # the bpy backend: imported in the worker that renders, so the parent and importers never load bpy
         from synth.blender.scene_backend import SceneBuilder
 
         self.config, self.models, self.plan, self.seed = config, models, plan, seed
+        self.street_cache = street_cache  # a folder the run's workers share their street panoramas in
         self.frames = FrameSource(list(background_files)) if background_files else None
         self.builder: SceneBackend = SceneBuilder(models, occluder_slots=max(1, config.occluders.max_count))
         self.device = self.builder.configure(config.quality)
@@ -48,7 +51,8 @@ class SampleRenderer:
 
     def setup(self, sample: SceneSample, shading: bool = True) -> dict:
         """Put the scene in the state of `sample`; returns the framing (Rt, K, render size, K_render). Without
-        `shading` (labels only) the off-screen caster, which no label ray meets, is neither built nor shown."""
+        `shading` (labels only) the off-screen caster and the mirrored street, which no label ray meets, are
+        neither built nor shown."""
         size = self.config.image.size
         vehicle = self.builder.show_vehicle(sample.identity.model_index, sample.identity.paint_rgb, sample.look)
         self.builder.set_lamps(*sample.lamps)
@@ -56,6 +60,11 @@ class SampleRenderer:
         self.builder.set_camera(frame["K_render"], frame["Rt"], frame["render_size"])
         frame["sun_rgb"] = compose.blackbody_rgb(sample.sun_temperature)
         self.builder.set_lighting(sample, frame["sun_rgb"])
+        frame["street"] = None
+        if shading:  # the street the paint and glass mirror (a real frame's camera gets a procedural one too)
+            key = int(sample.background["key"])
+            frame["street"] = street_panorama(key, self.street_cache)
+            self.builder.set_street(key, frame["street"])
         frame["catcher"] = self.builder.set_ground(sample, vehicle)
         caster = sample.caster if shading else None
         frame["caster_mask"] = caster_mask(caster) if caster else None
@@ -77,7 +86,7 @@ class SampleRenderer:
         if sample.caster and not key_offset:  # the caster's shadow beyond the catcher (Cycles shades that)
             def light(points):
                 return ground_light(points, sample.caster, frame["caster_mask"], sample, frame["sun_rgb"],
-                                    exclude=frame["catcher"])
+                                    exclude=frame["catcher"], street=frame["street"])
         return procedural_background(K, frame["Rt"], size, sample.road_yaw + 90.0 * key_offset,
                                      bg["key"] + key_offset, bg["seed"] + key_offset, sample.sky_color, light)
 

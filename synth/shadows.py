@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from synth.backgrounds import sample_texture, value_noise
+from synth.street_view import street_cover
 
 CASTER_KINDS = ("canopy", "poles", "building")
 MASK_SIZE = 512  # texels a side; 2 * HALF_SIZE / MASK_SIZE = 8 cm per texel
@@ -167,16 +168,30 @@ def sky_gradient(sky_rgb) -> tuple[np.ndarray, np.ndarray]:
     return 1.7 * (0.45 * sky + 0.55 * sky.max()), 0.75 * sky
 
 
-def ground_irradiance(sample, sun_rgb) -> tuple[float, float]:
+def ground_irradiance(sample, sun_rgb, street=None) -> tuple[float, float]:
     """Luminance of the sun's and the sky's light on level ground: what sets how dark a shadow is (the sky's
     share of the whole). The sky is integrated over the upper hemisphere as synth/blender/sky.py draws it
-    (horizon to zenith over z 0..0.7), cosine-weighted."""
+    (horizon to zenith over z 0..0.7), cosine-weighted. With the image's `street` panorama (synth/street_view.py,
+    which the world shows round the horizon) the sky counts only where it shows between the facades and trees,
+    and those add the light they send back (their albedo under the open sky and the sun, as sky.py lights them):
+    under a row of trees a shadow is darker than under an open sky."""
     horizon, zenith = sky_gradient(sample.sky_color)
-    z = (np.arange(256) + 0.5) / 256
-    radiance = np.outer(1 - np.minimum(z / 0.7, 1), horizon) + np.outer(np.minimum(z / 0.7, 1), zenith)
-    sky = 2 * np.pi * sample.sky_strength * float(np.mean(radiance @ LUMINANCE * z))
     sun = sample.sun_strength * max(np.sin(np.radians(sample.sun_elevation)), 0.0) * float(np.dot(sun_rgb, LUMINANCE))
-    return sun, sky
+    z = (np.arange(256) + 0.5) / 256
+    open_sky = 2 * np.pi * sample.sky_strength * float(np.mean(_sky_luminance(z, horizon, zenith) * z))
+    if street is None:
+        return sun, open_sky
+    cover = street_cover(street)
+    sky = sample.sky_strength * float(np.sum(cover["weight"] * cover["open"] *
+                                             _sky_luminance(cover["z"], horizon, zenith)))
+    surfaces = (sun + open_sky) / np.pi * float(np.sum(cover["weight"] * cover["albedo"]))
+    return sun, sky + surfaces
+
+
+def _sky_luminance(z: np.ndarray, horizon: np.ndarray, zenith: np.ndarray) -> np.ndarray:
+    """Luminance of the sky's radiance (before its strength) at elevation sines `z`, as sky.py blends it."""
+    t = np.minimum(z / 0.7, 1.0)
+    return np.outer(1 - t, horizon) @ LUMINANCE + np.outer(t, zenith) @ LUMINANCE
 
 
 def lit_scale(sample, sun_rgb) -> float:
@@ -195,13 +210,13 @@ def lit_ground(sample, sun_rgb) -> np.ndarray:
 
 
 def ground_light(points: np.ndarray, caster: dict, mask: np.ndarray, sample, sun_rgb,
-                 exclude=None) -> np.ndarray:
+                 exclude=None, street=None) -> np.ndarray:
     """Light factor (N,) in (0, 1] of world points (N, 3) under the caster: 1 in the sun, the sky's share where
     the mask blocks it. The mask is blurred by the sun's penumbra at the ground's distance from the plane.
     `exclude` ((x0, y0), (x1, y1)): points inside this ground rectangle (the shadow catcher, which Cycles
-    shades) get 1."""
+    shades) get 1. `street`: the image's street panorama (see ground_irradiance)."""
     to_sun = sun_direction(sample.sun_elevation, sample.sun_azimuth)
-    sun, sky = ground_irradiance(sample, sun_rgb)
+    sun, sky = ground_irradiance(sample, sun_rgb, street)
     reach = (caster["height"] - points[:, 2]) / to_sun[2]  # along the ray to the plane
     hit = points[:, :2] + reach[:, None] * to_sun[:2]
     u, v = plane_coordinates(hit, caster)

@@ -16,13 +16,16 @@ the image's metered light (synth.scene.metered_exposure).
 """
 from __future__ import annotations
 
+import os
 from functools import lru_cache
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 from synth.backgrounds import procedural_background, road_style, value_noise
 from synth.camera import intrinsics, look_at, project
+from synth.compose import srgb_to_linear
 
 PANORAMA_WIDTH = 512  # texels round the horizon (0.7 degrees each); the height is half
 EYE_HEIGHT = 1.0  # metres: the middle of a body's sides, where most reflections start
@@ -42,10 +45,30 @@ def panorama_directions(width: int = PANORAMA_WIDTH) -> np.ndarray:
 
 
 @lru_cache(maxsize=32)
-def street_panorama(key: int, width: int = PANORAMA_WIDTH) -> np.ndarray:
+def street_panorama(key: int, cache_dir: str | None = None) -> np.ndarray:
+    """draw_street(key), kept: a worker meets ~30 styles and keeps each (128 KB). With `cache_dir` (a folder a
+    run's workers share, synth/render.py) a style is drawn once per run, not once per worker: a worker
+    replaced after `recycle_every` images finds the streets its predecessors drew."""
+    path = Path(cache_dir) / f"street_{int(key)}_{PANORAMA_WIDTH}.npy" if cache_dir else None
+    if path is not None:
+        try:
+            panorama = np.load(path)
+            panorama.setflags(write=False)
+            return panorama
+        except (OSError, ValueError):
+            pass  # not drawn yet in this run: draw it
+    panorama = draw_street(key)
+    if path is not None:
+        temporary = path.with_name(f"{path.stem}.{os.getpid()}.tmp")
+        with open(temporary, "wb") as f:
+            np.save(f, panorama)
+        os.replace(temporary, path)  # whole or absent: another worker may be reading it
+    return panorama
+
+
+def draw_street(key: int, width: int = PANORAMA_WIDTH) -> np.ndarray:
     """RGBA uint8 (width // 2, width, 4) of road style `key` seen from the vehicle's place (the origin, at
-    EYE_HEIGHT), the road along +x; straight alpha, 0 where the sky shows. A worker meets ~30 styles and keeps
-    each (128 KB)."""
+    EYE_HEIGHT), the road along +x; straight alpha, 0 where the sky shows."""
     eye = np.array([0.0, 0.0, EYE_HEIGHT])
     K = intrinsics(FACE_SIZE / 2, FACE_SIZE / 2 - 0.5, FACE_SIZE / 2 - 0.5)  # 90 degrees across
     directions = panorama_directions(width)
@@ -85,6 +108,21 @@ def street_panorama(key: int, width: int = PANORAMA_WIDTH) -> np.ndarray:
     out = np.round(out * 255).astype(np.uint8)
     out.setflags(write=False)
     return out
+
+
+def street_cover(rgba: np.ndarray) -> dict:
+    """What the street hides of the sky above level ground, row by row of the panorama's upper half: `z` (the
+    rows' sines of elevation), `weight` (their cosine-weighted solid angles, summing to pi), `open` (the share
+    of each row where the sky shows) and `albedo` (each row's mean linear luminance albedo of facades, trees
+    and trunks, times their cover). synth/shadows.ground_irradiance integrates the world's light with it."""
+    height = rgba.shape[0]
+    upper = rgba[height // 2:].astype(np.float32) / 255
+    lat = ((np.arange(height // 2, height) + 0.5) / height - 0.5) * np.pi
+    cover = upper[..., 3]
+    luminance = srgb_to_linear(upper[..., :3]) @ np.array([0.2126, 0.7152, 0.0722])
+    weight = 2 * np.pi * np.sin(lat) * np.cos(lat) * (np.pi / height)
+    return {"z": np.sin(lat), "weight": weight * np.pi / weight.sum(), "open": 1.0 - cover.mean(axis=1),
+            "albedo": (cover * luminance).mean(axis=1)}
 
 
 def street_trees(key: int) -> list[dict]:

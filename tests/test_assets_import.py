@@ -56,7 +56,6 @@ def test_round_trip_recovers_frame_units_type_and_keypoints(tmp_path, truth_mode
     assert row["unit"] == unit and row["unit_found"] == unit
     assert row["median_cm"] <= 3.0 and row["max_cm"] <= 8.0, row["errors_cm"]
     assert row["type_guessed"] == row["type"]
-    assert row["seconds"] < 20
     imported = load_asset(row["folder"])  # a valid model folder: the sidecar loads
     truth = load_asset(truth_models / name)
     assert np.allclose(imported.keypoints[18:], imported.keypoints[:18] * [1, -1, 1], atol=1e-4)

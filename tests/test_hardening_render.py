@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -69,8 +70,12 @@ def test_a_rerun_with_other_settings_is_refused_and_changes_nothing(library, tmp
     out = tmp_path / "data"
     stale = Path("/dev/shm" if Path("/dev/shm").is_dir() else "/tmp") / f"pamtri_render_{_dead_pid()}.exr"
     stale.write_bytes(b"left by a killed worker")
+    streets = Path(tempfile.gettempdir()) / f"pamtri_streets_{_dead_pid()}_x"  # a killed run's street cache
+    (streets / "street_1_512.npy").parent.mkdir()
+    (streets / "street_1_512.npy").write_bytes(b"left by a killed run")
     render_dataset(library, out, n=4, seed=5, config=tiny_config(), workers=1, progress=False)
-    assert not stale.exists()  # a dead run's temporary is removed by the next run
+    assert not stale.exists() and not streets.exists()  # a dead run's temporaries are removed by the next run
+    assert not list(Path(tempfile.gettempdir()).glob(f"pamtri_streets_{os.getpid()}_*"))  # and its own too
     before = {p.name: p.read_bytes() for p in sorted(out.iterdir())}
     for kwargs, named in ((dict(n=4, seed=6), "seed: existing 5, asked 6"),
                           (dict(n=2, seed=5), "num_samples_planned: existing 4, asked 2"),

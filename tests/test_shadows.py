@@ -107,6 +107,30 @@ def test_ground_light_is_one_in_the_sun_and_the_skys_share_in_shadow():
     assert dim[0] < light[0]
 
 
+def test_the_street_round_the_vehicle_sets_how_dark_its_shadows_are():
+    """The world shows the street's facades and trees round the horizon (synth/street_view.py): they hide part
+    of the sky from the ground and send back the light they get. An empty street leaves the open sky's light;
+    dark tree crowns overhead leave darker shadows; bright walls all round, lighter ones (they are lit by the
+    sun, which the shadow does not see)."""
+    from synth.street_view import street_panorama
+
+    sample, sun_rgb = light_sample(), (1.0, 0.95, 0.9)
+    sun, sky = ground_irradiance(sample, sun_rgb)
+    empty = np.zeros((256, 512, 4), np.uint8)
+    np.testing.assert_allclose(ground_irradiance(sample, sun_rgb, empty), (sun, sky), rtol=0.01)
+    upper = np.arange(256) >= 128
+    crowns = empty.copy()
+    crowns[upper] = (40, 60, 30, 255)  # dark leaves over the whole sky
+    walls = empty.copy()
+    walls[upper] = (255, 255, 255, 255)
+    assert ground_irradiance(sample, sun_rgb, crowns)[1] < 0.3 * sky
+    assert ground_irradiance(sample, sun_rgb, walls)[1] > sky
+    # a real street: its facades and trees take some of the sky
+    for key in (3, 77, 1234):
+        street_sky = ground_irradiance(sample, sun_rgb, street_panorama(key))[1]
+        assert street_sky != sky and 0.3 * sky < street_sky < 1.5 * sky, key
+
+
 def test_casters_come_on_clear_days_with_procedural_backgrounds_only():
     from synth.identities import plan_identities
     from synth.scene import sample_scene
@@ -234,7 +258,9 @@ def render_caster_probe(models_dir: str) -> dict:
         free = on_catcher & (plain[..., :3].max(-1) < 0.004) & (shaded[..., :3].max(-1) < 0.004)
         free &= plain[..., 3] < 0.1  # away from the vehicle's own shadow
         cycles = (1 - shaded[..., 3][free]) / (1 - plain[..., 3][free])
-        numpy = ground_light(ground[free], caster, frame["caster_mask"], sample, frame["sun_rgb"])
+        numpy = ground_light(ground[free], caster, frame["caster_mask"], sample, frame["sun_rgb"],
+                             street=frame["street"])
+        out[name + "_open_sky"] = ground_light(ground[free], caster, frame["caster_mask"], sample, frame["sun_rgb"])
         out[name] = {"cycles": cycles, "numpy": numpy, "keypoints": labels["keypoints"],
                      "vehicle": float(shaded[..., :3][vehicle].mean()), "plain_vehicle": float(
                          plain[..., :3][vehicle].mean())}

@@ -10,7 +10,7 @@ import pytest
 
 from synth.backgrounds import procedural_background
 from synth.camera import intrinsics, look_at, pixel_rays
-from synth.street_view import EYE_HEIGHT, PANORAMA_WIDTH, panorama_directions, street_panorama
+from synth.street_view import EYE_HEIGHT, PANORAMA_WIDTH, draw_street, panorama_directions, street_panorama
 
 
 def panorama_at(panorama: np.ndarray, directions: np.ndarray) -> np.ndarray:
@@ -65,7 +65,7 @@ def test_the_sky_is_left_transparent_and_the_ground_opaque():
         assert alpha[: height // 2 - height // 18].min() > 0.97
         assert alpha[-height // 8:].mean() < 0.25  # overhead: sky between the roof lines (and crowns)
         assert 0.2 < alpha[height // 2: height // 2 + height // 8].mean() < 1.0  # facades and gaps
-    np.testing.assert_array_equal(street_panorama(77), street_panorama.__wrapped__(77))
+    np.testing.assert_array_equal(street_panorama(77), draw_street(77))
     assert np.abs(street_panorama(3).astype(int) - street_panorama(77).astype(int)).mean() > 5
 
 
@@ -130,6 +130,20 @@ def test_paint_and_windows_mirror_the_street_turned_to_the_road(street_probe):
     # road heads that way (yaw 90), the road behind (blue) where it heads the other
     assert street_probe["red_minus_blue_90"] > street_probe["red_minus_blue_-90"] + 0.02
     assert street_probe["street_change"] > 0.005  # the real street shows in the body and the glass
+
+
+def test_a_runs_workers_draw_each_street_once_and_share_it(tmp_path):
+    """With a run's cache folder (synth/render.py makes one per run) a street is drawn once and read back by
+    the workers after it (not drawn again); a damaged file is drawn again, not taken for a street."""
+    first = street_panorama.__wrapped__(77, str(tmp_path))
+    files = list(tmp_path.iterdir())
+    assert [f.name for f in files] == [f"street_77_{PANORAMA_WIDTH}.npy"]
+    np.testing.assert_array_equal(first, draw_street(77))
+    np.save(files[0], np.zeros_like(first))  # what the folder holds is what the next worker gets
+    assert not street_panorama.__wrapped__(77, str(tmp_path)).any()
+    files[0].write_bytes(files[0].read_bytes()[:200])
+    np.testing.assert_array_equal(street_panorama.__wrapped__(77, str(tmp_path)), first)
+    assert [f.name for f in tmp_path.iterdir()] == [files[0].name]  # no temporaries left
 
 
 def test_street_trees_stand_in_the_pavement_and_show_in_the_panorama():

@@ -28,7 +28,6 @@ from synth.blender import vehicles
 from synth.blender.sky import set_sky, set_street, sky_node
 from synth.blender.vehicle_materials import LAMPS_PROP, tint_glass
 from synth.shadows import lit_ground, lit_scale, sky_gradient, sun_direction
-from synth.street_view import street_panorama
 from synth.vehicles.library import lower_cabin_box
 from synth.vocabulary import VIS_OCCLUDED, VIS_OUTSIDE, VIS_VISIBLE
 
@@ -330,11 +329,12 @@ class SceneBuilder:
         set_sky(self.scene, horizon, zenith, lit_ground(sample, sun_rgb), sample.seed % 9973, sample.sky_strength,
                 sample.cloud_cover, sample.cloud_brightness * horizon.max() * np.array([1.0, 0.98, 0.95]),
                 street_light=lit_scale(sample, sun_rgb), street_yaw=sample.road_yaw)
-        key = int(sample.background["key"])
-        if key != self._street_key:  # a virtual camera's street (a real frame's camera gets one too)
-            set_street(street_panorama(key))
-            self._street_key = key
         self.scene.view_settings.exposure = sample.exposure
+
+    def set_street(self, key: int, rgba: np.ndarray | None) -> None:
+        if key != self._street_key:  # 512 KB of pixels: written only when the road style changes
+            set_street(rgba)
+            self._street_key = key
 
     def set_ground(self, sample, vehicle: LoadedVehicle):
         """Shadow catcher under the vehicle and its shadow only: ground pixels are the costly ones, so the
