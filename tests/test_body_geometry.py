@@ -138,21 +138,35 @@ except ImportError:
     bpy = None
 
 
-@pytest.mark.blender
-@pytest.mark.skipif(bpy is None, reason="bpy not installed")
-def test_every_style_on_the_blender_surface(tmp_path):
-    """Blender's BVH of the saved model (after merging and normal fixes) has every keypoint within 5 mm."""
+def _check_styles_on_the_blender_surface(type_styles, tmp_path):
+    """Blender's BVH of each saved model (after merging and normal fixes) has every keypoint within 5 mm."""
     from synth.blender.vehicle_mesh import write_model
     from synth.blender.vehicles import check_asset_surface
     from synth.vehicles import load_asset
     from synth.vehicles.params import ModelSpec
 
-    for type_name, style in [(t, s) for t, s in TYPE_STYLES if t in CAR_TYPES]:  # heavy ones: test_vehicle_parts
+    for type_name, style in type_styles:
         spec = ModelSpec(f"{type_name}_{style}", _params(type_name, style), 41, 0, None)
         asset = load_asset(write_model(spec, tmp_path))
         dist = check_asset_surface(asset, tol=0.005)
         assert dist.max() < 0.005, (spec.name, dist.max())
+
+
+@pytest.mark.blender
+@pytest.mark.skipif(bpy is None, reason="bpy not installed")
+def test_each_car_type_on_the_blender_surface(tmp_path):
+    """One style of each car type through Blender (the export path is the same for every style; every style's
+    keypoints are checked on the loft itself by test_keypoints_lie_on_the_body_and_are_mirrored, and through
+    Blender by the slow test below)."""
+    _check_styles_on_the_blender_surface([(t, next(iter(BODY_STYLES[t]))) for t in CAR_TYPES], tmp_path)
     assert R_TOP_C == N_ROWS - 1
+
+
+@pytest.mark.slow
+@pytest.mark.blender
+@pytest.mark.skipif(bpy is None, reason="bpy not installed")
+def test_every_style_on_the_blender_surface(tmp_path):
+    _check_styles_on_the_blender_surface([(t, s) for t, s in TYPE_STYLES if t in CAR_TYPES], tmp_path)  # heavy: parts
 
 
 @pytest.mark.parametrize("type_name", CAR_TYPES)
