@@ -70,10 +70,12 @@ class LightingConfig(Config):
     sun_azimuth: Range = (0.0, 360.0)
     # Clear days: the sun gives ~80 % of the light on a horizontal surface and the sky the rest (a sky as
     # bright as the sun flattens every body into one tone and greys out shadows); overcast: the sky alone.
+    # City air scatters a tenth of the sun's light at least: a sky dimmer than 0.18 left the shade under a
+    # vehicle near black on camera, where real footage shows the road's grey in it.
     sun_strength: Range = (2.2, 6.0)  # W/m^2, Blender sun units
     sun_temperature: Range = (5000.0, 6800.0)  # kelvin, after the camera's white balance
     sun_angle: Range = (0.3, 2.0)  # angular diameter; larger = softer shadows
-    sky_strength: Range = (0.12, 0.5)
+    sky_strength: Range = (0.18, 0.5)
     overcast_prob: float = 0.25  # sun nearly off, sky brighter: diffuse light, faint shadows
     # Clouds on clear days, seen only in reflections (windows, roofs, dark paint): the fraction of the upper sky
     # they hide, and their radiance relative to the sky at the horizon (a sunlit cloud is several times

@@ -231,6 +231,7 @@ def render_look_probe(models_dir: str) -> dict:
     out["no_cladding"] = render(white_sample)
     out["cladding"] = render(dataclasses.replace(white_sample, look=dataclasses.replace(white, cladding=0.15)))
     out["cladding_keypoints"] = renderer.labels(white_sample, renderer.setup(white_sample))["keypoints"]
+    out["dirty"] = render(dataclasses.replace(white_sample, look=dataclasses.replace(white, dirt=0.8)))
     # the vehicle's own lights: daytime-running lights seen from the front, brake lights from behind
     for view, azimuth in (("front", 25.0), ("rear", 155.0)):
         lit = dataclasses.replace(sample, azimuth=azimuth, sun_strength=1.0)
@@ -300,6 +301,24 @@ def test_cladding_darkens_only_the_bottom_of_the_body(look_probe):
     lower = kp[[10, 17, 28, 35], 1].max()  # the body's lower corners (image rows grow downwards)
     upper = kp[[11, 16, 29, 34], 1].min()  # and its upper corners
     assert np.median(ys) > 0.5 * (lower + upper), (np.median(ys), lower, upper)  # in the lower half
+
+
+@needs_blender
+def test_dirt_is_grime_low_on_the_body_and_a_film_above_it(look_probe):
+    out = look_probe
+    kp = out["cladding_keypoints"]
+    lower = int(kp[[10, 17, 28, 35], 1].max())  # the body's lower corners
+    upper = int(kp[[11, 16, 29, 34], 1].min())  # its upper corners
+    quarter = (lower - upper) // 4
+    darker = (out["no_cladding"] - out["dirty"]).mean(axis=-1)  # sRGB levels a dirty white body loses
+    paint = out["no_cladding"].mean(axis=-1) > 110  # the clean white paint (not glass, tyres, background)
+    rows = np.arange(darker.shape[0])[:, None]
+    bottom = darker[paint & (rows >= lower - quarter) & (rows < lower)]  # sills and lower bumpers
+    top = darker[paint & (rows >= upper) & (rows < upper + quarter)]  # along the belt
+    assert bottom.size > 100 and top.size > 100, (bottom.size, top.size)
+    assert np.median(bottom) > 2 * np.median(top), (np.median(bottom), np.median(top))  # grime low down
+    assert np.median(top) > 2, np.median(top)  # and a film of dust above it
+    assert (bottom > 100).mean() < 0.02  # greyed, not blotched black
 
 
 @needs_blender

@@ -111,3 +111,14 @@ class Denoiser:
         if self.device:
             self.lib.oidnReleaseDevice(self.device)
             self.device = None
+
+
+def denoise_alpha(alpha: np.ndarray, albedo: np.ndarray, normal: np.ndarray, denoiser) -> np.ndarray:
+    """The render's alpha (coverage plus the shadow catcher's shadow), denoised with the colour's filter as
+    the light the catcher lets through (1 - alpha). At 3 samples the shadow is as noisy as the colour (Cycles'
+    own denoiser also denoises the catcher's passes). The filter's HDR transfer resolves small values finely:
+    fed the alpha itself, a deep shade near alpha 1 kept its speckle (a few percent of light, far apart once
+    composited in sRGB) and an opaque body's edges turned a few percent see-through; fed the transmission,
+    both match a 128-sample render (bench/shadow_denoise.py)."""
+    light = np.repeat(1.0 - alpha[..., None], 3, axis=-1).astype(np.float32)
+    return np.clip(1.0 - denoiser(light, albedo, normal).mean(axis=-1), 0.0, 1.0)

@@ -15,6 +15,7 @@ import numpy as np
 
 import bpy
 
+from synth.blender.denoise import denoise_alpha
 from synth.compose import linear_to_srgb
 from synth.exr import read_exr_layers
 
@@ -83,6 +84,7 @@ def configure_cycles(scene, quality) -> str:
     scene.view_settings.look = "None"
     scene.display_settings.display_device = "sRGB"
     settings = scene.render.image_settings
+    settings.media_type = "IMAGE"  # a frame reader with a denoiser left it a multilayer EXR
     settings.file_format = "PNG"
     settings.color_mode = "RGBA"
     settings.color_depth = "8"
@@ -101,6 +103,7 @@ class FrameReader:
     def __init__(self, scene, denoiser=None):
         self.scene = scene
         self.denoiser = denoiser
+        self.last_passes = None  # (combined, albedo, normal) of the last render denoised here
         base = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
         self.path = base / f"pamtri_render_{os.getpid()}.{'exr' if denoiser else 'png'}"
         scene.render.filepath = str(self.path)
@@ -137,11 +140,9 @@ class FrameReader:
             normal = layers["ViewLayer.Denoising Normal"]
         except KeyError as exc:
             raise RuntimeError(f"{self.path}: the render has no {exc} pass") from None
+        self.last_passes = (combined, albedo[..., :3], normal[..., :3])  # for bench/shadow_denoise.py
         rgb = self.denoiser(combined[..., [0, 1, 2]], albedo[..., :3], normal[..., :3])
-        # Alpha carries the shadow-catcher shadow: at 3 samples it is as noisy as the colour (Cycles' own
-        # denoiser also denoises the shadow catcher passes), so it gets the same filter.
-        alpha = self.denoiser(np.repeat(combined[..., 3:4], 3, axis=-1), albedo[..., :3], normal[..., :3])
-        alpha = np.clip(alpha.mean(axis=-1), 0.0, 1.0)
+        alpha = denoise_alpha(combined[..., 3], albedo[..., :3], normal[..., :3], self.denoiser)
         # premultiplied (Cycles' film) -> straight, then the view transform Blender applies when saving a PNG
         straight = rgb * (2.0 ** self.scene.view_settings.exposure) / np.maximum(alpha, 1e-4)[..., None]
         straight = np.where(alpha[..., None] > 0, straight, 0.0)

@@ -31,7 +31,7 @@ BODY_COLOR_PROP = "pamtri_body_color"
 SEE_THROUGH_PROP = "pamtri_see_through"
 KIND_PROP = "pamtri_kind"
 LOOK_PROP = "pamtri_look"
-LOOK_VERSION = 12  # bump when a graph changes: libraries built before get their materials rebuilt at load
+LOOK_VERSION = 13  # bump when a graph changes: libraries built before get their materials rebuilt at load
 CABIN_KINDS = ("interior", "seat", "dashboard", "skin", "hair", "clothes")  # lit by a glow (see _build_cabin)
 SEE_THROUGH_KINDS = ("glass",) + CABIN_KINDS
 SHARED_IMAGES = {"plate": (320, 100), "glass_marks": (256, 128), "side_marks": (512, 128)}  # name: (w, h)
@@ -71,7 +71,8 @@ LENS_KINDS = ("lens_clear",)  # see-through lenses over a reflector; the red and
 # lamps that light up: their emission colour, and which of `pamtri_lamps` (drl, brake) sets its strength
 LAMP_LIGHT = {"drl": ((1.0, 0.97, 0.92), 0), "lens_red": ((1.0, 0.025, 0.012), 1)}
 LAMPS_PROP = "pamtri_lamps"
-DIRT_RGB = (0.05, 0.042, 0.03)
+DIRT_RGB = (0.085, 0.07, 0.05)  # road grime (linear): a grey-brown, lighter than black trim, darker than dust
+DUST_RGB = (0.2, 0.18, 0.15)  # the dust film of a car not washed for weeks
 
 
 class _Graph:
@@ -198,14 +199,17 @@ def _is_rear(g: _Graph, x):
 
 
 def _dirt_mask(g: _Graph, scale: float = 2.5):
-    """Dirt weight: strongest on the lower body and wheel arches, patchy, scaled by the identity's `dirt`."""
+    """Road grime weight, scaled by the identity's `dirt`: what the wheels throw up, heaviest along the sills
+    and the lower ends and gone by the belt line, in streaks that run down the panels (a fine noise stretched
+    upright). Round blotches of a plain noise read as rust or camouflage at 100-250 px, not as dirt."""
     (x, y, z), _ = g.coords()
     dirt, _dents, _ = g.split(g.attr("pamtri_wear"))
-    low = g.map_range(z, 0.15, 0.85, 1.0, 0.0)
-    pos = g.new("ShaderNodeCombineXYZ", X=x, Y=y, Z=g.math("MULTIPLY", z, 2.5))
-    noise = g.new("ShaderNodeTexNoise", Vector=pos.outputs[0], Scale=scale, Detail=1.0)
-    patchy = g.map_range(noise.outputs["Factor"], 0.35, 0.65, 0.3, 1.0)
-    return g.math("MULTIPLY", g.math("MULTIPLY", dirt, low), patchy, clamp=True)
+    low = g.math("POWER", g.map_range(z, 0.1, 0.8, 1.0, 0.0), 1.2)
+    pos = g.new("ShaderNodeCombineXYZ", X=g.math("MULTIPLY", x, 3.0 * scale), Y=g.math("MULTIPLY", y, 3.0 * scale),
+                Z=g.math("MULTIPLY", z, 0.6 * scale))
+    noise = g.new("ShaderNodeTexNoise", Vector=pos.outputs[0], Scale=1.0, Detail=1.0)
+    streaks = g.map_range(noise.outputs["Factor"], 0.3, 0.7, 0.55, 1.0)
+    return g.math("MULTIPLY", g.math("MULTIPLY", dirt, low), streaks, clamp=True)
 
 
 def _build_paint(mat: bpy.types.Material) -> None:
@@ -231,8 +235,11 @@ def _build_paint(mat: bpy.types.Material) -> None:
     colour = g.mix_rgb(clad, colour, _SPECS["trim"][0])
     painted = g.math("SUBTRACT", 1.0, clad)
     coat, flake, metallic = (g.math("MULTIPLY", value, painted) for value in (coat, flake, metallic))
+    # a dirty car is dusty all over (a film that greys dark paint and dulls the coat) and grimy low down
+    film = g.math("MULTIPLY", g.split(g.attr("pamtri_wear"))[0], 0.18)
+    colour = g.mix_rgb(film, colour, DUST_RGB)
     dirt = _dirt_mask(g)
-    colour = g.mix_rgb(g.math("MULTIPLY", dirt, 0.85), colour, DIRT_RGB)
+    colour = g.mix_rgb(g.math("MULTIPLY", dirt, 0.8), colour, DIRT_RGB)
     # Metallic flakes brighten the base layer's highlights under the coat. (A flake bump puts grain in the
     # normal pass that the denoiser keeps; a fine roughness sparkle is unguided noise at 3 samples.)
     roughness = g.math("MAXIMUM", g.math("MULTIPLY_ADD", dirt, 0.5, rough, clamp=True),
@@ -251,7 +258,8 @@ def _build_paint(mat: bpy.types.Material) -> None:
     # point, which cost more than the rest of the paint.)
     bsdf = g.new("ShaderNodeBsdfPrincipled", **{
         "Base Color": colour, "Metallic": metallic, "Roughness": roughness, "Specular IOR Level": specular,
-        "Coat Weight": g.math("MULTIPLY", coat, g.math("SUBTRACT", 1.0, dirt)), "Coat Roughness": coat_rough,
+        "Coat Weight": g.math("MULTIPLY", g.math("MULTIPLY", coat, g.math("SUBTRACT", 1.0, dirt)),
+                              g.math("SUBTRACT", 1.0, film)), "Coat Roughness": coat_rough,
         "Thin Film Thickness": pearl, "Thin Film IOR": 1.45})
     g.finish(bsdf.outputs["BSDF"])
     mat.diffuse_color = (0.5, 0.5, 0.5, 1.0)
