@@ -18,7 +18,7 @@ from synth.datasets import Sample
 from synth.datasets.writer import encode_image
 from synth.identities import IdentityPlan
 from synth.scene import RenderConfig, SceneSample, sample_scene
-from synth.shadows import caster_mask, ground_light
+from synth.shadows import background_gain, caster_mask, ground_light
 from synth.street_view import street_panorama
 
 
@@ -87,8 +87,11 @@ class SampleRenderer:
             def light(points):
                 return ground_light(points, sample.caster, frame["caster_mask"], sample, frame["sun_rgb"],
                                     exclude=frame["catcher"], street=frame["street"])
-        return procedural_background(K, frame["Rt"], size, sample.road_yaw + 90.0 * key_offset,
-                                     bg["key"] + key_offset, bg["seed"] + key_offset, sample.sky_color, light)
+        image = procedural_background(K, frame["Rt"], size, sample.road_yaw + 90.0 * key_offset,
+                                      bg["key"] + key_offset, bg["seed"] + key_offset, sample.sky_color, light)
+        # drawn as albedo; lit and exposed as the vehicle is (a real frame keeps the light it was shot in)
+        gain = background_gain(sample, frame["sun_rgb"])
+        return compose.linear_to_srgb(compose.srgb_to_linear(image) * gain).astype(np.float32)
 
     def labels(self, sample: SceneSample, frame: dict) -> dict:
         """Keypoints (36, 3: x, y, visibility before 2D occlusion), amodal box, and the vehicle's amodal /
