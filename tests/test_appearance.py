@@ -250,14 +250,12 @@ def render_look_probe(models_dir: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def look_probe(tmp_path_factory):
-    """render_look_probe's images, rendered once for the tests below."""
-    from tests.helpers.library import build_test_library
+def look_probe(sedan_library):
+    """render_look_probe's images, rendered once for the tests below, of the one-model library (the procedural
+    sedan_000, copied from the session's library: tests/conftest.py)."""
     from synth.render import run_in_blender_process
 
-    models = tmp_path_factory.mktemp("look_models")
-    run_in_blender_process(build_test_library, str(models), 1)
-    return run_in_blender_process(render_look_probe, str(models))
+    return run_in_blender_process(render_look_probe, str(sedan_library))
 
 
 @needs_blender

@@ -266,14 +266,17 @@ except ImportError:  # the pure tests above still run
 
 @pytest.fixture(scope="module")
 def tiny_library(tmp_path_factory):
-    from synth.blender.vehicles import build_library
+    """Three models of the nine-model plan of seed 5, written by the builder's own write_model (what
+    build_library(out, seed=5, n=9) writes for them, without building the six others)."""
+    from synth.blender.vehicle_mesh import write_model
+    from synth.vehicles.params import library_plan
 
     out = tmp_path_factory.mktemp("models")
-    build_library(out, seed=5, n=9, progress=False)
     keep = {"sedan_000", "truck_000", "pickup_000"}
-    for folder in out.iterdir():
-        if folder.name not in keep:
-            shutil.rmtree(folder)
+    for spec in library_plan(5, 9):
+        if spec.name in keep:
+            write_model(spec, out)
+    assert {p.name for p in out.iterdir()} == keep
     return out
 
 
@@ -309,7 +312,8 @@ def test_build_is_deterministic_and_resumes(tiny_library, tmp_path):
     from synth.blender.vehicles import build_library, load_vehicle, remove_vehicle
 
     again = tmp_path / "again"
-    build_library(again, seed=5, n=9, progress=False)
+    # model i of a type depends only on (seed, type, i): the one-model plan's sedan_000 is the nine-model plan's
+    build_library(again, seed=5, n=1, progress=False)
     a = load_asset(tiny_library / "sedan_000")
     b = load_asset(again / "sedan_000")
     np.testing.assert_array_equal(a.keypoints, b.keypoints)
@@ -323,7 +327,7 @@ def test_build_is_deterministic_and_resumes(tiny_library, tmp_path):
         remove_vehicle(ra)
         remove_vehicle(rb)
     stamp = (again / "sedan_000" / "model.blend").stat().st_mtime_ns
-    build_library(again, seed=5, n=9, progress=False)  # complete models are kept
+    build_library(again, seed=5, n=1, progress=False)  # complete models are kept
     assert (again / "sedan_000" / "model.blend").stat().st_mtime_ns == stamp
 
 

@@ -23,16 +23,6 @@ from train.reid.train import train_reid  # noqa: E402
 TINY = dict(backbone="densenet_tiny", pretrained=False, image_size=(64, 64), workers=0, milestones=[100])
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread, as tests/test_pose.py: on a small shared CPU, torch's spinning threads slow these
-    tiny networks down."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
     root = make_toy_dataset(tmp_path_factory.mktemp("onnx") / "toy", num_models=2, colors_per_model=2,

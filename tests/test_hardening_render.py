@@ -38,16 +38,11 @@ if importlib.util.find_spec("bpy") is None:
 
 from synth.datasets import read_manifest  # noqa: E402
 from synth.datasets.schema import DatasetError  # noqa: E402
-from tests.helpers.library import build_test_library  # noqa: E402
-from synth.render import remove_stale_temp_files, render_dataset, run_in_blender_process  # noqa: E402
+from synth.render import remove_stale_temp_files, render_dataset  # noqa: E402
 from synth.scene import RenderConfig  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def library(tmp_path_factory):
-    path = tmp_path_factory.mktemp("models")
-    run_in_blender_process(build_test_library, str(path))
-    return path
+# `library`: the session's three-model library (tests/conftest.py).
 
 
 def tiny_config(size=48) -> RenderConfig:

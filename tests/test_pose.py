@@ -36,16 +36,6 @@ def _tiny(data, **changes):
     return PoseConfig.tiny(data=[str(d) for d in data], **{**settings, **changes})
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread: on a small shared CPU, torch's spinning worker threads slow these tiny steps
-    down by an order of magnitude when other processes compete for the cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
     """9 training images (3 identities x 3) and a val split."""

@@ -21,7 +21,6 @@ from synth.datasets import ShardReader, read_manifest  # noqa: E402
 from synth.datasets.manifest import is_complete_shard  # noqa: E402
 from synth.datasets.validate import validate_dataset  # noqa: E402
 from synth.label_checks import check_labels, label_keypoints  # noqa: E402
-from tests.helpers.library import build_test_library  # noqa: E402
 from synth.identities import plan_identities  # noqa: E402
 from synth.render import render_dataset, run_in_blender_process  # noqa: E402
 from synth.sample_renderer import SampleRenderer  # noqa: E402
@@ -30,11 +29,7 @@ from synth.vehicles.library import load_library  # noqa: E402
 from synth.vocabulary import VIS_OUTSIDE, VIS_VISIBLE  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def library(tmp_path_factory):
-    path = tmp_path_factory.mktemp("models")
-    run_in_blender_process(build_test_library, str(path))
-    return path
+# `library`: the session's three-model library (tests/conftest.py).
 
 
 def tiny_config(size=64, samples=1) -> RenderConfig:

@@ -48,16 +48,6 @@ def test_matches_are_unknown_where_an_identity_is():
     assert matches.tolist() == [[True, False, None], [None, None, None]]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread, as tests/test_pose.py: on a small shared CPU, torch's spinning threads slow these
-    tiny networks down."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """A K+H ReID run (one step) whose config names a (one-step) pose run: search must make pose sidecars."""

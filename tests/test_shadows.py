@@ -278,13 +278,11 @@ def render_caster_probe(models_dir: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def caster_probe(tmp_path_factory):
+def caster_probe(library):
+    """render_caster_probe's results on the session's three-model library (tests/conftest.py)."""
     from synth.render import run_in_blender_process
-    from tests.helpers.library import build_test_library
 
-    path = tmp_path_factory.mktemp("models")
-    run_in_blender_process(build_test_library, str(path))
-    return run_in_blender_process(render_caster_probe, str(path))
+    return run_in_blender_process(render_caster_probe, str(library))
 
 
 @needs_blender

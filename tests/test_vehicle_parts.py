@@ -2,6 +2,8 @@
 carry them, placed on the body, plates as their own parts, keypoints exact for every bus and truck style."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -31,10 +33,21 @@ def _bbox(part):
     return v.min(axis=0), v.max(axis=0)
 
 
+@functools.lru_cache(maxsize=None)
+def _built(type_name, seed, i):
+    """Model i of a type under a seed and its parts, built once for the tests that read it (none changes it)."""
+    p = sample_params(type_name, model_rng(seed, type_name, i))
+    return p, build_vehicle_mesh(p)
+
+
+# The sampled model of each type that the default run checks (the parts, the driver, the lamps on one build);
+# make test-all checks the same on further models of each type.
+MODEL = (11, 0)
+
+
 @pytest.mark.parametrize("type_name", VEHICLE_TYPES)
 def test_every_type_carries_lamps_grille_plates_mirrors_and_a_cabin(type_name):
-    p = sample_params(type_name, model_rng(11, type_name, 0))
-    parts = build_vehicle_mesh(p)
+    p, parts = _built(type_name, *MODEL)
     assert {"body", "wheels", "details", "cabin", "plate_front", "plate_rear"} <= set(parts)
     details = _mats(parts["details"])
     assert {"reflector", "lens_clear", "lens_amber", "taillight", "grille", "trim"} <= details
@@ -64,21 +77,22 @@ def test_every_type_carries_lamps_grille_plates_mirrors_and_a_cabin(type_name):
     assert np.all(np.abs(cab[:, 1]) < p.width / 2)
 
 
+@pytest.mark.parametrize("seed,i", [MODEL, pytest.param(13, 0, marks=pytest.mark.slow),
+                                    pytest.param(13, 1, marks=pytest.mark.slow)])
 @pytest.mark.parametrize("type_name", VEHICLE_TYPES)
-def test_a_driver_sits_behind_the_wheel_under_the_roof(type_name):
+def test_a_driver_sits_behind_the_wheel_under_the_roof(type_name, seed, i):
     """Through the windshield a traffic camera sees the driver: a person in the left front seat (left-hand
     drive), head under the roof and behind the windshield's base; passengers only in some models."""
-    for i in range(2):
-        p = sample_params(type_name, model_rng(13, type_name, i))
-        prof, cab = Profile(p), build_vehicle_mesh(p)["cabin"]
-        v = np.asarray(cab.verts)
-        skin = np.array(sorted({j for f, m in zip(cab.faces, cab.materials) if m == "skin" for j in f}), dtype=int)
-        heads = v[skin]
-        assert len(heads), f"{type_name} {i}: nobody in the cabin"
-        left = heads[heads[:, 1] > 0]
-        assert len(left) and left[:, 0].max() < prof.keyx["15"]  # behind the windshield's base
-        # under the roof, the face over the dashboard: seen through the windshield
-        assert np.all(heads[:, 2] < p.roof_z) and left[:, 2].mean() > p.cowl and left[:, 2].max() > p.cowl + 0.08
+    p, parts = _built(type_name, seed, i)
+    prof, cab = Profile(p), parts["cabin"]
+    v = np.asarray(cab.verts)
+    skin = np.array(sorted({j for f, m in zip(cab.faces, cab.materials) if m == "skin" for j in f}), dtype=int)
+    heads = v[skin]
+    assert len(heads), f"{type_name} {i}: nobody in the cabin"
+    left = heads[heads[:, 1] > 0]
+    assert len(left) and left[:, 0].max() < prof.keyx["15"]  # behind the windshield's base
+    # under the roof, the face over the dashboard: seen through the windshield
+    assert np.all(heads[:, 2] < p.roof_z) and left[:, 2].mean() > p.cowl and left[:, 2].max() > p.cowl + 0.08
 
 
 def test_accessories_and_rims_vary_with_the_style_seed():
@@ -199,12 +213,12 @@ def _surface_samples(part, n=200_000, seed=0):
     return t[:, 0] + a * (t[:, 1] - t[:, 0]) + b * (t[:, 2] - t[:, 0])
 
 
+@pytest.mark.parametrize("seed,i", [MODEL, pytest.param(4, 1, marks=pytest.mark.slow)])
 @pytest.mark.parametrize("type_name", ["sedan", "hatchback", "suv", "mpv", "van", "pickup"])
-def test_car_lamps_wrap_round_the_corners_and_sit_on_the_body(type_name):
+def test_car_lamps_wrap_round_the_corners_and_sit_on_the_body(type_name, seed, i):
     from scipy.spatial import cKDTree
 
-    p = sample_params(type_name, model_rng(4, type_name, 1))
-    parts = build_vehicle_mesh(p)
+    p, parts = _built(type_name, seed, i)
     prof = Profile(p)
     v = np.asarray(parts["details"].verts)
     mats = np.array(parts["details"].materials)
