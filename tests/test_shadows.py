@@ -15,7 +15,8 @@ from synth import compose
 from synth.config import ConfigError
 from synth.scene import RenderConfig
 from synth.shadows import (
-    CASTER_KINDS, HALF_SIZE, MASK_SIZE, caster_mask, ground_irradiance, ground_light, sample_caster, sun_direction)
+    CASTER_KINDS, HALF_SIZE, MASK_SIZE, background_gain, caster_mask, ground_irradiance, ground_light,
+    sample_caster, sun_direction)
 
 
 def light_sample(**changes):
@@ -23,6 +24,22 @@ def light_sample(**changes):
                   sky_color=(0.35, 0.5, 0.85))
     values.update(changes)
     return SimpleNamespace(**values)
+
+
+def test_background_gain_exposes_the_drawn_albedo_as_cycles_exposes_the_vehicle():
+    """A drawn background shows albedo as albedo; the vehicle is rendered at the image's exposure. The gain is 1
+    exactly where the exposure brings level ground's light to pi (albedo shown as albedo), follows the exposure
+    stop for stop and the ground's light in proportion."""
+    sun_rgb = (1.0, 1.0, 1.0)
+    sample = light_sample()
+    sun, sky = ground_irradiance(sample, sun_rgb)
+    neutral = float(np.log2(np.pi / (sun + sky)))
+    assert background_gain(light_sample(exposure=neutral), sun_rgb) == pytest.approx(1.0)
+    assert background_gain(light_sample(exposure=neutral + 1.0), sun_rgb) == pytest.approx(2.0)
+    brighter = light_sample(exposure=neutral, sun_strength=8.0)
+    sun2, sky2 = ground_irradiance(brighter, sun_rgb)
+    assert background_gain(brighter, sun_rgb) == pytest.approx((sun2 + sky2) / (sun + sky))
+    assert background_gain(brighter, sun_rgb) > 1.5  # a stronger sun, same exposure: a brighter road
 
 
 def test_caster_masks_are_opacities_that_end_inside_the_plane_and_follow_their_seed():
