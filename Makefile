@@ -14,11 +14,15 @@ $(STAMP): pyproject.toml scripts/setup.sh
 demo: setup
 	$(PY) cli.py demo --out runs/demo
 
+# Two test processes (pytest-xdist): most tests run on one core (one torch thread, numpy), so a 2-core machine
+# takes ~1.5x less time. --dist loadfile keeps each module in one process, so its fixtures are built once.
+XDIST := -n 2 --dist loadfile
+
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(XDIST)
 
 test-all: setup
-	$(PY) -m pytest -q -m ""
+	$(PY) -m pytest -q -m "" $(XDIST)
 
 bench: setup
 	$(PY) bench/shard_io.py
