@@ -53,6 +53,33 @@ def lens_blur(image: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.GaussianBlur(image, (0, 0), sigma) if sigma > 0 else image
 
 
+# The render is made HEADROOM_STOPS under the image's exposure and developed back with a shoulder: a camera's
+# tone curve rolls highlights off instead of clipping them, so a sunlit white body keeps its shading where a
+# straight sRGB transform had burnt it flat (and kept the exposure low to avoid that).
+HEADROOM_STOPS = 1.0
+SHOULDER_KNEE = 0.5  # linear value where the shoulder starts; below it the curve is the identity
+
+
+def _shoulder(x: np.ndarray) -> np.ndarray:
+    k = SHOULDER_KNEE
+    return np.where(x <= k, x, k + (1 - k) * (1 - np.exp(-(np.maximum(x, k) - k) / (1 - k))))
+
+
+def develop(image: np.ndarray, stops: float = HEADROOM_STOPS) -> np.ndarray:
+    """sRGB float [0, 1] made `stops` under exposure -> the camera's picture: brought up by `stops` in linear
+    light, highlights rolled off by a shoulder (per channel: they pale towards white, as on camera)."""
+    return linear_to_srgb(_shoulder(srgb_to_linear(image) * 2.0 ** stops)).astype(np.float32)
+
+
+def undevelop(image: np.ndarray, stops: float = HEADROOM_STOPS) -> np.ndarray:
+    """The inverse of develop: a finished picture (a real frame) at the render's scale, so that it comes back
+    from develop as it was wherever nothing is composited over it."""
+    k = SHOULDER_KNEE
+    y = np.minimum(srgb_to_linear(image), float(_shoulder(np.float64(2.0 ** stops))) - 1e-6)
+    x = np.where(y <= k, y, k - (1 - k) * np.log(np.maximum(1 - (y - k) / (1 - k), 1e-12)))
+    return linear_to_srgb(x / 2.0 ** stops).astype(np.float32)
+
+
 def composite(foreground: np.ndarray, background: np.ndarray) -> np.ndarray:
     """Premultiplied linear float RGBA (premultiply) over an sRGB float RGB background; returns sRGB in [0, 1].
     Mixed in linear light: where the shadow catcher's alpha says a shadow keeps a fifth of the light, the road

@@ -78,8 +78,9 @@ class SampleRenderer:
         size, K = (frame["render_size"], frame["K_render"]) if native else (self.config.image.size, frame["K"])
         bg = sample.background
         if bg["kind"] == "file" and self.frames is not None and not key_offset:
-            try:
-                return self.frames.crop(bg["file_index"], bg["scale"], bg["position"], bg["flip"], size)
+            try:  # a finished picture, taken back to the render's scale (compose.develop returns it as it was)
+                return compose.undevelop(self.frames.crop(bg["file_index"], bg["scale"], bg["position"], bg["flip"],
+                                                          size))
             except BackgroundError as exc:
                 self.warnings.append(f"{exc} (sample {sample.index} uses a procedural background)")
         light = None
@@ -89,8 +90,9 @@ class SampleRenderer:
                                     exclude=frame["catcher"], street=frame["street"])
         image = procedural_background(K, frame["Rt"], size, sample.road_yaw + 90.0 * key_offset,
                                       bg["key"] + key_offset, bg["seed"] + key_offset, sample.sky_color, light)
-        # drawn as albedo; lit and exposed as the vehicle is (a real frame keeps the light it was shot in)
-        gain = background_gain(sample, frame["sun_rgb"])
+        # drawn as albedo; lit and exposed as the vehicle is, at the render's scale (a real frame keeps the light
+        # it was shot in)
+        gain = background_gain(sample, frame["sun_rgb"]) / 2.0 ** compose.HEADROOM_STOPS
         return compose.linear_to_srgb(compose.srgb_to_linear(image) * gain).astype(np.float32)
 
     def labels(self, sample: SceneSample, frame: dict) -> dict:
@@ -168,12 +170,13 @@ class SampleRenderer:
         # One picture at the crop's native resolution, softened by the camera's optics, then scaled as a whole:
         # a small crop is soft all over (a sharp road under an upsampled vehicle looked pasted), and no edge
         # is pixel-sharp (at 3 samples a silhouette's coverage is jagged).
-        image = compose.composite(compose.premultiply(rgba), self.background(sample, frame, native=True))
+        image = compose.develop(compose.composite(compose.premultiply(rgba), self.background(sample, frame,
+                                                                                              native=True)))
         image = compose.resize_to(compose.lens_blur(image, cfg.effects.lens_blur), size)
         K, Rt, box = frame["K"], frame["Rt"], labels["box"]
         if sample.patches:  # as soft as the picture they are pasted on
             def fill(seed):
-                other = self.background(sample, frame, key_offset=1 + seed % 7, native=True)
+                other = compose.develop(self.background(sample, frame, key_offset=1 + seed % 7, native=True))
                 return compose.resize_to(compose.lens_blur(other, cfg.effects.lens_blur), size)
             softness = max(0.7, cfg.effects.lens_blur * size / frame["render_size"])
             image, mask = compose.paste_patches(image, sample.patches, box, fill, softness)

@@ -96,6 +96,10 @@ class LightingConfig(Config):
             raise ValueError(f"caster_kinds: expected non-negative weights over {list(CASTER_KINDS)} "
                              f"with a positive sum, got {self.caster_kinds!r}")
     exposure: Range = (-0.6, 0.6)  # stops, around the metered exposure (metered_exposure)
+    # A traffic camera meters the light its scene reflects, mostly road darker than middle grey, so it exposes
+    # brighter than an incident-light meter would: VeRi's roads show near middle grey (sRGB ~120), where albedo
+    # shown as albedo left them at ~85. The highlights this pushes up roll off in compose.develop's shoulder.
+    metering_bias: float = 0.7  # stops added to the metered exposure
     shadows: bool = True  # cast shadows on the ground (shadow catcher)
     # The vehicle's own lights: daytime-running lights on every image of the identities that run them (an
     # identity keeps them on or off), brake lights lit in some images (traffic stopping at a junction).
@@ -331,6 +335,7 @@ def sample_scene(config: RenderConfig, plan: IdentityPlan, models, seed: int, in
     sun_elevation, sun_azimuth = uniform(rng, lc.sun_elevation), uniform(rng, lc.sun_azimuth)
     sun_temperature, sun_angle = uniform(rng, lc.sun_temperature), uniform(rng, lc.sun_angle) * (4 if overcast else 1)
     exposure = metered_exposure(sun_strength, sun_elevation, sky_strength, sky) + uniform(rng, lc.exposure)
+    exposure += lc.metering_bias
     # (draws added since are appended after all earlier ones, so the earlier ones keep their values)
     cloud_cover = 0.0 if overcast else uniform(rng, lc.cloud_cover)  # overcast: one grey sheet, the sky itself
     cloud_brightness = uniform(rng, lc.cloud_brightness)

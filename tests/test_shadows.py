@@ -325,3 +325,20 @@ def test_clouds_show_in_the_windows_and_leave_the_light_alone(caster_probe):
     assert caster_probe["cloud_brighter_pixels"] > 30
     assert caster_probe["cloud_darker_pixels"] < 0.25 * caster_probe["cloud_brighter_pixels"]  # denoiser noise
     assert caster_probe["cloud_catcher_change"] < 0.003  # shadows on the ground: the world has no clouds
+
+
+def test_develop_rolls_highlights_off_and_undevelop_gives_a_finished_picture_back():
+    """The render is made HEADROOM_STOPS under exposure; develop brings it up with a shoulder: identity up to the
+    knee, then monotonic and below white even at the top of the headroom (a sunlit white body keeps shading)."""
+    levels = np.linspace(0.0, 1.0, 256, dtype=np.float32)
+    image = np.repeat(levels[:, None, None], 3, axis=2)  # (256, 1, 3) sRGB ramp at the render's scale
+    out = compose.develop(image)[:, 0, 0]
+    linear_out = compose.srgb_to_linear(out)
+    brought_up = compose.srgb_to_linear(levels) * 2.0 ** compose.HEADROOM_STOPS
+    below = brought_up <= compose.SHOULDER_KNEE
+    np.testing.assert_allclose(linear_out[below], brought_up[below], atol=1e-5)  # plain exposure below the knee
+    assert np.all(np.diff(out) >= -1e-6) and np.all(np.diff(out[~below]) > 0)  # highlights keep their steps
+    assert out[-1] < 0.999 and out[-1] > 0.98  # the brightest render value stays short of burnt white
+    # a real frame taken to the render's scale comes back as it was
+    frame = np.random.default_rng(0).random((16, 16, 3)).astype(np.float32) * 0.98
+    np.testing.assert_allclose(compose.develop(compose.undevelop(frame)), frame, atol=2e-3)

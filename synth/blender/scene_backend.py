@@ -26,6 +26,7 @@ from synth.blender.occluders import OccluderPool, mesh_object
 from synth.blender.render_backend import FrameReader, configure_cycles
 from synth.blender import vehicles
 from synth.blender.sky import set_sky, set_street, sky_node
+from synth.compose import HEADROOM_STOPS
 from synth.blender.vehicle_materials import LAMPS_PROP, tint_glass
 from synth.shadows import lit_ground, lit_scale, sky_gradient, sun_direction
 from synth.vehicles.library import lower_cabin_box
@@ -329,7 +330,8 @@ class SceneBuilder:
         set_sky(self.scene, horizon, zenith, lit_ground(sample, sun_rgb), sample.seed % 9973, sample.sky_strength,
                 sample.cloud_cover, sample.cloud_brightness * horizon.max() * np.array([1.0, 0.98, 0.95]),
                 street_light=lit_scale(sample, sun_rgb), street_yaw=sample.road_yaw)
-        self.scene.view_settings.exposure = sample.exposure
+        # under the image's exposure by the headroom that compose.develop gives back with its shoulder
+        self.scene.view_settings.exposure = sample.exposure - HEADROOM_STOPS
 
     def set_street(self, key: int, rgba: np.ndarray | None) -> None:
         if key != self._street_key:  # 512 KB of pixels: written only when the road style changes
