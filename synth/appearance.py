@@ -44,7 +44,9 @@ class PaintConfig(Config):
     base_roughness: Range = (0.25, 0.5)  # under the clear coat; matte paint uses the high end, without coat
     flake: Range = (0.3, 1.0)  # metallic flakes: how much they brighten the highlights (metallic, pearl)
     pearl_thickness: Range = (250.0, 600.0)  # nm: thin-film interference of pearl paint
-    glass_transmission: Range = (0.2, 0.6)  # fraction of light the window tint lets through
+    # fraction of light the window tint lets through: seen from a raised camera, real windshields are near
+    # black under their sky reflections and the driver barely shows (0.2-0.6 had lit cabins on show)
+    glass_transmission: Range = (0.15, 0.45)
     # unpainted black plastic along the bottom of the body (bumper valances, sills), as most crossovers and many
     # cars have: probability per type, and its height above the body's lowest point (m)
     cladding_prob: dict = field(default_factory=lambda: {

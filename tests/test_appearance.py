@@ -190,6 +190,7 @@ def render_look_probe(models_dir: str) -> dict:
     recoloured bright, and with two plates of different characters; returns the images."""
     import bpy
 
+    from synth import compose
     from synth.sample_renderer import SampleRenderer
     from synth.vehicles.library import load_library
 
@@ -205,9 +206,13 @@ def render_look_probe(models_dir: str) -> dict:
     sample = dataclasses.replace(sample, azimuth=25.0, elevation=12.0, distance=7.0, occluders=[], patches=[],
                                  roll=0.0, aim=(0.0, 0.0, 0.8), sun_strength=3.0, sky_strength=1.0, exposure=0.0)
 
+    def picture():  # the raw render developed as the pipeline develops it (it is made under exposure)
+        raw = renderer.builder.render(1)[..., :3].astype(np.float32) / 255.0
+        return np.round(compose.develop(raw) * 255.0).astype(np.int16)
+
     def render(s):
         renderer.setup(s)
-        return renderer.builder.render(1)[..., :3].astype(np.int16)
+        return picture()
 
     out = {"base": render(sample)}
     cabin = [m for m in bpy.data.materials if m.get("pamtri_kind") in ("interior", "seat", "dashboard")]
@@ -243,7 +248,7 @@ def render_look_probe(models_dir: str) -> dict:
     for name in ("roof_box", "no_box"):
         if name == "no_box":
             frame["vehicle"].accessory_corners = renderer.builder.roof_box.place(frame["vehicle"], ())
-        out[name] = renderer.builder.render(1)[..., :3].astype(np.int16)
+        out[name] = picture()
         labels = renderer.labels(boxed, frame)
         out[name + "_label"], out[name + "_keypoints"] = labels["box"], labels["keypoints"]
     return out

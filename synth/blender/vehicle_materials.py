@@ -31,7 +31,7 @@ BODY_COLOR_PROP = "pamtri_body_color"
 SEE_THROUGH_PROP = "pamtri_see_through"
 KIND_PROP = "pamtri_kind"
 LOOK_PROP = "pamtri_look"
-LOOK_VERSION = 13  # bump when a graph changes: libraries built before get their materials rebuilt at load
+LOOK_VERSION = 14  # bump when a graph changes: libraries built before get their materials rebuilt at load
 CABIN_KINDS = ("interior", "seat", "dashboard", "skin", "hair", "clothes")  # lit by a glow (see _build_cabin)
 SEE_THROUGH_KINDS = ("glass",) + CABIN_KINDS
 SHARED_IMAGES = {"plate": (320, 100), "glass_marks": (256, 128), "side_marks": (512, 128)}  # name: (w, h)
@@ -365,7 +365,7 @@ def _build_cabin(mat: bpy.types.Material, kind: str) -> None:
     colour.name = "pamtri_cabin_color"
     colour.outputs[0].default_value = (*rgb, 1.0)
     bsdf = g.new("ShaderNodeBsdfPrincipled", **{"Base Color": colour.outputs[0], "Roughness": roughness})
-    glow = g.new("ShaderNodeEmission", Color=colour.outputs[0], Strength=0.5)  # a cabin is in shade
+    glow = g.new("ShaderNodeEmission", Color=colour.outputs[0], Strength=0.2)  # a cabin is in shade (0.5 lit it up)
     g.finish(g.mix_shader(0.6, bsdf.outputs["BSDF"], glow.outputs[0]))
     mat.diffuse_color = (*rgb, 1.0)
 
