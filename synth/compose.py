@@ -65,27 +65,28 @@ def _shoulder(x: np.ndarray) -> np.ndarray:
     return np.where(x <= k, x, k + (1 - k) * (1 - np.exp(-(np.maximum(x, k) - k) / (1 - k))))
 
 
-def develop(image: np.ndarray, stops: float = HEADROOM_STOPS) -> np.ndarray:
-    """sRGB float [0, 1] made `stops` under exposure -> the camera's picture: brought up by `stops` in linear
-    light, highlights rolled off by a shoulder (per channel: they pale towards white, as on camera)."""
-    return linear_to_srgb(_shoulder(srgb_to_linear(image) * 2.0 ** stops)).astype(np.float32)
+def develop(light: np.ndarray, stops: float = HEADROOM_STOPS) -> np.ndarray:
+    """Linear light made `stops` under exposure -> the camera's picture, sRGB float [0, 1]: brought up by `stops`,
+    highlights rolled off by a shoulder (per channel: they pale towards white, as on camera)."""
+    return linear_to_srgb(_shoulder(light * 2.0 ** stops)).astype(np.float32)
 
 
 def undevelop(image: np.ndarray, stops: float = HEADROOM_STOPS) -> np.ndarray:
-    """The inverse of develop: a finished picture (a real frame) at the render's scale, so that it comes back
-    from develop as it was wherever nothing is composited over it."""
+    """The inverse of develop: a finished sRGB picture (a real frame) as linear light at the render's scale, so
+    that develop gives it back as it was wherever nothing is composited over it."""
     k = SHOULDER_KNEE
     y = np.minimum(srgb_to_linear(image), float(_shoulder(np.float64(2.0 ** stops))) - 1e-6)
     x = np.where(y <= k, y, k - (1 - k) * np.log(np.maximum(1 - (y - k) / (1 - k), 1e-12)))
-    return linear_to_srgb(x / 2.0 ** stops).astype(np.float32)
+    return (x / 2.0 ** stops).astype(np.float32)
 
 
 def composite(foreground: np.ndarray, background: np.ndarray) -> np.ndarray:
-    """Premultiplied linear float RGBA (premultiply) over an sRGB float RGB background; returns sRGB in [0, 1].
-    Mixed in linear light: where the shadow catcher's alpha says a shadow keeps a fifth of the light, the road
-    there gets a fifth of its light, as Cycles computed it (a fifth of its sRGB value drew shadows near black)."""
+    """Premultiplied linear float RGBA (premultiply) over a linear float RGB background; returns linear light
+    (develop makes it a picture). Mixed in light: where the shadow catcher's alpha says a shadow keeps a fifth of
+    the light, the road there gets a fifth of its light, as Cycles computed it (a fifth of its sRGB value drew
+    shadows near black)."""
     alpha = np.clip(foreground[..., 3:4], 0.0, 1.0)
-    return linear_to_srgb(foreground[..., :3] + (1.0 - alpha) * srgb_to_linear(background)).astype(np.float32)
+    return (foreground[..., :3] + (1.0 - alpha) * background).astype(np.float32)
 
 
 def patch_mask(patch, box: np.ndarray, size: int) -> np.ndarray:

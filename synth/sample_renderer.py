@@ -74,11 +74,12 @@ class SampleRenderer:
         return frame
 
     def background(self, sample: SceneSample, frame: dict, key_offset: int = 0, native: bool = False) -> np.ndarray:
-        """The sample's background at the output size, or (`native`) at the render's size and K."""
+        """The sample's background at the output size, or (`native`) at the render's size and K: linear light at
+        the render's scale (what compose.composite lays the render over, compose.develop makes a picture of)."""
         size, K = (frame["render_size"], frame["K_render"]) if native else (self.config.image.size, frame["K"])
         bg = sample.background
         if bg["kind"] == "file" and self.frames is not None and not key_offset:
-            try:  # a finished picture, taken back to the render's scale (compose.develop returns it as it was)
+            try:  # a finished picture, as light at the render's scale (compose.develop returns it as it was)
                 return compose.undevelop(self.frames.crop(bg["file_index"], bg["scale"], bg["position"], bg["flip"],
                                                           size))
             except BackgroundError as exc:
@@ -93,7 +94,7 @@ class SampleRenderer:
         # drawn as albedo; lit and exposed as the vehicle is, at the render's scale (a real frame keeps the light
         # it was shot in)
         gain = background_gain(sample, frame["sun_rgb"]) / 2.0 ** compose.HEADROOM_STOPS
-        return compose.linear_to_srgb(compose.srgb_to_linear(image) * gain).astype(np.float32)
+        return (compose.srgb_to_linear(image) * gain).astype(np.float32)
 
     def labels(self, sample: SceneSample, frame: dict) -> dict:
         """Keypoints (36, 3: x, y, visibility before 2D occlusion), amodal box, and the vehicle's amodal /
@@ -170,8 +171,8 @@ class SampleRenderer:
         # One picture at the crop's native resolution, softened by the camera's optics, then scaled as a whole:
         # a small crop is soft all over (a sharp road under an upsampled vehicle looked pasted), and no edge
         # is pixel-sharp (at 3 samples a silhouette's coverage is jagged).
-        image = compose.develop(compose.composite(compose.premultiply(rgba), self.background(sample, frame,
-                                                                                              native=True)))
+        light = compose.composite(compose.premultiply(rgba), self.background(sample, frame, native=True))
+        image = compose.develop(light)
         image = compose.resize_to(compose.lens_blur(image, cfg.effects.lens_blur), size)
         K, Rt, box = frame["K"], frame["Rt"], labels["box"]
         if sample.patches:  # as soft as the picture they are pasted on

@@ -208,7 +208,7 @@ def render_look_probe(models_dir: str) -> dict:
 
     def picture():  # the raw render developed as the pipeline develops it (it is made under exposure)
         raw = renderer.builder.render(1)[..., :3].astype(np.float32) / 255.0
-        return np.round(compose.develop(raw) * 255.0).astype(np.int16)
+        return np.round(compose.develop(compose.srgb_to_linear(raw)) * 255.0).astype(np.int16)
 
     def render(s):
         renderer.setup(s)

@@ -208,14 +208,14 @@ def test_compositing_mixes_light_not_srgb_codes():
     background = rng.uniform(0.2, 1.0, (8, 8, 3)).astype(np.float32)
     shadow = np.zeros((8, 8, 4), np.uint8)
     shadow[..., 3] = 204  # a catcher pixel keeping a fifth of the light
-    out = compose.composite(compose.premultiply(shadow), background)
+    out = compose.linear_to_srgb(compose.composite(compose.premultiply(shadow), compose.srgb_to_linear(background)))
     expected = compose.linear_to_srgb(compose.srgb_to_linear(background) * (1 - 204 / 255))
     np.testing.assert_allclose(out, expected, atol=1e-5)
     assert (out > 0.35 * background).all()  # not a fifth of the sRGB value (near black): about half
     opaque = rng.integers(0, 256, (8, 8, 4)).astype(np.uint8)
     opaque[..., 3] = 255
-    np.testing.assert_allclose(compose.composite(compose.premultiply(opaque), background), opaque[..., :3] / 255,
-                               atol=1e-4)
+    opaque_over = compose.composite(compose.premultiply(opaque), compose.srgb_to_linear(background))
+    np.testing.assert_allclose(compose.linear_to_srgb(opaque_over), opaque[..., :3] / 255, atol=1e-4)
 
 
 # --- in a Cycles render --------------------------------------------------------------------------------------
@@ -332,7 +332,7 @@ def test_develop_rolls_highlights_off_and_undevelop_gives_a_finished_picture_bac
     knee, then monotonic and below white even at the top of the headroom (a sunlit white body keeps shading)."""
     levels = np.linspace(0.0, 1.0, 256, dtype=np.float32)
     image = np.repeat(levels[:, None, None], 3, axis=2)  # (256, 1, 3) sRGB ramp at the render's scale
-    out = compose.develop(image)[:, 0, 0]
+    out = compose.develop(compose.srgb_to_linear(image))[:, 0, 0]
     linear_out = compose.srgb_to_linear(out)
     brought_up = compose.srgb_to_linear(levels) * 2.0 ** compose.HEADROOM_STOPS
     below = brought_up <= compose.SHOULDER_KNEE

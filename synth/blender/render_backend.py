@@ -136,13 +136,13 @@ class FrameReader:
         layers = read_exr_layers(self.path)
         try:
             combined = layers["ViewLayer.Combined"]
-            albedo = layers["ViewLayer.Denoising Albedo"]
-            normal = layers["ViewLayer.Denoising Normal"]
+            albedo = layers["ViewLayer.Denoising Albedo"][..., :3]
+            normal = layers["ViewLayer.Denoising Normal"][..., :3]
         except KeyError as exc:
             raise RuntimeError(f"{self.path}: the render has no {exc} pass") from None
-        self.last_passes = (combined, albedo[..., :3], normal[..., :3])  # for bench/shadow_denoise.py
-        rgb = self.denoiser(combined[..., [0, 1, 2]], albedo[..., :3], normal[..., :3])
-        alpha = denoise_alpha(combined[..., 3], albedo[..., :3], normal[..., :3], self.denoiser)
+        self.last_passes = (combined, albedo, normal)  # for bench/shadow_denoise.py
+        rgb = self.denoiser(combined[..., [0, 1, 2]], albedo, normal)
+        alpha = denoise_alpha(combined[..., 3], albedo, normal, self.denoiser)
         # premultiplied (Cycles' film) -> straight, then the view transform Blender applies when saving a PNG
         straight = rgb * (2.0 ** self.scene.view_settings.exposure) / np.maximum(alpha, 1e-4)[..., None]
         straight = np.where(alpha[..., None] > 0, straight, 0.0)

@@ -229,14 +229,14 @@ def _build_paint(mat: bpy.types.Material) -> None:
     facing = g.map_range(g.math("ABSOLUTE", ny), 0.45, 0.75)
     colour = g.mix_rgb(g.math("MULTIPLY", side.outputs["Alpha"], facing), colour, side.outputs["Color"])
     # black plastic cladding along the bottom (valances, sills): the identity's band above the paint's floor
-    _dirt, _dents, cladding = g.split(g.attr("pamtri_wear"))
+    dirt_amount, _dents, cladding = g.split(g.attr("pamtri_wear"))
     clad = g.math("MULTIPLY", g.math("GREATER_THAN", cladding, 0.0),
                   g.math("LESS_THAN", z, g.math("ADD", g.attr("pamtri_floor_z", "Fac"), cladding)))
     colour = g.mix_rgb(clad, colour, _SPECS["trim"][0])
     painted = g.math("SUBTRACT", 1.0, clad)
     coat, flake, metallic = (g.math("MULTIPLY", value, painted) for value in (coat, flake, metallic))
     # a dirty car is dusty all over (a film that greys dark paint and dulls the coat) and grimy low down
-    film = g.math("MULTIPLY", g.split(g.attr("pamtri_wear"))[0], 0.18)
+    film = g.math("MULTIPLY", dirt_amount, 0.18)
     colour = g.mix_rgb(film, colour, DUST_RGB)
     dirt = _dirt_mask(g)
     colour = g.mix_rgb(g.math("MULTIPLY", dirt, 0.8), colour, DIRT_RGB)
