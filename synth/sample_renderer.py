@@ -18,8 +18,13 @@ from synth.datasets import Sample
 from synth.datasets.writer import encode_image
 from synth.identities import IdentityPlan
 from synth.scene import RenderConfig, SceneSample, sample_scene
-from synth.shadows import background_gain, caster_mask, ground_light
+from synth.shadows import background_gain, beside_catcher_light, caster_mask, ground_light
 from synth.street_view import street_panorama
+
+
+# The block a body stands for when it hides the sky from the road beside it, in fractions of its height: light
+# passes under the sills, and the rounded shoulders and the narrower greenhouse hide less than a full box
+BODY_CLEARANCE, BODY_TOP = 0.12, 0.85
 
 
 class SampleRenderer:
@@ -80,8 +85,9 @@ class SampleRenderer:
         bg = sample.background
         if bg["kind"] == "file" and self.frames is not None and not key_offset:
             try:  # a finished picture, as light at the render's scale (compose.develop returns it as it was)
-                return compose.undevelop(self.frames.crop(bg["file_index"], bg["scale"], bg["position"], bg["flip"],
-                                                          size))
+                frame_light = compose.undevelop(self.frames.crop(bg["file_index"], bg["scale"], bg["position"],
+                                                                 bg["flip"], size))
+                return self._beside_catcher(frame_light, sample, frame, K, size)
             except BackgroundError as exc:
                 self.warnings.append(f"{exc} (sample {sample.index} uses a procedural background)")
         light = None
@@ -94,7 +100,21 @@ class SampleRenderer:
         # drawn as albedo; lit and exposed as the vehicle is, at the render's scale (a real frame keeps the light
         # it was shot in)
         gain = background_gain(sample, frame["sun_rgb"]) / 2.0 ** compose.HEADROOM_STOPS
-        return (compose.srgb_to_linear(image) * gain).astype(np.float32)
+        light = (compose.srgb_to_linear(image) * gain).astype(np.float32)
+        return light if key_offset else self._beside_catcher(light, sample, frame, K, size)
+
+    @staticmethod
+    def _beside_catcher(light: np.ndarray, sample: SceneSample, frame: dict, K: np.ndarray, size: int) -> np.ndarray:
+        """The background's road darkened where the vehicle hides the sky from it, beyond the shadow catcher
+        (synth.shadows.beside_catcher_light): the shade round the vehicle runs on past the catcher's edge."""
+        if frame.get("catcher") is None:
+            return light
+        x0, x1, y0, y1 = frame["vehicle"].footprint
+        height = frame["vehicle"].height
+        box = ((x0, y0, BODY_CLEARANCE * height), (x1, y1, BODY_TOP * height))
+        shade = beside_catcher_light(K, frame["Rt"], size, frame["catcher"], box, sample, frame["sun_rgb"],
+                                     frame["street"])
+        return light * shade[..., None]
 
     def labels(self, sample: SceneSample, frame: dict) -> dict:
         """Keypoints (36, 3: x, y, visibility before 2D occlusion), amodal box, and the vehicle's amodal /

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from synth.backgrounds import sample_texture, value_noise
+from synth.camera import camera_centre, pixel_rays
 from synth.street_view import street_cover
 
 CASTER_KINDS = ("canopy", "poles", "building")
@@ -161,11 +162,26 @@ def sun_direction(sun_elevation: float, sun_azimuth: float) -> np.ndarray:
     return np.array([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)])
 
 
-def sky_gradient(sky_rgb) -> tuple[np.ndarray, np.ndarray]:
-    """Linear-RGB sky colour at the horizon and at the zenith (before the sky's strength): paler and brighter
-    at the horizon, where a clear sky's radiance is 2-3x the zenith's, deeper overhead."""
+def sky_gradient(sky_rgb, overcast: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Linear-RGB sky colour at the horizon and at the zenith (before the sky's strength). A clear sky is paler
+    and brighter at the horizon, where its radiance is 2-3x the zenith's, deeper overhead. An overcast sky is
+    the other way round (the CIE overcast sky: the zenith ~2.5x the horizon), scaled to light level ground as
+    the clear gradient would: the bright zenith is what raked windshields and bonnets mirror on a grey day
+    (pale grey glass in real footage, where a horizon-bright sky left them near black)."""
     sky = np.asarray(sky_rgb, np.float64)
-    return 1.7 * (0.45 * sky + 0.55 * sky.max()), 0.75 * sky
+    horizon, zenith = 1.7 * (0.45 * sky + 0.55 * sky.max()), 0.75 * sky
+    if not overcast:
+        return horizon, zenith
+    level = _level_ground_weight(horizon, zenith)
+    horizon, zenith = 0.4 * sky, sky
+    scale = level / _level_ground_weight(horizon, zenith)
+    return scale * horizon, scale * zenith
+
+
+def _level_ground_weight(horizon: np.ndarray, zenith: np.ndarray) -> float:
+    """Cosine-weighted mean luminance of a sky gradient over the upper hemisphere: its light on level ground."""
+    z = (np.arange(256) + 0.5) / 256
+    return 2 * float(np.mean(_sky_luminance(z, horizon, zenith) * z))
 
 
 def ground_irradiance(sample, sun_rgb, street=None) -> tuple[float, float]:
@@ -175,10 +191,9 @@ def ground_irradiance(sample, sun_rgb, street=None) -> tuple[float, float]:
     which the world shows round the horizon) the sky counts only where it shows between the facades and trees,
     and those add the light they send back (their albedo under the open sky and the sun, as sky.py lights them):
     under a row of trees a shadow is darker than under an open sky."""
-    horizon, zenith = sky_gradient(sample.sky_color)
+    horizon, zenith = sky_gradient(sample.sky_color, sample.overcast)
     sun = sample.sun_strength * max(np.sin(np.radians(sample.sun_elevation)), 0.0) * float(np.dot(sun_rgb, LUMINANCE))
-    z = (np.arange(256) + 0.5) / 256
-    open_sky = 2 * np.pi * sample.sky_strength * float(np.mean(_sky_luminance(z, horizon, zenith) * z))
+    open_sky = np.pi * sample.sky_strength * _level_ground_weight(horizon, zenith)
     if street is None:
         return sun, open_sky
     cover = street_cover(street)
@@ -242,3 +257,79 @@ def ground_light(points: np.ndarray, caster: dict, mask: np.ndarray, sample, sun
         opacity = np.where(inside, 0.0, opacity)
     return (sky + sun * (1.0 - opacity)) / max(sky + sun, 1e-9)
 
+
+
+# Directions over the upper hemisphere, cosine-weighted and stratified (16 azimuths x 6 elevations): where the
+# sky's light on a point of the ground comes from, each carrying an equal share of it under a uniform sky
+_AZIMUTHS, _ELEVATIONS = 16, 6
+_phi = (np.arange(_AZIMUTHS) + 0.5) / _AZIMUTHS * 2 * np.pi
+_sin_el = np.sqrt((np.arange(_ELEVATIONS) + 0.5) / _ELEVATIONS)
+_cos_el = np.sqrt(1 - _sin_el**2)
+SKY_DIRECTIONS = np.stack([np.outer(_cos_el, np.cos(_phi)).ravel(), np.outer(_cos_el, np.sin(_phi)).ravel(),
+                           np.repeat(_sin_el, _AZIMUTHS)], -1)
+del _phi, _sin_el, _cos_el
+
+
+def sky_radiance(sample, sun_rgb, z: np.ndarray, street=None) -> np.ndarray:
+    """Luminance of the world's light arriving from elevation sines `z` (the sky, or with the image's `street`
+    panorama the mix of sky and lit facades and trees its rows show), on the scale of ground_irradiance."""
+    horizon, zenith = sky_gradient(sample.sky_color, sample.overcast)
+    sky = sample.sky_strength * _sky_luminance(z, horizon, zenith)
+    if street is None:
+        return sky
+    cover = street_cover(street)
+    sun, _ = ground_irradiance(sample, sun_rgb)
+    open_sky = np.pi * sample.sky_strength * _level_ground_weight(horizon, zenith)
+    return (np.interp(z, cover["z"], cover["open"]) * sky
+            + (sun + open_sky) / np.pi * np.interp(z, cover["z"], cover["albedo"]))
+
+
+def vehicle_sky_light(points_xy: np.ndarray, box, sample, sun_rgb, street=None) -> np.ndarray:
+    """Light factor (N,) in (0, 1] of ground points (N, 2) beside a vehicle: the share of the image's light
+    (sun and world) that is not the world's light the vehicle hides from them. `box`: ((x0, y0, z0),
+    (x1, y1, z1)), the block the body stands for. Cycles shades the ground under and round a vehicle on the
+    shadow catcher; beyond its edge the road is a 2D picture, and without this the sky the body hides (a
+    grey day's light comes from the whole sky: 10-20 % of it at the catcher's edge) ended in a step there, a
+    dark rectangle round every vehicle on overcast days."""
+    lo, hi = (np.asarray(corner, np.float64) for corner in box)
+    points = np.asarray(points_xy, np.float64).reshape(-1, 2)
+    d = SKY_DIRECTIONS
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inverse = 1.0 / d  # +-inf along an axis a direction does not move on
+        t_near = np.full((len(points), len(d)), 0.0)
+        t_far = np.full((len(points), len(d)), np.inf)
+        for axis in range(3):
+            start = points[:, axis:axis + 1] if axis < 2 else np.zeros((len(points), 1))
+            t0, t1 = (lo[axis] - start) * inverse[:, axis], (hi[axis] - start) * inverse[:, axis]
+            t0, t1 = np.nan_to_num(t0, nan=-np.inf), np.nan_to_num(t1, nan=np.inf)  # inside the slab: 0 * inf
+            t_near = np.maximum(t_near, np.minimum(t0, t1))
+            t_far = np.minimum(t_far, np.maximum(t0, t1))
+    hidden = t_far >= t_near
+    sun, sky = ground_irradiance(sample, sun_rgb, street)
+    hidden_light = np.pi * (hidden * sky_radiance(sample, sun_rgb, d[:, 2], street)).mean(axis=1)
+    return np.clip(1.0 - hidden_light / max(sun + sky, 1e-9), 0.0, 1.0)
+
+
+def beside_catcher_light(K: np.ndarray, Rt: np.ndarray, size: int, catcher, box, sample, sun_rgb, street=None,
+                         grid: int = 40) -> np.ndarray:
+    """Light factor (size, size) float32 of a background's pixels: vehicle_sky_light on the ground beyond the
+    shadow catcher's rectangle `catcher` ((x0, y0), (x1, y1)), 1 inside it (Cycles shades that) and above the
+    horizon. Computed on a `grid` x `grid` lattice and interpolated: the falloff is smooth."""
+    (x0, y0), (x1, y1) = catcher
+    step = size / grid
+    centres = (np.arange(grid) + 0.5) * step
+    u, v = np.meshgrid(centres, centres)
+    rays = pixel_rays(K, Rt, np.stack([u.ravel(), v.ravel()], -1))
+    origin = camera_centre(Rt)
+    down = rays[:, 2] < -1e-6
+    ground = origin[:2] + (-origin[2] / np.where(down, rays[:, 2], -1.0))[:, None] * rays[:, :2]
+    outside = down & ~((ground[:, 0] >= x0) & (ground[:, 0] <= x1) & (ground[:, 1] >= y0) & (ground[:, 1] <= y1))
+    # the body hides a tenth of the light from ~3 heights away: beyond that nothing worth the cost
+    (bx0, by0, _), (bx1, by1, bz1) = box
+    reach = 4.0 * bz1
+    near = outside & (ground[:, 0] > bx0 - reach) & (ground[:, 0] < bx1 + reach) & \
+        (ground[:, 1] > by0 - reach) & (ground[:, 1] < by1 + reach)
+    light = np.ones(grid * grid, np.float32)
+    if near.any():
+        light[near] = vehicle_sky_light(ground[near], box, sample, sun_rgb, street)
+    return cv2.resize(light.reshape(grid, grid), (size, size), interpolation=cv2.INTER_LINEAR)

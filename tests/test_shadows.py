@@ -15,13 +15,13 @@ from synth import compose
 from synth.config import ConfigError
 from synth.scene import RenderConfig
 from synth.shadows import (
-    CASTER_KINDS, HALF_SIZE, MASK_SIZE, background_gain, caster_mask, ground_irradiance, ground_light,
-    sample_caster, sun_direction)
+    CASTER_KINDS, HALF_SIZE, MASK_SIZE, SKY_DIRECTIONS, background_gain, beside_catcher_light, caster_mask,
+    ground_irradiance, ground_light, sample_caster, sky_gradient, sky_radiance, sun_direction, vehicle_sky_light)
 
 
 def light_sample(**changes):
     values = dict(sun_elevation=40.0, sun_azimuth=30.0, sun_strength=4.0, sun_angle=0.5, sky_strength=0.3,
-                  sky_color=(0.35, 0.5, 0.85))
+                  sky_color=(0.35, 0.5, 0.85), overcast=False)
     values.update(changes)
     return SimpleNamespace(**values)
 
@@ -40,6 +40,68 @@ def test_background_gain_exposes_the_drawn_albedo_as_cycles_exposes_the_vehicle(
     sun2, sky2 = ground_irradiance(brighter, sun_rgb)
     assert background_gain(brighter, sun_rgb) == pytest.approx((sun2 + sky2) / (sun + sky))
     assert background_gain(brighter, sun_rgb) > 1.5  # a stronger sun, same exposure: a brighter road
+
+
+def test_an_overcast_sky_is_brightest_overhead_and_lights_the_ground_as_the_clear_gradient_would():
+    """The CIE overcast sky: the zenith ~2.5x the horizon (a clear sky the other way round), at the light on
+    level ground the clear gradient of the same colour gives, so exposure and shadows keep their balance."""
+    grey = (0.6, 0.62, 0.65)
+    clear_horizon, clear_zenith = sky_gradient(grey)
+    horizon, zenith = sky_gradient(grey, overcast=True)
+    assert clear_horizon.mean() > 2 * clear_zenith.mean()
+    assert zenith.mean() == pytest.approx(2.5 * horizon.mean())
+    assert zenith.mean() > 1.2 * clear_zenith.mean()  # what a raked windshield mirrors: brighter on a grey day
+    clear_sky = ground_irradiance(light_sample(sky_color=grey), (1.0, 1.0, 1.0))[1]
+    overcast_sky = ground_irradiance(light_sample(sky_color=grey, overcast=True), (1.0, 1.0, 1.0))[1]
+    assert overcast_sky == pytest.approx(clear_sky, rel=1e-6)
+    # the sky's light on level ground is what the hemisphere's directions carry
+    for overcast in (False, True):
+        sample = light_sample(sky_color=grey, overcast=overcast)
+        sky = ground_irradiance(sample, (1.0, 1.0, 1.0))[1]
+        assert np.pi * sky_radiance(sample, (1.0, 1.0, 1.0), SKY_DIRECTIONS[:, 2]).mean() == pytest.approx(sky, rel=0.02)
+
+
+def test_a_vehicle_hides_the_sky_from_the_road_beside_it_most_on_a_grey_day():
+    box = ((-2.3, -0.9, 0.15), (2.3, 0.9, 1.2))
+    beside = np.array([[0.0, 0.9 + gap] for gap in (0.05, 0.6, 1.5, 3.0, 20.0)])
+    grey = light_sample(overcast=True, sun_strength=0.3, sky_strength=1.2, sky_color=(0.6, 0.62, 0.65))
+    sunny = light_sample()
+    for sample, against_the_body in ((grey, 0.7), (sunny, 0.97)):
+        light = vehicle_sky_light(beside, box, sample, (1.0, 1.0, 1.0))
+        assert np.all(np.diff(light) > 0)  # the shade fades with the distance from the body
+        assert light[-1] > 0.995 and light[0] < against_the_body
+    grey_light = vehicle_sky_light(beside, box, grey, (1.0, 1.0, 1.0))
+    sunny_light = vehicle_sky_light(beside, box, sunny, (1.0, 1.0, 1.0))
+    assert grey_light[1] < 0.9 and sunny_light[1] > grey_light[1]  # the sky is all of a grey day's light
+    # a box over the whole sky leaves the sun's share (the sun is not the world's light), to the quadrature of
+    # the sky by 96 directions
+    everything = ((-1e3, -1e3, 0.0), (1e3, 1e3, 1e3))
+    sun, sky = ground_irradiance(sunny, (1.0, 1.0, 1.0))
+    assert vehicle_sky_light(np.zeros((1, 2)), everything, sunny, (1.0, 1.0, 1.0))[0] == pytest.approx(
+        sun / (sun + sky), abs=0.005)
+
+
+def test_the_road_is_shaded_beyond_the_catcher_only_and_not_above_the_horizon():
+    from synth.camera import intrinsics, look_at, project, spherical_position
+
+    size = 160
+    Rt = look_at(spherical_position(30.0, 12.0, 12.0), np.array([0.0, 0.0, 0.7]))
+    K = intrinsics(150.0, size / 2, size / 2)  # wide: the horizon is in the picture
+    box = ((-2.3, -0.9, 0.15), (2.3, 0.9, 1.2))
+    catcher = ((-2.9, -1.5), (2.9, 1.5))
+    grey = light_sample(overcast=True, sun_strength=0.3, sky_strength=1.2, sky_color=(0.6, 0.62, 0.65))
+    light = beside_catcher_light(K, Rt, size, catcher, box, grey, (1.0, 1.0, 1.0))
+    assert light.shape == (size, size) and light.dtype == np.float32
+
+    def at(point):
+        (u, v), _ = project(K, Rt, np.array([point]))[0][0], None
+        return float(light[int(v), int(u)])
+
+    assert at((0.0, 0.0, 0.0)) == pytest.approx(1.0)  # under the car: the catcher's (Cycles')
+    assert at((0.0, -1.9, 0.0)) < 0.95  # just beyond the catcher's side
+    assert at((0.0, -1.9, 0.0)) < at((0.0, -4.0, 0.0)) < 1.0
+    assert at((0.0, -30.0, 0.0)) == pytest.approx(1.0)
+    assert light[:10].min() == pytest.approx(1.0)  # the sky and facades above the horizon
 
 
 def test_caster_masks_are_opacities_that_end_inside_the_plane_and_follow_their_seed():
@@ -239,7 +301,8 @@ def render_caster_probe(models_dir: str) -> dict:
     renderer = SampleRenderer(config, models, plan, 0)
     base = dataclasses.replace(renderer.describe(0), azimuth=30.0, elevation=25.0, distance=9.0, occluders=[],
                                patches=[], roll=0.0, aim=(0.0, 0.0, 0.7), sun_elevation=45.0, sun_azimuth=200.0,
-                               sun_strength=4.0, sky_strength=0.3, sun_angle=0.5, exposure=0.0, cloud_cover=0.0)
+                               sun_strength=4.0, sky_strength=0.3, sun_angle=0.5, exposure=0.0, cloud_cover=0.0,
+                               overcast=False)
     to_sun = sun_direction(45.0, 200.0)
     caster = {"kind": "building", "seed": 0, "height": 7.0, "angle": 0.0,
               "centre": tuple(to_sun[:2] * 6.2 / to_sun[2])}
@@ -281,6 +344,22 @@ def render_caster_probe(models_dir: str) -> dict:
         out[name] = {"cycles": cycles, "numpy": numpy, "keypoints": labels["keypoints"],
                      "vehicle": float(shaded[..., :3][vehicle].mean()), "plain_vehicle": float(
                          plain[..., :3][vehicle].mean())}
+    # a grey day: the catcher's shade round the body runs on into the 2D road beyond its edge
+    grey = dataclasses.replace(base, overcast=True, sun_strength=0.3, sky_strength=1.2, sky_color=(0.6, 0.62, 0.65))
+    fg, frame, _ = shot(grey)
+    (x0, y0), (x1, y1) = frame["catcher"]
+    edge = np.minimum.reduce([ground[..., 0] - x0, x1 - ground[..., 0], ground[..., 1] - y0, y1 - ground[..., 1]])
+    road = (rays[..., 2] < 0) & (fg[..., :3].max(-1) < 0.004)
+    shaded = renderer.background(grey, frame, native=True)
+    unshaded = renderer.background(grey, {**frame, "catcher": None}, native=True)
+    if shaded.shape[:2] != (128, 128):
+        raise RuntimeError("the probe expects a 128 px render")
+    composite = compose.composite(fg, shaded)[..., :3].mean(-1) / (unshaded[..., :3].mean(-1) + 1e-9)
+    road_shade = shaded[..., :3].mean(-1) / (unshaded[..., :3].mean(-1) + 1e-9)
+    inside, outside = road & (edge > 0.02) & (edge < 0.3), road & (edge < -0.02) & (edge > -0.3)
+    out["seam"] = {"inside": float(composite[inside].mean()), "outside": float(composite[outside].mean()),
+                   "outside_unshaded": 1.0, "count": (int(inside.sum()), int(outside.sum())),
+                   "far": float(road_shade[road & (edge < -6.0)].mean())}
     # clouds: a car seen head-on from above, whose raked windshield mirrors the sky overhead
     car = next(s for s in map(renderer.describe, range(50)) if models[s.identity.model_index].type_id in (1, 2, 4, 9))
     clear = dataclasses.replace(base, azimuth=0.0, elevation=35.0, identity=car.identity, look=car.look)
@@ -309,6 +388,16 @@ def test_the_shadow_catcher_continues_the_2d_shading_of_the_road(caster_probe):
         assert len(cycles) > 100 and (numpy < 0.6).sum() > 30 and (numpy > 0.95).sum() > 30, name
         assert np.median(np.abs(cycles - numpy)) < 0.04, name
         assert np.corrcoef(cycles, numpy)[0, 1] > 0.9, name
+
+
+@needs_blender
+def test_on_a_grey_day_the_shade_round_a_vehicle_has_no_step_at_the_catchers_edge(caster_probe):
+    seam = caster_probe["seam"]
+    assert min(seam["count"]) > 20
+    assert seam["inside"] < 0.95  # the body hides a good part of a grey sky from the road next to it
+    assert abs(seam["inside"] - seam["outside"]) < 0.05
+    assert abs(seam["inside"] - seam["outside_unshaded"]) > 0.05  # what a 2D road left unshaded showed
+    assert seam["far"] == pytest.approx(1.0, abs=0.005)  # metres away the road is as drawn
 
 
 @needs_blender

@@ -326,7 +326,7 @@ class SceneBuilder:
         self.sun.data.angle = np.radians(sample.sun_angle)
         # paler and brighter at the horizon than overhead (what the upper half of a body's sides and the windows
         # mirror); a different skyline per image
-        horizon, zenith = sky_gradient(sample.sky_color)
+        horizon, zenith = sky_gradient(sample.sky_color, sample.overcast)
         set_sky(self.scene, horizon, zenith, lit_ground(sample, sun_rgb), sample.seed % 9973, sample.sky_strength,
                 sample.cloud_cover, sample.cloud_brightness * horizon.max() * np.array([1.0, 0.98, 0.95]),
                 street_light=lit_scale(sample, sun_rgb), street_yaw=sample.road_yaw)

@@ -31,7 +31,7 @@ BODY_COLOR_PROP = "pamtri_body_color"
 SEE_THROUGH_PROP = "pamtri_see_through"
 KIND_PROP = "pamtri_kind"
 LOOK_PROP = "pamtri_look"
-LOOK_VERSION = 14  # bump when a graph changes: libraries built before get their materials rebuilt at load
+LOOK_VERSION = 15  # bump when a graph changes: libraries built before get their materials rebuilt at load
 CABIN_KINDS = ("interior", "seat", "dashboard", "skin", "hair", "clothes")  # lit by a glow (see _build_cabin)
 SEE_THROUGH_KINDS = ("glass",) + CABIN_KINDS
 SHARED_IMAGES = {"plate": (320, 100), "glass_marks": (256, 128), "side_marks": (512, 128)}  # name: (w, h)
@@ -266,14 +266,26 @@ def _build_paint(mat: bpy.types.Material) -> None:
     mat["pamtri_paint"] = True
 
 
+# Window glass's reflectance at normal incidence, per surface (n = 1.52)
+GLASS_F0 = ((1.52 - 1.0) / (1.52 + 1.0)) ** 2
+
+
+def _pane_reflectance(g: _Graph):
+    """Reflectance of a pane's two surfaces (2F / (1 + F), Schlick's F at glass's index): 8 % face on, 14 %
+    at 60 degrees, 40 % at 75, as side windows and backlights show at a glance. Taken from |cos| of the
+    view angle, so a pane seen from inside (a bus's far windows) reflects as from outside, not totally."""
+    facing = g.new("ShaderNodeLayerWeight", Blend=0.5).outputs["Facing"]  # 1 - |cos| at blend 0.5
+    fresnel = g.math("MULTIPLY_ADD", g.math("POWER", facing, 5.0), 1.0 - GLASS_F0, GLASS_F0)
+    return g.math("DIVIDE", g.math("MULTIPLY", fresnel, 2.0), g.math("ADD", fresnel, 1.0))
+
+
 def _build_glass(mat: bpy.types.Material, tint=(0.92, 0.97, 0.96)) -> None:
     """Window glass: the sky seen along the reflection vector, emitted with a Fresnel weight, over a tinted
     Transparent BSDF (synth/blender/sky.py says why not a glossy closure; no refraction either: at a few
     samples per pixel a refracting pane over the cabin is mostly noise), with the windshield's stickers."""
     g = _Graph(mat)
     (x, y, z), (nx, _ny, _nz) = g.coords()
-    fresnel = g.new("ShaderNodeLayerWeight", Blend=0.12).outputs["Fresnel"]
-    reflect = g.map_range(fresnel, 0.0, 1.0, 0.1, 1.0)
+    reflect = _pane_reflectance(g)
     transmission = g.attr("pamtri_glass", "Fac")
     see = g.mix_rgb(g.math("MULTIPLY", g.math("SUBTRACT", 1.0, reflect), transmission), (0.0, 0.0, 0.0), tint)
     clear = g.new("ShaderNodeBsdfTransparent", Color=see)
