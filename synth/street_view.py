@@ -25,7 +25,7 @@ import numpy as np
 
 from synth.backgrounds import procedural_background, road_style, value_noise
 from synth.camera import intrinsics, look_at, project
-from synth.compose import srgb_to_linear
+from synth.compose import linear_to_srgb, srgb_to_linear
 
 PANORAMA_WIDTH = 512  # texels round the horizon (0.7 degrees each); the height is half
 EYE_HEIGHT = 1.0  # metres: the middle of a body's sides, where most reflections start
@@ -209,3 +209,28 @@ def _draw_trees(rgb: np.ndarray, alpha: np.ndarray, directions: np.ndarray, tree
         cover[trunk] = 1.0
         best = np.where(trunk, t, best)
         rgb[box], alpha[box], nearest[box] = colour, cover, best
+
+
+DIFFUSE_WIDTH = 64  # texels round the horizon of the street as diffuse light sees it
+
+
+def diffuse_panorama(rgba: np.ndarray, width: int = DIFFUSE_WIDTH, blur_degrees: tuple = (25.0, 6.0)) -> np.ndarray:
+    """The street panorama `rgba` (uint8, straight alpha, rows from the nadir up) blurred round the horizon and a
+    little up and down (Gaussian sigmas in degrees), averaged in linear light, at (width // 2, width): what the
+    sky group shows to diffuse rays. A surface's diffuse light is a low-pass integral of what surrounds it, so
+    it keeps where the facades stand and how bright they are; the rooflines and window grids are what made a
+    few diffuse samples per pixel land on sky or on wall by lot, mottle that the denoiser left on grey days."""
+    alpha = rgba[..., 3].astype(np.float32) / 255
+    light = srgb_to_linear(rgba[..., :3].astype(np.float32) / 255) * alpha[..., None]
+    # averaged down to twice the output first (the blur is wider than its texels), then blurred
+    work = 2 * width
+    small = cv2.resize(np.concatenate([light, alpha[..., None]], -1), (work, work // 2), interpolation=cv2.INTER_AREA)
+    texel = 360.0 / work
+    wrapped = np.concatenate([small, small, small], axis=1)  # round the horizon without a seam
+    smooth = cv2.GaussianBlur(wrapped, (0, 0), sigmaX=blur_degrees[0] / texel, sigmaY=blur_degrees[1] / texel,
+                              borderType=cv2.BORDER_REPLICATE)[:, work:2 * work]
+    smooth = cv2.resize(smooth, (width, width // 2), interpolation=cv2.INTER_AREA)
+    cover = smooth[..., 3]
+    colour = smooth[..., :3] / np.maximum(cover, 1e-4)[..., None]
+    out = np.concatenate([np.clip(linear_to_srgb(colour), 0, 1), np.clip(cover, 0, 1)[..., None]], axis=-1)
+    return np.round(out * 255).astype(np.uint8)

@@ -10,7 +10,9 @@ import pytest
 
 from synth.backgrounds import procedural_background
 from synth.camera import intrinsics, look_at, pixel_rays
-from synth.street_view import EYE_HEIGHT, PANORAMA_WIDTH, draw_street, panorama_directions, street_panorama
+from synth.compose import srgb_to_linear
+from synth.street_view import (
+    EYE_HEIGHT, PANORAMA_WIDTH, diffuse_panorama, draw_street, panorama_directions, street_cover, street_panorama)
 
 
 def panorama_at(panorama: np.ndarray, directions: np.ndarray) -> np.ndarray:
@@ -165,3 +167,30 @@ def test_street_trees_stand_in_the_pavement_and_show_in_the_panorama():
             texel = panorama_at(panorama, np.array([x, y, z - EYE_HEIGHT])).astype(int)
             green += texel[3] == 255 and texel[1] > texel[0] and texel[1] > texel[2]
         assert green >= 0.6 * len(trees)  # the crowns' middles (some in a gap, or behind a nearer tree)
+
+
+def test_diffuse_rays_see_the_street_blurred_with_the_same_light():
+    """What the sky group shows diffuse rays: the street's rooflines and window grids gone, where the facades
+    stand and how much light they send kept (a diffuse surface's light is a low-pass integral of them)."""
+    sharp = draw_street(3)
+    soft = diffuse_panorama(sharp)
+    assert soft.shape == (32, 64, 4) and soft.dtype == np.uint8
+
+    def light(p):  # alpha-weighted linear luminance per row, and the cover per row, rows from the nadir up
+        a = p[..., 3] / 255.0
+        lum = srgb_to_linear(p[..., :3] / 255.0) @ np.array([0.2126, 0.7152, 0.0722])
+        return (a * lum).mean(axis=1), a.mean(axis=1)
+
+    (sharp_light, sharp_cover), (soft_light, soft_cover) = light(sharp), light(soft)
+    assert soft_cover.mean() == pytest.approx(sharp_cover.mean(), abs=0.01)
+    assert soft_light.mean() == pytest.approx(sharp_light.mean(), rel=0.03)
+    # row by row too (the sharp rows averaged down to the soft panorama's 32): the facades' height is kept
+    rows = sharp_cover.reshape(32, -1).mean(axis=1)
+    assert np.abs(soft_cover - rows).max() < 0.12
+    # the cover of the sky above the street, as the shadows reckon it, barely moves
+    assert np.abs(street_cover(soft)["open"].mean() - street_cover(sharp)["open"].mean()) < 0.01
+    # high frequencies gone: neighbouring texels round the horizon differ by a fraction of the sharp ones'
+    def roughness(p, row_fraction):
+        row = p[int(row_fraction * p.shape[0]), :, 3].astype(float) / 255
+        return np.abs(np.diff(np.append(row, row[0]))).max()
+    assert roughness(soft, 0.6) < 0.15 < roughness(sharp, 0.6)

@@ -15,7 +15,10 @@ Round the horizon and below it the sky shows the street the vehicle stands in: a
 procedural road scene (synth/street_view.py: road, kerb, pavement, facades with their windows), transparent
 where the sky shows between the roof lines, turned to the road's heading and lit as the road is. Glossy paint
 mirrors it as real paint mirrors a street (the band of uniform columns that stood there before left dark paint
-a flat grey), and windows show facades across the street.
+a flat grey), and windows show facades across the street. Diffuse rays see the same street blurred
+(street_view.diffuse_panorama: 25 degrees round the horizon, 6 up and down): a diffuse surface's light is a
+low-pass integral of its surroundings, which the blur keeps, while the rooflines and window grids had made each of
+3 samples per pixel land on sky or on wall by lot, mottle on grey days (bench/diffuse_street.py).
 
 Per-image values live on the scene as custom properties (set_sky) and reach the group through View Layer
 Attribute nodes, so every glass material in the worker (library, imported or occluder vehicles) follows the
@@ -26,7 +29,7 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from synth.street_view import PANORAMA_WIDTH
+from synth.street_view import DIFFUSE_WIDTH, PANORAMA_WIDTH, diffuse_panorama
 
 GROUP_NAME = "pamtri_sky"  # with clouds: the glass's (library materials name it)
 PLAIN_GROUP_NAME = "pamtri_sky_plain"  # without: the world's
@@ -36,7 +39,8 @@ SEED_PROP, STRENGTH_PROP = "pamtri_sky_seed", "pamtri_sky_strength"
 CLOUD_COVER_PROP, CLOUD_PROP = "pamtri_cloud_cover", "pamtri_cloud_rgb"
 STREET_LIGHT_PROP, STREET_YAW_PROP = "pamtri_street_light", "pamtri_street_yaw"
 STREET_IMAGE = "pamtri_street"  # the panorama of the street (synth/street_view.py), rewritten per road style
-SKY_VERSION = 4  # bump when the graph changes: a group from an older library file is rebuilt
+STREET_DIFFUSE_IMAGE = "pamtri_street_diffuse"  # the same blurred, for diffuse rays (street_view.diffuse_panorama)
+SKY_VERSION = 5  # bump when the graph changes: a group from an older library file is rebuilt
 
 
 def set_sky(scene, horizon_rgb, zenith_rgb, ground_rgb, seed: float, strength: float, cloud_cover: float = 0.0,
@@ -56,28 +60,31 @@ def set_sky(scene, horizon_rgb, zenith_rgb, ground_rgb, seed: float, strength: f
     scene[STRENGTH_PROP] = float(strength)
 
 
-def street_image() -> bpy.types.Image:
-    """The worker's street panorama image, made on first use (transparent: sky and ground alone)."""
-    image = _local(bpy.data.images, STREET_IMAGE)
+def street_image(diffuse: bool = False) -> bpy.types.Image:
+    """The worker's street panorama image (or its blurred twin for diffuse rays), made on first use
+    (transparent: sky and ground alone)."""
+    name, width = (STREET_DIFFUSE_IMAGE, DIFFUSE_WIDTH) if diffuse else (STREET_IMAGE, PANORAMA_WIDTH)
+    image = _local(bpy.data.images, name)
     if image is None:
-        height = PANORAMA_WIDTH // 2
-        image = bpy.data.images.new(STREET_IMAGE, PANORAMA_WIDTH, height, alpha=True)
+        height = width // 2
+        image = bpy.data.images.new(name, width, height, alpha=True)
         image.colorspace_settings.name = "sRGB"
         image.alpha_mode = "CHANNEL_PACKED"  # colour and alpha apart: the group mixes them itself
-        image.pixels.foreach_set(np.zeros(PANORAMA_WIDTH * height * 4, np.float32))
+        image.pixels.foreach_set(np.zeros(width * height * 4, np.float32))
     return image
 
 
 def set_street(rgba: np.ndarray | None) -> None:
-    """Show the street panorama `rgba` (synth/street_view.py: uint8, rows from the nadir up); None: none (sky
-    and ground alone)."""
-    image = street_image()
-    if rgba is None:
-        rgba = np.zeros((image.size[1], image.size[0], 4), np.uint8)
-    if tuple(rgba.shape[:2]) != (image.size[1], image.size[0]):
-        image.scale(rgba.shape[1], rgba.shape[0])
-    image.pixels.foreach_set((rgba.reshape(-1) / np.float32(255)).astype(np.float32))
-    image.update()
+    """Show the street panorama `rgba` (synth/street_view.py: uint8, rows from the nadir up), and to diffuse
+    rays its blurred twin; None: none (sky and ground alone)."""
+    for image, pixels in ((street_image(), rgba), (street_image(diffuse=True), None if rgba is None
+                                                    else diffuse_panorama(rgba))):
+        if pixels is None:
+            pixels = np.zeros((image.size[1], image.size[0], 4), np.uint8)
+        if tuple(pixels.shape[:2]) != (image.size[1], image.size[0]):
+            image.scale(pixels.shape[1], pixels.shape[0])
+        image.pixels.foreach_set((pixels.reshape(-1) / np.float32(255)).astype(np.float32))
+        image.update()
 
 
 def sky_group(clouds: bool = True) -> bpy.types.ShaderNodeTree:
@@ -168,12 +175,17 @@ def _build(group, clouds: bool) -> None:
     texel = node("ShaderNodeCombineXYZ")
     links.new(math("MULTIPLY_ADD", along_road, 1 / 6.283185307, 0.5), texel.inputs[0])
     links.new(math("MULTIPLY_ADD", math("ARCSINE", z), 1 / 3.141592654, 0.5), texel.inputs[1])
-    street = node("ShaderNodeTexImage", extension="REPEAT", interpolation="Linear")
-    street.image = street_image()
-    links.new(texel.outputs[0], street.inputs["Vector"])
-    # its colours are the background's (albedo under the metered light): times the light on the road
-    lit = mix(1.0, street.outputs["Color"], scene_value(STREET_LIGHT_PROP, "Color"), blend="MULTIPLY")
-    colour = mix(street.outputs["Alpha"], backdrop, lit)
+    colours = []
+    for diffuse in (False, True):
+        street = node("ShaderNodeTexImage", extension="REPEAT", interpolation="Linear")
+        street.image = street_image(diffuse)
+        links.new(texel.outputs[0], street.inputs["Vector"])
+        # its colours are the background's (albedo under the metered light): times the light on the road
+        lit = mix(1.0, street.outputs["Color"], scene_value(STREET_LIGHT_PROP, "Color"), blend="MULTIPLY")
+        colours.append(mix(street.outputs["Alpha"], backdrop, lit))
+    # diffuse rays see the street blurred (street_view.diffuse_panorama): the same light, less noise
+    path = node("ShaderNodeLightPath")
+    colour = mix(path.outputs["Is Diffuse Ray"], *colours)
     links.new(colour, outputs.inputs["Color"])
     links.new(scene_value(STRENGTH_PROP, "Fac"), outputs.inputs["Strength"])
 
