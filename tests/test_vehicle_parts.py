@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from synth.vehicles.assemble import build_vehicle_mesh
-from synth.vehicles.geometry import Profile, keypoints
+from synth.vehicles.geometry import Part, Profile, keypoints
 from synth.vehicles.heavy import BUS_STYLES, TRUCK_STYLES, style_of
 from synth.vehicles.library import mirror_error
 from synth.vehicles.params import VEHICLE_TYPES, model_rng, sample_params
-from synth.vehicles.parts import RIM_DESIGNS, rim_design
+from synth.vehicles.parts import RIM_DESIGNS, Caster, rim_design
 
 try:
     import bpy  # noqa: F401  (mathutils comes with it)
@@ -233,6 +233,25 @@ def test_car_lamps_wrap_round_the_corners_and_sit_on_the_body(type_name, seed, i
         # and stands on the body (lenses are lifted at most 11 mm off it)
         dist, _ = cKDTree(_surface_samples(parts["body"])).query(lamp)
         assert np.percentile(dist, 99) < 0.02, (type_name, front, dist.max())
+
+
+def test_the_caster_fans_every_polygon_about_its_centroid_in_order():
+    """The ray caster's triangles (built a polygon length at a time): a triangle as it is, an n-gon as n
+    triangles (centroid, v[i], v[i+1]), polygon after polygon (the casts' ties go to the first)."""
+    rng = np.random.default_rng(0)
+    verts = rng.normal(size=(40, 3))
+    faces = [tuple(rng.choice(40, n, replace=False).tolist()) for n in (4, 3, 5, 4, 6, 3, 4, 8, 5)]
+    expected = []
+    for f in faces:
+        if len(f) == 3:
+            expected.append(verts[list(f)])
+            continue
+        c = verts[list(f)].mean(axis=0)
+        expected += [np.stack([c, verts[f[i]], verts[f[(i + 1) % len(f)]]]) for i in range(len(f))]
+    caster = Caster(Part(verts, faces, ["paint"] * len(faces)))
+    np.testing.assert_array_equal(caster.tris, np.array(expected))
+    hit, normal, ok = caster.cast(verts[list(faces[1])].mean(axis=0) + (0.0, 0.0, 1.0), (0.0, 0.0, -1.0))
+    assert ok[0] and abs(np.linalg.norm(normal[0]) - 1) < 1e-9
 
 
 def test_parts_are_deterministic():

@@ -130,15 +130,26 @@ class Caster:
 
     def __init__(self, part: Part):
         v = np.asarray(part.verts, float)
-        tris = []
-        for f in part.faces:
-            if len(f) == 3:
-                tris.append(v[list(f)])
+        # Polygon by polygon, in order: a triangle as it is, an n-gon as n triangles (centroid, v[i], v[i+1]).
+        # Built a polygon length at a time (a body has some 20k polygons: one at a time took ~0.8 s a vehicle);
+        # the triangles and their order are the same, which the casts' ties (argmin: the first) depend on.
+        faces = part.faces
+        counts = np.array([1 if len(f) == 3 else len(f) for f in faces], dtype=np.int64)
+        first = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        tris = np.empty((int(counts.sum()), 3, 3))
+        by_length: dict[int, list[int]] = {}
+        for j, f in enumerate(faces):
+            by_length.setdefault(len(f), []).append(j)
+        for n, which in by_length.items():
+            which = np.array(which, dtype=np.int64)
+            corners = v[np.array([faces[j] for j in which], dtype=np.int64)]  # (m, n, 3)
+            if n == 3:
+                tris[first[which]] = corners
                 continue
-            c = v[list(f)].mean(axis=0)
-            for i in range(len(f)):
-                tris.append(np.stack([c, v[f[i]], v[f[(i + 1) % len(f)]]]))
-        self.tris = np.array(tris)
+            c = corners.mean(axis=1)
+            for i in range(n):
+                tris[first[which] + i] = np.stack([c, corners[:, i], corners[:, (i + 1) % n]], axis=1)
+        self.tris = tris
         self.tri_lo, self.tri_hi = self.tris.min(axis=1), self.tris.max(axis=1)
 
     def cast(self, origins, dirs):
