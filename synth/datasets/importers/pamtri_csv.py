@@ -159,10 +159,14 @@ def parse_pose_row(row: list[str]) -> tuple[str, int, int, np.ndarray]:
     width, height = parse_int(row[1], "width"), parse_int(row[2], "height")
     if width <= 0 or height <= 0:
         raise RowError(f"image size {width}x{height} is not positive")
-    xyv = np.array([parse_int(v, _field_name(i, 3, "xyv")) for i, v in enumerate(row[3:], 3)])
+    try:  # the fields are text: int() as parse_int calls it; a bad one is parsed again, for the message naming it
+        xyv = np.array([int(v) for v in row[3:]])
+    except ValueError:
+        xyv = np.array([parse_int(v, _field_name(i, 3, "xyv")) for i, v in enumerate(row[3:], 3)])
     xyv = xyv.reshape(K, 3)
-    if not np.isin(xyv[:, 2], (0, 1)).all():
-        k = int(np.argmax(~np.isin(xyv[:, 2], (0, 1))))
+    bad_v = (xyv[:, 2] != 0) & (xyv[:, 2] != 1)
+    if bad_v.any():
+        k = int(np.argmax(bad_v))
         raise RowError(f"keypoint {k} visibility is {xyv[k, 2]}, expected 0 or 1")
     return name, width, height, pose_csv_to_keypoints(xyv, width, height)
 
