@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from synth.vehicles.assemble import build_vehicle_mesh
 from synth.vehicles.geometry import (CREASE_ROWS, DENSE_LAYOUT, N_ROWS, R_BELT, R_LIGHT, R_SILL, R_TOP_C, ROCKER_TUCK,
                                      ROW_DENSE, Profile, _body, keypoints)
 from synth.vehicles.params import BODY_STYLES, VEHICLE_TYPES, library_plan, sample_params, style_cycle
@@ -78,7 +77,7 @@ def test_dense_loop_keeps_the_rows_exact_and_rounds_between_them():
 def test_body_loft_is_closed(type_name):
     """Every edge of the body (loft, caps, handles) is shared by exactly two faces once the loft's collapsed
     rows are merged, as the Blender import does."""
-    body = build_vehicle_mesh(_params(type_name, None))["body"]
+    body = _body(Profile(_params(type_name, None)), 0.06)  # build_vehicle_mesh's body, without dressing it
     _, ids = np.unique(np.round(np.asarray(body.verts) / 1e-5).astype(np.int64), axis=0, return_inverse=True)
     ids = ids.ravel()
     count = {}
@@ -106,7 +105,8 @@ def test_build_is_deterministic_and_styles_are_recorded():
         assert len(names) >= 4 and style_cycle(t)[0] == next(iter(names))
     p = a[0].params
     assert p.to_dict()["body_style"] == p.body_style != ""
-    m1, m2 = build_vehicle_mesh(p)["body"], build_vehicle_mesh(p)["body"]
+    # the body loft as build_vehicle_mesh makes it (its parts' determinism: test_vehicle_parts.py)
+    m1, m2 = _body(Profile(p), 0.06), _body(Profile(p), 0.06)
     np.testing.assert_array_equal(m1.verts, m2.verts)
     assert m1.faces == m2.faces and m1.materials == m2.materials
     with pytest.raises(ValueError, match="body style"):

@@ -40,6 +40,13 @@ def _built(type_name, seed, i):
     return p, build_vehicle_mesh(p)
 
 
+@functools.lru_cache(maxsize=None)
+def _styled(type_name, style):
+    """The heavy vehicle of each body style that the tests below read (built once; none changes it)."""
+    p = sample_params(type_name, model_rng(2, type_name, 1), body_style=style)
+    return p, build_vehicle_mesh(p)
+
+
 # The sampled model of each type that the default run checks (the parts, the driver, the lamps on one build);
 # make test-all checks the same on further models of each type.
 MODEL = (11, 0)
@@ -96,12 +103,13 @@ def test_a_driver_sits_behind_the_wheel_under_the_roof(type_name, seed, i):
 
 
 def test_accessories_and_rims_vary_with_the_style_seed():
+    # the models of the default run's seed: model 0 of each type is already built (_built) for the tests above
     seen_rims, seen = set(), set()
     for i in range(24):
         for type_name in ("suv", "hatchback", "sedan", "estate", "pickup"):
-            p = sample_params(type_name, model_rng(5, type_name, i))
+            p, parts = _built(type_name, MODEL[0], i)
             seen_rims.add(rim_design(p))
-            details = build_vehicle_mesh(p)["details"]
+            details = parts["details"]
             z_top = Profile(p).height  # nothing but rails stands far above the roof
             v = np.asarray(details.verts)
             if type_name in ("suv", "estate") and v[:, 2].max() > p.roof_z + 0.03:
@@ -117,9 +125,8 @@ def test_accessories_and_rims_vary_with_the_style_seed():
 
 @pytest.mark.parametrize("type_name,style", HEAVY)
 def test_heavy_styles_build_their_bodies_with_exact_keypoints(type_name, style):
-    p = sample_params(type_name, model_rng(2, type_name, 1), body_style=style)
+    p, parts = _styled(type_name, style)
     assert style_of(p) == style
-    parts = build_vehicle_mesh(p)
     details = _mats(parts["details"])
     if style == "dump":
         assert "load" in details
@@ -154,9 +161,8 @@ def test_truck_cargo_heights_follow_the_style():
 
 @pytest.mark.parametrize("style", TRUCK_STYLES)
 def test_a_truck_body_stands_on_a_dark_chassis_with_side_guards(style):
-    p = sample_params("truck", model_rng(5, "truck", 2), body_style=style)
+    p, parts = _styled("truck", style)
     prof, k = Profile(p), Profile(p).keyx
-    parts = build_vehicle_mesh(p)
     body_v = np.asarray(parts["body"].verts)
     # under the cargo body the loft is the chassis in its shadow, not a painted skirt
     under = [m for f, m in zip(parts["body"].faces, parts["body"].materials)  # the loft's quads (not its end caps)
@@ -174,9 +180,9 @@ def test_a_truck_body_stands_on_a_dark_chassis_with_side_guards(style):
 
 
 def test_a_tanker_carries_its_barrel_on_the_subframe_within_the_body_width():
-    p = sample_params("truck", model_rng(6, "truck", 3), body_style="tanker")
+    p, parts = _styled("truck", "tanker")
     prof = Profile(p)
-    details = build_vehicle_mesh(p)["details"]
+    details = parts["details"]
     verts = np.asarray(details.verts)
     cargo = verts[(verts[:, 0] > prof.x_end) & (verts[:, 0] < prof.keyx["box_front"]) & (verts[:, 2] > prof.box_top)]
     assert len(cargo), "nothing stands on the tanker's subframe"
@@ -189,8 +195,8 @@ def test_a_tanker_carries_its_barrel_on_the_subframe_within_the_body_width():
 
 def test_wheel_centres_are_hub_vertices():
     for type_name in ("sedan", "truck", "bus"):
-        p = sample_params(type_name, model_rng(9, type_name, 0))
-        verts = np.asarray(build_vehicle_mesh(p)["wheels"].verts)
+        p, parts = _built(type_name, *MODEL)
+        verts = np.asarray(parts["wheels"].verts)
         kp = keypoints(p)
         for k in (0, 1, 18, 19):
             assert np.min(np.linalg.norm(verts - kp[k], axis=1)) < 1e-6
@@ -255,8 +261,8 @@ def test_the_caster_fans_every_polygon_about_its_centroid_in_order():
 
 
 def test_parts_are_deterministic():
-    p = sample_params("suv", model_rng(8, "suv", 2))
-    a, b = build_vehicle_mesh(p), build_vehicle_mesh(p)
+    p, a = _built("suv", *MODEL)  # built by an earlier test of this module (or now, if run alone): built again
+    b = build_vehicle_mesh(p)
     for key in a:
         assert np.array_equal(a[key].verts, b[key].verts) and a[key].faces == b[key].faces
         assert a[key].materials == b[key].materials
@@ -280,6 +286,9 @@ def test_each_part_shows_in_a_render(tmp_path):
     asset = load_asset(write_model(ModelSpec("suv_t", p, 3, 0, None), tmp_path))
     scene, cam = _setup_scene(160, 120, 4)
     scene.cycles.use_denoising = False
+    # the sky lights the vehicle by the rays that bounce off it, as in the dataset renderer
+    # (scene_backend._build_world), not as a light too: its importance map cost ~4.5 s a render here
+    scene.world.cycles.sampling_method = "NONE"
     root = load_vehicle(asset, scene.collection)
     try:
         _place_camera(cam, asset, 30.0, 15.0, 160, 120)
