@@ -2,6 +2,8 @@
 changes one copies it to its own tmp_path first)."""
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 
 import pytest
@@ -10,12 +12,23 @@ import pytest
 @pytest.fixture(scope="session")
 def library(tmp_path_factory):
     """The three-model procedural library (sedan_000, suv_000, truck_000 of the default seed) that the render,
-    shadow and street tests render, built once by the asset code in a spawned Blender process."""
+    shadow and street tests render, built once by the asset code in a spawned Blender process. Once per run:
+    under pytest-xdist the first worker to need it builds it in the run's temporary folder, which the workers
+    share, while another that needs it meanwhile waits; then they all read the same files."""
     from synth.render import run_in_blender_process
     from tests.helpers.library import build_test_library
 
-    path = tmp_path_factory.mktemp("models")
-    run_in_blender_process(build_test_library, str(path))
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's folder; each worker's own (popen-gw0, ...) is in it
+    path, done = base / "shared_models", base / "shared_models.done"
+    with open(base / "shared_models.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not done.exists():
+            shutil.rmtree(path, ignore_errors=True)  # a build that failed part way in another worker
+            path.mkdir()
+            run_in_blender_process(build_test_library, str(path))
+            done.touch()
     return path
 
 
