@@ -12,6 +12,7 @@ The data layer imports no torch, so a Blender render worker (which imports synth
 start-up time and memory.
 """
 import ast
+import functools
 import subprocess
 import sys
 from pathlib import Path
@@ -50,14 +51,20 @@ def layer(module: str) -> str:
     return "render" if top == "synth" else top
 
 
-def _import_nodes(path: Path):
-    """(import node, whether it sits inside a function) for every import of a file."""
+@functools.lru_cache(maxsize=None)
+def _import_nodes(path: Path) -> tuple:
+    """(import node, whether it sits inside a function) for every import of a file (parsed once a run)."""
     tree = ast.parse(path.read_text())
-    inner = {id(n) for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
-             for n in ast.walk(f) if isinstance(n, (ast.Import, ast.ImportFrom))}
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            yield node, id(node) in inner
+    inner = set()
+
+    def visit(node, in_function):  # one pass: an import with a function among its ancestors is inside one
+        for child in ast.iter_child_nodes(node):
+            if in_function and isinstance(child, (ast.Import, ast.ImportFrom)):
+                inner.add(id(child))
+            visit(child, in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)))
+
+    visit(tree, False)
+    return tuple((node, id(node) in inner) for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom)))
 
 
 def _targets(module: str, node) -> set[str]:
@@ -79,7 +86,10 @@ def _targets(module: str, node) -> set[str]:
     return out
 
 
-GRAPH = {m: set().union(*[_targets(m, n) for n, _ in _import_nodes(p)] or [set()]) for m, p in MODULES.items()}
+@functools.lru_cache(maxsize=None)
+def _graph() -> dict[str, set[str]]:
+    """module -> the project modules it imports; read when a test asks (not at collection, in every worker)."""
+    return {m: set().union(*[_targets(m, n) for n, _ in _import_nodes(p)] or [set()]) for m, p in MODULES.items()}
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -121,12 +131,12 @@ def _package(module: str) -> str:
 
 
 def test_no_import_cycle_between_files():
-    assert not _cycles(GRAPH), f"modules on an import cycle: {_cycles(GRAPH)}"
+    assert not _cycles(_graph()), f"modules on an import cycle: {_cycles(_graph())}"
 
 
 def test_no_import_cycle_between_packages():
     graph: dict[str, set[str]] = {}
-    for module, targets in GRAPH.items():
+    for module, targets in _graph().items():
         graph.setdefault(_package(module), set()).update(
             t for t in map(_package, targets)
             if t != _package(module) and not _package(module).startswith(t + "."))  # a package's own parents
@@ -134,13 +144,13 @@ def test_no_import_cycle_between_packages():
 
 
 def test_no_import_from_a_lower_layer_up():
-    wrong = sorted(f"{m} ({layer(m)}) imports {t} ({layer(t)})" for m, targets in GRAPH.items() for t in targets
+    wrong = sorted(f"{m} ({layer(m)}) imports {t} ({layer(t)})" for m, targets in _graph().items() for t in targets
                    if layer(t) not in MAY_IMPORT[layer(m)])
     assert not wrong, "\n".join(wrong)
 
 
 def test_eval_is_arrays_in_numbers_out():
-    assert not {t for m, ts in GRAPH.items() if layer(m) == "eval" for t in ts if layer(t) in ("train", "pipelines")}
+    assert not {t for m, ts in _graph().items() if layer(m) == "eval" for t in ts if layer(t) in ("train", "pipelines")}
 
 
 def test_function_level_imports_of_project_modules_say_why():
