@@ -29,7 +29,8 @@ def toy_root(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def trained(toy_root, tmp_path_factory):
-    config = ReidConfig(**TINY, multitask=True, keypoints=True, epochs=24, lr=1e-3, val_every=12)
+    # 20 epochs (~100 steps): held-out mAP 0.12 -> 0.44, colour 0.11 -> 0.74 (24 epochs: 0.44, 0.72)
+    config = ReidConfig(**TINY, multitask=True, keypoints=True, epochs=20, lr=1e-3, val_every=10)
     run = tmp_path_factory.mktemp("runs") / "mt_k"
     summary = train_reid(config, [toy_root], run, progress=False)
     return config, run, summary
@@ -49,8 +50,8 @@ def test_training_raises_map_on_held_out_identities(trained, toy_root):
     config, run, summary = trained
     before, _, _ = _retrieval_and_colour(run, toy_root, "initial")  # the same network before its first step
     after = summary["history"][-1]
-    assert [h["epoch"] for h in summary["history"]] == list(range(1, 25))
-    assert "mAP" in summary["history"][11] and "mAP" not in summary["history"][10]  # every val_every epochs
+    assert [h["epoch"] for h in summary["history"]] == list(range(1, 21))
+    assert "mAP" in summary["history"][9] and "mAP" not in summary["history"][8]  # every val_every epochs
     assert after["mAP"] > before + 0.15, (before, after)
     assert after["mAP"] > 2 * before
     assert summary["best_mAP"] == max(h["mAP"] for h in summary["history"] if "mAP" in h)
@@ -72,7 +73,7 @@ def test_run_records_its_configuration_and_extraction_matches_validation(trained
     assert saved.num_identities == 16 and saved.keypoints and saved.multitask
     for name in ("initial.pt", "best.pt", "last.pt"):
         assert (run / "checkpoints" / name).is_file()
-    assert len((run / "history.jsonl").read_text().splitlines()) == 24
+    assert len((run / "history.jsonl").read_text().splitlines()) == 20
     # `extract` + the evaluator's metric reproduce the validation score of the best checkpoint.
     mAP, _, fs = _retrieval_and_colour(run, toy_root, "best")
     assert len(fs) == 16 * 12 and fs.features.shape[1] == 1024
