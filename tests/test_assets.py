@@ -189,7 +189,7 @@ def test_keypoint_fit_on_real_labels():
     import keypoint_fit as kf
 
     labels = kf.select_labels(kf.read_labels(LABELS), 60)
-    templates = np.stack([keypoints(s.params) for s in library_plan()])[::3]
+    templates = np.stack([keypoints(s.params) for s in library_plan()[::3]])  # every third model of the plan
     fit = kf.run_fit(templates, labels)
     control = kf.run_fit(kf.mirrored(templates), labels)
     assert fit["median"] < 0.02

@@ -331,8 +331,8 @@ def test_camera_saturation_mutes_colour_and_keeps_greys():
     chroma = lambda x: x.max(-1) - x.min(-1)  # noqa: E731
     assert chroma(muted[:8]).mean() < 0.7 * chroma(full[:8]).mean()
     np.testing.assert_array_equal(muted[8:], full[8:])
-    samples = [sample_scene(RenderConfig(), plan_identities(paper_library(), 50, seed=0), paper_library(), 0, i)
-               for i in range(50)]
+    plan, models = plan_identities(paper_library(), 50, seed=0), paper_library()  # planned once, not per sample
+    samples = [sample_scene(RenderConfig(), plan, models, 0, i) for i in range(50)]
     saturation = [s.effects["saturation"] for s in samples]
     assert min(saturation) >= 0.6 and max(saturation) <= 1.0 and np.std(saturation) > 0.05
 
@@ -574,7 +574,7 @@ def test_a_veil_of_haze_lifts_the_blacks_and_keeps_the_order_of_tones():
     hazy = compose.camera_effects(img, {**plain, "veil": 0.1}).astype(int)
     assert hazy[0, 0].min() >= 18 and clear[0, 0].max() <= 1  # black becomes dark grey
     assert (np.diff(hazy[0, :, 1]) >= 0).all() and hazy[0, -1, 1] < clear[0, -1, 1]
-    samples = [sample_scene(RenderConfig(), plan_identities(paper_library(), 50, seed=0), paper_library(), 0, i)
-               for i in range(50)]
+    plan, models = plan_identities(paper_library(), 50, seed=0), paper_library()  # planned once, not per sample
+    samples = [sample_scene(RenderConfig(), plan, models, 0, i) for i in range(50)]
     veils = [s.effects["veil"] for s in samples]
     assert 0.0 <= min(veils) and max(veils) <= 0.12 and np.std(veils) > 0.02
