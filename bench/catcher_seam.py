@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout: bench/, tests/ not installed
 
 from synth import compose  # noqa: E402
-from synth.camera import camera_centre, pixel_rays  # noqa: E402
+from synth.camera import ground_points  # noqa: E402
 from synth.identities import plan_identities  # noqa: E402
 from synth.scene import RenderConfig  # noqa: E402
 from synth.vehicles.library import load_library  # noqa: E402
@@ -39,10 +39,7 @@ def edge_distance(frame: dict) -> np.ndarray:
     size = frame["render_size"]
     (x0, y0), (x1, y1) = frame["catcher"]
     v, u = np.mgrid[0:size, 0:size]
-    rays = pixel_rays(frame["K_render"], frame["Rt"], np.stack([u.ravel() + 0.5, v.ravel() + 0.5], -1))
-    origin = camera_centre(frame["Rt"])
-    down = rays[:, 2] < -1e-6
-    ground = origin + (-origin[2] / np.where(down, rays[:, 2], -1.0))[:, None] * rays
+    ground, down = ground_points(frame["K_render"], frame["Rt"], np.stack([u.ravel() + 0.5, v.ravel() + 0.5], -1))
     dist = np.minimum.reduce([ground[:, 0] - x0, x1 - ground[:, 0], ground[:, 1] - y0, y1 - ground[:, 1]])
     return np.where(down, dist, np.nan).reshape(size, size)
 

@@ -67,6 +67,16 @@ def pixel_rays(K: np.ndarray, Rt: np.ndarray, uv: np.ndarray) -> np.ndarray:
     return cam @ Rt[:, :3]  # R^T d for each ray
 
 
+def ground_points(K: np.ndarray, Rt: np.ndarray, uv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where the rays through pixel positions uv (..., 2) meet the ground plane z = 0: world points (..., 3), and
+    whether each ray heads down at all (..., bool; the points of those that do not are meaningless)."""
+    rays = pixel_rays(K, Rt, uv)
+    origin = camera_centre(Rt)
+    down = rays[..., 2] < -1e-6
+    reach = -origin[2] / np.where(down, rays[..., 2], -1.0)
+    return origin + reach[..., None] * rays, down
+
+
 def intrinsics(f: float, cx: float, cy: float) -> np.ndarray:
     return np.array([[f, 0.0, cx], [0.0, f, cy], [0.0, 0.0, 1.0]])
 

@@ -100,8 +100,8 @@ class SampleRenderer:
         # drawn as albedo; lit and exposed as the vehicle is, at the render's scale (a real frame keeps the light
         # it was shot in)
         gain = background_gain(sample, frame["sun_rgb"]) / 2.0 ** compose.HEADROOM_STOPS
-        light = (compose.srgb_to_linear(image) * gain).astype(np.float32)
-        return light if key_offset else self._beside_catcher(light, sample, frame, K, size)
+        lit = (compose.srgb_to_linear(image) * gain).astype(np.float32)
+        return lit if key_offset else self._beside_catcher(lit, sample, frame, K, size)
 
     @staticmethod
     def _beside_catcher(light: np.ndarray, sample: SceneSample, frame: dict, K: np.ndarray, size: int) -> np.ndarray:

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from synth.backgrounds import sample_texture, value_noise
-from synth.camera import camera_centre, pixel_rays
+from synth.camera import ground_points
 from synth.street_view import street_cover
 
 CASTER_KINDS = ("canopy", "poles", "building")
@@ -148,6 +148,12 @@ def _building(rng, x, y, size):
     return np.clip(s / 0.05 + 0.5, 0, 1)
 
 
+def _inside(points: np.ndarray, rectangle) -> np.ndarray:
+    """Whether ground points (N, 2+) lie in `rectangle` ((x0, y0), (x1, y1)), edges included."""
+    (x0, y0), (x1, y1) = rectangle
+    return (points[:, 0] >= x0) & (points[:, 0] <= x1) & (points[:, 1] >= y0) & (points[:, 1] <= y1)
+
+
 def plane_coordinates(points_xy: np.ndarray, caster: dict) -> tuple[np.ndarray, np.ndarray]:
     """(u, v) in [0, 1] on the caster's plane of world points (..., 2) on it."""
     a = np.radians(caster["angle"])
@@ -191,16 +197,30 @@ def ground_irradiance(sample, sun_rgb, street=None) -> tuple[float, float]:
     which the world shows round the horizon) the sky counts only where it shows between the facades and trees,
     and those add the light they send back (their albedo under the open sky and the sun, as sky.py lights them):
     under a row of trees a shadow is darker than under an open sky."""
-    horizon, zenith = sky_gradient(sample.sky_color, sample.overcast)
-    sun = sample.sun_strength * max(np.sin(np.radians(sample.sun_elevation)), 0.0) * float(np.dot(sun_rgb, LUMINANCE))
-    open_sky = np.pi * sample.sky_strength * _level_ground_weight(horizon, zenith)
+    sun = _sun_on_ground(sample, sun_rgb)
     if street is None:
-        return sun, open_sky
+        return sun, _open_sky_on_ground(sample)
     cover = street_cover(street)
-    sky = sample.sky_strength * float(np.sum(cover["weight"] * cover["open"] *
-                                             _sky_luminance(cover["z"], horizon, zenith)))
-    surfaces = (sun + open_sky) / np.pi * float(np.sum(cover["weight"] * cover["albedo"]))
-    return sun, sky + surfaces
+    return sun, float(np.sum(cover["weight"] * _world_radiance(sample, sun, cover["z"], cover)))
+
+
+def _sun_on_ground(sample, sun_rgb) -> float:
+    return sample.sun_strength * max(np.sin(np.radians(sample.sun_elevation)), 0.0) * float(np.dot(sun_rgb, LUMINANCE))
+
+
+def _open_sky_on_ground(sample) -> float:
+    return np.pi * sample.sky_strength * _level_ground_weight(*sky_gradient(sample.sky_color, sample.overcast))
+
+
+def _world_radiance(sample, sun: float, z: np.ndarray, cover: dict | None) -> np.ndarray:
+    """Luminance of the world's light from elevation sines `z`: the sky, or with a street's `cover`
+    (street_view.street_cover) the sky where it shows plus the facades and trees lit by the sun (`sun`, its
+    light on level ground) and the open sky."""
+    sky = sample.sky_strength * _sky_luminance(z, *sky_gradient(sample.sky_color, sample.overcast))
+    if cover is None:
+        return sky
+    lit = (sun + _open_sky_on_ground(sample)) / np.pi
+    return np.interp(z, cover["z"], cover["open"]) * sky + lit * np.interp(z, cover["z"], cover["albedo"])
 
 
 def _sky_luminance(z: np.ndarray, horizon: np.ndarray, zenith: np.ndarray) -> np.ndarray:
@@ -252,9 +272,7 @@ def ground_light(points: np.ndarray, caster: dict, mask: np.ndarray, sample, sun
     opacity = sample_texture(blurred, u * size - 0.5, v * size - 0.5, wrap=False)
     opacity = np.where(reach > 0, opacity, 0.0)  # points above the plane see the sun
     if exclude is not None:
-        (x0, y0), (x1, y1) = exclude
-        inside = (points[:, 0] >= x0) & (points[:, 0] <= x1) & (points[:, 1] >= y0) & (points[:, 1] <= y1)
-        opacity = np.where(inside, 0.0, opacity)
+        opacity = np.where(_inside(points, exclude), 0.0, opacity)
     return (sky + sun * (1.0 - opacity)) / max(sky + sun, 1e-9)
 
 
@@ -273,15 +291,8 @@ del _phi, _sin_el, _cos_el
 def sky_radiance(sample, sun_rgb, z: np.ndarray, street=None) -> np.ndarray:
     """Luminance of the world's light arriving from elevation sines `z` (the sky, or with the image's `street`
     panorama the mix of sky and lit facades and trees its rows show), on the scale of ground_irradiance."""
-    horizon, zenith = sky_gradient(sample.sky_color, sample.overcast)
-    sky = sample.sky_strength * _sky_luminance(z, horizon, zenith)
-    if street is None:
-        return sky
-    cover = street_cover(street)
-    sun, _ = ground_irradiance(sample, sun_rgb)
-    open_sky = np.pi * sample.sky_strength * _level_ground_weight(horizon, zenith)
-    return (np.interp(z, cover["z"], cover["open"]) * sky
-            + (sun + open_sky) / np.pi * np.interp(z, cover["z"], cover["albedo"]))
+    return _world_radiance(sample, _sun_on_ground(sample, sun_rgb), z,
+                           None if street is None else street_cover(street))
 
 
 def vehicle_sky_light(points_xy: np.ndarray, box, sample, sun_rgb, street=None) -> np.ndarray:
@@ -305,8 +316,11 @@ def vehicle_sky_light(points_xy: np.ndarray, box, sample, sun_rgb, street=None) 
             t_near = np.maximum(t_near, np.minimum(t0, t1))
             t_far = np.minimum(t_far, np.maximum(t0, t1))
     hidden = t_far >= t_near
-    sun, sky = ground_irradiance(sample, sun_rgb, street)
-    hidden_light = np.pi * (hidden * sky_radiance(sample, sun_rgb, d[:, 2], street)).mean(axis=1)
+    sun = _sun_on_ground(sample, sun_rgb)
+    cover = None if street is None else street_cover(street)
+    sky = _open_sky_on_ground(sample) if cover is None else float(
+        np.sum(cover["weight"] * _world_radiance(sample, sun, cover["z"], cover)))
+    hidden_light = np.pi * (hidden * _world_radiance(sample, sun, d[:, 2], cover)).mean(axis=1)
     return np.clip(1.0 - hidden_light / max(sun + sky, 1e-9), 0.0, 1.0)
 
 
@@ -315,15 +329,10 @@ def beside_catcher_light(K: np.ndarray, Rt: np.ndarray, size: int, catcher, box,
     """Light factor (size, size) float32 of a background's pixels: vehicle_sky_light on the ground beyond the
     shadow catcher's rectangle `catcher` ((x0, y0), (x1, y1)), 1 inside it (Cycles shades that) and above the
     horizon. Computed on a `grid` x `grid` lattice and interpolated: the falloff is smooth."""
-    (x0, y0), (x1, y1) = catcher
-    step = size / grid
-    centres = (np.arange(grid) + 0.5) * step
+    centres = (np.arange(grid) + 0.5) * (size / grid)
     u, v = np.meshgrid(centres, centres)
-    rays = pixel_rays(K, Rt, np.stack([u.ravel(), v.ravel()], -1))
-    origin = camera_centre(Rt)
-    down = rays[:, 2] < -1e-6
-    ground = origin[:2] + (-origin[2] / np.where(down, rays[:, 2], -1.0))[:, None] * rays[:, :2]
-    outside = down & ~((ground[:, 0] >= x0) & (ground[:, 0] <= x1) & (ground[:, 1] >= y0) & (ground[:, 1] <= y1))
+    ground, down = ground_points(K, Rt, np.stack([u.ravel(), v.ravel()], -1))
+    outside = down & ~_inside(ground, catcher)
     # the body hides a tenth of the light from ~3 heights away: beyond that nothing worth the cost
     (bx0, by0, _), (bx1, by1, bz1) = box
     reach = 4.0 * bz1
@@ -331,5 +340,5 @@ def beside_catcher_light(K: np.ndarray, Rt: np.ndarray, size: int, catcher, box,
         (ground[:, 1] > by0 - reach) & (ground[:, 1] < by1 + reach)
     light = np.ones(grid * grid, np.float32)
     if near.any():
-        light[near] = vehicle_sky_light(ground[near], box, sample, sun_rgb, street)
+        light[near] = vehicle_sky_light(ground[near, :2], box, sample, sun_rgb, street)
     return cv2.resize(light.reshape(grid, grid), (size, size), interpolation=cv2.INTER_LINEAR)

@@ -118,6 +118,18 @@ def test_blender_camera_parameters_reproduce_K():
     np.testing.assert_allclose(back, K, atol=1e-9)
 
 
+def test_ground_points_are_where_pixel_rays_meet_the_road():
+    Rt = camera.look_at(camera.spherical_position(30, 10, 12), np.array([0.0, 0.0, 0.7]), roll_deg=2)
+    K = camera.intrinsics(120, 100, 100)  # wide: the horizon is in the picture
+    on_road = np.random.default_rng(0).uniform(-5, 5, (30, 3)) * [1, 1, 0]
+    uv, _ = camera.project(K, Rt, on_road)
+    points, down = camera.ground_points(K, Rt, uv)
+    assert down.all()
+    np.testing.assert_allclose(points, on_road, atol=1e-9)
+    top_row = np.stack([np.arange(0, 200, 10) + 0.5, np.full(20, 0.5)], -1)  # sky above the horizon
+    assert not camera.ground_points(K, Rt, top_row)[1].any()
+
+
 def test_extrinsics_round_trip_and_projection():
     Rt = camera.look_at(camera.spherical_position(30, 20, 12), np.array([0.1, -0.2, 0.7]), roll_deg=3)
     M = camera.blender_matrix_world(Rt)

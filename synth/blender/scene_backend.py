@@ -324,8 +324,8 @@ class SceneBuilder:
         self.sun.data.energy = sample.sun_strength
         self.sun.data.color = sun_rgb
         self.sun.data.angle = np.radians(sample.sun_angle)
-        # paler and brighter at the horizon than overhead (what the upper half of a body's sides and the windows
-        # mirror); a different skyline per image
+        # a clear sky paler and brighter at the horizon than overhead (what the upper half of a body's sides and
+        # the windows mirror), an overcast one brightest overhead (shadows.sky_gradient); clouds per image
         horizon, zenith = sky_gradient(sample.sky_color, sample.overcast)
         set_sky(self.scene, horizon, zenith, lit_ground(sample, sun_rgb), sample.seed % 9973, sample.sky_strength,
                 sample.cloud_cover, sample.cloud_brightness * horizon.max() * np.array([1.0, 0.98, 0.95]),
