@@ -278,7 +278,8 @@ def test_each_part_shows_in_a_render(tmp_path):
 
     from synth.blender.vehicle_mesh import write_model
     from synth.blender.vehicle_sheet import _place_camera, _setup_scene, _window_scene
-    from synth.blender.vehicles import load_vehicle, remove_vehicle
+    from synth.blender.vehicle_materials import material_kind
+    from synth.blender.vehicles import REFERENCE_RGB, load_vehicle, remove_vehicle, set_body_color
     from synth.vehicles.library import load_asset
     from synth.vehicles.params import ModelSpec
 
@@ -307,6 +308,26 @@ def test_each_part_shows_in_a_render(tmp_path):
             changed = np.abs(render(key) - full).max(axis=2) > 12  # same seed: the rest renders identically
             obj.hide_render = False
             assert changed.sum() >= 8, key
+        # panel gaps on a white body: darker than the paint round them, far lighter than black trim
+        set_body_color(root, asset, REFERENCE_RGB["white"], force=True)
+        body = next(o for o in root.children if o.name.split(".")[1] == "body")
+        slots = {material_kind(s.material): s for s in body.material_slots}
+        white = render("white")
+
+        def with_seams_as(kind):
+            seam = slots["seam"].material
+            slots["seam"].material = slots[kind].material
+            try:
+                return render(f"seams_{kind}")
+            finally:
+                slots["seam"].material = seam
+
+        as_paint, as_trim = with_seams_as("paint"), with_seams_as("trim")
+        gaps = np.abs(as_paint - white).max(axis=2) > 12
+        assert gaps.sum() >= 8
+        paint, seam, trim = (im[gaps].mean() for im in (as_paint, white, as_trim))
+        # (a gap is under a pixel here: each pixel mixes it with the paint beside it)
+        assert paint - trim > 20 and min(paint - seam, seam - trim) > 0.25 * (paint - trim), (paint, seam, trim)
     finally:
         remove_vehicle(root)
         for obj in list(scene.collection.objects):

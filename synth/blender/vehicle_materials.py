@@ -31,7 +31,7 @@ BODY_COLOR_PROP = "pamtri_body_color"
 SEE_THROUGH_PROP = "pamtri_see_through"
 KIND_PROP = "pamtri_kind"
 LOOK_PROP = "pamtri_look"
-LOOK_VERSION = 15  # bump when a graph changes: libraries built before get their materials rebuilt at load
+LOOK_VERSION = 16  # bump when a graph changes: libraries built before get their materials rebuilt at load
 CABIN_KINDS = ("interior", "seat", "dashboard", "skin", "hair", "clothes")  # lit by a glow (see _build_cabin)
 SEE_THROUGH_KINDS = ("glass",) + CABIN_KINDS
 SHARED_IMAGES = {"plate": (320, 100), "glass_marks": (256, 128), "side_marks": (512, 128)}  # name: (w, h)
@@ -43,6 +43,7 @@ _SPECS = {
     "chrome": ((0.75, 0.75, 0.76), 1.0, 0.12, {}),
     "metal_dark": ((0.05, 0.05, 0.055), 0.7, 0.45, {}),
     "trim": ((0.012, 0.012, 0.013), 0.0, 0.55, {}),
+    "seam": ((0.2, 0.2, 0.2), 0.0, 0.6, {}),  # panel gaps: the body colour in shade (_build_seam)
     "headlight": ((0.85, 0.86, 0.9), 0.6, 0.08, {"Coat Weight": 1.0}),
     "taillight": ((0.35, 0.005, 0.005), 0.0, 0.12, {"Coat Weight": 1.0}),
     "plate": ((0.5, 0.5, 0.5), 0.0, 0.35, {}),
@@ -266,6 +267,25 @@ def _build_paint(mat: bpy.types.Material) -> None:
     mat["pamtri_paint"] = True
 
 
+# A panel gap's strip (12 mm, synth/vehicles/geometry.py GAP) as a share of its paint's brightness: a real 4 mm
+# slit between rolled panel edges darkens a 1-2 cm pixel by about half; black trim drew ink outlines round the
+# hood and doors of light cars at 150-250 px
+SEAM_SHADE = 0.45
+
+
+def _build_seam(mat: bpy.types.Material) -> None:
+    """A panel gap: the body's (or two-tone roof's) colour in shade, without the clear coat (a slit mirrors no
+    sky)."""
+    g = _Graph(mat)
+    (_x, _y, z), _ = g.coords()
+    roof = g.math("GREATER_THAN", z, g.attr("pamtri_roof_z", "Fac"))
+    colour = g.mix_rgb(roof, g.attr(BODY_COLOR_PROP, "Color"), g.attr("pamtri_roof_color", "Color"))
+    colour = g.mix_rgb(1.0 - SEAM_SHADE, colour, (0.0, 0.0, 0.0))
+    bsdf = g.new("ShaderNodeBsdfPrincipled", **{"Base Color": colour, "Roughness": 0.6})
+    g.finish(bsdf.outputs["BSDF"])
+    mat.diffuse_color = (0.2, 0.2, 0.2, 1.0)
+
+
 # Window glass's reflectance at normal incidence, per surface (n = 1.52)
 GLASS_F0 = ((1.52 - 1.0) / (1.52 + 1.0)) ** 2
 
@@ -386,6 +406,8 @@ def build_material(mat: bpy.types.Material, kind: str) -> None:
     """(Re)build `mat`'s node tree as material `kind`; records the kind and the look version."""
     if kind == "paint":
         _build_paint(mat)
+    elif kind == "seam":
+        _build_seam(mat)
     elif kind == "glass":
         _build_glass(mat)
     elif kind in PLATE_KINDS:

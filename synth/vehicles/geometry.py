@@ -685,7 +685,7 @@ def _body(prof: Profile, spacing: float) -> Part:
             elif lo >= R_GTOP and (ws_lo < xc < ws_hi or rw_lo < xc < rw_hi):
                 mat = "glass"
             if mat == "paint" and _in_seam(prof, seams, xc, lo, min(ring_dense[j], ring_dense[j2]) - ROW_DENSE[lo]):
-                mat = "trim"
+                mat = "seam"
             mats.append(mat)
     # end caps (front reversed so both face outwards after normal recalculation)
     last = len(xs) - 1
@@ -718,9 +718,11 @@ def _in_seam(prof: Profile, seams: dict, xc: float, lo: int, sub: int) -> bool:
 
 
 def _door_handles(prof: Profile, seams: dict) -> Part:
-    """A dark handle near the rear edge of each door, both sides, standing 7 mm out of the door skin."""
+    """A handle near the rear edge of each door, both sides, standing 7 mm out of the door skin: body-coloured
+    on most cars, chrome or black plastic on the rest (a model's style seed picks)."""
     p = prof.p
     v, f, m = [], [], []
+    material = ("paint", "chrome", "trim")[int(np.random.default_rng([p.style_seed, 41]).choice(3, p=(0.6, 0.25, 0.15)))]
     edges = [seams[name][0] for name in ("door_b", "door_rear") if name in seams]
     if "door_front" in seams and not edges:
         edges = [prof.keyx["13"] + 0.15]
@@ -729,7 +731,7 @@ def _door_handles(prof: Profile, seams: dict) -> Part:
         y = float(prof.half_width(x)) - 0.25 * p.shoulder + 0.004
         z = float(prof.belt(x)) - 0.075
         for sgn in (1, -1):
-            _add_box(v, f, m, (x, sgn * y, z), (0.13, 0.022, 0.026), "trim")
+            _add_box(v, f, m, (x, sgn * y, z), (0.13, 0.022, 0.026), material)
     return Part(np.array(v, dtype=float).reshape(-1, 3), f, m)
 
 
