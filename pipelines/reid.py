@@ -24,8 +24,8 @@ def train_reid(config: ReidConfig, data_dirs: Sequence[str | Path], out_dir: str
     if config.needs_pose() and config.pose_model and data_dirs:
         dist = init_distributed(select_device(config.device))
         if dist.is_main:
-            make_missing_sidecars(data_dirs, config.pose_model, config.train_splits)
-            make_missing_sidecars(val_dirs or data_dirs, config.pose_model)
+            make_missing_sidecars(data_dirs, config.pose_model, config.train_splits, config.pose_fields())
+            make_missing_sidecars(val_dirs or data_dirs, config.pose_model, fields=config.pose_fields())
         barrier(dist)
     return reid_training.train_reid(config, data_dirs, out_dir, val_dirs=val_dirs, resume=resume, progress=progress)
 
@@ -36,7 +36,7 @@ def extract_features(run_dir: str | Path, data_dirs, splits: Sequence[str] | Non
     `pose_model` when the run's inputs use pose."""
     def prepare(config: ReidConfig, roots: list[Path]) -> None:
         if config.needs_pose():
-            make_missing_sidecars(roots, pose_model, splits or config.val_splits)
+            make_missing_sidecars(roots, pose_model, splits or config.val_splits, config.pose_fields())
 
     return reid_extract.extract_features(run_dir, data_dirs, splits, pose_model=pose_model,
                                          prepare=prepare if pose_model else None, **options)

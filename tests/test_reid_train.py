@@ -207,3 +207,33 @@ def test_missing_sidecars_written_by_the_pose_network(tmp_path):
     summary = train_reid_pipeline(config, [root], tmp_path / "reid", progress=False)
     assert summary["name"] == "S+K+H_xent+htri" and "mAP" in summary["history"][-1]
     assert len(list(root.glob("*.pose.h5"))) == 3  # train, query and gallery shards
+
+
+def test_keypoints_only_sidecars_serve_rgb_plus_keypoints(tmp_path):
+    """Imported real data carries keypoints-only sidecars (PAMTRI CSVs): RGB+K reads just those, as the paper
+    trained on VeRi's labels; H names the sidecar that lacks heatmaps, and is not overwritten by predictions."""
+    from pipelines.pose_sidecars import make_missing_sidecars
+    from synth.datasets.manifest import manifest_shards, open_shard, read_field
+    from synth.datasets.sidecar import sidecar_path, write_sidecar
+    from train.reid.data import ReidDataset
+
+    root = make_toy_dataset(tmp_path / "real", num_models=2, colors_per_model=2, images_per_identity=4, size=32)
+    for _, shard, _ in manifest_shards(root):
+        with open_shard(shard) as f:
+            keypoints = read_field(f, shard, "keypoints")
+        write_sidecar(sidecar_path(shard), keypoints * np.array([1.0, 1.0, 0.5], np.float32), source="pamtri_csv")
+    config = ReidConfig(**TINY, inputs="rgb", keypoints=True, epochs=1, max_steps_per_epoch=1, p=2, k=2)
+    data = ReidDataset([root], ["train"], config)
+    item, base = data[0], data.base[0]
+    assert set(base) >= {"pose_keypoints"} and "pose_heatmaps" not in base
+    assert item["keypoints"].shape == (108,) and "channels" not in item
+    summary = train_reid(config, [root], tmp_path / "k", progress=False)
+    assert summary["name"] == "S+K_xent+htri"
+    heatmaps = config.replace(inputs="heatmaps")
+    with pytest.raises(DatasetError, match="incomplete pose sidecar.*no heatmaps"):
+        ReidDataset([root], ["train"], heatmaps)
+    before = {p: p.stat().st_mtime_ns for p in root.glob("*.pose.h5")}
+    assert make_missing_sidecars([root], tmp_path / "no_such_pose_run", fields=config.pose_fields()) == []
+    with pytest.raises(DatasetError, match="no heatmaps"):
+        make_missing_sidecars([root], tmp_path / "no_such_pose_run", fields=heatmaps.pose_fields())
+    assert {p: p.stat().st_mtime_ns for p in root.glob("*.pose.h5")} == before

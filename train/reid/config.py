@@ -91,8 +91,14 @@ class ReidConfig(Config):
             bnneck=self.bnneck,
         )
 
+    def pose_fields(self) -> tuple[str, ...]:
+        """The pose sidecar fields this configuration reads: keypoints for K, heatmaps or segments for H or S (a
+        keypoints-only sidecar, as the importers write from PAMTRI CSVs, serves RGB+K training)."""
+        fields = ("keypoints",) if self.keypoints else ()
+        return fields + ((self.inputs,) if self.inputs != "rgb" else ())
+
     def needs_pose(self) -> bool:
-        return self.keypoints or self.inputs != "rgb"
+        return bool(self.pose_fields())
 
 
 def data_tag(sources: list[str]) -> str:

@@ -35,17 +35,18 @@ from torch.utils.data import Dataset
 from train.data import ShardDataset
 from synth.datasets.manifest import read_manifest
 from synth.datasets.schema import DatasetError
-from synth.datasets.sidecar import HEATMAP_SCALE as SIDECAR_HEATMAP_SCALE, missing_sidecars, write_label_sidecars
+from synth.datasets.sidecar import (ALL_FIELDS, HEATMAP_SCALE as SIDECAR_HEATMAP_SCALE, missing_sidecars,
+                                   write_label_sidecars)
 from train import transforms as T
 from train.reid.config import ReidConfig
 
 HEATMAP_SCALE = float(SIDECAR_HEATMAP_SCALE)  # sidecar heatmaps are stored x255 as uint8
 
 
-def check_pose_sidecars(dataset: ShardDataset) -> None:
-    """A clear error when the dataset's shards lack complete pose sidecars. Making them with a pose network is
-    a pipeline's work (pipelines.pose_sidecars), not the data module's."""
-    missing = missing_sidecars(dataset.sidecars())
+def check_pose_sidecars(dataset: ShardDataset, fields: Sequence[str] = ALL_FIELDS) -> None:
+    """A clear error when the dataset's shards lack pose sidecars complete for `fields`. Making them with a pose
+    network is a pipeline's work (pipelines.pose_sidecars), not the data module's."""
+    missing = missing_sidecars(dataset.sidecars(), fields)
     if missing:
         raise DatasetError(
             missing[0],
@@ -127,9 +128,9 @@ class ReidDataset(Dataset):
 
     def __init__(self, roots: Sequence[str | Path], splits, config: ReidConfig, train: bool = False):
         self.config, self.train = config, train
-        self.base = ShardDataset(roots, splits, fields=("image",), with_pose=config.needs_pose())
+        self.base = ShardDataset(roots, splits, fields=("image",), with_pose=config.pose_fields())
         if config.needs_pose():
-            check_pose_sidecars(self.base)
+            check_pose_sidecars(self.base, config.pose_fields())
         self.pids = self.base.identities()
         self.labels = self.base.labels
 
