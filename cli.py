@@ -410,7 +410,8 @@ def assets_import(sources, out, type_name, name, length, fixes, licence, source_
 @click.option("--n", "n", type=int, default=41000, show_default=True, help="Images in the whole dataset.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Dataset directory to write.")
 @click.option("--seed", default=0, show_default=True, help="Global seed: sample i depends on (config, seed, i).")
-@click.option("--size", type=int, default=None, help="Output image side in pixels [default: config, 256].")
+@click.option("--size", type=int, default=None,
+              help="Output image long side in pixels (the short side follows the vehicle's box) [default: config, 256].")
 @config_options("RenderConfig (docs/RENDER.md)", "occlusion2d.prob=0.2")
 @click.option("--backgrounds", type=click.Path(path_type=Path), help="Folder of real background frames.")
 @click.option("--workers", type=int, default=None, help="Render processes [default: one per core].")

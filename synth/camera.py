@@ -155,24 +155,29 @@ def box_of(points_2d: np.ndarray) -> np.ndarray:
     return np.concatenate([p.min(axis=0), p.max(axis=0)])
 
 
-def truncation_of(box: np.ndarray, size: int) -> float:
-    """Fraction of the box's area outside the size x size image (image spans [-0.5, size - 0.5))."""
+def truncation_of(box: np.ndarray, image_hw) -> float:
+    """Fraction of the box's area outside the image of `image_hw` (h, w; an int for a square one), which spans
+    [-0.5, w - 0.5) x [-0.5, h - 0.5)."""
+    h, w = (image_hw, image_hw) if np.isscalar(image_hw) else image_hw
     x0, y0, x1, y1 = box
     area = max(x1 - x0, 1e-9) * max(y1 - y0, 1e-9)
-    ix = max(0.0, min(x1, size - 0.5) - max(x0, -0.5))
-    iy = max(0.0, min(y1, size - 0.5) - max(y0, -0.5))
+    ix = max(0.0, min(x1, w - 0.5) - max(x0, -0.5))
+    iy = max(0.0, min(y1, h - 0.5) - max(y0, -0.5))
     return float(np.clip(1.0 - ix * iy / area, 0.0, 1.0))
 
 
 NOMINAL_FOCAL = 1000.0  # the virtual traffic camera's focal length in its own (unbounded) pixel grid
+FRAMINGS = ("box", "square")  # ImageConfig.framing
 
 
-def frame_vehicle(sample, hull_points: np.ndarray, out_size: int) -> dict:
-    """Camera and crop of one sample: the traffic camera looks at the vehicle (`sample` viewpoint) and the
-    output image is a square window around the vehicle's amodal box (`hull_points`: world points whose
-    projection bounds the silhouette) with the sample's margins and truncation. Returns Rt, the intrinsics
-    K of the output image, the render size (the crop's native resolution, at most out_size) and K_render
-    for rendering at that size."""
+def frame_vehicle(sample, hull_points: np.ndarray, out_size: int, framing: str = "square") -> dict:
+    """Camera and crop of one sample: the traffic camera looks at the vehicle (`sample` viewpoint) through a
+    square window around the vehicle's amodal box (`hull_points`: world points whose projection bounds the
+    silhouette) with the sample's margins and truncation. Returns Rt, the intrinsics K of the window at
+    out_size x out_size, the render size (the crop's native resolution, at most out_size), K_render for
+    rendering at that size, and `crop` (c0, r0, c1, r1): the columns and rows of the window that the output
+    image keeps, the whole window with framing "square", else the margined box in it (its long side the whole
+    window's, a truncated side cut where the window cuts it)."""
     Rt = look_at(sample.camera_position, np.asarray(sample.aim), sample.roll)
     K0 = intrinsics(NOMINAL_FOCAL, 0.0, 0.0)
     uv, _ = project(K0, Rt, hull_points)
@@ -192,12 +197,35 @@ def frame_vehicle(sample, hull_points: np.ndarray, out_size: int) -> dict:
     elif sample.truncation_side == 3:
         wy0 = y1 - cut * h - side
     render_size = int(min(sample.native_size, out_size))
+    crop = (0, 0, out_size, out_size)
+    if framing == "box":  # pixel edges of the margined box in the window, kept whole where they fall inside
+        scale = out_size / side
+        edges = np.clip(np.round([(left - wx0) * scale, (top - wy0) * scale, (right - wx0) * scale,
+                                  (bottom - wy0) * scale]), 0, out_size).astype(int)
+        c0, r0, c1, r1 = (int(e) for e in edges)
+        crop = (c0, r0, max(c1, c0 + 1), max(r1, r0 + 1))
+    elif framing != "square":
+        raise ValueError(f"framing must be one of {list(FRAMINGS)}, got {framing!r}")
     return {
         "Rt": Rt,
         "K": crop_intrinsics(K0, wx0, wy0, side, out_size),
         "render_size": render_size,
         "K_render": crop_intrinsics(K0, wx0, wy0, side, render_size),
+        "crop": crop,
     }
+
+
+def crop_labels(labels: dict, K: np.ndarray, crop) -> tuple[dict, np.ndarray]:
+    """Keypoints (x, y, code), the box and the intrinsics of an image moved into its crop (c0, r0, c1, r1)."""
+    c0, r0 = crop[0], crop[1]
+    keypoints = np.array(labels["keypoints"], dtype=np.float64)
+    keypoints[:, 0] -= c0
+    keypoints[:, 1] -= r0
+    box = np.asarray(labels["box"], np.float64) - np.array([c0, r0, c0, r0], np.float64)
+    K = np.array(K, dtype=np.float64)
+    K[0, 2] -= c0
+    K[1, 2] -= r0
+    return {**labels, "keypoints": keypoints, "box": box}, K
 
 
 def segment_box_entry(start: np.ndarray, end: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float | None:

@@ -87,7 +87,8 @@ def check_labels(models_dir: str, config_dict: dict, indices: list[int], seed: i
         sample, extra = renderer.render(index)
         frame = extra["frame"]
         r = frame["render_size"]
-        kps = sample.keypoints
+        kps = sample.keypoints.copy()
+        kps[:, :2] += frame["crop"][:2]  # the image's keypoints in the square window the checks render
         world = models[int(sample.extra["model_id"])].keypoints
         _, depth = project(frame["K_render"], frame["Rt"], world)
         ys, xs = np.mgrid[0:r, 0:r]

@@ -13,7 +13,7 @@ from synth.annotation import annotator_codes
 from synth.backgrounds import BackgroundError, FrameSource, procedural_background
 from synth.backend import SceneBackend
 from synth.blender.denoise import Denoiser  # ctypes + numpy, no bpy
-from synth.camera import box_of, camera_centre, frame_vehicle, project, truncation_of
+from synth.camera import box_of, camera_centre, crop_labels, frame_vehicle, project, truncation_of
 from synth.datasets import Sample
 from synth.datasets.writer import encode_image
 from synth.identities import IdentityPlan
@@ -55,13 +55,15 @@ class SampleRenderer:
                             len(self.frames) if self.frames else 0)
 
     def setup(self, sample: SceneSample, shading: bool = True) -> dict:
-        """Put the scene in the state of `sample`; returns the framing (Rt, K, render size, K_render). Without
+        """Put the scene in the state of `sample`; returns the framing (Rt, K, render size, K_render, the output
+        image's crop of the window: camera.frame_vehicle). Labels and pictures are made in the square window and
+        cut to the crop last (`crop`). Without
         `shading` (labels only) the off-screen caster and the mirrored street, which no label ray meets, are
         neither built nor shown."""
         size = self.config.image.size
         vehicle = self.builder.show_vehicle(sample.identity.model_index, sample.identity.paint_rgb, sample.look)
         self.builder.set_lamps(*sample.lamps)
-        frame = frame_vehicle(sample, vehicle.outline, size)
+        frame = frame_vehicle(sample, vehicle.outline, size, self.config.image.framing)
         self.builder.set_camera(frame["K_render"], frame["Rt"], frame["render_size"])
         frame["sun_rgb"] = compose.blackbody_rgb(sample.sun_temperature)
         self.builder.set_lighting(sample, frame["sun_rgb"])
@@ -179,11 +181,21 @@ class SampleRenderer:
             for patch in sample.patches:
                 mask |= compose.patch_mask(patch, labels["box"], self.config.image.size)
             labels = self.apply_patch_mask(labels, mask)
-        return {**self.annotate(labels, frame), "sample": sample}
+        labels, _ = crop_labels(self.annotate(labels, frame), frame["K"], frame["crop"])
+        return {**labels, "sample": sample}
+
+    @staticmethod
+    def crop(image: np.ndarray, labels: dict, frame: dict) -> tuple[np.ndarray, dict, np.ndarray]:
+        """The window's picture, labels and K cut to the output image (frame["crop"]): the margined box, at its
+        own aspect, with framing "box" (what a detector crops), all of it with "square"."""
+        c0, r0, c1, r1 = frame["crop"]
+        labels, K = crop_labels(labels, frame["K"], frame["crop"])
+        return image[r0:r1, c0:c1], labels, K
 
     def render(self, index: int) -> tuple[Sample, dict]:
         """Render sample `index`; returns the dataset sample and extras for checks (the raw render, the
-        scene description, the framing, the final image)."""
+        scene description, the framing, the final image; the labels and the sample's K are the final image's,
+        frame["K"] the square window's, frame["crop"] where the image lies in it)."""
         cfg = self.config
         size = cfg.image.size
         sample, frame, labels = self.setup_and_label(index)
@@ -203,6 +215,8 @@ class SampleRenderer:
             image, mask = compose.paste_patches(image, sample.patches, box, fill, softness)
             labels = self.apply_patch_mask(labels, mask)
         labels = self.annotate(labels, frame)
+        image, labels, K = self.crop(image, labels, frame)
+        box = labels["box"]
         image8 = compose.camera_effects(image, sample.effects)
 
         keypoints = labels["keypoints"].astype(np.float32)
@@ -223,7 +237,7 @@ class SampleRenderer:
                 "K": K.astype(np.float32),
                 "Rt": Rt.astype(np.float32),
                 "visible_fraction": np.float32(visible_fraction),
-                "truncation": np.float32(truncation_of(box, size)),
+                "truncation": np.float32(truncation_of(box, image8.shape[:2])),
                 "lighting": sample.lighting_vector(),
                 "seed": np.int64(sample.seed),
             },

@@ -15,7 +15,7 @@ import numpy as np
 
 from synth.appearance import AppearanceConfig, IdentityLook, identity_look
 from synth.backgrounds import road_style
-from synth.camera import look_at, spherical_position
+from synth.camera import FRAMINGS, look_at, spherical_position
 from synth.compose import srgb_to_linear
 from synth.config import Config
 from synth.identities import Identity, IdentityConfig, IdentityPlan
@@ -31,7 +31,12 @@ from synth.shadows import CASTER_KINDS, sample_caster
 
 @dataclass
 class ImageConfig(Config):
-    size: int = 256  # output images are size x size
+    size: int = 256  # the output image's long side (its short side too with framing "square")
+    # "box": the image is the vehicle's amodal box grown by `margin`, at its own aspect, as a detector crops real
+    # vehicles (VeRi's crops: the keypoints span 86 % of the width and 80 % of the height, median), and ReID and
+    # pose inputs stretch or pad it as they do a real crop. "square": a square window round that box (a side
+    # view then has road above and below it: its keypoints spanned 55 % of the height).
+    framing: str = "box"
     # The crop's resolution in the (virtual) traffic camera, log-uniform. Real VeRi crops are 95-415 px
     # (5th-95th percentile, median ~200); crops smaller than `size` are rendered small and upsampled, which
     # is the low-resolution look of real footage and saves render time.
@@ -39,6 +44,10 @@ class ImageConfig(Config):
     margin: Range = (0.03, 0.15)  # crop margin around the amodal box, per side, as a fraction of its size
     truncation_prob: float = 0.03  # probability that the crop cuts the vehicle (real crops are detector boxes)
     truncation: Range = (0.05, 0.3)  # fraction of the box cut off when it does
+
+    def __post_init__(self):
+        if self.framing not in FRAMINGS:
+            raise ValueError(f"image.framing must be one of {list(FRAMINGS)}, got {self.framing!r}")
     image_format: str = "jpeg"
     jpeg_quality: int = 94
 

@@ -239,3 +239,50 @@ def test_traffic_shows_other_vehicles_behind_and_beside_without_touching_the_lab
     for a, b in zip(alone, busy):
         np.testing.assert_array_equal(a["keypoints"], b["keypoints"])  # farther than the vehicle: hides nothing
     assert sum(b["coverage"] > a["coverage"] + 0.005 for a, b in with_neighbours) >= len(with_neighbours) // 2
+
+
+def framing_probe(models_dir: str, config_dict: dict, count: int) -> list[dict]:
+    """In a Blender process: per sample, the stored image, keypoints, box and drawn margins."""
+    from synth.datasets.writer import decode_image
+
+    config = RenderConfig.from_dict(config_dict)
+    models = load_library(models_dir)
+    renderer = SampleRenderer(config, models, plan_identities(models, count, 6), 6)
+    out = []
+    for i in range(count):
+        sample, extras = renderer.render(i)
+        out.append({"image": decode_image(sample.image, "probe"), "keypoints": sample.keypoints, "box": sample.bbox,
+                    "margin": extras["sample"].margin, "crop": extras["frame"]["crop"]})
+    return out
+
+
+def test_images_are_the_margined_box_at_its_aspect_as_a_detector_crops_it(library):
+    """framing "box" (the default): the image is the vehicle's box grown by the sample's margins, long side
+    `size`, the pixels and labels of the "square" window's image moved by the same whole-pixel offset."""
+    config = tiny_config(size=96)
+    config.occluders.prob = config.occlusion2d.prob = config.image.truncation_prob = config.traffic.prob = 0.0
+    config.effects.blur_prob = config.effects.motion_blur_prob = config.effects.jpeg_prob = 0.0
+    config.effects.sharpen_prob, config.effects.noise_sigma = 0.0, (0.0, 0.0)
+    config.image.image_format = "png"
+    config.viewpoint.azimuth_weights = ()  # side views too: the boxes that differ most from a square
+    assert config.image.framing == "box"
+    boxed = run_in_blender_process(framing_probe, str(library), config.to_dict(), 6)
+    config.image.framing = "square"
+    square = run_in_blender_process(framing_probe, str(library), config.to_dict(), 6)
+    aspects = []
+    for b, s in zip(boxed, square):
+        h, w = b["image"].shape[:2]
+        assert max(h, w) == 96 and s["image"].shape[:2] == (96, 96)
+        aspects.append(w / h)
+        x0, y0, x1, y1 = b["box"]
+        ml, mt, mr, mb = b["margin"]
+        for drawn, want in ((x0 + 0.5, ml * (x1 - x0)), (y0 + 0.5, mt * (y1 - y0)), (w - 0.5 - x1, mr * (x1 - x0)),
+                            (h - 0.5 - y1, mb * (y1 - y0))):
+            assert abs(drawn - want) <= 1.0, (drawn, want)
+        c0, r0 = b["crop"][:2]
+        np.testing.assert_allclose(s["keypoints"][:, :2] - b["keypoints"][:, :2], [[c0, r0]] * 36, atol=1e-3)
+        np.testing.assert_array_equal(s["keypoints"][:, 2], b["keypoints"][:, 2])
+        inner = np.abs(s["image"][r0 + 2:r0 + h - 2, c0 + 2:c0 + w - 2].astype(int)
+                       - b["image"][2:h - 2, 2:w - 2].astype(int))
+        assert inner.max() <= 2  # the same picture, cut (the lens blur differs only at the border)
+    assert max(aspects) > 1.3  # a side view: wider than tall, as a detector's box
