@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from synth.vehicles.geometry import (CREASE_ROWS, DENSE_LAYOUT, N_ROWS, R_BELT, R_LIGHT, R_SILL, R_TOP_C, ROCKER_TUCK,
-                                     ROW_DENSE, Profile, _body, keypoints)
+                                     ROW_DENSE, Profile, _body, _side_windows, keypoints)
 from synth.vehicles.params import BODY_STYLES, VEHICLE_TYPES, library_plan, sample_params, style_cycle
 
 TYPE_STYLES = [(t, s) for t in VEHICLE_TYPES for s in (BODY_STYLES.get(t) or [None])]
@@ -238,3 +238,25 @@ def _depth_at(prof, y, front):
     e = prof.plan["front" if front else "rear"]
     d = np.linspace(0, e["dc"], 4001)
     return float(np.interp(y, prof._end_outline(e, d), d))
+
+
+def test_bus_window_pillars_are_black_behind_the_glass_band_except_on_school_buses():
+    """Most city buses and coaches show one dark band of glass (black pillars); school buses paint theirs."""
+    def pillar_faces(p):
+        prof = Profile(p)
+        body = _body(prof, 0.06)
+        windows = _side_windows(prof)
+        xs = [0.5 * (a[1] + b[0]) for a, b in zip(windows[:-1], windows[1:])]  # pillar centres
+        verts = np.asarray(body.verts)
+        mats = []
+        for face, mat in zip(body.faces, body.materials):
+            centre = verts[list(face)].mean(0)
+            if any(abs(centre[0] - x) < 0.02 for x in xs) and prof.belt(x=centre[0]) + 0.3 < centre[2] < p.roof_z - 0.3:
+                mats.append(mat)
+        return set(mats)
+
+    kinds = {style: [pillar_faces(_params("bus", style, i)) for i in range(8)] for style in ("city", "coach", "school")}
+    for style in ("city", "coach"):
+        assert sum(m == {"trim"} for m in kinds[style]) >= 4, kinds[style]
+        assert all(m in ({"trim"}, {"paint"}) for m in kinds[style])
+    assert all(m == {"paint"} for m in kinds["school"]), kinds["school"]

@@ -664,6 +664,11 @@ def _body(prof: Profile, spacing: float) -> Part:
     if p.type_name == "pickup":
         rw_lo, rw_hi = k["12"], k["13"]
     seams = prof.seams()
+    # a bus's window pillars: black behind a continuous glass band on most city buses and coaches (the row of
+    # body-coloured posts between dark panes read as piano keys at 100-250 px), painted on school buses
+    pillar = "trim"
+    if p.type_name == "bus" and (style_of(p) == "school" or np.random.default_rng([p.style_seed, 43]).random() < 0.25):
+        pillar = "paint"
     faces, mats = [], []
     for i in range(len(xs) - 1):
         xc = (xs[i] + xs[i + 1]) / 2
@@ -681,7 +686,7 @@ def _body(prof: Profile, spacing: float) -> Part:
             elif lo == R_LEDGE and hi == R_GTOP and not box and any(w0 < xc < w1 for w0, w1 in windows):
                 mat = "glass"
             elif lo == R_LEDGE and hi == R_GTOP and not box and prof.top(xc) - prof.belt(xc) > 0.1:
-                mat = "trim" if p.type_name != "bus" else "paint"  # pillars
+                mat = pillar
             elif lo >= R_GTOP and (ws_lo < xc < ws_hi or rw_lo < xc < rw_hi):
                 mat = "glass"
             if mat == "paint" and _in_seam(prof, seams, xc, lo, min(ring_dense[j], ring_dense[j2]) - ROW_DENSE[lo]):
