@@ -27,7 +27,7 @@ HEAVY_TYPES = ("bus", "truck")
 PLATE_STYLES = ("cn_blue", "cn_yellow", "cn_green", "eu", "us")
 PLATE_MASKS = ("none", "blank", "blur")
 FINISHES = ("solid", "metallic", "pearl", "matte")
-LIVERIES = ("none", "stripe", "logo", "taxi")
+LIVERIES = ("none", "stripe", "logo", "taxi", "bus")
 PLATE_TEXTURE = (100, 320)  # rows, columns: the aspect of a 440 x 140 mm plate
 SIDE_TEXTURE = (128, 512)  # u along the vehicle's length, v its height
 GLASS_TEXTURE = (128, 256)  # u across the windshield / rear window, v its height
@@ -68,6 +68,9 @@ class MarksConfig(Config):
     sticker_count: tuple[int, int] = (0, 4)  # windshield stickers (inspection, parking), uniform inclusive
     livery_prob: float = 0.12  # a painted stripe or a company logo on the sides (vans, trucks, buses: x2.5)
     taxi_prob: float = 0.04  # sedans: taxi livery (a two-colour side band)
+    # buses: their operator's colours, a broad band along the lower body under a thin one (a plain body was the
+    # exception among VeRi's buses)
+    bus_livery_prob: float = 0.75
     dirt_prob: float = 0.5  # probability that an identity is dirty at all
     dirt: Range = (0.1, 0.8)  # dirt strength on the lower body and wheel arches when dirty
     dent_prob: float = 0.1  # dents and scratches (drawn as scratches on the sides)
@@ -189,6 +192,8 @@ def identity_look(config: AppearanceConfig, seed: int, identity) -> IdentityLook
     livery = "none"
     if type_name == "sedan" and marks.random() < mc.taxi_prob:
         livery = "taxi"
+    elif type_name == "bus" and marks.random() < mc.bus_livery_prob:
+        livery = "bus"
     elif marks.random() < mc.livery_prob * (2.5 if type_name in ("van", "bus", "truck") else 1.0):
         livery = "stripe" if marks.random() < 0.5 else "logo"
     livery_rgb = tuple(float(c) for c in marks.uniform(0.05, 0.95, 3))
@@ -322,6 +327,11 @@ def side_texture(look: IdentityLook, shape=SIDE_TEXTURE) -> np.ndarray:
         img[int(0.45 * h):int(0.62 * h), int(0.12 * w):int(0.88 * w)] = (*colour, 255)
         cv2.putText(img, "".join(rng.choice(list(_DIGITS), 4)), (int(0.42 * w), int(0.58 * h)),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.6, (250, 250, 250, 255), 2, cv2.LINE_AA)
+    elif look.livery == "bus":  # the operator's band along the lower body (under the windows), a thin one over it
+        top = rng.uniform(0.27, 0.34)
+        img[int((1 - top) * h):int(0.9 * h)] = (*colour, 255)
+        second = tuple(int(255 - 0.5 * c) if rng.random() < 0.5 else int(0.5 * c) for c in colour)
+        img[int((1 - top - 0.05) * h):int((1 - top - 0.025) * h)] = (*second, 255)
     elif look.livery == "logo":  # a company name and a block on the sides of a van or truck
         x0 = int(rng.uniform(0.2, 0.4) * w)
         y = int(rng.uniform(0.35, 0.55) * h)

@@ -335,3 +335,18 @@ def test_a_roof_box_sits_on_the_roof_and_the_labels_follow_it(look_probe):
     x0, y0, x1, y1 = out["roof_box_label"]
     assert y0 < out["no_box_label"][1] - 3  # the amodal box grows upwards to hold it
     assert ys.min() >= y0 - 1.5
+
+
+def test_most_buses_carry_their_operators_band_along_the_lower_body():
+    config = AppearanceConfig()
+    bus = TYPE_NAMES.index("bus")
+    looks = [identity_look(config, 0, _identity(i, bus)) for i in range(40)]
+    banded = [look for look in looks if look.livery == "bus"]
+    assert 0.5 <= len(banded) / len(looks) < 1.0
+    assert all(identity_look(config, 0, _identity(i, TYPE_NAMES.index("sedan"))).livery != "bus" for i in range(40))
+    for look in [look for look in banded if look.dents == 0][:5]:  # (scratches go anywhere)
+        alpha = side_texture(look)[..., 3] > 0  # row 0 is the roof
+        rows = alpha.mean(axis=1)
+        h = len(rows)
+        assert rows[int(0.75 * h):int(0.88 * h)].min() == 1.0  # the lower body, all along
+        assert rows[:int(0.55 * h)].max() == 0.0  # the windows and the roof stay clear
