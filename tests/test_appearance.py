@@ -350,3 +350,14 @@ def test_most_buses_carry_their_operators_band_along_the_lower_body():
         h = len(rows)
         assert rows[int(0.75 * h):int(0.88 * h)].min() == 1.0  # the lower body, all along
         assert rows[:int(0.55 * h)].max() == 0.0  # the windows and the roof stay clear
+
+
+def test_the_plain_look_of_a_freshly_loaded_model_carries_no_marks():
+    """The contact sheet's look (synth/blender/vehicles.plain_look): no livery on any type, buses included."""
+    from synth.blender.vehicles import plain_look
+
+    for type_id, name in enumerate(TYPE_NAMES):
+        if name == "unknown":
+            continue
+        look = plain_look(SimpleNamespace(type_id=type_id), (0.5, 0.5, 0.5))
+        assert look.livery == "none" and not look.stickers and look.dirt == 0.0 and look.dents == 0.0, name

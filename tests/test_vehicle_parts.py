@@ -287,9 +287,6 @@ def test_each_part_shows_in_a_render(tmp_path):
     asset = load_asset(write_model(ModelSpec("suv_t", p, 3, 0, None), tmp_path))
     scene, cam = _setup_scene(160, 120, 4)
     scene.cycles.use_denoising = False
-    # the sky lights the vehicle by the rays that bounce off it, as in the dataset renderer
-    # (scene_backend._build_world), not as a light too: its importance map cost ~4.5 s a render here
-    scene.world.cycles.sampling_method = "NONE"
     root = load_vehicle(asset, scene.collection)
     try:
         _place_camera(cam, asset, 30.0, 15.0, 160, 120)

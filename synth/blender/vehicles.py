@@ -183,8 +183,8 @@ def plain_look(asset: VehicleAsset, rgb_linear):
     images would keep whatever identity was drawn last."""
     from types import SimpleNamespace
 
-    marks = MarksConfig(sticker_count=(0, 0), livery_prob=0.0, taxi_prob=0.0, dirt_prob=0.0, dent_prob=0.0,
-                        roof_box_prob=0.0)
+    marks = MarksConfig(sticker_count=(0, 0), livery_prob=0.0, taxi_prob=0.0, bus_livery_prob=0.0, dirt_prob=0.0,
+                        dent_prob=0.0, roof_box_prob=0.0)
     return identity_look(AppearanceConfig(marks=marks), 0, SimpleNamespace(
         vehicle_id=0, type_id=asset.type_id, paint_rgb=tuple(rgb_linear), twin_of=-1))
 
