@@ -33,6 +33,11 @@ SIDE_TEXTURE = (128, 512)  # u along the vehicle's length, v its height
 GLASS_TEXTURE = (128, 256)  # u across the windshield / rear window, v its height
 _ALNUM = "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"  # plates leave out I and O
 _DIGITS = "0123456789"
+LIVERY_COMMERCIAL_FACTOR = 10.0  # vans, buses and trucks: a company's colours far more often than a private car
+# the colours stripes, logos and bands are painted in (sRGB): decal and fleet colours, not any RGB (random
+# hues drew toy-like lime and salmon stripes)
+LIVERY_COLOURS = ((0.92, 0.92, 0.9), (0.08, 0.08, 0.09), (0.65, 0.66, 0.68), (0.75, 0.1, 0.1), (0.1, 0.25, 0.65),
+                  (0.95, 0.78, 0.1), (0.1, 0.5, 0.25), (0.95, 0.45, 0.08))
 
 
 @dataclass
@@ -66,7 +71,9 @@ class PlateConfig(Config):
 @dataclass
 class MarksConfig(Config):
     sticker_count: tuple[int, int] = (0, 4)  # windshield stickers (inspection, parking), uniform inclusive
-    livery_prob: float = 0.12  # a painted stripe or a company logo on the sides (vans, trucks, buses: x2.5)
+    # a painted stripe or a company logo on the sides: rare on private cars (one car in 33 of VeRi's project
+    # montage), common on vans, trucks and buses (x LIVERY_COMMERCIAL_FACTOR)
+    livery_prob: float = 0.04
     taxi_prob: float = 0.04  # sedans: taxi livery (a two-colour side band)
     # buses: their operator's colours, a broad band along the lower body under a thin one (a plain body was the
     # exception among VeRi's buses)
@@ -194,9 +201,11 @@ def identity_look(config: AppearanceConfig, seed: int, identity) -> IdentityLook
         livery = "taxi"
     elif type_name == "bus" and marks.random() < mc.bus_livery_prob:
         livery = "bus"
-    elif marks.random() < mc.livery_prob * (2.5 if type_name in ("van", "bus", "truck") else 1.0):
+    elif marks.random() < mc.livery_prob * (LIVERY_COMMERCIAL_FACTOR if type_name in ("van", "bus", "truck") else 1.0):
         livery = "stripe" if marks.random() < 0.5 else "logo"
-    livery_rgb = tuple(float(c) for c in marks.uniform(0.05, 0.95, 3))
+    pick, shade, _ = marks.uniform(0.0, 1.0, 3)  # (three draws, as the random colour took before)
+    base = np.asarray(LIVERY_COLOURS[min(int(pick * len(LIVERY_COLOURS)), len(LIVERY_COLOURS) - 1)])
+    livery_rgb = tuple(float(c) for c in np.clip(base * (0.85 + 0.3 * shade), 0.0, 1.0))
     dirt = _u(marks, mc.dirt) if marks.random() < mc.dirt_prob else 0.0
     dents = float(marks.uniform(0.3, 1.0)) if marks.random() < mc.dent_prob else 0.0
     # accessories from their own stream: looks drawn before they existed keep their other marks

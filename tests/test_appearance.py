@@ -361,3 +361,22 @@ def test_the_plain_look_of_a_freshly_loaded_model_carries_no_marks():
             continue
         look = plain_look(SimpleNamespace(type_id=type_id), (0.5, 0.5, 0.5))
         assert look.livery == "none" and not look.stickers and look.dirt == 0.0 and look.dents == 0.0, name
+
+
+def test_liveries_are_rare_on_private_cars_common_on_commercial_vehicles_and_in_fleet_colours():
+    from synth.appearance import LIVERY_COLOURS
+
+    config = AppearanceConfig()
+
+    def share(type_name, n=300):
+        looks = [identity_look(config, 1, _identity(i, TYPE_NAMES.index(type_name))) for i in range(n)]
+        return looks, np.mean([look.livery in ("stripe", "logo") for look in looks])
+
+    cars, car_share = share("suv")
+    trucks, truck_share = share("truck")
+    assert car_share < 0.1 and truck_share > 0.25
+    palette = np.asarray(LIVERY_COLOURS)
+    shades = np.linspace(0.85, 1.15, 61)
+    for look in cars + trucks:  # a palette colour, brighter or darker by at most 15 %
+        rgb = np.asarray(look.livery_rgb)
+        assert min(np.abs(rgb - np.clip(c * f, 0, 1)).max() for c in palette for f in shades) < 0.01, rgb
