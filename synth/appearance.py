@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from synth.config import Config
-from synth.vocabulary import TYPE_NAMES
+from synth.vocabulary import COLOR_NAMES, TYPE_NAMES
 
 Range = tuple[float, float]
 
@@ -44,6 +44,9 @@ LIVERY_COLOURS = ((0.92, 0.92, 0.9), (0.08, 0.08, 0.09), (0.65, 0.66, 0.68), (0.
 class PaintConfig(Config):
     # relative frequency of each finish (metallic paints dominate today's cars; matte is rare)
     finishes: dict = field(default_factory=lambda: {"solid": 0.35, "metallic": 0.45, "pearl": 0.15, "matte": 0.05})
+    # colours that cars wear as metallic paint (champagne, mocha): a solid draw becomes metallic (a solid gold or
+    # brown read as tan and chocolate clay)
+    metallic_colours: tuple[str, ...] = ("golden", "brown")
     two_tone_prob: float = 0.06  # roof (above the belt line) in a second colour
     clear_coat_roughness: Range = (0.01, 0.06)  # rougher coats blur the skyline into noise at 3 samples
     base_roughness: Range = (0.25, 0.5)  # under the clear coat; matte paint uses the high end, without coat
@@ -160,6 +163,9 @@ def identity_look(config: AppearanceConfig, seed: int, identity) -> IdentityLook
     pc, mc = config.paint, config.marks
     fin = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(0xA9, _twin_root(identity))))
     finish = _choose(fin, pc.finishes, FINISHES, "appearance.paint.finishes")
+    colour_id = int(getattr(identity, "color_id", 0))
+    if finish == "solid" and 0 < colour_id < len(COLOR_NAMES) and COLOR_NAMES[colour_id] in pc.metallic_colours:
+        finish = "metallic"
     metallic = {"solid": 0.0, "metallic": fin.uniform(0.5, 0.9), "pearl": fin.uniform(0.2, 0.5),
                 "matte": fin.uniform(0.0, 0.4)}[finish]
     roughness = _u(fin, pc.base_roughness)

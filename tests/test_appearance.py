@@ -380,3 +380,19 @@ def test_liveries_are_rare_on_private_cars_common_on_commercial_vehicles_and_in_
     for look in cars + trucks:  # a palette colour, brighter or darker by at most 15 %
         rgb = np.asarray(look.livery_rgb)
         assert min(np.abs(rgb - np.clip(c * f, 0, 1)).max() for c in palette for f in shades) < 0.01, rgb
+
+
+def test_golden_and_brown_cars_wear_metallic_paint():
+    from synth.vocabulary import COLOR_IDS
+
+    config = AppearanceConfig()
+    config.paint.finishes = {"solid": 1.0}
+
+    def look(i, colour):
+        return identity_look(config, 0, SimpleNamespace(vehicle_id=i, type_id=1, paint_rgb=(0.5, 0.3, 0.1), twin_of=-1,
+                                                        color_id=COLOR_IDS[colour]))
+
+    assert all(look(i, "golden").finish == "metallic" and look(i, "brown").metallic > 0 for i in range(10))
+    assert all(look(i, "red").finish == "solid" and look(i, "red").metallic == 0 for i in range(10))
+    config.paint.metallic_colours = ()
+    assert look(0, "golden").finish == "solid"
