@@ -102,8 +102,16 @@ def side_by_side(a: Path, b: Path, path: Path, count: int = 8) -> None:
                 out += [decode_image(bytes(x)) for x in f["image"][:]]
         return out
 
+    def square(image, side=256):  # the images are vehicle boxes at their own aspect: letterboxed for the grid
+        scale = side / max(image.shape[:2])
+        small = cv2.resize(image, (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale))),
+                           interpolation=cv2.INTER_AREA)
+        canvas = np.full((side, side, 3), 128, np.uint8)
+        canvas[:small.shape[0], :small.shape[1]] = small
+        return canvas
+
     ia, ib = images(a)[:count], images(b)[:count]
-    rows = [np.concatenate([x, y], axis=1) for x, y in zip(ia, ib)]
+    rows = [np.concatenate([square(x), square(y)], axis=1) for x, y in zip(ia, ib)]
     grid = np.concatenate([np.concatenate(rows[i:i + 2], axis=1) for i in range(0, len(rows) - 1, 2)], axis=0)
     cv2.imwrite(str(path), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
 
