@@ -210,7 +210,7 @@ def identity_look(config: AppearanceConfig, seed: int, identity) -> IdentityLook
     elif marks.random() < mc.livery_prob * (LIVERY_COMMERCIAL_FACTOR if type_name in ("van", "bus", "truck") else 1.0):
         livery = "stripe" if marks.random() < 0.5 else "logo"
     pick, shade, _ = marks.uniform(0.0, 1.0, 3)  # (three draws, as the random colour took before)
-    base = np.asarray(LIVERY_COLOURS[min(int(pick * len(LIVERY_COLOURS)), len(LIVERY_COLOURS) - 1)])
+    base = np.asarray(LIVERY_COLOURS[int(pick * len(LIVERY_COLOURS))])  # (pick < 1)
     livery_rgb = tuple(float(c) for c in np.clip(base * (0.85 + 0.3 * shade), 0.0, 1.0))
     dirt = _u(marks, mc.dirt) if marks.random() < mc.dirt_prob else 0.0
     dents = float(marks.uniform(0.3, 1.0)) if marks.random() < mc.dent_prob else 0.0

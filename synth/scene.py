@@ -44,12 +44,12 @@ class ImageConfig(Config):
     margin: Range = (0.03, 0.15)  # crop margin around the amodal box, per side, as a fraction of its size
     truncation_prob: float = 0.03  # probability that the crop cuts the vehicle (real crops are detector boxes)
     truncation: Range = (0.05, 0.3)  # fraction of the box cut off when it does
+    image_format: str = "jpeg"
+    jpeg_quality: int = 94
 
     def __post_init__(self):
         if self.framing not in FRAMINGS:
             raise ValueError(f"image.framing must be one of {list(FRAMINGS)}, got {self.framing!r}")
-    image_format: str = "jpeg"
-    jpeg_quality: int = 94
 
 
 @dataclass

@@ -213,17 +213,19 @@ def test_occluders_that_would_hide_the_vehicle_are_left_out(library):
             assert n_kept == 0
 
 
-def traffic_probe(models_dir: str, config_dict: dict, count: int) -> list[dict]:
-    """In a Blender process: per sample, its neighbours, keypoint labels and the render's alpha coverage."""
+def _renders(models_dir: str, config_dict: dict, count: int, seed: int):
+    """(dataset sample, extras) of samples 0..count-1 of a `count`-image run, rendered in this process."""
     config = RenderConfig.from_dict(config_dict)
     models = load_library(models_dir)
-    renderer = SampleRenderer(config, models, plan_identities(models, count, 4), 4)
-    out = []
-    for i in range(count):
-        sample, extras = renderer.render(i)
-        out.append({"neighbours": [o for o in extras["sample"].occluders if o.kind == "vehicle"],
-                    "keypoints": sample.keypoints, "coverage": float(extras["rgba"][..., 3].mean())})
-    return out
+    renderer = SampleRenderer(config, models, plan_identities(models, count, seed), seed)
+    return (renderer.render(i) for i in range(count))
+
+
+def traffic_probe(models_dir: str, config_dict: dict, count: int) -> list[dict]:
+    """In a Blender process: per sample, its neighbours, keypoint labels and the render's alpha coverage."""
+    return [{"neighbours": [o for o in extras["sample"].occluders if o.kind == "vehicle"],
+             "keypoints": sample.keypoints, "coverage": float(extras["rgba"][..., 3].mean())}
+            for sample, extras in _renders(models_dir, config_dict, count, 4)]
 
 
 def test_traffic_shows_other_vehicles_behind_and_beside_without_touching_the_labels(library):
@@ -245,15 +247,9 @@ def framing_probe(models_dir: str, config_dict: dict, count: int) -> list[dict]:
     """In a Blender process: per sample, the stored image, keypoints, box and drawn margins."""
     from synth.datasets.writer import decode_image
 
-    config = RenderConfig.from_dict(config_dict)
-    models = load_library(models_dir)
-    renderer = SampleRenderer(config, models, plan_identities(models, count, 6), 6)
-    out = []
-    for i in range(count):
-        sample, extras = renderer.render(i)
-        out.append({"image": decode_image(sample.image, "probe"), "keypoints": sample.keypoints, "box": sample.bbox,
-                    "margin": extras["sample"].margin, "crop": extras["frame"]["crop"]})
-    return out
+    return [{"image": decode_image(sample.image, "probe"), "keypoints": sample.keypoints, "box": sample.bbox,
+             "margin": extras["sample"].margin, "crop": extras["frame"]["crop"]}
+            for sample, extras in _renders(models_dir, config_dict, count, 6)]
 
 
 def test_images_are_the_margined_box_at_its_aspect_as_a_detector_crops_it(library):

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from synth.vehicles import heavy
 from synth.vehicles.geometry import Part, Profile, _body
-from synth.vehicles.params import VehicleParams
+from synth.vehicles.params import VehicleParams, style_rng
 from synth.vehicles.ends import GRILLES, car_headlights, car_taillights, grille, lower_intake, plate, plate_frame
-from synth.vehicles.parts import (BIG, Caster, EndFace, Mesh, WrapFace, _rng, bull_bar, cabin, lower_cabin, merge_parts,
+from synth.vehicles.parts import (BIG, Caster, EndFace, Mesh, WrapFace, bull_bar, cabin, lower_cabin, merge_parts,
                                   mirrors, roof_rails, spoiler, wheel)
 
 
@@ -26,7 +26,7 @@ def dress(prof, body: Part, wheel_segments: int = 32) -> dict[str, Part]:
     p, k = prof.p, prof.keyx
     big = p.type_name in BIG
     caster = Caster(body)
-    rng = _rng(p, 5)
+    rng = style_rng(p, 5)
     mesh, inside = Mesh(), Mesh()
     wheels = merge_parts([wheel(prof, x, left, wheel_segments) for x in (prof.x_front_axle, prof.x_rear_axle)
                           for left in (True, False)], smooth=True)
@@ -40,19 +40,19 @@ def dress(prof, body: Part, wheel_segments: int = 32) -> dict[str, Part]:
         front, rear = WrapFace(caster, prof, True), WrapFace(caster, prof, False)
         hwf, hwe = front.s_at(60.0), rear.s_at(60.0)
         z_top = prof.cap_front_z - 0.015
-        s_lamp = car_headlights(mesh, front, prof, _rng(p, 1))
+        s_lamp = car_headlights(mesh, front, prof, style_rng(p, 1))
         g_bot = z_top - rng.uniform(0.08, 0.15)
         pattern = GRILLES[int(rng.integers(len(GRILLES)))]
         grille(mesh, front, p, s_lamp - 0.04, g_bot, z_top - 0.01, pattern, "chrome" if rng.random() < 0.4 else "trim")
         zi = p.nose_bottom + rng.uniform(0.04, 0.07)
         intake_top = max(min(zi + rng.uniform(0.12, 0.20), g_bot - 0.06), zi + 0.06)
         lower_intake(mesh, front, p, hwf * rng.uniform(0.5, 0.75), zi, intake_top, GRILLES[int(rng.integers(3))],
-                     _rng(p, 6))
+                     style_rng(p, 6))
         front.patch(mesh, -hwf * 0.9, hwf * 0.9, p.nose_bottom + 0.015, p.nose_bottom + 0.04, 0.003, "trim",
                     nu=10, nv=1, mirror=False)
         plate_front_z = min(0.5 * (zi + intake_top) + 0.03, g_bot - 0.08)  # on the intake, as most are mounted
         tall = p.type_name in ("suv", "mpv", "van")
-        car_taillights(mesh, rear, prof, _rng(p, 2), tall)
+        car_taillights(mesh, rear, prof, style_rng(p, 2), tall)
         plate_rear_z = min(p.tail_bottom + 0.26, prof.cap_rear_z - 0.22)
         # the dark lower valance (diffuser) under the rear bumper
         rear.patch(mesh, -hwe * 0.92, hwe * 0.92, p.tail_bottom + 0.01, p.tail_bottom + rng.uniform(0.06, 0.11),

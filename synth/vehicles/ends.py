@@ -8,13 +8,14 @@ from __future__ import annotations
 import numpy as np
 
 from synth.vehicles.geometry import Part
-from synth.vehicles.parts import EndFace, Mesh, WrapFace, _rng, disc, hexagon, rect
+from synth.vehicles.params import style_rng
+from synth.vehicles.parts import EndFace, Mesh, WrapFace, disc, hexagon, rect
 
 
 def headlights(mesh: Mesh, face: EndFace, p, hw: float, z_top: float):
     """A bus's or truck's headlight clusters on its flat front: housing, chrome reflectors, clear lenses, amber
     indicator. Returns the inner end's y."""
-    rng = _rng(p, 1)
+    rng = style_rng(p, 1)
     shape = ("round", "rectangular", "swept")[int(rng.integers(3))]
     y0, y1, height = hw * 0.55, hw * 0.93, 0.16
     z_top = min(z_top, p.hood_front - 0.02)
@@ -45,7 +46,7 @@ def headlights(mesh: Mesh, face: EndFace, p, hw: float, z_top: float):
 def taillights(mesh: Mesh, face: EndFace, p, hw: float, z_top: float):
     """A bus's or truck's tall tail-light clusters on its flat rear: red lens with an inner shape, a clear
     reversing segment, sometimes amber."""
-    rng = _rng(p, 2)
+    rng = style_rng(p, 2)
     y0, y1, height = hw * 0.78, hw * 0.97, rng.uniform(0.30, 0.42)
     zb = z_top - height
     face.patch(mesh, y0, y1, zb, z_top, 0.004, "taillight", nu=6, nv=4)

@@ -16,7 +16,7 @@ from functools import cached_property
 
 import numpy as np
 
-from synth.vehicles.params import PLAN_EXPONENT, VehicleParams, cargo_top, corner_setback, style_of
+from synth.vehicles.params import PLAN_EXPONENT, VehicleParams, cargo_top, corner_setback, style_of, style_rng
 
 
 # rows of a half cross-section loop, from the bottom centre round the left side to the top centre
@@ -667,7 +667,7 @@ def _body(prof: Profile, spacing: float) -> Part:
     # a bus's window pillars: black behind a continuous glass band on most city buses and coaches (the row of
     # body-coloured posts between dark panes read as piano keys at 100-250 px), painted on school buses
     pillar = "trim"
-    if p.type_name == "bus" and (style_of(p) == "school" or np.random.default_rng([p.style_seed, 43]).random() < 0.25):
+    if p.type_name == "bus" and (style_of(p) == "school" or style_rng(p, 43).random() < 0.25):
         pillar = "paint"
     faces, mats = [], []
     for i in range(len(xs) - 1):
@@ -727,7 +727,7 @@ def _door_handles(prof: Profile, seams: dict) -> Part:
     on most cars, chrome or black plastic on the rest (a model's style seed picks)."""
     p = prof.p
     v, f, m = [], [], []
-    material = ("paint", "chrome", "trim")[int(np.random.default_rng([p.style_seed, 41]).choice(3, p=(0.6, 0.25, 0.15)))]
+    material = ("paint", "chrome", "trim")[int(style_rng(p, 41).choice(3, p=(0.6, 0.25, 0.15)))]
     edges = [seams[name][0] for name in ("door_b", "door_rear") if name in seams]
     if "door_front" in seams and not edges:
         edges = [prof.keyx["13"] + 0.15]

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from synth.vehicles.params import BUS_STYLES, TRUCK_STYLES, cargo_top, style_of  # noqa: F401 (heavy.style_of)
+from synth.vehicles.params import BUS_STYLES, TRUCK_STYLES, cargo_top, style_of, style_rng  # noqa: F401 (heavy.style_of)
 from synth.vehicles.ends import grille, headlights, taillights
-from synth.vehicles.parts import EndFace, Mesh, _rng, occupant, rect, rot_y, seat
+from synth.vehicles.parts import EndFace, Mesh, occupant, rect, rot_y, seat
 
 
 def ends(mesh: Mesh, front: EndFace, rear: EndFace, prof, hwf: float, hwe: float) -> tuple[float, float]:
@@ -54,7 +54,7 @@ def body_details(mesh: Mesh, caster, prof):
 def _truck_body(mesh: Mesh, caster, prof):
     p, k = prof.p, prof.keyx
     style = style_of(p)
-    rng = _rng(p, 21)
+    rng = style_rng(p, 21)
     x0, x1 = prof.x_end, k["box_front"]
     top = prof.box_top
     hw = float(prof.half_width(0.5 * (x0 + x1)))

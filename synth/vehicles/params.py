@@ -361,13 +361,19 @@ _LEGACY_TRUCK_STYLES = 3  # models built before the tanker drew "" styles from t
 BUS_STYLES = ("city", "coach", "school")
 
 
+def style_rng(p: VehicleParams, salt: int) -> np.random.Generator:
+    """The random stream of one of a model's discrete choices (`salt` names it), from its style seed: a detail
+    drawn from it changes with the style seed and leaves the shape and the other choices as they were."""
+    return np.random.default_rng([p.style_seed, salt])
+
+
 def style_of(p) -> str:
     styles = TRUCK_STYLES if p.type_name == "truck" else BUS_STYLES
     if p.body_style in styles:
         return p.body_style
     if p.type_name == "truck":
         styles = styles[:_LEGACY_TRUCK_STYLES]
-    return styles[int(np.random.default_rng([p.style_seed, 17]).integers(len(styles)))]
+    return styles[int(style_rng(p, 17).integers(len(styles)))]
 
 
 def cargo_top(p) -> float:

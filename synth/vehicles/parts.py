@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from synth.vehicles.geometry import Part
+from synth.vehicles.params import style_rng
 
 BIG = ("bus", "truck")
 _BOX_QUADS = [(0, 1, 3, 2), (4, 6, 7, 5), (0, 4, 5, 1), (2, 3, 7, 6), (0, 2, 6, 4), (1, 5, 7, 3)]
@@ -383,17 +384,13 @@ def wheel(prof, x: float, left: bool, segments: int) -> Part:
 # --- style draws ----------------------------------------------------------------------------------------
 
 
-def _rng(p, salt):
-    return np.random.default_rng([p.style_seed, salt])
-
-
 # --- sides and roof ----------------------------------------------------------------------------------------
 
 
 def mirrors(mesh: Mesh, caster: Caster, prof, big: bool):
     """Door mirrors: a housing on an arm from the door at the A-pillar base."""
     p, k = prof.p, prof.keyx
-    rng = _rng(p, 3)
+    rng = style_rng(p, 3)
     if big:
         xm, zm = k["15"] + 0.10, p.cowl + 0.45
         hit, _, ok = caster.cast([(xm - 0.3, 0.0, p.cowl + 0.1)], [(0.0, 1.0, 0.0)])
@@ -509,7 +506,7 @@ def cabin(mesh: Mesh, prof, x_front: float, x_rear: float, half: float, rows: in
     xs = [x_front - 0.95] + [x_front - 0.95 - 0.85 * i for i in range(1, rows)]
     mesh.box((xs[0] + 0.15, 0.0, z_floor + 0.18), (0.6, 0.18, 0.22), "dashboard")
     x_roof_rear = prof.keyx["13"] if p.type_name != "truck" else x_rear
-    rng = _rng(p, 31)
+    rng = style_rng(p, 31)
     riders = (rng.random() < 0.4, rng.random() < 0.15)  # a front passenger; people in the back
     back = max(x_rear, x_roof_rear)
     if xs[0] - 0.45 < back < x_front - 1.0:  # a short cab: the front seats stand against its back wall
