@@ -183,6 +183,76 @@ def test_worker_denoiser_matches_cycles_denoiser_and_is_deterministic(library):
         assert diff < 4, f"worker-denoised colours differ from Cycles' by {diff:.1f} levels on the vehicle"
 
 
+def grazing_coat_guides() -> dict:
+    """In a Blender process: a clear-coated metallic panel seen at 78 degrees off its normal (a roof from a
+    traffic camera), rendered at 3 samples through the worker's frame reader; returns its albedo guide and,
+    from a second render of the same scene, Cycles' denoising albedo pass, over the panel's middle."""
+    import bpy
+
+    from synth.blender.denoise import Denoiser
+    from synth.blender.render_backend import FrameReader, configure_cycles
+    from synth.exr import read_exr_layers
+    from synth.scene import QualityConfig
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    bpy.ops.mesh.primitive_plane_add(size=80.0)
+    mat = bpy.data.materials.new("coat")
+    bsdf = mat.node_tree.nodes["Principled BSDF"]
+    # a dark gold metallic as the library paints it (a little metallic lobe, a glossy base, a clear coat)
+    bsdf.inputs["Base Color"].default_value = (0.1, 0.08, 0.01, 1.0)
+    bsdf.inputs["Metallic"].default_value = 0.25
+    bsdf.inputs["Roughness"].default_value = 0.25
+    bsdf.inputs["Coat Weight"].default_value = 1.0
+    bsdf.inputs["Coat Roughness"].default_value = 0.03
+    bpy.context.object.data.materials.append(mat)
+    # a checkered canopy overhead: what the coat's mirror rays find (a street's facades and trees)
+    bpy.ops.mesh.primitive_plane_add(size=200.0, location=(0.0, 0.0, 12.0))
+    canopy = bpy.data.materials.new("canopy")
+    nodes = canopy.node_tree.nodes
+    checker = nodes.new("ShaderNodeTexChecker")
+    checker.inputs["Scale"].default_value = 400.0
+    checker.inputs["Color1"].default_value = (0.9, 0.9, 0.9, 1.0)
+    checker.inputs["Color2"].default_value = (0.05, 0.05, 0.05, 1.0)
+    canopy.node_tree.links.new(checker.outputs["Color"], nodes["Principled BSDF"].inputs["Base Color"])
+    bpy.context.object.data.materials.append(canopy)
+    scene.world = bpy.data.worlds.new("grey")
+    scene.world.use_nodes = True
+    scene.world.node_tree.nodes["Background"].inputs["Color"].default_value = (0.6, 0.6, 0.6, 1.0)
+    bpy.ops.object.camera_add(location=(0.0, -10.0, 2.1), rotation=(np.radians(78.0), 0.0, 0.0))
+    scene.camera = bpy.context.object
+    scene.camera.data.lens = 120.0
+    scene.render.resolution_x = scene.render.resolution_y = 48
+    configure_cycles(scene, QualityConfig(samples=3, threads=1))
+    reader = FrameReader(scene, Denoiser("fast", threads=1))
+    reader.render(seed=1)
+    middle = (slice(12, 36), slice(12, 36))
+    guide = reader.last_passes[1][middle].copy()
+    scene.view_layers[0].cycles.denoising_store_passes = True
+    bpy.ops.render.render(write_still=True)
+    cycles = read_exr_layers(reader.path)["ViewLayer.Denoising Albedo"][..., :3][middle].copy()
+    reader.close()
+    return {"guide": guide, "cycles": cycles}
+
+
+def test_denoiser_guides_are_the_first_surface_not_the_coats_reflection():
+    """A clear coat at a grazing angle: Cycles' denoising albedo follows the coat's mirror rays on some
+    samples and not on others, so at 3 samples it is speckled (the premise, checked here), and the filter kept
+    that speckle as texture (gravel on roofs). The frame reader's guides come from the first hit: smooth."""
+    result = run_in_blender_process(grazing_coat_guides)
+    guide, cycles = result["guide"], result["cycles"]
+
+    def speckle(albedo):  # pixel-to-pixel noise over the mean (the panel's own gradient left out)
+        import cv2
+
+        luminance = albedo.mean(axis=-1).astype(np.float32)
+        return float(np.abs(luminance - cv2.medianBlur(luminance, 3)).mean() / max(luminance.mean(), 1e-6))
+
+    assert speckle(cycles) > 0.04, speckle(cycles)  # the case the guides must avoid exists (measured 0.074)
+    assert speckle(guide) < 0.01, speckle(guide)  # (measured 0.002)
+    assert guide.mean() > 0.1  # the panel, not the empty film
+
+
 def occluded_fractions(models_dir: str, config_dict: dict, count: int) -> list[tuple[int, float]]:
     """In a Blender process: (occluders kept, visible fraction) of samples 0..count-1, by ray casts only."""
     config = RenderConfig.from_dict(config_dict)

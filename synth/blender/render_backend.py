@@ -61,7 +61,10 @@ def configure_cycles(scene, quality) -> str:
         cycles.denoiser = "OPENIMAGEDENOISE"
         cycles.denoising_input_passes = "RGB_ALBEDO_NORMAL"
         cycles.denoising_quality = "FAST" if quality.denoise == "oidn" else "HIGH"
-        cycles.denoising_prefilter = "NONE" if quality.denoise == "oidn" else "ACCURATE"
+        # Cycles' denoising passes are speckled where near-mirror closures defer them to the reflected hit
+        # (FrameReader): prefiltered, they do not print that speckle into the image (the worker's own filter
+        # takes clean first-hit passes instead)
+        cycles.denoising_prefilter = "ACCURATE"
     cycles.max_bounces = int(quality.max_bounces)
     cycles.diffuse_bounces = 1
     cycles.glossy_bounces = 2
@@ -97,8 +100,15 @@ class FrameReader:
     (sRGB, the scene's exposure applied), as Blender would write a PNG.
 
     With `denoiser` (synth.blender.denoise.Denoiser) Cycles' own denoiser is switched off: the render is
-    written as an uncompressed multilayer EXR with its albedo and normal passes, denoised here by the worker's
-    persistent OIDN filter, and the view transform (exposure, Standard sRGB) applied in numpy."""
+    written as an uncompressed multilayer EXR with the guides' passes, denoised here by the worker's
+    persistent OIDN filter, and the view transform (exposure, Standard sRGB) applied in numpy.
+
+    The guides are the first surface's colour (diffuse + glossy colour passes) and normal (normal pass), not
+    Cycles' denoising passes. Those follow a ray through any surface whose closures are mostly near-mirror
+    ones (a clear coat or a glossy base seen at a grazing angle) and describe whatever the mirror shows on
+    that sample instead; at 3 samples a roof seen from a high camera got an albedo speckled between the paint
+    and the sky, which the filter kept as texture (a saloon's roof like gravel). The first-hit passes are as
+    clean as the antialiasing, and see through the windows as those passes do (alpha < 0.5 passes on)."""
 
     def __init__(self, scene, denoiser=None):
         self.scene = scene
@@ -109,7 +119,9 @@ class FrameReader:
         scene.render.filepath = str(self.path)
         if denoiser is not None:
             scene.cycles.use_denoising = False
-            scene.view_layers[0].cycles.denoising_store_passes = True
+            layer = scene.view_layers[0]
+            layer.cycles.denoising_store_passes = False
+            layer.use_pass_diffuse_color = layer.use_pass_glossy_color = layer.use_pass_normal = True
             settings = scene.render.image_settings
             settings.media_type = "MULTI_LAYER_IMAGE"
             settings.file_format = "OPEN_EXR_MULTILAYER"
@@ -136,10 +148,11 @@ class FrameReader:
         layers = read_exr_layers(self.path)
         try:
             combined = layers["ViewLayer.Combined"]
-            albedo = layers["ViewLayer.Denoising Albedo"][..., :3]
-            normal = layers["ViewLayer.Denoising Normal"][..., :3]
+            colour = layers["ViewLayer.Diffuse Color"][..., :3] + layers["ViewLayer.Glossy Color"][..., :3]
+            normal = layers["ViewLayer.Normal"][..., :3]
         except KeyError as exc:
             raise RuntimeError(f"{self.path}: the render has no {exc} pass") from None
+        albedo = np.clip(colour, 0.0, 1.0)
         self.last_passes = (combined, albedo, normal)  # for bench/shadow_denoise.py
         rgb = self.denoiser(combined[..., [0, 1, 2]], albedo, normal)
         alpha = denoise_alpha(combined[..., 3], albedo, normal, self.denoiser)
