@@ -55,6 +55,10 @@ class PaintConfig(Config):
     # fraction of light the window tint lets through: seen from a raised camera, real windshields are near
     # black under their sky reflections and the driver barely shows (0.2-0.6 had lit cabins on show)
     glass_transmission: Range = (0.15, 0.45)
+    # ... except the windshield (and a cab's rear pane): windshields are clear by law (70 % and up), and a bus's,
+    # truck's or van's cab with its seats, dashboard and driver shows through it in VeRi's frontal crops; at the
+    # side windows' tint a bus front was one black slab
+    windshield_transmission: Range = (0.6, 0.8)
     # unpainted black plastic along the bottom of the body (bumper valances, sills), as most crossovers and many
     # cars have: probability per type, and its height above the body's lowest point (m)
     cladding_prob: dict = field(default_factory=lambda: {
@@ -120,6 +124,7 @@ class IdentityLook:
     # (length and width as fractions of the roof's, height in metres, linear grey albedo); () = no roof box
     roof_box: tuple = ()
     cladding: float = 0.0  # height (m) of the black plastic band above the body's lowest point; 0 = none
+    windshield_transmission: float = 0.7
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -189,6 +194,7 @@ def identity_look(config: AppearanceConfig, seed: int, identity) -> IdentityLook
     cladding = 0.0  # (drawn after everything above: finishes drawn before it existed stay the same)
     if fin.random() < float(pc.cladding_prob.get(type_name, 0.0)):
         cladding = _u(fin, pc.cladding_height)
+    windshield = _u(fin, pc.windshield_transmission)  # (after the cladding, for the same reason)
 
     marks = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(0xAA, int(identity.vehicle_id))))
     text = plate_text(style, marks)
@@ -227,6 +233,7 @@ def identity_look(config: AppearanceConfig, seed: int, identity) -> IdentityLook
         roof_rgb=tuple(float(c) for c in roof), glass_transmission=glass, plate_style=style, plate_text=text,
         plate_mask=config.plate.mask, stickers=tuple(stickers), livery=livery, livery_rgb=livery_rgb,
         dirt=float(dirt), dents=dents, marks_seed=int(marks.integers(2**31)), cladding=float(cladding),
+        windshield_transmission=windshield,
     )
 
 

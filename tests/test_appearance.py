@@ -29,6 +29,16 @@ def test_bus_windows_are_tinted_darker_than_cars():
     assert max(buses) <= 0.5 * hi + 1e-9 and min(cars) >= lo - 1e-9 and np.mean(buses) < 0.6 * np.mean(cars)
 
 
+def test_windshields_are_clearer_than_the_tinted_windows_of_every_type():
+    config = AppearanceConfig()
+    lo, hi = config.paint.windshield_transmission
+    for type_id in range(len(TYPE_NAMES)):
+        looks = [identity_look(config, 0, _identity(i, type_id)) for i in range(30)]
+        windshields = np.array([look.windshield_transmission for look in looks])
+        assert np.all((windshields >= lo) & (windshields <= hi)) and windshields.std() > 0.02
+        assert all(look.windshield_transmission > look.glass_transmission for look in looks)
+
+
 def _ink_components(img: np.ndarray, ink_is_bright: bool) -> int:
     grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
     h = grey.shape[0]
@@ -130,7 +140,7 @@ def test_twins_share_model_colour_and_paint_and_differ_only_in_marks():
                                                                            twin.paint_rgb)
         a, b = identity_look(config, 5, source), identity_look(config, 5, twin)
         for name in ("finish", "metallic", "roughness", "coat", "coat_roughness", "flake", "pearl", "two_tone",
-                     "roof_rgb", "glass_transmission", "plate_style"):
+                     "roof_rgb", "glass_transmission", "windshield_transmission", "plate_style"):
             assert getattr(a, name) == getattr(b, name), name
         assert a.plate_text != b.plate_text
     assert len({t.twin_of for t in twins}) == len(twins)  # pairs, not clusters

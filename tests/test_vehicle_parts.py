@@ -299,12 +299,13 @@ def test_each_part_shows_in_a_render(tmp_path):
 
         scene.cycles.seed = 1
         full = render("full")
+        shown = {}
         for key in ("details", "cabin", "plate_front", "wheels"):
             obj = next(o for o in root.children if o.name.split(".")[1] == key)
             obj.hide_render = True
-            changed = np.abs(render(key) - full).max(axis=2) > 12  # same seed: the rest renders identically
+            shown[key] = np.abs(render(key) - full).max(axis=2) > 12  # same seed: the rest renders identically
             obj.hide_render = False
-            assert changed.sum() >= 8, key
+            assert shown[key].sum() >= 8, key
         # panel gaps on a white body: darker than the paint round them, far lighter than black trim
         set_body_color(root, asset, REFERENCE_RGB["white"], force=True)
         body = next(o for o in root.children if o.name.split(".")[1] == "body")
@@ -325,6 +326,21 @@ def test_each_part_shows_in_a_render(tmp_path):
         paint, seam, trim = (im[gaps].mean() for im in (as_paint, white, as_trim))
         # (a gap is under a pixel here: each pixel mixes it with the paint beside it)
         assert paint - trim > 20 and min(paint - seam, seam - trim) > 0.25 * (paint - trim), (paint, seam, trim)
+        # the windshield has its own transmission (pamtri_glass: side and rear panes, windshield): raising one
+        # lightens its panes only, the windshield's over the front plate, the side windows' further back
+        def with_glass(sides, windshield):
+            for obj in root.children:
+                obj["pamtri_glass"] = [sides, windshield, 0.0]
+            return render(f"glass_{sides}_{windshield}")
+
+        dim = with_glass(0.05, 0.05)
+        clear_windshield = (with_glass(0.05, 0.9) - dim).max(axis=2) > 12
+        clear_sides = (with_glass(0.9, 0.05) - dim).max(axis=2) > 12
+        assert clear_windshield.sum() >= 30 and clear_sides.sum() >= 30, (clear_windshield.sum(), clear_sides.sum())
+        assert (clear_windshield & clear_sides).sum() < 0.1 * min(clear_windshield.sum(), clear_sides.sum())
+        column = {name: np.argwhere(mask)[:, 1].mean() for name, mask in
+                  (("windshield", clear_windshield), ("sides", clear_sides), ("plate", shown["plate_front"]))}
+        assert abs(column["windshield"] - column["plate"]) + 15 < abs(column["sides"] - column["plate"]), column
     finally:
         remove_vehicle(root)
         for obj in list(scene.collection.objects):

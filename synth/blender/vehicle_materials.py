@@ -6,7 +6,7 @@ shaders through object custom properties read by Attribute nodes (set by synth/b
 - `pamtri_body_color`, `pamtri_roof_color` (linear RGB), `pamtri_finish` (metallic, base roughness, coat
   roughness), `pamtri_finish2` (coat weight, flake, pearl thin-film nm), `pamtri_wear` (dirt, dents, height of
   the black plastic cladding above the paint's lowest point),
-  `pamtri_glass` (window transmission), `pamtri_lamps` (emission of the daytime-running lights, of the brake
+  `pamtri_glass` (window transmission: side and rear panes, windshield), `pamtri_lamps` (emission of the daytime-running lights, of the brake
   lights; set per image by the scene backend's set_lamps);
 - per model, measured from its mesh at load (set_geometry_props): `pamtri_extent` (x min, x max, height),
   `pamtri_roof_z`, `pamtri_floor_z`, `pamtri_plate_front` / `pamtri_plate_rear` / `pamtri_windshield` (half
@@ -31,7 +31,7 @@ BODY_COLOR_PROP = "pamtri_body_color"
 SEE_THROUGH_PROP = "pamtri_see_through"
 KIND_PROP = "pamtri_kind"
 LOOK_PROP = "pamtri_look"
-LOOK_VERSION = 16  # bump when a graph changes: libraries built before get their materials rebuilt at load
+LOOK_VERSION = 17  # bump when a graph changes: libraries built before get their materials rebuilt at load
 CABIN_KINDS = ("interior", "seat", "dashboard", "skin", "hair", "clothes")  # lit by a glow (see _build_cabin)
 SEE_THROUGH_KINDS = ("glass",) + CABIN_KINDS
 SHARED_IMAGES = {"plate": (320, 100), "glass_marks": (256, 128), "side_marks": (512, 128)}  # name: (w, h)
@@ -306,7 +306,12 @@ def _build_glass(mat: bpy.types.Material, tint=(0.92, 0.97, 0.96)) -> None:
     g = _Graph(mat)
     (x, y, z), (nx, _ny, _nz) = g.coords()
     reflect = _pane_reflectance(g)
-    transmission = g.attr("pamtri_glass", "Fac")
+    # the windshield (a pane facing along the body in its front half: a cab's rear pane too) at its own
+    # transmission, the other windows at the tint's
+    front = g.math("MULTIPLY", g.math("SUBTRACT", 1.0, _is_rear(g, x)),
+                   g.math("GREATER_THAN", g.math("ABSOLUTE", nx), 0.35))
+    tinted, windshield, _ = g.split(g.attr("pamtri_glass"))
+    transmission = g.math("MULTIPLY_ADD", front, g.math("SUBTRACT", windshield, tinted), tinted)
     see = g.mix_rgb(g.math("MULTIPLY", g.math("SUBTRACT", 1.0, reflect), transmission), (0.0, 0.0, 0.0), tint)
     clear = g.new("ShaderNodeBsdfTransparent", Color=see)
     sky = sky_node(g.nt, g.new("ShaderNodeTexCoord").outputs["Reflection"])
@@ -320,8 +325,6 @@ def _build_glass(mat: bpy.types.Material, tint=(0.92, 0.97, 0.96)) -> None:
     # stickers: on the windshield, read from the front
     u, v = _projected(g, "pamtri_windshield", y, z, 0.0)
     tex = g.image("glass_marks", u, v, "pamtri_glass_tex")
-    front = g.math("MULTIPLY", g.math("SUBTRACT", 1.0, _is_rear(g, x)),
-                   g.math("GREATER_THAN", g.math("ABSOLUTE", nx), 0.35))
     sticker = g.new("ShaderNodeBsdfDiffuse", Color=tex.outputs["Color"])
     shader = g.mix_shader(g.math("MULTIPLY", tex.outputs["Alpha"], front), shader, sticker.outputs[0])
     g.finish(shader)

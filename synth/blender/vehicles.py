@@ -203,7 +203,7 @@ def set_look(root, asset: VehicleAsset, rgb_linear, look=None) -> None:
         obj["pamtri_finish"] = [look.metallic, look.roughness, look.coat_roughness]
         obj["pamtri_finish2"] = [look.coat, look.flake, look.pearl]
         obj["pamtri_wear"] = [look.dirt, look.dents, look.cladding]
-        obj["pamtri_glass"] = float(look.glass_transmission)
+        obj["pamtri_glass"] = [float(look.glass_transmission), float(look.windshield_transmission), 0.0]
     write_look_images(look)
 
 
