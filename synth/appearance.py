@@ -59,6 +59,10 @@ class PaintConfig(Config):
     # truck's or van's cab with its seats, dashboard and driver shows through it in VeRi's frontal crops; at the
     # side windows' tint a bus front was one black slab
     windshield_transmission: Range = (0.6, 0.8)
+    # cars (and vans, trucks' cabs) whose side and rear windows are untinted, as clear as the windshield: their
+    # seats, headrests and far windows show through (as in VeRi's close crops); the rest wear film or privacy
+    # glass, common on China's cars. Buses keep their tint.
+    clear_glass_prob: float = 0.35
     # unpainted black plastic along the bottom of the body (bumper valances, sills), as most crossovers and many
     # cars have: probability per type, and its height above the body's lowest point (m)
     cladding_prob: dict = field(default_factory=lambda: {
@@ -195,6 +199,8 @@ def identity_look(config: AppearanceConfig, seed: int, identity) -> IdentityLook
     if fin.random() < float(pc.cladding_prob.get(type_name, 0.0)):
         cladding = _u(fin, pc.cladding_height)
     windshield = _u(fin, pc.windshield_transmission)  # (after the cladding, for the same reason)
+    if fin.random() < pc.clear_glass_prob and type_name != "bus":
+        glass = windshield
 
     marks = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(0xAA, int(identity.vehicle_id))))
     text = plate_text(style, marks)
