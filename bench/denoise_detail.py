@@ -28,6 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout: bench/, tests/ not installed
 
+from synth.datasets.inspect import letterbox  # noqa: E402
 from synth.render import default_workers, render_dataset  # noqa: E402
 from synth.scene import RenderConfig  # noqa: E402
 
@@ -107,12 +108,7 @@ def contact_sheet(columns: list, path: Path, count: int = 6, tile: int = 160) ->
         for items in columns:
             item = items[i]
             crop = item["image"][_box(item, item["image"].shape)]
-            scale = tile / max(crop.shape[:2])
-            small = cv2.resize(crop, (max(int(crop.shape[1] * scale), 1), max(int(crop.shape[0] * scale), 1)),
-                               interpolation=cv2.INTER_AREA)
-            canvas = np.full((tile, tile, 3), 128, np.uint8)
-            canvas[:small.shape[0], :small.shape[1]] = small
-            crops.append(canvas)
+            crops.append(letterbox(np.ascontiguousarray(crop), tile, fill=128)[0])
         rows.append(np.concatenate(crops, axis=1))
     cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR))
 

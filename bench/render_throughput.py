@@ -32,6 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout: bench/, tests/ not installed
 
+from synth.datasets.inspect import letterbox  # noqa: E402
 from synth.render import render_dataset, default_workers  # noqa: E402
 from synth.scene import RenderConfig  # noqa: E402
 
@@ -102,13 +103,8 @@ def side_by_side(a: Path, b: Path, path: Path, count: int = 8) -> None:
                 out += [decode_image(bytes(x)) for x in f["image"][:]]
         return out
 
-    def square(image, side=256):  # the images are vehicle boxes at their own aspect: letterboxed for the grid
-        scale = side / max(image.shape[:2])
-        small = cv2.resize(image, (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale))),
-                           interpolation=cv2.INTER_AREA)
-        canvas = np.full((side, side, 3), 128, np.uint8)
-        canvas[:small.shape[0], :small.shape[1]] = small
-        return canvas
+    def square(image):
+        return letterbox(image, 256, fill=128)[0]
 
     ia, ib = images(a)[:count], images(b)[:count]
     rows = [np.concatenate([square(x), square(y)], axis=1) for x, y in zip(ia, ib)]

@@ -10,6 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
+from synth.datasets.inspect import letterbox
 from synth.vocabulary import VIS_VISIBLE
 
 MATCH_COLOUR = (0, 170, 0)
@@ -146,17 +147,9 @@ def plot_confusion(confusion: np.ndarray, names: Sequence[str], path: str | Path
 
 def _tile(image: np.ndarray, size: int, colour, border: int) -> np.ndarray:
     """Letterbox an RGB image into a size x size tile with a coloured border."""
-    import cv2
-
-    h, w = image.shape[:2]
-    inner = size - 2 * border
-    scale = inner / max(h, w)
-    resized = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-    tile = np.full((size, size, 3), 255, np.uint8)
-    tile[:border], tile[-border:], tile[:, :border], tile[:, -border:] = colour, colour, colour, colour
-    y0 = border + (inner - resized.shape[0]) // 2
-    x0 = border + (inner - resized.shape[1]) // 2
-    tile[y0 : y0 + resized.shape[0], x0 : x0 + resized.shape[1]] = resized
+    tile = np.empty((size, size, 3), np.uint8)
+    tile[:] = colour
+    tile[border:size - border, border:size - border] = letterbox(image, size - 2 * border, fill=255)[0]
     return tile
 
 

@@ -52,14 +52,24 @@ def format_summary(report: ValidationReport) -> str:
     return "\n".join(lines)
 
 
+def letterbox(image: np.ndarray, side: int, fill=32) -> tuple[np.ndarray, float, tuple[int, int]]:
+    """`image` (H, W, 3 uint8) scaled to fit a side x side square, centred on a canvas of colour `fill`.
+    Returns the canvas, the scale and the image's (x, y) offset on it (a pixel centre u maps to
+    (u + 0.5) * scale - 0.5 + offset). Every picture of samples tiles images this way: since the detector-crop
+    framing, images are vehicle boxes at their own aspect."""
+    h, w = image.shape[:2]
+    scale = side / max(h, w)
+    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+    ox, oy = (side - new_w) // 2, (side - new_h) // 2
+    canvas = np.empty((side, side, 3), np.uint8)
+    canvas[:] = fill
+    canvas[oy:oy + new_h, ox:ox + new_w] = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA)
+    return canvas, scale, (ox, oy)
+
+
 def draw_sample(image: np.ndarray, keypoints: np.ndarray, bbox: np.ndarray | None, tile: int) -> np.ndarray:
     """One preview tile: image letterboxed to tile x tile with segments, box and keypoints drawn."""
-    h, w = image.shape[:2]
-    scale = tile / max(h, w)
-    canvas = np.full((tile, tile, 3), 32, np.uint8)
-    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
-    ox, oy = (tile - new_w) // 2, (tile - new_h) // 2
-    canvas[oy:oy + new_h, ox:ox + new_w] = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA)
+    canvas, scale, (ox, oy) = letterbox(image, tile)
     xy = (keypoints[:, :2] + 0.5) * scale - 0.5 + np.array([ox, oy])
     # Segments over visible keypoints only: what a confident pose prediction would give the ReID network.
     visible = (keypoints[:, 2] == vocab.VIS_VISIBLE).astype(np.float32)
