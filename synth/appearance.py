@@ -52,10 +52,10 @@ class PaintConfig(Config):
     base_roughness: Range = (0.25, 0.5)  # under the clear coat; matte paint uses the high end, without coat
     flake: Range = (0.3, 1.0)  # metallic flakes: how much they brighten the highlights (metallic, pearl)
     pearl_thickness: Range = (250.0, 600.0)  # nm: thin-film interference of pearl paint
-    # fraction of light the window tint lets through: seen from a raised camera, real windshields are near
-    # black under their sky reflections and the driver barely shows (0.2-0.6 had lit cabins on show)
+    # fraction of light the side and rear windows' tint lets through (film or privacy glass; 0.2-0.6 on every
+    # pane, windshields included, had lit cabins on show)
     glass_transmission: Range = (0.15, 0.45)
-    # ... except the windshield (and a cab's rear pane): windshields are clear by law (70 % and up), and a bus's,
+    # the windshield's (and a cab's rear pane's): windshields are clear by law (70 % and up), and a bus's,
     # truck's or van's cab with its seats, dashboard and driver shows through it in VeRi's frontal crops; at the
     # side windows' tint a bus front was one black slab
     windshield_transmission: Range = (0.6, 0.8)

@@ -6,8 +6,8 @@ shaders through object custom properties read by Attribute nodes (set by synth/b
 - `pamtri_body_color`, `pamtri_roof_color` (linear RGB), `pamtri_finish` (metallic, base roughness, coat
   roughness), `pamtri_finish2` (coat weight, flake, pearl thin-film nm), `pamtri_wear` (dirt, dents, height of
   the black plastic cladding above the paint's lowest point),
-  `pamtri_glass` (window transmission: side and rear panes, windshield), `pamtri_lamps` (emission of the daytime-running lights, of the brake
-  lights; set per image by the scene backend's set_lamps);
+  `pamtri_glass` (window transmission: side and rear panes, windshield), `pamtri_lamps` (emission of the
+  daytime-running lights, of the brake lights; set per image by the scene backend's set_lamps);
 - per model, measured from its mesh at load (set_geometry_props): `pamtri_extent` (x min, x max, height),
   `pamtri_roof_z`, `pamtri_floor_z`, `pamtri_plate_front` / `pamtri_plate_rear` / `pamtri_windshield` (half
   width, z low, z high).
