@@ -61,8 +61,9 @@ class PaintConfig(Config):
     windshield_transmission: Range = (0.6, 0.8)
     # cars (and vans, trucks' cabs) whose side and rear windows are untinted, as clear as the windshield: their
     # seats, headrests and far windows show through (as in VeRi's close crops); the rest wear film or privacy
-    # glass, common on China's cars. Buses keep their tint.
-    clear_glass_prob: float = 0.35
+    # glass, common on China's cars: about one in five of the VeRi montage's side windows shows grey, the rest
+    # near black. Buses keep their tint.
+    clear_glass_prob: float = 0.2
     # unpainted black plastic along the bottom of the body (bumper valances, sills), as most crossovers and many
     # cars have: probability per type, and its height above the body's lowest point (m)
     cladding_prob: dict = field(default_factory=lambda: {
