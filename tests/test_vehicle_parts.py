@@ -77,8 +77,17 @@ def test_every_type_carries_lamps_grille_plates_mirrors_and_a_cabin(type_name):
     lamps = np.asarray([v for f, m in zip(parts["details"].faces, parts["details"].materials)
                         if m in ("lens_amber", "reflector") for v in np.asarray(parts["details"].verts)[list(f)]])
     assert np.allclose(np.sort(lamps[:, 1]), np.sort(-lamps[:, 1]), atol=1e-6)
-    # the cabin stays inside the body's envelope: seats and dashboard under the glass
+    # cars carry a centre high-mounted stop lamp on the rear window's top, under the roof's edge, behind the cabin
     prof = Profile(p)
+    if type_name not in ("bus", "truck"):
+        d = parts["details"]
+        verts = np.asarray(d.verts)
+        red = np.array([verts[list(f)].mean(axis=0) for f, m in zip(d.faces, d.materials) if m == "lens_red"])
+        high = red[(np.abs(red[:, 1]) < 0.25) & (red[:, 2] > p.deck)]
+        assert len(high) == 6, len(high)  # one box, on the centreline
+        assert abs(high[:, 1].mean()) < 1e-6 and prof.keyx["13"] - 0.6 < high[:, 0].mean() < prof.keyx["13"] + 0.05
+        assert p.roof_z - 0.15 < high[:, 2].mean() < p.roof_z
+    # the cabin stays inside the body's envelope: seats and dashboard under the glass
     cab = np.asarray(parts["cabin"].verts)
     assert np.all(cab[:, 2] < prof.top(cab[:, 0]) + 0.03)
     assert np.all(np.abs(cab[:, 1]) < p.width / 2)

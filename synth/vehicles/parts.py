@@ -447,6 +447,33 @@ def spoiler(mesh: Mesh, caster: Caster, prof):
             mesh.box((x, 0.0, hit[0, 2] + 0.012), (0.06, w, 0.025), "paint", rot=rot_y(np.radians(-8)))
 
 
+def high_brake_light(mesh: Mesh, caster: Caster, prof, rng) -> bool:
+    """The centre high-mounted stop lamp that every car since the 1990s carries: a red strip across the top of
+    the rear window (a tailgate's, a boot's or a pickup cab's), laid on the glass under the roof's edge. Its lens
+    lights with the brake lights. Returns whether the glass was found."""
+    p, k = prof.p, prof.keyx
+    roof, _, ok = caster.cast([(k["13"] + 0.03, 0.0, p.roof_z + 1.0)], [(0.0, 0.0, -1.0)])
+    if not ok[0]:
+        return False
+    # from behind, level, a little under the roof's edge (2 m back: within the caster's reach of the glass)
+    hit, normal, ok = caster.cast([(k["13"] - 2.0, 0.0, roof[0, 2] - rng.uniform(0.04, 0.07))], [(1.0, 0.0, 0.0)])
+    if not ok[0]:
+        return False
+    # a box on the glass: thickness along the normal (in the centre plane: the lamp faces straight back; the
+    # triangulated glass tilts it a hair sideways), width across the car, height up the glass
+    out = normal[0] * (1.0, 0.0, 1.0)
+    out /= np.linalg.norm(out)
+    across = np.array([0.0, 1.0, 0.0])
+    up = np.cross(out, across)
+    size = (0.012, rng.uniform(0.2, 0.4), rng.uniform(0.025, 0.045))
+    centre = hit[0] + out * (0.004 + size[0] / 2)
+    axes = (out, across, up)
+    corners = [centre + sum(sign * axis * extent / 2 for sign, axis, extent in zip(signs, axes, size))
+               for signs in ((a, b, c) for a in (-1, 1) for b in (-1, 1) for c in (-1, 1))]
+    mesh.hexa(corners, "lens_red")
+    return True
+
+
 def bull_bar(mesh: Mesh, face: EndFace, p, hw: float):
     z_lo, z_hi = p.nose_bottom + 0.08, p.hood_front - 0.06
     ys = np.array([-0.42, -0.22, 0.22, 0.42]) * hw * 2 / 1.8
