@@ -213,13 +213,18 @@ def _dirt_mask(g: _Graph, scale: float = 2.5):
     return g.math("MULTIPLY", g.math("MULTIPLY", dirt, low), streaks, clamp=True)
 
 
+def _body_colour(g: _Graph, z):
+    """The body colour at height z: the roof's above `pamtri_roof_z` (a two-tone car's), the body's below."""
+    roof = g.math("GREATER_THAN", z, g.attr("pamtri_roof_z", "Fac"))
+    return g.mix_rgb(roof, g.attr(BODY_COLOR_PROP, "Color"), g.attr("pamtri_roof_color", "Color"))
+
+
 def _build_paint(mat: bpy.types.Material) -> None:
     g = _Graph(mat)
     (x, y, z), (_nx, ny, _nz) = g.coords()
     metallic, rough, coat_rough = g.split(g.attr("pamtri_finish"))
     coat, flake, pearl = g.split(g.attr("pamtri_finish2"))
-    roof = g.math("GREATER_THAN", z, g.attr("pamtri_roof_z", "Fac"))
-    colour = g.mix_rgb(roof, g.attr(BODY_COLOR_PROP, "Color"), g.attr("pamtri_roof_color", "Color"))
+    colour = _body_colour(g, z)
     # livery and scratches on the sides: u along the length, mirrored on the left so text reads correctly
     xmin, xmax, height = g.split(g.attr("pamtri_extent"))
     along = g.math("DIVIDE", g.math("SUBTRACT", x, xmin), g.math("MAXIMUM", g.math("SUBTRACT", xmax, xmin), 1e-3))
@@ -278,8 +283,7 @@ def _build_seam(mat: bpy.types.Material) -> None:
     sky)."""
     g = _Graph(mat)
     (_x, _y, z), _ = g.coords()
-    roof = g.math("GREATER_THAN", z, g.attr("pamtri_roof_z", "Fac"))
-    colour = g.mix_rgb(roof, g.attr(BODY_COLOR_PROP, "Color"), g.attr("pamtri_roof_color", "Color"))
+    colour = _body_colour(g, z)
     colour = g.mix_rgb(1.0 - SEAM_SHADE, colour, (0.0, 0.0, 0.0))
     bsdf = g.new("ShaderNodeBsdfPrincipled", **{"Base Color": colour, "Roughness": 0.6})
     g.finish(bsdf.outputs["BSDF"])

@@ -37,7 +37,7 @@ FLARE_LIP, FLARE_FADE = 0.04, 0.15  # flare at full width this far round the arc
 BACK_DEFINED = ("bus", "truck")
 TIP_HALF_WIDTH = 0.01  # a car's bowed end narrows to this at its tip (a 2 cm end cap, not a degenerate one)
 ROCKER_TUCK = 0.035  # the sill's tuck-under between the wheels
-GAP = 0.012  # panel gap width: drawn wider than a real 4 mm gap, which is sub-pixel at traffic-camera sizes  # rear overhang is a parameter; cars derive it from the cabin
+GAP = 0.012  # panel gap width: drawn wider than a real 4 mm gap, which is sub-pixel at traffic-camera sizes
 
 
 def _interp(x, points):

@@ -381,9 +381,6 @@ def wheel(prof, x: float, left: bool, segments: int) -> Part:
     return merge_parts(parts + [mesh.part()])
 
 
-# --- style draws ----------------------------------------------------------------------------------------
-
-
 # --- sides and roof ----------------------------------------------------------------------------------------
 
 
@@ -466,11 +463,7 @@ def high_brake_light(mesh: Mesh, caster: Caster, prof, rng) -> bool:
     across = np.array([0.0, 1.0, 0.0])
     up = np.cross(out, across)
     size = (0.012, rng.uniform(0.2, 0.4), rng.uniform(0.025, 0.045))
-    centre = hit[0] + out * (0.004 + size[0] / 2)
-    axes = (out, across, up)
-    corners = [centre + sum(sign * axis * extent / 2 for sign, axis, extent in zip(signs, axes, size))
-               for signs in ((a, b, c) for a in (-1, 1) for b in (-1, 1) for c in (-1, 1))]
-    mesh.hexa(corners, "lens_red")
+    mesh.box(hit[0] + out * (0.004 + size[0] / 2), size, "lens_red", rot=np.column_stack([out, across, up]))
     return True
 
 
