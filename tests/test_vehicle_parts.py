@@ -6,9 +6,10 @@ import functools
 
 import numpy as np
 import pytest
+from scipy.spatial import cKDTree
 
 from synth.vehicles.assemble import build_vehicle_mesh
-from synth.vehicles.geometry import Part, Profile, keypoints
+from synth.vehicles.geometry import GAP, Part, Profile, keypoints
 from synth.vehicles.heavy import BUS_STYLES, TRUCK_STYLES, style_of
 from synth.vehicles.library import mirror_error
 from synth.vehicles.params import VEHICLE_TYPES, model_rng, sample_params
@@ -214,10 +215,14 @@ def test_wheel_centres_are_hub_vertices():
             assert np.all(np.abs(verts[near, 1]) <= abs(kp[k][1]) + 1e-6)
 
 
-def _surface_samples(part, n=200_000, seed=0):
-    """Points spread over a part's polygons (fan triangles), for nearest-surface distances."""
+def _surface_samples(part, n=200_000, seed=0, near=None):
+    """Points spread over a part's polygons (fan triangles), for nearest-surface distances; `near`: only the
+    polygons within 10 cm of these points' bounding box (denser samples where the distances are taken)."""
     v = np.asarray(part.verts)
     tris = np.array([[v[f[0]], v[f[i]], v[f[i + 1]]] for f in part.faces for i in range(1, len(f) - 1)])
+    if near is not None:
+        lo, hi = np.min(near, axis=0) - 0.1, np.max(near, axis=0) + 0.1
+        tris = tris[np.all((tris.max(axis=1) >= lo) & (tris.min(axis=1) <= hi), axis=1)]
     area = 0.5 * np.linalg.norm(np.cross(tris[:, 1] - tris[:, 0], tris[:, 2] - tris[:, 0]), axis=1)
     rng = np.random.default_rng(seed)
     pick = rng.choice(len(tris), n, p=area / area.sum())
@@ -231,8 +236,6 @@ def _surface_samples(part, n=200_000, seed=0):
 @pytest.mark.parametrize("seed,i", [MODEL, pytest.param(4, 1, marks=pytest.mark.slow)])
 @pytest.mark.parametrize("type_name", ["sedan", "hatchback", "suv", "mpv", "van", "pickup"])
 def test_car_lamps_wrap_round_the_corners_and_sit_on_the_body(type_name, seed, i):
-    from scipy.spatial import cKDTree
-
     p, parts = _built(type_name, seed, i)
     prof = Profile(p)
     v = np.asarray(parts["details"].verts)
@@ -246,8 +249,33 @@ def test_car_lamps_wrap_round_the_corners_and_sit_on_the_body(type_name, seed, i
         # round the corner: the cluster reaches past the flat end face onto the wing / quarter panel
         assert np.abs(lamp[:, 1]).max() > prof.face_half_width(front) + 0.02, (type_name, front)
         # and stands on the body (lenses are lifted at most 11 mm off it)
-        dist, _ = cKDTree(_surface_samples(parts["body"])).query(lamp)
+        dist, _ = cKDTree(_surface_samples(parts["body"], near=lamp)).query(lamp)
         assert np.percentile(dist, 99) < 0.02, (type_name, front, dist.max())
+
+
+@pytest.mark.parametrize("type_name", ["sedan", "hatchback", "estate", "suv", "mpv", "van", "pickup"])
+def test_a_car_tail_reads_as_panels_and_both_ends_carry_a_badge(type_name):
+    """A car's tail reads as panels, not one moulding: the bumper's shut line (a panel gap) runs from the centre
+    round both corners onto the quarter panels below the tail lamps; the tailgate's or lid's edges rise beside
+    the lamps; a chrome badge sits on each end's centreline."""
+    p, parts = _built(type_name, *MODEL)
+    prof = Profile(p)
+    d = parts["details"]
+    verts, mats = np.asarray(d.verts), np.array(d.materials)
+    centres = np.array([verts[list(f)].mean(axis=0) for f in d.faces])
+    seam = centres[(mats == "seam") & (centres[:, 0] < prof.x_rear_axle)]
+    assert len(seam)
+    lamps = centres[(mats == "taillight") & (centres[:, 2] > seam[:, 2].min() + GAP)]
+    line = seam[np.abs(seam[:, 2] - seam[:, 2].min()) < GAP]  # the lowest: the bumper's
+    assert np.abs(line[:, 1]).min() < 0.05 and line[:, 1].max() > prof.face_half_width(False) + 0.1
+    assert np.allclose(np.sort(line[:, 1]), np.sort(-line[:, 1]), atol=1e-6)
+    assert line[:, 2].max() < lamps[:, 2].min() and line[:, 2].min() > p.tail_bottom + 0.15
+    upright = seam[seam[:, 2] > line[:, 2].max() + 0.05]  # the tailgate's or lid's sides
+    assert len(upright) and np.all(np.abs(upright[:, 1]) < prof.face_half_width(False))
+    narrow = np.array([np.abs(verts[list(f), 1]).max() < 0.07 for f in d.faces])  # (not a grille bar's)
+    for front in (True, False):
+        chrome = centres[(mats == "chrome") & narrow & ((centres[:, 0] > 0) == front)]
+        assert len(chrome) >= 16, front  # the badge: a 16-sided prism
 
 
 def test_the_caster_fans_every_polygon_about_its_centroid_in_order():

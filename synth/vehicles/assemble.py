@@ -7,7 +7,8 @@ from __future__ import annotations
 from synth.vehicles import heavy
 from synth.vehicles.geometry import Part, Profile, _body
 from synth.vehicles.params import VehicleParams, style_rng
-from synth.vehicles.ends import GRILLES, car_headlights, car_taillights, grille, lower_intake, plate, plate_frame
+from synth.vehicles.ends import (GRILLES, badge, car_headlights, car_rear_panels, car_taillights, grille,
+                                 lower_intake, plate, plate_frame)
 from synth.vehicles.parts import (BIG, Caster, EndFace, Mesh, WrapFace, bull_bar, cabin, high_brake_light,
                                   lower_cabin, merge_parts, mirrors, roof_rails, spoiler, wheel)
 
@@ -52,18 +53,22 @@ def dress(prof, body: Part, wheel_segments: int = 32) -> dict[str, Part]:
                     nu=10, nv=1, mirror=False)
         plate_front_z = min(0.5 * (zi + intake_top) + 0.03, g_bot - 0.08)  # on the intake, as most are mounted
         tall = p.type_name in ("suv", "mpv", "van")
-        car_taillights(mesh, rear, prof, style_rng(p, 2), tall)
+        lamps = car_taillights(mesh, rear, prof, style_rng(p, 2), tall)
         plate_rear_z = min(p.tail_bottom + 0.26, prof.cap_rear_z - 0.22)
         # the dark lower valance (diffuser) under the rear bumper
-        rear.patch(mesh, -hwe * 0.92, hwe * 0.92, p.tail_bottom + 0.01, p.tail_bottom + rng.uniform(0.06, 0.11),
-                   0.003, "trim", nu=12, nv=1, mirror=False)
+        z_valance = p.tail_bottom + rng.uniform(0.06, 0.11)
+        rear.patch(mesh, -hwe * 0.92, hwe * 0.92, p.tail_bottom + 0.01, z_valance, 0.003, "trim", nu=12, nv=1,
+                   mirror=False)
+        # (own streams: the draws of the parts above and below keep their values)
+        car_rear_panels(mesh, rear, prof, style_rng(p, 8), lamps, plate_rear_z, z_valance)
+        badge(mesh, front, 0.5 * (g_bot + z_top - 0.01), style_rng(p, 9), height=0.8 * (z_top - 0.01 - g_bot))
         if p.type_name in ("suv", "estate", "mpv") and rng.random() < 0.5:
             roof_rails(mesh, caster, prof)
         if p.type_name in ("hatchback", "sedan") and rng.random() < 0.35:
             spoiler(mesh, caster, prof)
         if p.type_name in ("suv", "pickup") and rng.random() < 0.3:
             bull_bar(mesh, front, p, hwf)
-        high_brake_light(mesh, caster, prof, style_rng(p, 7))  # (own stream: the draws above keep their values)
+        high_brake_light(mesh, caster, prof, style_rng(p, 7))
     for face, z in ((front, plate_front_z), (rear, plate_rear_z)):
         plate_frame(mesh, face, z)
     mirrors(mesh, caster, prof, big)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from synth.vehicles.geometry import Part
+from synth.vehicles.geometry import GAP, Part
 from synth.vehicles.params import style_rng
 from synth.vehicles.parts import EndFace, Mesh, WrapFace, disc, hexagon, rect
 
@@ -126,10 +126,11 @@ def car_headlights(mesh: Mesh, face: WrapFace, prof, rng) -> float:
     return s0
 
 
-def car_taillights(mesh: Mesh, face: WrapFace, prof, rng, tall: bool) -> float:
+def car_taillights(mesh: Mesh, face: WrapFace, prof, rng, tall: bool):
     """A car's tail-light clusters wrapping round the tail's corners onto the quarter panels: a dark surround, the
     red lens with an inner light shape, a clear reversing segment, sometimes amber; tall ones stand up the rear
-    corners of SUVs, MPVs and vans. Returns the inner end's arc length."""
+    corners of SUVs, MPVs and vans. Returns the inner end's arc length and the clusters' span (s0, s1) with
+    their lower edge z(s), which the tail's panel lines keep clear of."""
     s_face = face.s_at(60.0)
     s1 = face.s_at(rng.uniform(70.0, 86.0))
     s0 = s_face * (rng.uniform(0.6, 0.8) if tall else rng.uniform(0.42, 0.62))
@@ -171,7 +172,59 @@ def car_taillights(mesh: Mesh, face: WrapFace, prof, rng, tall: bool) -> float:
     if rng.random() < 0.4:
         face.patch(mesh, s0 + 0.3 * span, s0 + 0.6 * span, lambda s: bottom(s) + 0.04 * height,
                    lambda s: bottom(s) + 0.16 * height, 0.008, "lens_amber", nu=5, nv=1)
-    return s0
+    return s0, s1, lambda s: bottom(s) - 0.012  # (the surround's lower edge)
+
+
+TAILGATE_TYPES = ("hatchback", "estate", "suv", "mpv", "van", "pickup")
+
+
+def car_rear_panels(mesh: Mesh, face: WrapFace, prof, rng, lamps, plate_z: float, z_valance: float) -> None:
+    """What makes a car's tail read as panels rather than one moulding: the bumper's shut line, wrapping from
+    under the tail lamps round the corners to the wheel arches; the edges of the tailgate (or the trunk lid) up
+    beside the lamps; red reflectors low in the bumper's corners; on many cars a chrome or black garnish strip
+    over the plate; the maker's badge. Lines are panel gaps ("seam": the body colour in shade)."""
+    p = prof.p
+    s0, s1, lamp_bottom = lamps
+    z_low = float(np.min(lamp_bottom(np.linspace(s0, s1, 24))))
+    z_bumper = max(z_low - rng.uniform(0.02, 0.05), p.tail_bottom + 0.2)
+    z_top = prof.cap_rear_z + 0.015  # where the tail turns over into the deck
+    # the bumper runs round the corner and along the quarter panel until it meets the rear wheel arch
+    zc, radius, _ = prof.arch
+    reach = np.sqrt(max(radius**2 - (z_bumper - zc) ** 2, (0.3 * radius) ** 2))
+    s_arch = face.s_at_x(prof.x_rear_axle - reach - 0.03)
+    face.patch(mesh, -s_arch, s_arch, z_bumper, z_bumper + GAP, 0.0015, "seam", nu=48, nv=1, mirror=False)
+    # the lid's or tailgate's sides, beside the lamps' inner ends; a trunk lid ends at the lamps' lower edge
+    s_edge = s0 - rng.uniform(0.02, 0.04)
+    z_lid = z_bumper
+    if p.type_name not in TAILGATE_TYPES and float(lamp_bottom(s0)) - z_bumper > 0.06:
+        z_lid = float(lamp_bottom(s0)) + 0.005
+        face.patch(mesh, -s_edge, s_edge, z_lid, z_lid + GAP, 0.0015, "seam", nu=24, nv=1, mirror=False)
+    face.patch(mesh, s_edge - GAP, s_edge, z_lid, z_top, 0.0015, "seam", nu=1, nv=6)
+    # red reflectors in the bumper's corners
+    if rng.random() < 0.65:
+        sr = face.s_at(rng.uniform(20.0, 40.0))
+        zr = p.tail_bottom + rng.uniform(0.14, 0.2)
+        if z_valance + 0.02 < zr < z_bumper - 0.06:
+            face.patch(mesh, sr - rng.uniform(0.04, 0.07), sr + 0.04, zr, zr + rng.uniform(0.02, 0.035), 0.004,
+                       "taillight", nu=3, nv=1)
+    # a garnish strip on the lid or tailgate: over the plate, or over the bumper line when the plate is on the
+    # bumper
+    plate_top = plate_z + PLATE_SIZE[1] / 2 + 0.015
+    z_strip = plate_top + 0.012 if plate_top > z_bumper else z_bumper + GAP + 0.012
+    strip = ("chrome", "trim", None)[int(rng.choice(3, p=(0.4, 0.25, 0.35)))]
+    height = rng.uniform(0.018, 0.035)
+    if strip and z_strip + height < z_top - 0.05:
+        half = min(rng.uniform(0.25, 0.42), s_edge - 0.04)
+        face.patch(mesh, -half, half, z_strip, z_strip + height, 0.004, strip, nu=12, nv=1, mirror=False)
+        z_strip += height
+    badge(mesh, face, min(max(z_strip, plate_top) + 0.07, z_top - 0.045), rng)
+
+
+def badge(mesh: Mesh, face: EndFace, z: float, rng, height: float = 0.13) -> None:
+    """The maker's badge on an end's centreline: a chrome oval or disc a hand wide, at most `height` tall."""
+    ry = rng.uniform(0.04, 0.065)
+    rz = min(ry * rng.uniform(0.55, 1.0), height / 2)
+    face.prism(mesh, disc(0.0, z, ry, rz, 16), 0.004, 0.011, "chrome", mirror=False)
 
 
 def _soft_min(a, b, k: float = 0.02):
@@ -226,7 +279,10 @@ def grille(mesh: Mesh, face: EndFace, p, half: float, z0: float, z1: float, patt
                 face.prism(mesh, cell_outline, 0.002, 0.006, "metal_dark", mirror=False)
 
 
-def plate(face: EndFace, z: float, width=0.44, height=0.14) -> Part:
+PLATE_SIZE = (0.44, 0.14)  # China's standard plate (width, height), metres
+
+
+def plate(face: EndFace, z: float, width=PLATE_SIZE[0], height=PLATE_SIZE[1]) -> Part:
     """A number plate: a thin box along x whose bounding box is the plate (textured by its Generated coords)."""
     pts = face.points(np.array([[0.0, z], [width / 2, z], [-width / 2, z]]), 0.0)
     x = pts[:, 0].max() if face.sign > 0 else pts[:, 0].min()
@@ -235,7 +291,7 @@ def plate(face: EndFace, z: float, width=0.44, height=0.14) -> Part:
     return mesh.part()
 
 
-def plate_frame(mesh: Mesh, face: EndFace, z: float, width=0.44, height=0.14):
+def plate_frame(mesh: Mesh, face: EndFace, z: float, width=PLATE_SIZE[0], height=PLATE_SIZE[1]):
     pts = face.points(np.array([[0.0, z], [width / 2, z], [-width / 2, z]]), 0.0)
     x = pts[:, 0].max() if face.sign > 0 else pts[:, 0].min()
     mesh.box((x + face.sign * 0.002, 0.0, z), (0.006, width + 0.03, height + 0.03), "trim")

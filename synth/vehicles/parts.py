@@ -255,6 +255,11 @@ class WrapFace(EndFace):
     def x_at(self, s) -> np.ndarray:
         return np.interp(np.abs(s), self.s, self.outline[:, 0])
 
+    def s_at_x(self, x: float) -> float:
+        """Arc length where the outline reaches station x along the side (the chart's end if it never does)."""
+        along = self.sign * (self.x_far - self.outline[:, 0])  # increasing away from the tip
+        return float(np.interp(self.sign * (self.x_far - x), along, self.s))
+
     def _along(self, table: np.ndarray, s: np.ndarray) -> np.ndarray:
         """Plan points or normals (left side) at signed arc lengths s, mirrored to the right side where s < 0."""
         side = np.where(s < 0, -1.0, 1.0)
