@@ -405,8 +405,9 @@ def assets_import(sources, out, type_name, name, length, fixes, licence, source_
 
 
 @main.command()
-@click.option("--models", "models_dir", type=click.Path(path_type=Path), default=Path("assets"), show_default=True,
-              help="Vehicle model library (one folder per model).")
+@click.option("--models", "models_dir", type=click.Path(path_type=Path), multiple=True, default=[Path("assets")],
+              show_default=True, help="Vehicle model library (one folder per model); repeat it to render from "
+              "several as one (e.g. --models assets --models my_models).")
 @click.option("--n", "n", type=int, default=41000, show_default=True, help="Images in the whole dataset.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Dataset directory to write.")
 @click.option("--seed", default=0, show_default=True, help="Global seed: sample i depends on (config, seed, i).")
@@ -427,7 +428,8 @@ def render(models_dir, n, out, seed, size, config_file, overrides, backgrounds, 
     config = RenderConfig.load(config_file, overrides)
     if size is not None:  # 0 or a negative size is refused by name (render_dataset), not taken as "default"
         config.image.size = size
-    report = render_dataset(models_dir, out, n, seed=seed, config=config, backgrounds=backgrounds,
+    models = models_dir[0] if len(models_dir) == 1 else list(models_dir)
+    report = render_dataset(models, out, n, seed=seed, config=config, backgrounds=backgrounds,
                             workers=workers, shard=parse_shard(shard_spec))
     rate = report.images / report.seconds if report.seconds else 0.0
     click.echo(f"{out}: {len(report.written)} shard(s) written, {len(report.skipped)} already complete; "

@@ -253,6 +253,13 @@ def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 
+def _models_arg(models_dir):
+    """The model library as plain data for a worker and the manifest: a path, or a list of them."""
+    if isinstance(models_dir, (list, tuple)):
+        return [str(d) for d in models_dir]
+    return str(models_dir)
+
+
 def render_dataset(models_dir, out, n: int, seed: int = 0, config: RenderConfig | None = None,
                    backgrounds=None, workers: int | None = None, shard: tuple[int, int] = (0, 1),
                    progress: bool = True) -> RenderReport:
@@ -273,7 +280,7 @@ def render_dataset(models_dir, out, n: int, seed: int = 0, config: RenderConfig 
         "seed": int(seed),
         "num_samples_planned": int(n),
         "config": config.to_dict(),
-        "models_dir": str(models_dir),
+        "models_dir": _models_arg(models_dir),
         "model_names": model_names,
         "num_identities": len(plan.present),  # with images among these n samples (the catalogue may hold more)
         "plan_digest": plan_digest(plan),
@@ -332,7 +339,7 @@ def _render_units(todo, models_dir, out, n, seed, config, models, plan, meta, ba
     results: dict[int, dict[int, list[Sample]]] = {u: {} for u in range(len(todo))}
     attempts: dict[tuple[int, int], int] = {}
     tasks_per_child = max(1, config.recycle_every // CHUNK)
-    init_args = (config.to_dict(), str(models_dir), int(n), int(seed), background_files, str(out / WORKER_LOG),
+    init_args = (config.to_dict(), _models_arg(models_dir), int(n), int(seed), background_files, str(out / WORKER_LOG),
                  os.getpid(), street_cache)
     total = sum(len(u.samples) for u in todo)
     bar = tqdm(total=total, unit="img", desc=f"render {out.name}", disable=not progress, smoothing=0.05)

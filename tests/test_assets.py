@@ -107,6 +107,17 @@ def test_sidecar_round_trip(tmp_path):
     assert [a.name for a in lib] == ["m1", "m2"] and lib[1].fixed_color and lib[1].colors == (1,)
 
 
+def test_several_directories_are_one_library_and_names_must_not_repeat(tmp_path):
+    _sidecar(tmp_path / "shipped" / "b_car")
+    _sidecar(tmp_path / "mine" / "a_car", type_name="bus", colour_policy={"mode": "fixed", "color": "yellow"})
+    lib = load_library([tmp_path / "shipped", tmp_path / "mine"])
+    assert [a.name for a in lib] == ["a_car", "b_car"] and lib[0].type_name == "bus"
+    _sidecar(tmp_path / "mine" / "b_car")
+    with pytest.raises(AssetError) as err:
+        load_library([tmp_path / "shipped", tmp_path / "mine"])
+    assert "b_car" in str(err.value) and str(tmp_path / "mine") in str(err.value)
+
+
 @pytest.mark.parametrize("problem, edit", [
     ("expected 36 keypoints", lambda d: d.update(keypoints=d["keypoints"][:30])),
     ("not a VeRi type", lambda d: d.update(type="tank")),

@@ -110,6 +110,25 @@ def test_a_model_that_fails_to_load_is_named_and_keeps_written_shards(library, t
     assert is_complete_shard(tmp_path / "out" / "train-00000.h5")
 
 
+def test_several_libraries_render_as_one(library, tmp_path):
+    """`--models` repeated: the shipped library and a user's models render as one library (each model's
+    identities come from its own folder); the manifest names both."""
+    import shutil
+
+    folders = sorted(p for p in library.iterdir() if p.is_dir())
+    shipped, mine = tmp_path / "shipped", tmp_path / "mine"
+    for dest, group in ((shipped, folders[:-1]), (mine, folders[-1:])):
+        for folder in group:
+            shutil.copytree(folder, dest / folder.name)
+    config = tiny_config()
+    config.identities.shuffle = False  # samples grouped by model: every model shows in 6 samples
+    render_dataset([shipped, mine], tmp_path / "out", n=6, seed=0, config=config, workers=1, progress=False)
+    manifest = read_manifest(tmp_path / "out")
+    assert manifest["models_dir"] == [str(shipped), str(mine)]
+    shown = {manifest["model_names"][int(s["model_id"])] for s in ShardReader(tmp_path / "out")}
+    assert folders[-1].name in shown and shown & {f.name for f in folders[:-1]}
+
+
 # --- label accuracy (runs in a spawned Blender process) ----------------------------------------------------
 
 

@@ -143,8 +143,16 @@ def load_asset(folder: str | Path) -> VehicleAsset:
     )
 
 
-def load_library(models_dir: str | Path = "assets") -> list[VehicleAsset]:
-    """Every model folder under `models_dir` (folders holding a vehicle.yaml or a mesh), sorted by name."""
+def load_library(models_dir: str | Path | list | tuple = "assets") -> list[VehicleAsset]:
+    """Every model folder under `models_dir` (folders holding a vehicle.yaml or a mesh), sorted by name; a list
+    of directories is one library (e.g. the shipped one and a user's imported models): names must not repeat."""
+    if isinstance(models_dir, (list, tuple)):
+        assets = sorted((a for d in models_dir for a in load_library(d)), key=lambda a: a.name)
+        for a, b in zip(assets, assets[1:]):
+            if a.name == b.name:
+                raise AssetError(b.folder, f"model name {a.name!r} is also in {a.folder.parent}: rename one "
+                                           "folder (model names identify the vehicles)")
+        return assets
     models_dir = Path(models_dir)
     if not models_dir.is_dir():
         raise AssetError(models_dir, "models directory does not exist")
