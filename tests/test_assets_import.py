@@ -28,24 +28,82 @@ def test_material_roles_from_names_and_shader_values():
     assert role_from_material(MaterialInfo("Material.005", alpha=0.3))[0] == "glass"
     assert role_from_material(MaterialInfo("Material.006", emission=3.0))[0] == "lamp"
     assert role_from_material(MaterialInfo("Material.007"))[0] is None
+    # an artist's names (a CC0 BMW M6's): a lamp's clear cover is the lamp's, a window's seal is trim, the brake
+    # disc and caliper sit in the wheel, the leather is the cabin's
+    for name, role in (("HeadLightGlass", "lamp"), ("LightGlass", "lamp"), ("WindowSeal", "trim"),
+                       ("brakeDisc", "rim"), ("brake_clipper", "rim"), ("LEATHER", "interior"),
+                       ("WindscreenGlass", "glass"), ("BrakeLight", "lamp")):
+        assert role_from_material(MaterialInfo(name))[0] == role, name
+
+
+def test_lamp_names_that_contradict_each_other_are_no_cue_for_the_front():
+    """Head-lamp names on materials at both ends (an artist's "HeadLight" on the tail lamps' reflectors) say
+    nothing about the front; one end's head lamps do."""
+    from synth.vehicles.importer import _at_both_ends
+
+    rng = np.random.default_rng(0)
+    samples = rng.uniform(-2.0, 2.0, (3000, 3)) * (1.0, 0.4, 0.3)
+    tri_mat = np.zeros(3000, int)
+    sample_tri = np.arange(3000)
+    tri_mat[samples[:, 0] > 1.7] = 1  # lamps at the +x end
+    tri_mat[samples[:, 0] < -1.7] = 2  # and at the -x end
+    assert _at_both_ends(samples, sample_tri, tri_mat, [1, 2])
+    assert not _at_both_ends(samples, sample_tri, tri_mat, [1])
+    tri_mat[samples[:, 0] < -1.7] = 1  # one material at both ends: its own median is no end
+    assert not _at_both_ends(samples, sample_tri, tri_mat, [1, 3])
+
+
+def test_a_rim_material_on_other_parts_does_not_pull_the_wheels():
+    """Rim-named triangles count as wheels only inside a tyre's box: a model's "brakeDisc" material also on its
+    grille (ahead of the front tyres) stays body."""
+    from synth.vehicles.importer import _wheel_triangles
+
+    verts, tris, tyre, rim = [], [], [], []
+
+    def tri(centre, is_tyre, is_rim):
+        base = len(verts)
+        verts.extend(np.asarray(centre) + d for d in ((0, 0, 0), (0.01, 0, 0), (0, 0, 0.01)))
+        tris.append((base, base + 1, base + 2))
+        tyre.append(is_tyre)
+        rim.append(is_rim)
+
+    rng = np.random.default_rng(1)
+    for x in (1.4, -1.4):
+        for y in (0.8, -0.8):
+            for t in rng.uniform(0, 2 * np.pi, 60):  # a tyre's ring, radius 0.3, 20 cm wide, and a rim inside it
+                tri((x + 0.3 * np.cos(t), y + rng.uniform(-0.1, 0.1), 0.3 + 0.3 * np.sin(t)), True, False)
+                tri((x + 0.15 * np.cos(t), y + 0.05 * np.sign(y), 0.3 + 0.15 * np.sin(t)), False, True)
+    for t in range(20):  # the same rim material on a grille at the nose
+        tri((2.2, -0.3 + 0.03 * t, 0.4), False, True)
+    for t in range(200):  # the body, for the model's extent
+        tri((rng.uniform(-2.3, 2.3), rng.uniform(-0.9, 0.9), rng.uniform(0.2, 1.4)), False, False)
+    verts, tris = np.array(verts), np.array(tris)
+    tyre, rim = np.array(tyre), np.array(rim)
+    wheel = _wheel_triangles(verts, tris, tyre, rim, 4.6)
+    grille = rim & (verts[tris][:, 0, 0] > 2.0)
+    assert np.all(wheel[tyre]) and np.all(wheel[rim & ~grille]) and not wheel[grille].any()
+    assert not wheel[~tyre & ~rim].any()
 
 
 @pytest.fixture(scope="module")
 def truth_models(tmp_path_factory):
-    """Ground truth from the current generator (seven models of the shipped plan: a coach with its doors' glass
-    and mirrors, a stake truck, two short rear overhangs), so the test follows it."""
+    """Ground truth from the current generator (nine models of the shipped plan: a coach with its doors' glass
+    and mirrors, a van and a bus whose clear reversing lamps are as white as their head lamps, a stake truck, two
+    short rear overhangs), so the test follows it."""
     from synth.blender.vehicle_mesh import write_model
     from synth.vehicles.params import library_plan
 
     out = tmp_path_factory.mktemp("truth")
     for spec in library_plan(2019):
-        if spec.name in ("sedan_001", "suv_002", "mpv_001", "bus_001", "truck_003", "mpv_000", "hatchback_001"):
+        if spec.name in ("sedan_001", "suv_002", "mpv_001", "van_003", "bus_000", "bus_001", "truck_003", "mpv_000",
+                         "hatchback_001"):
             write_model(spec, out)
     return out
 
 
 @pytest.mark.parametrize("name, fmt, seed", [("sedan_001", "glb", 1), ("suv_002", "obj", 2), ("mpv_001", "fbx", 3),
-                                             ("bus_001", "glb", 4), ("truck_003", "fbx", 5)])
+                                             ("van_003", "obj", 6), ("bus_000", "glb", 0), ("bus_001", "glb", 4),
+                                             ("truck_003", "fbx", 5)])
 def test_round_trip_recovers_frame_units_type_and_keypoints(tmp_path, truth_models, name, fmt, seed):
     from synth.blender.model_import import random_placement, roundtrip
     from synth.blender.vehicles import surface_distances

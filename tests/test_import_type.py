@@ -21,3 +21,20 @@ def test_type_guess_on_held_out_procedural_vehicles():
             right += guess == t
             total += 1
     assert right / total >= 0.95, f"{right}/{total}"
+
+
+def test_the_unit_is_chosen_among_types_of_the_model_s_proportions():
+    """A car whose file is 10 units long (its unit 0.49 m) is never taken in metres as a 10 m bus: with no unit
+    giving a car's length it is scaled to one, and warned. A short bus, which its proportions leave close to a
+    van, still gets its metres."""
+    from synth.vehicles.import_type import choose_unit, coarse_candidates, coarse_type
+
+    car = (10.0, 4.3, 2.83, 0.68, 6.2)  # length, width, height, wheel radius, wheelbase (file units)
+    candidates = coarse_candidates(*car)
+    assert "bus" not in candidates and "sedan" in candidates
+    unit, scale, guessed = choose_unit(10.0, coarse_type(*car), None, candidates)
+    assert guessed and 4.0 < 10.0 * scale < 5.5, (unit, scale)
+    assert choose_unit(10.0, coarse_type(*car), None)[:2] == ("m", 1.0)  # any type: the bus's metres
+    bus = (7.5, 2.3, 2.9, 0.45, 3.9)
+    assert "bus" in coarse_candidates(*bus)
+    assert choose_unit(7.5, coarse_type(*bus), None, coarse_candidates(*bus))[:2] == ("m", 1.0)

@@ -78,7 +78,8 @@ def _forward_sign(points, lamp_points, glass_points, axis, up, up_sign) -> tuple
         d = np.median(head[:, axis]) - np.median(tail[:, axis])
         if abs(d) > 0.3 * (hi - lo):
             return float(np.sign(d)), "head lamps ahead of tail lamps"
-    for key, sgn in (("head", 1.0), ("tail", -1.0)):
+    # red lamps first: only tail lamps are red, while a white lens may be a reversing lamp at the rear
+    for key, sgn in (("tail", -1.0), ("head", 1.0)):
         pts = lamp_points.get(key)
         if pts is not None and len(pts):
             d = np.median(pts[:, axis]) - mid

@@ -314,6 +314,9 @@ class KeypointFinder:
         ws_base = self._windshield_base_x()
         if ws_base is not None:
             near = near[near[:, 0] > self.x_tip - 0.4 * (self.x_tip - ws_base) - 0.02]
+        if not len(near):  # (a model turned back to front: nothing between the windshield and the nose)
+            self.set(16, (np.nan,) * 3, "no hood front between the windshield and the nose", "guessed")
+            return
         # the nose falls faster than 1 in 2 towards the tip, the hood rises slower than that towards the cowl
         p = near[np.argmax(near[:, 0] + 2.0 * near[:, 2])]
         x, how, conf = p[0], "hood front corner on the beltline edge", "measured"

@@ -13,7 +13,12 @@ import numpy as np
 ROLES = ("paint", "glass", "tyre", "rim", "lamp", "trim", "interior", "plate")
 # name keywords per role, tried in this order (the first match wins)
 ROLE_KEYWORDS = (
-    ("interior", ("interior", "seat", "dashboard", "cabin", "steering", "inside")),
+    ("interior", ("interior", "seat", "dashboard", "cabin", "steering", "inside", "leather", "carpet", "upholster",
+                  "fabric", "headliner")),
+    ("trim", ("seal", "gasket", "weatherstrip")),  # a window's rubber seal is no glass
+    ("rim", ("caliper", "clipper", "brakedisc", "brake_disc", "rotor")),  # brake parts sit in the wheels
+    ("lamp", ("headlightglass", "headlight_glass", "lightglass", "light_glass", "lampglass", "lamp_glass",
+              "lens")),  # a lamp's clear cover is part of the lamp, not a window
     ("glass", ("glass", "window", "windshield", "windscreen", "transparent")),
     ("tyre", ("tyre", "tire", "rubber")),
     ("rim", ("=rim", "=rims", "hubcap", "alloy", "spoke", "wheel")),
@@ -91,13 +96,21 @@ def assign_roles(materials: list[MaterialInfo], tri_material: np.ndarray, areas:
     return roles, paint, notes
 
 
-def lamp_kind(info: MaterialInfo) -> str | None:
-    """'head' or 'tail' from a lamp material's name or colour (white head lamps, red tail lamps); None."""
+def lamp_kind_by_name(info: MaterialInfo) -> str | None:
+    """'head' or 'tail' from a lamp material's name; None."""
     name = info.name.lower()
     if any(w in name for w in ("tail", "rear", "brake", "stop")):
         return "tail"
     if any(w in name for w in ("head", "front")):
         return "head"
+    return None
+
+
+def lamp_kind(info: MaterialInfo) -> str | None:
+    """'head' or 'tail' from a lamp material's name or colour (white head lamps, red tail lamps); None."""
+    named = lamp_kind_by_name(info)
+    if named:
+        return named
     r, g, b = info.base_color[:3]
     if r > 0.2 and r > 2.5 * max(g, b):
         return "tail"

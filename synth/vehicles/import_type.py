@@ -113,35 +113,55 @@ def typical_length(type_name: str) -> float:
     return _type_training()[4][type_name]
 
 
-def coarse_type(length, width, height, wheel_radius, wheelbase) -> str:
-    """Type from bounding proportions alone (before the scale is known): nearest type in these five ratios."""
-    f = np.array([height / length, width / length, wheel_radius / length, wheelbase / length])
-    best, best_d = "sedan", np.inf
-    rng = np.random.default_rng(3)
-    for t in VEHICLE_TYPES:
-        for _ in range(40):
-            p = sample_params(t, rng)
-            prof = Profile(p)
-            g = np.array([prof.height / prof.length, p.width / prof.length, p.wheel_radius / prof.length,
-                          p.wheelbase / prof.length])
-            d = np.linalg.norm((f - g) / np.array([0.05, 0.04, 0.008, 0.05]))
-            if d < best_d:
-                best, best_d = t, d
-    return best
-
-
-def choose_unit(length_file: float, type_name: str, length_m: float | None) -> tuple[str, float, bool]:
-    """(unit name, metres per file unit, guessed?) from --length, else the unit giving the type's length."""
+def choose_unit(length_file: float, type_name: str, length_m: float | None,
+                candidates: list[str] | None = None) -> tuple[str, float, bool]:
+    """(unit name, metres per file unit, guessed?) from --length, else the unit giving the type's length, else
+    the unit giving the length of one of the `candidates` types (default: any)."""
     if length_m:
         return "given length", length_m / length_file, False
     prior = typical_length(type_name)
     best = min(UNITS, key=lambda u: abs(np.log(length_file * UNITS[u] / prior)))
     if abs(np.log(length_file * UNITS[best] / prior)) <= np.log(UNIT_TOLERANCE):
         return best, UNITS[best], False
-    # the coarse type may be wrong (a short bus looks like a van): the unit that fits any type's length best
-    lengths = np.array(list(_type_training()[4].values()))
+    # the coarse type may be wrong (a short bus looks like a van): the unit that fits a candidate's length best
+    lengths = np.array([v for t, v in _type_training()[4].items() if candidates is None or t in candidates])
     fit = {u: np.min(np.abs(np.log(length_file * f / lengths))) for u, f in UNITS.items()}
     best = min(fit, key=fit.get)
     if fit[best] <= np.log(UNIT_TOLERANCE):
         return best, UNITS[best], False
     return "scaled to the type's typical length", prior / length_file, True
+
+
+def coarse_type(length, width, height, wheel_radius, wheelbase) -> str:
+    """Type from bounding proportions alone (before the scale is known): nearest type in these four ratios."""
+    d = coarse_distances(length, width, height, wheel_radius, wheelbase)
+    return min(d, key=d.get)
+
+
+COARSE_MARGIN = 1.5  # a type is a candidate for the unit while its proportions are this close to the best's
+
+
+def coarse_candidates(length, width, height, wheel_radius, wheelbase) -> list[str]:
+    """The types whose bounding proportions come within COARSE_MARGIN of the nearest type's: those a unit may
+    be chosen for (a short bus looks like a van; a car is never a bus, however long its file units make it)."""
+    d = coarse_distances(length, width, height, wheel_radius, wheelbase)
+    best = min(d.values())
+    return [t for t, v in d.items() if v <= best + COARSE_MARGIN]
+
+
+def coarse_distances(length, width, height, wheel_radius, wheelbase) -> dict[str, float]:
+    """Per type, the distance of these ratios (height, width, wheel radius and wheelbase over length) to the
+    nearest of 40 procedural vehicles of the type, each ratio in units of its typical spread."""
+    f = np.array([height / length, width / length, wheel_radius / length, wheelbase / length])
+    out = {}
+    rng = np.random.default_rng(3)
+    for t in VEHICLE_TYPES:
+        best = np.inf
+        for _ in range(40):
+            p = sample_params(t, rng)
+            prof = Profile(p)
+            g = np.array([prof.height / prof.length, p.width / prof.length, p.wheel_radius / prof.length,
+                          p.wheelbase / prof.length])
+            best = min(best, float(np.linalg.norm((f - g) / np.array([0.05, 0.04, 0.008, 0.05]))))
+        out[t] = best
+    return out

@@ -30,10 +30,10 @@ from synth.vehicles.import_frame import find_frame, find_wheels, wheel_candidate
 from synth.vehicles.import_geometry import (connected_parts, points_of, sample_surface, snap_to_surface,
                                             triangle_areas_normals)
 from synth.vehicles.import_keypoints import KeypointFinder
-from synth.vehicles.import_roles import (ROLE_KEYWORDS, ROLES, MaterialInfo, lamp_kind, assign_roles,  # noqa: F401
-                                         role_from_material)
-from synth.vehicles.import_type import (UNITS, choose_unit, coarse_type, guess_type, type_features,  # noqa: F401
-                                        typical_length)
+from synth.vehicles.import_roles import (ROLE_KEYWORDS, ROLES, MaterialInfo, assign_roles,  # noqa: F401
+                                         lamp_kind, lamp_kind_by_name, role_from_material)
+from synth.vehicles.import_type import (UNITS, choose_unit, coarse_candidates, coarse_type,  # noqa: F401
+                                        guess_type, type_features, typical_length)
 from synth.vocabulary import KEYPOINT_NAMES
 
 WHEEL_WORDS = ("wheel", "tyre", "tire", "rim")
@@ -93,6 +93,50 @@ class _Model:
     lamp_mats: dict  # "head" / "tail" -> material indices
 
 
+def _wheel_triangles(verts, tris, tyre, rim, size: float) -> np.ndarray:
+    """The wheels' triangles: the tyres and, where tyres are named, the rim-named triangles inside a tyre's box.
+    A rim or brake material also covers other parts in some models (an artist's "brakeDisc" on a grille), which
+    would pull a wheel towards the bumper. Tyres are boxed per cluster along the length (gaps of 10 % of the
+    size) and per side of the model's middle across the other two axes (the frame is not known yet)."""
+    if tyre.sum() < 12 or not rim.any():
+        return tyre | rim
+    centroids = verts[tris].mean(axis=1)
+    length_axis = int(np.argmax(np.ptp(verts, axis=0)))
+    middle = (verts.max(axis=0) + verts.min(axis=0)) / 2
+    t = centroids[tyre]
+    side = [tuple(row) for row in (t > middle)[:, [a for a in range(3) if a != length_axis]]]
+    near = np.zeros_like(rim)
+    rim_idx = np.nonzero(rim)[0]
+    for key in set(side):
+        group = t[np.array([s == key for s in side])]
+        xs = np.sort(group[:, length_axis])
+        cuts = xs[:-1][np.diff(xs) > 0.1 * size]
+        for lo_x, hi_x in zip(np.r_[-np.inf, cuts], np.r_[cuts, np.inf]):
+            wheel = group[(group[:, length_axis] > lo_x) & (group[:, length_axis] <= hi_x)]
+            lo, hi = wheel.min(axis=0) - 0.01 * size, wheel.max(axis=0) + 0.01 * size
+            inside = np.all((centroids[rim_idx] >= lo) & (centroids[rim_idx] <= hi), axis=1)
+            near[rim_idx[inside]] = True
+    return tyre | near
+
+
+def _at_both_ends(samples, sample_tri, tri_mat, mats, share: float = 0.25) -> bool:
+    """Whether one lamp kind's materials sit at opposite ends of the model's length (an artist's "HeadLight" on
+    the tail lamps' reflectors, "HeadLightGlass" on the head lamps): names that contradict each other say
+    nothing about which end is the front."""
+    if len(mats) < 2:
+        return False
+    axis = int(np.argmax(np.ptp(samples, axis=0)))
+    lo, hi = samples[:, axis].min(), samples[:, axis].max()
+    ends = set()
+    for m in mats:
+        x = samples[tri_mat[sample_tri] == m, axis]
+        if len(x):
+            u = (np.median(x) - lo) / max(hi - lo, 1e-12)
+            ends |= {"low"} if u < share else {"high"} if u > 1 - share else set()
+    return ends == {"low", "high"}
+
+
+
 def analyse(mesh: MeshArrays, path="model", type_name: str | None = None, length: float | None = None,
             n_samples: int = 120_000) -> ImportResult:
     """Frame, units, wheels, material roles, type and keypoints of one model. Raises ImportFailure."""
@@ -111,11 +155,15 @@ def analyse(mesh: MeshArrays, path="model", type_name: str | None = None, length
     name_roles = [role_from_material(m)[0] for m in mesh.materials]
     tri_role = np.array([name_roles[i] if i >= 0 else None for i in tri_mat], dtype=object)
     obj_wheel = np.array([any(w in n.lower() for w in WHEEL_WORDS) for n in mesh.object_names])
-    wheel_tri = np.isin(tri_role, ["tyre", "rim"]) | obj_wheel[tri_obj]
+    wheel_tri = _wheel_triangles(verts, tris, tri_role == "tyre", (tri_role == "rim") | obj_wheel[tri_obj], size)
     interior = tri_role == "interior"
     samples, sample_tri = sample_surface(verts, tris, areas, n_samples, np.random.default_rng(0))
     lamp_mats = {k: [i for i, m in enumerate(mesh.materials) if name_roles[i] == "lamp" and lamp_kind(m) == k]
                  for k in ("head", "tail")}
+    # names that contradict each other (head-lamp names at both ends) say nothing; colours may (a reversing lamp
+    # is as white as a head lamp)
+    lamp_mats = {k: mats for k, mats in lamp_mats.items() if not _at_both_ends(
+        samples, sample_tri, tri_mat, [i for i in mats if lamp_kind_by_name(mesh.materials[i]) == k])}
     lamp_points = {k: samples[np.isin(tri_mat, mats)[sample_tri]] for k, mats in lamp_mats.items()
                    if np.isin(tri_mat, mats).any()}
     glass_sel = tri_role == "glass"
@@ -163,13 +211,14 @@ def analyse(mesh: MeshArrays, path="model", type_name: str | None = None, length
                    glass_sel, lamp_mats)
     front, rear = _recentre(front, centre), _recentre(rear, centre)
     # 4. type and unit, then the keypoints in metres; the type guessed from them may change the unit: once more
-    t0 = type_name or coarse_type(length_f, np.ptp(low[:, 1]), height_f, (front["radius"] + rear["radius"]) / 2,
-                                  front["x"] - rear["x"])
+    bounds = (length_f, np.ptp(low[:, 1]), height_f, (front["radius"] + rear["radius"]) / 2, front["x"] - rear["x"])
+    t0 = type_name or coarse_type(*bounds)
+    candidates = None if type_name else coarse_candidates(*bounds)
     for _ in range(2):
-        unit, scale, unit_guessed = choose_unit(length_f, t0, length)
+        unit, scale, unit_guessed = choose_unit(length_f, t0, length, candidates)
         kps, methods = _keypoints_metric(model, path, scale, front, rear, t0, length_f)
         t_final, scores = (type_name, {type_name: 1.0}) if type_name else guess_type(kps)
-        if t_final == t0 or choose_unit(length_f, t_final, length)[1] == scale:
+        if t_final == t0 or choose_unit(length_f, t_final, length, candidates)[1] == scale:
             break
         t0 = t_final
     if type_name is None and t_final != t0:
