@@ -358,7 +358,9 @@ def assets_check(models, out, tol, samples, only):
               help="Set keypoint INDEX (metres, vehicle frame; its mirror twin follows); kept across re-imports.")
 @click.option("--licence", default=None, help="Licence recorded in the provenance (e.g. CC0-1.0, CC-BY-4.0).")
 @click.option("--source", "source_url", default=None, help="Where the model came from (URL), for the provenance.")
-def assets_import(sources, out, type_name, name, length, fixes, licence, source_url):
+@click.option("--keep-detail", is_flag=True,
+              help="Keep parts whose triangles are finer than 1/500 of the length (default: decimated).")
+def assets_import(sources, out, type_name, name, length, fixes, licence, source_url, keep_detail):
     """Import vehicle models (.glb/.gltf/.obj/.fbx/.blend/.stl/.ply/.usd, or folders of them): frame, metres,
     wheels on the ground, material roles and the 36 keypoints placed from the geometry (docs/ASSETS.md)."""
     # imported when the command runs: start-up and --help load no torch or bpy
@@ -383,7 +385,7 @@ def assets_import(sources, out, type_name, name, length, fixes, licence, source_
     for f in files:
         try:
             folder, res = import_model(f, out, name=name, type_name=type_name, length=length, fixes=list(fixes),
-                                       licence=licence, source=source_url)
+                                       licence=licence, source=source_url, keep_detail=keep_detail)
         except (ImportFailure, ValueError) as exc:
             click.echo(f"error: {exc}", err=True)
             failed += 1
@@ -396,6 +398,9 @@ def assets_import(sources, out, type_name, name, length, fixes, licence, source_
         look = [f"{i}/{i + 18} ({m['method']})" for i, m in enumerate(res.methods) if m["confidence"] != "measured"]
         if look:
             click.echo("  check on the contact sheet (inferred/guessed): " + "; ".join(look))
+        for note in res.notes:
+            if note.startswith("decimated"):
+                click.echo(f"  {note}")
         for w in res.warnings:
             click.echo(f"  warning: {w}")
     if failed:

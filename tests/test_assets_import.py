@@ -226,3 +226,39 @@ def test_artist_made_model_imports(tmp_path):
     kp = model.keypoints
     assert kp[1, 0] > 0 > kp[0, 0] and kp[17, 0] > kp[1, 0] and kp[10, 0] < kp[0, 0]
     assert kp[14, 2] > kp[15, 2] > kp[16, 2] > kp[17, 2]  # roof > cowl > hood > bumper
+
+
+def test_detail_finer_than_a_camera_resolves_is_decimated_on_import(tmp_path):
+    """A part whose triangles average under 1/500 of the model's length (a tyre's sidewall lettering) is
+    decimated to about that size, keeping its shape; coarse parts are untouched; keep_detail keeps all."""
+    import bpy
+
+    from synth.blender.model_import import MIN_EDGE, LoadedModel
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.ops.mesh.primitive_cube_add(size=1.0)
+    body = bpy.context.object
+    body.scale = (4.5, 1.8, 1.4)
+    bpy.ops.mesh.primitive_uv_sphere_add(segments=256, ring_count=128, radius=0.3, location=(1.4, 0.9, 0.3))
+    path = tmp_path / "dense.glb"
+    bpy.ops.export_scene.gltf(filepath=str(path), export_format="GLB")
+
+    def parts(loaded):  # (names may carry a ".001": the scene still holds the originals)
+        return {name.split(".")[0]: me for name, me in loaded.meshes}
+
+    full = LoadedModel(path, min_edge=None)
+    assert not full.decimated
+    dense_before = len(full.arrays.tris) - 12
+    capped = LoadedModel(path)
+    assert [name.split(".")[0] for name in capped.decimated] == ["Sphere"]
+    before, after = next(iter(capped.decimated.values()))
+    assert before == dense_before and after < 0.6 * before  # (its triangles averaged 0.43 of the size)
+    sphere = parts(capped)["Sphere"]
+    co = np.array([v.co for v in sphere.vertices])
+    area = sum(p.area for p in sphere.polygons)
+    sphere.calc_loop_triangles()
+    assert area / len(sphere.loop_triangles) > 0.5 * 0.5 * (MIN_EDGE * 4.5) ** 2
+    assert np.abs(np.linalg.norm(co - (1.4, 0.9, 0.3), axis=1) - 0.3).max() < 0.01  # still the sphere
+    assert len(parts(capped)["Cube"].polygons) == len(parts(full)["Cube"].polygons)  # untouched
+    for loaded in (full, capped):
+        loaded.release()
