@@ -262,3 +262,54 @@ def test_detail_finer_than_a_camera_resolves_is_decimated_on_import(tmp_path):
     assert len(parts(capped)["Cube"].polygons) == len(parts(full)["Cube"].polygons)  # untouched
     for loaded in (full, capped):
         loaded.release()
+
+
+def test_an_imported_model_s_lamps_light_with_the_render_s_drl_and_brake_lights(tmp_path):
+    """The importer's lamp roles light up as the library's lamps do: those in the rear half with the brake lights
+    (red), those in the front half with the daytime-running lights; a lamp's glass stays the lamp's (not a pane
+    the labels see through)."""
+    import bpy
+    import cv2
+
+    from synth.blender.model_import import import_model
+    from synth.blender.scene_backend import _is_glass
+    from synth.blender.vehicle_materials import LAMPS_PROP
+    from synth.blender.vehicle_sheet import _place_camera, _setup_scene, _window_scene
+    from synth.blender.vehicles import load_vehicle, remove_vehicle, slot_materials, vehicle_objects
+
+    folder, _ = import_model(ROOT / "tests" / "data" / "kenney_suv" / "suvLuxury.glb", tmp_path / "models")
+    asset = load_asset(folder)
+    scene, cam = _setup_scene(160, 120, 4)
+    scene.cycles.use_denoising = False
+    scene.cycles.seed = 1
+    root = load_vehicle(asset, scene.collection)
+    try:
+        lamps = {m.name.split(".")[0]: m for o in vehicle_objects(root) for m in slot_materials(o)
+                 if m is not None and m.get("pamtri_role") == "lamp"}
+        assert {k: m.get("pamtri_lamp") for k, m in lamps.items()} == {"lightBack": "lens_red", "lightFront": "drl"}
+        assert not any(_is_glass(m) for m in lamps.values())
+        cover = bpy.data.materials.new("TailLightGlass")  # a name the labels would take for a pane
+        assert _is_glass(cover)
+        cover["pamtri_role"] = "lamp"
+        assert not _is_glass(cover)
+        bpy.data.materials.remove(cover)
+
+        def render(name, brake):
+            for obj in vehicle_objects(root):
+                obj[LAMPS_PROP] = [0.0, brake, 0.0]
+            scene.render.filepath = str(tmp_path / f"{name}.png")
+            with _window_scene(scene):
+                bpy.ops.render.render(write_still=True, scene=scene.name)
+            return cv2.imread(scene.render.filepath).astype(np.float32)[..., ::-1]  # RGB
+
+        _place_camera(cam, asset, 180.0, 10.0, 160, 120)  # from behind
+        off, on = render("off", 0.0), render("on", 5.0)
+        lit = (on - off).max(axis=-1) > 40
+        assert lit.sum() >= 8 and lit.mean() < 0.05, lit.sum()  # the lamps, not the body
+        r, g, b = (on - off)[lit].mean(axis=0)  # what the lamps add is red
+        assert r > 40 and r > 2 * max(g, b), (r, g, b)
+    finally:
+        remove_vehicle(root)
+        for obj in list(scene.collection.objects):
+            bpy.data.objects.remove(obj)
+        bpy.data.scenes.remove(scene)

@@ -37,12 +37,14 @@ VEHICLE_PASS_INDEX = 1
 
 
 def _is_glass(material) -> bool:
-    """See-through for labels: the library marks glass and cabin interior; user models are recognised by
-    material names and transmissive shaders."""
+    """See-through for labels: the library marks glass and cabin interior, the importer its glass and interior
+    roles; other user models are recognised by material names and transmissive shaders."""
     if material is None:
         return False
     if material.get("pamtri_see_through"):
         return True
+    if material.get("pamtri_role"):  # an imported model's role says it (a lamp's glass cover is the lamp's)
+        return False
     if any(word in material.name.lower() for word in GLASS_WORDS):
         return True
     if material.node_tree:

@@ -507,6 +507,28 @@ def make_paintable(mat: bpy.types.Material, default_rgb=(0.5, 0.5, 0.5)) -> None
     mat["pamtri_paint"] = True
 
 
+def light_user_lamp(mat: bpy.types.Material, kind: str) -> None:
+    """Let a user model's lamp light up as the library's lamps do: its Principled BSDF emits in the colour of
+    LAMP_LIGHT[kind] ("drl" at the front, "lens_red" at the rear) at the strength the object's `pamtri_lamps`
+    gives (0: off, whatever the file's own emission). Its surface look stays the file's. Idempotent."""
+    if mat.get("pamtri_lamp") == kind:
+        return
+    light, which = LAMP_LIGHT[kind]
+    bsdf = _principled(mat)
+    nodes, links = mat.node_tree.nodes, mat.node_tree.links
+    attr = nodes.new("ShaderNodeAttribute")
+    attr.attribute_type = "OBJECT"
+    attr.attribute_name = LAMPS_PROP
+    split = nodes.new("ShaderNodeSeparateXYZ")
+    links.new(attr.outputs["Vector"], split.inputs[0])
+    links.new(split.outputs[which], bsdf.inputs["Emission Strength"])
+    emission = bsdf.inputs["Emission Color"]
+    for link in list(emission.links):
+        links.remove(link)
+    emission.default_value = (*light, 1.0)
+    mat["pamtri_lamp"] = kind
+
+
 def make_paint(name: str) -> bpy.types.Material:
     mat = bpy.data.materials.new(name)
     build_material(mat, "paint")

@@ -120,11 +120,41 @@ def _templates(asset: VehicleAsset) -> list:
                 for mat in slot_materials(obj):
                     if mat is not None and not refresh_material(mat, asset.name) and mat.name in names:
                         make_paintable(mat)
+        if asset.provenance.get("generator") != "procedural":
+            _light_user_lamps(objects)
         _set_geometry_props(objects)
         if asset.provenance.get("generator") != "procedural":  # user keypoints: refuse any off the surface
             _raise_if_off_surface(asset, _distances_to(objects, asset.keypoints), SURFACE_TOL)
         _TEMPLATES[key] = objects
     return _TEMPLATES[key]
+
+
+def _light_user_lamps(objects) -> None:
+    """A user model's lamp materials (`pamtri_role: lamp`, set on import) light up with the render's daytime
+    running lights when they sit in the front half (x > 0 in the vehicle frame) and with its brake lights in
+    the rear half, as the library's lamps do."""
+    from synth.blender.vehicle_materials import light_user_lamp  # imports bpy: this module loads without it
+
+    weight: dict = {}
+    for obj in objects:
+        if obj.type != "MESH" or not obj.data.polygons:
+            continue
+        mesh, mats = obj.data, slot_materials(obj)
+        n = len(mesh.polygons)
+        centre, area, index = np.empty(n * 3), np.empty(n), np.empty(n, np.int64)
+        mesh.polygons.foreach_get("center", centre)
+        mesh.polygons.foreach_get("area", area)
+        mesh.polygons.foreach_get("material_index", index)
+        x = (centre.reshape(-1, 3) @ np.array(obj.matrix_world)[:3, :3].T)[:, 0] + obj.matrix_world[0][3]
+        for i, mat in enumerate(mats):
+            if mat is not None and mat.get("pamtri_role") == "lamp":
+                sel = index == i
+                w = weight.setdefault(mat.name, [mat, 0.0, 0.0])
+                w[1] += float((area[sel] * x[sel]).sum())
+                w[2] += float(area[sel].sum())
+    for mat, moment, total in weight.values():
+        if total > 0:
+            light_user_lamp(mat, "drl" if moment / total > 0 else "lens_red")
 
 
 def load_vehicle(asset: VehicleAsset, collection=None):
