@@ -210,6 +210,7 @@ def test_artist_made_model_imports(tmp_path):
     model = load_asset(folder)
     assert res.type_name in ("suv", "hatchback", "mpv", "estate", "sedan")  # a car, not a bus/truck/van
     assert any("--length" in w for w in res.warnings)  # no real unit: scaled to the type's length
+    assert any("unlike every type" in w for w in res.warnings)  # toy proportions: the type is only a guess
     assert abs(model.dimensions["length"] - typical_length(res.type_name)) < 0.01
     roles = model.extra["material_roles"]
     assert roles["paintYellow"] == "paint" and roles["window"] == "glass" and roles["carTire"] == "tyre"

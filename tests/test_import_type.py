@@ -38,3 +38,14 @@ def test_the_unit_is_chosen_among_types_of_the_model_s_proportions():
     bus = (7.5, 2.3, 2.9, 0.45, 3.9)
     assert "bus" in coarse_candidates(*bus)
     assert choose_unit(7.5, coarse_type(*bus), None, coarse_candidates(*bus))[:2] == ("m", 1.0)
+
+
+def test_the_shipped_models_are_within_the_types_reach():
+    """The warning that a model's proportions are unlike every type's stays quiet on the library itself."""
+    from pathlib import Path
+
+    from synth.vehicles.import_type import TYPE_OUTLIER, type_distance
+    from synth.vehicles.library import load_library
+
+    distances = [type_distance(a.keypoints) for a in load_library(Path(__file__).resolve().parents[1] / "assets")]
+    assert max(distances) < 0.6 * TYPE_OUTLIER, max(distances)

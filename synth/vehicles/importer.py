@@ -32,8 +32,8 @@ from synth.vehicles.import_geometry import (connected_parts, points_of, sample_s
 from synth.vehicles.import_keypoints import KeypointFinder
 from synth.vehicles.import_roles import (ROLE_KEYWORDS, ROLES, MaterialInfo, assign_roles,  # noqa: F401
                                          lamp_kind, lamp_kind_by_name, role_from_material)
-from synth.vehicles.import_type import (UNITS, choose_unit, coarse_candidates, coarse_type,  # noqa: F401
-                                        guess_type, type_features, typical_length)
+from synth.vehicles.import_type import (TYPE_OUTLIER, UNITS, choose_unit, coarse_candidates,  # noqa: F401
+                                        coarse_type, guess_type, type_distance, type_features, typical_length)
 from synth.vocabulary import KEYPOINT_NAMES
 
 WHEEL_WORDS = ("wheel", "tyre", "tire", "rim")
@@ -232,6 +232,9 @@ def analyse(mesh: MeshArrays, path="model", type_name: str | None = None, length
     if unit_guessed:
         warnings.append(f"no unit gives a {t_final}'s length ({length_f:.4g} file units): scaled to "
                         f"{typical_length(t_final):.2f} m; pass --length to set it")
+    if type_name is None and (d2 := type_distance(kps)) > TYPE_OUTLIER:
+        warnings.append(f"its proportions are unlike every type's (distance {d2:.0f}, the library's reach "
+                        f"{TYPE_OUTLIER:.0f}): '{t_final}' is only the least unlike; pass --type to set it")
     wh = [{"x": round(float(w["x"] * scale), 4), "z": round(float(w["z"] * scale), 4),
            "radius": round(float(w["radius"] * scale), 4)} for w in (rear, front)]
     dims = {"length": float(length_f * scale), "width": float(np.ptp(body_v[:, 1]) * scale),
