@@ -1,15 +1,20 @@
 """The front and rear ends of a vehicle: headlamp and tail-light clusters (wrapped round a car's corners, boxes on
-a bus's or truck's flat ends), grilles, the lower intake and the number plates, laid on the body through the
+a bus's or truck's flat ends), grilles, the lower intake, a car tail's panel lines, reflectors, garnish and
+badges, and the number plates, laid on the body through the
 charts of synth/vehicles/parts.py (`EndFace`, `WrapFace`). Discrete choices come from the model's style seed.
 Pure numpy.
 """
 from __future__ import annotations
+
+from typing import Callable
 
 import numpy as np
 
 from synth.vehicles.geometry import GAP, Part
 from synth.vehicles.params import style_rng
 from synth.vehicles.parts import EndFace, Mesh, WrapFace, disc, hexagon, rect
+
+PLATE_SIZE = (0.44, 0.14)  # China's standard plate (width, height), metres
 
 
 def headlights(mesh: Mesh, face: EndFace, p, hw: float, z_top: float):
@@ -126,11 +131,11 @@ def car_headlights(mesh: Mesh, face: WrapFace, prof, rng) -> float:
     return s0
 
 
-def car_taillights(mesh: Mesh, face: WrapFace, prof, rng, tall: bool):
+def car_taillights(mesh: Mesh, face: WrapFace, prof, rng, tall: bool) -> tuple[float, float, Callable]:
     """A car's tail-light clusters wrapping round the tail's corners onto the quarter panels: a dark surround, the
     red lens with an inner light shape, a clear reversing segment, sometimes amber; tall ones stand up the rear
-    corners of SUVs, MPVs and vans. Returns the inner end's arc length and the clusters' span (s0, s1) with
-    their lower edge z(s), which the tail's panel lines keep clear of."""
+    corners of SUVs, MPVs and vans. Returns (s0, s1, z(s)): the clusters' span in arc length and their
+    surround's lower edge, which the tail's panel lines keep clear of."""
     s_face = face.s_at(60.0)
     s1 = face.s_at(rng.uniform(70.0, 86.0))
     s0 = s_face * (rng.uniform(0.6, 0.8) if tall else rng.uniform(0.42, 0.62))
@@ -277,9 +282,6 @@ def grille(mesh: Mesh, face: EndFace, p, half: float, z0: float, z1: float, patt
                 else:
                     cell_outline = hexagon(yc, zc, cell * 0.4)
                 face.prism(mesh, cell_outline, 0.002, 0.006, "metal_dark", mirror=False)
-
-
-PLATE_SIZE = (0.44, 0.14)  # China's standard plate (width, height), metres
 
 
 def plate(face: EndFace, z: float, width=PLATE_SIZE[0], height=PLATE_SIZE[1]) -> Part:

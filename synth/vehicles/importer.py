@@ -104,11 +104,11 @@ def _wheel_triangles(verts, tris, tyre, rim, size: float) -> np.ndarray:
     length_axis = int(np.argmax(np.ptp(verts, axis=0)))
     middle = (verts.max(axis=0) + verts.min(axis=0)) / 2
     t = centroids[tyre]
-    side = [tuple(row) for row in (t > middle)[:, [a for a in range(3) if a != length_axis]]]
+    _, side = np.unique((t > middle)[:, [a for a in range(3) if a != length_axis]], axis=0, return_inverse=True)
     near = np.zeros_like(rim)
     rim_idx = np.nonzero(rim)[0]
-    for key in set(side):
-        group = t[np.array([s == key for s in side])]
+    for key in np.unique(side):
+        group = t[side.ravel() == key]
         xs = np.sort(group[:, length_axis])
         cuts = xs[:-1][np.diff(xs) > 0.1 * size]
         for lo_x, hi_x in zip(np.r_[-np.inf, cuts], np.r_[cuts, np.inf]):
