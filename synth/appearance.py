@@ -30,6 +30,9 @@ FINISHES = ("solid", "metallic", "pearl", "matte")
 LIVERIES = ("none", "stripe", "logo", "taxi", "bus")
 PLATE_TEXTURE = (100, 320)  # rows, columns: the aspect of a 440 x 140 mm plate
 SIDE_TEXTURE = (128, 512)  # u along the vehicle's length, v its height
+# windshield stickers' paper colours (sRGB): the yearly inspection label's blue, yellow or green, environmental
+# green, the insurance label's white; printed pale (saturated squares read as a toy's decals)
+STICKER_SRGB = ((0.45, 0.57, 0.75), (0.82, 0.78, 0.45), (0.84, 0.84, 0.82), (0.47, 0.66, 0.5), (0.86, 0.86, 0.86))
 GLASS_TEXTURE = (128, 256)  # u across the windshield / rear window, v its height
 _ALNUM = "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"  # plates leave out I and O
 _DIGITS = "0123456789"
@@ -207,13 +210,18 @@ def identity_look(config: AppearanceConfig, seed: int, identity) -> IdentityLook
     text = plate_text(style, marks)
     lo, hi = mc.sticker_count
     stickers = []
+    u_next, v_top = 0.05, 0.89  # the row starts 5 % in from the glass's edge
     for _ in range(int(marks.integers(lo, hi + 1))):
-        w, h = marks.uniform(0.05, 0.11), marks.uniform(0.08, 0.2)
-        # inspection stickers gather at the top of the windshield on the passenger side (viewer's left)
-        u = float(np.clip(marks.normal(0.2, 0.12), 0.03, 0.9 - w))
-        v = float(np.clip(marks.uniform(0.62, 0.9), 0.1, 0.95 - h))
-        rgb = marks.choice([[0.2, 0.45, 0.85], [0.9, 0.85, 0.3], [0.85, 0.85, 0.85], [0.3, 0.7, 0.4],
-                            [0.9, 0.4, 0.3]]) * marks.uniform(0.8, 1.0)
+        # Inspection, environmental and insurance stickers: 5-8 cm labels lined up from the top corner of the
+        # windshield on the passenger side (viewer's left). The glass is about 1.9 times as wide as it is tall,
+        # so h = 1.9 w is square in metres. (Six draws each, as before, so the marks drawn after them are
+        # unchanged.)
+        w = marks.uniform(0.035, 0.058)
+        h = w * 1.9 * marks.uniform(0.75, 1.2)
+        u = float(min(u_next + abs(marks.normal(0.0, 0.012)), 0.9 - w))
+        u_next = u + w + 0.006
+        v = float(v_top - h - marks.uniform(0.0, 0.03))
+        rgb = np.array(STICKER_SRGB[int(marks.integers(len(STICKER_SRGB)))]) * marks.uniform(0.85, 1.0)
         stickers.append((u, v, float(w), float(h), *(float(c) for c in rgb)))
     livery = "none"
     if type_name == "sedan" and marks.random() < mc.taxi_prob:

@@ -120,6 +120,23 @@ def test_marks_textures_are_deterministic_and_carry_what_the_look_says():
     assert not glass_texture(identity_look(config, 2, _identity(5, type_id=3)))[..., 3].any()
 
 
+def test_windshield_stickers_are_small_pale_labels_in_a_row_at_the_top_corner():
+    """Real inspection stickers are 5-8 cm labels lined up at the top of the windshield on the passenger side,
+    printed in pale colours; big saturated squares scattered over the glass read as a toy's decals."""
+    config = AppearanceConfig()
+    config.marks.sticker_count = (4, 4)
+    for i in range(50):
+        stickers = identity_look(config, 3, _identity(i)).stickers
+        assert len(stickers) == 4
+        u, v, w, h = (np.array([s[k] for s in stickers]) for k in range(4))
+        rgb = np.array([s[4:] for s in stickers])
+        assert np.all(w * 1.4 < 0.09) and np.all(h * 0.75 < 0.1)  # metres on a 1.4 x 0.75 m windshield
+        assert np.all(u + w < 0.4) and np.all(v > 0.6) and np.all(v + h <= 0.9)
+        assert np.all(u[1:] >= u[:-1] + w[:-1])  # side by side, none over another
+        saturation = (rgb.max(axis=1) - rgb.min(axis=1)) / rgb.max(axis=1)
+        assert np.all(saturation < 0.5) and np.all(rgb.max(axis=1) > 0.5)
+
+
 def test_finishes_follow_the_configured_mix():
     config = AppearanceConfig()
     looks = [identity_look(config, 0, _identity(i)) for i in range(400)]

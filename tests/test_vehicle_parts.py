@@ -215,6 +215,45 @@ def test_wheel_centres_are_hub_vertices():
             assert np.all(np.abs(verts[near, 1]) <= abs(kp[k][1]) + 1e-6)
 
 
+def _first_hit_materials(part, origins, direction):
+    """The material each ray meets first on `part` ('' where it meets nothing)."""
+    hit_at = {}
+    for mat in set(part.materials):
+        keep = [i for i, m in enumerate(part.materials) if m == mat]
+        sub = Part(part.verts, [part.faces[i] for i in keep], [mat] * len(keep))
+        pts, _, ok = Caster(sub).cast(origins, np.broadcast_to(direction, origins.shape))
+        hit_at[mat] = np.where(ok, np.linalg.norm(pts - origins, axis=1), np.inf)
+    names = sorted(hit_at)
+    dist = np.stack([hit_at[m] for m in names])
+    first = np.array(names, dtype=object)[dist.argmin(axis=0)]
+    return np.where(np.isfinite(dist.min(axis=0)), first, "")
+
+
+@pytest.mark.parametrize("design", [d for d in RIM_DESIGNS if d != "steel_hubcap"])
+def test_a_rims_windows_show_the_brake_disc_not_a_black_hole(design):
+    """Looking straight at a car's wheel, the rim reads as metal: between the spokes the grey brake disc and its
+    calliper, not the black barrel (thin arms on black read as a toy's star wheel at traffic-camera sizes)."""
+    for seed in range(200):
+        p = sample_params("sedan", model_rng(seed, "sedan", 0))
+        if rim_design(p) == design:
+            break
+    parts = build_vehicle_mesh(p)
+    prof, kp = Profile(p), keypoints(p)
+    rim = 0.64 * p.wheel_radius
+    hub = kp[0]  # the left rear wheel's centre (on the hub face)
+    rng = np.random.default_rng(0)
+    rho, t = rim * np.sqrt(rng.uniform(0.4**2, 0.75**2, 4000)), rng.uniform(0, 2 * np.pi, 4000)
+    origins = np.stack([hub[0] + rho * np.cos(t), np.full_like(t, hub[1] + 0.3), hub[2] + rho * np.sin(t)], axis=1)
+    first = _first_hit_materials(parts["wheels"], origins, np.array([0.0, -1.0, 0.0]))
+    assert np.all(first != ""), "every ray within the rim meets the wheel"
+    assert np.mean(first == "metal_dark") < 0.15, design  # the calliper only
+    assert np.mean(first == "steel") > 0.2  # the disc (or steel spokes), seen through the windows
+    assert np.mean(np.isin(first, ["chrome", "steel"])) > 0.75
+    # the calliper grips the disc on the side towards the middle of the car (ahead of the rear axle)
+    dark = first == "metal_dark"
+    assert hub[0] == pytest.approx(prof.x_rear_axle) and dark.any() and np.mean(np.cos(t[dark]) > 0) > 0.8
+
+
 def _surface_samples(part, n=200_000, seed=0, near=None):
     """Points spread over a part's polygons (fan triangles), for nearest-surface distances; `near`: only the
     polygons within 10 cm of these points' bounding box (denser samples where the distances are taken)."""

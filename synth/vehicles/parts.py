@@ -303,6 +303,18 @@ def rim_design(p) -> str:
     return RIM_DESIGNS[int(np.random.default_rng(p.style_seed + 7).integers(len(RIM_DESIGNS)))]
 
 
+def _brake(mesh: Mesh, parts: list, wp, centre, rim: float, h: float, segments: int, left: bool, x: float):
+    """The brake disc and its calliper, seen between the spokes: without them a rim's windows were black holes
+    round thin silver arms (a toy's star wheel); real ones show a grey disc behind the spokes. The calliper
+    grips the disc towards the vehicle's middle (behind the front axle, ahead of the rear one)."""
+    disc = rim * 0.8
+    parts.append(lathe([(disc, h - 0.058), (disc * 0.97, h - 0.05), (disc * 0.45, h - 0.05), (disc * 0.42, h - 0.06)],
+                       segments, centre, "steel", not left))
+    t = np.pi * (0.8 if x > 0 else 0.2)  # polar angle in the wheel plane: towards the middle, a little above the hub
+    # (radial, axial, tangential) size; it straddles the disc and stays behind the spokes (backs at h - 0.04)
+    mesh.box(wp(disc * 0.82, t, h - 0.058), (0.055 * rim / 0.2, 0.028, 0.11 * rim / 0.2), "metal_dark", rot=rot_y(-t))
+
+
 def wheel(prof, x: float, left: bool, segments: int) -> Part:
     """Tyre with rounded sidewalls and tread edges, a rim of the model's design, and a hub face whose centre
     vertex is the wheel-centre keypoint (at axial tyre_width / 2 - 0.015)."""
@@ -355,6 +367,8 @@ def wheel(prof, x: float, left: bool, segments: int) -> Part:
     parts.append(lathe([(rim * 0.9, h - 0.055), (rim * 0.3, h - 0.07), (0.0, h - 0.07)], segments, c,
                        "metal_dark", not left))  # the dark barrel behind the spokes
     metal = "chrome" if rng.random() < 0.6 else "steel"
+    if design != "steel_hubcap":
+        _brake(mesh, parts, wp, c, rim, h, segments, left, x)
     if design == "steel_hubcap":
         parts.append(lathe([(rim * 0.97, h - 0.014), (rim * 0.8, h - 0.01), (rim * 0.6, h - 0.02),
                             (rim * 0.45, h - 0.02), (rim * 0.3, hub_a - 0.002), (0.0, hub_a)], segments, c, "steel",
@@ -368,7 +382,7 @@ def wheel(prof, x: float, left: bool, segments: int) -> Part:
                        metal, not left))
     if design == "five_spoke":
         for i in range(5):
-            spoke(rot + 2 * np.pi * i / 5, rim * 0.24, rim * 0.95, rim * 0.18, rim * 0.30, hub_a - 0.005,
+            spoke(rot + 2 * np.pi * i / 5, rim * 0.24, rim * 0.95, rim * 0.24, rim * 0.50, hub_a - 0.005,
                   h - 0.012, 0.02, metal)
     elif design == "multi_spoke":
         n = int(rng.integers(9, 13))
