@@ -189,6 +189,36 @@ def test_a_truck_body_stands_on_a_dark_chassis_with_side_guards(style):
     assert len(guards) >= 4 * 6  # two rails a side, six faces each
 
 
+@pytest.mark.parametrize("style", TRUCK_STYLES)
+def test_a_truck_wears_red_and_white_tape_along_its_sides_and_across_its_rear(style):
+    """Conspicuity tape (GB 7258, ECE R48) as traffic cameras see it on every truck: alternating red and white
+    stretches along both sides of the cargo body and across the rear and the underride guard, on the body's
+    surface, clear of the keypoints and of the tail lamps."""
+    p, parts = _styled("truck", style)
+    prof, kp = Profile(p), keypoints(p)
+    details = parts["details"]
+    v = np.asarray(details.verts)
+    boxes = {m: [] for m in ("tape_red", "tape_white")}
+    for f, m in zip(details.faces, details.materials):
+        if m in boxes:
+            boxes[m].append(v[list(f)])
+    assert len(boxes["tape_red"]) > 6 * 8 and len(boxes["tape_white"]) > 6 * 8  # (six faces a stretch)
+    tape = np.concatenate([np.concatenate(b) for b in boxes.values()])
+    hw = float(prof.half_width(0.5 * (prof.x_end + prof.keyx["box_front"])))
+    for s in (1, -1):  # along each side, most of the cargo body's length
+        side = tape[np.abs(tape[:, 1] - s * hw) < 0.01]
+        assert np.ptp(side[:, 0]) > 0.7 * (prof.keyx["box_front"] - prof.x_end)
+    rear = tape[tape[:, 0] < prof.x_end + 0.1]
+    assert np.ptp(rear[:, 1]) > hw and len(np.unique(np.round(rear[:, 2], 2))) >= 4  # body and guard rows
+    assert cKDTree(tape).query(kp)[0].min() > 0.04  # no keypoint under the tape
+    lamps = np.concatenate([v[list(f)] for f, m in zip(details.faces, details.materials) if m == "taillight"])
+    rear_tape = np.array([b.mean(axis=0) for bs in boxes.values() for b in bs if b[:, 0].max() < prof.x_end + 0.01])
+    for s in (1, -1):  # each side's lamp cluster
+        lamp = lamps[lamps[:, 1] * s > 0]
+        inside = np.all((rear_tape > lamp.min(axis=0) - 0.01) & (rear_tape < lamp.max(axis=0) + 0.01), axis=1)
+        assert not inside.any(), "tape over a tail lamp"
+
+
 def test_a_tanker_carries_its_barrel_on_the_subframe_within_the_body_width():
     p, parts = _styled("truck", "tanker")
     prof = Profile(p)

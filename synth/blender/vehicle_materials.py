@@ -66,6 +66,9 @@ _SPECS = {
     "grille": ((0.015, 0.015, 0.017), 0.2, 0.4, {}),
     "load": ((0.25, 0.2, 0.14), 0.0, 0.95, {}),
     "steel": ((0.55, 0.56, 0.58), 1.0, 0.3, {}),
+    # trucks' conspicuity tape: retroreflective red and white film (in daylight: bright, slightly glossy)
+    "tape_red": ((0.5, 0.012, 0.01), 0.0, 0.3, {}),
+    "tape_white": ((0.8, 0.8, 0.8), 0.0, 0.3, {}),
 }
 PLATE_KINDS = ("plate", "plate_blue", "plate_yellow")
 LENS_KINDS = ("lens_clear",)  # see-through lenses over a reflector; the red and amber ones are opaque glossy

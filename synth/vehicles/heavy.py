@@ -61,6 +61,7 @@ def _truck_body(mesh: Mesh, caster, prof):
     xs = np.linspace(x0 + 0.25, x1 - 0.15, max(3, int((x1 - x0) / 0.9)))
     # underride guard and the chassis rails under the body
     mesh.box((x0 + 0.12, 0.0, p.tail_bottom - 0.06), (0.08, 2 * hw - 0.2, 0.1), "metal_dark")
+    _conspicuity_tape(mesh, prof, x0, x1, hw, top, style)
     for s in (1, -1):
         mesh.box((0.5 * (x0 + k["fa"]), s * hw * 0.5, p.box_floor - 0.22), (k["fa"] - x0, 0.12, 0.2), "metal_dark")
     # side under-run guards between the wheels: two bright rails on brackets, out of the chassis' shadow
@@ -81,7 +82,6 @@ def _truck_body(mesh: Mesh, caster, prof):
                          "steel")
             mesh.tube([(x0 - 0.02, s * hw * 0.3, p.box_floor + 0.1), (x0 - 0.02, s * hw * 0.3, top - 0.1)], 0.012,
                       "steel")
-            mesh.box((0.5 * (x0 + x1), s * (hw + 0.004), p.box_floor + 0.12), (x1 - x0 - 0.1, 0.012, 0.06), "trim")
         return
     if style == "tanker":
         _tank(mesh, prof, x0, x1, hw, top, rng)
@@ -106,6 +106,48 @@ def _truck_body(mesh: Mesh, caster, prof):
         if rng.random() < 0.5:  # a tarpaulin-covered load
             mesh.blob((0.5 * (x0 + x1), 0.0, top + 0.25), (0.8 * (x1 - x0), 2 * hw - 0.3, 0.6), "trim",
                       exponent=5)
+
+
+TAPE_SEGMENT = 0.25  # metres of one red or white stretch of conspicuity tape
+TAPE_WIDTH = 0.06
+
+
+def _tape(mesh: Mesh, start, end, out):
+    """Red and white retroreflective tape from `start` to `end` (a line along one axis), standing 5 mm out along
+    the axis unit vector `out`, in alternating TAPE_SEGMENT stretches."""
+    start, end, out = (np.asarray(v, float) for v in (start, end, out))
+    along = end - start
+    length = float(np.abs(along).max())
+    if length < TAPE_SEGMENT:
+        return
+    n = int(round(length / TAPE_SEGMENT))
+    size = np.full(3, TAPE_WIDTH)
+    size[int(np.abs(along).argmax())] = length / n
+    size[int(np.abs(out).argmax())] = 0.006
+    for i in range(n):
+        mesh.box(start + along * (i + 0.5) / n + out * 0.003, size, ("tape_red", "tape_white")[i % 2])
+
+
+def _conspicuity_tape(mesh: Mesh, prof, x0, x1, hw, top, style):
+    """The red and white reflective tape that Chinese (GB 7258) and European (ECE R48) rules require on trucks,
+    and that every truck in a traffic camera's view shows: along the cargo body's lower side edges, across its
+    rear and the underride guard, and round a box van's rear frame. Clear of the box's edges and corners, where
+    the keypoints are, and of the tail lamps (outboard of 0.78 of the rear face's half width, `taillights`)."""
+    p = prof.p
+    back = (-1.0, 0.0, 0.0)
+    guard = x0 + 0.08  # the underride guard's rear face
+    _tape(mesh, (guard, -(hw - 0.14), p.tail_bottom - 0.06), (guard, hw - 0.14, p.tail_bottom - 0.06), back)
+    z_low = p.box_floor + (0.06 if style != "tanker" else 0.5 * (top - p.box_floor))
+    y_low = 0.74 * prof.face_half_width(False)
+    _tape(mesh, (x0, -y_low, z_low), (x0, y_low, z_low), back)
+    if style == "box_van":
+        y, z_top = hw - 0.07, top - 0.07
+        _tape(mesh, (x0, -(y - 0.1), z_top), (x0, y - 0.1, z_top), back)
+        for s in (1, -1):
+            _tape(mesh, (x0, s * y, p.box_floor + 0.2), (x0, s * y, z_top - 0.08), back)
+    for s in (1, -1):
+        z = p.box_floor + 0.12 if style != "tanker" else z_low
+        _tape(mesh, (x0 + 0.12, s * hw, z), (x1 - 0.12, s * hw, z), (0.0, s, 0.0))
 
 
 def _tank(mesh: Mesh, prof, x0, x1, hw, top, rng):
