@@ -9,6 +9,7 @@ import pytest
 from scipy.spatial import cKDTree
 
 from synth.vehicles.assemble import build_vehicle_mesh
+from synth.vehicles.ends import PLATE_SIZE
 from synth.vehicles.geometry import GAP, Part, Profile, keypoints
 from synth.vehicles.heavy import BUS_STYLES, TRUCK_STYLES, style_of
 from synth.vehicles.library import mirror_error
@@ -217,6 +218,32 @@ def test_a_truck_wears_red_and_white_tape_along_its_sides_and_across_its_rear(st
         lamp = lamps[lamps[:, 1] * s > 0]
         inside = np.all((rear_tape > lamp.min(axis=0) - 0.01) & (rear_tape < lamp.max(axis=0) + 0.01), axis=1)
         assert not inside.any(), "tape over a tail lamp"
+
+
+@pytest.mark.parametrize("style", TRUCK_STYLES)
+def test_a_truck_carries_its_number_enlarged_on_the_rear_of_its_body(style):
+    """GB 7258: a truck's plate number painted 2-2.5 times enlarged on its cargo body's rear (not on a tanker's
+    low subframe): one quad in plate proportions on the rear face, clear of keypoints, tape and lamps."""
+    p, parts = _styled("truck", style)
+    prof, kp = Profile(p), keypoints(p)
+    details = parts["details"]
+    v = np.asarray(details.verts)
+    quads = [v[list(f)] for f, m in zip(details.faces, details.materials) if m == "rear_number"]
+    if style == "tanker":
+        assert not quads
+        return
+    assert len(quads) == 1
+    q = quads[0]
+    width, height = np.ptp(q[:, 1]), np.ptp(q[:, 2])
+    assert width / height == pytest.approx(PLATE_SIZE[0] / PLATE_SIZE[1])
+    assert 2.0 * PLATE_SIZE[0] <= width <= 2.5 * PLATE_SIZE[0] + 1e-9 and abs(q[:, 1].mean()) < 1e-9
+    assert np.all(np.abs(q[:, 0] - prof.x_end) < 0.005) and q[:, 2].min() > p.box_floor + 0.09  # over the tape
+    assert q[:, 2].max() < prof.box_top
+    assert cKDTree(q).query(kp)[0].min() > 0.3
+    others = np.concatenate([v[list(f)] for f, m in zip(details.faces, details.materials)
+                             if m in ("tape_red", "tape_white", "taillight") and v[list(f)][:, 0].max() < prof.x_end])
+    inside = np.all((others[:, 1:] > q[:, 1:].min(axis=0)) & (others[:, 1:] < q[:, 1:].max(axis=0)), axis=1)
+    assert not inside.any()
 
 
 def test_a_tanker_carries_its_barrel_on_the_subframe_within_the_body_width():
@@ -447,6 +474,67 @@ def test_each_part_shows_in_a_render(tmp_path):
         column = {name: np.argwhere(mask)[:, 1].mean() for name, mask in
                   (("windshield", clear_windshield), ("sides", clear_sides), ("plate", shown["plate_front"]))}
         assert abs(column["windshield"] - column["plate"]) + 15 < abs(column["sides"] - column["plate"]), column
+    finally:
+        remove_vehicle(root)
+        for obj in list(scene.collection.objects):
+            bpy.data.objects.remove(obj)
+        bpy.data.scenes.remove(scene)
+
+
+@pytest.mark.blender
+@pytest.mark.skipif(BVHTree is None, reason="bpy not installed")
+def test_a_truck_rear_shows_its_plate_number_enlarged_and_reading_left_to_right(tmp_path):
+    """Seen from behind, the box van's enlarged rear number is the identity's plate texture, the right way round
+    (its pixels, rectified, match the plate far better than the plate mirrored)."""
+    import bpy
+    import cv2
+    from bpy_extras.object_utils import world_to_camera_view
+    from mathutils import Vector
+
+    from synth.appearance import plate_texture
+    from synth.blender.vehicle_mesh import write_model
+    from synth.blender.vehicle_sheet import _place_camera, _setup_scene, _window_scene
+    from synth.blender.vehicles import REFERENCE_RGB, load_vehicle, plain_look, remove_vehicle, set_look
+    from synth.vehicles.library import load_asset
+    from synth.vehicles.params import ModelSpec
+
+    p = sample_params("truck", model_rng(2, "truck", 1), body_style="box_van")
+    parts = build_vehicle_mesh(p)
+    v = np.asarray(parts["details"].verts)
+    quad = next(v[list(f)] for f, m in zip(parts["details"].faces, parts["details"].materials) if m == "rear_number")
+    asset = load_asset(write_model(ModelSpec("truck_t", p, 2, 1, None), tmp_path))
+    width, height = 320, 240
+    scene, cam = _setup_scene(width, height, 4)
+    scene.cycles.use_denoising = False
+    root = load_vehicle(asset, scene.collection)
+    try:
+        white = REFERENCE_RGB["white"]
+        set_look(root, asset, white)
+        _place_camera(cam, asset, 180.0, 6.0, width, height)
+        scene.render.filepath = str(tmp_path / "rear.png")
+        with _window_scene(scene):
+            bpy.ops.render.render(write_still=True, scene=scene.name)
+        image = cv2.cvtColor(cv2.imread(scene.render.filepath), cv2.COLOR_BGR2GRAY).astype(np.float32)
+        bpy.context.view_layer.update()
+        corners = []
+        for q in quad:  # (+y, low), (-y, low), (-y, high), (+y, high): seen from behind, left low first
+            c = world_to_camera_view(scene, cam, Vector(q.tolist()))
+            corners.append((c.x * width, (1 - c.y) * height))
+        size = (176, 56)
+        target = np.float32([(0, size[1]), (size[0], size[1]), (size[0], 0), (0, 0)])
+        warp = cv2.getPerspectiveTransform(np.float32(corners), target)
+        seen = cv2.warpPerspective(image, warp, size)
+        plate = cv2.cvtColor(plate_texture(plain_look(asset, white)), cv2.COLOR_RGB2GRAY).astype(np.float32)
+        plate = cv2.resize(plate, size, interpolation=cv2.INTER_AREA)
+
+        def corr(a, b):  # on the characters' strokes, not on the render's noise (4 samples, no denoiser)
+            a, b = (cv2.GaussianBlur(im, (0, 0), 2.0) for im in (a, b))
+            a, b = a - a.mean(), b - b.mean()
+            return float((a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum()))
+
+        assert np.ptp(seen) > 60  # dark characters on a light ground
+        right, mirrored = corr(seen, plate), corr(seen, plate[:, ::-1])
+        assert right > 0.4 and right > mirrored + 0.2, (right, mirrored)  # (0.57 and 0.17 when written)
     finally:
         remove_vehicle(root)
         for obj in list(scene.collection.objects):

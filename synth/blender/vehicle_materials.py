@@ -69,8 +69,11 @@ _SPECS = {
     # trucks' conspicuity tape: retroreflective red and white film (in daylight: bright, slightly glossy)
     "tape_red": ((0.5, 0.012, 0.01), 0.0, 0.3, {}),
     "tape_white": ((0.8, 0.8, 0.8), 0.0, 0.3, {}),
+    "rear_number": ((0.75, 0.5, 0.02), 0.0, 0.35, {}),  # (painted with the plate texture: _build_plate)
 }
 PLATE_KINDS = ("plate", "plate_blue", "plate_yellow")
+REAR_NUMBER = "rear_number"  # a truck's enlarged number on its cargo body's rear (the plate texture)
+REAR_NUMBER_PROP = "pamtri_rear_number"  # its (half width, bottom, top) on the vehicle (vehicles.py)
 LENS_KINDS = ("lens_clear",)  # see-through lenses over a reflector; the red and amber ones are opaque glossy
 # lamps that light up: their emission colour, and which of `pamtri_lamps` (drl, brake) sets its strength
 LAMP_LIGHT = {"drl": ((1.0, 0.97, 0.92), 0), "lens_red": ((1.0, 0.025, 0.012), 1)}
@@ -339,18 +342,24 @@ def _build_glass(mat: bpy.types.Material, tint=(0.92, 0.97, 0.96)) -> None:
     mat[SEE_THROUGH_PROP] = True
 
 
-def _build_plate(mat: bpy.types.Material) -> None:
-    """The plate texture on the front or rear plate (chosen by which way the face looks), left to right."""
+def _build_plate(mat: bpy.types.Material, painted: bool = False) -> None:
+    """The plate texture on the front or rear plate (chosen by which way the face looks), left to right; or,
+    `painted`, on a truck's enlarged rear number (its own box, `pamtri_rear_number`)."""
     g = _Graph(mat)
     (x, y, z), _ = g.coords()
-    rear = _is_rear(g, x)
-    front_box, rear_box = g.attr("pamtri_plate_front"), g.attr("pamtri_plate_rear")
-    box = g.new("ShaderNodeMix")
-    box.data_type = "VECTOR"
-    g.nt.links.new(rear, box.inputs[0])
-    g.nt.links.new(front_box, box.inputs[4])
-    g.nt.links.new(rear_box, box.inputs[5])
-    hw, z0, z1 = g.split(box.outputs[1])
+    if painted:
+        rear = 1.0
+        box_out = g.attr(REAR_NUMBER_PROP)
+    else:
+        rear = _is_rear(g, x)
+        front_box, rear_box = g.attr("pamtri_plate_front"), g.attr("pamtri_plate_rear")
+        box = g.new("ShaderNodeMix")
+        box.data_type = "VECTOR"
+        g.nt.links.new(rear, box.inputs[0])
+        g.nt.links.new(front_box, box.inputs[4])
+        g.nt.links.new(rear_box, box.inputs[5])
+        box_out = box.outputs[1]
+    hw, z0, z1 = g.split(box_out)
     u = g.math("MULTIPLY_ADD", g.math("DIVIDE", y, g.math("MAXIMUM", hw, 1e-3)), 0.5, 0.5)
     u = g.math("ADD", g.math("MULTIPLY", rear, g.math("SUBTRACT", 1.0, g.math("MULTIPLY", u, 2.0))), u)
     v = g.math("DIVIDE", g.math("SUBTRACT", z, z0), g.math("MAXIMUM", g.math("SUBTRACT", z1, z0), 1e-3))
@@ -420,8 +429,8 @@ def build_material(mat: bpy.types.Material, kind: str) -> None:
         _build_seam(mat)
     elif kind == "glass":
         _build_glass(mat)
-    elif kind in PLATE_KINDS:
-        _build_plate(mat)
+    elif kind in PLATE_KINDS or kind == REAR_NUMBER:
+        _build_plate(mat, painted=kind == REAR_NUMBER)
     elif kind in CABIN_KINDS:
         _build_cabin(mat, kind)
     elif kind in LENS_KINDS:

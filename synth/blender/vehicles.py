@@ -263,11 +263,13 @@ def write_look_images(look) -> None:
 def _set_geometry_props(objects) -> None:
     """Measure where the shaders project their textures (vehicle frame, metres) and store it on every object
     (loaded copies inherit it): the body's extent, the roof line of a two-tone paint, the windshield and both
-    plates as (half width, z low, z high) rectangles, the paint's lowest point (where cladding starts). See
+    plates and a truck's enlarged rear number as (half width, z low, z high) rectangles, the paint's lowest point
+    (where cladding starts). See
     synth/blender/vehicle_materials.py."""
-    from synth.blender.vehicle_materials import PLATE_KINDS, material_kind  # imports bpy: this module loads without it
+    from synth.blender.vehicle_materials import (  # imports bpy: this module loads without it
+        PLATE_KINDS, REAR_NUMBER, REAR_NUMBER_PROP, material_kind)
 
-    verts, glass, plates, paint = [], {"windshield": [], "side": []}, [], []
+    verts, glass, plates, paint, numbers = [], {"windshield": [], "side": []}, [], [], []
     for obj in objects:
         if obj.type != "MESH":
             continue
@@ -289,8 +291,8 @@ def _set_geometry_props(objects) -> None:
         for index, kind in enumerate(kinds):
             if kind is None:
                 continue
-            if kind == "paint":
-                paint.append(co[corner[(slot == index)[poly_of_corner]]])
+            if kind in ("paint", REAR_NUMBER):
+                (paint if kind == "paint" else numbers).append(co[corner[(slot == index)[poly_of_corner]]])
                 continue
             is_glass = kind == "glass" or any(w in kind for w in ("glass", "window", "windshield"))
             is_plate = kind in PLATE_KINDS or "plate" in kind
@@ -327,6 +329,7 @@ def _set_geometry_props(objects) -> None:
         "pamtri_windshield": rect(glass["windshield"], [0.7, 0.8 * height, height]),
         "pamtri_plate_front": rect([plate[front]], [0.22, 0.3, 0.44]),
         "pamtri_plate_rear": rect([plate[~front]], [0.22, 0.3, 0.44]),
+        REAR_NUMBER_PROP: rect(numbers, [0.55, 1.2, 1.55]),
     }
     for obj in objects:
         for key, value in props.items():

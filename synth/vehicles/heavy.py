@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from synth.vehicles.params import BUS_STYLES, TRUCK_STYLES, cargo_top, style_of, style_rng  # noqa: F401 (heavy.style_of)
-from synth.vehicles.ends import grille, headlights, taillights
+from synth.vehicles.ends import PLATE_SIZE, grille, headlights, taillights
 from synth.vehicles.parts import EndFace, Mesh, occupant, rect, rot_y, seat
 
 
@@ -62,6 +62,7 @@ def _truck_body(mesh: Mesh, caster, prof):
     # underride guard and the chassis rails under the body
     mesh.box((x0 + 0.12, 0.0, p.tail_bottom - 0.06), (0.08, 2 * hw - 0.2, 0.1), "metal_dark")
     _conspicuity_tape(mesh, prof, x0, x1, hw, top, style)
+    _rear_number(mesh, prof, x0, top, style)
     for s in (1, -1):
         mesh.box((0.5 * (x0 + k["fa"]), s * hw * 0.5, p.box_floor - 0.22), (k["fa"] - x0, 0.12, 0.2), "metal_dark")
     # side under-run guards between the wheels: two bright rails on brackets, out of the chassis' shadow
@@ -148,6 +149,22 @@ def _conspicuity_tape(mesh: Mesh, prof, x0, x1, hw, top, style):
     for s in (1, -1):
         z = p.box_floor + 0.12 if style != "tanker" else z_low
         _tape(mesh, (x0 + 0.12, s * hw, z), (x1 - 0.12, s * hw, z), (0.0, s, 0.0))
+
+
+def _rear_number(mesh: Mesh, prof, x0, top, style):
+    """The plate number painted 2-2.5 times enlarged across the cargo body's rear, as Chinese rules (GB 7258)
+    have it on trucks: one quad of kind `rear_number`, which the renderer paints with the identity's plate
+    texture (synth/blender/vehicle_materials.py). Over the rear tape's bottom row, inside its side rows and the
+    tail lamps; not on a tanker (its subframe is too low: the barrel's dished end stands over it)."""
+    if style == "tanker":
+        return
+    p = prof.p
+    z0 = p.box_floor + (0.25 if style == "box_van" else 0.1)  # above the tape along the floor
+    height = min(PLATE_SIZE[1] * 2.5, top - z0 - 0.1)  # (a stake body's sides are 0.5-0.7 m)
+    width = height * PLATE_SIZE[0] / PLATE_SIZE[1]
+    x = x0 - 0.003
+    mesh.add([(x, width / 2, z0), (x, -width / 2, z0), (x, -width / 2, z0 + height), (x, width / 2, z0 + height)],
+             [(0, 1, 2, 3)], "rear_number")
 
 
 def _tank(mesh: Mesh, prof, x0, x1, hw, top, rng):
