@@ -3,7 +3,8 @@ synth/blender/accessories.py): today a roof box (cargo pod) on its cross bars.
 
 An accessory belongs to an identity, not to a model (IdentityLook.roof_box), so two identities of one model
 and colour can differ by it, as real vehicles do. It is placed from the model's keypoints (the windshield and
-rear-window tops bound the roof), so it fits the procedural library and imported models alike.
+rear-window tops bound the roof), so it fits the procedural library and imported models alike. A sunroof
+(IdentityLook.sunroof) is painted by the body's shader inside `sunroof_rect`.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from synth.vocabulary import KEYPOINT_NAMES
 
 _WINDSHIELD_TOP = KEYPOINT_NAMES.index("left_windshield_top")
 _REAR_WINDOW_TOP = KEYPOINT_NAMES.index("left_rear_window_top")
+SUNROOF_PROP = "pamtri_sunroof"  # object property: the shown identity's sunroof_rect, for the paint shader
 BAR_HEIGHT = 0.07  # the cross bars lift the box this far above the roof (m)
 
 
@@ -62,6 +64,17 @@ def roof_box_frame(keypoints: np.ndarray, roof_box, roof_z: float) -> tuple[np.n
     centre_x = x_rear + 0.45 * (x_front - x_rear)  # boxes sit a little rearward of the roof's middle
     return (np.array([centre_x, 0.0, roof_z + BAR_HEIGHT]),
             np.array([length, 2.0 * half * width_frac, height]))
+
+
+def sunroof_rect(keypoints: np.ndarray, sunroof) -> tuple[float, float, float]:
+    """(rear x, front x, half width) of IdentityLook.sunroof = (start, length, width fractions) on the roof
+    between the windshield and rear-window tops (vehicle frame); (0, 0, 0) for none."""
+    if not sunroof:
+        return 0.0, 0.0, 0.0
+    start, length, width = (float(v) for v in sunroof)
+    x_rear, x_front, half = roof_span(keypoints)
+    front = x_front - start * (x_front - x_rear)
+    return front - length * (x_front - x_rear), front, width * half
 
 
 def box_corners(base_centre: np.ndarray, size: np.ndarray) -> np.ndarray:

@@ -97,6 +97,11 @@ class MarksConfig(Config):
     dirt: Range = (0.1, 0.8)  # dirt strength on the lower body and wheel arches when dirty
     dent_prob: float = 0.1  # dents and scratches (drawn as scratches on the sides)
     roof_box_prob: float = 0.05  # cars, pickups and vans: a roof box (cargo pod) on the roof
+    # a sunroof's dark glass in the roof, by type (a trim level: common on China's sedans and SUVs, and what a
+    # high traffic camera sees of a roof), a panoramic one (most of the roof) in `panoramic_share` of them
+    sunroof_prob: dict = field(default_factory=lambda: {
+        "sedan": 0.4, "suv": 0.45, "hatchback": 0.25, "estate": 0.3, "mpv": 0.3, "pickup": 0.1, "van": 0.05})
+    panoramic_share: float = 0.35
 
 
 @dataclass
@@ -133,6 +138,9 @@ class IdentityLook:
     roof_box: tuple = ()
     cladding: float = 0.0  # height (m) of the black plastic band above the body's lowest point; 0 = none
     windshield_transmission: float = 0.7
+    # (start behind the windshield's top, length, width) as fractions of the roof's span and width
+    # (accessories.sunroof_rect); () = none
+    sunroof: tuple = ()
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -242,7 +250,10 @@ def identity_look(config: AppearanceConfig, seed: int, identity) -> IdentityLook
         shade = float(extra.choice([0.015, 0.05, 0.2, 0.6], p=[0.55, 0.2, 0.15, 0.1]))  # black .. white
         length, width, height = extra.uniform(0.75, 1.05), extra.uniform(0.5, 0.75), extra.uniform(0.3, 0.42)
         roof_box = (float(length), float(width), float(height), shade)
+    sunroof = _sunroof(mc, type_name, np.random.default_rng(
+        np.random.SeedSequence(int(seed), spawn_key=(0xAC, int(identity.vehicle_id)))))
     return IdentityLook(
+        sunroof=sunroof,
         roof_box=roof_box, finish=finish, metallic=float(metallic), roughness=float(roughness), coat=float(coat),
         coat_roughness=float(coat_rough), flake=float(flake), pearl=float(pearl), two_tone=two_tone,
         roof_rgb=tuple(float(c) for c in roof), glass_transmission=glass, plate_style=style, plate_text=text,
@@ -250,6 +261,16 @@ def identity_look(config: AppearanceConfig, seed: int, identity) -> IdentityLook
         dirt=float(dirt), dents=dents, marks_seed=int(marks.integers(2**31)), cladding=float(cladding),
         windshield_transmission=windshield,
     )
+
+
+def _sunroof(mc: MarksConfig, type_name: str, rng: np.random.Generator) -> tuple:
+    """An identity's sunroof (IdentityLook.sunroof) from its own stream: a tilt-and-slide panel over the front
+    seats (about 0.8 x 0.85 m on a car's roof) or a panoramic one over both rows."""
+    if rng.random() >= float(mc.sunroof_prob.get(type_name, 0.0)):
+        return ()
+    if rng.random() < mc.panoramic_share:
+        return float(rng.uniform(0.06, 0.1)), float(rng.uniform(0.7, 0.84)), float(rng.uniform(0.8, 0.9))
+    return float(rng.uniform(0.08, 0.16)), float(rng.uniform(0.35, 0.45)), float(rng.uniform(0.62, 0.74))
 
 
 # --- textures ----------------------------------------------------------------------------------------------

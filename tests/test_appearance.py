@@ -197,6 +197,44 @@ def test_roof_boxes_are_identity_marks_of_light_vehicles_only():
         assert other.roof_box == () and dataclasses.replace(lk, roof_box=()) == other
 
 
+def test_sunroofs_are_identity_marks_of_cars_by_type_from_their_own_stream():
+    config = AppearanceConfig()
+    prob = config.marks.sunroof_prob
+    shares, panoramic = {}, []
+    for type_name in ("sedan", "suv", "van", "bus", "truck"):
+        looks = [identity_look(config, 5, _identity(i, type_id=TYPE_NAMES.index(type_name))) for i in range(400)]
+        shares[type_name] = np.mean([bool(lk.sunroof) for lk in looks])
+        panoramic += [lk.sunroof[1] > 0.6 for lk in looks if lk.sunroof]
+        for lk in looks:
+            if lk.sunroof:
+                start, length, width = lk.sunroof
+                assert 0.05 < start and start + length < 0.95 and 0.6 < width < 0.9  # on the roof, inside it
+    for type_name, share in shares.items():
+        assert abs(share - prob.get(type_name, 0.0)) < 0.07, (type_name, share)
+    assert shares["bus"] == shares["truck"] == 0.0
+    assert abs(np.mean(panoramic) - config.marks.panoramic_share) < 0.1
+    # from their own stream: without sunroofs every other part of each look is as it was
+    config.marks.sunroof_prob = {}
+    for i in range(50):
+        look = identity_look(AppearanceConfig(), 5, _identity(i, type_id=TYPE_NAMES.index("sedan")))
+        other = identity_look(config, 5, _identity(i, type_id=TYPE_NAMES.index("sedan")))
+        assert other.sunroof == () and dataclasses.replace(look, sunroof=()) == other
+
+
+def test_sunroof_rect_lies_on_the_roof_behind_the_windshield():
+    from synth.accessories import roof_span, sunroof_rect
+    from synth.vehicles.geometry import keypoints
+    from synth.vehicles.params import model_rng, sample_params
+
+    kp = keypoints(sample_params("sedan", model_rng(0, "sedan", 0)))
+    x_rear, x_front, half = roof_span(kp)
+    assert sunroof_rect(kp, ()) == (0.0, 0.0, 0.0)
+    rear, front, w = sunroof_rect(kp, (0.1, 0.4, 0.7))
+    assert front == pytest.approx(x_front - 0.1 * (x_front - x_rear)) and front - rear == pytest.approx(
+        0.4 * (x_front - x_rear))
+    assert x_rear < rear < front < x_front and w == pytest.approx(0.7 * half)
+
+
 def test_cladding_belongs_to_light_vehicle_types_and_twins_share_it():
     config = AppearanceConfig()
     looks = [identity_look(config, 5, _identity(i, type_id=1 + i % 9)) for i in range(900)]
@@ -278,6 +316,11 @@ def render_look_probe(models_dir: str) -> dict:
     out["cladding"] = render(dataclasses.replace(white_sample, look=dataclasses.replace(white, cladding=0.15)))
     out["cladding_keypoints"] = renderer.labels(white_sample, renderer.setup(white_sample))["keypoints"]
     out["dirty"] = render(dataclasses.replace(white_sample, look=dataclasses.replace(white, dirt=0.8)))
+    # a sunroof seen from above: dark glass in the white roof, or none
+    high = dataclasses.replace(white_sample, elevation=40.0, distance=9.0)
+    out["sunroof"] = render(dataclasses.replace(high, look=dataclasses.replace(white, sunroof=(0.1, 0.42, 0.7))))
+    out["no_sunroof"] = render(high)
+    out["high_keypoints"] = renderer.labels(high, renderer.setup(high))["keypoints"]
     # the vehicle's own lights: daytime-running lights seen from the front, brake lights from behind
     for view, azimuth in (("front", 25.0), ("rear", 155.0)):
         lit = dataclasses.replace(sample, azimuth=azimuth, sun_strength=1.0)
@@ -363,6 +406,18 @@ def test_dirt_is_grime_low_on_the_body_and_a_film_above_it(look_probe):
     assert np.median(bottom) > 2 * np.median(top), (np.median(bottom), np.median(top))  # grime low down
     assert np.median(top) > 2, np.median(top)  # and a film of dust above it
     assert (bottom > 100).mean() < 0.02  # greyed, not blotched black
+
+
+@needs_blender
+def test_a_sunroof_darkens_the_roof_between_the_windshield_and_rear_window(look_probe):
+    out = look_probe
+    darker = (out["no_sunroof"] - out["sunroof"]).mean(axis=-1) > 40
+    assert darker.sum() > 30, darker.sum()
+    roof = out["high_keypoints"][[13, 14, 32, 31], :2].astype(np.float32)  # rear window / windshield tops
+    ys, xs = np.nonzero(darker)
+    inside = [cv2.pointPolygonTest(roof, (float(x), float(y)), True) > -2.0 for x, y in zip(xs, ys)]
+    assert np.mean(inside) > 0.95, np.mean(inside)
+    assert (out["sunroof"] - out["no_sunroof"]).max() < 25  # nothing else brightens
 
 
 @needs_blender

@@ -301,7 +301,7 @@ class OccluderPool:
         """A copy of library model `model_index` (its own objects, shared meshes), loaded on first use."""
         if model_index not in self.vehicles:
             collection = bpy.data.collections.new(f"occluder_vehicle_{model_index}")
-            root = load_vehicle(self.models[model_index], collection=collection)
+            root = load_vehicle(self.models[model_index], collection=collection, draw_images=False)
             objects = [o for o in vehicle_objects(root) if o.type == "MESH"]
             for ob in objects:
                 ob.pass_index = OCCLUDER_PASS_INDEX

@@ -279,7 +279,8 @@ class SceneBuilder:
             collection = bpy.data.collections.new(f"vehicle_{asset.name}")
             self.scene.collection.children.link(collection)
             try:
-                root = vehicles.load_vehicle(asset, collection=collection)
+                # (its images are drawn by show_vehicle's set_look, with the shown identity's look)
+                root = vehicles.load_vehicle(asset, collection=collection, draw_images=False)
             except Exception as exc:  # any importer failure becomes one clear line naming the file
                 raise ValueError(f"{asset.mesh_path}: cannot load vehicle model: {exc}") from exc
             bpy.context.view_layer.update()

@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import bpy
 
+from synth.accessories import SUNROOF_PROP
 from synth.blender.sky import GROUP_NAME as SKY_GROUP_NAME, sky_group, sky_node
 
 BODY_COLOR_PROP = "pamtri_body_color"
 SEE_THROUGH_PROP = "pamtri_see_through"
 KIND_PROP = "pamtri_kind"
 LOOK_PROP = "pamtri_look"
-LOOK_VERSION = 17  # bump when a graph changes: libraries built before get their materials rebuilt at load
+LOOK_VERSION = 18  # bump when a graph changes: libraries built before get their materials rebuilt at load
 CABIN_KINDS = ("interior", "seat", "dashboard", "skin", "hair", "clothes")  # lit by a glow (see _build_cabin)
 SEE_THROUGH_KINDS = ("glass",) + CABIN_KINDS
 SHARED_IMAGES = {"plate": (320, 100), "glass_marks": (256, 128), "side_marks": (512, 128)}  # name: (w, h)
@@ -72,6 +73,7 @@ _SPECS = {
     "rear_number": ((0.75, 0.5, 0.02), 0.0, 0.35, {}),  # (painted with the plate texture: _build_plate)
 }
 PLATE_KINDS = ("plate", "plate_blue", "plate_yellow")
+SUNROOF_RGB = (0.006, 0.007, 0.008)  # its tinted glass over a dark headliner (linear)
 REAR_NUMBER = "rear_number"  # a truck's enlarged number on its cargo body's rear (the plate texture)
 REAR_NUMBER_PROP = "pamtri_rear_number"  # its (half width, bottom, top) on the vehicle (vehicles.py)
 LENS_KINDS = ("lens_clear",)  # see-through lenses over a reflector; the red and amber ones are opaque glossy
@@ -227,7 +229,7 @@ def _body_colour(g: _Graph, z):
 
 def _build_paint(mat: bpy.types.Material) -> None:
     g = _Graph(mat)
-    (x, y, z), (_nx, ny, _nz) = g.coords()
+    (x, y, z), (_nx, ny, nz) = g.coords()
     metallic, rough, coat_rough = g.split(g.attr("pamtri_finish"))
     coat, flake, pearl = g.split(g.attr("pamtri_finish2"))
     colour = _body_colour(g, z)
@@ -245,8 +247,16 @@ def _build_paint(mat: bpy.types.Material) -> None:
     clad = g.math("MULTIPLY", g.math("GREATER_THAN", cladding, 0.0),
                   g.math("LESS_THAN", z, g.math("ADD", g.attr("pamtri_floor_z", "Fac"), cladding)))
     colour = g.mix_rgb(clad, colour, _SPECS["trim"][0])
-    painted = g.math("SUBTRACT", 1.0, clad)
-    coat, flake, metallic = (g.math("MULTIPLY", value, painted) for value in (coat, flake, metallic))
+    # the identity's sunroof: dark glass flush in the roof (pamtri_sunroof: rear x, front x, half width), glossy
+    # as a pane (the coat's lobe) without the paint's flakes, pearl or metal
+    x0, x1, half = g.split(g.attr(SUNROOF_PROP))
+    sunroof = g.math("MULTIPLY", g.math("MULTIPLY", g.math("GREATER_THAN", x, x0), g.math("LESS_THAN", x, x1)),
+                     g.math("MULTIPLY", g.math("LESS_THAN", g.math("ABSOLUTE", y), half),
+                            g.math("GREATER_THAN", nz, 0.6)))
+    colour = g.mix_rgb(sunroof, colour, SUNROOF_RGB)
+    painted = g.math("SUBTRACT", g.math("SUBTRACT", 1.0, clad), sunroof)
+    coat = g.math("MAXIMUM", g.math("MULTIPLY", coat, painted), sunroof)
+    flake, metallic, pearl = (g.math("MULTIPLY", value, painted) for value in (flake, metallic, pearl))
     # a dirty car is dusty all over (a film that greys dark paint and dulls the coat) and grimy low down
     film = g.math("MULTIPLY", dirt_amount, 0.18)
     colour = g.mix_rgb(film, colour, DUST_RGB)

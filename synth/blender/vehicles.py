@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from synth.accessories import SUNROOF_PROP, sunroof_rect
 from synth.appearance import AppearanceConfig, MarksConfig, glass_texture, identity_look, plate_texture, side_texture
 from synth.vehicles.library import AssetError, VehicleAsset
 from synth.vehicles.params import DEFAULT_SEED, library_plan
@@ -157,10 +158,12 @@ def _light_user_lamps(objects) -> None:
             light_user_lamp(mat, "drl" if moment / total > 0 else "lens_red")
 
 
-def load_vehicle(asset: VehicleAsset, collection=None):
+def load_vehicle(asset: VehicleAsset, collection=None, draw_images: bool = True):
     """Put a copy of `asset` into `collection` (default: the scene's), under one root object at the origin
-    (vehicle frame: x forward, y left, z up). Mesh data and materials are shared between copies; the body
-    colour is per copy (set_body_color)."""
+    (vehicle frame: x forward, y left, z up), in its plain look. Mesh data and materials are shared between
+    copies; the body colour is per copy (set_body_color). `draw_images=False` leaves the worker's shared plate,
+    sticker and livery images as they are: a vehicle loaded as an occluder after the shown identity's look was
+    drawn must not put the plain look's plate on that identity."""
     import bpy
 
     collection = collection or bpy.context.scene.collection
@@ -188,7 +191,7 @@ def load_vehicle(asset: VehicleAsset, collection=None):
     else:
         rgb = DEFAULT_BODY_RGB
     set_body_color(root, asset, rgb, force=True)
-    set_look(root, asset, rgb)
+    set_look(root, asset, rgb, draw_images=draw_images)
     return root
 
 
@@ -208,18 +211,18 @@ def set_body_color(root, asset: VehicleAsset, rgb_linear, force: bool = False) -
 
 
 def plain_look(asset: VehicleAsset, rgb_linear):
-    """A look with the default paint finish and plate and no marks (stickers, livery, dirt, dents, roof box):
-    a freshly loaded model's, and the contact sheet's. Otherwise the worker's shared plate / sticker / livery
-    images would keep whatever identity was drawn last."""
+    """A look with the default paint finish and plate and no marks (stickers, livery, dirt, dents, roof box,
+    sunroof): a freshly loaded model's, and the contact sheet's. Otherwise the worker's shared plate / sticker /
+    livery images would keep whatever identity was drawn last."""
     from types import SimpleNamespace
 
     marks = MarksConfig(sticker_count=(0, 0), livery_prob=0.0, taxi_prob=0.0, bus_livery_prob=0.0, dirt_prob=0.0,
-                        dent_prob=0.0, roof_box_prob=0.0)
+                        dent_prob=0.0, roof_box_prob=0.0, sunroof_prob={})
     return identity_look(AppearanceConfig(marks=marks), 0, SimpleNamespace(
         vehicle_id=0, type_id=asset.type_id, paint_rgb=tuple(rgb_linear), twin_of=-1))
 
 
-def set_look(root, asset: VehicleAsset, rgb_linear, look=None) -> None:
+def set_look(root, asset: VehicleAsset, rgb_linear, look=None, draw_images: bool = True) -> None:
     """Give one loaded vehicle an identity's look (synth/appearance.py IdentityLook; None: `plain_look`):
     paint colour and finish, dirt, glass tint, and the worker's plate / sticker / livery images. Fixed-colour
     models keep their colour."""
@@ -233,8 +236,10 @@ def set_look(root, asset: VehicleAsset, rgb_linear, look=None) -> None:
         obj["pamtri_finish"] = [look.metallic, look.roughness, look.coat_roughness]
         obj["pamtri_finish2"] = [look.coat, look.flake, look.pearl]
         obj["pamtri_wear"] = [look.dirt, look.dents, look.cladding]
+        obj[SUNROOF_PROP] = list(sunroof_rect(asset.keypoints, getattr(look, "sunroof", ())))
         obj["pamtri_glass"] = [float(look.glass_transmission), float(look.windshield_transmission), 0.0]
-    write_look_images(look)
+    if draw_images:
+        write_look_images(look)
 
 
 _IMAGE_LOOK: dict[str, object] = {}  # shared image name -> the look whose texture it holds
