@@ -314,3 +314,65 @@ def test_an_imported_model_s_lamps_light_with_the_render_s_drl_and_brake_lights(
         for obj in list(scene.collection.objects):
             bpy.data.objects.remove(obj)
         bpy.data.scenes.remove(scene)
+
+
+def test_an_imported_model_s_paint_carries_the_identity_s_sunroof(tmp_path):
+    """A user model's paint (made paintable at load) shows the identity's sunroof as the library's does: the
+    roof darkens inside accessories.sunroof_rect, nothing else changes. (After the lamp test above, this
+    process holds the model's materials already: vehicle.yaml and the loaded file name the paint with different
+    '.00N' suffixes, which made the paint unpaintable before vehicles._data_name.)"""
+    import bpy
+    import cv2
+    from bpy_extras.object_utils import world_to_camera_view
+    from mathutils import Vector
+
+    from synth.accessories import SUNROOF_PROP, sunroof_rect
+    from synth.blender.vehicle_sheet import _place_camera, _setup_scene, _window_scene
+    from synth.blender.model_import import import_model
+    from synth.blender.vehicle_materials import make_paintable
+    from synth.blender.vehicles import (REFERENCE_RGB, load_vehicle, remove_vehicle, set_body_color, slot_materials,
+                                        vehicle_objects)
+
+    folder, _ = import_model(ROOT / "tests" / "data" / "kenney_suv" / "suvLuxury.glb", tmp_path / "models")
+    asset = load_asset(folder)
+    width, height = 200, 150
+    scene, cam = _setup_scene(width, height, 4)
+    scene.cycles.use_denoising = False
+    scene.cycles.seed = 1
+    root = load_vehicle(asset, scene.collection)
+    try:
+        set_body_color(root, asset, REFERENCE_RGB["white"], force=True)
+        rect = sunroof_rect(asset.keypoints, (0.1, 0.42, 0.7))
+
+        def render(name, sunroof):
+            for obj in vehicle_objects(root):
+                obj[SUNROOF_PROP] = list(sunroof)
+            scene.render.filepath = str(tmp_path / f"{name}.png")
+            with _window_scene(scene):
+                bpy.ops.render.render(write_still=True, scene=scene.name)
+            return cv2.imread(scene.render.filepath).astype(np.float32)
+
+        _place_camera(cam, asset, 30.0, 55.0, width, height)  # from above the front three-quarter
+        paint = next(m for o in vehicle_objects(root) for m in slot_materials(o) if m and m.get("pamtri_paint"))
+        assert paint.node_tree.nodes.get("pamtri_sunroof_mix") is not None  # made paintable at load
+        make_paintable(paint)  # again: idempotent (one mix, still fed by the body colour)
+        assert sum(n.name.startswith("pamtri_sunroof_mix") for n in paint.node_tree.nodes) == 1
+        plain, with_sunroof = render("plain", (0.0, 0.0, 0.0)), render("sunroof", rect)
+        darker = (plain - with_sunroof).mean(axis=-1) > 40
+        assert darker.sum() >= 20, darker.sum()
+        assert (with_sunroof - plain).max() < 25
+        bpy.context.view_layer.update()
+        z = float(asset.keypoints[[13, 14, 31, 32], 2].max())
+        corners = []
+        for x, y in ((rect[0], rect[2]), (rect[1], rect[2]), (rect[1], -rect[2]), (rect[0], -rect[2])):
+            c = world_to_camera_view(scene, cam, Vector((x, y, z)))
+            corners.append((c.x * width, (1 - c.y) * height))
+        hull = cv2.convexHull(np.float32(corners))
+        ys, xs = np.nonzero(darker)
+        inside = [cv2.pointPolygonTest(hull, (float(x), float(y)), True) > -4.0 for x, y in zip(xs, ys)]
+        assert np.mean(inside) > 0.9, np.mean(inside)
+    finally:
+        remove_vehicle(root)
+        for obj in list(scene.collection.objects):
+            bpy.data.objects.remove(obj)
+        bpy.data.scenes.remove(scene)

@@ -87,12 +87,15 @@ DUST_RGB = (0.2, 0.18, 0.15)  # the dust film of a car not washed for weeks
 class _Graph:
     """Terse node building for one material's tree."""
 
-    def __init__(self, mat: bpy.types.Material):
+    def __init__(self, mat: bpy.types.Material, keep: bool = False):
+        """`keep`: add to the material's own nodes (a user model's) instead of starting afresh."""
         if mat.node_tree is None:  # older files; new 5.0 materials always have a node tree
             mat.use_nodes = True
         self.nt = mat.node_tree
-        self.nt.nodes.clear()
-        self.out = self.new("ShaderNodeOutputMaterial")
+        if not keep:
+            self.nt.nodes.clear()
+        self.out = next((n for n in self.nt.nodes if n.type == "OUTPUT_MATERIAL"), None) if keep else None
+        self.out = self.out or self.new("ShaderNodeOutputMaterial")
         self._coords = None
         self._attrs = {}
 
@@ -227,9 +230,19 @@ def _body_colour(g: _Graph, z):
     return g.mix_rgb(roof, g.attr(BODY_COLOR_PROP, "Color"), g.attr("pamtri_roof_color", "Color"))
 
 
+def _sunroof_mask(g: _Graph):
+    """1 on the identity's sunroof: dark glass flush in the roof (SUNROOF_PROP: rear x, front x, half width in
+    the vehicle frame), where the body faces up inside that rectangle; else 0."""
+    (x, y, _z), (_nx, _ny, nz) = g.coords()
+    x0, x1, half = g.split(g.attr(SUNROOF_PROP))
+    return g.math("MULTIPLY", g.math("MULTIPLY", g.math("GREATER_THAN", x, x0), g.math("LESS_THAN", x, x1)),
+                  g.math("MULTIPLY", g.math("LESS_THAN", g.math("ABSOLUTE", y), half),
+                         g.math("GREATER_THAN", nz, 0.6)))
+
+
 def _build_paint(mat: bpy.types.Material) -> None:
     g = _Graph(mat)
-    (x, y, z), (_nx, ny, nz) = g.coords()
+    (x, y, z), (_nx, ny, _nz) = g.coords()
     metallic, rough, coat_rough = g.split(g.attr("pamtri_finish"))
     coat, flake, pearl = g.split(g.attr("pamtri_finish2"))
     colour = _body_colour(g, z)
@@ -247,12 +260,8 @@ def _build_paint(mat: bpy.types.Material) -> None:
     clad = g.math("MULTIPLY", g.math("GREATER_THAN", cladding, 0.0),
                   g.math("LESS_THAN", z, g.math("ADD", g.attr("pamtri_floor_z", "Fac"), cladding)))
     colour = g.mix_rgb(clad, colour, _SPECS["trim"][0])
-    # the identity's sunroof: dark glass flush in the roof (pamtri_sunroof: rear x, front x, half width), glossy
-    # as a pane (the coat's lobe) without the paint's flakes, pearl or metal
-    x0, x1, half = g.split(g.attr(SUNROOF_PROP))
-    sunroof = g.math("MULTIPLY", g.math("MULTIPLY", g.math("GREATER_THAN", x, x0), g.math("LESS_THAN", x, x1)),
-                     g.math("MULTIPLY", g.math("LESS_THAN", g.math("ABSOLUTE", y), half),
-                            g.math("GREATER_THAN", nz, 0.6)))
+    # the identity's sunroof, glossy as a pane (the coat's lobe) without the paint's flakes, pearl or metal
+    sunroof = _sunroof_mask(g)
     colour = g.mix_rgb(sunroof, colour, SUNROOF_RGB)
     painted = g.math("SUBTRACT", g.math("SUBTRACT", 1.0, clad), sunroof)
     coat = g.math("MAXIMUM", g.math("MULTIPLY", coat, painted), sunroof)
@@ -512,7 +521,8 @@ def _principled(mat: bpy.types.Material) -> bpy.types.Node:
 
 def make_paintable(mat: bpy.types.Material, default_rgb=(0.5, 0.5, 0.5)) -> None:
     """Route the Base Color of a user model's paint (its Principled BSDF) from the object property
-    `pamtri_body_color`. Idempotent. The library's own paint is built whole by build_material."""
+    `pamtri_body_color`, with the identity's sunroof (dark where `_sunroof_mask` is 1). Idempotent. The
+    library's own paint is built whole by build_material."""
     if mat.get(KIND_PROP) == "paint":
         return
     bsdf = _principled(mat)
@@ -524,7 +534,14 @@ def make_paintable(mat: bpy.types.Material, default_rgb=(0.5, 0.5, 0.5)) -> None
         attr.attribute_type = "OBJECT"
         attr.attribute_name = BODY_COLOR_PROP
         attr.location = (bsdf.location[0] - 300, bsdf.location[1])
-    links.new(attr.outputs["Color"], bsdf.inputs["Base Color"])
+    colour = attr.outputs["Color"]
+    mix = nodes.get("pamtri_sunroof_mix")
+    if mix is None:
+        g = _Graph(mat, keep=True)
+        mix = g.mix_rgb(_sunroof_mask(g), colour, SUNROOF_RGB).node
+        mix.name = "pamtri_sunroof_mix"
+    links.new(colour, mix.inputs[6])
+    links.new(mix.outputs[2], bsdf.inputs["Base Color"])
     mat.diffuse_color = (*default_rgb, 1.0)
     mat["pamtri_paint"] = True
 

@@ -6,6 +6,7 @@ module is cheap and safe without Blender.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -103,6 +104,12 @@ def slot_materials(obj) -> list:
     return [slot.material for slot in obj.material_slots]
 
 
+def _data_name(block) -> str:
+    """A datablock's (or a datablock name's) stem: without the '.001' Blender appends when a name is taken (a
+    model imported and then loaded in one process has its materials twice, and vehicle.yaml may name either)."""
+    return re.sub(r"\.\d{3}$", "", block if isinstance(block, str) else block.name)
+
+
 def _templates(asset: VehicleAsset) -> list:
     from synth.blender.vehicle_materials import make_paintable, refresh_material  # imports bpy: this module loads without it
 
@@ -116,10 +123,11 @@ def _templates(asset: VehicleAsset) -> list:
         if missing:
             raise AssetError(asset.folder / "vehicle.yaml",
                              f"paint_material {sorted(missing)} not found in {asset.mesh_path}")
+        paint = {_data_name(name) for name in names}
         for obj in objects:
             if obj.type == "MESH":
                 for mat in slot_materials(obj):
-                    if mat is not None and not refresh_material(mat, asset.name) and mat.name in names:
+                    if mat is not None and not refresh_material(mat, asset.name) and _data_name(mat) in paint:
                         make_paintable(mat)
         if asset.provenance.get("generator") != "procedural":
             _light_user_lamps(objects)
