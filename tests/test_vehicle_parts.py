@@ -260,6 +260,26 @@ def test_a_tanker_carries_its_barrel_on_the_subframe_within_the_body_width():
     assert np.abs(cargo[:, 1]).max() <= half_width + 0.02
 
 
+@pytest.mark.parametrize("type_name", [t for t in VEHICLE_TYPES if t not in ("bus", "truck")])
+def test_a_car_s_wipers_lie_on_the_windshield_along_its_base_clear_of_the_corners(type_name):
+    p, parts = _built(type_name, *MODEL)
+    kp = keypoints(p)
+    v = np.asarray(parts["details"].verts)
+    trim = np.unique(np.concatenate([list(f) for f, m in zip(parts["details"].faces, parts["details"].materials)
+                                     if m == "trim"]))
+    base_x, corner_y = kp[15, 0], abs(kp[15, 1])
+    wiper = v[trim][(np.abs(v[trim][:, 0] - base_x) < 0.12) & (v[trim][:, 2] > kp[15, 2] - 0.01)
+                    & (np.abs(v[trim][:, 1]) < 0.9 * corner_y)]  # (the mirrors' bases stand further out)
+    assert np.ptp(wiper[:, 1]) > corner_y  # across most of the glass, both sides of the middle
+    assert wiper[:, 1].max() > 0.5 * corner_y and wiper[:, 1].min() < -0.5 * corner_y
+    assert np.abs(wiper[:, 1]).max() < 0.85 * corner_y  # clear of the corners' keypoints
+    glass = _surface_samples(Part(parts["body"].verts, [f for f, m in zip(parts["body"].faces,
+                                                                            parts["body"].materials) if m == "glass"],
+                                  ["glass"] * sum(m == "glass" for m in parts["body"].materials)), near=wiper)
+    assert cKDTree(glass).query(wiper)[0].max() < 0.025  # resting on the glass
+    assert wiper[:, 2].max() < kp[15, 2] + 0.12  # low on it, along the base
+
+
 def test_wheel_centres_are_hub_vertices():
     for type_name in ("sedan", "truck", "bus"):
         p, parts = _built(type_name, *MODEL)

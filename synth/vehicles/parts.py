@@ -427,6 +427,21 @@ def mirrors(mesh: Mesh, caster: Caster, prof, big: bool):
         mesh.box((xm - 0.024, s * (ys + 0.13), zm + 0.01), (0.004, 0.15, 0.08), "chrome")
 
 
+def wipers(mesh: Mesh, caster: Caster, prof, y_corner: float):
+    """A car's two windshield wipers, parked along the glass's base (dark bars in every frontal view): the
+    driver's (left, y > 0) from the middle towards the left, the passenger's towards the right, each rising a
+    little up the glass towards its tip, 5-8 cm above the base and 0.2 of the base's half width (`y_corner`,
+    the keypoints' y) clear of its corners."""
+    p, k = prof.p, prof.keyx
+    up = np.cos(np.radians(p.ws_rake))  # x per metre up the glass
+    for y0, y1 in ((0.06, 0.8 * y_corner), (-0.02, -0.72 * y_corner)):
+        ys = np.linspace(y0, y1, 7)
+        xs = k["15"] - up * (0.05 + 0.03 * np.abs(ys - y0) / abs(y1 - y0))
+        hits, _, ok = caster.cast(np.column_stack([xs, ys, np.full(7, p.roof_z + 1.0)]), np.tile((0, 0, -1.0), (7, 1)))
+        if ok.all():
+            mesh.tube(hits + (0.0, 0.0, 0.011), 0.009, "trim")
+
+
 def roof_rails(mesh: Mesh, caster: Caster, prof):
     p, k = prof.p, prof.keyx
     x0, x1 = k["14"] - 0.12, k["13"] + 0.05
