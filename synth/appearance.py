@@ -250,6 +250,8 @@ def identity_look(config: AppearanceConfig, seed: int, identity) -> IdentityLook
         shade = float(extra.choice([0.015, 0.05, 0.2, 0.6], p=[0.55, 0.2, 0.15, 0.1]))  # black .. white
         length, width, height = extra.uniform(0.75, 1.05), extra.uniform(0.5, 0.75), extra.uniform(0.3, 0.42)
         roof_box = (float(length), float(width), float(height), shade)
+    if livery == "taxi":  # the taxi's roof sign: a short, wide white light box (shaped as a roof box)
+        roof_box = (0.17, 0.58, 0.17, 0.6)
     sunroof = _sunroof(mc, type_name, np.random.default_rng(
         np.random.SeedSequence(int(seed), spawn_key=(0xAC, int(identity.vehicle_id)))))
     return IdentityLook(

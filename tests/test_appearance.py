@@ -187,14 +187,30 @@ def test_roof_boxes_are_identity_marks_of_light_vehicles_only():
     share = np.mean([bool(lk.roof_box) for lk in light])
     assert 0.22 < share < 0.38, share
     for lk in light:
-        if lk.roof_box:
+        if lk.roof_box and lk.livery != "taxi":
             length, width, height, shade = lk.roof_box
             assert 0.5 < length <= 1.1 and 0.4 < width < 0.8 and 0.25 < height < 0.5 and 0 < shade < 1
     # drawn from their own stream: switching roof boxes off leaves every other mark as it was
     config.marks.roof_box_prob = 0.0
     for i, lk in enumerate(looks[:50]):
         other = identity_look(config, 3, _identity(i, type_id=1 + i % 9))
-        assert other.roof_box == () and dataclasses.replace(lk, roof_box=()) == other
+        if other.livery != "taxi":
+            assert other.roof_box == () and dataclasses.replace(lk, roof_box=()) == other
+
+
+def test_taxis_carry_a_roof_sign():
+    """A taxi (the sedan livery) wears its roof sign, a short wide white box on the roof, whatever the roof-box
+    share; other identities are unchanged by it."""
+    config = AppearanceConfig()
+    config.marks.taxi_prob, config.marks.roof_box_prob = 1.0, 0.0
+    sedan = TYPE_NAMES.index("sedan")
+    looks = [identity_look(config, 4, _identity(i, type_id=sedan)) for i in range(30)]
+    assert all(lk.livery == "taxi" for lk in looks)
+    for lk in looks:
+        length, width, height, shade = lk.roof_box
+        assert length < 0.25 < 0.5 < width and height < 0.25 and shade >= 0.5  # short, wide, low, light
+    config.marks.taxi_prob = 0.0
+    assert not any(identity_look(config, 4, _identity(i, type_id=sedan)).roof_box for i in range(30))
 
 
 def test_sunroofs_are_identity_marks_of_cars_by_type_from_their_own_stream():
