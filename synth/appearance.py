@@ -13,6 +13,8 @@ sees it; the backend maps them so (plates read left to right from the front and 
 """
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import asdict, dataclass, field
 
 import cv2
@@ -263,6 +265,15 @@ def identity_look(config: AppearanceConfig, seed: int, identity) -> IdentityLook
         dirt=float(dirt), dents=dents, marks_seed=int(marks.integers(2**31)), cladding=float(cladding),
         windshield_transmission=windshield,
     )
+
+
+def neighbour_look(look: IdentityLook, seed: int) -> IdentityLook:
+    """The look whose plate the other vehicles in a sample wear (traffic and occluder vehicles): the shown
+    identity's plate style and mask with characters of their own, drawn from the sample's seed, so no
+    neighbour carries the identity's number."""
+    rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(0xAD,)))
+    return dataclasses.replace(look, plate_text=plate_text(look.plate_style, rng),
+                               marks_seed=int(rng.integers(2**31)))
 
 
 def _sunroof(mc: MarksConfig, type_name: str, rng: np.random.Generator) -> tuple:

@@ -41,8 +41,9 @@ class SceneBackend(Protocol):
     def set_caster(self, sample, mask) -> None:
         """The sample's off-screen shadow caster (synth/shadows.py) with opacity `mask`, or none (None)."""
 
-    def set_occluders(self, occluders) -> None:
-        """Show the sample's 3D occluders (synth.scene OccluderSpec list), hide the rest."""
+    def set_occluders(self, occluders, neighbour_look=None) -> None:
+        """Show the sample's 3D occluders (synth.scene OccluderSpec list), hide the rest; the vehicles among them
+        wear `neighbour_look`'s plate (appearance.neighbour_look), not the shown identity's."""
 
     def update(self) -> None:
         """Bring the scene's evaluated state up to date after changes (before ray casts)."""

@@ -10,6 +10,7 @@ import numpy as np
 
 from synth import compose
 from synth.annotation import annotator_codes
+from synth.appearance import neighbour_look
 from synth.backgrounds import BackgroundError, FrameSource, procedural_background
 from synth.backend import SceneBackend
 from synth.blender.denoise import Denoiser  # ctypes + numpy, no bpy
@@ -76,7 +77,7 @@ class SampleRenderer:
         caster = sample.caster if shading else None
         frame["caster_mask"] = caster_mask(caster) if caster else None
         self.builder.set_caster(sample if shading else dataclasses.replace(sample, caster=None), frame["caster_mask"])
-        self.builder.set_occluders(sample.occluders)
+        self.builder.set_occluders(sample.occluders, neighbour_look(sample.look, sample.seed) if sample.look else None)
         frame["vehicle"] = vehicle
         return frame
 

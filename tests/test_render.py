@@ -335,28 +335,37 @@ def test_traffic_shows_other_vehicles_behind_and_beside_without_touching_the_lab
 def plate_probe(models_dir: str, config_dict: dict, count: int) -> list[dict]:
     """In a Blender process: per sample, its neighbours and how far the worker's shared plate image, as the
     render left it, is from the shown identity's plate texture."""
-    from synth.appearance import plate_texture
+    from synth.appearance import neighbour_look, plate_texture
     from synth.blender.vehicle_materials import SHARED_IMAGES, shared_image
 
     width, height = SHARED_IMAGES["plate"]
+
+    def drawn(name):
+        return np.array(shared_image(name).pixels[:]).reshape(height, width, 4)[::-1, :, :3]
+
     out = []
     for sample, extras in _renders(models_dir, config_dict, count, 4):
-        drawn = np.array(shared_image("plate").pixels[:]).reshape(height, width, 4)[::-1, :, :3]
-        wanted = plate_texture(extras["sample"].look) / 255.0
-        out.append({"neighbours": [o.model for o in extras["sample"].occluders if o.kind == "vehicle"],
-                    "off": float(np.abs(drawn - wanted).max())})
+        scene = extras["sample"]
+        own, others = plate_texture(scene.look) / 255.0, plate_texture(neighbour_look(scene.look, scene.seed)) / 255.0
+        out.append({"neighbours": [o.model for o in scene.occluders if o.kind == "vehicle"],
+                    "off": float(np.abs(drawn("plate") - own).max()),
+                    "others_off": float(np.abs(drawn("plate_other") - others).max()),
+                    "others_differ": float(np.abs(others - own).max())})
     return out
 
 
 def test_each_image_shows_its_identitys_plate_when_other_vehicles_load(library):
     """A neighbouring vehicle loaded for the first time (in its plain look) must not redraw the shared plate,
-    sticker and livery images after the shown identity's look was drawn: its plate would be the plain look's."""
+    sticker and livery images after the shown identity's look was drawn: its plate would be the plain look's.
+    And the neighbours wear a plate of their own (appearance.neighbour_look), not the identity's number."""
     config = tiny_config(size=64, samples=1)
     config.occluders.prob, config.occlusion2d.prob = 0.0, 0.0
     config.traffic.prob, config.traffic.max_count = 1.0, 2
     probes = run_in_blender_process(plate_probe, str(library), config.to_dict(), 8)
     assert len({m for p in probes for m in p["neighbours"]}) >= 2  # neighbours were loaded during the run
     assert max(p["off"] for p in probes) < 0.01, [round(p["off"], 3) for p in probes]
+    with_neighbours = [p for p in probes if p["neighbours"]]
+    assert all(p["others_off"] < 0.01 and p["others_differ"] > 0.5 for p in with_neighbours), with_neighbours
 
 
 def framing_probe(models_dir: str, config_dict: dict, count: int) -> list[dict]:

@@ -11,6 +11,7 @@ import numpy as np
 
 import bpy
 
+from synth.blender.vehicle_materials import OTHER_PLATE_PROP
 from synth.blender.vehicles import load_vehicle, set_body_color, vehicle_objects
 from synth.roadside import SIGN_STYLES, sign_face
 from synth.occlusion import OCCLUDER_KINDS
@@ -305,6 +306,7 @@ class OccluderPool:
             objects = [o for o in vehicle_objects(root) if o.type == "MESH"]
             for ob in objects:
                 ob.pass_index = OCCLUDER_PASS_INDEX
+                ob[OTHER_PLATE_PROP] = 1.0  # its plate is the sample's neighbours' (set_occluders draws it)
             self.vehicles[model_index] = (root, collection, objects)
         return self.vehicles[model_index]
 

@@ -374,8 +374,10 @@ class SceneBuilder:
     def set_caster(self, sample, mask) -> None:
         self.caster.place(sample.caster, mask, sample.sun_elevation, sample.sun_azimuth)
 
-    def set_occluders(self, occluders) -> None:
+    def set_occluders(self, occluders, neighbour_look=None) -> None:
         self.occluder_names = self.occluders.place(occluders)
+        if neighbour_look is not None and any(o.kind == "vehicle" for o in occluders):
+            vehicles.write_neighbour_plate(neighbour_look)
 
     # --- labels by ray casting -----------------------------------------------------------------------------
 

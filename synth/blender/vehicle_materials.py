@@ -32,10 +32,12 @@ BODY_COLOR_PROP = "pamtri_body_color"
 SEE_THROUGH_PROP = "pamtri_see_through"
 KIND_PROP = "pamtri_kind"
 LOOK_PROP = "pamtri_look"
-LOOK_VERSION = 18  # bump when a graph changes: libraries built before get their materials rebuilt at load
+LOOK_VERSION = 19  # bump when a graph changes: libraries built before get their materials rebuilt at load
 CABIN_KINDS = ("interior", "seat", "dashboard", "skin", "hair", "clothes")  # lit by a glow (see _build_cabin)
 SEE_THROUGH_KINDS = ("glass",) + CABIN_KINDS
-SHARED_IMAGES = {"plate": (320, 100), "glass_marks": (256, 128), "side_marks": (512, 128)}  # name: (w, h)
+SHARED_IMAGES = {"plate": (320, 100), "plate_other": (320, 100), "glass_marks": (256, 128),
+                 "side_marks": (512, 128)}  # name: (w, h)
+OTHER_PLATE_PROP = "pamtri_plate_other"  # 1 on the sample's other vehicles: their plate is "plate_other"
 
 # name: (base colour linear RGB, metallic, roughness, extra settings)
 _SPECS = {
@@ -384,7 +386,10 @@ def _build_plate(mat: bpy.types.Material, painted: bool = False) -> None:
     v = g.math("DIVIDE", g.math("SUBTRACT", z, z0), g.math("MAXIMUM", g.math("SUBTRACT", z1, z0), 1e-3))
     tex = g.image("plate", u, v, "pamtri_plate_tex")
     tex.extension = "EXTEND"
-    colour = g.mix_rgb(g.math("MULTIPLY", _dirt_mask(g, 6.0), 0.5), tex.outputs["Color"], DIRT_RGB)
+    other = g.image("plate_other", u, v, "pamtri_plate_other_tex")
+    other.extension = "EXTEND"
+    plate = g.mix_rgb(g.attr(OTHER_PLATE_PROP, "Fac"), tex.outputs["Color"], other.outputs["Color"])
+    colour = g.mix_rgb(g.math("MULTIPLY", _dirt_mask(g, 6.0), 0.5), plate, DIRT_RGB)
     bsdf = g.new("ShaderNodeBsdfPrincipled", **{"Base Color": colour, "Roughness": 0.35, "Metallic": 0.0})
     g.finish(bsdf.outputs["BSDF"])
     mat.diffuse_color = (0.05, 0.15, 0.6, 1.0)
@@ -493,7 +498,8 @@ def refresh_material(mat: bpy.types.Material, model_name: str | None = None) -> 
     return True
 
 
-_IMAGE_NODES = {"pamtri_plate_tex": "plate", "pamtri_glass_tex": "glass_marks", "pamtri_side_tex": "side_marks"}
+_IMAGE_NODES = {"pamtri_plate_tex": "plate", "pamtri_plate_other_tex": "plate_other",
+                "pamtri_glass_tex": "glass_marks", "pamtri_side_tex": "side_marks"}
 
 
 def tint_glass(mat: bpy.types.Material) -> None:

@@ -256,21 +256,30 @@ _IMAGE_LOOK: dict[str, object] = {}  # shared image name -> the look whose textu
 def write_look_images(look) -> None:
     """Draw the look's plate, windshield stickers and side livery into the worker's shared images (skipped
     when they already hold this identity's)."""
+    for name, draw in (("plate", plate_texture), ("glass_marks", glass_texture), ("side_marks", side_texture)):
+        _draw_image(name, draw, look)
+
+
+def write_neighbour_plate(look) -> None:
+    """Draw the plate the sample's other vehicles wear (appearance.neighbour_look) into "plate_other"."""
+    _draw_image("plate_other", plate_texture, look)
+
+
+def _draw_image(name: str, draw, look) -> None:
     from synth.blender.vehicle_materials import shared_image  # imports bpy: this module loads without it
 
-    for name, draw in (("plate", plate_texture), ("glass_marks", glass_texture), ("side_marks", side_texture)):
-        img = shared_image(name)
-        if _IMAGE_LOOK.get(img.name) == look and img.get("pamtri_drawn"):
-            continue
-        w, h = img.size
-        rgb = draw(look, (h, w))
-        rgba = np.empty((h, w, 4), np.float32)
-        rgba[..., :3] = rgb[..., :3] / 255.0
-        rgba[..., 3] = rgb[..., 3] / 255.0 if rgb.shape[2] == 4 else 1.0
-        img.pixels.foreach_set(rgba[::-1].ravel())  # Blender's rows run bottom to top
-        img.update()
-        img["pamtri_drawn"] = True
-        _IMAGE_LOOK[img.name] = look
+    img = shared_image(name)
+    if _IMAGE_LOOK.get(img.name) == look and img.get("pamtri_drawn"):
+        return
+    w, h = img.size
+    rgb = draw(look, (h, w))
+    rgba = np.empty((h, w, 4), np.float32)
+    rgba[..., :3] = rgb[..., :3] / 255.0
+    rgba[..., 3] = rgb[..., 3] / 255.0 if rgb.shape[2] == 4 else 1.0
+    img.pixels.foreach_set(rgba[::-1].ravel())  # Blender's rows run bottom to top
+    img.update()
+    img["pamtri_drawn"] = True
+    _IMAGE_LOOK[img.name] = look
 
 
 def _set_geometry_props(objects) -> None:
