@@ -13,9 +13,7 @@ sees it; the backend maps them so (plates read left to right from the front and 
 """
 from __future__ import annotations
 
-import dataclasses
-
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -272,8 +270,8 @@ def neighbour_look(look: IdentityLook, seed: int) -> IdentityLook:
     identity's plate style and mask with characters of their own, drawn from the sample's seed, so no
     neighbour carries the identity's number."""
     rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(0xAD,)))
-    return dataclasses.replace(look, plate_text=plate_text(look.plate_style, rng),
-                               marks_seed=int(rng.integers(2**31)))
+    return replace(look, plate_text=plate_text(look.plate_style, rng),
+                   marks_seed=int(rng.integers(2**31)))
 
 
 def _sunroof(mc: MarksConfig, type_name: str, rng: np.random.Generator) -> tuple:

@@ -244,7 +244,7 @@ def set_look(root, asset: VehicleAsset, rgb_linear, look=None, draw_images: bool
         obj["pamtri_finish"] = [look.metallic, look.roughness, look.coat_roughness]
         obj["pamtri_finish2"] = [look.coat, look.flake, look.pearl]
         obj["pamtri_wear"] = [look.dirt, look.dents, look.cladding]
-        obj[SUNROOF_PROP] = list(sunroof_rect(asset.keypoints, getattr(look, "sunroof", ())))
+        obj[SUNROOF_PROP] = list(sunroof_rect(asset.keypoints, look.sunroof))
         obj["pamtri_glass"] = [float(look.glass_transmission), float(look.windshield_transmission), 0.0]
     if draw_images:
         write_look_images(look)
@@ -286,8 +286,7 @@ def _set_geometry_props(objects) -> None:
     """Measure where the shaders project their textures (vehicle frame, metres) and store it on every object
     (loaded copies inherit it): the body's extent, the roof line of a two-tone paint, the windshield and both
     plates and a truck's enlarged rear number as (half width, z low, z high) rectangles, the paint's lowest point
-    (where cladding starts). See
-    synth/blender/vehicle_materials.py."""
+    (where cladding starts). See synth/blender/vehicle_materials.py."""
     from synth.blender.vehicle_materials import (  # imports bpy: this module loads without it
         PLATE_KINDS, REAR_NUMBER, REAR_NUMBER_PROP, material_kind)
 

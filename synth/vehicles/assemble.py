@@ -5,7 +5,7 @@ Pure numpy: `build_vehicle_mesh` returns plain arrays; synth/blender/vehicle_mes
 from __future__ import annotations
 
 from synth.vehicles import heavy
-from synth.vehicles.geometry import Part, Profile, _body, keypoints
+from synth.vehicles.geometry import Part, Profile, _body
 from synth.vehicles.params import VehicleParams, style_rng
 from synth.vehicles.ends import (GRILLES, badge, car_headlights, car_rear_panels, car_taillights, grille,
                                  lower_intake, plate, plate_frame)
@@ -69,7 +69,7 @@ def dress(prof, body: Part, wheel_segments: int = 32) -> dict[str, Part]:
         if p.type_name in ("suv", "pickup") and rng.random() < 0.3:
             bull_bar(mesh, front, p, hwf)
         high_brake_light(mesh, caster, prof, style_rng(p, 7))
-        wipers(mesh, caster, prof, abs(float(keypoints(p)[15, 1])))
+        wipers(mesh, caster, prof)
     for face, z in ((front, plate_front_z), (rear, plate_rear_z)):
         plate_frame(mesh, face, z)
     mirrors(mesh, caster, prof, big)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from synth.vehicles.geometry import Part
+from synth.vehicles.geometry import Part, keypoints
 from synth.vehicles.params import style_rng
 
 BIG = ("bus", "truck")
@@ -427,12 +427,13 @@ def mirrors(mesh: Mesh, caster: Caster, prof, big: bool):
         mesh.box((xm - 0.024, s * (ys + 0.13), zm + 0.01), (0.004, 0.15, 0.08), "chrome")
 
 
-def wipers(mesh: Mesh, caster: Caster, prof, y_corner: float):
+def wipers(mesh: Mesh, caster: Caster, prof):
     """A car's two windshield wipers, parked along the glass's base (dark bars in every frontal view): the
     driver's (left, y > 0) from the middle towards the left, the passenger's towards the right, each rising a
-    little up the glass towards its tip, 5-8 cm above the base and 0.2 of the base's half width (`y_corner`,
-    the keypoints' y) clear of its corners."""
+    little up the glass towards its tip, 5-8 cm above the base and 0.2 of the base's half width (keypoint 15's
+    y) clear of its corners."""
     p, k = prof.p, prof.keyx
+    y_corner = abs(float(keypoints(p)[15, 1]))
     up = np.cos(np.radians(p.ws_rake))  # x per metre up the glass
     for y0, y1 in ((0.06, 0.8 * y_corner), (-0.02, -0.72 * y_corner)):
         ys = np.linspace(y0, y1, 7)
