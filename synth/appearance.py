@@ -380,6 +380,47 @@ def glass_texture(look: IdentityLook, shape=GLASS_TEXTURE) -> np.ndarray:
     return img
 
 
+BUS_LIVERIES = ("band", "waves", "advert")
+WINDOW_LINE = 0.42  # a bus's window line as a share of its height: what its livery keeps under
+
+
+def bus_livery(img: np.ndarray, colour, rng: np.random.Generator) -> str:
+    """A city bus operator's livery on the side texture (v = height share, row 0 = roof), drawn over the body
+    colour: its band along the lower body under the windows with a thin one over it; or sweeping waves that the
+    windows cut; or that band under an advertisement panel between the axles. Designs are symmetric in u: the
+    texture is mirrored on the left side so that text reads, and a sweep must still run the same way on both.
+    Returns the design's name (BUS_LIVERIES)."""
+    h, w = img.shape[:2]
+    second = tuple(int(255 - 0.5 * c) if rng.random() < 0.5 else int(0.5 * c) for c in colour)
+    kind = BUS_LIVERIES[int(rng.choice(len(BUS_LIVERIES), p=(0.35, 0.4, 0.25)))]
+    top = rng.uniform(0.27, 0.34)
+    if kind == "waves":
+        u = np.abs(np.arange(w) / (w - 1) - 0.5)  # 0 at the middle of the bus, 0.5 at its ends
+        v = 1.0 - (np.arange(h)[:, None] + 0.5) / h
+        for band, rgb in enumerate((colour, second, colour)[:int(rng.integers(2, 4))]):
+            turns, low = rng.uniform(0.5, 1.5), rng.uniform(0.1, 0.16)
+            centre = low + 0.08 * band + rng.uniform(0.04, 0.1) * (0.5 - 0.5 * np.cos(2 * np.pi * turns * u))
+            thick = rng.uniform(0.05, 0.1) * (1.0 + rng.uniform(-0.5, 0.5) * np.cos(np.pi * u))
+            centre = np.minimum(centre, WINDOW_LINE - 0.5 * thick)  # under the windows (which would hide it)
+            img[np.abs(v - centre) < 0.5 * thick] = (*rgb, 255)
+        return kind
+    img[int((1 - top) * h):int(0.9 * h)] = (*colour, 255)
+    img[int((1 - top - 0.05) * h):int((1 - top - 0.025) * h)] = (*second, 255)
+    if kind == "advert":  # over the band, between the axles: a bright field, a brand's name and its emblem
+        x0, x1 = int(rng.uniform(0.25, 0.35) * w), int(rng.uniform(0.65, 0.75) * w)
+        y0, y1 = int((1 - top + 0.01) * h), int(0.88 * h)
+        field_rgb = np.asarray(LIVERY_COLOURS[int(rng.integers(len(LIVERY_COLOURS)))]) * 255
+        ink = (20, 20, 22) if field_rgb.mean() > 128 else (245, 245, 240)
+        img[y0:y1, x0:x1] = (*(int(c) for c in field_rgb), 255)
+        text = "".join(rng.choice(list(_ALNUM[:24]), int(rng.integers(3, 7))))
+        scale = 0.035 * (y1 - y0)
+        cv2.putText(img, text, (x0 + int(0.3 * (x1 - x0)), y1 - int(0.25 * (y1 - y0))), cv2.FONT_HERSHEY_DUPLEX,
+                    scale, (*ink, 255), max(1, int(2.5 * scale)), cv2.LINE_AA)
+        cv2.circle(img, (x0 + int(0.15 * (x1 - x0)), (y0 + y1) // 2), int(0.3 * (y1 - y0)), (*second, 255), -1,
+                   cv2.LINE_AA)
+    return kind
+
+
 def side_texture(look: IdentityLook, shape=SIDE_TEXTURE) -> np.ndarray:
     """Livery, logo and scratches on the body sides as straight-alpha sRGB RGBA uint8: u runs along the
     vehicle from the viewer's left to right, v up its height (row 0 = roof)."""
@@ -396,11 +437,8 @@ def side_texture(look: IdentityLook, shape=SIDE_TEXTURE) -> np.ndarray:
         img[int(0.45 * h):int(0.62 * h), int(0.12 * w):int(0.88 * w)] = (*colour, 255)
         cv2.putText(img, "".join(rng.choice(list(_DIGITS), 4)), (int(0.42 * w), int(0.58 * h)),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.6, (250, 250, 250, 255), 2, cv2.LINE_AA)
-    elif look.livery == "bus":  # the operator's band along the lower body (under the windows), a thin one over it
-        top = rng.uniform(0.27, 0.34)
-        img[int((1 - top) * h):int(0.9 * h)] = (*colour, 255)
-        second = tuple(int(255 - 0.5 * c) if rng.random() < 0.5 else int(0.5 * c) for c in colour)
-        img[int((1 - top - 0.05) * h):int((1 - top - 0.025) * h)] = (*second, 255)
+    elif look.livery == "bus":
+        bus_livery(img, colour, rng)
     elif look.livery == "logo":  # a company name and a block on the sides of a van or truck
         x0 = int(rng.uniform(0.2, 0.4) * w)
         y = int(rng.uniform(0.35, 0.55) * h)

@@ -246,6 +246,41 @@ def test_a_truck_carries_its_number_enlarged_on_the_rear_of_its_body(style):
     assert not inside.any()
 
 
+@pytest.mark.parametrize("style", BUS_STYLES)
+def test_a_bus_shows_its_route_on_lit_signs_and_its_rear_an_engine_door(style):
+    """What a traffic camera reads on a bus besides its shape: LED destination signs (glowing glyphs on a black
+    panel) over the windshield, at the top of the rear window and behind the first kerb-side window; tall rear
+    lamp columns; and on city buses and coaches the engine door outlined by its panel gap, with its vents."""
+    p, parts = _styled("bus", style)
+    prof, kp = Profile(p), keypoints(p)
+    details = parts["details"]
+    v = np.asarray(details.verts)
+
+    def faces(kind):
+        return [v[list(f)] for f, m in zip(details.faces, details.materials) if m == kind]
+
+    glyphs = np.array([f.mean(axis=0) for f in faces("led")])
+    high = glyphs[:, 2] > p.roof_z - 0.45
+    front = glyphs[high & (glyphs[:, 0] > prof.x_front - 0.6)]
+    rear = glyphs[high & (glyphs[:, 0] < prof.x_end + 0.6)]
+    side = glyphs[~high]
+    assert len(front) + len(rear) == high.sum()  # (five faces a glyph)
+    for sign, n in ((front, 5), (rear, 2)):  # glyphs in a row high on the end, over the windows' tops
+        assert len(sign) >= 5 * n and np.ptp(sign[:, 2]) < 0.2
+    assert np.ptp(front[:, 1]) > 1.0  # the destination: several words across the bus
+    assert len(side) >= 5 * 3 and side[:, 1].max() < 0 and side[:, 2].min() > p.cowl  # on the kerb side only
+    assert np.all(side[:, 1] > -float(prof.half_width(side[:, 0].mean())))  # behind the glass
+    assert cKDTree(np.concatenate(faces("led"))).query(kp)[0].min() > 0.05
+    lamps = np.concatenate(faces("taillight"))
+    assert np.ptp(lamps[lamps[:, 1] > 0][:, 2]) > 0.45
+    seams = faces("seam")
+    if style == "school":
+        assert not seams
+    else:  # the engine door's outline: across the rear, under the rear window, round a grille
+        door = np.concatenate(seams)
+        assert np.all(door[:, 0] < prof.x_end + 0.1) and np.ptp(door[:, 1]) > 1.2 and door[:, 2].max() < p.deck
+
+
 def test_a_tanker_carries_its_barrel_on_the_subframe_within_the_body_width():
     p, parts = _styled("truck", "tanker")
     prof = Profile(p)

@@ -53,6 +53,8 @@ def taillights(mesh: Mesh, face: EndFace, p, hw: float, z_top: float):
     reversing segment, sometimes amber."""
     rng = style_rng(p, 2)
     y0, y1, height = hw * 0.78, hw * 0.97, rng.uniform(0.30, 0.42)
+    if p.type_name == "bus":  # a bus's lamps stand in a tall column at each rear corner
+        height *= 1.7
     zb = z_top - height
     face.patch(mesh, y0, y1, zb, z_top, 0.004, "taillight", nu=6, nv=4)
     span = y1 - y0

@@ -27,16 +27,63 @@ def ends(mesh: Mesh, front: EndFace, rear: EndFace, prof, hwf: float, hwe: float
     else:
         grille(mesh, front, p, hwf * 0.45, p.nose_bottom + 0.12, p.nose_bottom + 0.30, "bars", "trim")
         plate_front = p.nose_bottom + 0.40
-        # destination sign at the top of the windshield
-        z = p.roof_z - 0.12
-        front.prism(mesh, rect(-hwf * 0.75, hwf * 0.75, z - 0.14, z + 0.06), 0.002, 0.006, "trim", mirror=False)
-        front.prism(mesh, rect(-hwf * 0.6, hwf * 0.6, z - 0.08, z), 0.006, 0.009, "lens_amber", mirror=False)
+        _bus_front(mesh, front, p, hwf)
     taillights(mesh, rear, p, hwe, p.tail_upper - 0.05)
     rear.patch(mesh, -hwe * 0.95, hwe * 0.95, p.tail_bottom + 0.03, p.tail_bottom + 0.15, 0.006, "metal_dark",
                nu=10, nv=1, mirror=False)
-    if p.type_name == "bus" and style_of(p) != "school":  # rear engine grille
-        grille(mesh, rear, p, hwe * 0.55, p.tail_bottom + 0.3, p.tail_bottom + 0.6, "bars", "trim")
+    if p.type_name == "bus":
+        _bus_rear(mesh, rear, p, hwe)
     return plate_front, p.tail_bottom + (0.25 if p.type_name == "truck" else 0.22)
+
+
+def led_glyphs(length: float, height: float, rng) -> list[tuple[float, float]]:
+    """(start, end) of each glyph of an LED sign's text along `length`: the route number, then the destination's
+    words (square glyphs, as Chinese characters are), centred."""
+    glyph, gap = 0.8 * height, 0.2 * height
+    words = [int(rng.integers(2, 4))] + [int(rng.integers(2, 5)) for _ in range(3)]
+    runs, at = [], 0.0
+    for i, n in enumerate(words):
+        if at + n * (glyph + gap) > length:
+            break
+        runs += [(at + j * (glyph + gap), at + j * (glyph + gap) + glyph) for j in range(n)]
+        at += n * (glyph + gap) + (1.5 if i == 0 else 0.8) * glyph
+    shift = 0.5 * (length - runs[-1][1]) if runs else 0.0
+    return [(a + shift, b + shift) for a, b in runs]
+
+
+def _led_sign(mesh: Mesh, face: EndFace, y0, y1, z0, z1, rng):
+    """An LED destination sign on an end: a black panel whose text glows amber (material "led")."""
+    face.prism(mesh, rect(y0, y1, z0, z1), 0.002, 0.006, "trim", mirror=False)
+    margin = 0.25 * (z1 - z0)
+    for a, b in led_glyphs(y1 - y0 - 2 * margin, z1 - z0 - 2 * margin, rng):
+        face.prism(mesh, rect(y0 + margin + a, y0 + margin + b, z0 + margin, z1 - margin), 0.006, 0.008, "led",
+                   mirror=False)
+
+
+def _bus_front(mesh: Mesh, front: EndFace, p, hwf: float):
+    """The destination sign over the windshield and, on most city and school buses, the pillar that splits it."""
+    rng = style_rng(p, 23)
+    z = p.roof_z - 0.12
+    _led_sign(mesh, front, -hwf * 0.75, hwf * 0.75, z - 0.16, z + 0.06, rng)
+    if style_of(p) != "coach" and rng.random() < 0.7:
+        front.prism(mesh, rect(-0.03, 0.03, p.cowl + 0.04, z - 0.16), 0.0, 0.012, "trim", mirror=False)
+
+
+def _bus_rear(mesh: Mesh, rear: EndFace, p, hwe: float):
+    """A bus's rear: the route number lit at the top of the rear window, and (city buses and coaches) the engine
+    door with its vents, outlined by its panel gap."""
+    rng = style_rng(p, 24)
+    z = p.roof_z - 0.14
+    half = hwe * rng.uniform(0.25, 0.4)
+    _led_sign(mesh, rear, -half, half, z - 0.2, z, rng)
+    if style_of(p) == "school":
+        return
+    z0, z1 = p.tail_bottom + 0.2, min(p.deck - 0.12, p.tail_bottom + rng.uniform(0.8, 1.1))
+    door = hwe * rng.uniform(0.62, 0.72)
+    for outline in (rect(-door, door, z1 - 0.012, z1), rect(-door, door, z0, z0 + 0.012)):
+        rear.prism(mesh, outline, 0.0, 0.002, "seam", mirror=False)
+    rear.prism(mesh, rect(door - 0.012, door, z0, z1), 0.0, 0.002, "seam")
+    grille(mesh, rear, p, door * 0.8, z0 + 0.1, z0 + 0.1 + 0.45 * (z1 - z0), "bars", "trim")
 
 
 def _side_y(caster, x, z, sign=1.0) -> float:
@@ -260,6 +307,14 @@ def _bus_body(mesh: Mesh, caster, prof):
         for lo, hi in ((a + 0.04, 0.5 * (a + b) - 0.02), (0.5 * (a + b) + 0.02, b - 0.04)):
             mesh.box((0.5 * (lo + hi), -y - 0.006, 0.5 * (p.sill + 0.35 + z_top - 0.05)),
                      (hi - lo, 0.008, z_top - p.sill - 0.4), "glass")
+    # the route sign in the window behind the front door, read by passengers at the stop
+    x1 = x_front_door[0] - 0.15
+    z1 = z_top - 0.04
+    y = _side_y(caster, x1 - 0.5, z1 - 0.1, -1.0) - 0.02
+    if y > 0.5:  # (the ray met the body)
+        mesh.box((x1 - 0.5, -y, z1 - 0.1), (1.0, 0.012, 0.2), "trim")
+        for a, b in led_glyphs(0.9, 0.12, style_rng(p, 25)):
+            mesh.box((x1 - 0.05 - 0.5 * (a + b), -y - 0.008, z1 - 0.1), (b - a, 0.006, 0.12), "led")
     if style == "coach":  # luggage bays between the axles, both sides
         xs = np.linspace(k["ra"] + radius + 0.2, k["fa"] - radius - 0.2, 4)
         for s in (1, -1):
