@@ -10,11 +10,11 @@ from scipy.spatial import cKDTree
 
 from synth.vehicles.assemble import build_vehicle_mesh
 from synth.vehicles.ends import PLATE_SIZE
-from synth.vehicles.geometry import GAP, Part, Profile, keypoints
+from synth.vehicles.geometry import GAP, Part, Profile, _body, _side_windows, keypoints
 from synth.vehicles.heavy import BUS_STYLES, TRUCK_STYLES, style_of
 from synth.vehicles.library import mirror_error
-from synth.vehicles.params import VEHICLE_TYPES, model_rng, sample_params
-from synth.vehicles.parts import RIM_DESIGNS, Caster, rim_design
+from synth.vehicles.params import VEHICLE_TYPES, library_plan, model_rng, sample_params, style_rng
+from synth.vehicles.parts import RIM_DESIGNS, Caster, Mesh, body_side_trim, rim_design
 
 try:
     import bpy  # noqa: F401  (mathutils comes with it)
@@ -313,6 +313,42 @@ def test_a_car_s_wipers_lie_on_the_windshield_along_its_base_clear_of_the_corner
                                   ["glass"] * sum(m == "glass" for m in parts["body"].materials)), near=wiper)
     assert cKDTree(glass).query(wiper)[0].max() < 0.025  # resting on the glass
     assert wiper[:, 2].max() < kp[15, 2] + 0.12  # low on it, along the base
+
+
+def test_car_sides_carry_door_mouldings_and_a_van_s_sliding_door_rail():
+    """Over the shipped plan: a share of the cars wear a protective moulding along their doors (between the
+    first and last door seams, below the beltline), every MPV and van with a sliding door its rail under the
+    rear quarter window; both lie on the body's sides, mirrored, clear of the keypoints."""
+    moulded, railed, sliding = 0, 0, 0
+    cars = [spec.params for spec in library_plan() if spec.params.type_name not in ("bus", "truck")]
+    for p in cars:
+        prof = Profile(p)
+        body = _body(prof, 0.06)
+        mesh = Mesh()
+        body_side_trim(mesh, Caster(body), prof, style_rng(p, 26))
+        v = np.asarray(mesh.verts)
+        seams, windows = prof.seams(), _side_windows(prof)
+        has_rail = p.type_name in ("mpv", "van") and len(windows) >= 3
+        sliding += has_rail
+        if not mesh.faces:
+            assert not has_rail
+            continue
+        assert np.allclose(np.sort(v[:, 1]), np.sort(-v[:, 1]), atol=1e-6)  # both sides alike
+        assert cKDTree(v).query(keypoints(p))[0].min() > 0.03
+        side = np.sign(v[:, 1])  # on the skin: a ray in from the side meets the body just under each vertex
+        hit, _, ok = Caster(body).cast(v * (1, 0, 1) + np.outer(side, (0, 3.0, 0)), np.outer(-side, (0, 1.0, 0)))
+        assert ok.all() and np.abs(hit[:, 1] - v[:, 1]).max() < 0.008
+        rail = v[v[:, 0] < seams["door_b"][0] + 1e-6] if has_rail else v[:0]
+        if has_rail and len(rail):
+            railed += 1
+            assert np.all(rail[:, 2] < prof.belt(rail[:, 0]) - 0.03) and rail[:, 0].min() >= windows[0][0]
+        moulding = v[v[:, 2] < 0.5 * (p.sill + prof.belt(v[:, 0]))]
+        if len(moulding):
+            moulded += 1
+            doors = [x for n in ("door_front", "door_b", "door_rear") if n in seams for x in seams[n]]
+            assert min(doors) < moulding[:, 0].min() and moulding[:, 0].max() < max(doors)
+    assert railed == sliding > 0
+    assert 0.15 * len(cars) < moulded < 0.6 * len(cars)
 
 
 def test_wheel_centres_are_hub_vertices():

@@ -9,8 +9,9 @@ from synth.vehicles.geometry import Part, Profile, _body
 from synth.vehicles.params import VehicleParams, style_rng
 from synth.vehicles.ends import (GRILLES, badge, car_headlights, car_rear_panels, car_taillights, grille,
                                  lower_intake, plate, plate_frame)
-from synth.vehicles.parts import (BIG, Caster, EndFace, Mesh, WrapFace, bull_bar, cabin, high_brake_light,
-                                  lower_cabin, merge_parts, mirrors, roof_rails, spoiler, wheel, wipers)
+from synth.vehicles.parts import (BIG, Caster, EndFace, Mesh, WrapFace, body_side_trim, bull_bar, cabin,
+                                  high_brake_light, lower_cabin, merge_parts, mirrors, roof_rails, spoiler, wheel,
+                                  wipers)
 
 
 def build_vehicle_mesh(params: VehicleParams, spacing: float = 0.06, wheel_segments: int = 32) -> dict[str, Part]:
@@ -70,6 +71,7 @@ def dress(prof, body: Part, wheel_segments: int = 32) -> dict[str, Part]:
             bull_bar(mesh, front, p, hwf)
         high_brake_light(mesh, caster, prof, style_rng(p, 7))
         wipers(mesh, caster, prof)
+        body_side_trim(mesh, caster, prof, style_rng(p, 26))
     for face, z in ((front, plate_front_z), (rear, plate_rear_z)):
         plate_frame(mesh, face, z)
     mirrors(mesh, caster, prof, big)

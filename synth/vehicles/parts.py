@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from synth.vehicles.geometry import Part, keypoints
+from synth.vehicles.geometry import Part, _side_windows, keypoints
 from synth.vehicles.params import style_rng
 
 BIG = ("bus", "truck")
@@ -425,6 +425,43 @@ def mirrors(mesh: Mesh, caster: Caster, prof, big: bool):
         mesh.box((xm + 0.01, s * (ys + 0.035), zm - 0.01), (0.06, 0.07, 0.03), "trim")
         mesh.blob((xm + 0.02, s * (ys + 0.13), zm + 0.01), (0.09, 0.19, 0.11), mat)
         mesh.box((xm - 0.024, s * (ys + 0.13), zm + 0.01), (0.004, 0.15, 0.08), "chrome")
+
+
+def side_strip(mesh: Mesh, caster: Caster, x0: float, x1: float, z0, z1, lift: float, mat: str):
+    """A strip lying on both body sides from x0 to x1 (x0 < x1) between heights z0(x) and z1(x) (callables or
+    numbers), `lift` out of the surface along its normal; rays that miss the body leave a gap."""
+    f0 = z0 if callable(z0) else (lambda x, c=z0: c)
+    f1 = z1 if callable(z1) else (lambda x, c=z1: c)
+    xs = np.linspace(x0, x1, max(2, int(np.ceil((x1 - x0) / 0.05)) + 1))
+    for s in (1.0, -1.0):
+        rows = []
+        for f in (f0, f1):
+            o = np.column_stack([xs, np.full(len(xs), s * 3.0), [float(f(x)) for x in xs]])
+            hit, normal, ok = caster.cast(o, np.tile([0.0, -s, 0.0], (len(xs), 1)))
+            rows.append((hit + normal * lift, ok))
+        (bottom, ok0), (top, ok1) = rows
+        n = len(xs)
+        faces = [(i, i + 1, n + i + 1, n + i) for i in range(n - 1) if ok0[i] and ok0[i + 1] and ok1[i] and ok1[i + 1]]
+        mesh.add(list(bottom) + list(top), faces if s < 0 else [f[::-1] for f in faces], mat)
+
+
+def body_side_trim(mesh: Mesh, caster: Caster, prof, rng):
+    """What runs along a car's sides: on a third of the models a protective moulding across the doors (black,
+    or a thin chrome line), and on an MPV's or van's sliding door the rail it runs on, a dark groove along the
+    rear quarter under its window (the mark that tells a van's side from an estate's)."""
+    p, seams, windows = prof.p, prof.seams(), _side_windows(prof)
+    doors = [seams[n] for n in ("door_front", "door_b", "door_rear") if n in seams]
+    if len(doors) >= 2 and rng.random() < 0.35:
+        x0, x1 = min(d[1] for d in doors) + 0.03, max(d[0] for d in doors) - 0.03
+        chrome = rng.random() < 0.3
+        zc = p.sill + rng.uniform(0.28, 0.4) * (float(prof.belt(0.5 * (x0 + x1))) - p.sill)
+        half = 0.008 if chrome else rng.uniform(0.02, 0.03)
+        side_strip(mesh, caster, x0, x1, zc - half, zc + half, 0.004, "chrome" if chrome else "trim")
+    if p.type_name in ("mpv", "van") and len(windows) >= 3 and "door_b" in seams:
+        x0, x1 = windows[0][0] + 0.04, seams["door_b"][0]
+        if x1 - x0 > 0.3:
+            side_strip(mesh, caster, x0, x1, lambda x: prof.belt(x) - 0.06, lambda x: prof.belt(x) - 0.035, 0.003,
+                       "trim")
 
 
 def wipers(mesh: Mesh, caster: Caster, prof):
