@@ -9,12 +9,12 @@ import pytest
 from scipy.spatial import cKDTree
 
 from synth.vehicles.assemble import build_vehicle_mesh
-from synth.vehicles.ends import PLATE_SIZE
+from synth.vehicles.ends import GRILLE_SHAPES, PLATE_SIZE, car_grille
 from synth.vehicles.geometry import GAP, Part, Profile, _body, _side_windows, keypoints
 from synth.vehicles.heavy import BUS_STYLES, TRUCK_STYLES, style_of
 from synth.vehicles.library import mirror_error
 from synth.vehicles.params import VEHICLE_TYPES, library_plan, model_rng, sample_params, style_rng
-from synth.vehicles.parts import RIM_DESIGNS, Caster, Mesh, body_side_trim, rim_design
+from synth.vehicles.parts import RIM_DESIGNS, Caster, Mesh, WrapFace, body_side_trim, rim_design
 
 try:
     import bpy  # noqa: F401  (mathutils comes with it)
@@ -438,6 +438,36 @@ def test_car_lamps_wrap_round_the_corners_and_sit_on_the_body(type_name, seed, i
         # and stands on the body (lenses are lifted at most 11 mm off it)
         dist, _ = cKDTree(_surface_samples(parts["body"], near=lamp)).query(lamp)
         assert np.percentile(dist, 99) < 0.02, (type_name, front, dist.max())
+
+
+def test_car_grilles_come_as_bands_shields_and_slots():
+    """A car's upper grille in each shape real fronts show (ends.GRILLE_SHAPES): a band as tall as the lamps, a
+    shield whose bottom drops in a trapezoid towards the bumper intake (lowest in the middle, clear of the
+    intake), a slot a few centimetres tall; the pattern's bars stay inside the opening."""
+    p = sample_params("sedan", model_rng(MODEL[0], "sedan", MODEL[1]))
+    prof = Profile(p)
+    face = WrapFace(Caster(_body(prof, 0.06)), prof, True)
+    z_top, g_bot, intake_top, half = prof.cap_front_z - 0.015, prof.cap_front_z - 0.13, p.nose_bottom + 0.2, 0.35
+    seen = set()
+    for seed in range(20):
+        mesh = Mesh()
+        bottom = car_grille(mesh, face, p, half, z_top, g_bot, intake_top, "bars", "chrome",
+                            np.random.default_rng(seed))
+        v = np.asarray(mesh.verts)
+        base = np.concatenate([v[list(f)] for f, m in zip(mesh.faces, mesh.mats) if m == "grille"])
+        bars = np.concatenate([v[list(f)] for f, m in zip(mesh.faces, mesh.mats) if m == "chrome"])
+        middle, sides = base[np.abs(base[:, 1]) < 0.05], base[np.abs(base[:, 1]) > half - 0.03]
+        drop, height = sides[:, 2].min() - middle[:, 2].min(), np.ptp(base[:, 2])
+        assert bottom == pytest.approx(sides[:, 2].min(), abs=1e-3)
+        if drop > 0.05:
+            seen.add("shield")
+            assert middle[:, 2].min() >= intake_top + 0.05 - 1e-3
+        else:
+            assert abs(drop) < 0.005
+            seen.add("slot" if height < 0.07 else "band")
+            assert height > 0.03
+        assert bars[:, 2].min() > base[:, 2].min() - 0.013 and np.abs(bars[:, 1]).max() < half + 0.013
+    assert seen == set(GRILLE_SHAPES)
 
 
 @pytest.mark.parametrize("type_name", ["sedan", "hatchback", "estate", "suv", "mpv", "van", "pickup"])

@@ -7,7 +7,7 @@ from __future__ import annotations
 from synth.vehicles import heavy
 from synth.vehicles.geometry import Part, Profile, _body
 from synth.vehicles.params import VehicleParams, style_rng
-from synth.vehicles.ends import (GRILLES, badge, car_headlights, car_rear_panels, car_taillights, grille,
+from synth.vehicles.ends import (GRILLES, badge, car_grille, car_headlights, car_rear_panels, car_taillights,
                                  lower_intake, plate, plate_frame)
 from synth.vehicles.parts import (BIG, Caster, EndFace, Mesh, WrapFace, body_side_trim, bull_bar, cabin,
                                   high_brake_light, lower_cabin, merge_parts, mirrors, roof_rails, spoiler, wheel,
@@ -45,9 +45,12 @@ def dress(prof, body: Part, wheel_segments: int = 32) -> dict[str, Part]:
         s_lamp = car_headlights(mesh, front, prof, style_rng(p, 1))
         g_bot = z_top - rng.uniform(0.08, 0.15)
         pattern = GRILLES[int(rng.integers(len(GRILLES)))]
-        grille(mesh, front, p, s_lamp - 0.04, g_bot, z_top - 0.01, pattern, "chrome" if rng.random() < 0.4 else "trim")
+        surround = "chrome" if rng.random() < 0.4 else "trim"
         zi = p.nose_bottom + rng.uniform(0.04, 0.07)
         intake_top = max(min(zi + rng.uniform(0.12, 0.20), g_bot - 0.06), zi + 0.06)
+        # (its shape from its own stream: the draws above and below keep their values)
+        g_bot = car_grille(mesh, front, p, s_lamp - 0.04, z_top, g_bot, intake_top, pattern, surround,
+                           style_rng(p, 27))
         lower_intake(mesh, front, p, hwf * rng.uniform(0.5, 0.75), zi, intake_top, GRILLES[int(rng.integers(3))],
                      style_rng(p, 6))
         front.patch(mesh, -hwf * 0.9, hwf * 0.9, p.nose_bottom + 0.015, p.nose_bottom + 0.04, 0.003, "trim",

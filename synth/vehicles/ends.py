@@ -256,29 +256,66 @@ def lower_intake(mesh: Mesh, face: WrapFace, p, half: float, z0: float, z1: floa
 
 
 GRILLES = ("bars", "mesh", "honeycomb")
+GRILLE_SHAPES = ("band", "shield", "slot")  # a car's upper grille: see car_grille
 
 
-def grille(mesh: Mesh, face: EndFace, p, half: float, z0: float, z1: float, pattern: str, surround: str):
-    """A grille opening: dark base, the pattern as instanced bars or cells, a surround frame."""
-    face.patch(mesh, -half, half, z0, z1, 0.002, "grille", nu=8, nv=2, mirror=False)
+def car_grille(mesh: Mesh, face: EndFace, p, half: float, z_top: float, g_bot: float, intake_top: float,
+               pattern: str, surround: str, rng) -> float:
+    """A car's upper grille between its head lamps (top z_top), in one of the shapes real fronts come in
+    (GRILLE_SHAPES, drawn from `rng`): a band down to g_bot; a shield (single-frame) whose bottom edge drops in a
+    trapezoid from g_bot at its sides towards the bumper intake; or a thin slot over a plain bumper. Returns the
+    grille's bottom at its sides."""
+    shape = GRILLE_SHAPES[int(rng.choice(3, p=(0.45, 0.3, 0.25)))]
+    if shape == "slot":
+        g_bot = z_top - rng.uniform(0.045, 0.065)
+        pattern = "bars"
+    if shape == "shield":
+        low = max(intake_top + 0.05, g_bot - rng.uniform(0.1, 0.2))
+        inner = half * rng.uniform(0.55, 0.75)
+        bottom = lambda y: np.interp(np.abs(y), [0.0, inner, half], [low, low, g_bot])  # noqa: E731
+        grille(mesh, face, p, half, bottom, z_top - 0.01, pattern, surround)
+    else:
+        grille(mesh, face, p, half, g_bot, z_top - 0.01, pattern, surround)
+    return g_bot
+
+
+def grille(mesh: Mesh, face: EndFace, p, half: float, z0, z1: float, pattern: str, surround: str):
+    """A grille opening from -half to half, from its bottom z0 (a height, or a function of y for a shaped
+    grille) to z1: dark base, the pattern as instanced bars or cells, a surround frame."""
+    bottom = z0 if callable(z0) else (lambda y, c=z0: c + 0 * np.asarray(y, float))
+    face.patch(mesh, -half, half, bottom, z1, 0.002, "grille", nu=8 if not callable(z0) else 16, nv=2, mirror=False)
     t = 0.012
-    for outline in (rect(-half - t, half + t, z1, z1 + t), rect(-half - t, half + t, z0 - t, z0)):
-        face.prism(mesh, outline, 0.0, 0.008, surround, mirror=False)
-    face.prism(mesh, rect(half, half + t, z0, z1), 0.0, 0.008, surround)
-    height = z1 - z0
+    face.prism(mesh, rect(-half - t, half + t, z1, z1 + t), 0.0, 0.008, surround, mirror=False)
+    if callable(z0):
+        face.patch(mesh, -half - t, half + t, lambda y: bottom(y) - t, bottom, 0.008, surround, nu=16, nv=1,
+                   mirror=False)
+    else:
+        face.prism(mesh, rect(-half - t, half + t, z0 - t, z0), 0.0, 0.008, surround, mirror=False)
+    face.prism(mesh, rect(half, half + t, float(bottom(half)), z1), 0.0, 0.008, surround)
+    ys = np.linspace(0.0, half, 64)
+    lowest = float(np.min(bottom(ys)))
+    height = z1 - lowest
+
+    def reach(z, margin=0.006):  # half width of the opening at height z (a shaped grille narrows to its bottom)
+        inside = ys[bottom(ys) <= z - margin]
+        return float(inside.max()) if len(inside) else 0.0
+
     if pattern == "bars":
         n = max(2, int(height / 0.035))
         for i in range(n):
-            zc = z0 + (i + 0.5) * height / n
-            face.prism(mesh, rect(-half, half, zc - 0.006, zc + 0.006), 0.002, 0.007, surround, mirror=False)
+            zc = lowest + (i + 0.5) * height / n
+            w = reach(zc)
+            if w > 0.02:
+                face.prism(mesh, rect(-w, w, zc - 0.006, zc + 0.006), 0.002, 0.007, surround, mirror=False)
     else:
         cell = 0.03 if pattern == "mesh" else 0.034
         rows = max(1, int(height / cell))
         for i in range(rows):
-            zc = z0 + (i + 0.5) * height / rows
+            zc = lowest + (i + 0.5) * height / rows
             shift = 0.5 * cell if i % 2 else 0.0
-            ys = np.arange(-half + cell * 0.6 + shift, half - cell * 0.5, cell)
-            for yc in ys:
+            w = reach(zc - 0.38 * height / rows, 0.0)  # the cell's bottom inside the opening
+            ys_cells = np.arange(-half + cell * 0.6 + shift, half - cell * 0.5, cell)
+            for yc in ys_cells[np.abs(ys_cells) <= w - 0.5 * cell]:
                 if pattern == "mesh":
                     cell_outline = disc(yc, zc, cell * 0.38, height / rows * 0.36, 4)
                 else:
