@@ -129,8 +129,10 @@ class KeypointFinder:
 
     def lower_corners(self):
         for i, sgn, x0 in ((17, 1.0, self.x_tip), (10, -1.0, self.x_end)):
-            # the painted shell's corner (bumper strips, reflectors and tow hooks stand out of it)
-            near = self.shell[(self.shell[:, 0] - x0) * sgn > -0.6]
+            # the painted shell's corner (bumper strips, reflectors and tow hooks stand out of it); a truck's rear
+            # ends in its dark chassis and bumper under the painted cargo body: the corner of the whole rear
+            cloud = self.body if self.type_name == "truck" and sgn < 0 else self.shell
+            near = cloud[(cloud[:, 0] - x0) * sgn > -0.6]
             arch_end = self.kp[2 if sgn > 0 else 9, 0]  # beyond the arch's flare, which stands out as far
             if np.isfinite(arch_end) and ((near[:, 0] - arch_end) * sgn > 0.03).sum() > 20:
                 near = near[(near[:, 0] - arch_end) * sgn > 0.03]
@@ -145,7 +147,7 @@ class KeypointFinder:
                 if len(col):  # the sill there: the outline's 45-degree support carried to the apex's station
                     k = np.argmax(col[:, 1] - col[:, 0])
                     p = np.array([x_apex, col[k, 1] - col[k, 0] + x_apex, col[k, 2]])
-            around = self.shell[np.linalg.norm(self.shell[:, :2] - p[:2], axis=1) < 0.02]
+            around = cloud[np.linalg.norm(cloud[:, :2] - p[:2], axis=1) < 0.02]
             z = around[:, 2].min()
             self.set(i, (p[0], p[1], z), "plan corner apex on the bottom edge", "measured")
 
@@ -243,7 +245,6 @@ class KeypointFinder:
             if y is not None:
                 self.set(11, (x, y - DECK_INSET, z), how, "inferred")
                 return
-        x = self.kp[10, 0] + 0.01
         # on the deck (boot lid / tailgate top) 4.5 cm inboard of the beltline edge, as geometry.keypoints does
         x = self.kp[10, 0] + 0.01
         s = self._slab(x, 0.012)
@@ -251,7 +252,11 @@ class KeypointFinder:
         if len(s) == 0:
             self.set(11, (np.nan,) * 3, "tail top not found", "guessed")
             return
-        belt = s[np.argmax(s[:, 1:] @ np.array([1.0, 2.0]))]
+        # the beltline edge is the paint's: a tail lamp wrapping round the corner up to it stands out further
+        paint = self._shell_slab(x, 0.012)
+        paint = paint[paint[:, 2] > self.kp[10, 2] + 0.1]
+        edge = paint if len(paint) else s
+        belt = edge[np.argmax(edge[:, 1:] @ np.array([1.0, 2.0]))]
         y = belt[1] - DECK_INSET
         z = self._tail_top(x, y)
         if z is not None:
