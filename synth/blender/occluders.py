@@ -49,7 +49,7 @@ def _merge(parts):
     return verts, faces
 
 
-def _crown(seed, lumps=6, clumps=18, subdiv=2):
+def _crown(seed, lumps=6, clumps=40, subdiv=2):
     """A tree crown or bush: a cluster of lumpy spheres filling a unit-height volume centred on the z axis,
     sitting on z = 0 (scaled per use to the sample's radius and height), its surface broken into leaf clumps
     (small spheres standing half out of it) and displaced by a few octaves of noise, so the outline is ragged
@@ -86,7 +86,7 @@ def _crown(seed, lumps=6, clumps=18, subdiv=2):
         d = rng.normal(0, 1, 3)
         d[2] = abs(d[2]) * 0.8
         d /= np.linalg.norm(d)
-        size = rng.uniform(0.25, 0.42) * (2 * r)
+        size = rng.uniform(0.18, 0.34) * (2 * r)
         parts.append((ragged(small * size, 0.2) + centre + d * r * 0.85, small_faces))
     verts, faces = _merge(parts)
     verts = np.asarray(verts)
@@ -135,71 +135,77 @@ def _object_colour_material(name, metallic=0.0, roughness=0.55):
 
 
 def _foliage_material(name):
-    """Leaves: the object's green broken into leaf clusters (Voronoi cells on the object's own coordinates,
-    warped by noise, so the pattern scales with the crown) with dark gaps between them, clusters of their own
-    brightness, the brightest a little yellower, and a bump that follows the cells."""
+    """Leaves: the object's green broken into leaf clumps about 12 cm across (Voronoi cells on world coordinates,
+    warped by noise, so a bush and a tree have leaves of one size) with shaded gaps between them, a finer leaf
+    grain over them, clumps of their own brightness (the brightest a little yellower), and the crown darker
+    towards its bottom and its core, where it shades itself. (Cells on the crown's own unit coordinates had made
+    a tree's clumps 30 cm wide, bordered by black gaps: camouflage netting.)"""
     mat = bpy.data.materials.new(name)
     nt = mat.node_tree
     bsdf = nt.nodes["Principled BSDF"]
     bsdf.inputs["Roughness"].default_value = 0.7
     info = nt.nodes.new("ShaderNodeObjectInfo")
     coords = nt.nodes.new("ShaderNodeTexCoord")
-    # leaf clusters: Voronoi cells on coordinates warped by noise (regular cells read as scales)
-    warp = nt.nodes.new("ShaderNodeTexNoise")
-    warp.inputs["Scale"].default_value = 9.0
-    warp.inputs["Detail"].default_value = 2.0
-    nt.links.new(coords.outputs["Object"], warp.inputs["Vector"])
+    position = nt.nodes.new("ShaderNodeNewGeometry")
+
+    def node(kind, **inputs):
+        n = nt.nodes.new(kind)
+        for key, value in inputs.items():
+            n.inputs[key].default_value = value
+        return n
+
+    def math(op, a, b):
+        n = nt.nodes.new("ShaderNodeMath")
+        n.operation = op
+        for socket, value in zip(n.inputs, (a, b)):
+            if isinstance(value, bpy.types.NodeSocket):
+                nt.links.new(value, socket)
+            else:
+                socket.default_value = value
+        return n.outputs[0]
+
+    def map_range(value, a, b, c, d):
+        n = node("ShaderNodeMapRange", **{"From Min": a, "From Max": b, "To Min": c, "To Max": d})
+        nt.links.new(value, n.inputs["Value"])
+        return n.outputs["Result"]
+
+    # leaf clumps: Voronoi cells on world coordinates warped by noise (regular cells read as scales)
+    warp = node("ShaderNodeTexNoise", Scale=3.0, Detail=2.0)
+    nt.links.new(position.outputs["Position"], warp.inputs["Vector"])
     warped = nt.nodes.new("ShaderNodeVectorMath")
     warped.operation = "MULTIPLY_ADD"
-    warped.inputs[1].default_value = (0.08, 0.08, 0.08)
+    warped.inputs[1].default_value = (0.12, 0.12, 0.12)
     nt.links.new(warp.outputs["Color"], warped.inputs[0])
-    nt.links.new(coords.outputs["Object"], warped.inputs[2])
-    cells = nt.nodes.new("ShaderNodeTexVoronoi")
-    cells.inputs["Scale"].default_value = 16.0
-    cells.inputs["Detail"].default_value = 1.5
+    nt.links.new(position.outputs["Position"], warped.inputs[2])
+    cells = node("ShaderNodeTexVoronoi", Scale=8.0)
     nt.links.new(warped.outputs["Vector"], cells.inputs["Vector"])
-    noise = nt.nodes.new("ShaderNodeTexNoise")
-    noise.inputs["Scale"].default_value = 4.0
-    nt.links.new(coords.outputs["Object"], noise.inputs["Vector"])
-    # gaps: near a cell's edge (large F1 distance) the canopy is in its own shade
-    gap = nt.nodes.new("ShaderNodeMapRange")
-    gap.inputs["From Min"].default_value, gap.inputs["From Max"].default_value = 0.1, 0.7
-    gap.inputs["To Min"].default_value, gap.inputs["To Max"].default_value = 1.2, 0.2
-    nt.links.new(cells.outputs["Distance"], gap.inputs["Value"])
-    # per-cluster brightness (a grey value from the cell's random colour), not hue: foliage stays green
-    grey = nt.nodes.new("ShaderNodeRGBToBW")
+    grain = node("ShaderNodeTexVoronoi", Scale=30.0)  # single leaves catching the light
+    nt.links.new(position.outputs["Position"], grain.inputs["Vector"])
+    # gaps: near a cell's edge the canopy is in its own shade (not black: light comes through the leaves)
+    gap = map_range(cells.outputs["Distance"], 0.1, 0.7, 1.15, 0.45)
+    leaf = map_range(grain.outputs["Distance"], 0.0, 0.8, 1.12, 0.8)
+    grey = nt.nodes.new("ShaderNodeRGBToBW")  # per-clump brightness, not hue: foliage stays green
     nt.links.new(cells.outputs["Color"], grey.inputs["Color"])
-    cluster = nt.nodes.new("ShaderNodeMapRange")
-    cluster.inputs["To Min"].default_value, cluster.inputs["To Max"].default_value = 0.7, 1.3
-    nt.links.new(grey.outputs["Val"], cluster.inputs["Value"])
-    light = nt.nodes.new("ShaderNodeMapRange")  # broad light and shade over the crown
-    light.inputs["To Min"].default_value, light.inputs["To Max"].default_value = 0.7, 1.2
-    nt.links.new(noise.outputs["Fac"], light.inputs["Value"])
-    shade = nt.nodes.new("ShaderNodeMath")
-    shade.operation = "MULTIPLY"
-    nt.links.new(gap.outputs["Result"], shade.inputs[0])
-    nt.links.new(light.outputs["Result"], shade.inputs[1])
-    shade2 = nt.nodes.new("ShaderNodeMath")
-    shade2.operation = "MULTIPLY"
-    nt.links.new(shade.outputs["Value"], shade2.inputs[0])
-    nt.links.new(cluster.outputs["Result"], shade2.inputs[1])
-    yellow = nt.nodes.new("ShaderNodeMix")  # lit clusters a little yellower
+    cluster = map_range(grey.outputs["Val"], 0.0, 1.0, 0.75, 1.25)
+    # self-shade: the crown's bottom (its unit coordinates' z) and broad patches of light and shade over it
+    sep = nt.nodes.new("ShaderNodeSeparateXYZ")
+    nt.links.new(coords.outputs["Object"], sep.inputs[0])
+    lower = map_range(sep.outputs["Z"], 0.0, 0.8, 0.45, 1.05)
+    noise = node("ShaderNodeTexNoise", Scale=4.0)
+    nt.links.new(coords.outputs["Object"], noise.inputs["Vector"])
+    light = map_range(noise.outputs["Fac"], 0.0, 1.0, 0.75, 1.15)
+    shade = math("MULTIPLY", math("MULTIPLY", math("MULTIPLY", gap, leaf), math("MULTIPLY", cluster, lower)), light)
+    yellow = nt.nodes.new("ShaderNodeMix")  # lit clumps a little yellower
     yellow.data_type = "RGBA"
     yellow.inputs["B"].default_value = (0.32, 0.36, 0.08, 1.0)
-    tip = nt.nodes.new("ShaderNodeMapRange")
-    tip.inputs["From Min"].default_value, tip.inputs["From Max"].default_value = 0.55, 1.0
-    tip.inputs["To Min"].default_value, tip.inputs["To Max"].default_value = 0.0, 0.35
-    nt.links.new(grey.outputs["Val"], tip.inputs["Value"])
-    nt.links.new(tip.outputs["Result"], yellow.inputs["Factor"])
+    nt.links.new(map_range(grey.outputs["Val"], 0.55, 1.0, 0.0, 0.35), yellow.inputs["Factor"])
     nt.links.new(info.outputs["Color"], yellow.inputs["A"])
     colour = nt.nodes.new("ShaderNodeVectorMath")
     colour.operation = "SCALE"
     nt.links.new(yellow.outputs["Result"], colour.inputs[0])
-    nt.links.new(shade2.outputs["Value"], colour.inputs["Scale"])
+    nt.links.new(shade, colour.inputs["Scale"])
     nt.links.new(colour.outputs["Vector"], bsdf.inputs["Base Color"])
-    bump = nt.nodes.new("ShaderNodeBump")
-    bump.inputs["Strength"].default_value = 0.9
-    bump.inputs["Distance"].default_value = 0.05
+    bump = node("ShaderNodeBump", Strength=0.9, Distance=0.05)
     nt.links.new(cells.outputs["Distance"], bump.inputs["Height"])
     nt.links.new(bump.outputs["Normal"], bsdf.inputs["Normal"])
     return mat
