@@ -661,3 +661,53 @@ def test_a_truck_rear_shows_its_plate_number_enlarged_and_reading_left_to_right(
         for obj in list(scene.collection.objects):
             bpy.data.objects.remove(obj)
         bpy.data.scenes.remove(scene)
+
+
+@pytest.mark.blender
+@pytest.mark.skipif(BVHTree is None, reason="bpy not installed")
+def test_a_bus_s_destination_sign_glows_amber_over_its_windshield(tmp_path):
+    """Front view of a city bus: giving the LED glyphs the black trim's material darkens pixels at the top of
+    the windshield, and those pixels are amber in the full render (lit glyphs, not a painted strip)."""
+    import bpy
+    import cv2
+
+    from synth.blender.vehicle_mesh import write_model
+    from synth.blender.vehicle_sheet import _place_camera, _setup_scene, _window_scene
+    from synth.blender.vehicle_materials import material_kind
+    from synth.blender.vehicles import load_vehicle, remove_vehicle
+    from synth.vehicles.library import load_asset
+    from synth.vehicles.params import ModelSpec
+
+    p = sample_params("bus", model_rng(2, "bus", 1), body_style="city")
+    asset = load_asset(write_model(ModelSpec("bus_t", p, 2, 1, None), tmp_path))
+    scene, cam = _setup_scene(200, 150, 4)
+    scene.cycles.use_denoising = False
+    scene.cycles.seed = 1
+    root = load_vehicle(asset, scene.collection)
+    try:
+        _place_camera(cam, asset, 0.0, 8.0, 200, 150)
+
+        def render(name):
+            scene.render.filepath = str(tmp_path / f"{name}.png")
+            with _window_scene(scene):
+                bpy.ops.render.render(write_still=True, scene=scene.name)
+            return cv2.imread(scene.render.filepath)[..., ::-1].astype(np.float32)  # RGB
+
+        full = render("full")
+        details = next(o for o in root.children if o.name.split(".")[1] == "details")
+        slots = {material_kind(s.material): s for s in details.material_slots}
+        led = slots["led"].material
+        slots["led"].material = slots["trim"].material
+        dark = render("dark")
+        slots["led"].material = led
+        glyphs = (full - dark).max(axis=2) > 25
+        assert glyphs.sum() >= 10, glyphs.sum()
+        high = glyphs & (np.arange(full.shape[0]) < 0.45 * full.shape[0])[:, None]
+        assert high.sum() >= 0.8 * glyphs.sum()  # over the windshield, high on the front (the rest: sampling noise)
+        r, g, b = full[high].mean(axis=0)
+        assert r > 120 and r > 1.4 * g > 1.4 * b, (r, g, b)
+    finally:
+        remove_vehicle(root)
+        for obj in list(scene.collection.objects):
+            bpy.data.objects.remove(obj)
+        bpy.data.scenes.remove(scene)

@@ -74,7 +74,7 @@ _SPECS = {
     "tape_white": ((0.8, 0.8, 0.8), 0.0, 0.3, {}),
     "rear_number": ((0.75, 0.5, 0.02), 0.0, 0.35, {}),  # (painted with the plate texture: _build_plate)
     # a bus's LED destination signs: amber glyphs that glow in daylight, behind the sign's glass
-    "led": ((0.05, 0.02, 0.0), 0.0, 0.3, {"Emission Color": (1.0, 0.38, 0.02), "Emission Strength": 2.0}),
+    "led": ((0.05, 0.02, 0.0), 0.0, 0.3, {"Emission Color": (1.0, 0.32, 0.01), "Emission Strength": 1.2}),
 }
 PLATE_KINDS = ("plate", "plate_blue", "plate_yellow")
 SUNROOF_RGB = (0.006, 0.007, 0.008)  # its tinted glass over a dark headliner (linear)
