@@ -138,7 +138,8 @@ def test_rear_lower_corner_beside_the_arch_flare(tmp_path, truth_models, name, f
     assert row["type_guessed"] == row["type"]
 
 
-@pytest.mark.parametrize("name, fmt, seed", [("truck_000", "glb", 8), ("truck_005", "obj", 9)])
+@pytest.mark.parametrize("name, fmt, seed", [pytest.param("truck_000", "glb", 8, marks=pytest.mark.slow),
+                                             ("truck_005", "obj", 9)])
 def test_a_truck_s_rear_lower_corner_is_its_chassis_corner_under_the_painted_body(tmp_path, truth_models, name,
                                                                                     fmt, seed):
     """A truck's rear ends in its dark chassis and bumper below the painted cargo body (a tanker's barrel stands
