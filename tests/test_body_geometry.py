@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from synth.vehicles.geometry import (CREASE_ROWS, DENSE_LAYOUT, N_ROWS, R_BELT, R_LIGHT, R_SILL, R_TOP_C, ROCKER_TUCK,
-                                     ROW_DENSE, Profile, _body, _side_windows, keypoints)
+                                     ROW_DENSE, Profile, keypoints, loft_body, side_windows)
 from synth.vehicles.params import BODY_STYLES, VEHICLE_TYPES, library_plan, sample_params, style_cycle
 
 TYPE_STYLES = [(t, s) for t in VEHICLE_TYPES for s in (BODY_STYLES.get(t) or [None])]
@@ -39,7 +39,7 @@ def test_keypoints_lie_on_the_body_and_are_mirrored(type_name, style):
         p = _params(type_name, style, i)
         kp = keypoints(p)
         np.testing.assert_array_equal(kp[18:], kp[:18] * np.array([1.0, -1.0, 1.0]))
-        body = _body(Profile(p), 0.06)  # the loft as build_vehicle_mesh makes it, without dressing it (fast)
+        body = loft_body(Profile(p), 0.06)  # the loft as build_vehicle_mesh makes it, without dressing it (fast)
         # 2..17 (all but the wheel hubs) lie on edges of the body loft: loop vertices or points of a loop (within
         # a millimetre: a keypoint's station may merge with another less than 1.5 mm away)
         dist = _distance_to_edges(np.concatenate([kp[2:18], kp[20:36]]), np.asarray(body.verts), _edges(body))
@@ -77,7 +77,7 @@ def test_dense_loop_keeps_the_rows_exact_and_rounds_between_them():
 def test_body_loft_is_closed(type_name):
     """Every edge of the body (loft, caps, handles) is shared by exactly two faces once the loft's collapsed
     rows are merged, as the Blender import does."""
-    body = _body(Profile(_params(type_name, None)), 0.06)  # build_vehicle_mesh's body, without dressing it
+    body = loft_body(Profile(_params(type_name, None)), 0.06)  # build_vehicle_mesh's body, without dressing it
     _, ids = np.unique(np.round(np.asarray(body.verts) / 1e-5).astype(np.int64), axis=0, return_inverse=True)
     ids = ids.ravel()
     count = {}
@@ -106,7 +106,7 @@ def test_build_is_deterministic_and_styles_are_recorded():
     p = a[0].params
     assert p.to_dict()["body_style"] == p.body_style != ""
     # the body loft as build_vehicle_mesh makes it (its parts' determinism: test_vehicle_parts.py)
-    m1, m2 = _body(Profile(p), 0.06), _body(Profile(p), 0.06)
+    m1, m2 = loft_body(Profile(p), 0.06), loft_body(Profile(p), 0.06)
     np.testing.assert_array_equal(m1.verts, m2.verts)
     assert m1.faces == m2.faces and m1.materials == m2.materials
     with pytest.raises(ValueError, match="body style"):
@@ -244,8 +244,8 @@ def test_bus_window_pillars_are_black_behind_the_glass_band_except_on_school_bus
     """Most city buses and coaches show one dark band of glass (black pillars); school buses paint theirs."""
     def pillar_faces(p):
         prof = Profile(p)
-        body = _body(prof, 0.06)
-        windows = _side_windows(prof)
+        body = loft_body(prof, 0.06)
+        windows = side_windows(prof)
         xs = [0.5 * (a[1] + b[0]) for a, b in zip(windows[:-1], windows[1:])]  # pillar centres
         verts = np.asarray(body.verts)
         mats = []

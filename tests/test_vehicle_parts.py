@@ -10,7 +10,7 @@ from scipy.spatial import cKDTree
 
 from synth.vehicles.assemble import build_vehicle_mesh
 from synth.vehicles.ends import GRILLE_SHAPES, PLATE_SIZE, car_grille
-from synth.vehicles.geometry import GAP, Part, Profile, _body, _side_windows, keypoints
+from synth.vehicles.geometry import GAP, Part, Profile, keypoints, loft_body, side_windows
 from synth.vehicles.heavy import BUS_STYLES, TRUCK_STYLES, style_of
 from synth.vehicles.library import mirror_error
 from synth.vehicles.params import VEHICLE_TYPES, library_plan, model_rng, sample_params, style_rng
@@ -323,11 +323,11 @@ def test_car_sides_carry_door_mouldings_and_a_van_s_sliding_door_rail():
     cars = [spec.params for spec in library_plan() if spec.params.type_name not in ("bus", "truck")]
     for p in cars:
         prof = Profile(p)
-        body = _body(prof, 0.06)
+        body = loft_body(prof, 0.06)
         mesh = Mesh()
         body_side_trim(mesh, Caster(body), prof, style_rng(p, 26))
         v = np.asarray(mesh.verts)
-        seams, windows = prof.seams(), _side_windows(prof)
+        seams, windows = prof.seams(), side_windows(prof)
         has_rail = p.type_name in ("mpv", "van") and len(windows) >= 3
         sliding += has_rail
         if not mesh.faces:
@@ -446,7 +446,7 @@ def test_car_grilles_come_as_bands_shields_and_slots():
     intake), a slot a few centimetres tall; the pattern's bars stay inside the opening."""
     p = sample_params("sedan", model_rng(MODEL[0], "sedan", MODEL[1]))
     prof = Profile(p)
-    face = WrapFace(Caster(_body(prof, 0.06)), prof, True)
+    face = WrapFace(Caster(loft_body(prof, 0.06)), prof, True)
     z_top, g_bot, intake_top, half = prof.cap_front_z - 0.015, prof.cap_front_z - 0.13, p.nose_bottom + 0.2, 0.35
     seen = set()
     for seed in range(20):

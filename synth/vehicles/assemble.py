@@ -5,7 +5,7 @@ Pure numpy: `build_vehicle_mesh` returns plain arrays; synth/blender/vehicle_mes
 from __future__ import annotations
 
 from synth.vehicles import heavy
-from synth.vehicles.geometry import Part, Profile, _body
+from synth.vehicles.geometry import Part, Profile, loft_body
 from synth.vehicles.params import VehicleParams, style_rng
 from synth.vehicles.ends import (GRILLES, badge, car_grille, car_headlights, car_rear_panels, car_taillights,
                                  lower_intake, plate, plate_frame)
@@ -18,7 +18,7 @@ def build_vehicle_mesh(params: VehicleParams, spacing: float = 0.06, wheel_segme
     """All parts of one vehicle: body (paint, glass, trim), then what dresses it (synth/vehicles/parts.py):
     wheels, details, cabin, plate_front, plate_rear. Keys become object names."""
     prof = Profile(params)
-    body = _body(prof, spacing)
+    body = loft_body(prof, spacing)
     return {"body": body, **dress(prof, body, wheel_segments)}
 
 

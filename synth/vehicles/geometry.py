@@ -25,7 +25,7 @@ from synth.vehicles.params import PLAN_EXPONENT, VehicleParams, cargo_top, corne
 N_ROWS = 14
 # The loft's loops are denser than the rows: a spline through the row points (which stay exact vertices) adds
 # points at these parameters of segment row -> row + 1. The first two of R_REDGE's bound a 1.5 cm strip that
-# becomes the hood's side seam (see _body).
+# becomes the hood's side seam (see loft_body).
 SEGMENT_PARAMS = {R_LOW: (0.5,), R_MID: (0.5,), R_LIGHT: (0.5,), R_SHOULDER: (0.5,), R_GTOP: (0.5,),
                   R_REDGE: (0.07, 0.11, 0.45, 0.75), R_CROWN: (0.35, 0.7)}
 # Rows the spline meets with one-sided tangents, so they stay creases (the auto-smooth angle keeps them sharp):
@@ -475,7 +475,7 @@ class Profile:
         if p.type_name in BACK_DEFINED:
             return {}
         _, radius, _ = self.arch
-        windows = _side_windows(self)
+        windows = side_windows(self)
         cuts = {"door_front": min(k["15"] - 0.03, self.x_front_axle - radius - 0.07)}
         if len(windows) >= 2:
             cuts["door_b"] = (windows[0][0] + windows[1][1]) / 2
@@ -614,7 +614,7 @@ def _add_box(verts, faces, mats, centre, size, material):
         mats.append(material)
 
 
-def _side_windows(prof: Profile) -> list[tuple[float, float]]:
+def side_windows(prof: Profile) -> list[tuple[float, float]]:
     """x intervals of side glass (between pillars), front to rear."""
     p, k = prof.p, prof.keyx
     rng = np.random.default_rng(p.style_seed)
@@ -641,7 +641,9 @@ def _side_windows(prof: Profile) -> list[tuple[float, float]]:
     return [(cuts[i] + pillar / 2, cuts[i + 1] - pillar / 2) for i in range(n)]
 
 
-def _body(prof: Profile, spacing: float) -> Part:
+def loft_body(prof: Profile, spacing: float) -> Part:
+    """The lofted body alone (paint, glass, trim, panel gaps), its stations about `spacing` metres apart: the
+    surface the keypoints lie on, before synth/vehicles/assemble.py dresses it."""
     xs = prof.stations(spacing)
     half = prof.dense_half_loop(xs)  # (S, D, 2)
     nd = half.shape[1]
@@ -658,7 +660,7 @@ def _body(prof: Profile, spacing: float) -> Part:
 
     k = prof.keyx
     p = prof.p
-    windows = _side_windows(prof)
+    windows = side_windows(prof)
     ws_lo, ws_hi = k["14"], k["15"]
     rw_lo, rw_hi = (k["12"], k["13"]) if p.type_name != "truck" else (np.inf, -np.inf)
     if p.type_name == "pickup":

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from synth.vehicles.geometry import Part, _side_windows, keypoints
+from synth.vehicles.geometry import Part, keypoints, side_windows
 from synth.vehicles.params import style_rng
 
 BIG = ("bus", "truck")
@@ -449,7 +449,7 @@ def body_side_trim(mesh: Mesh, caster: Caster, prof, rng):
     """What runs along a car's sides: on a third of the models a protective moulding across the doors (black,
     or a thin chrome line), and on an MPV's or van's sliding door the rail it runs on, a dark groove along the
     rear quarter under its window (the mark that tells a van's side from an estate's)."""
-    p, seams, windows = prof.p, prof.seams(), _side_windows(prof)
+    p, seams, windows = prof.p, prof.seams(), side_windows(prof)
     doors = [seams[n] for n in ("door_front", "door_b", "door_rear") if n in seams]
     if len(doors) >= 2 and rng.random() < 0.35:
         x0, x1 = min(d[1] for d in doors) + 0.03, max(d[0] for d in doors) - 0.03
