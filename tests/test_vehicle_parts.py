@@ -711,3 +711,55 @@ def test_a_bus_s_destination_sign_glows_amber_over_its_windshield(tmp_path):
         for obj in list(scene.collection.objects):
             bpy.data.objects.remove(obj)
         bpy.data.scenes.remove(scene)
+
+
+@pytest.mark.blender
+@pytest.mark.skipif(BVHTree is None, reason="bpy not installed")
+def test_glossy_paint_mirrors_the_clouds_and_diffuse_light_stays_smooth(tmp_path):
+    """A black car seen from above under a cloudy sky: its clear coat mirrors the clouds (the world shows them to
+    glossy rays, synth/blender/sky.py), so its paint brightens in patches, while the matte ground, lit by
+    diffuse rays that see no clouds, hardly changes."""
+    import bpy
+    import cv2
+
+    from synth.blender.sky import set_sky
+    from synth.blender.vehicle_mesh import write_model
+    from synth.blender.vehicle_sheet import _place_camera, _setup_scene, _window_scene
+    from synth.blender.vehicles import REFERENCE_RGB, load_vehicle, remove_vehicle, set_body_color
+    from synth.vehicles.library import load_asset
+    from synth.vehicles.params import ModelSpec
+
+    p = sample_params("sedan", model_rng(3, "sedan", 0))
+    asset = load_asset(write_model(ModelSpec("sedan_t", p, 3, 0, None), tmp_path))
+    scene, cam = _setup_scene(160, 120, 8)
+    scene.cycles.use_denoising = False
+    scene.cycles.seed = 1
+    root = load_vehicle(asset, scene.collection)
+    ground = next(o for o in scene.collection.objects if o.name.startswith("ground"))
+    ground.active_material.node_tree.nodes["Principled BSDF"].inputs["Roughness"].default_value = 1.0
+    ground.active_material.node_tree.nodes["Principled BSDF"].inputs["Specular IOR Level"].default_value = 0.0
+    try:
+        set_body_color(root, asset, REFERENCE_RGB["black"], force=True)
+        _place_camera(cam, asset, 30.0, 45.0, 160, 120)
+
+        def render(name, cover):
+            set_sky(scene, (0.8, 0.85, 0.9), (0.35, 0.5, 0.85), (0.25, 0.25, 0.25), 0.0, 0.9, cloud_cover=cover,
+                    cloud_rgb=(2.5, 2.5, 2.5))
+            scene.render.filepath = str(tmp_path / f"{name}.png")
+            with _window_scene(scene):
+                bpy.ops.render.render(write_still=True, scene=scene.name)
+            return cv2.imread(scene.render.filepath).astype(np.float32).mean(axis=2)
+
+        clear, cloudy = render("clear", 0.0), render("cloudy", 0.8)
+        set_body_color(root, asset, REFERENCE_RGB["white"], force=True)
+        paint = np.abs(render("white", 0.0) - clear) > 40  # the paint's pixels (not the glass: it has its own sky)
+        lift = cloudy - clear
+        assert paint.sum() > 300 and (lift[paint] > 15).sum() > 0.05 * paint.sum()  # patches of mirrored cloud
+        border = np.ones_like(paint)
+        border[8:-8, 8:-8] = False  # the matte ground round the car
+        assert np.abs(lift[border]).mean() < 0.1 * np.abs(lift[paint]).mean()
+    finally:
+        remove_vehicle(root)
+        for obj in list(scene.collection.objects):
+            bpy.data.objects.remove(obj)
+        bpy.data.scenes.remove(scene)

@@ -6,10 +6,11 @@ one is picked at random per sample, so at 3 samples per pixel a window is a few 
 dark cabin ones: grain that the denoiser turns into blotches. Emission is evaluated at the hit, not sampled,
 so the same reflection costs nothing and carries no noise.
 
-The glass's sky has clouds (a bright cloud in a dark window is what real crops show); the world's has none:
-the world is evaluated at every light sample of every shading point, where the clouds' noise cost 8 % of a
-render (bench: a glossy-ray gate left that cost, as nodes are evaluated whatever their weight), and it
-lights the scene better smooth.
+The glass's sky has clouds (a bright cloud in a dark window is what real crops show). The world shows clouds
+to glossy rays only (diffuse light is better smooth), read from a tileable noise map (cloud_map_image): the
+world is evaluated at every light sample of every shading point, where the procedural noise cost 8 % of a
+render (bench: a glossy-ray gate left that cost, as nodes are evaluated whatever their weight); the image
+lookup costs nothing measurable, and glossy paint mirrors the clouds as real paint does.
 
 Round the horizon and below it the sky shows the street the vehicle stands in: a panorama of the image's
 procedural road scene (synth/street_view.py: road, kerb, pavement, facades with their windows), transparent
@@ -40,7 +41,8 @@ CLOUD_COVER_PROP, CLOUD_PROP = "pamtri_cloud_cover", "pamtri_cloud_rgb"
 STREET_LIGHT_PROP, STREET_YAW_PROP = "pamtri_street_light", "pamtri_street_yaw"
 STREET_IMAGE = "pamtri_street"  # the panorama of the street (synth/street_view.py), rewritten per road style
 STREET_DIFFUSE_IMAGE = "pamtri_street_diffuse"  # the same blurred, for diffuse rays (street_view.diffuse_panorama)
-SKY_VERSION = 5  # bump when the graph changes: a group from an older library file is rebuilt
+CLOUD_MAP_IMAGE, CLOUD_MAP_SIZE, CLOUD_MAP_TILE, CLOUD_MAP_SEED = "pamtri_cloud_map", 256, 8.0, 1019
+SKY_VERSION = 6  # bump when the graph changes: a group from an older library file is rebuilt
 
 
 def set_sky(scene, horizon_rgb, zenith_rgb, ground_rgb, seed: float, strength: float, cloud_cover: float = 0.0,
@@ -85,6 +87,25 @@ def set_street(rgba: np.ndarray | None) -> None:
             image.scale(pixels.shape[1], pixels.shape[0])
         image.pixels.foreach_set((pixels.reshape(-1) / np.float32(255)).astype(np.float32))
         image.update()
+
+
+def cloud_map_image() -> bpy.types.Image:
+    """The worker's tileable cloud noise (CLOUD_MAP_SIZE square, Non-Color): 1/f noise with the procedural
+    noise's statistics (mean 0.5, sd 0.1), one tile per CLOUD_MAP_TILE units of the cloud plane."""
+    image = _local(bpy.data.images, CLOUD_MAP_IMAGE)
+    if image is None:
+        n = CLOUD_MAP_SIZE
+        rng = np.random.default_rng(CLOUD_MAP_SEED)
+        f = np.hypot(*np.meshgrid(np.fft.fftfreq(n), np.fft.fftfreq(n)))
+        spectrum = np.fft.fft2(rng.normal(size=(n, n))) / np.maximum(f, 1.0 / n) ** 1.9
+        noise = np.real(np.fft.ifft2(spectrum))  # periodic: tiles without seams
+        noise = 0.5 + 0.1 * (noise - noise.mean()) / noise.std()
+        image = bpy.data.images.new(CLOUD_MAP_IMAGE, n, n, float_buffer=True)
+        image.colorspace_settings.name = "Non-Color"
+        rgba = np.repeat(np.clip(noise, 0.0, 1.0)[..., None], 4, axis=2).astype(np.float32)
+        rgba[..., 3] = 1.0
+        image.pixels.foreach_set(rgba.reshape(-1))
+    return image
 
 
 def sky_group(clouds: bool = True) -> bpy.types.ShaderNodeTree:
@@ -169,6 +190,10 @@ def _build(group, clouds: bool) -> None:
     sky = mix(haze.outputs["Result"], scene_value(HORIZON_PROP, "Color"), scene_value(ZENITH_PROP, "Color"))
     if clouds:
         sky = mix(_cloud_density(node, math, links, x, y, z, scene_value), sky, scene_value(CLOUD_PROP, "Color"))
+    else:  # the world: clouds for glossy rays only (paint mirrors them; diffuse light is better smooth)
+        glossy = node("ShaderNodeLightPath").outputs["Is Glossy Ray"]
+        density = _cloud_density(node, math, links, x, y, z, scene_value, from_image=True)
+        sky = mix(math("MULTIPLY", density, glossy), sky, scene_value(CLOUD_PROP, "Color"))
     backdrop = mix(math("LESS_THAN", z, 0.0), sky, scene_value(GROUND_PROP, "Color"))
     # the street: longitude from the road's heading, latitude (street_view.panorama_directions' layout)
     along_road = math("SUBTRACT", math("ARCTAN2", y, x), scene_value(STREET_YAW_PROP, "Fac"))
@@ -190,23 +215,35 @@ def _build(group, clouds: bool) -> None:
     links.new(scene_value(STRENGTH_PROP, "Fac"), outputs.inputs["Strength"])
 
 
-def _cloud_density(node, math, links, x, y, z, scene_value):
+def _cloud_density(node, math, links, x, y, z, scene_value, from_image: bool = False):
     """0..1 cloud in direction (x, y, z): a soft-thresholded noise on a plane over the scene (direction / z),
-    the threshold set by the cover, fading into the haze near the horizon."""
+    the threshold set by the cover, fading into the haze near the horizon. The noise is procedural, or
+    (`from_image`) read from the worker's tileable cloud map (cloud_map_image), the same pattern for a fraction of
+    the cost."""
     height = math("MAXIMUM", z, 0.06)
     seed = scene_value(SEED_PROP, "Fac")
     plane = node("ShaderNodeCombineXYZ")
     links.new(math("MULTIPLY_ADD", math("DIVIDE", x, height), 0.8, math("MULTIPLY", seed, 0.37)), plane.inputs[0])
     links.new(math("MULTIPLY_ADD", math("DIVIDE", y, height), 0.8, math("MULTIPLY", seed, 0.73)), plane.inputs[1])
-    noise = node("ShaderNodeTexNoise", noise_dimensions="2D")
-    noise.inputs["Scale"].default_value = 1.0
-    noise.inputs["Detail"].default_value = 2.0
-    noise.inputs["Roughness"].default_value = 0.55
-    links.new(plane.outputs[0], noise.inputs["Vector"])
+    if from_image:
+        scaled = node("ShaderNodeVectorMath", operation="SCALE")
+        links.new(plane.outputs[0], scaled.inputs[0])
+        scaled.inputs["Scale"].default_value = 1.0 / CLOUD_MAP_TILE
+        noise = node("ShaderNodeTexImage", extension="REPEAT", interpolation="Linear")
+        noise.image = cloud_map_image()
+        links.new(scaled.outputs[0], noise.inputs["Vector"])
+        fac = noise.outputs["Color"]
+    else:
+        noise = node("ShaderNodeTexNoise", noise_dimensions="2D")
+        noise.inputs["Scale"].default_value = 1.0
+        noise.inputs["Detail"].default_value = 2.0
+        noise.inputs["Roughness"].default_value = 0.55
+        links.new(plane.outputs[0], noise.inputs["Vector"])
+        fac = noise.outputs["Fac"]
     cover = scene_value(CLOUD_COVER_PROP, "Fac")
     low = math("MULTIPLY_ADD", cover, -0.32, 0.66)  # noise Fac sits near 0.5 +- 0.12: cover 0 -> rare wisps
     puffs = node("ShaderNodeMapRange", interpolation_type="SMOOTHSTEP")
-    links.new(noise.outputs["Fac"], puffs.inputs["Value"])
+    links.new(fac, puffs.inputs["Value"])
     links.new(low, puffs.inputs["From Min"])
     links.new(math("ADD", low, 0.14), puffs.inputs["From Max"])
     above_haze = node("ShaderNodeMapRange")
