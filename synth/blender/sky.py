@@ -6,11 +6,11 @@ one is picked at random per sample, so at 3 samples per pixel a window is a few 
 dark cabin ones: grain that the denoiser turns into blotches. Emission is evaluated at the hit, not sampled,
 so the same reflection costs nothing and carries no noise.
 
-The glass's sky has clouds (a bright cloud in a dark window is what real crops show). The world shows clouds
-to glossy rays only (diffuse light is better smooth), read from a tileable noise map (cloud_map_image): the
-world is evaluated at every light sample of every shading point, where the procedural noise cost 8 % of a
-render (bench: a glossy-ray gate left that cost, as nodes are evaluated whatever their weight); the image
-lookup costs nothing measurable, and glossy paint mirrors the clouds as real paint does.
+The glass's sky has clouds (a bright cloud in a dark window is what real crops show); the world shows the same
+clouds to glossy rays only (glossy paint mirrors them as real paint does; diffuse light is better smooth). They
+are read from a tileable noise map (cloud_map_image): the world is evaluated at every light sample of every
+shading point, where procedural noise cost 8 % of a render (bench: a glossy-ray gate left that cost, as nodes are
+evaluated whatever their weight); the image lookup costs nothing measurable.
 
 Round the horizon and below it the sky shows the street the vehicle stands in: a panorama of the image's
 procedural road scene (synth/street_view.py: road, kerb, pavement, facades with their windows), transparent
@@ -32,8 +32,8 @@ import numpy as np
 
 from synth.street_view import DIFFUSE_WIDTH, PANORAMA_WIDTH, diffuse_panorama
 
-GROUP_NAME = "pamtri_sky"  # with clouds: the glass's (library materials name it)
-PLAIN_GROUP_NAME = "pamtri_sky_plain"  # without: the world's
+GROUP_NAME = "pamtri_sky"  # with clouds for every ray: the glass's (library materials name it)
+PLAIN_GROUP_NAME = "pamtri_sky_plain"  # with clouds for glossy rays only: the world's
 # scene custom properties read by the group (View Layer attributes)
 HORIZON_PROP, ZENITH_PROP, GROUND_PROP = "pamtri_sky_horizon", "pamtri_sky_zenith", "pamtri_ground"
 SEED_PROP, STRENGTH_PROP = "pamtri_sky_seed", "pamtri_sky_strength"
@@ -90,7 +90,7 @@ def set_street(rgba: np.ndarray | None) -> None:
 
 
 def cloud_map_image() -> bpy.types.Image:
-    """The worker's tileable cloud noise (CLOUD_MAP_SIZE square, Non-Color): 1/f noise with the procedural
+    """The worker's tileable cloud noise (CLOUD_MAP_SIZE square, Non-Color): 1/f noise with the former procedural
     noise's statistics (mean 0.5, sd 0.1), one tile per CLOUD_MAP_TILE units of the cloud plane."""
     image = _local(bpy.data.images, CLOUD_MAP_IMAGE)
     if image is None:
@@ -109,7 +109,8 @@ def cloud_map_image() -> bpy.types.Image:
 
 
 def sky_group(clouds: bool = True) -> bpy.types.ShaderNodeTree:
-    """The worker's sky group (Direction -> Color, Strength), with or without clouds, built on first use."""
+    """The worker's sky group (Direction -> Color, Strength), clouds for every ray or (`clouds` false, the world's)
+    for glossy rays only, built on first use."""
     name = GROUP_NAME if clouds else PLAIN_GROUP_NAME
     group = _local(bpy.data.node_groups, name)
     if group is not None and group.get("pamtri_sky_version") == SKY_VERSION:
@@ -188,12 +189,10 @@ def _build(group, clouds: bool) -> None:
     links.new(z, haze.inputs["Value"])
     haze.inputs["From Min"].default_value, haze.inputs["From Max"].default_value = 0.0, 0.7
     sky = mix(haze.outputs["Result"], scene_value(HORIZON_PROP, "Color"), scene_value(ZENITH_PROP, "Color"))
-    if clouds:
-        sky = mix(_cloud_density(node, math, links, x, y, z, scene_value), sky, scene_value(CLOUD_PROP, "Color"))
-    else:  # the world: clouds for glossy rays only (paint mirrors them; diffuse light is better smooth)
-        glossy = node("ShaderNodeLightPath").outputs["Is Glossy Ray"]
-        density = _cloud_density(node, math, links, x, y, z, scene_value, from_image=True)
-        sky = mix(math("MULTIPLY", density, glossy), sky, scene_value(CLOUD_PROP, "Color"))
+    density = _cloud_density(node, math, links, x, y, z, scene_value)
+    if not clouds:  # the world: clouds for glossy rays only (paint mirrors them; diffuse light is better smooth)
+        density = math("MULTIPLY", density, node("ShaderNodeLightPath").outputs["Is Glossy Ray"])
+    sky = mix(density, sky, scene_value(CLOUD_PROP, "Color"))
     backdrop = mix(math("LESS_THAN", z, 0.0), sky, scene_value(GROUND_PROP, "Color"))
     # the street: longitude from the road's heading, latitude (street_view.panorama_directions' layout)
     along_road = math("SUBTRACT", math("ARCTAN2", y, x), scene_value(STREET_YAW_PROP, "Fac"))
@@ -215,31 +214,22 @@ def _build(group, clouds: bool) -> None:
     links.new(scene_value(STRENGTH_PROP, "Fac"), outputs.inputs["Strength"])
 
 
-def _cloud_density(node, math, links, x, y, z, scene_value, from_image: bool = False):
+def _cloud_density(node, math, links, x, y, z, scene_value):
     """0..1 cloud in direction (x, y, z): a soft-thresholded noise on a plane over the scene (direction / z),
-    the threshold set by the cover, fading into the haze near the horizon. The noise is procedural, or
-    (`from_image`) read from the worker's tileable cloud map (cloud_map_image), the same pattern for a fraction of
-    the cost."""
+    the threshold set by the cover, fading into the haze near the horizon. The noise is the worker's tileable
+    cloud map (cloud_map_image): an image lookup, where procedural noise cost 8 % of a render in the world."""
     height = math("MAXIMUM", z, 0.06)
     seed = scene_value(SEED_PROP, "Fac")
     plane = node("ShaderNodeCombineXYZ")
     links.new(math("MULTIPLY_ADD", math("DIVIDE", x, height), 0.8, math("MULTIPLY", seed, 0.37)), plane.inputs[0])
     links.new(math("MULTIPLY_ADD", math("DIVIDE", y, height), 0.8, math("MULTIPLY", seed, 0.73)), plane.inputs[1])
-    if from_image:
-        scaled = node("ShaderNodeVectorMath", operation="SCALE")
-        links.new(plane.outputs[0], scaled.inputs[0])
-        scaled.inputs["Scale"].default_value = 1.0 / CLOUD_MAP_TILE
-        noise = node("ShaderNodeTexImage", extension="REPEAT", interpolation="Linear")
-        noise.image = cloud_map_image()
-        links.new(scaled.outputs[0], noise.inputs["Vector"])
-        fac = noise.outputs["Color"]
-    else:
-        noise = node("ShaderNodeTexNoise", noise_dimensions="2D")
-        noise.inputs["Scale"].default_value = 1.0
-        noise.inputs["Detail"].default_value = 2.0
-        noise.inputs["Roughness"].default_value = 0.55
-        links.new(plane.outputs[0], noise.inputs["Vector"])
-        fac = noise.outputs["Fac"]
+    scaled = node("ShaderNodeVectorMath", operation="SCALE")
+    links.new(plane.outputs[0], scaled.inputs[0])
+    scaled.inputs["Scale"].default_value = 1.0 / CLOUD_MAP_TILE
+    noise = node("ShaderNodeTexImage", extension="REPEAT", interpolation="Linear")
+    noise.image = cloud_map_image()
+    links.new(scaled.outputs[0], noise.inputs["Vector"])
+    fac = noise.outputs["Color"]
     cover = scene_value(CLOUD_COVER_PROP, "Fac")
     low = math("MULTIPLY_ADD", cover, -0.32, 0.66)  # noise Fac sits near 0.5 +- 0.12: cover 0 -> rare wisps
     puffs = node("ShaderNodeMapRange", interpolation_type="SMOOTHSTEP")
