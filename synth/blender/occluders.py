@@ -49,7 +49,7 @@ def _merge(parts):
     return verts, faces
 
 
-def _crown(seed, lumps=6, clumps=40, subdiv=2):
+def _crown(seed, lumps=9, clumps=40, subdiv=2):
     """A tree crown or bush: a cluster of lumpy spheres filling a unit-height volume centred on the z axis,
     sitting on z = 0 (scaled per use to the sample's radius and height), its surface broken into leaf clumps
     (small spheres standing half out of it) and displaced by a few octaves of noise, so the outline is ragged
@@ -75,10 +75,10 @@ def _crown(seed, lumps=6, clumps=40, subdiv=2):
         return v * (1 + amount * bumps[:, None])
 
     parts, blobs = [], []
-    for k in range(lumps):
+    for k in range(lumps):  # a core and lumps standing out of it unevenly: a crown's outline is not an oval
         centre = np.array([0.0, 0.0, 0.5]) if k == 0 else np.array(
-            [*rng.uniform(-0.22, 0.22, 2), rng.uniform(0.3, 0.7)])
-        radius = 1.0 if k == 0 else rng.uniform(0.45, 0.7)
+            [*rng.uniform(-0.32, 0.32, 2), rng.uniform(0.3, 0.75)])
+        radius = 0.8 if k == 0 else rng.uniform(0.4, 0.65)
         blobs.append((centre, 0.5 * radius))
         parts.append((ragged(sphere * radius, 0.18) + centre, faces))
     for _ in range(clumps):  # leaf clumps on the blobs' upper and outer surface
