@@ -2,6 +2,7 @@
 carry them, placed on the body, plates as their own parts, keypoints exact for every bus and truck style."""
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import numpy as np
@@ -522,35 +523,53 @@ def test_parts_are_deterministic():
         assert a[key].materials == b[key].materials
 
 
+@contextlib.contextmanager
+def _studio(tmp_path, p, name: str, width: int, height: int, samples: int):
+    """Model `p` written to tmp_path and loaded into the contact sheet's studio scene (synth/blender/
+    vehicle_sheet.py) at width x height, `samples` per pixel without the denoiser. Yields (scene, camera, root,
+    asset, render): render(name) writes the camera's view to tmp_path and returns it as float32 BGR. Removes
+    the vehicle and the scene afterwards."""
+    import bpy
+    import cv2
+
+    from synth.blender.vehicle_mesh import write_model
+    from synth.blender.vehicle_sheet import _setup_scene, _window_scene
+    from synth.blender.vehicles import load_vehicle, remove_vehicle
+    from synth.vehicles.library import load_asset
+    from synth.vehicles.params import ModelSpec
+
+    asset = load_asset(write_model(ModelSpec(name, p, 0, 0, None), tmp_path))
+    scene, cam = _setup_scene(width, height, samples)
+    scene.cycles.use_denoising = False
+    root = load_vehicle(asset, scene.collection)
+
+    def render(image_name):
+        scene.render.filepath = str(tmp_path / f"{image_name}.png")
+        with _window_scene(scene):
+            bpy.ops.render.render(write_still=True, scene=scene.name)
+        return cv2.imread(scene.render.filepath).astype(np.float32)
+
+    try:
+        yield scene, cam, root, asset, render
+    finally:
+        remove_vehicle(root)
+        for obj in list(scene.collection.objects):
+            bpy.data.objects.remove(obj)
+        bpy.data.scenes.remove(scene)
+
+
 @pytest.mark.blender
 @pytest.mark.skipif(BVHTree is None, reason="bpy not installed")
 def test_each_part_shows_in_a_render(tmp_path):
     """Front three-quarter view of an SUV: hiding the details, the cabin, a plate or the wheels changes pixels
     (so the part is on the outside of the body, where the camera sees it)."""
-    import bpy
-    import cv2
-
-    from synth.blender.vehicle_mesh import write_model
-    from synth.blender.vehicle_sheet import _place_camera, _setup_scene, _window_scene
+    from synth.blender.vehicle_sheet import _place_camera
     from synth.blender.vehicle_materials import material_kind
-    from synth.blender.vehicles import REFERENCE_RGB, load_vehicle, remove_vehicle, set_body_color
-    from synth.vehicles.library import load_asset
-    from synth.vehicles.params import ModelSpec
+    from synth.blender.vehicles import REFERENCE_RGB, set_body_color
 
     p = sample_params("suv", model_rng(3, "suv", 0))
-    asset = load_asset(write_model(ModelSpec("suv_t", p, 3, 0, None), tmp_path))
-    scene, cam = _setup_scene(160, 120, 4)
-    scene.cycles.use_denoising = False
-    root = load_vehicle(asset, scene.collection)
-    try:
+    with _studio(tmp_path, p, "suv_t", 160, 120, 4) as (scene, cam, root, asset, render):
         _place_camera(cam, asset, 30.0, 15.0, 160, 120)
-
-        def render(name):
-            scene.render.filepath = str(tmp_path / f"{name}.png")
-            with _window_scene(scene):
-                bpy.ops.render.render(write_still=True, scene=scene.name)
-            return cv2.imread(scene.render.filepath).astype(np.float32)
-
         scene.cycles.seed = 1
         full = render("full")
         shown = {}
@@ -595,11 +614,6 @@ def test_each_part_shows_in_a_render(tmp_path):
         column = {name: np.argwhere(mask)[:, 1].mean() for name, mask in
                   (("windshield", clear_windshield), ("sides", clear_sides), ("plate", shown["plate_front"]))}
         assert abs(column["windshield"] - column["plate"]) + 15 < abs(column["sides"] - column["plate"]), column
-    finally:
-        remove_vehicle(root)
-        for obj in list(scene.collection.objects):
-            bpy.data.objects.remove(obj)
-        bpy.data.scenes.remove(scene)
 
 
 @pytest.mark.blender
@@ -613,29 +627,19 @@ def test_a_truck_rear_shows_its_plate_number_enlarged_and_reading_left_to_right(
     from mathutils import Vector
 
     from synth.appearance import plate_texture
-    from synth.blender.vehicle_mesh import write_model
-    from synth.blender.vehicle_sheet import _place_camera, _setup_scene, _window_scene
-    from synth.blender.vehicles import REFERENCE_RGB, load_vehicle, plain_look, remove_vehicle, set_look
-    from synth.vehicles.library import load_asset
-    from synth.vehicles.params import ModelSpec
+    from synth.blender.vehicle_sheet import _place_camera
+    from synth.blender.vehicles import REFERENCE_RGB, plain_look, set_look
 
     p = sample_params("truck", model_rng(2, "truck", 1), body_style="box_van")
     parts = build_vehicle_mesh(p)
     v = np.asarray(parts["details"].verts)
     quad = next(v[list(f)] for f, m in zip(parts["details"].faces, parts["details"].materials) if m == "rear_number")
-    asset = load_asset(write_model(ModelSpec("truck_t", p, 2, 1, None), tmp_path))
     width, height = 320, 240
-    scene, cam = _setup_scene(width, height, 4)
-    scene.cycles.use_denoising = False
-    root = load_vehicle(asset, scene.collection)
-    try:
+    with _studio(tmp_path, p, "truck_t", width, height, 4) as (scene, cam, root, asset, render):
         white = REFERENCE_RGB["white"]
         set_look(root, asset, white)
         _place_camera(cam, asset, 180.0, 6.0, width, height)
-        scene.render.filepath = str(tmp_path / "rear.png")
-        with _window_scene(scene):
-            bpy.ops.render.render(write_still=True, scene=scene.name)
-        image = cv2.cvtColor(cv2.imread(scene.render.filepath), cv2.COLOR_BGR2GRAY).astype(np.float32)
+        image = cv2.cvtColor(render("rear").astype(np.uint8), cv2.COLOR_BGR2GRAY).astype(np.float32)
         bpy.context.view_layer.update()
         corners = []
         for q in quad:  # (+y, low), (-y, low), (-y, high), (+y, high): seen from behind, left low first
@@ -656,11 +660,6 @@ def test_a_truck_rear_shows_its_plate_number_enlarged_and_reading_left_to_right(
         assert np.ptp(seen) > 60  # dark characters on a light ground
         right, mirrored = corr(seen, plate), corr(seen, plate[:, ::-1])
         assert right > 0.4 and right > mirrored + 0.2, (right, mirrored)  # (0.57 and 0.17 when written)
-    finally:
-        remove_vehicle(root)
-        for obj in list(scene.collection.objects):
-            bpy.data.objects.remove(obj)
-        bpy.data.scenes.remove(scene)
 
 
 @pytest.mark.blender
@@ -668,37 +667,19 @@ def test_a_truck_rear_shows_its_plate_number_enlarged_and_reading_left_to_right(
 def test_a_bus_s_destination_sign_glows_amber_over_its_windshield(tmp_path):
     """Front view of a city bus: giving the LED glyphs the black trim's material darkens pixels at the top of
     the windshield, and those pixels are amber in the full render (lit glyphs, not a painted strip)."""
-    import bpy
-    import cv2
-
-    from synth.blender.vehicle_mesh import write_model
-    from synth.blender.vehicle_sheet import _place_camera, _setup_scene, _window_scene
+    from synth.blender.vehicle_sheet import _place_camera
     from synth.blender.vehicle_materials import material_kind
-    from synth.blender.vehicles import load_vehicle, remove_vehicle
-    from synth.vehicles.library import load_asset
-    from synth.vehicles.params import ModelSpec
 
     p = sample_params("bus", model_rng(2, "bus", 1), body_style="city")
-    asset = load_asset(write_model(ModelSpec("bus_t", p, 2, 1, None), tmp_path))
-    scene, cam = _setup_scene(200, 150, 4)
-    scene.cycles.use_denoising = False
-    scene.cycles.seed = 1
-    root = load_vehicle(asset, scene.collection)
-    try:
+    with _studio(tmp_path, p, "bus_t", 200, 150, 4) as (scene, cam, root, asset, render):
+        scene.cycles.seed = 1
         _place_camera(cam, asset, 0.0, 8.0, 200, 150)
-
-        def render(name):
-            scene.render.filepath = str(tmp_path / f"{name}.png")
-            with _window_scene(scene):
-                bpy.ops.render.render(write_still=True, scene=scene.name)
-            return cv2.imread(scene.render.filepath)[..., ::-1].astype(np.float32)  # RGB
-
-        full = render("full")
+        full = render("full")[..., ::-1]  # RGB
         details = next(o for o in root.children if o.name.split(".")[1] == "details")
         slots = {material_kind(s.material): s for s in details.material_slots}
         led = slots["led"].material
         slots["led"].material = slots["trim"].material
-        dark = render("dark")
+        dark = render("dark")[..., ::-1]
         slots["led"].material = led
         glyphs = (full - dark).max(axis=2) > 25
         assert glyphs.sum() >= 10, glyphs.sum()
@@ -706,11 +687,6 @@ def test_a_bus_s_destination_sign_glows_amber_over_its_windshield(tmp_path):
         assert high.sum() >= 0.8 * glyphs.sum()  # over the windshield, high on the front (the rest: sampling noise)
         r, g, b = full[high].mean(axis=0)
         assert r > 120 and r > 1.4 * g > 1.4 * b, (r, g, b)
-    finally:
-        remove_vehicle(root)
-        for obj in list(scene.collection.objects):
-            bpy.data.objects.remove(obj)
-        bpy.data.scenes.remove(scene)
 
 
 @pytest.mark.blender
@@ -719,36 +695,23 @@ def test_glossy_paint_mirrors_the_clouds_and_diffuse_light_stays_smooth(tmp_path
     """A black car seen from above under a cloudy sky: its clear coat mirrors the clouds (the world shows them to
     glossy rays, synth/blender/sky.py), so its paint brightens in patches, while the matte ground, lit by
     diffuse rays that see no clouds, hardly changes."""
-    import bpy
-    import cv2
-
     from synth.blender.sky import set_sky
-    from synth.blender.vehicle_mesh import write_model
-    from synth.blender.vehicle_sheet import _place_camera, _setup_scene, _window_scene
-    from synth.blender.vehicles import REFERENCE_RGB, load_vehicle, remove_vehicle, set_body_color
-    from synth.vehicles.library import load_asset
-    from synth.vehicles.params import ModelSpec
+    from synth.blender.vehicle_sheet import _place_camera
+    from synth.blender.vehicles import REFERENCE_RGB, set_body_color
 
     p = sample_params("sedan", model_rng(3, "sedan", 0))
-    asset = load_asset(write_model(ModelSpec("sedan_t", p, 3, 0, None), tmp_path))
-    scene, cam = _setup_scene(160, 120, 8)
-    scene.cycles.use_denoising = False
-    scene.cycles.seed = 1
-    root = load_vehicle(asset, scene.collection)
-    ground = next(o for o in scene.collection.objects if o.name.startswith("ground"))
-    ground.active_material.node_tree.nodes["Principled BSDF"].inputs["Roughness"].default_value = 1.0
-    ground.active_material.node_tree.nodes["Principled BSDF"].inputs["Specular IOR Level"].default_value = 0.0
-    try:
+    with _studio(tmp_path, p, "sedan_t", 160, 120, 8) as (scene, cam, root, asset, render_view):
+        scene.cycles.seed = 1
+        ground = next(o for o in scene.collection.objects if o.name.startswith("ground"))
+        ground.active_material.node_tree.nodes["Principled BSDF"].inputs["Roughness"].default_value = 1.0
+        ground.active_material.node_tree.nodes["Principled BSDF"].inputs["Specular IOR Level"].default_value = 0.0
         set_body_color(root, asset, REFERENCE_RGB["black"], force=True)
         _place_camera(cam, asset, 30.0, 45.0, 160, 120)
 
         def render(name, cover):
             set_sky(scene, (0.8, 0.85, 0.9), (0.35, 0.5, 0.85), (0.25, 0.25, 0.25), 0.0, 0.9, cloud_cover=cover,
                     cloud_rgb=(2.5, 2.5, 2.5))
-            scene.render.filepath = str(tmp_path / f"{name}.png")
-            with _window_scene(scene):
-                bpy.ops.render.render(write_still=True, scene=scene.name)
-            return cv2.imread(scene.render.filepath).astype(np.float32).mean(axis=2)
+            return render_view(name).mean(axis=2)
 
         clear, cloudy = render("clear", 0.0), render("cloudy", 0.8)
         set_body_color(root, asset, REFERENCE_RGB["white"], force=True)
@@ -758,8 +721,3 @@ def test_glossy_paint_mirrors_the_clouds_and_diffuse_light_stays_smooth(tmp_path
         border = np.ones_like(paint)
         border[8:-8, 8:-8] = False  # the matte ground round the car
         assert np.abs(lift[border]).mean() < 0.1 * np.abs(lift[paint]).mean()
-    finally:
-        remove_vehicle(root)
-        for obj in list(scene.collection.objects):
-            bpy.data.objects.remove(obj)
-        bpy.data.scenes.remove(scene)
