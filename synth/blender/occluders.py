@@ -11,7 +11,7 @@ import numpy as np
 
 import bpy
 
-from synth.blender.vehicle_materials import OTHER_PLATE_PROP
+from synth.blender.vehicle_materials import OTHER_PLATE_PROP, ShaderGraph
 from synth.blender.vehicles import load_vehicle, set_body_color, vehicle_objects
 from synth.roadside import SIGN_STYLES, sign_face
 from synth.occlusion import OCCLUDER_KINDS
@@ -141,73 +141,40 @@ def _foliage_material(name):
     towards its bottom and its core, where it shades itself. (Cells on the crown's own unit coordinates had made
     a tree's clumps 30 cm wide, bordered by black gaps: camouflage netting.)"""
     mat = bpy.data.materials.new(name)
-    nt = mat.node_tree
-    bsdf = nt.nodes["Principled BSDF"]
-    bsdf.inputs["Roughness"].default_value = 0.7
-    info = nt.nodes.new("ShaderNodeObjectInfo")
-    coords = nt.nodes.new("ShaderNodeTexCoord")
-    position = nt.nodes.new("ShaderNodeNewGeometry")
-
-    def node(kind, **inputs):
-        n = nt.nodes.new(kind)
-        for key, value in inputs.items():
-            n.inputs[key].default_value = value
-        return n
-
-    def math(op, a, b):
-        n = nt.nodes.new("ShaderNodeMath")
-        n.operation = op
-        for socket, value in zip(n.inputs, (a, b)):
-            if isinstance(value, bpy.types.NodeSocket):
-                nt.links.new(value, socket)
-            else:
-                socket.default_value = value
-        return n.outputs[0]
-
-    def map_range(value, a, b, c, d):
-        n = node("ShaderNodeMapRange", **{"From Min": a, "From Max": b, "To Min": c, "To Max": d})
-        nt.links.new(value, n.inputs["Value"])
-        return n.outputs["Result"]
-
+    g = ShaderGraph(mat)
+    info, coords = g.new("ShaderNodeObjectInfo"), g.new("ShaderNodeTexCoord")
+    position = g.new("ShaderNodeNewGeometry").outputs["Position"]
     # leaf clumps: Voronoi cells on world coordinates warped by noise (regular cells read as scales)
-    warp = node("ShaderNodeTexNoise", Scale=3.0, Detail=2.0)
-    nt.links.new(position.outputs["Position"], warp.inputs["Vector"])
-    warped = nt.nodes.new("ShaderNodeVectorMath")
+    warp = g.new("ShaderNodeTexNoise", Vector=position, Scale=3.0, Detail=2.0)
+    warped = g.new("ShaderNodeVectorMath")
     warped.operation = "MULTIPLY_ADD"
-    warped.inputs[1].default_value = (0.12, 0.12, 0.12)
-    nt.links.new(warp.outputs["Color"], warped.inputs[0])
-    nt.links.new(position.outputs["Position"], warped.inputs[2])
-    cells = node("ShaderNodeTexVoronoi", Scale=8.0)
-    nt.links.new(warped.outputs["Vector"], cells.inputs["Vector"])
-    grain = node("ShaderNodeTexVoronoi", Scale=30.0)  # single leaves catching the light
-    nt.links.new(position.outputs["Position"], grain.inputs["Vector"])
+    g.feed(warped.inputs[0], warp.outputs["Color"])
+    g.feed(warped.inputs[1], (0.12, 0.12, 0.12))
+    g.feed(warped.inputs[2], position)
+    cells = g.new("ShaderNodeTexVoronoi", Vector=warped.outputs["Vector"], Scale=8.0)
+    grain = g.new("ShaderNodeTexVoronoi", Vector=position, Scale=30.0)  # single leaves catching the light
     # gaps: near a cell's edge the canopy is in its own shade (not black: light comes through the leaves)
-    gap = map_range(cells.outputs["Distance"], 0.1, 0.7, 1.15, 0.45)
-    leaf = map_range(grain.outputs["Distance"], 0.0, 0.8, 1.12, 0.8)
-    grey = nt.nodes.new("ShaderNodeRGBToBW")  # per-clump brightness, not hue: foliage stays green
-    nt.links.new(cells.outputs["Color"], grey.inputs["Color"])
-    cluster = map_range(grey.outputs["Val"], 0.0, 1.0, 0.75, 1.25)
+    gap = g.map_range(cells.outputs["Distance"], 0.1, 0.7, 1.15, 0.45)
+    leaf = g.map_range(grain.outputs["Distance"], 0.0, 0.8, 1.12, 0.8)
+    grey = g.new("ShaderNodeRGBToBW", Color=cells.outputs["Color"]).outputs["Val"]  # per clump, not hue
+    cluster = g.map_range(grey, 0.0, 1.0, 0.75, 1.25)
     # self-shade: the crown's bottom (its unit coordinates' z) and broad patches of light and shade over it
-    sep = nt.nodes.new("ShaderNodeSeparateXYZ")
-    nt.links.new(coords.outputs["Object"], sep.inputs[0])
-    lower = map_range(sep.outputs["Z"], 0.0, 0.8, 0.45, 1.05)
-    noise = node("ShaderNodeTexNoise", Scale=4.0)
-    nt.links.new(coords.outputs["Object"], noise.inputs["Vector"])
-    light = map_range(noise.outputs["Fac"], 0.0, 1.0, 0.75, 1.15)
-    shade = math("MULTIPLY", math("MULTIPLY", math("MULTIPLY", gap, leaf), math("MULTIPLY", cluster, lower)), light)
-    yellow = nt.nodes.new("ShaderNodeMix")  # lit clumps a little yellower
-    yellow.data_type = "RGBA"
-    yellow.inputs["B"].default_value = (0.32, 0.36, 0.08, 1.0)
-    nt.links.new(map_range(grey.outputs["Val"], 0.55, 1.0, 0.0, 0.35), yellow.inputs["Factor"])
-    nt.links.new(info.outputs["Color"], yellow.inputs["A"])
-    colour = nt.nodes.new("ShaderNodeVectorMath")
+    _x, _y, z = g.split(coords.outputs["Object"])
+    lower = g.map_range(z, 0.0, 0.8, 0.45, 1.05)
+    noise = g.new("ShaderNodeTexNoise", Vector=coords.outputs["Object"], Scale=4.0)
+    light = g.map_range(noise.outputs["Fac"], 0.0, 1.0, 0.75, 1.15)
+    shade = g.math("MULTIPLY", g.math("MULTIPLY", g.math("MULTIPLY", gap, leaf), g.math("MULTIPLY", cluster, lower)),
+                   light)
+    # lit clumps a little yellower
+    yellow = g.mix_rgb(g.map_range(grey, 0.55, 1.0, 0.0, 0.35), info.outputs["Color"], (0.32, 0.36, 0.08))
+    colour = g.new("ShaderNodeVectorMath")
     colour.operation = "SCALE"
-    nt.links.new(yellow.outputs["Result"], colour.inputs[0])
-    nt.links.new(shade, colour.inputs["Scale"])
-    nt.links.new(colour.outputs["Vector"], bsdf.inputs["Base Color"])
-    bump = node("ShaderNodeBump", Strength=0.9, Distance=0.05)
-    nt.links.new(cells.outputs["Distance"], bump.inputs["Height"])
-    nt.links.new(bump.outputs["Normal"], bsdf.inputs["Normal"])
+    g.feed(colour.inputs[0], yellow)
+    g.feed(colour.inputs["Scale"], shade)
+    bump = g.new("ShaderNodeBump", Height=cells.outputs["Distance"], Strength=0.9, Distance=0.05)
+    bsdf = g.new("ShaderNodeBsdfPrincipled", **{"Base Color": colour.outputs["Vector"], "Roughness": 0.7,
+                                                "Normal": bump.outputs["Normal"]})
+    g.finish(bsdf.outputs["BSDF"])
     return mat
 
 

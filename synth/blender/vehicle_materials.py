@@ -88,7 +88,7 @@ DIRT_RGB = (0.085, 0.07, 0.05)  # road grime (linear): a grey-brown, lighter tha
 DUST_RGB = (0.2, 0.18, 0.15)  # the dust film of a car not washed for weeks
 
 
-class _Graph:
+class ShaderGraph:
     """Terse node building for one material's tree."""
 
     def __init__(self, mat: bpy.types.Material, keep: bool = False):
@@ -198,7 +198,7 @@ def shared_image(name: str):
     return img
 
 
-def _projected(g: _Graph, prop: str, across, z, flip):
+def _projected(g: ShaderGraph, prop: str, across, z, flip):
     """(u, v) of a point on a face projected onto the rectangle `prop` = (half width, z low, z high): u runs
     left to right for a viewer facing the face (`flip` 1 mirrors it), v bottom to top."""
     hw, z0, z1 = g.split(g.attr(prop))
@@ -208,13 +208,13 @@ def _projected(g: _Graph, prop: str, across, z, flip):
     return u, v
 
 
-def _is_rear(g: _Graph, x):
+def _is_rear(g: ShaderGraph, x):
     """1 behind the body's middle (the rear half), else 0: which end a point is on, whatever its normal."""
     xmin, xmax, _h = g.split(g.attr("pamtri_extent"))
     return g.math("LESS_THAN", x, g.math("MULTIPLY", g.math("ADD", xmin, xmax), 0.5))
 
 
-def _dirt_mask(g: _Graph, scale: float = 2.5):
+def _dirt_mask(g: ShaderGraph, scale: float = 2.5):
     """Road grime weight, scaled by the identity's `dirt`: what the wheels throw up, heaviest along the sills
     and the lower ends and gone by the belt line, in streaks that run down the panels (a fine noise stretched
     upright). Round blotches of a plain noise read as rust or camouflage at 100-250 px, not as dirt."""
@@ -228,13 +228,13 @@ def _dirt_mask(g: _Graph, scale: float = 2.5):
     return g.math("MULTIPLY", g.math("MULTIPLY", dirt, low), streaks, clamp=True)
 
 
-def _body_colour(g: _Graph, z):
+def _body_colour(g: ShaderGraph, z):
     """The body colour at height z: the roof's above `pamtri_roof_z` (a two-tone car's), the body's below."""
     roof = g.math("GREATER_THAN", z, g.attr("pamtri_roof_z", "Fac"))
     return g.mix_rgb(roof, g.attr(BODY_COLOR_PROP, "Color"), g.attr("pamtri_roof_color", "Color"))
 
 
-def _sunroof_mask(g: _Graph):
+def _sunroof_mask(g: ShaderGraph):
     """1 on the identity's sunroof: dark glass flush in the roof (SUNROOF_PROP: rear x, front x, half width in
     the vehicle frame), where the body faces up inside that rectangle; else 0."""
     (x, y, _z), (_nx, _ny, nz) = g.coords()
@@ -245,7 +245,7 @@ def _sunroof_mask(g: _Graph):
 
 
 def _build_paint(mat: bpy.types.Material) -> None:
-    g = _Graph(mat)
+    g = ShaderGraph(mat)
     (x, y, z), (_nx, ny, _nz) = g.coords()
     metallic, rough, coat_rough = g.split(g.attr("pamtri_finish"))
     coat, flake, pearl = g.split(g.attr("pamtri_finish2"))
@@ -310,7 +310,7 @@ SEAM_SHADE = 0.45
 def _build_seam(mat: bpy.types.Material) -> None:
     """A panel gap: the body's (or two-tone roof's) colour in shade, without the clear coat (a slit mirrors no
     sky)."""
-    g = _Graph(mat)
+    g = ShaderGraph(mat)
     (_x, _y, z), _ = g.coords()
     colour = _body_colour(g, z)
     colour = g.mix_rgb(1.0 - SEAM_SHADE, colour, (0.0, 0.0, 0.0))
@@ -323,7 +323,7 @@ def _build_seam(mat: bpy.types.Material) -> None:
 GLASS_F0 = ((1.52 - 1.0) / (1.52 + 1.0)) ** 2
 
 
-def _pane_reflectance(g: _Graph):
+def _pane_reflectance(g: ShaderGraph):
     """Reflectance of a pane's two surfaces (2F / (1 + F), Schlick's F at glass's index): 8 % face on, 14 %
     at 60 degrees, 40 % at 75, as side windows and backlights show at a glance. Taken from |cos| of the
     view angle, so a pane seen from inside (a bus's far windows) reflects as from outside, not totally."""
@@ -336,7 +336,7 @@ def _build_glass(mat: bpy.types.Material, tint=(0.92, 0.97, 0.96)) -> None:
     """Window glass: the sky seen along the reflection vector, emitted with a Fresnel weight, over a tinted
     Transparent BSDF (synth/blender/sky.py says why not a glossy closure; no refraction either: at a few
     samples per pixel a refracting pane over the cabin is mostly noise), with the windshield's stickers."""
-    g = _Graph(mat)
+    g = ShaderGraph(mat)
     (x, y, z), (nx, _ny, _nz) = g.coords()
     reflect = _pane_reflectance(g)
     # the windshield (a pane facing along the body in its front half: a cab's rear pane too) at its own
@@ -368,7 +368,7 @@ def _build_glass(mat: bpy.types.Material, tint=(0.92, 0.97, 0.96)) -> None:
 def _build_plate(mat: bpy.types.Material, painted: bool = False) -> None:
     """The plate texture on the front or rear plate (chosen by which way the face looks), left to right; or,
     `painted`, on a truck's enlarged rear number (its own box, `pamtri_rear_number`)."""
-    g = _Graph(mat)
+    g = ShaderGraph(mat)
     (x, y, z), _ = g.coords()
     if painted:
         rear = 1.0
@@ -399,7 +399,7 @@ def _build_plate(mat: bpy.types.Material, painted: bool = False) -> None:
 
 def _build_lens(mat: bpy.types.Material, rgb) -> None:
     """A clear lamp lens: mostly see-through (the reflector behind it shows), glossy."""
-    g = _Graph(mat)
+    g = ShaderGraph(mat)
     fresnel = g.new("ShaderNodeLayerWeight", Blend=0.2).outputs["Fresnel"]
     clear = g.new("ShaderNodeBsdfTransparent", Color=tuple(0.9 * c for c in rgb))
     mirror = g.new("ShaderNodeBsdfGlossy", Roughness=0.04)
@@ -411,7 +411,7 @@ def _build_lamp(mat: bpy.types.Material, kind: str) -> None:
     """A lamp lens that lights up at the strength the object's `pamtri_lamps` gives it (0 or unset: off)."""
     rgb, metallic, roughness, extra = _SPECS[kind]
     light, which = LAMP_LIGHT[kind]
-    g = _Graph(mat)
+    g = ShaderGraph(mat)
     strength = g.split(g.attr(LAMPS_PROP))[which]
     bsdf = g.new("ShaderNodeBsdfPrincipled", **{"Base Color": rgb, "Metallic": metallic, "Roughness": roughness,
                                                 "Emission Color": light, "Emission Strength": strength, **extra})
@@ -421,7 +421,7 @@ def _build_lamp(mat: bpy.types.Material, kind: str) -> None:
 
 def _build_plain(mat: bpy.types.Material, kind: str) -> None:
     rgb, metallic, roughness, extra = _SPECS[kind]
-    g = _Graph(mat)
+    g = ShaderGraph(mat)
     colour = rgb
     settings = {"Metallic": metallic, "Roughness": roughness, **extra}
     if kind in ("rubber", "trim", "metal_dark", "grille", "steel"):  # road grime on the lower parts
@@ -437,7 +437,7 @@ def _build_cabin(mat: bpy.types.Material, kind: str) -> None:
     own colour. The cabin is lit through the windows only, which at 3 samples per pixel is mostly noise behind
     the pane; the glow stands in for that light without noise or bounces."""
     rgb, _metallic, roughness, _extra = _SPECS[kind]
-    g = _Graph(mat)
+    g = ShaderGraph(mat)
     colour = g.new("ShaderNodeRGB")
     colour.name = "pamtri_cabin_color"
     colour.outputs[0].default_value = (*rgb, 1.0)
@@ -545,7 +545,7 @@ def make_paintable(mat: bpy.types.Material, default_rgb=(0.5, 0.5, 0.5)) -> None
     colour = attr.outputs["Color"]
     mix = nodes.get("pamtri_sunroof_mix")
     if mix is None:
-        g = _Graph(mat, keep=True)
+        g = ShaderGraph(mat, keep=True)
         mix = g.mix_rgb(_sunroof_mask(g), colour, SUNROOF_RGB).node
         mix.name = "pamtri_sunroof_mix"
     links.new(colour, mix.inputs[6])
