@@ -12,7 +12,7 @@ import numpy as np
 
 from synth.vehicles.geometry import GAP, Part
 from synth.vehicles.params import style_rng
-from synth.vehicles.parts import EndFace, Mesh, WrapFace, disc, hexagon, rect
+from synth.vehicles.parts import EndFace, Mesh, WrapFace, as_function, disc, hexagon, rect
 
 PLATE_SIZE = (0.44, 0.14)  # China's standard plate (width, height), metres
 
@@ -282,7 +282,7 @@ def car_grille(mesh: Mesh, face: EndFace, p, half: float, z_top: float, g_bot: f
 def grille(mesh: Mesh, face: EndFace, p, half: float, z0, z1: float, pattern: str, surround: str):
     """A grille opening from -half to half, from its bottom z0 (a height, or a function of y for a shaped
     grille) to z1: dark base, the pattern as instanced bars or cells, a surround frame."""
-    bottom = z0 if callable(z0) else (lambda y, c=z0: c + 0 * np.asarray(y, float))
+    bottom = as_function(z0)
     face.patch(mesh, -half, half, bottom, z1, 0.002, "grille", nu=8 if not callable(z0) else 16, nv=2, mirror=False)
     t = 0.012
     face.prism(mesh, rect(-half - t, half + t, z1, z1 + t), 0.0, 0.008, surround, mirror=False)

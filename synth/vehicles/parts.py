@@ -188,6 +188,12 @@ class Caster:
         return o + d * np.where(ok, hits, 0.0)[:, None], normals, ok
 
 
+def as_function(value):
+    """A height given as a number or as a function of the chart coordinate, as a function (arrays in, arrays
+    out): the outlines of patches, strips and grilles take either."""
+    return value if callable(value) else (lambda t, c=value: c + 0 * np.asarray(t, float))
+
+
 class EndFace:
     """Chart of the front or rear end: (y, z) -> the body surface seen along x, lifted along its normal."""
 
@@ -217,8 +223,7 @@ class EndFace:
 
     def patch(self, mesh: Mesh, y0, y1, z0, z1, lift, mat, nu=8, nv=3, mirror=True):
         """A grid patch over y0..y1 with bottom z0(y) and top z1(y) (callables or numbers), lifted."""
-        f0 = z0 if callable(z0) else (lambda y, c=z0: c + 0 * y)
-        f1 = z1 if callable(z1) else (lambda y, c=z1: c + 0 * y)
+        f0, f1 = as_function(z0), as_function(z1)
         ys = np.linspace(y0, y1, nu + 1)
         grid = np.array([[y, f0(y) + (f1(y) - f0(y)) * t] for y in ys for t in np.linspace(0, 1, nv + 1)])
         faces = [(i * (nv + 1) + j, (i + 1) * (nv + 1) + j, (i + 1) * (nv + 1) + j + 1, i * (nv + 1) + j + 1)
@@ -430,8 +435,7 @@ def mirrors(mesh: Mesh, caster: Caster, prof, big: bool):
 def side_strip(mesh: Mesh, caster: Caster, x0: float, x1: float, z0, z1, lift: float, mat: str):
     """A strip lying on both body sides from x0 to x1 (x0 < x1) between heights z0(x) and z1(x) (callables or
     numbers), `lift` out of the surface along its normal; rays that miss the body leave a gap."""
-    f0 = z0 if callable(z0) else (lambda x, c=z0: c)
-    f1 = z1 if callable(z1) else (lambda x, c=z1: c)
+    f0, f1 = as_function(z0), as_function(z1)
     xs = np.linspace(x0, x1, max(2, int(np.ceil((x1 - x0) / 0.05)) + 1))
     for s in (1.0, -1.0):
         rows = []
