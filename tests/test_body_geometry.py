@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from synth.vehicles.geometry import (CREASE_ROWS, DENSE_LAYOUT, N_ROWS, R_BELT, R_LIGHT, R_SILL, R_TOP_C, ROCKER_TUCK,
-                                     ROW_DENSE, Profile, keypoints, loft_body, side_windows)
+from synth.vehicles.geometry import (CREASE_ROWS, DENSE_LAYOUT, N_ROWS, R_BELT, R_GTOP, R_LIGHT, R_REDGE, R_SILL, R_TOP_C,
+                                     ROCKER_TUCK, ROW_DENSE, Profile, keypoints, loft_body, side_windows)
 from synth.vehicles.params import BODY_STYLES, VEHICLE_TYPES, library_plan, sample_params, style_cycle
 
 TYPE_STYLES = [(t, s) for t in VEHICLE_TYPES for s in (BODY_STYLES.get(t) or [None])]
@@ -260,3 +260,36 @@ def test_bus_window_pillars_are_black_behind_the_glass_band_except_on_school_bus
         assert sum(m == {"trim"} for m in kinds[style]) >= 4, kinds[style]
         assert all(m in ({"trim"}, {"paint"}) for m in kinds[style])
     assert all(m == {"paint"} for m in kinds["school"]), kinds["school"]
+
+
+@pytest.mark.parametrize("type_name", CAR_TYPES)
+def test_panels_arch_and_the_glass_wraps_round_the_cabin(type_name):
+    """Real panels are stamped convex and glass wraps round the cabin (Profile.bows, glass_wrap,
+    greenhouse_taper): in side view the roof and the hood stand above the chord between their ends by their bows;
+    from above, the windshield's middle stands ahead of its sides and the rear window's behind them, and the roof
+    narrows towards its rear. Their keypoints stay on the surface: test_keypoints_lie_on_the_body_and_are_mirrored."""
+    for style in BODY_STYLES[type_name]:
+        prof = Profile(_params(type_name, style))
+        k, bows = prof.keyx, prof.bows
+        p = prof.p
+        for a, b, curve, straight, bow in ((k["14"], k["13"], prof.top, p.roof_z, bows["roof"]),
+                                           (k["16"], k["15"], prof.belt, 0.5 * (p.hood_front + p.cowl), bows["hood"])):
+            rise = float(curve(0.5 * (a + b))) - straight  # over the straight panel (the fillets end short of it)
+            assert bow >= 0.01 and abs(rise - bow) < 1e-3, (style, bow, rise)
+        body = loft_body(prof, 0.06)
+        v = np.asarray(body.verts)
+        glass = v[np.unique([i for f, m in zip(body.faces, body.materials) if m == "glass" for i in f])]
+        front, rear = prof.glass_wrap
+        y_pillar = prof.half_loop([k["15"], k["12"]])[:, R_GTOP, 0]  # the side windows' tops, at each base
+        for wrap, sgn, yp, x_base in ((front, 1.0, y_pillar[0], k["15"]), (rear, -1.0, y_pillar[1], k["12"])):
+            near = glass[np.abs(glass[:, 0] - x_base) < 0.3]
+            u = np.abs(near[:, 1]) / yp
+            middle, sides = (sgn * near[u < 0.1, 0]).max(), (sgn * near[(u > 0.6) & (u < 0.75), 0]).max()
+            assert 0.02 <= wrap <= 0.15 and middle - sides > 0.4 * wrap, (style, wrap, middle - sides)
+        # the roof's edge stands in by the taper at its rear and not at its front, the body under it keeps its width
+        untapered = Profile(p)
+        untapered.__dict__["greenhouse_taper"] = 0.0
+        inset = untapered.half_loop([k["14"], k["13"]]) - prof.half_loop([k["14"], k["13"]])
+        assert prof.greenhouse_taper >= 0.01 and np.allclose(inset[:, :R_GTOP], 0.0), style
+        np.testing.assert_allclose(inset[:, R_GTOP:R_REDGE + 1, 0], [[0.0, 0.0], [prof.greenhouse_taper] * 2],
+                                   atol=2e-3)

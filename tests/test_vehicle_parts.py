@@ -89,7 +89,7 @@ def test_every_type_carries_lamps_grille_plates_mirrors_and_a_cabin(type_name):
         high = red[(np.abs(red[:, 1]) < 0.25) & (red[:, 2] > p.deck)]
         assert len(high) == 6, len(high)  # one box, on the centreline
         assert abs(high[:, 1].mean()) < 1e-6 and prof.keyx["13"] - 0.6 < high[:, 0].mean() < prof.keyx["13"] + 0.05
-        assert p.roof_z - 0.15 < high[:, 2].mean() < p.roof_z
+        assert p.roof_z - 0.15 < high[:, 2].mean() < prof.height - 0.03  # under the roof's top (it arches)
     # the cabin stays inside the body's envelope: seats and dashboard under the glass
     cab = np.asarray(parts["cabin"].verts)
     assert np.all(cab[:, 2] < prof.top(cab[:, 0]) + 0.03)

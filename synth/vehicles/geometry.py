@@ -66,6 +66,22 @@ def _fillet(points, radii, samples: int = 7) -> list[tuple[float, float]]:
     return out
 
 
+def _bowed(curve, spans, samples: int = 15) -> list[tuple[float, float]]:
+    """`curve` (x, z points) with each span (x0, x1, bow) raised by `bow` metres at its middle: a bump
+    16 t^2 (1 - t)^2 that is zero and flat at x0 and x1, so the span's ends (and the keypoints on them) keep their
+    heights and the corner fillets their rounding without a kink, while the panel between them becomes an arc."""
+    pts = sorted(curve)
+    xs = np.array([q[0] for q in pts])
+    zs = np.array([q[1] for q in pts])
+    extra = [x for x0, x1, _ in spans for x in np.linspace(x0, x1, samples)[1:-1]]
+    x_all = np.unique(np.concatenate([xs, extra]))
+    z_all = np.interp(x_all, xs, zs)
+    for x0, x1, bow in spans:
+        t = np.clip((x_all - x0) / (x1 - x0), 0, 1)
+        z_all = z_all + 16 * bow * (t * (1 - t)) ** 2
+    return list(zip(x_all.tolist(), z_all.tolist()))
+
+
 @dataclass
 class Profile:
     """The side profile and plan of one vehicle, derived from its parameters."""
@@ -234,7 +250,7 @@ class Profile:
     def height(self) -> float:
         if self.p.type_name == "truck":
             return max(self.box_top + 0.02, self.p.roof_z + self.p.roof_crown)
-        return self.p.roof_z + self.p.roof_crown
+        return max(z for _, z in self.top_curve or self.top_points) + self.p.roof_crown
 
     @cached_property
     def cap_front_z(self) -> float:
@@ -258,6 +274,21 @@ class Profile:
         return pts + [(k["12"], p.deck), (k["11"], p.tail_upper), (k["end"], self.cap_rear_z)]
 
     @cached_property
+    def bows(self) -> dict[str, float]:
+        """How far a car's hood, windshield, roof and rear window bow out of the straight lines between their
+        edges (metres, at the middle; 0 for buses and trucks). Real panels are stamped convex: a roof arches
+        from the windshield header to the rear window, glass bulges, a hood rises between the cowl and its
+        front edge. Straight ones read as a box on a box, and their flat facets mirror one uniform patch of sky.
+        The keypoints stay where they are (they sit at the panels' edges); a van's roof stays nearly flat."""
+        p = self.p
+        if p.type_name in BACK_DEFINED:
+            return dict(hood=0.0, windshield=0.0, roof=0.0, rear_window=0.0)
+        rng = style_rng(p, 28)  # its own stream: every other draw keeps its value
+        roof = {"van": (0.01, 0.02), "mpv": (0.025, 0.04), "suv": (0.025, 0.04), "pickup": (0.02, 0.035)}
+        return dict(hood=rng.uniform(0.012, 0.025), windshield=rng.uniform(0.012, 0.022),
+                    roof=rng.uniform(*roof.get(p.type_name, (0.04, 0.06))), rear_window=rng.uniform(0.015, 0.03))
+
+    @cached_property
     def top_points(self) -> list[tuple[float, float]]:
         """Greenhouse top where it is above the belt (the rest of the loft has top == belt)."""
         p, k = self.p, self.keyx
@@ -273,7 +304,8 @@ class Profile:
         if self.p.type_name in BACK_DEFINED:
             return sorted(self.belt_points)
         # corners rear to front: rear upper corner, deck, mid-belt, cowl, hood front
-        return _fillet(self.belt_points, (0.05, 0.06, 0.0, 0.10, 0.07))
+        curve = _fillet(self.belt_points, (0.05, 0.06, 0.0, 0.10, 0.07))
+        return _bowed(curve, [(self.keyx["15"], self.keyx["16"], self.bows["hood"])])
 
     @cached_property
     def top_curve(self) -> list[tuple[float, float]] | None:
@@ -287,7 +319,78 @@ class Profile:
         chain = [(k["15"] + d_front, float(self.belt(k["15"] + d_front))), (k["15"], p.cowl), (k["14"], p.roof_z),
                  (k["13"], p.roof_z), (k["12"], p.deck), (k["12"] - d_rear, float(self.belt(k["12"] - d_rear)))]
         # rear to front: deck, roof rear, roof front, windshield base
-        return _fillet(chain, (0.08, 0.22, 0.16, 0.10))
+        curve = _fillet(chain, (0.08, 0.22, 0.16, 0.10))
+        bow = self.bows
+        return _bowed(curve, [(k["15"], k["14"], bow["windshield"]), (k["14"], k["13"], bow["roof"]),
+                              (k["13"], k["12"], bow["rear_window"])])
+
+    @cached_property
+    def greenhouse_taper(self) -> float:
+        """How much further the greenhouse's top stands in at the rear window's top than over the middle of the
+        roof (metres; 0 for buses and trucks). Seen from above, a real car's cabin narrows towards its C-pillars
+        while the body under it keeps its width (a roof as wide at its rear as at its middle reads as a box).
+        Its front keeps its width: VeRi's windshield-top keypoints fit the full width (bench/keypoint_fit.py)."""
+        p = self.p
+        if p.type_name in BACK_DEFINED:
+            return 0.0
+        rear = {"van": (0.01, 0.02), "mpv": (0.02, 0.035), "suv": (0.02, 0.035), "pickup": (0.015, 0.03)}
+        return style_rng(p, 29).uniform(*rear.get(p.type_name, (0.03, 0.05)))  # own stream: the rest keep theirs
+
+    def taper(self, x):
+        """The greenhouse's extra inset at x (see greenhouse_taper): 0 from the front of the roof to its middle,
+        easing in towards its rear and constant over the rear window."""
+        x = np.asarray(x, dtype=float)
+        if self.greenhouse_taper == 0.0:
+            return np.zeros(x.shape)
+        k = self.keyx
+        xm = k["14"] - 0.45 * (k["14"] - k["13"])
+        t = np.clip((xm - x) / (xm - k["13"]), 0, 1)
+        return self.greenhouse_taper * t * t * (3 - 2 * t)
+
+    @cached_property
+    def glass_wrap(self) -> tuple[float, float]:
+        """(front, rear): how far the middle of the windshield stands ahead of its pillars, and the middle of the
+        rear window behind its pillars (metres; 0 for buses and trucks). Real glass wraps round the cabin, so from
+        above its edges are arcs; a loft's sections would make them straight lines across the car."""
+        p = self.p
+        if p.type_name in BACK_DEFINED:
+            return 0.0, 0.0
+        rng = style_rng(p, 30)  # its own stream: every other draw keeps its value
+        rear = {"van": (0.02, 0.04), "mpv": (0.04, 0.07), "suv": (0.04, 0.07), "pickup": (0.02, 0.04)}
+        return rng.uniform(0.08, 0.13), rng.uniform(*rear.get(p.type_name, (0.06, 0.10)))
+
+    def wrap_shift(self, x) -> np.ndarray:
+        """The x shift of the upper surface's middle at station x (see glass_wrap): forward from the middle of the
+        roof through the windshield, fading out over the hood's rear; backward through the rear window, fading
+        out over the deck."""
+        x = np.asarray(x, dtype=float)
+        front, rear = self.glass_wrap
+        if front == rear == 0.0:
+            return np.zeros(x.shape)
+        k = self.keyx
+
+        def ease(t):
+            t = np.clip(t, 0, 1)
+            return t * t * (3 - 2 * t)
+
+        xm = 0.5 * (k["14"] + k["13"])
+        hood = min(0.35, 0.5 * (k["16"] - k["15"]))
+        deck = max(min(0.3, 0.8 * (k["12"] - k["11"])), 0.05)
+        up = ease((x - xm) / (k["14"] - xm)) * (1 - ease((x - k["15"]) / hood))
+        down = ease((xm - x) / (xm - k["13"])) * (1 - ease((k["12"] - x) / deck))
+        return front * up - rear * down
+
+    def wrap(self, points: np.ndarray) -> np.ndarray:
+        """`points` (N, 3) of the upper surface (the beltline edge and inboard of it) with the glass wrap applied:
+        shifted along x by wrap_shift, in full on the centreline and fading smoothly (no crease) to nothing at the
+        pillars (the glass top's y), where the side windows keep their shape."""
+        pts = np.array(points, dtype=float)
+        if not np.any(self.glass_wrap):
+            return pts
+        y_pillar = np.maximum(self.half_loop(pts[:, 0])[:, R_GTOP, 0], 1e-3)
+        weight = np.clip(1 - (pts[:, 1] / y_pillar) ** 2, 0, 1) ** 2
+        pts[:, 0] += self.wrap_shift(pts[:, 0]) * weight
+        return pts
 
     def belt(self, x):
         return _interp(x, self.belt_curve)
@@ -412,7 +515,7 @@ class Profile:
         out = np.zeros((len(x), N_ROWS, 2))
         y_belt = hw - shoulder
         y_ledge = y_belt - inset
-        y_gtop = y_ledge - tumble * g
+        y_gtop = y_ledge - tumble * g - np.where(box, 0.0, self.taper(x)) * s
         y_redge = y_gtop - np.where(box, 0.015, 0.05) * s
         zero = np.zeros_like(x)
         rows = {
@@ -492,10 +595,15 @@ class Profile:
         return np.array([x, y, z], dtype=float)
 
     def top_point(self, x: float, y: float) -> np.ndarray:
-        """The point of the upper surface (beltline edge to centre) above (x, y): hood, roof, deck."""
-        loop = self.dense_half_loop([x])[0][ROW_DENSE[R_BELT]:]
-        ys, zs = loop[::-1, 0], loop[::-1, 1]  # increasing y
-        return np.array([x, y, float(np.interp(y, ys, zs))])
+        """The point of the upper surface (beltline edge to centre) at half width y on the loop of station x: on
+        the mesh edge between the loop's two vertices round it, where loft_body puts it once the glass wrap has
+        shifted both (hood, roof, deck)."""
+        loop = self.dense_half_loop([x])[0][ROW_DENSE[R_BELT]:][::-1]  # increasing y
+        i = int(np.clip(np.searchsorted(loop[:, 0], y), 1, len(loop) - 1))
+        (y0, z0), (y1, z1) = loop[i - 1], loop[i]
+        t = (y - y0) / (y1 - y0) if y1 > y0 else 0.0
+        ends = self.wrap(np.array([[x, y0, z0], [x, y1, z1]]))
+        return (1 - t) * ends[0] + t * ends[1]
 
     # --- wheels ------------------------------------------------------------------------------------------
     @cached_property
@@ -656,6 +764,8 @@ def loft_body(prof: Profile, spacing: float) -> Part:
     verts[:, :, 0] = xs[:, None]
     verts[:, :, 1] = half[:, ring_dense, 0] * sign
     verts[:, :, 2] = half[:, ring_dense, 1]
+    upper = np.array([ring_dense[j] >= ROW_DENSE[R_BELT] for j in range(nr)])
+    verts[:, upper] = prof.wrap(verts[:, upper].reshape(-1, 3)).reshape(len(xs), -1, 3)
     verts = verts.reshape(-1, 3)
 
     k = prof.keyx

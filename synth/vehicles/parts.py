@@ -479,6 +479,7 @@ def wipers(mesh: Mesh, caster: Caster, prof):
     for y0, y1 in ((0.06, 0.8 * y_corner), (-0.02, -0.72 * y_corner)):
         ys = np.linspace(y0, y1, 7)
         xs = k["15"] - up * (0.05 + 0.03 * np.abs(ys - y0) / abs(y1 - y0))
+        xs = prof.wrap(np.column_stack([xs, ys, np.zeros(7)]))[:, 0]  # along the base's arc (Profile.glass_wrap)
         hits, _, ok = caster.cast(np.column_stack([xs, ys, np.full(7, p.roof_z + 1.0)]), np.tile((0, 0, -1.0), (7, 1)))
         if ok.all():
             mesh.tube(hits + (0.0, 0.0, 0.011), 0.009, "trim")
