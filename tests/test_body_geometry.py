@@ -280,12 +280,13 @@ def test_panels_arch_and_the_glass_wraps_round_the_cabin(type_name):
         v = np.asarray(body.verts)
         glass = v[np.unique([i for f, m in zip(body.faces, body.materials) if m == "glass" for i in f])]
         front, rear = prof.glass_wrap
-        y_pillar = prof.half_loop([k["15"], k["12"]])[:, R_GTOP, 0]  # the side windows' tops, at each base
-        for wrap, sgn, yp, x_base in ((front, 1.0, y_pillar[0], k["15"]), (rear, -1.0, y_pillar[1], k["12"])):
-            near = glass[np.abs(glass[:, 0] - x_base) < 0.3]
+        # at the windshield's base and the rear window's top (over a short deck its base wraps less)
+        y_pillar = prof.half_loop([k["15"], k["13"]])[:, R_GTOP, 0]  # the side windows' tops there
+        for wrap, sgn, yp, x_edge in ((front, 1.0, y_pillar[0], k["15"]), (rear, -1.0, y_pillar[1], k["13"])):
+            near = glass[np.abs(glass[:, 0] - x_edge) < 0.3]  # (both edges are the panes' foremost points)
             u = np.abs(near[:, 1]) / yp
-            middle, sides = (sgn * near[u < 0.1, 0]).max(), (sgn * near[(u > 0.6) & (u < 0.75), 0]).max()
-            assert 0.02 <= wrap <= 0.15 and middle - sides > 0.4 * wrap, (style, wrap, middle - sides)
+            middle, sides = near[u < 0.1, 0].max(), near[(u > 0.6) & (u < 0.75), 0].max()
+            assert 0.02 <= wrap <= 0.15 and sgn * (middle - sides) > 0.4 * wrap, (style, wrap, middle - sides)
         # the roof's edge stands in by the taper at its rear and not at its front, the body under it keeps its width
         untapered = Profile(p)
         untapered.__dict__["greenhouse_taper"] = 0.0

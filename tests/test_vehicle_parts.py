@@ -15,7 +15,7 @@ from synth.vehicles.geometry import GAP, Part, Profile, keypoints, loft_body, si
 from synth.vehicles.heavy import BUS_STYLES, TRUCK_STYLES, style_of
 from synth.vehicles.library import mirror_error
 from synth.vehicles.params import VEHICLE_TYPES, library_plan, model_rng, sample_params, style_rng
-from synth.vehicles.parts import RIM_DESIGNS, Caster, Mesh, WrapFace, body_side_trim, rim_design
+from synth.vehicles.parts import RIM_DESIGNS, Caster, Mesh, WrapFace, body_side_trim, rim_design, rim_ratio
 
 try:
     import bpy  # noqa: F401  (mathutils comes with it)
@@ -133,6 +133,21 @@ def test_accessories_and_rims_vary_with_the_style_seed():
             break
     assert seen_rims == set(RIM_DESIGNS)
     assert {"roof_rails", "bull_bar"} <= seen
+
+
+def test_rims_come_in_sizes_from_tall_sidewalls_to_thin_ones():
+    """Each car's rim has its own size (parts.rim_ratio): over the shipped plan from a 15-inch rim in a tall
+    sidewall to an 18-19-inch one in a thin sidewall; the built tyre's inner edge is that rim."""
+    ratios = [rim_ratio(spec.params) for spec in library_plan() if spec.params.type_name not in ("bus", "truck")]
+    assert min(ratios) < 0.61 and max(ratios) > 0.67
+    for type_name in ("sedan", "suv", "hatchback"):
+        p, parts = _built(type_name, *MODEL)
+        prof, wheels = Profile(p), parts["wheels"]
+        v = np.asarray(wheels.verts)
+        rubber = v[np.unique([i for f, m in zip(wheels.faces, wheels.materials) if m == "rubber" for i in f])]
+        front_left = rubber[(np.abs(rubber[:, 0] - prof.x_front_axle) < 0.5) & (rubber[:, 1] > 0)]
+        radius = np.hypot(front_left[:, 0] - prof.x_front_axle, front_left[:, 2] - p.wheel_radius)
+        assert abs(radius.min() - rim_ratio(p) * p.wheel_radius) < 2e-3 and radius.max() <= p.wheel_radius + 1e-6
 
 
 @pytest.mark.parametrize("type_name,style", HEAVY)

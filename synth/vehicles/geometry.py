@@ -275,18 +275,19 @@ class Profile:
 
     @cached_property
     def bows(self) -> dict[str, float]:
-        """How far a car's hood, windshield, roof and rear window bow out of the straight lines between their
-        edges (metres, at the middle; 0 for buses and trucks). Real panels are stamped convex: a roof arches
-        from the windshield header to the rear window, glass bulges, a hood rises between the cowl and its
-        front edge. Straight ones read as a box on a box, and their flat facets mirror one uniform patch of sky.
-        The keypoints stay where they are (they sit at the panels' edges); a van's roof stays nearly flat."""
+        """How far a car's hood and roof bow up out of the straight lines between their edges (metres, at the
+        middle; 0 for buses and trucks). Real panels are stamped convex: a roof arches from the windshield header
+        to the rear window, a hood rises between the cowl and its front edge; straight ones read as a box on a box
+        and mirror one uniform patch of sky. The keypoints stay where they are (they sit at the panels' edges); a
+        van's roof stays nearly flat. The glass stays straight in profile: a bulge of a centimetre or two is lost
+        at traffic-camera sizes, and on a raked pane it moves the line through its middle by bow / tan(rake) (9 cm
+        on a fastback's), which is where an imported model's roof corners are measured (import_keypoints)."""
         p = self.p
         if p.type_name in BACK_DEFINED:
-            return dict(hood=0.0, windshield=0.0, roof=0.0, rear_window=0.0)
+            return dict(hood=0.0, roof=0.0)
         rng = style_rng(p, 28)  # its own stream: every other draw keeps its value
         roof = {"van": (0.01, 0.02), "mpv": (0.025, 0.04), "suv": (0.025, 0.04), "pickup": (0.02, 0.035)}
-        return dict(hood=rng.uniform(0.012, 0.025), windshield=rng.uniform(0.012, 0.022),
-                    roof=rng.uniform(*roof.get(p.type_name, (0.04, 0.06))), rear_window=rng.uniform(0.015, 0.03))
+        return dict(hood=rng.uniform(0.012, 0.025), roof=rng.uniform(*roof.get(p.type_name, (0.04, 0.06))))
 
     @cached_property
     def top_points(self) -> list[tuple[float, float]]:
@@ -320,9 +321,7 @@ class Profile:
                  (k["13"], p.roof_z), (k["12"], p.deck), (k["12"] - d_rear, float(self.belt(k["12"] - d_rear)))]
         # rear to front: deck, roof rear, roof front, windshield base
         curve = _fillet(chain, (0.08, 0.22, 0.16, 0.10))
-        bow = self.bows
-        return _bowed(curve, [(k["15"], k["14"], bow["windshield"]), (k["14"], k["13"], bow["roof"]),
-                              (k["13"], k["12"], bow["rear_window"])])
+        return _bowed(curve, [(k["14"], k["13"], self.bows["roof"])])
 
     @cached_property
     def greenhouse_taper(self) -> float:
@@ -375,9 +374,14 @@ class Profile:
 
         xm = 0.5 * (k["14"] + k["13"])
         hood = min(0.35, 0.5 * (k["16"] - k["15"]))
-        deck = max(min(0.3, 0.8 * (k["12"] - k["11"])), 0.05)
+        deck_length = k["12"] - k["11"]
+        deck = max(min(0.3, 0.8 * deck_length), 0.05)
         up = ease((x - xm) / (k["14"] - xm)) * (1 - ease((x - k["15"]) / hood))
-        down = ease((xm - x) / (xm - k["13"])) * (1 - ease((k["12"] - x) / deck))
+        # over a short deck (a tailgate under the rear window) the window's base wraps less: its middle would
+        # stand out over the tail
+        base = np.clip(deck_length / 0.25, 0, 1)
+        along = np.clip((k["13"] - x) / max(k["13"] - k["12"], 1e-6), 0, 1)  # down the rear window
+        down = ease((xm - x) / (xm - k["13"])) * (1 - (1 - base) * along) * (1 - ease((k["12"] - x) / deck))
         return front * up - rear * down
 
     def wrap(self, points: np.ndarray) -> np.ndarray:

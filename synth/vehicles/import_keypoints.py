@@ -15,6 +15,16 @@ from synth.vehicles.params import TYPE_SPACES
 BIN = 0.01
 
 
+def _outer(points: np.ndarray, share: float = 0.7) -> np.ndarray:
+    """The points of a pane beyond `share` of its half width: near its pillars. A real windshield or rear window
+    wraps round the cabin, so its edges are arcs whose middle stands 5-15 cm ahead of (behind) the corners that
+    the keypoints mark."""
+    if not len(points):
+        return points
+    half = np.abs(points[:, 1])
+    return points[half >= share * half.max()]
+
+
 def _mean_range(type_name: str, key: str, default: float) -> float:
     lo_hi = TYPE_SPACES.get(type_name, {}).get(key)
     return float(np.mean(lo_hi)) if lo_hi else default
@@ -403,14 +413,29 @@ class KeypointFinder:
         """Corner of a window pane at its bottom (or top) edge, `inset` inside the outer glass edge. The edge is
         the pane's lowest (highest) band, so raked and upright panes alike; at the roof the glass edge is the one
         up there, not the side windows' below it."""
-        del x_edge, inward
-        z = pane[:, 2]
-        band = pane[z > z.max() - 0.03] if top else pane[z < z.min() + 0.03]
-        xe, ze = float(band[:, 0].mean()), float(band[:, 2].mean())
+        del x_edge
         heavy = self.type_name in ("bus", "truck")
+        z = pane[:, 2]
+        band = pane[z > z.max() - 0.03] if top else _outer(pane[z < z.min() + 0.03])
+        xe, ze = float(band[:, 0].mean()), float(band[:, 2].mean())
         h = float(np.ptp(z))
         mid = pane[(z > z.min() + 0.3 * h) & (z < z.min() + 0.7 * h)]
-        if top and not heavy and len(mid) > 20 and np.ptp(mid[:, 2]) > 0.05:
+        wrapped = None
+        if top and not heavy:
+            # a car's pane wraps round the cabin: its top edge is an arc whose middle stands 5-15 cm ahead of
+            # (behind) the corners, so the corner is the edge's end near the pillar, where the pane meets the roof
+            # (all the glass there: the pane's facing test drops its edge, which turns to the roof and the pillar)
+            upper = pane[z > z.min() + 0.5 * h]
+            y_top = float(np.abs(upper[:, 1]).max()) if len(upper) else 0.0
+            g = self.glass
+            strip = g[(np.abs(g[:, 1]) > 0.7 * y_top) & (np.abs(g[:, 1]) < 0.85 * y_top) & (g[:, 2] > z.min() + 0.5 * h)
+                      & (g[:, 0] > pane[:, 0].min() - 0.15) & (g[:, 0] < pane[:, 0].max() + 0.15)]
+            if len(strip) > 10:
+                wrapped = float(strip[:, 0].min() if inward > 0 else strip[:, 0].max())
+                ze = float(strip[np.abs(strip[:, 0] - wrapped) < 0.02, 2].max())
+        if wrapped is not None:
+            xe = wrapped
+        elif top and not heavy and len(mid) > 20 and np.ptp(mid[:, 2]) > 0.05:
             # a car's pane curves into the roof through a fillet, so its top band lies along the roof: the
             # corner is where the pane's straight middle, carried on, reaches the top (geometry.keypoints puts
             # it at the profile's corner before filleting)

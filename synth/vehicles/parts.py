@@ -308,6 +308,19 @@ def rim_design(p) -> str:
     return RIM_DESIGNS[int(np.random.default_rng(p.style_seed + 7).integers(len(RIM_DESIGNS)))]
 
 
+def rim_ratio(p) -> float:
+    """The rim's radius over the tyre's: real cars roll on 15-19 inch rims, so the rubber sidewall is anything
+    from a third of the wheel's radius (a 205/65 R15 on a budget car, an SUV's 225/65 R17) to a fifth (a 225/45 R18
+    on a sports saloon); one ratio for every car made every wheel look alike. Hubcaps cover steel rims, which are
+    small; trucks and buses keep their 22.5 inch steel."""
+    if p.type_name in BIG:
+        return 0.56
+    if rim_design(p) == "steel_hubcap":
+        return 0.62
+    low = {"suv": 0.58, "pickup": 0.58, "van": 0.58, "mpv": 0.60}.get(p.type_name, 0.61)
+    return float(style_rng(p, 32).uniform(low, low + 0.09))  # its own stream: every other draw keeps its value
+
+
 def _brake(mesh: Mesh, parts: list, wp, centre, rim: float, h: float, segments: int, left: bool, x: float):
     """The brake disc and its calliper, seen between the spokes: without them a rim's windows were black holes
     round thin silver arms (a toy's star wheel); real ones show a grey disc behind the spokes. The calliper
@@ -326,7 +339,7 @@ def wheel(prof, x: float, left: bool, segments: int) -> Part:
     p = prof.p
     r, w = p.wheel_radius, p.tyre_width
     design = rim_design(p)
-    rim = r * (0.64 if design != "truck_steel" else 0.56)
+    rim = r * rim_ratio(p)
     y = prof.wheel_y if left else -prof.wheel_y
     c = (x, y, r)
     h = w / 2
