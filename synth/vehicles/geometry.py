@@ -66,20 +66,15 @@ def _fillet(points, radii, samples: int = 7) -> list[tuple[float, float]]:
     return out
 
 
-def _bowed(curve, spans, samples: int = 15) -> list[tuple[float, float]]:
-    """`curve` (x, z points) with each span (x0, x1, bow) raised by `bow` metres at its middle: a bump
-    16 t^2 (1 - t)^2 that is zero and flat at x0 and x1, so the span's ends (and the keypoints on them) keep their
-    heights and the corner fillets their rounding without a kink, while the panel between them becomes an arc."""
-    pts = sorted(curve)
-    xs = np.array([q[0] for q in pts])
-    zs = np.array([q[1] for q in pts])
-    extra = [x for x0, x1, _ in spans for x in np.linspace(x0, x1, samples)[1:-1]]
-    x_all = np.unique(np.concatenate([xs, extra]))
-    z_all = np.interp(x_all, xs, zs)
-    for x0, x1, bow in spans:
-        t = np.clip((x_all - x0) / (x1 - x0), 0, 1)
-        z_all = z_all + 16 * bow * (t * (1 - t)) ** 2
-    return list(zip(x_all.tolist(), z_all.tolist()))
+def _bump(x, x0: float, x1: float, bow: float) -> np.ndarray:
+    """A panel's bow at x: 16 bow t^2 (1 - t)^2 over the span x0..x1 (t its fraction), `bow` at the middle, zero
+    and flat at both ends, so the span's ends (and the keypoints on them) keep their heights and the corner
+    fillets their rounding without a kink. Smooth enough that the loft's 6 cm stations follow it to 0.4 mm."""
+    x = np.asarray(x, dtype=float)
+    if bow == 0.0 or x1 == x0:
+        return np.zeros(x.shape)
+    t = np.clip((x - x0) / (x1 - x0), 0, 1)
+    return 16 * bow * (t * (1 - t)) ** 2
 
 
 @dataclass
@@ -250,7 +245,7 @@ class Profile:
     def height(self) -> float:
         if self.p.type_name == "truck":
             return max(self.box_top + 0.02, self.p.roof_z + self.p.roof_crown)
-        return max(z for _, z in self.top_curve or self.top_points) + self.p.roof_crown
+        return float(np.max(self.top(np.linspace(self.x_end, self.x_front, 2000)))) + self.p.roof_crown
 
     @cached_property
     def cap_front_z(self) -> float:
@@ -305,8 +300,7 @@ class Profile:
         if self.p.type_name in BACK_DEFINED:
             return sorted(self.belt_points)
         # corners rear to front: rear upper corner, deck, mid-belt, cowl, hood front
-        curve = _fillet(self.belt_points, (0.05, 0.06, 0.0, 0.10, 0.07))
-        return _bowed(curve, [(self.keyx["15"], self.keyx["16"], self.bows["hood"])])
+        return _fillet(self.belt_points, (0.05, 0.06, 0.0, 0.10, 0.07))
 
     @cached_property
     def top_curve(self) -> list[tuple[float, float]] | None:
@@ -320,8 +314,7 @@ class Profile:
         chain = [(k["15"] + d_front, float(self.belt(k["15"] + d_front))), (k["15"], p.cowl), (k["14"], p.roof_z),
                  (k["13"], p.roof_z), (k["12"], p.deck), (k["12"] - d_rear, float(self.belt(k["12"] - d_rear)))]
         # rear to front: deck, roof rear, roof front, windshield base
-        curve = _fillet(chain, (0.08, 0.22, 0.16, 0.10))
-        return _bowed(curve, [(k["14"], k["13"], self.bows["roof"])])
+        return _fillet(chain, (0.08, 0.22, 0.16, 0.10))
 
     @cached_property
     def greenhouse_taper(self) -> float:
@@ -397,14 +390,17 @@ class Profile:
         return pts
 
     def belt(self, x):
-        return _interp(x, self.belt_curve)
+        """Height of the belt (hood, beltline, deck) at x, the hood's bow included (Profile.bows)."""
+        k = self.keyx
+        return _interp(x, self.belt_curve) + _bump(x, k["15"], k["16"], self.bows["hood"])
 
     def top(self, x):
         x = np.asarray(x, dtype=float)
         tp = self.top_curve or self.top_points
         lo, hi = min(q[0] for q in tp), max(q[0] for q in tp)
         inside = (x >= lo) & (x <= hi)
-        return np.where(inside, np.maximum(_interp(x, tp), self.belt(x)), self.belt(x))
+        roof = _bump(x, self.keyx["14"], self.keyx["13"], self.bows["roof"])  # the roof's bow (Profile.bows)
+        return np.where(inside, np.maximum(_interp(x, tp) + roof, self.belt(x)), self.belt(x))
 
     def floor(self, x):
         p, k = self.p, self.keyx
