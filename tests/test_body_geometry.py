@@ -294,3 +294,27 @@ def test_panels_arch_and_the_glass_wraps_round_the_cabin(type_name):
         assert prof.greenhouse_taper >= 0.01 and np.allclose(inset[:, :R_GTOP], 0.0), style
         np.testing.assert_allclose(inset[:, R_GTOP:R_REDGE + 1, 0], [[0.0, 0.0], [prof.greenhouse_taper] * 2],
                                    atol=2e-3)
+
+
+@pytest.mark.parametrize("type_name", CAR_TYPES)
+def test_a_car_s_windshield_and_rear_window_are_framed_by_painted_pillars(type_name):
+    """Down the sides of a car's windshield and rear window runs the painted A / C pillar (the strip under the
+    roof's edge): the glass stops at the roof edge's row, and paint stands between it and the door glass on both
+    sides (without it the windshield ran straight into the side windows)."""
+    prof = Profile(_params(type_name, None))
+    k = prof.keyx
+    body = loft_body(prof, 0.06)
+    v = np.asarray(body.verts)
+    for x0, x1 in ((k["14"], k["15"]), (k["12"], k["13"])):
+        lo, hi = x0 + 0.25 * (x1 - x0), x1 - 0.25 * (x1 - x0)  # the pane's middle half, clear of its fillets
+        for mat in ("glass", "paint"):
+            faces = [f for f, m in zip(body.faces, body.materials) if m == mat]
+            c = np.array([v[list(f)].mean(axis=0) for f in faces])
+            c = c[(c[:, 0] > lo) & (c[:, 0] < hi) & (c[:, 2] > prof.belt(c[:, 0]) + 0.1)]
+            section = prof.half_loop(c[:, 0])
+            edge, top = section[:, R_REDGE, 0], section[:, R_GTOP, 0]  # the roof's edge, the door glass's top
+            between = (np.abs(c[:, 1]) > edge + 1e-3) & (np.abs(c[:, 1]) < top - 1e-3)
+            if mat == "glass":  # the pane stops at the roof's edge, the door glass below the glass top
+                assert not between.any(), type_name
+            else:  # the pillar: paint between them, on both sides
+                assert (c[between, 1] > 0).sum() >= 3 and (c[between, 1] < 0).sum() >= 3, type_name

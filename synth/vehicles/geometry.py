@@ -800,7 +800,10 @@ def loft_body(prof: Profile, spacing: float) -> Part:
             elif lo == R_LEDGE and hi == R_GTOP and not box and prof.top(xc) - prof.belt(xc) > 0.1:
                 mat = pillar
             elif lo >= R_GTOP and (ws_lo < xc < ws_hi or rw_lo < xc < rw_hi):
-                mat = "glass"
+                # a car's windshield and rear window stop at the roof's edge: the strip under it down their
+                # sides is the painted A / C pillar that frames them (without it the windshield ran straight
+                # into the door glass, one dark band round the cabin); a bus's and truck's glass fills its face
+                mat = "paint" if lo == R_GTOP and p.type_name not in BACK_DEFINED else "glass"
             if mat == "paint" and _in_seam(prof, seams, xc, lo, min(ring_dense[j], ring_dense[j2]) - ROW_DENSE[lo]):
                 mat = "seam"
             mats.append(mat)

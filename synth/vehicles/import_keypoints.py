@@ -418,6 +418,9 @@ class KeypointFinder:
         z = pane[:, 2]
         band = pane[z > z.max() - 0.03] if top else _outer(pane[z < z.min() + 0.03])
         xe, ze = float(band[:, 0].mean()), float(band[:, 2].mean())
+        if not top and not heavy:  # on a raked pane the band's middle is centimetres up it: its lowest points
+            base = band[band[:, 2] < band[:, 2].min() + 0.008]
+            xe = float(base[:, 0].mean())
         h = float(np.ptp(z))
         mid = pane[(z > z.min() + 0.3 * h) & (z < z.min() + 0.7 * h)]
         wrapped = None
@@ -446,7 +449,8 @@ class KeypointFinder:
         if top and len(glass_near):
             glass_near = glass_near[glass_near[:, 2] > glass_near[:, 2].max() - 0.06]
         elif len(glass_near):
-            glass_near = glass_near[np.abs(glass_near[:, 2] - ze) < 0.06]
+            # (a car's pane narrows upwards between its painted pillars: its width where it starts)
+            glass_near = glass_near[np.abs(glass_near[:, 2] - ze) < (0.06 if heavy else 0.02)]
         y_edge = float(glass_near[:, 1].max()) if len(glass_near) else float(band[:, 1].max())
         if top and self.type_name == "bus":
             # a bus's glass runs on over the roof's crown: the roof edge is where the crown turns down to the
@@ -455,6 +459,8 @@ class KeypointFinder:
             g = g[g[:, 2] > g[:, 2].max() - 0.3]
             if len(g):
                 y_edge, inset = float(g[np.argmax(g[:, 1] + 4.0 * g[:, 2]), 1]), GLASS_INSET_WS
+        if not top and not heavy:
+            inset -= PILLAR_AT_BASE
         y = max(y_edge - inset, 0.0)
         if not top:
             # on the pane's bottom edge: a column over the corner would climb an upright or raked pane
@@ -478,7 +484,10 @@ class KeypointFinder:
 
 GLASS_INSET_WS = 0.04
 DECK_INSET = 0.045  # the rear upper corner sits this far inboard of the beltline edge
-GLASS_INSET_TOP = 0.055  # roof corners: measured from the glass edge up at the roof (the roof edge is 1.5 cm in)
+GLASS_INSET_TOP = 0.04  # roof corners: 4 cm inside the glass's edge at the roof, which the pillars frame
+# a car's painted A / C pillar narrows its windshield and rear window from their base up: where the base corners'
+# glass is measured (its lowest centimetre), its edge stands this far inside the corner's column (loft_body)
+PILLAR_AT_BASE = 0.011
 REAR_PILLAR_DEFAULT = 0.11
 LOWER_CORNER_DIR = (0.7071, 0.7071)
 APEX_FIT_BAND = 0.01  # m: stations this close to the best 45-degree support go into the rear apex fit
