@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from synth.vehicles.geometry import Part, keypoints, side_windows
+from synth.vehicles.geometry import R_REDGE, Part, keypoints, side_windows
 from synth.vehicles.params import style_rng
 
 BIG = ("bus", "truck")
@@ -504,7 +504,7 @@ def roof_rails(mesh: Mesh, caster: Caster, prof):
     if x0 - x1 < 0.6:
         return
     xs = np.linspace(x0, x1, 9)
-    loop_y = float(prof.half_loop([0.5 * (x0 + x1)])[0][11][0])  # R_REDGE: the roof's side edge
+    loop_y = float(prof.half_loop([0.5 * (x0 + x1)])[0][R_REDGE][0])  # the roof's side edge
     y = loop_y - 0.06
     origins = np.column_stack([xs, np.full(9, y), np.full(9, p.roof_z + 1.0)])
     hits, _, ok = caster.cast(origins, np.tile((0, 0, -1.0), (9, 1)))
@@ -520,7 +520,7 @@ def roof_rails(mesh: Mesh, caster: Caster, prof):
 def spoiler(mesh: Mesh, caster: Caster, prof):
     """A roof spoiler over a hatch's rear window, a lip on a sedan's deck lid."""
     p, k = prof.p, prof.keyx
-    y = float(prof.half_loop([k["13"]])[0][11][0]) - 0.03
+    y = float(prof.half_loop([k["13"]])[0][R_REDGE][0]) - 0.03
     if p.type_name == "hatchback":
         x = k["13"] - 0.05
         hit, _, ok = caster.cast([(k["13"] + 0.02, 0.0, p.roof_z + 1.0)], [(0, 0, -1.0)])
