@@ -853,33 +853,3 @@ def _door_handles(prof: Profile, seams: dict) -> Part:
         for sgn in (1, -1):
             _add_box(v, f, m, (x, sgn * y, z), (0.13, 0.022, 0.026), material)
     return Part(np.array(v, dtype=float).reshape(-1, 3), f, m)
-
-
-def _lathe(profile_rc: np.ndarray, segments: int, centre, material: str, mirror: bool) -> Part:
-    """Revolve (radius, axial offset) points about the y axis through `centre`; axial +1 faces outwards."""
-    n = len(profile_rc)
-    ang = np.linspace(0, 2 * np.pi, segments, endpoint=False)
-    verts = []
-    out = -1.0 if mirror else 1.0
-    for r, a in profile_rc:
-        for t in ang:
-            verts.append((centre[0] + r * np.cos(t), centre[1] + out * a, centre[2] + r * np.sin(t)))
-    faces = []
-    for i in range(n - 1):
-        for s in range(segments):
-            s2 = (s + 1) % segments
-            if profile_rc[i][0] < 1e-6 and profile_rc[i + 1][0] < 1e-6:
-                continue
-            faces.append((i * segments + s, i * segments + s2, (i + 1) * segments + s2, (i + 1) * segments + s))
-    return Part(np.array(verts), faces, [material] * len(faces))
-
-
-def _merge(parts: list[Part], smooth=True, flags=None) -> Part:
-    verts, faces, mats = [], [], []
-    base = 0
-    for part in parts:
-        verts.append(np.asarray(part.verts))
-        faces += [tuple(base + i for i in f) for f in part.faces]
-        mats += part.materials
-        base += len(part.verts)
-    return Part(np.concatenate(verts), faces, mats, smooth=smooth, flags=flags or {})
