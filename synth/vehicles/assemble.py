@@ -4,8 +4,6 @@ Pure numpy: `build_vehicle_mesh` returns plain arrays; synth/blender/vehicle_mes
 """
 from __future__ import annotations
 
-import numpy as np
-
 from synth.vehicles import heavy
 from synth.vehicles.geometry import Part, Profile, loft_body
 from synth.vehicles.params import VehicleParams, style_rng
@@ -85,9 +83,9 @@ def dress(prof, body: Part, wheel_segments: int = 32) -> dict[str, Part]:
         x0, x1 = k["cab_back"] + 0.05, k["15"] - 0.05
     else:
         x0, x1 = max(k["12"], k["13"] - 0.3) + 0.05, k["15"] - 0.05
-    # (under the roof at its narrowest over the cabin: the greenhouse tapers towards the rear)
+    # (under the roof at its narrowest over the cabin, its rear end: the greenhouse tapers towards the rear)
     hwi = (prof.body_half_width - p.shoulder - p.glass_inset - p.tumble * (p.roof_z - p.cowl) - 0.03
-           - float(np.max(prof.taper(np.linspace(x0, x1, 9)))))
+           - float(prof.taper(x0)))
     if p.type_name == "bus":
         heavy.bus_seats(inside, prof, x0, x1, hwi)
     elif x1 > x0 and hwi > 0.2:

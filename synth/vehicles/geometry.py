@@ -66,6 +66,12 @@ def _fillet(points, radii, samples: int = 7) -> list[tuple[float, float]]:
     return out
 
 
+def _smoothstep(t) -> np.ndarray:
+    """0 below 0, 1 above 1, and an S-curve 3t^2 - 2t^3 between, flat at both ends: blends that leave no kink."""
+    t = np.clip(t, 0, 1)
+    return t * t * (3 - 2 * t)
+
+
 def _bump(x, x0: float, x1: float, bow: float) -> np.ndarray:
     """A panel's bow at x: 16 bow t^2 (1 - t)^2 over the span x0..x1 (t its fraction), `bow` at the middle, zero
     and flat at both ends, so the span's ends (and the keypoints on them) keep their heights and the corner
@@ -336,8 +342,7 @@ class Profile:
             return np.zeros(x.shape)
         k = self.keyx
         xm = k["14"] - 0.45 * (k["14"] - k["13"])
-        t = np.clip((xm - x) / (xm - k["13"]), 0, 1)
-        return self.greenhouse_taper * t * t * (3 - 2 * t)
+        return self.greenhouse_taper * _smoothstep((xm - x) / (xm - k["13"]))
 
     @cached_property
     def glass_wrap(self) -> tuple[float, float]:
@@ -360,21 +365,17 @@ class Profile:
         if front == rear == 0.0:
             return np.zeros(x.shape)
         k = self.keyx
-
-        def ease(t):
-            t = np.clip(t, 0, 1)
-            return t * t * (3 - 2 * t)
-
         xm = 0.5 * (k["14"] + k["13"])
         hood = min(0.35, 0.5 * (k["16"] - k["15"]))
         deck_length = k["12"] - k["11"]
         deck = max(min(0.3, 0.8 * deck_length), 0.05)
-        up = ease((x - xm) / (k["14"] - xm)) * (1 - ease((x - k["15"]) / hood))
+        up = _smoothstep((x - xm) / (k["14"] - xm)) * (1 - _smoothstep((x - k["15"]) / hood))
         # over a short deck (a tailgate under the rear window) the window's base wraps less: its middle would
         # stand out over the tail
         base = np.clip(deck_length / 0.25, 0, 1)
         along = np.clip((k["13"] - x) / max(k["13"] - k["12"], 1e-6), 0, 1)  # down the rear window
-        down = ease((xm - x) / (xm - k["13"])) * (1 - (1 - base) * along) * (1 - ease((k["12"] - x) / deck))
+        down = (_smoothstep((xm - x) / (xm - k["13"])) * (1 - (1 - base) * along)
+                * (1 - _smoothstep((k["12"] - x) / deck)))
         return front * up - rear * down
 
     def wrap(self, points: np.ndarray) -> np.ndarray:
@@ -438,8 +439,7 @@ class Profile:
         _, radius, _ = self.arch
         out = np.zeros(x.shape)
         for xa in (self.x_front_axle, self.x_rear_axle):
-            t = np.clip(1 - (np.abs(x - xa) - radius - FLARE_LIP) / FLARE_FADE, 0, 1)
-            out = np.maximum(out, t * t * (3 - 2 * t))
+            out = np.maximum(out, _smoothstep(1 - (np.abs(x - xa) - radius - FLARE_LIP) / FLARE_FADE))
         return out
 
     def rocker_tuck(self, x):
