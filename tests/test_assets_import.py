@@ -141,7 +141,7 @@ def test_rear_lower_corner_beside_the_arch_flare(tmp_path, truth_models, name, f
 def test_window_corners_at_the_pillars_of_glass_that_wraps_round_the_cabin(tmp_path, truth_models):
     """A car's windshield and rear window wrap round the cabin (their edges are arcs whose middles stand 5-15 cm
     ahead of / behind the corners): the corner keypoints are read at the panes' ends by the pillars, not from
-    the whole edge (which put the roof corners 8-13 cm off)."""
+    the whole edge (which put the roof corners 9-17 cm off)."""
     from synth.blender.model_import import roundtrip
 
     row = roundtrip(truth_models / "hatchback_001", "fbx", np.random.default_rng(12), tmp_path)

@@ -265,7 +265,7 @@ def test_bus_window_pillars_are_black_behind_the_glass_band_except_on_school_bus
 @pytest.mark.parametrize("type_name", CAR_TYPES)
 def test_panels_arch_and_the_glass_wraps_round_the_cabin(type_name):
     """Real panels are stamped convex and glass wraps round the cabin (Profile.bows, glass_wrap,
-    greenhouse_taper): in side view the roof and the hood stand above the chord between their ends by their bows;
+    greenhouse_taper): in side view the roof and the hood stand above their straight panels by their bows;
     from above, the windshield's middle stands ahead of its sides and the rear window's behind them, and the roof
     narrows towards its rear. Their keypoints stay on the surface: test_keypoints_lie_on_the_body_and_are_mirrored."""
     for style in BODY_STYLES[type_name]:
