@@ -302,6 +302,39 @@ def test_occluders_that_would_hide_the_vehicle_are_left_out(library):
             assert n_kept == 0
 
 
+def crown_meshes(seeds: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """In a Blender process: the vertices and faces of the roadside tree crown / bush mesh of each seed."""
+    from synth.blender.occluders import _crown
+
+    return [tuple(np.asarray(a) for a in _crown(s)) for s in seeds]
+
+
+def test_crowns_are_leafy_clusters_fitted_to_their_volume_without_facets():
+    """A crown's lumps are dense enough for their ripples: adjacent faces meet at under 30 degrees (ripples
+    finer than a coarse sphere's edges had creased them at 45-70 degrees: crumpled facets by the camera), and
+    its outline is a run of leaf-cluster bumps; it fills the unit volume it is scaled from, the same per seed."""
+    meshes = run_in_blender_process(crown_meshes, [0, 1, 2, 0])
+    for verts, faces in meshes[:3]:
+        assert np.allclose(np.abs(verts[:, :2]).max(axis=0), 0.5) and np.ptp(verts[:, :2], axis=0).min() > 0.9
+        assert np.isclose(verts[:, 2].min(), 0.0) and np.isclose(verts[:, 2].max(), 1.0)
+        normals = np.cross(verts[faces[:, 1]] - verts[faces[:, 0]], verts[faces[:, 2]] - verts[faces[:, 0]])
+        normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+        edges: dict[tuple[int, int], list[int]] = {}
+        for f, tri in enumerate(faces):
+            for a, b in ((tri[0], tri[1]), (tri[1], tri[2]), (tri[2], tri[0])):
+                edges.setdefault((min(a, b), max(a, b)), []).append(f)
+        pairs = np.array([e for e in edges.values() if len(e) == 2])
+        bend = np.degrees(np.arccos(np.clip((normals[pairs[:, 0]] * normals[pairs[:, 1]]).sum(axis=1), -1, 1)))
+        assert np.percentile(bend, 99) < 30.0
+        # seen from above, the outline's radius over the azimuth: bumps of leaf clusters, not an oval's sweep
+        azimuth = ((np.arctan2(verts[:, 1], verts[:, 0]) + np.pi) / (2 * np.pi) * 360).astype(int) % 360
+        outline = np.zeros(360)
+        np.maximum.at(outline, azimuth, np.hypot(verts[:, 0], verts[:, 1]))
+        ripple = outline - np.convolve(np.tile(outline, 3), np.ones(31) / 31, mode="same")[360:720]
+        assert np.abs(ripple).mean() > 0.005  # cm-scale bumps all round (a 2 m bush: ~1 cm and more)
+    assert np.array_equal(meshes[0][0], meshes[3][0]) and np.array_equal(meshes[0][1], meshes[3][1])
+
+
 def _renders(models_dir: str, config_dict: dict, count: int, seed: int):
     """(dataset sample, extras) of samples 0..count-1 of a `count`-image run, rendered in this process."""
     config = RenderConfig.from_dict(config_dict)

@@ -49,11 +49,13 @@ def _merge(parts):
     return verts, faces
 
 
-def _crown(seed, lumps=9, clumps=40, subdiv=2):
+def _crown(seed, lumps=9, clumps=420):
     """A tree crown or bush: a cluster of lumpy spheres filling a unit-height volume centred on the z axis,
-    sitting on z = 0 (scaled per use to the sample's radius and height), its surface broken into leaf clumps
-    (small spheres standing half out of it) and displaced by a few octaves of noise, so the outline is ragged
-    as foliage is, not a smooth blob."""
+    sitting on z = 0 (scaled per use to the sample's radius and height), covered in leaf clusters (small spheres
+    standing half out of it, 10-20 cm across on a 2 m bush), so the outline is a ragged run of leafy bumps
+    as foliage's is, not a smooth blob. The lumps are dense enough for their ripples (a coarse sphere rippled
+    finer than its edges read as crumpled facets close to the camera), and the clusters thin out on the
+    underside, which a crown shades and nobody sees."""
     rng = np.random.default_rng(seed)
     import bmesh
 
@@ -65,13 +67,13 @@ def _crown(seed, lumps=9, clumps=40, subdiv=2):
         bm.free()
         return verts, faces
 
-    sphere, faces = icosphere(subdiv)
-    small, small_faces = icosphere(1)
-    waves = rng.normal(0, 1, (12, 3)) * rng.uniform(6, 22, (12, 1))  # random directions and frequencies
-    phases = rng.uniform(0, 2 * np.pi, 12)
+    sphere, faces = icosphere(3)
+    small, small_faces = icosphere(2)
+    waves = rng.normal(0, 1, (8, 3)) * rng.uniform(4, 10, (8, 1))  # random directions, frequencies a lump resolves
+    phases = rng.uniform(0, 2 * np.pi, 8)
 
     def ragged(v, amount):
-        bumps = np.sin(v @ waves.T + phases) @ (0.6 ** np.arange(12) / 2.0)  # a few octaves, coarse to fine
+        bumps = np.sin(v @ waves.T + phases) @ (0.6 ** np.arange(8) / 2.0)  # a few octaves, coarse to fine
         return v * (1 + amount * bumps[:, None])
 
     parts, blobs = [], []
@@ -80,14 +82,17 @@ def _crown(seed, lumps=9, clumps=40, subdiv=2):
             [*rng.uniform(-0.32, 0.32, 2), rng.uniform(0.3, 0.75)])
         radius = 0.8 if k == 0 else rng.uniform(0.4, 0.65)
         blobs.append((centre, 0.5 * radius))
-        parts.append((ragged(sphere * radius, 0.18) + centre, faces))
-    for _ in range(clumps):  # leaf clumps on the blobs' upper and outer surface
-        centre, r = blobs[int(rng.integers(len(blobs)))]
+        parts.append((ragged(sphere * radius, 0.12) + centre, faces))
+    weights = np.array([r for _, r in blobs]) ** 2
+    for _ in range(clumps):  # leaf clusters over the blobs, fewer underneath
+        centre, r = blobs[int(rng.choice(len(blobs), p=weights / weights.sum()))]
         d = rng.normal(0, 1, 3)
-        d[2] = abs(d[2]) * 0.8
+        if d[2] < 0 and rng.random() < 0.6:
+            d[2] = -d[2]
         d /= np.linalg.norm(d)
-        size = rng.uniform(0.18, 0.34) * (2 * r)
-        parts.append((ragged(small * size, 0.2) + centre + d * r * 0.85, small_faces))
+        size = rng.uniform(0.05, 0.1)
+        squash = np.array([1.0, 1.0, rng.uniform(0.6, 0.9)])  # leaves lie flat-ish: clusters wider than tall
+        parts.append((small * size * squash + centre + d * r * rng.uniform(0.88, 1.0), small_faces))
     verts, faces = _merge(parts)
     verts = np.asarray(verts)
     # fit the unit volume by scaling, not clipping (a clipped crown has flat sides)
@@ -135,44 +140,35 @@ def _object_colour_material(name, metallic=0.0, roughness=0.55):
 
 
 def _foliage_material(name):
-    """Leaves: the object's green broken into leaf clumps about 12 cm across (Voronoi cells on world coordinates,
-    warped by noise, so a bush and a tree have leaves of one size) with shaded gaps between them, a finer leaf
-    grain over them, clumps of their own brightness (the brightest a little yellower), and the crown darker
-    towards its bottom and its core, where it shades itself. (Cells on the crown's own unit coordinates had made
-    a tree's clumps 30 cm wide, bordered by black gaps: camouflage netting.)"""
+    """Leaves: the object's green broken into leaves a few centimetres across, with dark gaps where the eye sees
+    into the canopy between them (thresholded noise on world coordinates, so a bush and a tree have leaves of
+    one size and the gaps are ragged holes, not the polygon borders of cells, which read as facets), clusters
+    of their own brightness and yellowness, single leaves catching the light, and the crown darker towards its
+    bottom, where it shades itself."""
     mat = bpy.data.materials.new(name)
     g = ShaderGraph(mat)
     info, coords = g.new("ShaderNodeObjectInfo"), g.new("ShaderNodeTexCoord")
     position = g.new("ShaderNodeNewGeometry").outputs["Position"]
-    # leaf clumps: Voronoi cells on world coordinates warped by noise (regular cells read as scales)
-    warp = g.new("ShaderNodeTexNoise", Vector=position, Scale=3.0, Detail=2.0)
-    warped = g.new("ShaderNodeVectorMath")
-    warped.operation = "MULTIPLY_ADD"
-    g.feed(warped.inputs[0], warp.outputs["Color"])
-    g.feed(warped.inputs[1], (0.12, 0.12, 0.12))
-    g.feed(warped.inputs[2], position)
-    cells = g.new("ShaderNodeTexVoronoi", Vector=warped.outputs["Vector"], Scale=8.0)
-    grain = g.new("ShaderNodeTexVoronoi", Vector=position, Scale=30.0)  # single leaves catching the light
-    # gaps: near a cell's edge the canopy is in its own shade (not black: light comes through the leaves)
-    gap = g.map_range(cells.outputs["Distance"], 0.1, 0.7, 1.15, 0.45)
-    leaf = g.map_range(grain.outputs["Distance"], 0.0, 0.8, 1.12, 0.8)
-    grey = g.new("ShaderNodeRGBToBW", Color=cells.outputs["Color"]).outputs["Val"]  # per clump, not hue
-    cluster = g.map_range(grey, 0.0, 1.0, 0.75, 1.25)
-    # self-shade: the crown's bottom (its unit coordinates' z) and broad patches of light and shade over it
+    clusters = g.new("ShaderNodeTexNoise", Vector=position, Scale=3.5, Detail=2.0)
+    leaves = g.new("ShaderNodeTexNoise", Vector=position, Scale=22.0, Detail=3.0, Roughness=0.6)
+    grain = g.new("ShaderNodeTexNoise", Vector=position, Scale=80.0, Detail=1.0)
+    # between the leaves: the canopy's inside, in its own shade (not black: light comes through the leaves)
+    gap = g.map_range(leaves.outputs["Fac"], 0.36, 0.55, 0.3, 1.1)
+    leaf = g.map_range(grain.outputs["Fac"], 0.3, 0.7, 0.82, 1.15)
+    cluster_fac = clusters.outputs["Fac"]
+    cluster = g.map_range(cluster_fac, 0.3, 0.7, 0.7, 1.25)
+    # self-shade: the crown's bottom (its unit coordinates' z)
     _x, _y, z = g.split(coords.outputs["Object"])
     lower = g.map_range(z, 0.0, 0.8, 0.45, 1.05)
-    noise = g.new("ShaderNodeTexNoise", Vector=coords.outputs["Object"], Scale=4.0)
-    light = g.map_range(noise.outputs["Fac"], 0.0, 1.0, 0.75, 1.15)
-    shade = g.math("MULTIPLY", g.math("MULTIPLY", g.math("MULTIPLY", gap, leaf), g.math("MULTIPLY", cluster, lower)),
-                   light)
-    # lit clumps a little yellower
-    yellow = g.mix_rgb(g.map_range(grey, 0.55, 1.0, 0.0, 0.35), info.outputs["Color"], (0.32, 0.36, 0.08))
+    shade = g.math("MULTIPLY", g.math("MULTIPLY", gap, leaf), g.math("MULTIPLY", cluster, lower))
+    # lit clusters a little yellower, new growth lighter
+    yellow = g.mix_rgb(g.map_range(cluster_fac, 0.5, 0.75, 0.0, 0.35), info.outputs["Color"], (0.32, 0.36, 0.08))
     colour = g.new("ShaderNodeVectorMath")
     colour.operation = "SCALE"
     g.feed(colour.inputs[0], yellow)
     g.feed(colour.inputs["Scale"], shade)
-    bump = g.new("ShaderNodeBump", Height=cells.outputs["Distance"], Strength=0.9, Distance=0.05)
-    bsdf = g.new("ShaderNodeBsdfPrincipled", **{"Base Color": colour.outputs["Vector"], "Roughness": 0.7,
+    bump = g.new("ShaderNodeBump", Height=leaves.outputs["Fac"], Strength=1.0, Distance=0.08)
+    bsdf = g.new("ShaderNodeBsdfPrincipled", **{"Base Color": colour.outputs["Vector"], "Roughness": 0.65,
                                                 "Normal": bump.outputs["Normal"]})
     g.finish(bsdf.outputs["BSDF"])
     return mat
