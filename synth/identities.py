@@ -34,6 +34,7 @@ evaluate ReID on unseen ones.
 """
 from __future__ import annotations
 
+import colorsys
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -66,6 +67,11 @@ TRAFFIC_COLOR_SHARES: dict[str, float] = {
     "brown": 0.02, "golden": 0.015, "yellow": 0.01, "green": 0.01, "orange": 0.005,
 }
 COLOR_WEIGHT_PRESETS = ("uniform", "traffic")
+
+# The hues (degrees, of the paint's sRGB) that real paints of a name keep to: a blue past 232 reads violet and a
+# red short of -10 rose, shades car makers hardly paint (independent channel shifts made one blue car in eight,
+# and one red in seven, that purple or pink). Names not listed keep their spread.
+PAINT_HUE_BANDS: dict[str, tuple[float, float]] = {"blue": (202.0, 232.0), "red": (-10.0, 12.0)}
 
 
 def color_weight_table(color_weights: str | dict) -> np.ndarray | None:
@@ -173,10 +179,25 @@ def paint_shade(color_id: int, rng: np.random.Generator) -> tuple[float, float, 
         shift = shift[0] + 0.4 * shift[1] * np.array([1.0, 0.0, -1.0]) + 0.1 * shift[2] * np.array([-0.5, 1.0, -0.5])
     rgb = centre + shift * (0.5 + centre)
     rgb = rgb * np.exp(rng.normal(0.0, 0.15))
+    band = PAINT_HUE_BANDS.get(COLOR_NAMES[color_id])
+    if band is not None:
+        rgb = _hue_into(np.maximum(rgb, 0.003), band)  # (the floor first: raising a channel turns the hue)
     # brighter than 0.75 rolls off smoothly towards 0.9 (a clip made a fifth of the white paints one colour)
     knee = 0.75
     rgb = np.where(rgb > knee, knee + 0.15 * (1.0 - np.exp(-(rgb - knee) / 0.15)), rgb)
     return tuple(float(v) for v in np.maximum(rgb, 0.003))
+
+
+def _hue_into(rgb: np.ndarray, band: tuple[float, float]) -> np.ndarray:
+    """Linear `rgb` turned to the nearest hue in `band` (degrees of its sRGB; lightness and saturation kept)."""
+    encoded = np.where(rgb <= 0.0031308, 12.92 * rgb, 1.055 * np.power(rgb, 1 / 2.4) - 0.055)
+    h, s, v = colorsys.rgb_to_hsv(*np.clip(encoded, 0.0, 1.0))
+    hue = (h * 360.0 - band[0] + 180.0) % 360.0 + band[0] - 180.0  # the turn nearest the band's start
+    turned = np.clip(hue, *band)
+    if turned == hue:
+        return rgb
+    encoded = np.array(colorsys.hsv_to_rgb((turned % 360.0) / 360.0, s, v))
+    return np.where(encoded <= 0.04045, encoded / 12.92, ((encoded + 0.055) / 1.055) ** 2.4)
 
 
 def _make_twins(identities: list[Identity], fraction: float, seed: int) -> list[Identity]:

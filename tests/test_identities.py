@@ -124,6 +124,24 @@ def test_white_grey_and_black_paints_vary_in_lightness_not_in_tint():
         assert lightness.std() > 3 * magenta.std(), name
 
 
+def test_blue_and_red_paints_keep_to_the_hues_car_makers_paint():
+    """No violet blues or rose reds (independent channel shifts made one blue in eight violet), while the
+    shades still spread over lightness and hue inside the band."""
+    import colorsys
+
+    from synth.identities import paint_shade
+    from synth.vocabulary import COLOR_IDS
+
+    rng = np.random.default_rng(3)
+    for name, (lo, hi) in (("blue", (200.0, 234.0)), ("red", (-12.0, 14.0))):
+        rgb = np.array([paint_shade(COLOR_IDS[name], rng) for _ in range(600)])
+        encoded = np.where(rgb <= 0.0031308, 12.92 * rgb, 1.055 * rgb ** (1 / 2.4) - 0.055)
+        hsv = np.array([colorsys.rgb_to_hsv(*c) for c in encoded])
+        hue = (hsv[:, 0] * 360.0 + 180.0) % 360.0 - 180.0 if name == "red" else hsv[:, 0] * 360.0
+        assert lo <= hue.min() and hue.max() <= hi, (name, hue.min(), hue.max())
+        assert np.ptp(hue) > 15.0 and hsv[:, 2].std() > 0.03, name  # still many shades, not one paint
+
+
 # --- colour weights: real-traffic colour shares ---------------------------------------------------------------
 
 def _paintable(plan):
