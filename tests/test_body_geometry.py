@@ -217,6 +217,27 @@ def test_plan_view_is_curved(type_name):
 
 
 @pytest.mark.parametrize("type_name", CAR_TYPES)
+def test_the_wings_narrow_towards_the_lamps_and_the_bumper_corners_stand_proud(type_name):
+    """At the nose the hood and the wings follow a rounder plan than the bumper (Profile.upper_plan): 10 cm
+    behind the tip the beltline edge stands 4 cm or more further in from the bumper's line than along the
+    sides, the rows in between blend, and from the front corner's stations back past its corner circle both
+    plans are the side's again. (One plan at every height made the nose a soap bar from above.)"""
+    for style in BODY_STYLES[type_name]:
+        prof = Profile(_params(type_name, style))
+        xm = 0.5 * (prof.x_front_axle + prof.x_rear_axle)
+        x_near = prof.x_front - 0.10
+        step = lambda x: prof.half_loop([x])[0][R_SILL, 0] - prof.half_loop([x])[0][R_BELT, 0]  # noqa: E731
+        assert step(x_near) - step(xm) * float(prof.plan_scale(x_near)) > 0.04, style
+        loop = prof.half_loop([x_near])[0]
+        assert loop[R_BELT, 0] < loop[R_LIGHT, 0] < loop[R_SILL, 0]
+        behind = prof.x_front - prof.upper_plan["dc"] - 0.01
+        assert np.allclose(prof.row_plan_scale(behind), prof.plan_scale(behind))
+        # the tail keeps one plan
+        x_tail = prof.x_end + 0.10
+        assert np.allclose(prof.row_plan_scale(x_tail), prof.plan_scale(x_tail))
+
+
+@pytest.mark.parametrize("type_name", CAR_TYPES)
 def test_doors_fall_in_from_the_character_line_to_a_tucked_rocker(type_name):
     """Between the wheels a car's side is widest at its character line and curves in to the sill (the rocker
     faces the road, as real ones do); round the arches the flare's lip keeps its place (the arch keypoints)."""

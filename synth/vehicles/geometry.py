@@ -35,6 +35,7 @@ DENSE_LAYOUT = [(r, t) for r in range(N_ROWS) for t in (0.0,) + SEGMENT_PARAMS.g
 ROW_DENSE = {r: DENSE_LAYOUT.index((r, 0.0)) for r in range(N_ROWS)}  # row -> its index in a dense loop
 FLARE_LIP, FLARE_FADE = 0.04, 0.15  # flare at full width this far round the arch, then fading over this
 BACK_DEFINED = ("bus", "truck")
+UPPER_NOSE_RADIUS, UPPER_NOSE_SAG = 1.7, 1.35  # the wings' plan corner and bow over the bumper's (upper_plan)
 TIP_HALF_WIDTH = 0.01  # a car's bowed end narrows to this at its tip (a 2 cm end cap, not a degenerate one)
 ROCKER_TUCK = 0.035  # the sill's tuck-under between the wheels
 GAP = 0.012  # panel gap width: drawn wider than a real 4 mm gap, which is sub-pixel at traffic-camera sizes
@@ -149,16 +150,45 @@ class Profile:
         if p.type_name in BACK_DEFINED or p.nose_radius <= 0 or p.tail_radius <= 0:
             return None
         w = self.body_half_width - p.side_camber  # the sides' half width at the ends (see side_half_width)
-        out = {}
-        for end, sag, rc in (("front", p.nose_sag, p.nose_radius), ("rear", p.tail_sag, p.tail_radius)):
-            sag = max(sag, 1e-3)
-            rc = min(rc, 0.8 * w)
-            rb = (w**2 + sag**2) / (2 * sag)
-            dc = rb - np.sqrt((rb - rc) ** 2 - (w - rc) ** 2)
-            d_t = rb + rb * (dc - rb) / (rb - rc)
-            out[end] = dict(w=w, sag=sag, rb=rb, rc=rc, dc=dc, d_t=d_t, d_apex=dc - rc * np.sqrt(0.5),
-                            y_apex=w - rc * (1 - np.sqrt(0.5)))
-        return out
+        return {"front": self._end_plan(w, p.nose_sag, p.nose_radius),
+                "rear": self._end_plan(w, p.tail_sag, p.tail_radius)}
+
+    @staticmethod
+    def _end_plan(w: float, sag: float, rc: float) -> dict:
+        """One end's outline (see plan) from its half width, sag and corner radius."""
+        sag = max(sag, 1e-3)
+        rc = min(rc, 0.8 * w)
+        rb = (w**2 + sag**2) / (2 * sag)
+        dc = rb - np.sqrt((rb - rc) ** 2 - (w - rc) ** 2)
+        d_t = rb + rb * (dc - rb) / (rb - rc)
+        return dict(w=w, sag=sag, rb=rb, rc=rc, dc=dc, d_t=d_t, d_apex=dc - rc * np.sqrt(0.5),
+                    y_apex=w - rc * (1 - np.sqrt(0.5)))
+
+    @cached_property
+    def upper_plan(self) -> dict | None:
+        """The nose's plan at the hood and the wings (rows from the shoulder up): the same tip and half width, a
+        rounder corner (UPPER_NOSE_RADIUS times the bumper's) and a deeper bow, so the wings narrow towards
+        the lamps and the bumper's corners stand proud of them, as on real cars (one plan at every height made
+        the nose a soap bar from above). The tail keeps one plan."""
+        if self.plan is None:
+            return None
+        e = self.plan["front"]
+        return self._end_plan(e["w"], e["sag"] * UPPER_NOSE_SAG, e["rc"] * UPPER_NOSE_RADIUS)
+
+    def row_plan_scale(self, x) -> np.ndarray:
+        """(len(x), N_ROWS) factors on the cross-section's y: plan_scale on the rows up to R_MID, the nose's
+        upper plan from R_SHOULDER up, half-way at R_LIGHT."""
+        x = np.atleast_1d(np.asarray(x, dtype=float))
+        lower = self.plan_scale(x)
+        if self.upper_plan is None:
+            return np.repeat(lower[:, None], N_ROWS, axis=1)
+        e = self.upper_plan
+        upper = np.minimum(lower, np.maximum(self._end_outline(e, self.x_front - x) / e["w"],
+                                             TIP_HALF_WIDTH / e["w"]))
+        weight = np.zeros(N_ROWS)
+        weight[R_LIGHT] = 0.8
+        weight[R_SHOULDER:] = 1.0
+        return lower[:, None] + (upper - lower)[:, None] * weight[None, :]
 
     @staticmethod
     def _end_outline(e: dict, d):
@@ -192,6 +222,11 @@ class Profile:
             phi_t = np.arcsin(np.clip((e["dc"] - e["d_t"]) / e["rc"], 0, 1))
             ds += list(e["dc"] - e["rc"] * np.sin(np.linspace(0, phi_t, max(int(np.degrees(phi_t) / 5), 2) + 1)))
             xs += [x0 + sgn * d for d in ds]
+        if self.upper_plan is not None:  # the wings' rounder corner
+            e = self.upper_plan
+            phi_t = np.arcsin(np.clip((e["dc"] - e["d_t"]) / e["rc"], 0, 1))
+            ds = e["dc"] - e["rc"] * np.sin(np.linspace(0, phi_t, max(int(np.degrees(phi_t) / 5), 2) + 1))
+            xs += [self.x_front - d for d in ds]
         return xs
 
     def side_camber(self, x):
@@ -539,8 +574,8 @@ class Profile:
                                 R_REDGE: (y_belt - 0.06, zbed), R_CROWN: ((y_belt - 0.06) * 0.5, zbed),
                                 R_TOP_C: (zero, zbed)}.items():
                 out[bed, r, 0], out[bed, r, 1] = (yy * np.ones_like(x))[bed], zz[bed]
-        if self.plan is not None:  # the ends' bow and corners: the whole section narrows with the plan outline
-            out[:, :, 0] *= self.plan_scale(x)[:, None]
+        if self.plan is not None:  # the ends' bow and corners: the section narrows with the plan outline
+            out[:, :, 0] *= self.row_plan_scale(x)
         return out
 
     def dense_half_loop(self, x) -> np.ndarray:
