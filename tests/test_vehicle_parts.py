@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -295,6 +296,28 @@ def test_a_bus_shows_its_route_on_lit_signs_and_its_rear_an_engine_door(style):
     else:  # the engine door's outline: across the rear, under the rear window, round a grille
         door = np.concatenate(seams)
         assert np.all(door[:, 0] < prof.x_end + 0.1) and np.ptp(door[:, 1]) > 1.2 and door[:, 2].max() < p.deck
+
+
+@pytest.mark.parametrize("style", BUS_STYLES)
+def test_through_a_bus_s_windshield_the_camera_sees_light_lining_grab_poles_and_passengers(style):
+    """Behind a bus's glass: yellow grab poles by the aisle, seat backs and passengers in some of the seats
+    down the bus, under a light ceiling (the shell's inside had shown one dark band); all of it in the body."""
+    p, parts = _styled("bus", style)
+    prof = Profile(p)
+    cabin = parts["cabin"]
+    # a raised camera's rays, 20 degrees down, from the windshield's lower half (the caster looks 2.5 m ahead)
+    down = np.array([-np.cos(np.radians(20)), 0.0, -np.sin(np.radians(20))])
+    ys, zs = np.meshgrid(np.linspace(-0.9, 0.9, 19), np.linspace(p.cowl + 0.2, 0.5 * (p.cowl + p.roof_z), 8))
+    seen = _first_hit_materials(cabin, np.column_stack([np.full(ys.size, prof.x_front - 0.3), ys.ravel(),
+                                                        zs.ravel()]), down)
+    assert {"cabin_pole", "bus_seat"} <= set(seen) and {"skin", "hair", "clothes"} & set(seen), Counter(seen)
+    v = np.asarray(cabin.verts)
+    ceiling = np.array([v[list(f)].mean(axis=0) for f, m in zip(cabin.faces, cabin.materials) if m == "cabin_lining"])
+    assert ceiling[:, 2].min() > p.roof_z - 0.15 and np.ptp(ceiling[:, 0]) > 0.8 * prof.length
+    v = np.asarray(cabin.verts)
+    people = np.array([v[list(f)].mean(axis=0) for f, m in zip(cabin.faces, cabin.materials) if m == "skin"])
+    assert np.ptp(people[:, 0]) > 2.0  # passengers down the bus, not the driver alone
+    assert np.all(np.abs(v[:, 1]) <= np.asarray(prof.half_width(v[:, 0]))) and v[:, 2].max() < p.roof_z
 
 
 def test_a_tanker_carries_its_barrel_on_the_subframe_within_the_body_width():

@@ -33,7 +33,8 @@ SEE_THROUGH_PROP = "pamtri_see_through"
 KIND_PROP = "pamtri_kind"
 LOOK_PROP = "pamtri_look"
 LOOK_VERSION = 19  # bump when a graph changes: libraries built before get their materials rebuilt at load
-CABIN_KINDS = ("interior", "seat", "dashboard", "skin", "hair", "clothes")  # lit by a glow (see _build_cabin)
+# lit by a glow (see _build_cabin)
+CABIN_KINDS = ("interior", "seat", "dashboard", "skin", "hair", "clothes", "bus_seat", "cabin_lining", "cabin_pole")
 SEE_THROUGH_KINDS = ("glass",) + CABIN_KINDS
 SHARED_IMAGES = {"plate": (320, 100), "plate_other": (320, 100), "glass_marks": (256, 128),
                  "side_marks": (512, 128)}  # name: (w, h)
@@ -56,6 +57,10 @@ _SPECS = {
     # parts of the detailed vehicles (lamp clusters, grilles, cabin, heavy-vehicle bodies)
     "seat": ((0.06, 0.055, 0.05), 0.0, 0.85, {}),
     "dashboard": ((0.025, 0.025, 0.027), 0.0, 0.6, {}),
+    # a bus's inside: moulded seats, light wall and ceiling panels, yellow grab poles
+    "bus_seat": ((0.03, 0.06, 0.18), 0.0, 0.7, {}),
+    "cabin_lining": ((0.30, 0.30, 0.28), 0.0, 0.8, {}),
+    "cabin_pole": ((0.55, 0.40, 0.02), 0.0, 0.4, {}),
     # the people in the cabin
     "skin": ((0.40, 0.27, 0.20), 0.0, 0.6, {}),
     "hair": ((0.02, 0.018, 0.016), 0.0, 0.7, {}),

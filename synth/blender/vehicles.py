@@ -375,8 +375,8 @@ def _distances_to(objects, points: np.ndarray) -> np.ndarray:
     for obj in objects:
         if obj.type != "MESH":
             continue
-        skip = {i for i, m in enumerate(slot_materials(obj))
-                if m is not None and m.name.split(".")[0].endswith(("_interior", "_seat", "_dashboard"))}
+        skip = {i for i, m in enumerate(slot_materials(obj)) if m is not None and m.name.split(".")[0].endswith(
+            ("_interior", "_seat", "_dashboard", "_cabin_lining", "_cabin_pole"))}
         polys = [list(p.vertices) for p in obj.data.polygons if p.material_index not in skip]
         if not polys:
             continue

@@ -572,15 +572,15 @@ def bull_bar(mesh: Mesh, face: EndFace, p, hw: float):
 # --- cabin -------------------------------------------------------------------------------------------------
 
 
-def seat(mesh: Mesh, x, y, z_floor, z_belt, width, recline=np.radians(18), z_roof=np.inf):
+def seat(mesh: Mesh, x, y, z_floor, z_belt, width, recline=np.radians(18), z_roof=np.inf, kind="seat"):
     """Cushion, backrest and headrest of one seat (front at +x), the headrest kept under the roof."""
     cushion_z = z_floor + 0.30
-    mesh.box((x, y, cushion_z), (0.48, width, 0.12), "seat")
+    mesh.box((x, y, cushion_z), (0.48, width, 0.12), kind)
     back_len = max(min(z_belt + 0.25, z_roof - 0.32) - cushion_z, 0.30)
     c = np.array([x - 0.22, y, cushion_z]) + rot_y(recline) @ np.array([0, 0, back_len / 2])
-    mesh.box(c, (0.11, width, back_len), "seat", rot=rot_y(-recline))
+    mesh.box(c, (0.11, width, back_len), kind, rot=rot_y(-recline))
     head = np.array([x - 0.22, y, cushion_z]) + rot_y(-recline) @ np.array([0, 0, back_len + 0.10])
-    mesh.blob(head, (0.09, width * 0.55, 0.17), "seat")
+    mesh.blob(head, (0.09, width * 0.55, 0.17), kind)
 
 
 def occupant(mesh: Mesh, x, y, z_floor, z_roof, reach=None):
