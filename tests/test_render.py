@@ -133,15 +133,21 @@ def test_several_libraries_render_as_one(library, tmp_path):
 
 
 def test_labels_match_what_cycles_draws(library):
+    """Projection within half a pixel of the rendered marker; visibility as an instance pass 4x finer shows it.
+    The pass decides a keypoint on the silhouette (a corner on the outline, seen at a grazing angle) by which
+    side of the edge a sub-pixel window lands: 1-2 % of keypoints in frame disagree that way (samples 0-9
+    below: 6 of 360 with the swept noses, 3 of 360 before them; 0 of the first 144 before them, which this test
+    once required of 99 %), so 10 samples and 98 % leave room for that and none for a wrong label rule (each
+    such bug moved whole classes of keypoints, 10 % and more)."""
     config = tiny_config(size=96, samples=1)
     config.image.native_size = (60.0, 90.0)  # rendered smaller than the output: labels must follow the resize
     config.occlusion2d.prob = 0.0
     config.occluders.prob = 0.5
-    result = run_in_blender_process(check_labels, str(library), config.to_dict(), [0, 1, 2, 3])
+    result = run_in_blender_process(check_labels, str(library), config.to_dict(), list(range(10)))
     errors = np.array(result["errors"])
-    assert len(errors) >= 20
+    assert len(errors) >= 50
     assert errors.max() <= 0.5, f"keypoint projection off by up to {errors.max():.3f} px"
-    assert result["agree"] / result["total"] >= 0.99, result
+    assert result["agree"] / result["total"] >= 0.98, result
 
 
 @pytest.fixture(scope="module")

@@ -299,9 +299,9 @@ def test_a_bus_shows_its_route_on_lit_signs_and_its_rear_an_engine_door(style):
 
 
 @pytest.mark.parametrize("style", BUS_STYLES)
-def test_through_a_bus_s_windshield_the_camera_sees_light_lining_grab_poles_and_passengers(style):
-    """Behind a bus's glass: yellow grab poles by the aisle, seat backs and passengers in some of the seats
-    down the bus, under a light ceiling (the shell's inside had shown one dark band); all of it in the body."""
+def test_through_a_bus_s_windshield_the_camera_sees_seats_grab_poles_and_a_light_ceiling(style):
+    """Behind a bus's glass: yellow grab poles by the aisle and seat backs down the bus, under a light ceiling
+    where the roof is at full height (the shell's inside had shown one dark band); all of it inside the body."""
     p, parts = _styled("bus", style)
     prof = Profile(p)
     cabin = parts["cabin"]
@@ -310,14 +310,12 @@ def test_through_a_bus_s_windshield_the_camera_sees_light_lining_grab_poles_and_
     ys, zs = np.meshgrid(np.linspace(-0.9, 0.9, 19), np.linspace(p.cowl + 0.2, 0.5 * (p.cowl + p.roof_z), 8))
     seen = _first_hit_materials(cabin, np.column_stack([np.full(ys.size, prof.x_front - 0.3), ys.ravel(),
                                                         zs.ravel()]), down)
-    assert {"cabin_pole", "bus_seat"} <= set(seen) and {"skin", "hair", "clothes"} & set(seen), Counter(seen)
+    assert {"cabin_pole", "bus_seat"} <= set(seen), Counter(seen)
     v = np.asarray(cabin.verts)
     ceiling = np.array([v[list(f)].mean(axis=0) for f, m in zip(cabin.faces, cabin.materials) if m == "cabin_lining"])
-    assert ceiling[:, 2].min() > p.roof_z - 0.15 and np.ptp(ceiling[:, 0]) > 0.8 * prof.length
-    v = np.asarray(cabin.verts)
-    people = np.array([v[list(f)].mean(axis=0) for f, m in zip(cabin.faces, cabin.materials) if m == "skin"])
-    assert np.ptp(people[:, 0]) > 2.0  # passengers down the bus, not the driver alone
-    assert np.all(np.abs(v[:, 1]) <= np.asarray(prof.half_width(v[:, 0]))) and v[:, 2].max() < p.roof_z
+    assert ceiling[:, 2].min() > p.roof_z - 0.15 and np.ptp(ceiling[:, 0]) > 0.7 * prof.length
+    assert np.all(np.abs(v[:, 1]) <= np.asarray(prof.half_width(v[:, 0]))) and np.all(v[:, 2] < prof.top(v[:, 0]))
+
 
 
 def test_a_tanker_carries_its_barrel_on_the_subframe_within_the_body_width():

@@ -336,9 +336,9 @@ def _bus_body(mesh: Mesh, caster, prof):
 
 
 def bus_seats(mesh: Mesh, prof, x0: float, x1: float, hwi: float):
-    """Rows of seats along the windows with some passengers, the driver's dashboard, wheel and the driver, and
-    the light ceiling and yellow grab poles that a bus shows through its windows (the shell's inside had read
-    as one dark band behind them)."""
+    """Rows of seats along the windows, the driver's dashboard, wheel and the driver, and the light ceiling and
+    yellow grab poles that a bus shows through its windows (the shell's inside had read as one dark band
+    behind them)."""
     p, k = prof.p, prof.keyx
     z_floor = p.sill + 0.05
     mesh.box((k["15"] - 0.3, 0.0, p.cowl - 0.1), (0.5, 2 * hwi, 0.3), "dashboard")
@@ -351,22 +351,21 @@ def bus_seats(mesh: Mesh, prof, x0: float, x1: float, hwi: float):
     seat(mesh, x_d, y_d, z_d, p.cowl, 0.5, z_roof=p.roof_z)
     occupant(mesh, x_d, y_d, z_d, p.roof_z, reach=hub)
     belt = p.cowl + p.belt_rise
-    rng = style_rng(p, 33)  # its own stream: every other draw keeps its value
-    riders = rng.uniform(0.15, 0.5)
     xs = np.arange(k["15"] - 1.6, max(x0, k["end"] + 0.8), -0.8)
-    z_seat = z_floor + max(belt - 1.0, 0.0)
     for x in xs:
         for s in (1, -1):
-            seat(mesh, x, s * (hwi - 0.35), z_seat, belt - 0.15, 0.42, kind="bus_seat")
-            if rng.random() < riders:
-                occupant(mesh, x, s * (hwi - 0.35), z_seat, p.roof_z)
-    # the ceiling's light panels (below the windows the opaque block stands: lower_cabin)
-    x_rear, x_front = k["end"] + 0.25, k["15"] - 0.15
-    mesh.box((0.5 * (x_front + x_rear), 0.0, p.roof_z - 0.10), (x_front - x_rear, 2 * hwi, 0.03), "cabin_lining")
+            seat(mesh, x, s * (hwi - 0.35), z_floor + max(belt - 1.0, 0.0), belt - 0.15, 0.42, kind="bus_seat")
+    # the ceiling's light panels, where the roof is at its full height (it rounds down at the ends; below the
+    # windows the opaque block stands: lower_cabin)
+    xs_roof = np.linspace(k["end"], k["15"], 200)
+    xs_roof = xs_roof[prof.top(xs_roof) >= p.roof_z - 0.03]
+    x_rear, x_front = float(xs_roof.min()) + 0.05, float(xs_roof.max()) - 0.05
+    z_ceiling = p.roof_z - 0.10
+    mesh.box((0.5 * (x_front + x_rear), 0.0, z_ceiling), (x_front - x_rear, 2 * hwi, 0.03), "cabin_lining")
     z_block = min(p.cowl, p.deck) + 0.05
     for s in (1, -1):
         # grab poles by the aisle every 2.4 m, a rail under the ceiling along them
         y = s * (hwi - 0.65)
         for x in np.arange(x_front - 1.2, x_rear + 0.5, -2.4):
-            mesh.tube([(x, y, z_block), (x, y, p.roof_z - 0.1)], 0.02, "cabin_pole")
-        mesh.tube([(x_front - 0.5, y, p.roof_z - 0.32), (x_rear + 0.3, y, p.roof_z - 0.32)], 0.015, "cabin_pole")
+            mesh.tube([(x, y, z_block), (x, y, z_ceiling)], 0.02, "cabin_pole")
+        mesh.tube([(x_front - 0.5, y, z_ceiling - 0.22), (x_rear + 0.3, y, z_ceiling - 0.22)], 0.015, "cabin_pole")
