@@ -243,7 +243,7 @@ class OccluderPool:
         c = self.collection
         painted = _object_colour_material("occluder_painted")
         metal = _object_colour_material("occluder_metal", metallic=0.85, roughness=0.35)
-        foliage = _foliage_material("occluder_foliage")
+        self._painted, self._foliage, self._slots = painted, _foliage_material("occluder_foliage"), slots
         self.sign_materials = [
             _sign_material(f"sign_{s}_{k}", sign_face(s, seed=97 * s + k))
             for s in range(len(SIGN_STYLES)) for k in range(SIGN_FACES_PER_STYLE)]
@@ -257,15 +257,23 @@ class OccluderPool:
             ])
             self.pool["railing"].append([mesh_object(f"guardrail{j}", *_guard_rail(), metal, c),
                                          mesh_object(f"railing{j}", *_pedestrian_railing(), painted, c)])
-            self.pool["vegetation"].append([
-                mesh_object(f"trunk{j}", *_cylinder(8), painted, c),
-                mesh_object(f"crown{j}", *_crown(j), foliage, c, smooth=True),
-            ])
         self.vehicles: dict[int, tuple] = {}  # model index -> (root, collection, objects)
         for entries in self.pool.values():
             for objs in entries:
                 for ob in objs:
                     ob.hide_render = ob.hide_viewport = True
+
+    def _vegetation(self, j: int) -> list:
+        """Trunk and crown of vegetation slot j, built on first use: a crown's 36,000 faces take 0.3 s to build,
+        which a worker whose samples never show one (or a short test) need not spend."""
+        while len(self.pool["vegetation"]) <= j:
+            k = len(self.pool["vegetation"])
+            objs = [mesh_object(f"trunk{k}", *_cylinder(8), self._painted, self.collection),
+                    mesh_object(f"crown{k}", *_crown(k), self._foliage, self.collection, smooth=True)]
+            for ob in objs:
+                ob.hide_render = ob.hide_viewport = True
+            self.pool["vegetation"].append(objs)
+        return self.pool["vegetation"][j]
 
     def _vehicle(self, model_index: int):
         """A copy of library model `model_index` (its own objects, shared meshes), loaded on first use."""
@@ -296,6 +304,8 @@ class OccluderPool:
                 shown.update(o.name for o in objects)
                 continue
             pool = self.pool[occ.kind]
+            if occ.kind == "vegetation" and used[occ.kind] < self._slots:
+                self._vegetation(used[occ.kind])
             if used[occ.kind] >= len(pool):
                 continue
             objs = list(pool[used[occ.kind]])
