@@ -335,11 +335,12 @@ class KeypointFinder:
         # the nose falls faster than 1 in 2 towards the tip, the hood rises slower than that towards the cowl
         p = near[np.argmax(near[:, 0] + 2.0 * near[:, 2])]
         x, how, conf = p[0], "hood front corner on the beltline edge", "measured"
-        if np.isfinite(self.kp[17, 0]) and self.kp[17, 0] - x < 0.75 * _mean_range(self.type_name, "nose_setback", 0.09):
+        setback = _mean_range(self.type_name, "nose_setback", 0.09)
+        if np.isfinite(self.kp[17, 0]) and self.kp[17, 0] - x < 0.75 * setback:
             # a nose rounded in plan hides the turn into the hood (more so where the wings round off more than the
             # bumper, as on real cars: the turn read there was 4-6 cm ahead): the type's mean setback behind the
             # lower corner
-            x = self.kp[17, 0] - _mean_range(self.type_name, "nose_setback", 0.09)
+            x = self.kp[17, 0] - setback
             how, conf = "hood front on the beltline edge, the type's mean setback behind the lower corner", "inferred"
         s = self._slab(x, 0.008)
         s = s[s[:, 2] > p[2] - 0.2]
