@@ -161,7 +161,7 @@ def _foliage_material(name):
     _x, _y, z = g.split(coords.outputs["Object"])
     lower = g.map_range(z, 0.0, 0.8, 0.45, 1.05)
     shade = g.math("MULTIPLY", g.math("MULTIPLY", gap, leaf), g.math("MULTIPLY", cluster, lower))
-    # lit clusters a little yellower, new growth lighter
+    # lit clusters a little yellower
     yellow = g.mix_rgb(g.map_range(cluster_fac, 0.5, 0.75, 0.0, 0.35), info.outputs["Color"], (0.32, 0.36, 0.08))
     colour = g.new("ShaderNodeVectorMath")
     colour.operation = "SCALE"
