@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from synth.compose import linear_to_srgb, srgb_to_linear
 from synth.config import Config
 from synth.vocabulary import COLOR_NAMES
 
@@ -190,14 +191,12 @@ def paint_shade(color_id: int, rng: np.random.Generator) -> tuple[float, float, 
 
 def _hue_into(rgb: np.ndarray, band: tuple[float, float]) -> np.ndarray:
     """Linear `rgb` turned to the nearest hue in `band` (degrees of its sRGB; lightness and saturation kept)."""
-    encoded = np.where(rgb <= 0.0031308, 12.92 * rgb, 1.055 * np.power(rgb, 1 / 2.4) - 0.055)
-    h, s, v = colorsys.rgb_to_hsv(*np.clip(encoded, 0.0, 1.0))
+    h, s, v = colorsys.rgb_to_hsv(*linear_to_srgb(rgb))
     hue = (h * 360.0 - band[0] + 180.0) % 360.0 + band[0] - 180.0  # the turn nearest the band's start
     turned = np.clip(hue, *band)
     if turned == hue:
         return rgb
-    encoded = np.array(colorsys.hsv_to_rgb((turned % 360.0) / 360.0, s, v))
-    return np.where(encoded <= 0.04045, encoded / 12.92, ((encoded + 0.055) / 1.055) ** 2.4)
+    return srgb_to_linear(np.array(colorsys.hsv_to_rgb((turned % 360.0) / 360.0, s, v)))
 
 
 def _make_twins(identities: list[Identity], fraction: float, seed: int) -> list[Identity]:
