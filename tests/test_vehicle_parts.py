@@ -238,6 +238,45 @@ def test_a_truck_wears_red_and_white_tape_along_its_sides_and_across_its_rear(st
 
 
 @pytest.mark.parametrize("style", TRUCK_STYLES)
+def test_a_truck_cab_shows_its_doors_and_a_box_van_its_posts_and_rails(style):
+    """A truck cab's flank carries the door's panel gaps (up behind the side window, along the bottom over the
+    front arch, up to the belt at the front) and a handle; a box van's sides carry aluminium posts (or ribs)
+    between a top and a floor rail, standing proud of the side, clear of the keypoints and the tape."""
+    p, parts = _styled("truck", style)
+    prof, k, kp = Profile(p), Profile(p).keyx, keypoints(p)
+    details = parts["details"]
+    v = np.asarray(details.verts)
+    faces = [(v[list(f)], m) for f, m in zip(details.faces, details.materials)]
+    cab = [q for q, m in faces if m == "seam" and q[:, 0].min() > k["cab_back"] and q[:, 0].max() < k["15"]]
+    for s in (1, -1):
+        side = np.concatenate([q for q in cab if np.all(q[:, 1] * s > 0.8 * p.width / 2)])
+        upright = {round(float(q[:, 0].mean()), 2) for q in cab
+                   if np.all(q[:, 1] * s > 0) and np.ptp(q[:, 2]) > 0.01 and np.ptp(q[:, 0]) < 0.02}
+        assert len(upright) == 2, "front and rear door edges"
+        assert np.ptp(side[:, 0]) > 0.6 and side[:, 2].min() > prof.arch[0] + prof.arch[1]  # over the arch
+        handle = [q for q, m in faces if m == "trim" and np.all(q[:, 1] * s > 0.8 * p.width / 2)
+                  and np.all((q[:, 0] > k["cab_back"]) & (q[:, 0] < k["cab_back"] + 0.4))
+                  and np.all(np.abs(q[:, 2] - p.cowl) < 0.15)]
+        assert handle
+    hw = float(prof.half_width(0.5 * (prof.x_end + k["box_front"])))
+    frame = [q for q, m in faces if m == "steel" and q[:, 2].min() >= p.box_floor - 1e-6
+             and prof.x_end + 0.02 < q[:, 0].min() and q[:, 0].max() < k["box_front"] and np.abs(q[:, 1]).min() > hw - 0.05]
+    if style != "box_van":
+        assert not [q for q in frame if np.ptp(q[:, 2]) > 1.0]  # (a stake body's stakes are tubes, not posts)
+        return
+    pts = np.concatenate(frame)
+    assert np.all(np.abs(pts[:, 1]) >= hw - 1e-6) and np.abs(pts[:, 1]).max() < hw + 0.02  # proud of the side
+    for s in (1, -1):
+        mine = [q for q in frame if np.all(q[:, 1] * s > hw + 0.005)]  # each post's and rail's outer face
+        posts = {round(float(q[:, 0].mean()), 3) for q in mine if np.ptp(q[:, 2]) > 0.5 * (prof.box_top - p.box_floor)}
+        rails = {round(float(q[:, 2].mean()), 3) for q in mine if np.ptp(q[:, 0]) > 0.8 * (k["box_front"] - prof.x_end)}
+        assert len(posts) >= 3 and len(rails) == 2
+    assert cKDTree(pts).query(kp)[0].min() > 0.08
+    tape = np.concatenate([q for q, m in faces if m in ("tape_red", "tape_white")])
+    assert cKDTree(pts).query(tape)[0].min() > 0.005  # the tape is not behind a rail
+
+
+@pytest.mark.parametrize("style", TRUCK_STYLES)
 def test_a_truck_carries_its_number_enlarged_on_the_rear_of_its_body(style):
     """GB 7258: a truck's plate number painted 2-2.5 times enlarged on its cargo body's rear (not on a tanker's
     low subframe): one quad in plate proportions on the rear face, clear of keypoints, tape and lamps."""

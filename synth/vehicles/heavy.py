@@ -11,7 +11,8 @@ import numpy as np
 
 from synth.vehicles.params import BUS_STYLES, TRUCK_STYLES, cargo_top, style_of, style_rng  # noqa: F401 (heavy.style_of)
 from synth.vehicles.ends import PLATE_SIZE, grille, headlights, taillights
-from synth.vehicles.parts import EndFace, Mesh, occupant, rect, rot_y, seat
+from synth.vehicles.geometry import GAP
+from synth.vehicles.parts import EndFace, Mesh, occupant, rect, rot_y, seat, side_strip
 
 
 def ends(mesh: Mesh, front: EndFace, rear: EndFace, prof, hwf: float, hwe: float) -> tuple[float, float]:
@@ -108,6 +109,7 @@ def _truck_body(mesh: Mesh, caster, prof):
     xs = np.linspace(x0 + 0.25, x1 - 0.15, max(3, int((x1 - x0) / 0.9)))
     # underride guard and the chassis rails under the body
     mesh.box((x0 + 0.12, 0.0, p.tail_bottom - 0.06), (0.08, 2 * hw - 0.2, 0.1), "metal_dark")
+    _cab_doors(mesh, caster, prof)
     _conspicuity_tape(mesh, prof, x0, x1, hw, top, style)
     _rear_number(mesh, prof, x0, top, style)
     for s in (1, -1):
@@ -123,6 +125,7 @@ def _truck_body(mesh: Mesh, caster, prof):
             for x in np.linspace(g0 + 0.05, g1 - 0.05, 3):
                 mesh.box((x, y - s * 0.03, p.sill + 0.19), (0.05, 0.06, 0.3), "metal_dark")
     if style == "box_van":
+        _box_side_frame(mesh, prof, x0, x1, hw, top, rng)
         mesh.box((x0 - 0.004, 0.0, 0.5 * (p.box_floor + top)), (0.01, 0.012, top - p.box_floor - 0.1), "trim")
         for s in (1, -1):
             for f in (0.2, 0.5, 0.8):  # door hinges and the locking bars
@@ -154,6 +157,47 @@ def _truck_body(mesh: Mesh, caster, prof):
         if rng.random() < 0.5:  # a tarpaulin-covered load
             mesh.blob((0.5 * (x0 + x1), 0.0, top + 0.25), (0.8 * (x1 - x0), 2 * hw - 0.3, 0.6), "trim",
                       exponent=5)
+
+
+def _cab_doors(mesh: Mesh, caster, prof):
+    """A truck cab's doors: the panel gap round each (up the pillar behind the side window, along the bottom
+    over the front wheel's arch, up to the belt at the front) and a handle recess under the window's rear
+    corner. A cab with one smooth flank read as a cube with a window cut in it."""
+    p, k = prof.p, prof.keyx
+    zc, radius, _ = prof.arch
+    x_rear, x_front = k["cab_back"] + 0.06, k["15"] - 0.09
+    z_bottom = max(zc + radius + 0.06, p.sill + 0.12)
+    z_top = p.roof_z - 0.10
+    if x_front - x_rear < 0.6 or p.cowl - z_bottom < 0.12:
+        return
+    half = GAP / 2
+    side_strip(mesh, caster, x_rear - half, x_rear + half, z_bottom, z_top, 0.002, "seam")
+    side_strip(mesh, caster, x_front - half, x_front + half, z_bottom, p.cowl, 0.002, "seam")
+    side_strip(mesh, caster, x_rear, x_front, z_bottom - half, z_bottom + half, 0.002, "seam")
+    side_strip(mesh, caster, x_rear + 0.08, x_rear + 0.26, p.cowl - 0.11, p.cowl - 0.07, 0.004, "trim")
+
+
+BOX_FRAME = 0.05  # width of a box van's aluminium posts and rails (metres)
+
+
+def _box_side_frame(mesh: Mesh, prof, x0, x1, hw, top, rng):
+    """A box van's sides as real ones are built: panels between aluminium posts (a metre apart), or a ribbed
+    skin (hat-section ribs 0.3-0.4 m apart), with a rail along the top and the floor. The rails and posts keep
+    clear of the rear corner posts' keypoints and the conspicuity tape. A smooth slab read as a toy box."""
+    p = prof.p
+    lift = 0.012
+    ribbed = rng.random() < 0.4
+    pitch = rng.uniform(0.3, 0.4) if ribbed else rng.uniform(0.9, 1.2)
+    width = 0.03 if ribbed else BOX_FRAME
+    a, b = x0 + 0.14, x1 - 0.08
+    n = max(int(round((b - a) / pitch)), 1)
+    z0, z1 = p.box_floor + 0.17, top - 0.08  # above the tape, below the top rail
+    for s in (1, -1):
+        y = s * (hw + lift / 2)
+        for x in np.linspace(a, b, n + 1)[(1 if ribbed else 0):(n if ribbed else n + 1)]:
+            mesh.box((x, y, 0.5 * (z0 + z1)), (width, lift, z1 - z0), "steel")
+        mesh.box((0.5 * (a + b), y, top - 0.05), (b - a, lift, 0.07), "steel")
+        mesh.box((0.5 * (a + b), y, p.box_floor + 0.03), (b - a, lift, 0.06), "steel")
 
 
 TAPE_SEGMENT = 0.25  # metres of one red or white stretch of conspicuity tape

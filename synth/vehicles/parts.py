@@ -447,19 +447,25 @@ def mirrors(mesh: Mesh, caster: Caster, prof, big: bool):
 
 def side_strip(mesh: Mesh, caster: Caster, x0: float, x1: float, z0, z1, lift: float, mat: str):
     """A strip lying on both body sides from x0 to x1 (x0 < x1) between heights z0(x) and z1(x) (callables or
-    numbers), `lift` out of the surface along its normal; rays that miss the body leave a gap."""
+    numbers), `lift` out of the surface along its normal, in rows at most 10 cm tall so that an upright strip
+    follows a side's tumblehome; rays that miss the body leave a gap."""
     f0, f1 = as_function(z0), as_function(z1)
     xs = np.linspace(x0, x1, max(2, int(np.ceil((x1 - x0) / 0.05)) + 1))
+    lo, hi = np.array([float(f0(x)) for x in xs]), np.array([float(f1(x)) for x in xs])
+    heights = np.linspace(0.0, 1.0, max(1, int(np.ceil((hi - lo).max() / 0.10))) + 1)
+    n = len(xs)
     for s in (1.0, -1.0):
-        rows = []
-        for f in (f0, f1):
-            o = np.column_stack([xs, np.full(len(xs), s * 3.0), [float(f(x)) for x in xs]])
-            hit, normal, ok = caster.cast(o, np.tile([0.0, -s, 0.0], (len(xs), 1)))
-            rows.append((hit + normal * lift, ok))
-        (bottom, ok0), (top, ok1) = rows
-        n = len(xs)
-        faces = [(i, i + 1, n + i + 1, n + i) for i in range(n - 1) if ok0[i] and ok0[i + 1] and ok1[i] and ok1[i + 1]]
-        mesh.add(list(bottom) + list(top), faces if s < 0 else [f[::-1] for f in faces], mat)
+        points, hits = [], []
+        for t in heights:
+            o = np.column_stack([xs, np.full(n, s * 3.0), lo + t * (hi - lo)])
+            hit, normal, ok = caster.cast(o, np.tile([0.0, -s, 0.0], (n, 1)))
+            points += list(hit + normal * lift)
+            hits.append(ok)
+        ok = np.concatenate(hits)
+        faces = [(r * n + i, r * n + i + 1, (r + 1) * n + i + 1, (r + 1) * n + i)
+                 for r in range(len(heights) - 1) for i in range(n - 1)
+                 if ok[[r * n + i, r * n + i + 1, (r + 1) * n + i + 1, (r + 1) * n + i]].all()]
+        mesh.add(points, faces if s < 0 else [f[::-1] for f in faces], mat)
 
 
 def body_side_trim(mesh: Mesh, caster: Caster, prof, rng):
