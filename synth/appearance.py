@@ -58,6 +58,10 @@ class PaintConfig(Config):
     # fraction of light the side and rear windows' tint lets through (film or privacy glass; 0.2-0.6 on every
     # pane, windshields included, had lit cabins on show)
     glass_transmission: Range = (0.15, 0.45)
+    # a bus's side and rear panes: seen through two of them (and the seats, poles and riders between), so a
+    # tint as dark as a car's (halved, as it was before buses had a cabin) drew one black band down the side;
+    # at these the far windows and the seat backs show, as on city buses in traffic
+    bus_glass_transmission: Range = (0.15, 0.4)
     # the windshield's (and a cab's rear pane's): windshields are clear by law (70 % and up), and a bus's,
     # truck's or van's cab with its seats, dashboard and driver shows through it in VeRi's frontal crops; at the
     # side windows' tint a bus front was one black slab
@@ -200,9 +204,7 @@ def identity_look(config: AppearanceConfig, seed: int, identity) -> IdentityLook
     roof = paint
     if two_tone:  # a dark or a white roof over the body colour, as two-tone cars are sold
         roof = np.array([0.012, 0.012, 0.014]) if paint.mean() > 0.15 or fin.random() < 0.5 else np.full(3, 0.75)
-    glass = _u(fin, pc.glass_transmission)
-    if type_name == "bus":  # tinted, and seats and riders fill a bus: clear panes read as a glass box on wheels
-        glass *= 0.5
+    glass = _u(fin, pc.bus_glass_transmission if type_name == "bus" else pc.glass_transmission)
     style = _choose(fin, config.plate.heavy_styles if heavy else config.plate.styles, PLATE_STYLES,
                     "appearance.plate.styles")
     if config.plate.mask not in PLATE_MASKS:
