@@ -285,6 +285,7 @@ def test_cli_train_pose_resumes_a_killed_run(toy, tmp_path):
     assert read_keypoints(ShardDataset(toy, splits="train")).shape[1:] == (36, 3)
 
 
+@pytest.mark.slow  # two processes each importing torch: 15 s of the 5-minute default run (make test-all runs it)
 def test_train_pose_under_torchrun_with_two_processes(tmp_path):
     """DDP on CPU (gloo): HRNet's features_only backbone has heads the pose network never reads, which DDP must
     tolerate for a second epoch to run; only rank 0 writes the run."""

@@ -164,6 +164,7 @@ def test_cli_train_reid_and_extract(toy_root, tmp_path):
     assert bad.exit_code == 2 and "nope" in bad.output
 
 
+@pytest.mark.slow  # two processes each importing torch: 17 s of the 5-minute default run (make test-all runs it)
 def test_torchrun_two_processes(tmp_path):
     """DDP on CPU (gloo): two ranks train disjoint P x K batches; only rank 0 writes the run."""
     import os

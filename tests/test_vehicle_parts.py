@@ -453,7 +453,8 @@ def _first_hit_materials(part, origins, direction):
     return np.where(np.isfinite(dist.min(axis=0)), first, "")
 
 
-@pytest.mark.parametrize("design", [d for d in RIM_DESIGNS if d != "steel_hubcap"])
+@pytest.mark.parametrize("design", [d if i == 0 else pytest.param(d, marks=pytest.mark.slow)  # one by default
+                                    for i, d in enumerate(d for d in RIM_DESIGNS if d != "steel_hubcap")])
 def test_a_rims_windows_show_the_brake_disc_not_a_black_hole(design):
     """Looking straight at a car's wheel, the rim reads as metal: between the spokes the grey brake disc and its
     calliper, not the black barrel (thin arms on black read as a toy's star wheel at traffic-camera sizes)."""
