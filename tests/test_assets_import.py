@@ -35,6 +35,11 @@ def test_material_roles_from_names_and_shader_values():
                        ("brakeDisc", "rim"), ("brake_clipper", "rim"), ("LEATHER", "interior"),
                        ("WindscreenGlass", "glass"), ("BrakeLight", "lamp")):
         assert role_from_material(MaterialInfo(name))[0] == role, name
+    # the people in the cabin are the cabin's (see-through for the labels), not trim that hides what is behind
+    for name, role in (("sedan_000_clothes.001", "interior"), ("bus_002_hair", "interior"), ("Driver_Clothing", "interior"),
+                       ("Human_Body", "interior"), ("Chair_Fabric", "interior"), ("Car_Skin", None),
+                       ("DriverDoor_Paint", "paint"), ("Hairline_Chrome", "trim")):
+        assert role_from_material(MaterialInfo(name))[0] == role, name
 
 
 def test_lamp_names_that_contradict_each_other_are_no_cue_for_the_front():

@@ -14,7 +14,11 @@ ROLES = ("paint", "glass", "tyre", "rim", "lamp", "trim", "interior", "plate")
 # name keywords per role, tried in this order (the first match wins)
 ROLE_KEYWORDS = (
     ("interior", ("interior", "seat", "dashboard", "cabin", "steering", "inside", "leather", "carpet", "upholster",
-                  "fabric", "headliner")),
+                  "fabric", "headliner",
+                  # the people in the cabin, see-through for the labels as the procedural models' are (a driver
+                  # taken for trim hid the keypoints behind him); not "driver" or "passenger" ("DriverDoor"), not
+                  # "skin" ("Car_Skin" is a livery)
+                  "clothes", "clothing", "=hair", "mannequin", "=human", "=person", "=people")),
     ("trim", ("seal", "gasket", "weatherstrip")),  # a window's rubber seal is no glass
     ("rim", ("caliper", "clipper", "brakedisc", "brake_disc", "rotor")),  # brake parts sit in the wheels
     ("lamp", ("headlightglass", "headlight_glass", "lightglass", "light_glass", "lampglass", "lamp_glass",
