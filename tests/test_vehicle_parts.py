@@ -276,6 +276,42 @@ def test_a_truck_cab_shows_its_doors_and_a_box_van_its_posts_and_rails(style):
     assert cKDTree(pts).query(tape)[0].min() > 0.005  # the tape is not behind a rail
 
 
+def test_half_the_box_vans_carry_a_roof_deflector_on_the_cab_clear_of_the_keypoints():
+    """A painted fairing on a box van's cab roof, from behind the windshield's top to under the box's top: on
+    about half of them (its own stream), seated on the roof, within the cab's width and length, clear of the
+    keypoints; none on the other styles."""
+    from synth.vehicles.heavy import DEFLECTOR_PROB
+
+    with_one = 0
+    for i in range(8):
+        p = sample_params("truck", model_rng(5, "truck", i), body_style="box_van")
+        prof, k = Profile(p), Profile(p).keyx
+        details = build_vehicle_mesh(p)["details"]
+        v = np.asarray(details.verts)
+        fairing = [v[list(f)] for f, m in zip(details.faces, details.materials)
+                   if m == "paint" and v[list(f)][:, 2].min() > p.roof_z - 0.1]
+        wanted = style_rng(p, 34).random() < DEFLECTOR_PROB and prof.box_top - 0.04 - p.roof_z >= 0.15
+        assert bool(fairing) == wanted, i
+        if not fairing:
+            continue
+        with_one += 1
+        q = np.concatenate(fairing)
+        assert k["cab_back"] < q[:, 0].min() and q[:, 0].max() < k["14"] - 0.1
+        assert abs(q[:, 2].min() - p.roof_z) < 0.05 and q[:, 2].max() < prof.box_top
+        assert q[:, 2].max() - p.roof_z > 0.1 and np.abs(q[:, 1]).max() < p.width / 2 - 0.1
+        assert cKDTree(q).query(keypoints(p))[0].min() > 0.05
+    assert 0 < with_one < 8
+    drawn = [style_rng(sample_params("truck", model_rng(6, "truck", i), body_style="box_van"), 34).random()
+             for i in range(200)]
+    assert 0.4 < np.mean(np.array(drawn) < DEFLECTOR_PROB) < 0.6
+    for style in ("dump", "stake", "tanker"):
+        p, parts = _styled("truck", style)
+        v = np.asarray(parts["details"].verts)
+        assert not [f for f, m in zip(parts["details"].faces, parts["details"].materials)
+                    if m == "paint" and v[list(f)][:, 2].min() > p.roof_z - 0.1
+                    and v[list(f)][:, 0].min() > Profile(p).keyx["cab_back"]]  # (a dump body's cab guard is behind)
+
+
 @pytest.mark.parametrize("style", TRUCK_STYLES)
 def test_a_truck_carries_its_number_enlarged_on_the_rear_of_its_body(style):
     """GB 7258: a truck's plate number painted 2-2.5 times enlarged on its cargo body's rear (not on a tanker's

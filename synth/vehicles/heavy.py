@@ -11,7 +11,7 @@ import numpy as np
 
 from synth.vehicles.params import BUS_STYLES, TRUCK_STYLES, cargo_top, style_of, style_rng  # noqa: F401 (heavy.style_of)
 from synth.vehicles.ends import PLATE_SIZE, grille, headlights, taillights
-from synth.vehicles.geometry import GAP
+from synth.vehicles.geometry import GAP, keypoints
 from synth.vehicles.parts import EndFace, Mesh, occupant, rect, rot_y, seat, side_strip
 
 
@@ -126,6 +126,8 @@ def _truck_body(mesh: Mesh, caster, prof):
                 mesh.box((x, y - s * 0.03, p.sill + 0.19), (0.05, 0.06, 0.3), "metal_dark")
     if style == "box_van":
         _box_side_frame(mesh, prof, x0, x1, hw, top, rng)
+        if style_rng(p, 34).random() < DEFLECTOR_PROB:
+            _roof_deflector(mesh, caster, prof)
         mesh.box((x0 - 0.004, 0.0, 0.5 * (p.box_floor + top)), (0.01, 0.012, top - p.box_floor - 0.1), "trim")
         for s in (1, -1):
             for f in (0.2, 0.5, 0.8):  # door hinges and the locking bars
@@ -175,6 +177,41 @@ def _cab_doors(mesh: Mesh, caster, prof):
     side_strip(mesh, caster, x_front - half, x_front + half, z_bottom, p.cowl, 0.002, "seam")
     side_strip(mesh, caster, x_rear, x_front, z_bottom - half, z_bottom + half, 0.002, "seam")
     side_strip(mesh, caster, x_rear + 0.08, x_rear + 0.26, p.cowl - 0.11, p.cowl - 0.07, 0.004, "trim")
+
+
+DEFLECTOR_PROB = 0.5  # box vans with a roof air deflector (own stream: the other choices stay as they were)
+
+
+def _roof_deflector(mesh: Mesh, caster, prof):
+    """A box van's roof air deflector: a painted fairing on the cab roof that rises, steep at first and level
+    at the end, from behind the windshield's top to just under the box's top, its sides leaning in. Common on
+    light box trucks; without it a box van's cab is a step below a blank wall. Clear of the windshield's top
+    corners (14, 32), 12 cm ahead of it."""
+    p, k = prof.p, prof.keyx
+    x_front, x_rear = k["14"] - 0.12, k["cab_back"] + 0.02
+    height = prof.box_top - 0.04 - p.roof_z
+    if height < 0.15 or x_front - x_rear < 0.5:
+        return
+    w_base = float(keypoints(p)[14, 1]) - 0.05  # on the roof, inside its edge (the cab's glass leans in)
+    w_top = w_base - 0.12
+    ts = np.linspace(0.0, 1.0, 17)  # (its stations show as bands on the glossy top at fewer)
+    xs = x_front + (x_rear - x_front) * ts
+    hit, _, ok = caster.cast([(x, w_base, p.roof_z + 1.0) for x in xs], [(0.0, 0.0, -1.0)] * len(xs))
+    if not ok.all() or np.abs(hit[:, 2] - p.roof_z).max() > 0.1:
+        return  # not a roof under it
+    base = list(hit[:, 2] - 0.01)  # (sunk a centimetre into the roof, crowned or not)
+    top = [b + 0.01 + height * np.sin(0.5 * np.pi * t) for b, t in zip(base, ts)]
+    verts = []
+    for x, zb, zt, t in zip(xs, base, top, ts):
+        w = w_base + (w_top - w_base) * min(1.0, 3.0 * t)  # the sides lean in as it rises
+        verts += [(x, w_base, zb), (x, w, zt), (x, -w, zt), (x, -w_base, zb)]
+    faces = []
+    for i in range(len(xs) - 1):
+        a, b = 4 * i, 4 * (i + 1)
+        faces += [(a, b, b + 1, a + 1), (a + 1, b + 1, b + 2, a + 2), (a + 2, b + 2, b + 3, a + 3)]
+    n = 4 * (len(xs) - 1)
+    faces.append((n, n + 3, n + 2, n + 1))  # its back, facing the box
+    mesh.add(verts, faces, "paint")
 
 
 BOX_FRAME = 0.05  # width of a box van's aluminium posts and rails (metres)
