@@ -115,10 +115,12 @@ def truth_models(tmp_path_factory):
     return _TruthModels(tmp_path_factory.mktemp("truth"))
 
 
-# every format and the car, bus and truck shapes by default; further models in make test-all
+# every format and the car, bus and truck shapes by default (the bus: a coach whose mirrors hang from its roof, which
+# its first keypoints had guessed a truck before the type was settled); further models in make test-all
 @pytest.mark.parametrize("name, fmt, seed", [("sedan_001", "glb", 1), pytest.param("suv_002", "obj", 2, marks=SLOW),
-                                             ("mpv_001", "fbx", 3), ("van_003", "obj", 6), ("bus_000", "glb", 0),
-                                             pytest.param("bus_001", "glb", 4, marks=SLOW), ("truck_003", "fbx", 5)])
+                                             ("mpv_001", "fbx", 3), ("van_003", "obj", 6),
+                                             pytest.param("bus_000", "glb", 0, marks=SLOW), ("bus_001", "glb", 4),
+                                             ("truck_003", "fbx", 5)])
 def test_round_trip_recovers_frame_units_type_and_keypoints(tmp_path, truth_models, name, fmt, seed):
     from synth.blender.model_import import random_placement, roundtrip
     from synth.blender.vehicles import surface_distances

@@ -833,3 +833,65 @@ def test_glossy_paint_mirrors_the_clouds_and_diffuse_light_stays_smooth(tmp_path
         border = np.ones_like(paint)
         border[8:-8, 8:-8] = False  # the matte ground round the car
         assert np.abs(lift[border]).mean() < 0.1 * np.abs(lift[paint]).mean()
+
+
+@functools.lru_cache(maxsize=None)
+def _shipped(name):
+    """A model of the shipped library plan and its parts (built once; none of the tests changes them)."""
+    p = next(spec.params for spec in library_plan() if spec.name == name)
+    return p, build_vehicle_mesh(p)
+
+
+def _verts_of(part, materials):
+    faces = [f for f, m in zip(part.faces, part.materials) if m in materials]
+    return np.asarray(part.verts)[np.unique(np.concatenate([list(f) for f in faces]))] if faces else np.zeros((0, 3))
+
+
+@pytest.mark.parametrize("name,upright", [("truck_001", False), ("bus_000", False), ("bus_002", True)])
+def test_a_truck_s_or_bus_s_wipers_lie_on_its_windshield_parked_along_the_base_or_standing_up(name, upright):
+    """Trucks and buses carry two wipers on their upright windshields (a bus's 2 m pane with nothing on it read
+    as a black slab): on the glass, both halves of it, clear of the corners' keypoints; parked along the base,
+    or on some buses standing up the glass from pivots under its halves."""
+    from synth.vehicles.heavy import UPRIGHT_WIPER_PROB
+
+    p, parts = _shipped(name)
+    assert (p.type_name == "bus" and style_rng(p, 35).random() < UPRIGHT_WIPER_PROB) == upright
+    kp = keypoints(p)
+    corner_y = abs(kp[15, 1])
+    trim = _verts_of(parts["details"], {"trim"})
+    # on the windshield's plane: above its base, under the sign, off the centre pillar, inside the corners
+    glass_x = kp[15, 0] - (trim[:, 2] - p.cowl) / np.tan(np.radians(p.ws_rake))
+    wiper = trim[(np.abs(trim[:, 0] - glass_x) < 0.05) & (trim[:, 2] > p.cowl + 0.02) & (trim[:, 2] < p.roof_z - 0.35)
+                 & (np.abs(trim[:, 1]) > 0.04) & (np.abs(trim[:, 1]) < corner_y)]
+    assert len(wiper), "no wipers on the windshield"
+    assert wiper[:, 1].max() > 0.3 * corner_y and wiper[:, 1].min() < -0.3 * corner_y  # one on each half
+    assert np.abs(wiper[:, 1]).max() < 0.85 * corner_y  # clear of the corners' keypoints
+    body = parts["body"]
+    glass = _surface_samples(Part(body.verts, [f for f, m in zip(body.faces, body.materials) if m == "glass"],
+                                  ["glass"] * sum(m == "glass" for m in body.materials)), near=wiper)
+    assert cKDTree(glass).query(wiper)[0].max() < 0.035  # resting on the glass (a 13 mm tube, 4 mm off it)
+    rise = np.ptp(wiper[:, 2])
+    assert (rise > 0.5) if upright else (rise < 0.12)
+
+
+@pytest.mark.parametrize("name,ears", [("bus_000", True), ("bus_003", False)])
+def test_city_buses_and_coaches_hang_their_mirrors_forward_from_the_roof_clear_of_the_keypoints(name, ears):
+    """Most city buses and coaches carry their mirrors on arms from the roof's front corners, the heads
+    hanging in front of the windshield's outer edges just outside the body (the two ears of every frontal view);
+    others keep door mirrors at the windshield's base. The heads stay outside the columns of the front
+    keypoints, so the labels of a frontal view are unchanged."""
+    from synth.vehicles.heavy import has_rabbit_ears
+
+    p, parts = _shipped(name)
+    assert has_rabbit_ears(p) == ears
+    prof = Profile(p)
+    kp = keypoints(p)
+    heads = _verts_of(parts["details"], {"chrome", "trim", "metal_dark"})
+    ahead = heads[heads[:, 0] > prof.x_front + 0.2]
+    if not ears:
+        assert len(ahead) == 0
+        return
+    assert ahead[:, 1].max() > 0 > ahead[:, 1].min()  # both sides
+    assert np.abs(ahead[:, 1]).min() > np.abs(kp[[14, 15, 32, 33], 1]).max()  # outside the keypoints' columns
+    assert np.all((ahead[:, 2] > p.cowl + 0.3) & (ahead[:, 2] < p.roof_z))  # by the windshield's upper half
+    assert np.abs(ahead[:, 1]).max() < p.width / 2 + 0.3

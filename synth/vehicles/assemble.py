@@ -37,6 +37,7 @@ def dress(prof, body: Part, wheel_segments: int = 32) -> dict[str, Part]:
         hwf, hwe = prof.face_half_width(True), prof.face_half_width(False)
         plate_front_z, plate_rear_z = heavy.ends(mesh, front, rear, prof, hwf, hwe)
         heavy.body_details(mesh, caster, prof)
+        heavy.wipers(mesh, caster, prof)
     else:
         # a car's ends are charted round their corners, so lamps and vents wrap onto the wings
         front, rear = WrapFace(caster, prof, True), WrapFace(caster, prof, False)
@@ -77,7 +78,10 @@ def dress(prof, body: Part, wheel_segments: int = 32) -> dict[str, Part]:
         body_side_trim(mesh, caster, prof, style_rng(p, 26))
     for face, z in ((front, plate_front_z), (rear, plate_rear_z)):
         plate_frame(mesh, face, z)
-    mirrors(mesh, caster, prof, big)
+    if heavy.has_rabbit_ears(p):
+        heavy.rabbit_ear_mirrors(mesh, caster, prof)
+    else:
+        mirrors(mesh, caster, prof, big)
     # the cabin seen through the glass, and the opaque block below the beltline
     if p.type_name == "truck":
         x0, x1 = k["cab_back"] + 0.05, k["15"] - 0.05

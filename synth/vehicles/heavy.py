@@ -450,3 +450,55 @@ def bus_seats(mesh: Mesh, prof, x0: float, x1: float, hwi: float):
         for x in np.arange(x_front - 1.2, x_rear + 0.5, -2.4):
             mesh.tube([(x, y, z_block), (x, y, z_ceiling)], 0.02, "cabin_pole")
         mesh.tube([(x_front - 0.5, y, z_ceiling - 0.22), (x_rear + 0.3, y, z_ceiling - 0.22)], 0.015, "cabin_pole")
+
+
+UPRIGHT_WIPER_PROB = 0.4  # buses whose wipers park standing up the glass (own stream: the rest keep their values)
+RABBIT_EAR_PROB = {"city": 0.7, "coach": 0.9}  # buses whose mirrors hang forward from the roof (own stream)
+
+
+def wipers(mesh: Mesh, caster, prof):
+    """A truck's or bus's two wipers on its upright windshield, laid on the glass by rays from the front: a
+    truck's parked along the base as a car's, a bus's along the base or, on some, standing up the glass from
+    pivots under its halves. A bus's 2 m pane with nothing on it read as a black slab."""
+    p = prof.p
+    y_corner = abs(float(keypoints(p)[15, 1]))
+    radius = 0.011 if p.type_name == "truck" else 0.013
+    if p.type_name == "bus" and style_rng(p, 35).random() < UPRIGHT_WIPER_PROB:
+        length = min(0.9, 0.45 * (p.roof_z - p.cowl))
+        lean = np.radians(12.0)  # from upright, towards the middle
+        blades = [((s * 0.5 * y_corner, p.cowl + 0.05),
+                   (s * (0.5 * y_corner - length * np.sin(lean)), p.cowl + 0.05 + length * np.cos(lean)))
+                  for s in (1.0, -1.0)]
+    else:
+        blades = [((0.06, p.cowl + 0.06), (0.8 * y_corner, p.cowl + 0.10)),
+                  ((-0.02, p.cowl + 0.06), (-0.72 * y_corner, p.cowl + 0.10))]
+    for (y0, z0), (y1, z1) in blades:
+        t = np.linspace(0.0, 1.0, 7)
+        ys, zs = y0 + t * (y1 - y0), z0 + t * (z1 - z0)
+        origins = np.column_stack([np.full(7, prof.x_front + 1.0), ys, zs])
+        hits, normals, ok = caster.cast(origins, np.tile((-1.0, 0.0, 0.0), (7, 1)))
+        if ok.all():
+            mesh.tube(hits + normals * (radius + 0.004), radius, "trim")
+
+
+def has_rabbit_ears(p) -> bool:
+    """Whether a bus's mirrors hang forward from its roof's front corners (most city buses and coaches)."""
+    return p.type_name == "bus" and style_rng(p, 36).random() < RABBIT_EAR_PROB.get(style_of(p), 0.0)
+
+
+def rabbit_ear_mirrors(mesh: Mesh, caster, prof):
+    """A bus's mirrors on arms that leave the body's sides under the roof's front corners, reach forward and
+    drop, so that the heads hang in front of the windshield's outer edges, just outside the body (the driver
+    sees them through the glass): the two ears a city bus or coach shows in every frontal view."""
+    p = prof.p
+    x_root, z_root = prof.x_front - 0.3, p.roof_z - 0.35
+    hit, _, ok = caster.cast([(x_root, 2.0, z_root)], [(0.0, -1.0, 0.0)])
+    ys = float(hit[0, 1]) if ok[0] else p.width / 2
+    xf, yh = prof.x_front, prof.body_half_width + 0.13  # the heads' inner edge 2 cm outside the widest body
+    for s in (1.0, -1.0):
+        arm = [(x_root, ys - 0.02, z_root), (xf - 0.1, ys + 0.07, z_root + 0.04), (xf + 0.28, yh, z_root),
+               (xf + 0.38, yh, z_root - 0.22)]
+        mesh.tube([(x, s * y, z) for x, y, z in arm], 0.018, "metal_dark")
+        centre = (xf + 0.39, s * yh, z_root - 0.44)
+        mesh.blob(centre, (0.08, 0.22, 0.42), "trim", exponent=6)
+        mesh.box((centre[0] - 0.042, centre[1], centre[2]), (0.004, 0.18, 0.36), "chrome")

@@ -13,6 +13,7 @@ import numpy as np
 from synth.vehicles.params import TYPE_SPACES
 
 BIN = 0.01
+BELT_POINTS = 30  # surface samples the beltline edge is taken from (KeypointFinder._belt_y)
 
 
 def _outer(points: np.ndarray, share: float = 0.7) -> np.ndarray:
@@ -228,10 +229,16 @@ class KeypointFinder:
             return float("nan")
         return float(zs[np.argmax(stays)])
 
-    def _belt_y(self, x, z_max, half=0.004):
-        """y of the beltline edge at station x below z_max: the support of the cross-section towards (1, 2)."""
-        s = self._slab(x, half)
-        s = s[(s[:, 2] <= z_max) & (s[:, 2] > z_max - 0.3)]
+    def _belt_y(self, x, z_max):
+        """y of the beltline edge at station x below z_max: the support of the cross-section towards (1, 2). The
+        slab widens from 4 mm until BELT_POINTS surface samples lie in it: a bus's corner at a few samples per
+        slab put the edge 9 cm inboard whenever none landed on it (the samples move with anything added to the
+        model)."""
+        for half in (0.004, 0.008, 0.012, 0.02):
+            s = self._slab(x, half)
+            s = s[(s[:, 2] <= z_max) & (s[:, 2] > z_max - 0.3)]
+            if len(s) >= BELT_POINTS:
+                break
         return float(s[np.argmax(s[:, 1:] @ np.array([1.0, 2.0])), 1]) if len(s) else None
 
     def rear_upper_corner(self):

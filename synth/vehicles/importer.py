@@ -15,6 +15,7 @@ The steps, each from geometry (names only help):
    (cylindrical clusters), grouped per side and axle;
 4. units: the type is guessed from scale-free proportions, then the unit (m, cm, mm, inch, ft) that gives the
    type's typical length is taken; a length matching no unit is scaled to the type's typical length (warned);
+   the keypoints follow the type's rules, so the guess is repeated on them until it settles (_settle_type);
 5. keypoints the way synth/vehicles/geometry.py places them on the procedural models: wheel centres on the hub
    face; arch points on the outermost lip of the arch edge; lower corners at the plan's corner apex on the
    bottom edge; the rear upper corner on the tail's shoulder; window corners inset into the glass; the hood's
@@ -212,17 +213,10 @@ def analyse(mesh: MeshArrays, path="model", type_name: str | None = None, length
     front, rear = _recentre(front, centre), _recentre(rear, centre)
     # 4. type and unit, then the keypoints in metres; the type guessed from them may change the unit: once more
     bounds = (length_f, np.ptp(low[:, 1]), height_f, (front["radius"] + rear["radius"]) / 2, front["x"] - rear["x"])
-    t0 = type_name or coarse_type(*bounds)
     candidates = None if type_name else coarse_candidates(*bounds)
-    for _ in range(2):
-        unit, scale, unit_guessed = choose_unit(length_f, t0, length, candidates)
-        kps, methods = _keypoints_metric(model, path, scale, front, rear, t0, length_f)
-        t_final, scores = (type_name, {type_name: 1.0}) if type_name else guess_type(kps)
-        if t_final == t0 or choose_unit(length_f, t_final, length, candidates)[1] == scale:
-            break
-        t0 = t_final
-    if type_name is None and t_final != t0:
-        kps, methods = _keypoints_metric(model, path, scale, front, rear, t_final, length_f)
+    t_final, unit, scale, unit_guessed, kps, methods, scores = _settle_type(
+        model, path, front, rear, length_f, length, type_name or coarse_type(*bounds), type_name is None,
+        candidates)
     # the 4x4 from the file's world to the vehicle frame: rotate, lift to the ground, centre, scale
     m = np.eye(4)
     m[:3, :3] = scale * rot
@@ -262,6 +256,28 @@ def _fold(p: np.ndarray) -> np.ndarray:
     q = p.copy()
     q[:, 1] = np.abs(q[:, 1])
     return q
+
+
+def _settle_type(model: _Model, path, front: dict, rear: dict, length_f: float, length: float | None, first: str,
+                 guess: bool, candidates) -> tuple:
+    """(type, unit, scale, unit guessed?, keypoints, methods, type scores): the keypoints are found by the rules of
+    a type (a bus's roof corners are measured otherwise than a truck's), and the type is guessed from them, so
+    each guess is tried in turn (each with its unit) until one comes back as itself; of those tried, the type
+    with the largest share under its own keypoints is kept. A coach that the bounding box called a van was
+    guessed a truck from the van's keypoints, whose truck keypoints then read as a bus: the first guess alone
+    hung on how wide its mirrors made it."""
+    tried = {}
+    t = first
+    while t not in tried:
+        unit, scale, unit_guessed = choose_unit(length_f, t, length, candidates)
+        kps, methods = _keypoints_metric(model, path, scale, front, rear, t, length_f)
+        t_next, scores = guess_type(kps) if guess else (t, {t: 1.0})
+        tried[t] = (t, unit, scale, unit_guessed, kps, methods, scores)
+        t = t_next
+    if len(tried) == 1:
+        return tried[first]
+    best = max(tried, key=lambda t: tried[t][6].get(t, 0.0))
+    return tried[best]
 
 
 def _keypoints_metric(model: _Model, path, scale: float, front: dict, rear: dict, type_name: str,
