@@ -895,3 +895,30 @@ def test_city_buses_and_coaches_hang_their_mirrors_forward_from_the_roof_clear_o
     assert np.abs(ahead[:, 1]).min() > np.abs(kp[[14, 15, 32, 33], 1]).max()  # outside the keypoints' columns
     assert np.all((ahead[:, 2] > p.cowl + 0.3) & (ahead[:, 2] < p.roof_z))  # by the windshield's upper half
     assert np.abs(ahead[:, 1]).max() < p.width / 2 + 0.3
+
+
+@pytest.mark.parametrize("name", ["truck_000", "truck_001"])
+def test_a_truck_s_bumper_stands_out_of_its_face_with_the_plate_in_a_recess_and_fog_lamps(name):
+    """A truck's bumper is a bar standing out of the cab's face across its width (a thin flat patch read as a
+    painted stripe), in one of its finishes, with a recess for the plate and a fog lamp near each end; it stops
+    inside the face's lower corners, whose keypoints stay on show."""
+    from synth.vehicles.heavy import BUMPER_DEPTH, BUMPER_FINISHES
+
+    p, parts = _shipped(name)
+    prof, kp = Profile(p), keypoints(p)
+    details = parts["details"]
+    low = lambda v: v[(v[:, 2] < p.nose_bottom + 0.35) & (v[:, 0] > prof.x_front - 0.1)]  # noqa: E731
+    finishes = [m for m, _ in BUMPER_FINISHES if len(low(_verts_of(details, {m})))]
+    bar = np.concatenate([low(_verts_of(details, {m})) for m in finishes])
+    face_x = prof.x_front
+    proud = bar[bar[:, 0] > face_x + BUMPER_DEPTH - 0.01]
+    assert len(proud) and proud[:, 1].max() > 0.8 * abs(kp[17, 1]) and proud[:, 1].min() < -0.8 * abs(kp[17, 1])
+    assert np.abs(proud[:, 1]).max() < abs(kp[17, 1])  # inside the lower corners
+    assert proud[:, 2].min() > kp[17, 2]
+    plate = np.asarray(parts["plate_front"].verts)
+    assert plate[:, 0].max() < proud[:, 0].max()  # the plate stands back in its recess
+    in_front_of_plate = proud[(np.abs(proud[:, 1]) < 0.2) & (proud[:, 2] > plate[:, 2].min())]
+    assert len(in_front_of_plate) == 0  # nothing covers it
+    fog = _verts_of(details, {"lens_clear"})
+    fog = fog[(fog[:, 2] < proud[:, 2].max()) & (fog[:, 0] > face_x + BUMPER_DEPTH)]
+    assert fog[:, 1].max() > 0.4 * abs(kp[17, 1]) and fog[:, 1].min() < -0.4 * abs(kp[17, 1])

@@ -367,16 +367,18 @@ def remove_vehicle(root) -> None:
 
 def _distances_to(objects, points: np.ndarray) -> np.ndarray:
     """Distance from each point to the nearest face of `objects` (their world placement), skipping the cabin
-    interior (seats, dashboard), which is no surface a keypoint may sit on."""
+    (seats, dashboard, its people: CABIN_KINDS), which is no surface a keypoint may sit on."""
     from mathutils import Vector
     from mathutils.bvhtree import BVHTree
 
+    from synth.blender.vehicle_materials import CABIN_KINDS
+
+    cabin = tuple(f"_{kind}" for kind in CABIN_KINDS)
     trees = []
     for obj in objects:
         if obj.type != "MESH":
             continue
-        skip = {i for i, m in enumerate(slot_materials(obj)) if m is not None and m.name.split(".")[0].endswith(
-            ("_interior", "_seat", "_dashboard", "_cabin_lining", "_cabin_pole"))}
+        skip = {i for i, m in enumerate(slot_materials(obj)) if m is not None and m.name.split(".")[0].endswith(cabin)}
         polys = [list(p.vertices) for p in obj.data.polygons if p.material_index not in skip]
         if not polys:
             continue

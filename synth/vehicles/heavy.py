@@ -12,7 +12,7 @@ import numpy as np
 from synth.vehicles.params import BUS_STYLES, TRUCK_STYLES, cargo_top, style_of, style_rng  # noqa: F401 (heavy.style_of)
 from synth.vehicles.ends import PLATE_SIZE, grille, headlights, taillights
 from synth.vehicles.geometry import GAP, keypoints
-from synth.vehicles.parts import EndFace, Mesh, occupant, rect, rot_y, seat, side_strip
+from synth.vehicles.parts import EndFace, Mesh, disc, occupant, rect, rot_y, seat, side_strip
 
 
 def ends(mesh: Mesh, front: EndFace, rear: EndFace, prof, hwf: float, hwe: float) -> tuple[float, float]:
@@ -22,9 +22,8 @@ def ends(mesh: Mesh, front: EndFace, rear: EndFace, prof, hwf: float, hwe: float
     y_lamp = headlights(mesh, front, p, hwf, z_lamp)
     if p.type_name == "truck":
         grille(mesh, front, p, y_lamp - 0.08, p.hood_front - 0.42, p.hood_front - 0.05, "bars", "chrome")
-        front.patch(mesh, -hwf * 0.98, hwf * 0.98, p.nose_bottom + 0.03, p.nose_bottom + 0.26, 0.01, "steel",
-                    nu=10, nv=2, mirror=False)
         plate_front = p.nose_bottom + 0.14
+        _truck_bumper(mesh, front, p, hwf, plate_front)
     else:
         grille(mesh, front, p, hwf * 0.45, p.nose_bottom + 0.12, p.nose_bottom + 0.30, "bars", "trim")
         plate_front = p.nose_bottom + 0.40
@@ -35,6 +34,29 @@ def ends(mesh: Mesh, front: EndFace, rear: EndFace, prof, hwf: float, hwe: float
     if p.type_name == "bus":
         _bus_rear(mesh, rear, p, hwe)
     return plate_front, p.tail_bottom + (0.25 if p.type_name == "truck" else 0.22)
+
+
+BUMPER_DEPTH = 0.04  # how far a truck's bumper stands out of the cab's face (metres)
+BUMPER_FINISHES = (("trim", 0.45), ("metal_dark", 0.3), ("steel", 0.25))  # black plastic, dark grey, bright steel
+
+
+def _truck_bumper(mesh: Mesh, front: EndFace, p, hwf: float, plate_z: float):
+    """A truck's bumper: a bar standing BUMPER_DEPTH out of the face across its width (a lit top edge, a shadow
+    under it), the plate in a recess in its middle, a fog lamp near each end; black plastic, dark grey or bright
+    steel (own stream). It stops short of the face's corners, so the lower corner keypoints stay on show."""
+    rng = style_rng(p, 37)
+    finish = BUMPER_FINISHES[int(rng.choice(len(BUMPER_FINISHES), p=[w for _, w in BUMPER_FINISHES]))][0]
+    z0, z1 = p.nose_bottom + 0.02, p.nose_bottom + rng.uniform(0.26, 0.32)
+    recess = 0.5 * PLATE_SIZE[0] + 0.06
+    y_end = hwf * 0.97
+    front.prism(mesh, rect(recess, y_end, z0, z1), 0.0, BUMPER_DEPTH, finish)
+    # under the plate, a lip joins the halves (the plate stands in the recess above it)
+    front.prism(mesh, rect(-recess, recess, z0, plate_z - 0.5 * PLATE_SIZE[1] - 0.02), 0.0, BUMPER_DEPTH, finish,
+                mirror=False)
+    yc, zc = 0.5 * (recess + y_end) + 0.25 * (y_end - recess), 0.5 * (z0 + z1)
+    rad = min(0.045, 0.3 * (z1 - z0))
+    front.prism(mesh, disc(yc, zc, rad * 1.25, rad * 1.25), BUMPER_DEPTH, BUMPER_DEPTH + 0.004, "metal_dark")
+    front.prism(mesh, disc(yc, zc, rad, rad), BUMPER_DEPTH, BUMPER_DEPTH + 0.008, "lens_clear")
 
 
 def led_glyphs(length: float, height: float, rng) -> list[tuple[float, float]]:
