@@ -922,3 +922,66 @@ def test_a_truck_s_bumper_stands_out_of_its_face_with_the_plate_in_a_recess_and_
     fog = _verts_of(details, {"lens_clear"})
     fog = fog[(fog[:, 2] < proud[:, 2].max()) & (fog[:, 0] > face_x + BUMPER_DEPTH)]
     assert fog[:, 1].max() > 0.4 * abs(kp[17, 1]) and fog[:, 1].min() < -0.4 * abs(kp[17, 1])
+
+
+@pytest.mark.parametrize("name,fairing", [("bus_000", True), ("bus_001", False), ("bus_003", False)])
+def test_a_bus_roof_carries_hatches_and_its_style_s_units_inside_the_roof_corners(name, fairing):
+    """A raised camera sees a bus's roof more than any other face: two escape hatches (a painted lid in a black
+    seal) on every bus, an air conditioning unit on city buses and coaches, on some city buses a long fairing
+    from behind the windshield; all on the centreline, inside the roof corners' keypoints, none on another."""
+    from synth.vehicles.heavy import ROOF_FAIRING_PROB
+
+    p, parts = _shipped(name)
+    prof, kp = Profile(p), keypoints(p)
+    assert (style_of(p) == "city" and style_rng(p, 38).random() < ROOF_FAIRING_PROB) == fairing
+    corner_y = min(abs(kp[14, 1]), abs(kp[13, 1]))
+    d = parts["details"]
+    verts = np.asarray(d.verts)
+    on_roof = [(m, verts[list(f)]) for f, m in zip(d.faces, d.materials)
+               if verts[list(f)][:, 2].min() > p.roof_z - 0.05 and abs(verts[list(f)][:, 1]).max() < corner_y]
+    seals = np.array([v.mean(axis=0) for m, v in on_roof if m == "trim"])
+    # the seals' boxes, one per hatch: their centres cluster in two places along x
+    xs = np.unique(np.round(seals[:, 0], 1))
+    assert len(seals) and np.ptp(seals[:, 0]) > 2.0 and len(xs) >= 2
+    units = np.concatenate([v for m, v in on_roof if m == "paint"])
+    lengths = np.ptp(units[:, 0])
+    if style_of(p) == "school":
+        assert np.ptp(units[:, 2]) < 0.1  # the hatches' lids only
+    else:
+        assert units[:, 2].max() > p.roof_z + p.roof_crown + 0.15  # a unit stands on the roof
+    if fairing:
+        assert lengths > 5.0 and units[:, 0].max() > prof.x_front - 1.0  # from just behind the windshield
+    # nothing over the roof corners' keypoints
+    every = np.asarray(d.verts)
+    high = every[every[:, 2] > p.roof_z + 0.02]
+    near = high[np.abs(high[:, 1]) > corner_y - 0.02]
+    assert len(near) == 0 or np.all(np.linalg.norm(near[:, None, :] - kp[None, [13, 14, 31, 32]], axis=2) > 0.1)
+
+
+@pytest.mark.parametrize("name", ["bus_000", "bus_003"])
+def test_riders_sit_in_a_share_of_a_bus_s_seats_on_both_sides(name):
+    """A bus in traffic carries people: riders sit in 15-60 % of its seats (a share per model), on both sides,
+    each on a seat (their heads over the seat rows), besides the driver; an empty bus was a tell."""
+    from synth.vehicles.heavy import RIDER_SHARE
+
+    p, parts = _shipped(name)
+    cabin = parts["cabin"]
+    verts = np.asarray(cabin.verts)
+    centre = lambda kind: np.array([verts[list(f)].mean(axis=0) for f, m in zip(cabin.faces, cabin.materials)  # noqa: E731
+                                    if m == kind])
+    def clusters(points, radius=0.3):  # seats and heads stand 0.8 m apart along the bus, 1.1 m across
+        found = []
+        for c in points[:, :2]:
+            if not any(np.linalg.norm(c - f) < radius for f in found):
+                found.append(c)
+        return np.array(found)
+
+    heads = clusters(centre("hair"))
+    cushions = np.array([verts[list(f)].mean(axis=0) for f, m in zip(cabin.faces, cabin.materials)
+                         if m == "bus_seat" and np.ptp(verts[list(f)][:, 2]) < 1e-9])  # level faces: cushions'
+    n_seats = len(clusters(cushions))
+    riders = len(heads) - 1  # the driver
+    assert n_seats >= 10 and RIDER_SHARE[0] * n_seats * 0.5 <= riders <= RIDER_SHARE[1] * n_seats * 1.5 + 1, \
+        (riders, n_seats)
+    others = heads[np.abs(heads[:, 0] - heads[:, 0].max()) > 0.5]
+    assert (others[:, 1] > 0).any() and (others[:, 1] < 0).any()

@@ -371,7 +371,7 @@ def _distances_to(objects, points: np.ndarray) -> np.ndarray:
     from mathutils import Vector
     from mathutils.bvhtree import BVHTree
 
-    from synth.blender.vehicle_materials import CABIN_KINDS
+    from synth.blender.vehicle_materials import CABIN_KINDS  # imports bpy: this module loads without it
 
     cabin = tuple(f"_{kind}" for kind in CABIN_KINDS)
     trees = []

@@ -434,14 +434,54 @@ def _bus_body(mesh: Mesh, caster, prof):
                 y = _side_y(caster, 0.0, z, s) + 0.003
                 mesh.box((0.5 * (prof.x_front + prof.x_end) - 0.1, s * y, z), (prof.length - 1.2, 0.006, 0.05),
                          "trim")
-    if style == "city":  # air conditioning unit on the roof
-        mesh.blob((k["fa"] - 1.5, 0.0, p.roof_z + p.roof_crown + 0.12), (2.2, 1.5, 0.3), "paint", exponent=6)
+    _bus_roof(mesh, caster, prof)
+
+
+ROOF_FAIRING_PROB = 0.35  # city buses with a long roof fairing over gas cylinders or batteries (own stream)
+
+
+def _bus_roof(mesh: Mesh, caster, prof):
+    """What a raised camera sees of a bus's roof, its largest face from there: a city bus's air conditioning unit
+    or, on about a third, a long fairing from behind the windshield over its gas cylinders or batteries and the
+    unit; a coach's low unit over the middle; on every bus two escape hatches (a painted lid in a black
+    seal), moved back behind whatever stands where they would be. All along the centreline, inside the roof's
+    edges and their keypoints."""
+    p, k = prof.p, prof.keyx
+    style, rng = style_of(p), style_rng(p, 38)
+    z_roof = p.roof_z + p.roof_crown  # the crown's top on the centreline
+    taken = []  # (x0, x1) spans of the roof's centre that carry something
+    if style == "city" and rng.random() < ROOF_FAIRING_PROB:
+        x1 = prof.x_front - 0.8
+        x0 = x1 - rng.uniform(4.0, 5.5)
+        mesh.blob((0.5 * (x0 + x1), 0.0, z_roof + 0.16), (x1 - x0, 1.8, 0.4), "paint", exponent=8)
+        taken.append((x0, x1))
+    elif style == "city":
+        x_ac = k["fa"] - 1.5
+        mesh.blob((x_ac, 0.0, z_roof + 0.12), (2.2, 1.5, 0.3), "paint", exponent=6)
+        taken.append((x_ac - 1.1, x_ac + 1.1))
+    elif style == "coach":
+        x_ac = 0.5 * (k["fa"] + k["ra"]) - 0.5
+        mesh.blob((x_ac, 0.0, z_roof + 0.08), (2.0, 1.4, 0.22), "paint", exponent=6)
+        taken.append((x_ac - 1.0, x_ac + 1.0))
+    for x in (prof.x_front - 0.3 * prof.length, prof.x_end + 0.22 * prof.length):
+        while blocked := [x0 for x0, x1 in taken if x0 - 0.7 < x < x1 + 0.7]:
+            x = min(blocked) - 0.7
+        if x < prof.x_end + 0.6:
+            continue
+        taken.append((x - 0.38, x + 0.38))
+        hit, _, ok = caster.cast([(x, 0.0, p.roof_z + 1.0)], [(0.0, 0.0, -1.0)])
+        z = float(hit[0, 2]) if ok[0] else z_roof
+        mesh.box((x, 0.0, z + 0.01), (0.76, 0.76, 0.04), "trim")
+        mesh.box((x, 0.0, z + 0.025), (0.66, 0.66, 0.04), "paint")
+
+
+RIDER_SHARE = (0.15, 0.6)  # of a bus's seats taken by riders (a share per model, own stream)
 
 
 def bus_seats(mesh: Mesh, prof, x0: float, x1: float, hwi: float):
-    """Rows of seats along the windows, the driver's dashboard, wheel and the driver, and the light ceiling and
-    yellow grab poles that a bus shows through its windows (the shell's inside had read as one dark band
-    behind them)."""
+    """Rows of seats along the windows, riders in some of them, the driver's dashboard, wheel and the driver, and
+    the light ceiling and yellow grab poles that a bus shows through its windows (the shell's inside had read as
+    one dark band behind them; an empty bus in traffic is a tell, as an empty car is)."""
     p, k = prof.p, prof.keyx
     z_floor = p.sill + 0.05
     mesh.box((k["15"] - 0.3, 0.0, p.cowl - 0.1), (0.5, 2 * hwi, 0.3), "dashboard")
@@ -455,9 +495,14 @@ def bus_seats(mesh: Mesh, prof, x0: float, x1: float, hwi: float):
     occupant(mesh, x_d, y_d, z_d, p.roof_z, reach=hub)
     belt = p.cowl + p.belt_rise
     xs = np.arange(k["15"] - 1.6, max(x0, k["end"] + 0.8), -0.8)
+    riders = style_rng(p, 39)
+    share = riders.uniform(*RIDER_SHARE)
+    z_seat = z_floor + max(belt - 1.0, 0.0)
     for x in xs:
         for s in (1, -1):
-            seat(mesh, x, s * (hwi - 0.35), z_floor + max(belt - 1.0, 0.0), belt - 0.15, 0.42, kind="bus_seat")
+            seat(mesh, x, s * (hwi - 0.35), z_seat, belt - 0.15, 0.42, kind="bus_seat")
+            if riders.random() < share:
+                occupant(mesh, x, s * (hwi - 0.35), z_seat, p.roof_z)
     # the ceiling's light panels, where the roof is at its full height (it rounds down at the ends; below the
     # windows the opaque block stands: lower_cabin)
     xs_roof = np.linspace(k["end"], k["15"], 200)

@@ -112,11 +112,18 @@ class KeypointFinder:
             ra = float(np.median(radii)) if radii else 1.25 * r
             # ends of the arch: scanning outwards until the lower edge is down at the sill
             ends = []
+            z_down = max(z_sill, min(zc, z_sill + 0.5 * (zc - z_sill))) + 0.02
+
+            def down(x):  # the lower edge at the sill line
+                e = self.lower_edge(x)
+                return e is not None and e[1] <= z_down
+
             for j, sgn in ((0, 1.0), (3, -1.0)):
                 x_end, found = xa + sgn * ra, False
                 for d in np.arange(0.3 * r, 1.6 * r, BIN / 2):
-                    e = self.lower_edge(xa + sgn * d)
-                    if e is not None and e[1] <= max(z_sill, min(zc, z_sill + 0.5 * (zc - z_sill))) + 0.02:
+                    # and 1 cm further on: a slab where no sample lay on the skin read the wheel house's inner
+                    # wall as the lower edge (a bus's front arch end 82 cm off)
+                    if down(xa + sgn * d) and down(xa + sgn * (d + BIN)):
                         x_end, found = xa + sgn * d, True
                         break
                 e = self.lower_edge(x_end + sgn * 0.005)
