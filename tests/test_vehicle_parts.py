@@ -1,5 +1,6 @@
-"""The parts that dress the procedural bodies (synth/vehicles/parts.py, heavy.py): present for the styles that
-carry them, placed on the body, plates as their own parts, keypoints exact for every bus and truck style."""
+"""The parts that dress the procedural bodies (synth/vehicles/parts.py, heavy.py, trucks.py, buses.py): present for
+the styles that carry them, placed on the body, plates as their own parts, keypoints exact for every bus and truck
+style."""
 from __future__ import annotations
 
 import contextlib
@@ -280,7 +281,7 @@ def test_half_the_box_vans_carry_a_roof_deflector_on_the_cab_clear_of_the_keypoi
     """A painted fairing on a box van's cab roof, from behind the windshield's top to under the box's top: on
     about half of them (its own stream), seated on the roof, within the cab's width and length, clear of the
     keypoints; none on the other styles."""
-    from synth.vehicles.heavy import DEFLECTOR_PROB
+    from synth.vehicles.trucks import DEFLECTOR_PROB
 
     with_one = 0
     for i in range(8):
@@ -880,7 +881,7 @@ def test_city_buses_and_coaches_hang_their_mirrors_forward_from_the_roof_clear_o
     hanging in front of the windshield's outer edges just outside the body (the two ears of every frontal view);
     others keep door mirrors at the windshield's base. The heads stay outside the columns of the front
     keypoints, so the labels of a frontal view are unchanged."""
-    from synth.vehicles.heavy import has_rabbit_ears
+    from synth.vehicles.buses import has_rabbit_ears
 
     p, parts = _shipped(name)
     assert has_rabbit_ears(p) == ears
@@ -902,7 +903,7 @@ def test_a_truck_s_bumper_stands_out_of_its_face_with_the_plate_in_a_recess_and_
     """A truck's bumper is a bar standing out of the cab's face across its width (a thin flat patch read as a
     painted stripe), in one of its finishes, with a recess for the plate and a fog lamp near each end; it stops
     inside the face's lower corners, whose keypoints stay on show."""
-    from synth.vehicles.heavy import BUMPER_DEPTH, BUMPER_FINISHES
+    from synth.vehicles.trucks import BUMPER_DEPTH, BUMPER_FINISHES
 
     p, parts = _shipped(name)
     prof, kp = Profile(p), keypoints(p)
@@ -929,7 +930,7 @@ def test_a_bus_roof_carries_hatches_and_its_style_s_units_inside_the_roof_corner
     """A raised camera sees a bus's roof more than any other face: two escape hatches (a painted lid in a black
     seal) on every bus, an air conditioning unit on city buses and coaches, on some city buses a long fairing
     from behind the windshield; all on the centreline, inside the roof corners' keypoints, none on another."""
-    from synth.vehicles.heavy import ROOF_FAIRING_PROB
+    from synth.vehicles.buses import ROOF_FAIRING_PROB
 
     p, parts = _shipped(name)
     prof, kp = Profile(p), keypoints(p)
@@ -962,13 +963,14 @@ def test_a_bus_roof_carries_hatches_and_its_style_s_units_inside_the_roof_corner
 def test_riders_sit_in_a_share_of_a_bus_s_seats_on_both_sides(name):
     """A bus in traffic carries people: riders sit in 15-60 % of its seats (a share per model), on both sides,
     each on a seat (their heads over the seat rows), besides the driver; an empty bus was a tell."""
-    from synth.vehicles.heavy import RIDER_SHARE
+    from synth.vehicles.buses import RIDER_SHARE
 
     p, parts = _shipped(name)
     cabin = parts["cabin"]
     verts = np.asarray(cabin.verts)
-    centre = lambda kind: np.array([verts[list(f)].mean(axis=0) for f, m in zip(cabin.faces, cabin.materials)  # noqa: E731
-                                    if m == kind])
+    def centre(kind):
+        return np.array([verts[list(f)].mean(axis=0) for f, m in zip(cabin.faces, cabin.materials) if m == kind])
+
     def clusters(points, radius=0.3):  # seats and heads stand 0.8 m apart along the bus, 1.1 m across
         found = []
         for c in points[:, :2]:

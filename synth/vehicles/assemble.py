@@ -1,10 +1,11 @@
 """One whole vehicle: the lofted body (geometry.py) dressed with its parts (parts.py and ends.py for every vehicle,
-heavy.py for buses' and trucks' bodies). The module above them all, so none of them imports it back.
+heavy.py, trucks.py and buses.py for buses' and trucks' bodies). The module above them all, so none of them
+imports it back.
 Pure numpy: `build_vehicle_mesh` returns plain arrays; synth/blender/vehicle_mesh.py turns them into bpy data.
 """
 from __future__ import annotations
 
-from synth.vehicles import heavy
+from synth.vehicles import buses, heavy
 from synth.vehicles.geometry import Part, Profile, loft_body
 from synth.vehicles.params import VehicleParams, style_rng
 from synth.vehicles.ends import (GRILLES, badge, car_grille, car_headlights, car_rear_panels, car_taillights,
@@ -78,8 +79,8 @@ def dress(prof, body: Part, wheel_segments: int = 32) -> dict[str, Part]:
         body_side_trim(mesh, caster, prof, style_rng(p, 26))
     for face, z in ((front, plate_front_z), (rear, plate_rear_z)):
         plate_frame(mesh, face, z)
-    if heavy.has_rabbit_ears(p):
-        heavy.rabbit_ear_mirrors(mesh, caster, prof)
+    if buses.has_rabbit_ears(p):
+        buses.rabbit_ear_mirrors(mesh, caster, prof)
     else:
         mirrors(mesh, caster, prof, big)
     # the cabin seen through the glass, and the opaque block below the beltline
@@ -91,7 +92,7 @@ def dress(prof, body: Part, wheel_segments: int = 32) -> dict[str, Part]:
     hwi = (prof.body_half_width - p.shoulder - p.glass_inset - p.tumble * (p.roof_z - p.cowl) - 0.03
            - float(prof.taper(x0)))
     if p.type_name == "bus":
-        heavy.bus_seats(inside, prof, x0, x1, hwi)
+        buses.bus_seats(inside, prof, x0, x1, hwi)
     elif x1 > x0 and hwi > 0.2:
         rows = {"truck": 1, "mpv": 3, "van": 3}.get(p.type_name, 2)
         if p.type_name == "pickup" and k["13"] - k["14"] > -1.0:

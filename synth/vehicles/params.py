@@ -112,7 +112,7 @@ VEHICLE_TYPES = tuple(TYPE_SPACES)
 # Body styles: within a type, real vehicles come in families whose profiles differ by decimetres, not by a few
 # centimetres (a fastback against a notchback, an off-roader against a coupe-SUV). Each style overrides some of
 # its type's ranges; `sample_params` draws the style first, uniformly. The styles of buses and trucks are their
-# bodies (synth/vehicles/heavy.py builds them: a truck's cargo body, a bus's doors, windows and bays).
+# bodies (synth/vehicles/trucks.py and buses.py build them: a truck's cargo body, a bus's doors, windows and bays).
 BODY_STYLES: dict[str, dict[str, dict[str, tuple[float, float]]]] = {
     "sedan": {
         "notchback": {},
@@ -354,7 +354,7 @@ def library_plan(seed: int = DEFAULT_SEED, n: int | None = None) -> list[ModelSp
     return specs
 
 
-# --- heavy vehicles' styles (synth/vehicles/heavy.py builds them; the loft needs the style too) -------------
+# --- heavy vehicles' styles (synth/vehicles/trucks.py, buses.py build them; the loft needs the style too) --------
 
 TRUCK_STYLES = ("box_van", "dump", "stake", "tanker")
 _LEGACY_TRUCK_STYLES = 3  # models built before the tanker drew "" styles from the first three

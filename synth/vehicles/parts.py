@@ -445,6 +445,12 @@ def mirrors(mesh: Mesh, caster: Caster, prof, big: bool):
         mesh.box((xm - 0.024, s * (ys + 0.13), zm + 0.01), (0.004, 0.15, 0.08), "chrome")
 
 
+def side_y(caster: Caster, x: float, z: float, sign: float = 1.0) -> float:
+    """|y| of the body's side at (x, z) on the left (sign 1) or right (-1) side, by a ray from outside; 0 on a miss."""
+    hit, _, ok = caster.cast([(x, sign * 2.0, z)], [(0.0, -sign, 0.0)])
+    return abs(float(hit[0, 1])) if ok[0] else 0.0
+
+
 def side_strip(mesh: Mesh, caster: Caster, x0: float, x1: float, z0, z1, lift: float, mat: str):
     """A strip lying on both body sides from x0 to x1 (x0 < x1) between heights z0(x) and z1(x) (callables or
     numbers), `lift` out of the surface along its normal, in rows at most 10 cm tall so that an upright strip
