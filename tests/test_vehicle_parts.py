@@ -987,3 +987,33 @@ def test_riders_sit_in_a_share_of_a_bus_s_seats_on_both_sides(name):
         (riders, n_seats)
     others = heads[np.abs(heads[:, 0] - heads[:, 0].max()) > 0.5]
     assert (others[:, 1] > 0).any() and (others[:, 1] < 0).any()
+
+
+def test_a_share_of_the_cars_carry_a_chrome_moulding_along_the_side_windows_base():
+    """Over the shipped plan: saloons most, a share of the cars wear a chrome strip along their side windows'
+    base (the bright line that catches the sky on real saloons and SUVs): on both sides, along the beltline
+    under the windows, between the windshield's and the rear window's bottom corners, on the body."""
+    from synth.vehicles.parts import BELT_CHROME_PROB, belt_chrome
+
+    cars = [spec.params for spec in library_plan() if spec.params.type_name not in ("bus", "truck")]
+    chromed = 0
+    for p in cars[::3]:
+        prof = Profile(p)
+        body = loft_body(prof, 0.06)
+        mesh = Mesh()
+        belt_chrome(mesh, Caster(body), prof, style_rng(p, 40))
+        part = mesh.part()
+        if not part.faces:
+            continue
+        chromed += 1
+        v = np.asarray(part.verts)
+        kp = keypoints(p)
+        assert set(part.materials) == {"chrome"}
+        assert np.allclose(np.sort(v[:, 1]), np.sort(-v[:, 1]), atol=1e-6)  # both sides, mirrored
+        belt = np.asarray(prof.belt(v[:, 0]), float)
+        assert np.all(np.abs(v[:, 2] - belt) < 0.03)  # along the beltline
+        assert v[:, 0].max() < kp[15, 0] and v[:, 0].min() > min(kp[12, 0], kp[11, 0])  # between the glass corners
+        assert cKDTree(_surface_samples(body, near=v)).query(v)[0].max() < 0.02  # on the body
+    share = chromed / len(cars[::3])
+    assert 0.1 < share < 0.6, share
+    assert min(BELT_CHROME_PROB.values()) > 0.15  # saloons, estates, SUVs and MPVs more often than the rest

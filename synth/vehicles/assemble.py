@@ -10,7 +10,7 @@ from synth.vehicles.geometry import Part, Profile, loft_body
 from synth.vehicles.params import VehicleParams, style_rng
 from synth.vehicles.ends import (GRILLES, badge, car_grille, car_headlights, car_rear_panels, car_taillights,
                                  lower_intake, plate, plate_frame)
-from synth.vehicles.parts import (BIG, Caster, EndFace, Mesh, WrapFace, body_side_trim, bull_bar, cabin,
+from synth.vehicles.parts import (BIG, Caster, EndFace, Mesh, WrapFace, belt_chrome, body_side_trim, bull_bar, cabin,
                                   high_brake_light, lower_cabin, merge_parts, mirrors, roof_rails, spoiler, wheel,
                                   wipers)
 
@@ -77,6 +77,7 @@ def dress(prof, body: Part, wheel_segments: int = 32) -> dict[str, Part]:
         high_brake_light(mesh, caster, prof, style_rng(p, 7))
         wipers(mesh, caster, prof)
         body_side_trim(mesh, caster, prof, style_rng(p, 26))
+        belt_chrome(mesh, caster, prof, style_rng(p, 40))
     for face, z in ((front, plate_front_z), (rear, plate_rear_z)):
         plate_frame(mesh, face, z)
     if buses.has_rabbit_ears(p):

@@ -493,6 +493,22 @@ def body_side_trim(mesh: Mesh, caster: Caster, prof, rng):
                        "trim")
 
 
+BELT_CHROME_PROB = {"sedan": 0.4, "estate": 0.35, "suv": 0.35, "mpv": 0.35}  # others: 0.15
+
+
+def belt_chrome(mesh: Mesh, caster: Caster, prof, rng):
+    """On a share of the cars (saloons most), a chrome moulding along the side windows' base, where the glass
+    meets the doors: the bright line that many real saloons and SUVs carry from the A- to the C-pillar and that
+    catches the sky as a thin highlight; the rest keep the black seal of the glass's edge."""
+    p = prof.p
+    if rng.random() >= BELT_CHROME_PROB.get(p.type_name, 0.15):
+        return
+    windows = side_windows(prof)
+    x0, x1 = min(w[0] for w in windows) - 0.02, max(w[1] for w in windows) + 0.02
+    side_strip(mesh, caster, x0, x1, lambda x: float(prof.belt(x)) - 0.014, lambda x: float(prof.belt(x)) + 0.002,
+               0.003, "chrome")
+
+
 def wipers(mesh: Mesh, caster: Caster, prof):
     """A car's two windshield wipers, parked along the glass's base (dark bars in every frontal view): the
     driver's (left, y > 0) from the middle towards the left, the passenger's towards the right, each rising a
