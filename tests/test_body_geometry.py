@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from synth.vehicles.geometry import (CREASE_ROWS, DENSE_LAYOUT, N_ROWS, R_BELT, R_GTOP, R_LIGHT, R_REDGE, R_SILL, R_TOP_C,
-                                     ROCKER_TUCK, ROW_DENSE, Profile, keypoints, loft_body, side_windows)
+                                     ROCKER_TUCK, ROW_DENSE, Profile, keypoints, side_windows)
+from synth.vehicles.loft import loft_body
 from synth.vehicles.params import BODY_STYLES, VEHICLE_TYPES, library_plan, sample_params, style_cycle
 
 TYPE_STYLES = [(t, s) for t in VEHICLE_TYPES for s in (BODY_STYLES.get(t) or [None])]

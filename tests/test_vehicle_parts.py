@@ -13,7 +13,8 @@ from scipy.spatial import cKDTree
 
 from synth.vehicles.assemble import build_vehicle_mesh
 from synth.vehicles.ends import GRILLE_SHAPES, PLATE_SIZE, car_grille
-from synth.vehicles.geometry import GAP, Part, Profile, keypoints, loft_body, side_windows
+from synth.vehicles.geometry import GAP, Part, Profile, keypoints, side_windows
+from synth.vehicles.loft import loft_body
 from synth.vehicles.heavy import BUS_STYLES, TRUCK_STYLES, style_of
 from synth.vehicles.library import mirror_error
 from synth.vehicles.params import VEHICLE_TYPES, library_plan, model_rng, sample_params, style_rng

@@ -6,7 +6,8 @@ Pure numpy: `build_vehicle_mesh` returns plain arrays; synth/blender/vehicle_mes
 from __future__ import annotations
 
 from synth.vehicles import buses, heavy
-from synth.vehicles.geometry import Part, Profile, loft_body
+from synth.vehicles.geometry import Part, Profile
+from synth.vehicles.loft import loft_body
 from synth.vehicles.params import VehicleParams, style_rng
 from synth.vehicles.ends import (GRILLES, badge, car_grille, car_headlights, car_rear_panels, car_taillights,
                                  lower_intake, plate, plate_frame)

@@ -7,7 +7,8 @@ station x the cross-section is one loop of points through those heights with rou
 a roof crown; consecutive loops are joined by quads and the two ends are capped. Keypoints are points of the
 same loops, so they are mesh vertices, on the surface by construction (tests check it with Blender's BVH).
 
-Pure numpy: the loft and its keypoints as plain arrays (synth/vehicles/assemble.py dresses it into a whole vehicle).
+Pure numpy: the profile, the sections and the keypoints as plain arrays; synth/vehicles/loft.py joins the loops
+into the body's mesh and synth/vehicles/assemble.py dresses it into a whole vehicle.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from synth.vehicles.params import PLAN_EXPONENT, VehicleParams, cargo_top, corne
 N_ROWS = 14
 # The loft's loops are denser than the rows: a spline through the row points (which stay exact vertices) adds
 # points at these parameters of segment row -> row + 1. The first two of R_REDGE's bound a 1.5 cm strip that
-# becomes the hood's side seam (see loft_body).
+# becomes the hood's side seam (see loft.loft_body).
 SEGMENT_PARAMS = {R_LOW: (0.5,), R_MID: (0.5,), R_LIGHT: (0.5,), R_SHOULDER: (0.5,), R_GTOP: (0.5,),
                   R_REDGE: (0.07, 0.11, 0.45, 0.75), R_CROWN: (0.35, 0.7)}
 # Rows the spline meets with one-sided tangents, so they stay creases (the auto-smooth angle keeps them sharp):
@@ -631,7 +632,7 @@ class Profile:
 
     def top_point(self, x: float, y: float) -> np.ndarray:
         """The point of the upper surface (beltline edge to centre) at half width y on the loop of station x: on
-        the mesh edge between the loop's two vertices round it, where loft_body puts it once the glass wrap has
+        the mesh edge between the loop's two vertices round it, where loft.loft_body puts it once the glass wrap has
         shifted both (hood, roof, deck)."""
         loop = self.dense_half_loop([x])[0][ROW_DENSE[R_BELT]:][::-1]  # increasing y
         i = int(np.clip(np.searchsorted(loop[:, 0], y), 1, len(loop) - 1))
@@ -743,20 +744,6 @@ class Part:
     smooth: bool = True
     flags: dict = field(default_factory=dict)
 
-
-def _add_box(verts, faces, mats, centre, size, material):
-    c, h = np.asarray(centre, float), np.asarray(size, float) / 2
-    base = len(verts)
-    for dx in (-1, 1):
-        for dy in (-1, 1):
-            for dz in (-1, 1):
-                verts.append(c + h * (dx, dy, dz))
-    quads = [(0, 1, 3, 2), (4, 6, 7, 5), (0, 4, 5, 1), (2, 3, 7, 6), (0, 2, 6, 4), (1, 5, 7, 3)]
-    for q in quads:
-        faces.append(tuple(base + i for i in q))
-        mats.append(material)
-
-
 def side_windows(prof: Profile) -> list[tuple[float, float]]:
     """x intervals of side glass (between pillars), front to rear."""
     p, k = prof.p, prof.keyx
@@ -782,109 +769,3 @@ def side_windows(prof: Profile) -> list[tuple[float, float]]:
         cuts[1] = a + 0.22 * (b - a)
         cuts[2] = a + 0.55 * (b - a)
     return [(cuts[i] + pillar / 2, cuts[i + 1] - pillar / 2) for i in range(n)]
-
-
-def loft_body(prof: Profile, spacing: float) -> Part:
-    """The lofted body alone (paint, glass, trim, panel gaps), its stations about `spacing` metres apart: the
-    surface the keypoints lie on, before synth/vehicles/assemble.py dresses it."""
-    xs = prof.stations(spacing)
-    half = prof.dense_half_loop(xs)  # (S, D, 2)
-    nd = half.shape[1]
-    ring_dense = list(range(nd)) + list(range(nd - 2, 0, -1))  # left half bottom to top, then the right half down
-    sign = np.array([1.0] * nd + [-1.0] * (nd - 2))
-    # each ring edge belongs to the row segment lo -> lo + 1 that its lower dense point starts in
-    segment_of = [r for r, _ in DENSE_LAYOUT]
-    nr = len(ring_dense)
-    verts = np.zeros((len(xs), nr, 3))
-    verts[:, :, 0] = xs[:, None]
-    verts[:, :, 1] = half[:, ring_dense, 0] * sign
-    verts[:, :, 2] = half[:, ring_dense, 1]
-    upper = np.array([ring_dense[j] >= ROW_DENSE[R_BELT] for j in range(nr)])
-    verts[:, upper] = prof.wrap(verts[:, upper].reshape(-1, 3)).reshape(len(xs), -1, 3)
-    verts = verts.reshape(-1, 3)
-
-    k = prof.keyx
-    p = prof.p
-    windows = side_windows(prof)
-    ws_lo, ws_hi = k["14"], k["15"]
-    rw_lo, rw_hi = (k["12"], k["13"]) if p.type_name != "truck" else (np.inf, -np.inf)
-    if p.type_name == "pickup":
-        rw_lo, rw_hi = k["12"], k["13"]
-    seams = prof.seams()
-    # a bus's window pillars: black behind a continuous glass band on most city buses and coaches (the row of
-    # body-coloured posts between dark panes read as piano keys at 100-250 px), painted on school buses
-    pillar = "trim"
-    if p.type_name == "bus" and (style_of(p) == "school" or style_rng(p, 43).random() < 0.25):
-        pillar = "paint"
-    faces, mats = [], []
-    for i in range(len(xs) - 1):
-        xc = (xs[i] + xs[i + 1]) / 2
-        box = bool(prof.is_box(xc))
-        for j in range(nr):
-            j2 = (j + 1) % nr
-            lo = segment_of[min(ring_dense[j], ring_dense[j2])]
-            hi = lo + 1
-            faces.append((i * nr + j, i * nr + j2, (i + 1) * nr + j2, (i + 1) * nr + j))
-            mat = "paint"
-            if hi <= R_SILL:
-                mat = "trim"  # underbody and wheel wells
-            elif box and hi <= R_BELT:
-                mat = "metal_dark"  # under a truck's cargo body: the chassis in its shadow, not a painted skirt
-            elif lo == R_LEDGE and hi == R_GTOP and not box and any(w0 < xc < w1 for w0, w1 in windows):
-                mat = "glass"
-            elif lo == R_LEDGE and hi == R_GTOP and not box and prof.top(xc) - prof.belt(xc) > 0.1:
-                mat = pillar
-            elif lo >= R_GTOP and (ws_lo < xc < ws_hi or rw_lo < xc < rw_hi):
-                # a car's windshield and rear window stop at the roof's edge: the strip under it down their
-                # sides is the painted A / C pillar that frames them (without it the windshield ran straight
-                # into the door glass, one dark band round the cabin); a bus's and truck's glass fills its face
-                mat = "paint" if lo == R_GTOP and p.type_name not in BACK_DEFINED else "glass"
-            if mat == "paint" and _in_seam(prof, seams, xc, lo, min(ring_dense[j], ring_dense[j2]) - ROW_DENSE[lo]):
-                mat = "seam"
-            mats.append(mat)
-    # end caps (front reversed so both face outwards after normal recalculation)
-    last = len(xs) - 1
-    faces.append(tuple(range(nr))[::-1])
-    mats.append("paint")
-    faces.append(tuple(last * nr + j for j in range(nr)))
-    mats.append("paint")
-    handles = _door_handles(prof, seams)
-    faces += [tuple(len(verts) + i for i in f) for f in handles.faces]
-    mats += handles.materials
-    return Part(np.concatenate([verts, handles.verts.reshape(-1, 3)]), faces, mats, smooth=True)
-
-
-def _in_seam(prof: Profile, seams: dict, xc: float, lo: int, sub: int) -> bool:
-    """Whether the loft face of segment `lo` (dense sub-strip `sub`) at station midpoint xc is a panel gap: a
-    door edge down the side, the hood's or trunk lid's edge across the top, their edges along the top's sides
-    (the hood-seam strip of SEGMENT_PARAMS)."""
-    k = prof.keyx
-    inside = {name for name, (x0, x1) in seams.items() if x0 < xc < x1}
-    if inside & {"door_front", "door_b", "door_rear"} and R_LOW <= lo < R_BELT:
-        return True
-    if inside & {"hood_front", "trunk"} and lo >= R_BELT:
-        return True
-    if lo == R_REDGE and sub == 1 and seams:
-        if seams["hood_front"][0] > xc > k["15"] + 0.04:
-            return True
-        if "trunk" in seams and seams["trunk"][0] > xc > k["11"] + 0.03:
-            return True
-    return False
-
-
-def _door_handles(prof: Profile, seams: dict) -> Part:
-    """A handle near the rear edge of each door, both sides, standing 7 mm out of the door skin: body-coloured
-    on most cars, chrome or black plastic on the rest (a model's style seed picks)."""
-    p = prof.p
-    v, f, m = [], [], []
-    material = ("paint", "chrome", "trim")[int(style_rng(p, 41).choice(3, p=(0.6, 0.25, 0.15)))]
-    edges = [seams[name][0] for name in ("door_b", "door_rear") if name in seams]
-    if "door_front" in seams and not edges:
-        edges = [prof.keyx["13"] + 0.15]
-    for x_edge in edges:
-        x = x_edge + 0.17
-        y = float(prof.half_width(x)) - 0.25 * p.shoulder + 0.004
-        z = float(prof.belt(x)) - 0.075
-        for sgn in (1, -1):
-            _add_box(v, f, m, (x, sgn * y, z), (0.13, 0.022, 0.026), material)
-    return Part(np.array(v, dtype=float).reshape(-1, 3), f, m)

@@ -503,7 +503,7 @@ GLASS_INSET_WS = 0.04
 DECK_INSET = 0.045  # the rear upper corner sits this far inboard of the beltline edge
 GLASS_INSET_TOP = 0.04  # roof corners: 4 cm inside the glass's edge at the roof, which the pillars frame
 # a car's painted A / C pillar narrows its windshield and rear window from their base up: where the base corners'
-# glass is measured (its lowest centimetre), its edge stands this far inside the corner's column (loft_body)
+# glass is measured (its lowest centimetre), its edge stands this far inside the corner's column (loft.loft_body)
 PILLAR_AT_BASE = 0.011
 REAR_PILLAR_DEFAULT = 0.11
 LOWER_CORNER_DIR = (0.7071, 0.7071)
