@@ -14,6 +14,7 @@ from synth.vehicles.params import TYPE_SPACES
 
 BIN = 0.01
 BELT_POINTS = 30  # surface samples the beltline edge is taken from (KeypointFinder._belt_y)
+BELT_AGREE = 0.01  # m: a wider slab's edge within this confirms a narrower one's
 
 
 def _outer(points: np.ndarray, share: float = 0.7) -> np.ndarray:
@@ -237,16 +238,19 @@ class KeypointFinder:
         return float(zs[np.argmax(stays)])
 
     def _belt_y(self, x, z_max):
-        """y of the beltline edge at station x below z_max: the support of the cross-section towards (1, 2). The
-        slab widens from 4 mm until BELT_POINTS surface samples lie in it: a bus's corner at a few samples per
-        slab put the edge 9 cm inboard whenever none landed on it (the samples move with anything added to the
-        model)."""
+        """y of the beltline edge at station x below z_max: the support of the cross-section towards (1, 2). From
+        the narrowest slab (4 mm up to 2 cm) that holds BELT_POINTS surface samples and whose edge the next wider
+        slab confirms (within BELT_AGREE): a slab whose few samples missed the edge put a bus's rear corner 9 cm
+        inboard and a truck's hood corner 6 cm, while always widening moved corners on a curving plan outwards."""
+        found = []
         for half in (0.004, 0.008, 0.012, 0.02):
             s = self._slab(x, half)
             s = s[(s[:, 2] <= z_max) & (s[:, 2] > z_max - 0.3)]
-            if len(s) >= BELT_POINTS:
-                break
-        return float(s[np.argmax(s[:, 1:] @ np.array([1.0, 2.0])), 1]) if len(s) else None
+            found.append((len(s), float(s[np.argmax(s[:, 1:] @ np.array([1.0, 2.0])), 1]) if len(s) else None))
+        for (n, y), (_, wider) in zip(found, found[1:]):
+            if n >= BELT_POINTS and y is not None and wider is not None and y >= wider - BELT_AGREE:
+                return y
+        return found[-1][1]
 
     def rear_upper_corner(self):
         if self.type_name == "truck":
