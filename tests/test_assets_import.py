@@ -217,12 +217,14 @@ def test_a_truck_s_rear_lower_corner_is_its_chassis_corner_under_the_painted_bod
                                                                                     fmt, seed):
     """A truck's rear ends in its dark chassis and bumper below the painted cargo body (a tanker's barrel stands
     on a subframe): the rear lower corner is the corner of the whole rear, not of the paint (was 8.6 and 15.4 cm
-    out, the paint's lower edge)."""
+    out, the paint's lower edge). Its hood corner is read over the lamp housings on the cab's face, not over the
+    cabin's block 8 cm behind it (was 6.8 cm high)."""
     from synth.blender.model_import import roundtrip
 
     row = roundtrip(truth_models / name, fmt, np.random.default_rng(seed), tmp_path)
     err = np.array(row["errors_cm"])
     assert err[[10, 28]].max() <= 3.0 and row["max_cm"] <= 8.0, err
+    assert err[[16, 34]].max() <= 3.5, err
     assert row["type_guessed"] == "truck"
 
 

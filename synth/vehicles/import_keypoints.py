@@ -374,8 +374,17 @@ class KeypointFinder:
         if not len(lens):
             return None
         top = lens[:, 2].max()
-        q = parts[(parts[:, 0] > self.x_tip - 0.08) & (parts[:, 1] > lens[:, 1].min() - 0.02)
-                  & (parts[:, 1] < lens[:, 1].max() + 0.02) & (parts[:, 2] > top - 0.02) & (parts[:, 2] < top + 0.1)]
+        y0, y1 = lens[:, 1].min() - 0.02, lens[:, 1].max() + 0.02
+
+        def band(pts):
+            return pts[(pts[:, 1] > y0) & (pts[:, 1] < y1) & (pts[:, 2] > top - 0.02) & (pts[:, 2] < top + 0.1)]
+
+        # on the face: what stands on it, not what lies behind it (a truck cab's lower block, 8 cm in, tops out
+        # at the height a housing would: its hood corner read 7 cm high)
+        face = band(self.shell) if self.shell is not None else np.zeros((0, 3))
+        face_x = float(np.percentile(face[:, 0], 99)) if len(face) else self.x_tip
+        q = band(parts)
+        q = q[q[:, 0] > min(face_x, self.x_tip) - 0.02]
         return float(q[:, 2].max()) if len(q) else None
 
     # -- glass --
