@@ -39,6 +39,18 @@ def _bbox(part):
     return v.min(axis=0), v.max(axis=0)
 
 
+def _verts_of(part, materials):
+    """The vertices of a part's faces of these materials."""
+    faces = [f for f, m in zip(part.faces, part.materials) if m in materials]
+    return np.asarray(part.verts)[np.unique(np.concatenate([list(f) for f in faces]))] if faces else np.zeros((0, 3))
+
+
+def _only(part, material):
+    """A part's faces of one material, as a part of their own."""
+    faces = [f for f, m in zip(part.faces, part.materials) if m == material]
+    return Part(part.verts, faces, [material] * len(faces))
+
+
 @functools.lru_cache(maxsize=None)
 def _built(type_name, seed, i):
     """Model i of a type under a seed and its parts, built once for the tests that read it (none changes it)."""
@@ -413,18 +425,14 @@ def test_a_tanker_carries_its_barrel_on_the_subframe_within_the_body_width():
 def test_a_car_s_wipers_lie_on_the_windshield_along_its_base_clear_of_the_corners(type_name):
     p, parts = _built(type_name, *MODEL)
     kp = keypoints(p)
-    v = np.asarray(parts["details"].verts)
-    trim = np.unique(np.concatenate([list(f) for f, m in zip(parts["details"].faces, parts["details"].materials)
-                                     if m == "trim"]))
+    trim = _verts_of(parts["details"], {"trim"})
     base_x, corner_y = kp[15, 0], abs(kp[15, 1])
-    wiper = v[trim][(np.abs(v[trim][:, 0] - base_x) < 0.12) & (v[trim][:, 2] > kp[15, 2] - 0.01)
-                    & (np.abs(v[trim][:, 1]) < 0.9 * corner_y)]  # (the mirrors' bases stand further out)
+    wiper = trim[(np.abs(trim[:, 0] - base_x) < 0.12) & (trim[:, 2] > kp[15, 2] - 0.01)
+                 & (np.abs(trim[:, 1]) < 0.9 * corner_y)]  # (the mirrors' bases stand further out)
     assert np.ptp(wiper[:, 1]) > corner_y  # across most of the glass, both sides of the middle
     assert wiper[:, 1].max() > 0.5 * corner_y and wiper[:, 1].min() < -0.5 * corner_y
     assert np.abs(wiper[:, 1]).max() < 0.85 * corner_y  # clear of the corners' keypoints
-    glass = _surface_samples(Part(parts["body"].verts, [f for f, m in zip(parts["body"].faces,
-                                                                            parts["body"].materials) if m == "glass"],
-                                  ["glass"] * sum(m == "glass" for m in parts["body"].materials)), near=wiper)
+    glass = _surface_samples(_only(parts["body"], "glass"), near=wiper)
     assert cKDTree(glass).query(wiper)[0].max() < 0.025  # resting on the glass
     assert wiper[:, 2].max() < kp[15, 2] + 0.12  # low on it, along the base
 
@@ -481,9 +489,7 @@ def _first_hit_materials(part, origins, direction):
     """The material each ray meets first on `part` ('' where it meets nothing)."""
     hit_at = {}
     for mat in set(part.materials):
-        keep = [i for i, m in enumerate(part.materials) if m == mat]
-        sub = Part(part.verts, [part.faces[i] for i in keep], [mat] * len(keep))
-        pts, _, ok = Caster(sub).cast(origins, np.broadcast_to(direction, origins.shape))
+        pts, _, ok = Caster(_only(part, mat)).cast(origins, np.broadcast_to(direction, origins.shape))
         hit_at[mat] = np.where(ok, np.linalg.norm(pts - origins, axis=1), np.inf)
     names = sorted(hit_at)
     dist = np.stack([hit_at[m] for m in names])
@@ -844,11 +850,6 @@ def _shipped(name):
     return p, build_vehicle_mesh(p)
 
 
-def _verts_of(part, materials):
-    faces = [f for f, m in zip(part.faces, part.materials) if m in materials]
-    return np.asarray(part.verts)[np.unique(np.concatenate([list(f) for f in faces]))] if faces else np.zeros((0, 3))
-
-
 @pytest.mark.parametrize("name,upright", [("truck_001", False), ("bus_000", False), ("bus_002", True)])
 def test_a_truck_s_or_bus_s_wipers_lie_on_its_windshield_parked_along_the_base_or_standing_up(name, upright):
     """Trucks and buses carry two wipers on their upright windshields (a bus's 2 m pane with nothing on it read
@@ -868,9 +869,7 @@ def test_a_truck_s_or_bus_s_wipers_lie_on_its_windshield_parked_along_the_base_o
     assert len(wiper), "no wipers on the windshield"
     assert wiper[:, 1].max() > 0.3 * corner_y and wiper[:, 1].min() < -0.3 * corner_y  # one on each half
     assert np.abs(wiper[:, 1]).max() < 0.85 * corner_y  # clear of the corners' keypoints
-    body = parts["body"]
-    glass = _surface_samples(Part(body.verts, [f for f, m in zip(body.faces, body.materials) if m == "glass"],
-                                  ["glass"] * sum(m == "glass" for m in body.materials)), near=wiper)
+    glass = _surface_samples(_only(parts["body"], "glass"), near=wiper)
     assert cKDTree(glass).query(wiper)[0].max() < 0.035  # resting on the glass (a 13 mm tube, 4 mm off it)
     rise = np.ptp(wiper[:, 2])
     assert (rise > 0.5) if upright else (rise < 0.12)

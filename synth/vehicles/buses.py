@@ -203,8 +203,7 @@ def rabbit_ear_mirrors(mesh: Mesh, caster, prof):
     sees them through the glass): the two ears a city bus or coach shows in every frontal view."""
     p = prof.p
     x_root, z_root = prof.x_front - 0.3, p.roof_z - 0.35
-    hit, _, ok = caster.cast([(x_root, 2.0, z_root)], [(0.0, -1.0, 0.0)])
-    ys = float(hit[0, 1]) if ok[0] else p.width / 2
+    ys = side_y(caster, x_root, z_root) or p.width / 2
     xf, yh = prof.x_front, prof.body_half_width + 0.13  # the heads' inner edge 2 cm outside the widest body
     for s in (1.0, -1.0):
         arm = [(x_root, ys - 0.02, z_root), (xf - 0.1, ys + 0.07, z_root + 0.04), (xf + 0.28, yh, z_root),

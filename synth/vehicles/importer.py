@@ -277,8 +277,6 @@ def _settle_type(model: _Model, path, front: dict, rear: dict, length_f: float, 
         t_next, scores = guess_type(kps) if guess else (t, {t: 1.0})
         tried[t] = (t, unit, scale, unit_guessed, kps, methods, scores)
         t = t_next
-    if len(tried) == 1:
-        return tried[first]
     best = max(tried, key=lambda t: tried[t][6].get(t, 0.0))
     return tried[best]
 
