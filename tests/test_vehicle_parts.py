@@ -13,11 +13,13 @@ from scipy.spatial import cKDTree
 
 from synth.vehicles.assemble import build_vehicle_mesh
 from synth.vehicles.ends import GRILLE_SHAPES, PLATE_SIZE, car_grille
-from synth.vehicles.geometry import GAP, Part, Profile, keypoints, side_windows
+from synth.vehicles.geometry import (GAP, STAKE_FLOOR, STAKE_WALL, Part, Profile, deck_material, keypoints,
+                                     side_windows)
 from synth.vehicles.loft import loft_body
 from synth.vehicles.heavy import BUS_STYLES, TRUCK_STYLES, style_of
 from synth.vehicles.library import mirror_error
 from synth.vehicles.params import VEHICLE_TYPES, library_plan, model_rng, sample_params, style_rng
+from synth.vehicles.trucks import STAKE_LOADS, TARPS, _stake_load
 from synth.vehicles.parts import RIM_DESIGNS, Caster, Mesh, WrapFace, body_side_trim, rim_design, rim_ratio
 
 try:
@@ -1017,3 +1019,51 @@ def test_a_share_of_the_cars_carry_a_chrome_moulding_along_the_side_windows_base
     share = chromed / len(cars[::3])
     assert 0.1 < share < 0.6, share
     assert min(BELT_CHROME_PROB.values()) > 0.15  # saloons, estates, SUVs and MPVs more often than the rest
+
+
+def test_a_stake_truck_s_bed_is_open_down_to_a_floor_of_planks_or_steel_inside_its_sides():
+    """Seen from above, a stake body is sides round a floor (the loft's own surface: rays down the middle of the
+    bed meet the deck at its floor height), not a lid at the top of the sides; its tailgate keeps the rear
+    corner keypoints on its top."""
+    p, parts = _styled("truck", "stake")
+    prof, k = Profile(p), Profile(p).keyx
+    floor = p.box_floor + STAKE_FLOOR
+    xs = np.linspace(k["bed_rear"] + 0.1, k["bed_front"] - 0.1, 12)
+    ys = np.linspace(-1, 1, 7) * (float(prof.half_width(0.5 * (xs[0] + xs[-1]))) - STAKE_WALL - 0.06)
+    origins = np.array([(x, y, prof.box_top + 2.0) for x in xs for y in ys])
+    down = np.array([0.0, 0.0, -1.0])
+    first = _first_hit_materials(parts["body"], origins, down)
+    assert set(first) == {deck_material(p)}, Counter(first)
+    hits, _, ok = Caster(parts["body"]).cast(origins, np.broadcast_to(down, origins.shape))
+    assert ok.all() and np.allclose(hits[:, 2], floor, atol=1e-3)
+    # the sides stand 0.35 m or more over the floor at the full body width: rays across the bed at that height
+    # meet the paint of a side from either way
+    for s in (1, -1):
+        across = np.array([(x, s * 2.0, floor + 0.35) for x in xs])
+        hits, _, ok = Caster(_only(parts["body"], "paint")).cast(across, np.broadcast_to((0.0, -s, 0.0), (len(xs), 3)))
+        assert ok.all() and np.all(np.abs(hits[:, 1]) > np.asarray(prof.half_width(xs)) - 0.015)
+    # the rear corner keypoints on the tailgate's top, behind the bed
+    kp = keypoints(p)
+    assert np.all(kp[[13, 31], 0] < k["bed_rear"]) and np.allclose(kp[[13, 31], 2], prof.box_top, atol=0.02)
+
+
+def test_stake_loads_are_nothing_a_roped_tarpaulin_or_stacked_cartons_all_inside_the_bed():
+    seen = {}
+    for seed in range(40):
+        mesh = Mesh()
+        _stake_load(mesh, -2.0, 1.5, 1.0, 1.2, 1.8, np.random.default_rng(seed))
+        part = mesh.part()
+        kinds = set(part.materials)
+        kind = ("empty" if not kinds else "tarp" if kinds & set(TARPS) else "goods")
+        seen.setdefault(kind, part)
+        if kinds:
+            v = np.asarray(part.verts)
+            assert v[:, 0].min() >= -2.05 and v[:, 0].max() <= 1.55 and np.abs(v[:, 1]).max() <= 1.05
+    assert set(seen) == {name for name, _ in STAKE_LOADS}
+    tarp = seen["tarp"]
+    cloth = _verts_of(tarp, TARPS)
+    assert cloth[:, 2].max() > 1.8 + 0.2  # the load stands over the sides
+    assert "trim" in _mats(tarp)  # the ropes across it
+    goods = seen["goods"]
+    boxes = _verts_of(goods, ("cardboard", "deck_wood"))
+    assert abs(boxes[:, 2].min() - 1.2) < 0.02 and len(goods.faces) >= 6 * 4  # on the floor, several of them

@@ -73,6 +73,13 @@ _SPECS = {
     "lens_amber": ((0.8, 0.3, 0.0), 0.0, 0.08, {"Coat Weight": 1.0}),
     "grille": ((0.015, 0.015, 0.017), 0.2, 0.4, {}),
     "load": ((0.25, 0.2, 0.14), 0.0, 0.95, {}),
+    # a stake truck's floor and what it carries
+    "deck_wood": ((0.16, 0.11, 0.07), 0.0, 0.85, {}),
+    "deck_steel": ((0.16, 0.16, 0.16), 0.6, 0.5, {}),
+    "cardboard": ((0.33, 0.21, 0.10), 0.0, 0.9, {}),
+    "tarp_blue": ((0.02, 0.07, 0.26), 0.0, 0.6, {}),
+    "tarp_green": ((0.04, 0.11, 0.05), 0.0, 0.6, {}),
+    "tarp_grey": ((0.10, 0.10, 0.09), 0.0, 0.65, {}),
     "steel": ((0.55, 0.56, 0.58), 1.0, 0.3, {}),
     # trucks' conspicuity tape: retroreflective red and white film (in daylight: bright, slightly glossy)
     "tape_red": ((0.5, 0.012, 0.01), 0.0, 0.3, {}),
@@ -437,6 +444,34 @@ def _build_plain(mat: bpy.types.Material, kind: str) -> None:
     mat.diffuse_color = (*rgb, 1.0)
 
 
+DECK_KINDS = ("deck_wood", "deck_steel")
+
+
+def _build_deck(mat: bpy.types.Material, kind: str) -> None:
+    """A stake truck's floor: planks along the bed (a dark gap between them, each board its own shade) or steel
+    sheet with ribs across it, in blotches of grime. Seen from a raised camera, a bed floor of one flat colour
+    read as a lid on a box."""
+    rgb, metallic, roughness, extra = _SPECS[kind]
+    g = ShaderGraph(mat)
+    (x, y, _z), _ = g.coords()
+    wood = kind == "deck_wood"
+    lines = g.math("DIVIDE", y if wood else x, 0.16 if wood else 0.3)
+    gap = g.math("LESS_THAN", g.math("FRACT", lines), 0.07 if wood else 0.05)
+    board = g.new("ShaderNodeTexWhiteNoise")
+    board.noise_dimensions = "1D"
+    g.feed(next(s for s in board.inputs if s.name == "W"), g.math("FLOOR", lines))
+    colour = g.mix_rgb(g.map_range(board.outputs["Value"], 0.0, 1.0, 0.0, 0.5), rgb,
+                       tuple(1.6 * c for c in rgb))
+    colour = g.mix_rgb(g.math("MULTIPLY", gap, 0.75), colour, (0.0, 0.0, 0.0))
+    pos = g.new("ShaderNodeCombineXYZ", X=x, Y=y)
+    grime = g.new("ShaderNodeTexNoise", Vector=pos.outputs[0], Scale=2.5, Detail=2.0)
+    colour = g.mix_rgb(g.map_range(grime.outputs["Factor"], 0.4, 0.7, 0.0, 0.7), colour, DIRT_RGB)
+    bsdf = g.new("ShaderNodeBsdfPrincipled", **{"Base Color": colour, "Metallic": metallic,
+                                                "Roughness": roughness, **extra})
+    g.finish(bsdf.outputs["BSDF"])
+    mat.diffuse_color = (*rgb, 1.0)
+
+
 def _build_cabin(mat: bpy.types.Material, kind: str) -> None:
     """Seats, dashboard and the cabin lining, seen through the glass: half diffuse, half a dim glow of their
     own colour. The cabin is lit through the windows only, which at 3 samples per pixel is mostly noise behind
@@ -468,6 +503,8 @@ def build_material(mat: bpy.types.Material, kind: str) -> None:
         _build_lens(mat, _SPECS[kind][0])
     elif kind in LAMP_LIGHT:
         _build_lamp(mat, kind)
+    elif kind in DECK_KINDS:
+        _build_deck(mat, kind)
     else:
         _build_plain(mat, kind)
     if kind in SEE_THROUGH_KINDS:

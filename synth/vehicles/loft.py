@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from synth.vehicles.geometry import (BACK_DEFINED, DENSE_LAYOUT, ROW_DENSE, R_BELT, R_GTOP, R_LEDGE, R_LOW, R_REDGE,
-                                     R_SILL, Part, Profile, side_windows)
+                                     R_SILL, Part, Profile, deck_material, side_windows)
 from synth.vehicles.params import style_of, style_rng
 
 
@@ -58,6 +58,7 @@ def loft_body(prof: Profile, spacing: float) -> Part:
     pillar = "trim"
     if p.type_name == "bus" and (style_of(p) == "school" or style_rng(p, 43).random() < 0.25):
         pillar = "paint"
+    deck = deck_material(p) if p.type_name == "truck" else "paint"
     faces, mats = [], []
     for i in range(len(xs) - 1):
         xc = (xs[i] + xs[i + 1]) / 2
@@ -72,6 +73,8 @@ def loft_body(prof: Profile, spacing: float) -> Part:
                 mat = "trim"  # underbody and wheel wells
             elif box and hi <= R_BELT:
                 mat = "metal_dark"  # under a truck's cargo body: the chassis in its shadow, not a painted skirt
+            elif box and lo >= R_GTOP and prof.in_bed(xc):
+                mat = deck  # a stake truck's floor
             elif lo == R_LEDGE and hi == R_GTOP and not box and any(w0 < xc < w1 for w0, w1 in windows):
                 mat = "glass"
             elif lo == R_LEDGE and hi == R_GTOP and not box and prof.top(xc) - prof.belt(xc) > 0.1:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from synth.vehicles.ends import PLATE_SIZE
-from synth.vehicles.geometry import GAP, keypoints
+from synth.vehicles.geometry import GAP, STAKE_FLOOR, STAKE_WALL, keypoints
 from synth.vehicles.params import style_of, style_rng
 from synth.vehicles.parts import EndFace, Mesh, disc, rect, side_strip, side_y
 
@@ -88,14 +88,13 @@ def body(mesh: Mesh, caster, prof):
         mesh.box((x1 - 0.06, 0.0, top + 0.2), (0.12, 2 * hw - 0.1, 0.4), "paint")  # headboard / cab guard
         _heap(mesh, x0 + 0.08, x1 - 0.14, hw - 0.06, top, rng.uniform(0.15, 0.45))
     else:
-        mesh.box((0.5 * (x0 + x1), 0.0, top + 0.004), (x1 - x0 - 0.1, 2 * hw - 0.12, 0.008), "metal_dark")
         for s in (1, -1):
             mesh.tube([(x0 + 0.2, s * (hw - 0.03), top + 0.40), (x1 - 0.15, s * (hw - 0.03), top + 0.40)], 0.02,
                       "steel")
-        mesh.box((x1 - 0.05, 0.0, top + 0.3), (0.06, 2 * hw - 0.1, 0.6), "steel")
-        if rng.random() < 0.5:  # a tarpaulin-covered load
-            mesh.blob((0.5 * (x0 + x1), 0.0, top + 0.25), (0.8 * (x1 - x0), 2 * hw - 0.3, 0.6), "trim",
-                      exponent=5)
+        floor = p.box_floor + STAKE_FLOOR
+        mesh.box((x1 - 0.05, 0.0, 0.5 * (floor + top + 0.6)), (0.06, 2 * hw - 0.1, top + 0.6 - floor), "steel")
+        _stake_load(mesh, k["bed_rear"] + 0.08, k["bed_front"] - 0.05, hw - 0.01 - STAKE_WALL, floor, top,
+                    style_rng(p, 44))
 
 
 def _cab_doors(mesh: Mesh, caster, prof):
@@ -290,6 +289,40 @@ def _barrel(mesh: Mesh, xa, xb, zc, ry, rz, dome, mat, sides=28, dome_rings=5):
     faces += [(rear, (j + 1) % sides, j) for j in range(sides)]
     faces += [(front, (n - 1) * sides + j, (n - 1) * sides + (j + 1) % sides) for j in range(sides)]
     mesh.add(verts, faces, mat)
+
+
+STAKE_LOADS = (("empty", 0.3), ("tarp", 0.35), ("goods", 0.35))  # what an open stake bed carries
+TARPS = ("tarp_blue", "tarp_green", "tarp_grey")
+
+
+def _stake_load(mesh: Mesh, xa, xb, half, floor, top, rng):
+    """A stake bed's load, from `floor` between xa (rear) and xb, within +-`half`: nothing (the floor shows), a
+    tarpaulin over a load standing above the sides with ropes across it, or stacked crates and cartons."""
+    kind = STAKE_LOADS[int(rng.choice(len(STAKE_LOADS), p=[w for _, w in STAKE_LOADS]))][0]
+    if kind == "tarp":
+        length = rng.uniform(0.6, 0.95) * (xb - xa)
+        height = top - floor + rng.uniform(0.25, 0.7)
+        xc = xb - 0.5 * length
+        mesh.blob((xc, 0.0, floor), (length, 2 * half - 0.04, 2 * height), str(rng.choice(TARPS)), exponent=6,
+                  nu=16, nv=10)
+        # (the blob's lower half is under the floor: the tarp hangs straight down to it)
+        for x in np.linspace(xc - 0.4 * length, xc + 0.4 * length, int(rng.integers(2, 5))):
+            mesh.tube([(x, -half, top), (x, -0.8 * half, floor + height), (x, 0.8 * half, floor + height),
+                       (x, half, top)], 0.012, "trim")
+    elif kind == "goods":
+        size = rng.uniform(0.4, 0.6)
+        nx, ny = max(1, int((xb - xa) * rng.uniform(0.5, 0.95) / size)), max(1, int(2 * half / size))
+        cell = (2 * half) / ny
+        base = int(rng.integers(1, 3))
+        for i in range(nx):
+            for j in range(ny):
+                for level in range(int(np.clip(base + rng.integers(-1, 2), 0, 3))):  # stacks, a little askew
+                    dims = (size * rng.uniform(0.85, 0.97), cell * rng.uniform(0.85, 0.97), size * 0.98)
+                    centre = (xb - (i + 0.5) * size + rng.uniform(-0.02, 0.02), -half + (j + 0.5) * cell,
+                              floor + (level + 0.5) * size)
+                    a = rng.uniform(-0.06, 0.06)
+                    yaw = np.array([[np.cos(a), -np.sin(a), 0.0], [np.sin(a), np.cos(a), 0.0], [0.0, 0.0, 1.0]])
+                    mesh.box(centre, dims, "cardboard" if rng.random() < 0.7 else "deck_wood", rot=yaw)
 
 
 def _heap(mesh: Mesh, x0, x1, hw, z, height, nu=14, nv=8):
