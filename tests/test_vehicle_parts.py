@@ -13,13 +13,13 @@ from scipy.spatial import cKDTree
 
 from synth.vehicles.assemble import build_vehicle_mesh
 from synth.vehicles.ends import GRILLE_SHAPES, PLATE_SIZE, car_grille
-from synth.vehicles.geometry import (GAP, STAKE_FLOOR, STAKE_WALL, Part, Profile, deck_material, keypoints,
+from synth.vehicles.geometry import (GAP, BED_FLOOR, BED_WALL, Part, Profile, deck_material, keypoints,
                                      side_windows)
 from synth.vehicles.loft import loft_body
 from synth.vehicles.heavy import BUS_STYLES, TRUCK_STYLES, style_of
 from synth.vehicles.library import mirror_error
 from synth.vehicles.params import VEHICLE_TYPES, library_plan, model_rng, sample_params, style_rng
-from synth.vehicles.trucks import STAKE_LOADS, TARPS, _stake_load
+from synth.vehicles.trucks import DUMP_LOADS, STAKE_LOADS, TARPS, _dump_load, _stake_load
 from synth.vehicles.parts import RIM_DESIGNS, Caster, Mesh, WrapFace, body_side_trim, rim_design, rim_ratio
 
 try:
@@ -171,9 +171,6 @@ def test_rims_come_in_sizes_from_tall_sidewalls_to_thin_ones():
 def test_heavy_styles_build_their_bodies_with_exact_keypoints(type_name, style):
     p, parts = _styled(type_name, style)
     assert style_of(p) == style
-    details = _mats(parts["details"])
-    if style == "dump":
-        assert "load" in details
     if type_name == "bus" and style != "school":
         right = [f for f, m in zip(parts["details"].faces, parts["details"].materials) if m == "glass"]
         verts = np.asarray(parts["details"].verts)
@@ -1021,16 +1018,17 @@ def test_a_share_of_the_cars_carry_a_chrome_moulding_along_the_side_windows_base
     assert min(BELT_CHROME_PROB.values()) > 0.15  # saloons, estates, SUVs and MPVs more often than the rest
 
 
-def test_a_stake_truck_s_bed_is_open_down_to_a_floor_of_planks_or_steel_inside_its_sides():
-    """Seen from above, a stake body is sides round a floor (the loft's own surface: rays down the middle of the
-    bed meet the deck at its floor height), not a lid at the top of the sides; its tailgate keeps the rear
-    corner keypoints on its top."""
-    p, parts = _styled("truck", "stake")
+@pytest.mark.parametrize("style", ["stake", "dump"])
+def test_a_stake_or_dump_truck_s_bed_is_open_down_to_its_floor_inside_its_sides(style):
+    """Seen from above, a stake or dump body is sides round a floor (the loft's own surface: rays down the middle
+    of the bed meet the deck at its floor height), not a lid at the top of the sides; its tailgate keeps the
+    rear corner keypoints on its top."""
+    p, parts = _styled("truck", style)
     prof, k = Profile(p), Profile(p).keyx
-    floor = p.box_floor + STAKE_FLOOR
+    floor = p.box_floor + BED_FLOOR
     xs = np.linspace(k["bed_rear"] + 0.1, k["bed_front"] - 0.1, 12)
-    ys = np.linspace(-1, 1, 7) * (float(prof.half_width(0.5 * (xs[0] + xs[-1]))) - STAKE_WALL - 0.06)
-    origins = np.array([(x, y, prof.box_top + 2.0) for x in xs for y in ys])
+    ys = np.linspace(-1, 1, 7) * (float(prof.half_width(0.5 * (xs[0] + xs[-1]))) - BED_WALL - 0.06)
+    origins = np.array([(x, y, prof.box_top + 0.5) for x in xs for y in ys])  # (within the caster's reach)
     down = np.array([0.0, 0.0, -1.0])
     first = _first_hit_materials(parts["body"], origins, down)
     assert set(first) == {deck_material(p)}, Counter(first)
@@ -1045,6 +1043,36 @@ def test_a_stake_truck_s_bed_is_open_down_to_a_floor_of_planks_or_steel_inside_i
     # the rear corner keypoints on the tailgate's top, behind the bed
     kp = keypoints(p)
     assert np.all(kp[[13, 31], 0] < k["bed_rear"]) and np.allclose(kp[[13, 31], 2], prof.box_top, atol=0.02)
+
+
+def test_a_dump_body_s_load_fills_it_wall_to_wall_heaped_in_the_middle_or_leaves_it_empty():
+    p, parts = _styled("truck", "dump")
+    prof, k = Profile(p), Profile(p).keyx
+    floor, top = p.box_floor + BED_FLOOR, prof.box_top
+    paint = Caster(_only(parts["body"], "paint"))
+    seen = set()
+    for seed in range(30):
+        mesh = Mesh()
+        _dump_load(mesh, prof, np.random.default_rng(seed))
+        part = mesh.part()
+        if not part.faces:
+            seen.add("")
+            continue
+        kind, = set(part.materials)
+        seen.add(kind)
+        v = np.asarray(part.verts)
+        # from the tailgate to the headboard, its edges a centimetre into the inner walls
+        assert v[:, 0].min() < k["bed_rear"] and v[:, 0].max() > k["bed_front"]
+        edge = v[np.abs(v[:, 1]) == np.abs(v[:, 1]).max()]
+        assert edge[:, 2].max() < top  # the rim stands round it
+        middle = v[np.abs(v[:, 1]) < 0.2]
+        assert middle[:, 2].max() > edge[:, 2].min() + 0.1 and v[:, 2].min() > floor + 0.3 * (top - floor)
+        # every left edge vertex is inside the wall: a ray from inside the bed at its height meets the wall's inner
+        # face inboard of it (no gap between the load and the wall)
+        left = edge[edge[:, 1] > 0]
+        hits, _, ok = paint.cast(left * (1.0, 0.0, 1.0), np.broadcast_to((0.0, 1.0, 0.0), left.shape))
+        assert ok.all() and np.all(hits[:, 1] < left[:, 1])
+    assert seen == {name for name, _ in DUMP_LOADS}
 
 
 def test_stake_loads_are_nothing_a_roped_tarpaulin_or_stacked_cartons_all_inside_the_bed():
@@ -1067,3 +1095,31 @@ def test_stake_loads_are_nothing_a_roped_tarpaulin_or_stacked_cartons_all_inside
     goods = seen["goods"]
     boxes = _verts_of(goods, ("cardboard", "deck_wood"))
     assert abs(boxes[:, 2].min() - 1.2) < 0.02 and len(goods.faces) >= 6 * 4  # on the floor, several of them
+
+
+def test_truck_cabs_carry_amber_roof_lamps_on_a_share_door_steps_and_a_badge_clear_of_the_keypoints():
+    with_lamps = 0
+    for i in range(10):
+        p, parts = _built("truck", 5, i)
+        prof, k = Profile(p), Profile(p).keyx
+        kp = keypoints(p)
+        details = parts["details"]
+        amber = _verts_of(details, ("lens_amber",))
+        roof = amber[amber[:, 2] > p.roof_z - 0.05]
+        if len(roof):
+            with_lamps += 1
+            # across the cab's front edge, behind the windshield's top corners and 8 cm or more from them
+            assert np.all((roof[:, 0] < k["14"]) & (roof[:, 0] > k["14"] - 0.2))
+            assert cKDTree(roof).query(kp[[14, 32]])[0].min() > 0.08
+        # a black step under each door, ahead of the front wheel, clear of the arch's and the face's keypoints
+        trim = _verts_of(details, ("trim",))
+        _, radius, _ = prof.arch
+        steps = trim[(trim[:, 2] < p.sill + 0.05) & (trim[:, 0] > k["fa"] + radius) & (trim[:, 0] < k["17"] - 0.1)]
+        assert (steps[:, 1] > 0).any() and (steps[:, 1] < 0).any()
+        assert cKDTree(steps).query(kp[[2, 3, 17, 20, 21, 35]])[0].min() > 0.04
+        # the maker's badge on the face's middle
+        chrome = _verts_of(details, ("chrome",))
+        badge = chrome[(chrome[:, 0] > prof.x_front - 0.05) & (np.abs(chrome[:, 1]) < 0.16)
+                       & (chrome[:, 2] > p.hood_front - 0.2)]
+        assert len(badge) and badge[:, 0].max() > prof.x_front  # standing out of the face
+    assert 2 <= with_lamps <= 9

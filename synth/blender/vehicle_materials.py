@@ -32,7 +32,7 @@ BODY_COLOR_PROP = "pamtri_body_color"
 SEE_THROUGH_PROP = "pamtri_see_through"
 KIND_PROP = "pamtri_kind"
 LOOK_PROP = "pamtri_look"
-LOOK_VERSION = 19  # bump when a graph changes: libraries built before get their materials rebuilt at load
+LOOK_VERSION = 20  # bump when a graph changes: libraries built before get their materials rebuilt at load
 # lit by a glow (see _build_cabin)
 CABIN_KINDS = ("interior", "seat", "dashboard", "skin", "hair", "clothes", "bus_seat", "cabin_lining", "cabin_pole")
 SEE_THROUGH_KINDS = ("glass",) + CABIN_KINDS
@@ -72,7 +72,10 @@ _SPECS = {
     "lens_red": ((0.45, 0.008, 0.008), 0.0, 0.08, {"Coat Weight": 1.0}),
     "lens_amber": ((0.8, 0.3, 0.0), 0.0, 0.08, {"Coat Weight": 1.0}),
     "grille": ((0.015, 0.015, 0.017), 0.2, 0.4, {}),
-    "load": ((0.25, 0.2, 0.14), 0.0, 0.95, {}),
+    # a dump body's loads: soil, sand, gravel
+    "load": ((0.14, 0.10, 0.065), 0.0, 0.95, {}),
+    "load_sand": ((0.42, 0.33, 0.20), 0.0, 0.95, {}),
+    "load_gravel": ((0.20, 0.20, 0.19), 0.0, 0.9, {}),
     # a stake truck's floor and what it carries
     "deck_wood": ((0.16, 0.11, 0.07), 0.0, 0.85, {}),
     "deck_steel": ((0.16, 0.16, 0.16), 0.6, 0.5, {}),
@@ -445,6 +448,22 @@ def _build_plain(mat: bpy.types.Material, kind: str) -> None:
 
 
 DECK_KINDS = ("deck_wood", "deck_steel")
+LOAD_KINDS = ("load", "load_sand", "load_gravel")
+
+
+def _build_load(mat: bpy.types.Material, kind: str) -> None:
+    """A dump body's load of soil, sand or gravel: its colour in clumps and wheel-track shades (two octaves of
+    noise, 0.6-1.4 times the base), dull. A load of one flat colour read as a lid."""
+    rgb, _metallic, roughness, _extra = _SPECS[kind]
+    g = ShaderGraph(mat)
+    (x, y, z), _ = g.coords()
+    pos = g.new("ShaderNodeCombineXYZ", X=x, Y=y, Z=z)
+    clumps = g.new("ShaderNodeTexNoise", Vector=pos.outputs[0], Scale=3.0, Detail=4.0, Roughness=0.6)
+    shade = g.map_range(clumps.outputs["Factor"], 0.3, 0.7, 0.0, 1.0)
+    colour = g.mix_rgb(shade, tuple(0.6 * c for c in rgb), tuple(min(1.0, 1.4 * c) for c in rgb))
+    bsdf = g.new("ShaderNodeBsdfPrincipled", **{"Base Color": colour, "Roughness": roughness})
+    g.finish(bsdf.outputs["BSDF"])
+    mat.diffuse_color = (*rgb, 1.0)
 
 
 def _build_deck(mat: bpy.types.Material, kind: str) -> None:
@@ -505,6 +524,8 @@ def build_material(mat: bpy.types.Material, kind: str) -> None:
         _build_lamp(mat, kind)
     elif kind in DECK_KINDS:
         _build_deck(mat, kind)
+    elif kind in LOAD_KINDS:
+        _build_load(mat, kind)
     else:
         _build_plain(mat, kind)
     if kind in SEE_THROUGH_KINDS:

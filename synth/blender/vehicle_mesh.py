@@ -21,7 +21,7 @@ from synth.vehicles.params import ModelSpec
 MESH_NAME = "model.blend"
 SMOOTH_ANGLE = math.radians(35)
 # shaded smooth in a part that is otherwise flat (the details' boxes and prisms)
-ROUNDED_KINDS = ("load", "tarp_blue", "tarp_green", "tarp_grey")
+ROUNDED_KINDS = ("load", "load_sand", "load_gravel", "tarp_blue", "tarp_green", "tarp_grey")
 
 
 def part_to_object(name: str, part: Part, materials: dict[str, bpy.types.Material]) -> bpy.types.Object:

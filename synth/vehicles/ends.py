@@ -17,12 +17,12 @@ from synth.vehicles.parts import EndFace, Mesh, WrapFace, as_function, disc, hex
 PLATE_SIZE = (0.44, 0.14)  # China's standard plate (width, height), metres
 
 
-def headlights(mesh: Mesh, face: EndFace, p, hw: float, z_top: float):
-    """A bus's or truck's headlight clusters on its flat front: housing, chrome reflectors, clear lenses, amber
-    indicator. Returns the inner end's y."""
+def headlights(mesh: Mesh, face: EndFace, p, hw: float, z_top: float, height: float = 0.16):
+    """A bus's or truck's headlight clusters, `height` tall, on its flat front: housing, chrome reflectors, clear
+    lenses, amber indicator. Returns the inner end's y."""
     rng = style_rng(p, 1)
     shape = ("round", "rectangular", "swept")[int(rng.integers(3))]
-    y0, y1, height = hw * 0.55, hw * 0.93, 0.16
+    y0, y1 = hw * 0.55, hw * 0.93
     z_top = min(z_top, p.hood_front - 0.02)
     zb = z_top - height
     sweep = 0.05 if shape == "swept" else 0.0

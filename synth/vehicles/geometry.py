@@ -40,14 +40,18 @@ UPPER_NOSE_RADIUS, UPPER_NOSE_SAG = 1.7, 1.35  # the wings' plan corner and bow 
 TIP_HALF_WIDTH = 0.01  # a car's bowed end narrows to this at its tip (a 2 cm end cap, not a degenerate one)
 ROCKER_TUCK = 0.035  # the sill's tuck-under between the wheels
 GAP = 0.012  # panel gap width: drawn wider than a real 4 mm gap, which is sub-pixel at traffic-camera sizes
-# A stake truck's open bed: its drop sides' thickness at the floor (they taper to their top edge), the floor's
-# height over the body's underside, and the tailgate's depth behind the rear corner keypoints
-STAKE_WALL, STAKE_FLOOR, STAKE_TAILGATE = 0.05, 0.09, 0.05
-STAKE_DECKS = (("deck_wood", 0.55), ("deck_steel", 0.45))  # its floor: worn planks or bare steel sheet
+# A truck's open bed (a stake or dump body): its sides' thickness at the floor (they taper to their top edge), the
+# floor's height over the body's underside, and the tailgate's depth behind the rear corner keypoints
+BED_WALL, BED_FLOOR, BED_TAILGATE = 0.05, 0.09, 0.05
+OPEN_BED_STYLES = ("stake", "dump")
+STAKE_DECKS = (("deck_wood", 0.55), ("deck_steel", 0.45))  # a stake bed's floor: worn planks or bare steel sheet
 
 
 def deck_material(p: VehicleParams) -> str:
-    """The material of a stake truck's floor (own stream of the style seed)."""
+    """The material of a truck's open bed floor: a dump body's steel, a stake body's planks or steel (own stream
+    of the style seed)."""
+    if style_of(p) == "dump":
+        return "deck_steel"
     kinds, weights = zip(*STAKE_DECKS)
     return kinds[int(style_rng(p, 42).choice(len(kinds), p=weights))]
 
@@ -131,9 +135,9 @@ class Profile:
                 x["12"] = x["13"] = x["10"]
                 x["cab_back"] = x["15"] - p.cab_length
                 x["box_front"] = x["cab_back"] - 0.10
-                if style_of(p) == "stake":  # the open bed, inside the headboard and the tailgate
+                if style_of(p) in OPEN_BED_STYLES:  # the open bed, inside the headboard and the tailgate
                     x["bed_front"] = x["box_front"] - 0.06
-                    x["bed_rear"] = x["10"] + STAKE_TAILGATE
+                    x["bed_rear"] = x["10"] + BED_TAILGATE
             else:
                 x["12"] = x["11"] + max(p.deck - p.tail_upper, 0.0) / np.tan(np.radians(87.0)) + 0.01
                 x["13"] = x["12"] + (p.roof_z - p.deck) / np.tan(np.radians(p.rw_rake))
@@ -528,7 +532,7 @@ class Profile:
         return self.body_half_width * f
 
     def in_bed(self, x) -> np.ndarray:
-        """Whether stations x are over an open bed: a pickup's, or a stake truck's (keyx has its ends)."""
+        """Whether stations x are over an open bed: a pickup's, a stake or dump truck's (keyx has its ends)."""
         x = np.asarray(x, dtype=float)
         k = self.keyx
         if "bed_front" not in k:
@@ -595,15 +599,16 @@ class Profile:
                                 R_REDGE: (y_belt - 0.06, zbed), R_CROWN: ((y_belt - 0.06) * 0.5, zbed),
                                 R_TOP_C: (zero, zbed)}.items():
                 out[bed, r, 0], out[bed, r, 1] = (yy * np.ones_like(x))[bed], zz[bed]
-        stake = box & self.in_bed(x)
-        if np.any(stake):
-            # a stake truck's open bed: the drop side up to its top edge, its inner face tapering down to the
-            # floor (the loop's creases are the outer top edge and the floor's corner), the floor
-            zfl = self.p.box_floor + STAKE_FLOOR
-            y_in = y_belt - STAKE_WALL
+        open_box = box & self.in_bed(x)
+        if np.any(open_box):
+            # a truck's open bed: the side up to its top edge, its inner face tapering down to the floor (the
+            # loop's creases are the outer top edge and the floor's corner), the floor
+            zfl = self.p.box_floor + BED_FLOOR
+            y_in = y_belt - BED_WALL
             for r, (yy, zz) in {R_LEDGE: (y_belt, zt), R_GTOP: (y_in, zfl), R_REDGE: (y_in - 0.01, zfl),
                                 R_CROWN: (0.5 * y_in, zfl), R_TOP_C: (zero, zfl)}.items():
-                out[stake, r, 0], out[stake, r, 1] = (yy * np.ones_like(x))[stake], (zz * np.ones_like(x))[stake]
+                out[open_box, r, 0] = (yy * np.ones_like(x))[open_box]
+                out[open_box, r, 1] = (zz * np.ones_like(x))[open_box]
         if self.plan is not None:  # the ends' bow and corners: the section narrows with the plan outline
             out[:, :, 0] *= self.row_plan_scale(x)
         return out

@@ -21,12 +21,14 @@ def ends(mesh: Mesh, front: EndFace, rear: EndFace, prof, hwf: float, hwe: float
     """Lamps, grille and bumpers of a bus or truck front and rear; returns the plates' heights."""
     p = prof.p
     z_lamp = p.hood_front - 0.03 if p.type_name == "truck" else p.hood_front - 0.02
-    y_lamp = headlights(mesh, front, p, hwf, z_lamp)
     if p.type_name == "truck":
+        y_lamp = headlights(mesh, front, p, hwf, z_lamp, trucks.lamp_height(p, z_lamp))
         grille(mesh, front, p, y_lamp - 0.08, p.hood_front - 0.42, p.hood_front - 0.05, "bars", "chrome")
+        trucks.badge(mesh, front, p, p.hood_front - 0.05)
         plate_front = p.nose_bottom + 0.14
         trucks.bumper(mesh, front, p, hwf, plate_front)
     else:
+        headlights(mesh, front, p, hwf, z_lamp)
         grille(mesh, front, p, hwf * 0.45, p.nose_bottom + 0.12, p.nose_bottom + 0.30, "bars", "trim")
         plate_front = p.nose_bottom + 0.40
         buses.front_signs(mesh, front, p, hwf)

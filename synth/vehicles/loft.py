@@ -74,7 +74,7 @@ def loft_body(prof: Profile, spacing: float) -> Part:
             elif box and hi <= R_BELT:
                 mat = "metal_dark"  # under a truck's cargo body: the chassis in its shadow, not a painted skirt
             elif box and lo >= R_GTOP and prof.in_bed(xc):
-                mat = deck  # a stake truck's floor
+                mat = deck  # a stake or dump truck's floor
             elif lo == R_LEDGE and hi == R_GTOP and not box and any(w0 < xc < w1 for w0, w1 in windows):
                 mat = "glass"
             elif lo == R_LEDGE and hi == R_GTOP and not box and prof.top(xc) - prof.belt(xc) > 0.1:

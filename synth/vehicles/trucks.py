@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from synth.vehicles.ends import PLATE_SIZE
-from synth.vehicles.geometry import GAP, STAKE_FLOOR, STAKE_WALL, keypoints
+from synth.vehicles.geometry import BED_FLOOR, BED_WALL, GAP, R_GTOP, R_LEDGE, keypoints
 from synth.vehicles.params import style_of, style_rng
 from synth.vehicles.parts import EndFace, Mesh, disc, rect, side_strip, side_y
 
@@ -36,6 +36,22 @@ def bumper(mesh: Mesh, front: EndFace, p, hwf: float, plate_z: float):
     front.prism(mesh, disc(yc, zc, rad, rad), BUMPER_DEPTH, BUMPER_DEPTH + 0.008, "lens_clear")
 
 
+def lamp_height(p, z_top: float) -> float:
+    """A truck's headlight clusters' height: 0.2-0.27 m (real light trucks' lamps are 40-50 cm wide clusters;
+    at 0.16 m they read as a toy's), stopping 4 cm over the bumper's highest top."""
+    return float(min(style_rng(p, 45).uniform(0.20, 0.27), z_top - (p.nose_bottom + 0.36)))
+
+
+def badge(mesh: Mesh, front: EndFace, p, z_top: float):
+    """The maker's chrome badge on a truck's face, over the middle of the grille's top."""
+    rng = style_rng(p, 46)
+    width, height = rng.uniform(0.16, 0.3), rng.uniform(0.07, 0.12)
+    zc = z_top - 0.6 * height
+    outline = disc(0.0, zc, 0.5 * width, 0.5 * height, 16) if rng.random() < 0.5 else \
+        rect(-0.5 * width, 0.5 * width, zc - 0.5 * height, zc + 0.5 * height)
+    front.prism(mesh, outline, 0.006, 0.016, "chrome", mirror=False)
+
+
 def body(mesh: Mesh, caster, prof):
     p, k = prof.p, prof.keyx
     style = style_of(p)
@@ -47,6 +63,9 @@ def body(mesh: Mesh, caster, prof):
     # underride guard and the chassis rails under the body
     mesh.box((x0 + 0.12, 0.0, p.tail_bottom - 0.06), (0.08, 2 * hw - 0.2, 0.1), "metal_dark")
     _cab_doors(mesh, caster, prof)
+    _cab_steps(mesh, caster, prof)
+    if style_rng(p, 47).random() < MARKER_LAMP_PROB:
+        _roof_marker_lamps(mesh, caster, prof)
     _conspicuity_tape(mesh, prof, x0, x1, hw, top, style)
     _rear_number(mesh, prof, x0, top, style)
     for s in (1, -1):
@@ -86,14 +105,14 @@ def body(mesh: Mesh, caster, prof):
                 mesh.tube([(x, s * (hw - 0.03), p.box_floor), (x, s * (hw - 0.03), top + 0.45)], 0.025, "steel")
     if style == "dump":
         mesh.box((x1 - 0.06, 0.0, top + 0.2), (0.12, 2 * hw - 0.1, 0.4), "paint")  # headboard / cab guard
-        _heap(mesh, x0 + 0.08, x1 - 0.14, hw - 0.06, top, rng.uniform(0.15, 0.45))
+        _dump_load(mesh, prof, style_rng(p, 49))
     else:
         for s in (1, -1):
             mesh.tube([(x0 + 0.2, s * (hw - 0.03), top + 0.40), (x1 - 0.15, s * (hw - 0.03), top + 0.40)], 0.02,
                       "steel")
-        floor = p.box_floor + STAKE_FLOOR
+        floor = p.box_floor + BED_FLOOR
         mesh.box((x1 - 0.05, 0.0, 0.5 * (floor + top + 0.6)), (0.06, 2 * hw - 0.1, top + 0.6 - floor), "steel")
-        _stake_load(mesh, k["bed_rear"] + 0.08, k["bed_front"] - 0.05, hw - 0.01 - STAKE_WALL, floor, top,
+        _stake_load(mesh, k["bed_rear"] + 0.08, k["bed_front"] - 0.05, hw - 0.01 - BED_WALL, floor, top,
                     style_rng(p, 44))
 
 
@@ -113,6 +132,45 @@ def _cab_doors(mesh: Mesh, caster, prof):
     side_strip(mesh, caster, x_front - half, x_front + half, z_bottom, p.cowl, 0.002, "seam")
     side_strip(mesh, caster, x_rear, x_front, z_bottom - half, z_bottom + half, 0.002, "seam")
     side_strip(mesh, caster, x_rear + 0.08, x_rear + 0.26, p.cowl - 0.11, p.cowl - 0.07, 0.004, "trim")
+
+
+def _cab_steps(mesh: Mesh, caster, prof):
+    """The step under a truck cab's door, ahead of the front wheel (a cab-over's door opens over it): a black tread
+    standing out of the flank, on brackets; clear of the arch's and the face's keypoints."""
+    p, k = prof.p, prof.keyx
+    zc, radius, _ = prof.arch
+    x_rear = k["fa"] + radius + 0.08
+    x_front = min(x_rear + 0.4, k["17"] - 0.12)
+    if x_front - x_rear < 0.12:
+        return
+    z = p.sill + 0.02
+    for s in (1, -1):
+        y = side_y(caster, 0.5 * (x_front + x_rear), p.sill + 0.15, s)
+        if y == 0.0:
+            continue
+        mesh.box((0.5 * (x_front + x_rear), s * (y + 0.03), z), (x_front - x_rear, 0.16, 0.035), "trim")
+        for x in (x_rear + 0.05, x_front - 0.05):
+            mesh.box((x, s * (y - 0.01), z + 0.08), (0.04, 0.1, 0.16), "metal_dark")
+
+
+MARKER_LAMP_PROB = 0.6  # trucks with amber marker lamps on the cab roof (own stream)
+
+
+def _roof_marker_lamps(mesh: Mesh, caster, prof):
+    """Three amber identification lamps across the middle of the cab roof's front edge (ECE R48 / FMVSS 108),
+    and on half of those a clearance lamp near each corner: small bright marks that tell a truck's cab at a
+    glance. 10 cm behind the windshield's top, inside its corners (14, 32)."""
+    p, k = prof.p, prof.keyx
+    x = k["14"] - 0.10
+    corner = abs(float(keypoints(p)[14, 1]))
+    ys = [-0.3, 0.0, 0.3]
+    if style_rng(p, 48).random() < 0.5:
+        ys += [-(corner - 0.12), corner - 0.12]
+    hit, _, ok = caster.cast([(x, y, p.roof_z + 1.0) for y in ys], [(0.0, 0.0, -1.0)] * len(ys))
+    for (hx, hy, hz), good in zip(hit, ok):
+        if good and abs(hz - p.roof_z) < 0.15:
+            mesh.box((hx, hy, hz + 0.02), (0.05, 0.09, 0.05), "metal_dark")
+            mesh.box((hx + 0.028, hy, hz + 0.025), (0.012, 0.08, 0.035), "lens_amber")
 
 
 DEFLECTOR_PROB = 0.5  # box vans with a roof air deflector (own stream: the other choices stay as they were)
@@ -325,16 +383,33 @@ def _stake_load(mesh: Mesh, xa, xb, half, floor, top, rng):
                     mesh.box(centre, dims, "cardboard" if rng.random() < 0.7 else "deck_wood", rot=yaw)
 
 
-def _heap(mesh: Mesh, x0, x1, hw, z, height, nu=14, nv=8):
-    """A dump body's load: a rounded mound over the open top."""
-    xs, ys = np.linspace(x0, x1, nu + 1), np.linspace(-hw, hw, nv + 1)
-    rng = np.random.default_rng(int(height * 1e4))
+DUMP_LOADS = (("", 0.2), ("load", 0.35), ("load_sand", 0.25), ("load_gravel", 0.2))  # "": empty
+
+
+def _dump_load(mesh: Mesh, prof, rng, nu: int = 16, nv: int = 10):
+    """A dump body's load: soil, sand or gravel filled to 35-95 % of the sides' height, heaped in the middle
+    (up to half a metre, over the rim on some), its edges meeting the inner walls, the headboard and the
+    tailgate; or nothing, on one in five, the steel floor showing."""
+    p, k = prof.p, prof.keyx
+    kind = DUMP_LOADS[int(rng.choice(len(DUMP_LOADS), p=[w for _, w in DUMP_LOADS]))][0]
+    if not kind:
+        return
+    floor, top = p.box_floor + BED_FLOOR, prof.box_top
+    level = floor + rng.uniform(0.35, 0.95) * (top - floor)
+    level = min(level, top - 0.02)
+    height = rng.uniform(0.15, 0.5)
+    xa, xb = k["bed_rear"] - 0.005, k["bed_front"] + 0.005  # into the tailgate and the headboard
+    xs = np.linspace(xa, xb, nu + 1)
+    loops = prof.half_loop(xs)
+    y_top, y_floor = loops[:, R_LEDGE, 0], loops[:, R_GTOP, 0]
+    edge = y_floor + (y_top - y_floor) * (level - floor) / (top - floor) + 0.01  # into the inner wall
+    bumps = 1 + 0.12 * rng.standard_normal((nu + 1, nv + 1))
     verts = []
-    for x in xs:
-        for y in ys:
-            u, v = 2 * (x - x0) / (x1 - x0) - 1, y / hw
-            bump = (1 - u**4) * (1 - v**2) * height * (1 + 0.15 * rng.standard_normal())
-            verts.append((x, y, z + 0.01 + max(bump, 0.0)))
+    for i, x in enumerate(xs):
+        u = 2 * (x - xa) / (xb - xa) - 1
+        for j, v in enumerate(np.linspace(-1.0, 1.0, nv + 1)):
+            bump = (1 - u**4) * (1 - v**2) * height * bumps[i, j]
+            verts.append((x, v * edge[i], level + max(bump, 0.0)))
     faces = [(i * (nv + 1) + j, (i + 1) * (nv + 1) + j, (i + 1) * (nv + 1) + j + 1, i * (nv + 1) + j + 1)
              for i in range(nu) for j in range(nv)]
-    mesh.add(verts, faces, "load")
+    mesh.add(verts, faces, kind)
