@@ -13,14 +13,15 @@ from scipy.spatial import cKDTree
 
 from synth.vehicles.assemble import build_vehicle_mesh
 from synth.vehicles.ends import GRILLE_SHAPES, PLATE_SIZE, car_grille
-from synth.vehicles.geometry import (GAP, BED_FLOOR, BED_WALL, Part, Profile, deck_material, keypoints,
+from synth.vehicles.geometry import (BED_FLOOR, BED_WALL, GAP, R_GTOP, Part, Profile, deck_material, keypoints,
                                      side_windows)
 from synth.vehicles.loft import loft_body
 from synth.vehicles.heavy import BUS_STYLES, TRUCK_STYLES, style_of
 from synth.vehicles.library import mirror_error
 from synth.vehicles.params import VEHICLE_TYPES, library_plan, model_rng, sample_params, style_rng
 from synth.vehicles.trucks import DUMP_LOADS, STAKE_LOADS, TARPS, _dump_load, _stake_load
-from synth.vehicles.parts import RIM_DESIGNS, Caster, Mesh, WrapFace, body_side_trim, rim_design, rim_ratio
+from synth.vehicles.parts import (RIM_DESIGNS, Caster, Mesh, WrapFace, body_side_trim, merge_parts, rim_design,
+                                  rim_ratio)
 
 try:
     import bpy  # noqa: F401  (mathutils comes with it)
@@ -1123,3 +1124,23 @@ def test_truck_cabs_carry_amber_roof_lamps_on_a_share_door_steps_and_a_badge_cle
                        & (chrome[:, 2] > p.hood_front - 0.2)]
         assert len(badge) and badge[:, 0].max() > prof.x_front  # standing out of the face
     assert 2 <= with_lamps <= 9
+
+
+def test_a_pickup_bed_shows_its_wheel_houses_on_a_floor_lined_in_black_or_painted():
+    kinds = [deck_material(sample_params("pickup", model_rng(11, "pickup", i))) for i in range(20)]
+    assert 0.3 < kinds.count("bed_liner") / len(kinds) < 0.8
+    for floor_kind in ("bed_liner", "paint"):  # one pickup of each
+        p, parts = _built("pickup", 11, kinds.index(floor_kind))
+        prof, k = Profile(p), Profile(p).keyx
+        # straight down into the bed: the floor, or over the rear wheel a wheel house standing on it
+        y_wall, z_floor = prof.half_loop([prof.x_rear_axle])[0][R_GTOP]
+        x_mid = 0.5 * (k["bed_rear"] + k["bed_front"])
+        origins = np.array([(x_mid, 0.0, z_floor + 1.0), (prof.x_rear_axle, y_wall - 0.1, z_floor + 1.0),
+                            (prof.x_rear_axle, 0.1 - y_wall, z_floor + 1.0)])
+        want = np.array([prof.half_loop([x_mid])[0][R_GTOP][1], z_floor + 0.1, z_floor + 0.1])
+        bed = merge_parts([parts["body"], parts["details"]])
+        hits, _, ok = Caster(bed).cast(origins, np.tile((0.0, 0.0, -1.0), (3, 1)))
+        assert ok.all() and np.all(hits[:, 2] > want - 0.005), (floor_kind, hits[:, 2], want)
+        # (the floor's material alone meets the rays where the whole does: it is what they meet first)
+        own, _, own_ok = Caster(_only(bed, floor_kind)).cast(origins, np.tile((0.0, 0.0, -1.0), (3, 1)))
+        assert own_ok.all() and np.allclose(own, hits, atol=1e-6)

@@ -79,6 +79,7 @@ _SPECS = {
     # a stake truck's floor and what it carries
     "deck_wood": ((0.16, 0.11, 0.07), 0.0, 0.85, {}),
     "deck_steel": ((0.16, 0.16, 0.16), 0.6, 0.5, {}),
+    "bed_liner": ((0.025, 0.025, 0.026), 0.0, 0.75, {}),  # a pickup bed's sprayed-in or drop-in liner
     "cardboard": ((0.33, 0.21, 0.10), 0.0, 0.9, {}),
     "tarp_blue": ((0.02, 0.07, 0.26), 0.0, 0.6, {}),
     "tarp_green": ((0.04, 0.11, 0.05), 0.0, 0.6, {}),
@@ -447,7 +448,38 @@ def _build_plain(mat: bpy.types.Material, kind: str) -> None:
     mat.diffuse_color = (*rgb, 1.0)
 
 
-DECK_KINDS = ("deck_wood", "deck_steel")
+# an open bed's floor: lines along y (planks, a liner's ribs) or x (a steel sheet's ribs), their pitch, the share
+# of a pitch that is a dark groove, the shade spread from line to line
+DECK_LINES = {"deck_wood": (True, 0.16, 0.07, 0.5), "deck_steel": (False, 0.3, 0.05, 0.5),
+              "bed_liner": (True, 0.1, 0.4, 0.1)}
+DECK_KINDS = tuple(DECK_LINES)
+
+
+def _build_deck(mat: bpy.types.Material, kind: str) -> None:
+    """An open bed's floor: a stake truck's planks along the bed (a dark gap between them, each board its own
+    shade) or steel sheet with ribs across it, a pickup's ribbed black liner, in blotches of grime. Seen from a
+    raised camera, a bed floor of one flat colour read as a lid on a box."""
+    rgb, metallic, roughness, extra = _SPECS[kind]
+    along_y, pitch, groove, spread = DECK_LINES[kind]
+    g = ShaderGraph(mat)
+    (x, y, _z), _ = g.coords()
+    lines = g.math("DIVIDE", y if along_y else x, pitch)
+    gap = g.math("LESS_THAN", g.math("FRACT", lines), groove)
+    board = g.new("ShaderNodeTexWhiteNoise")
+    board.noise_dimensions = "1D"
+    g.feed(next(s for s in board.inputs if s.name == "W"), g.math("FLOOR", lines))
+    colour = g.mix_rgb(g.map_range(board.outputs["Value"], 0.0, 1.0, 0.0, spread), rgb,
+                       tuple(1.6 * c for c in rgb))
+    colour = g.mix_rgb(g.math("MULTIPLY", gap, 0.75), colour, (0.0, 0.0, 0.0))
+    pos = g.new("ShaderNodeCombineXYZ", X=x, Y=y)
+    grime = g.new("ShaderNodeTexNoise", Vector=pos.outputs[0], Scale=2.5, Detail=2.0)
+    colour = g.mix_rgb(g.map_range(grime.outputs["Factor"], 0.4, 0.7, 0.0, 0.7), colour, DIRT_RGB)
+    bsdf = g.new("ShaderNodeBsdfPrincipled", **{"Base Color": colour, "Metallic": metallic,
+                                                "Roughness": roughness, **extra})
+    g.finish(bsdf.outputs["BSDF"])
+    mat.diffuse_color = (*rgb, 1.0)
+
+
 LOAD_KINDS = ("load", "load_sand", "load_gravel")
 
 

@@ -11,9 +11,9 @@ from synth.vehicles.loft import loft_body
 from synth.vehicles.params import VehicleParams, style_rng
 from synth.vehicles.ends import (GRILLES, badge, car_grille, car_headlights, car_rear_panels, car_taillights,
                                  lower_intake, plate, plate_frame)
-from synth.vehicles.parts import (BIG, Caster, EndFace, Mesh, WrapFace, belt_chrome, body_side_trim, bull_bar, cabin,
-                                  high_brake_light, lower_cabin, merge_parts, mirrors, roof_rails, spoiler, wheel,
-                                  wipers)
+from synth.vehicles.parts import (BIG, Caster, EndFace, Mesh, WrapFace, bed_wheel_humps, belt_chrome, body_side_trim,
+                                  bull_bar, cabin, high_brake_light, lower_cabin, merge_parts, mirrors, roof_rails,
+                                  spoiler, wheel, wipers)
 
 
 def build_vehicle_mesh(params: VehicleParams, spacing: float = 0.06, wheel_segments: int = 32) -> dict[str, Part]:
@@ -75,6 +75,8 @@ def dress(prof, body: Part, wheel_segments: int = 32) -> dict[str, Part]:
             spoiler(mesh, caster, prof)
         if p.type_name in ("suv", "pickup") and rng.random() < 0.3:
             bull_bar(mesh, front, p, hwf)
+        if p.type_name == "pickup":
+            bed_wheel_humps(mesh, prof)
         high_brake_light(mesh, caster, prof, style_rng(p, 7))
         wipers(mesh, caster, prof)
         body_side_trim(mesh, caster, prof, style_rng(p, 26))

@@ -47,9 +47,14 @@ OPEN_BED_STYLES = ("stake", "dump")
 STAKE_DECKS = (("deck_wood", 0.55), ("deck_steel", 0.45))  # a stake bed's floor: worn planks or bare steel sheet
 
 
+PICKUP_LINER_PROB = 0.55  # pickups whose bed is lined (black ribbed plastic, floor and inner walls)
+
+
 def deck_material(p: VehicleParams) -> str:
-    """The material of a truck's open bed floor: a dump body's steel, a stake body's planks or steel (own stream
-    of the style seed)."""
+    """The material of an open bed's floor: a pickup's liner or its paint, a dump body's steel, a stake body's
+    planks or steel (own streams of the style seed)."""
+    if p.type_name == "pickup":
+        return "bed_liner" if style_rng(p, 50).random() < PICKUP_LINER_PROB else "paint"
     if style_of(p) == "dump":
         return "deck_steel"
     kinds, weights = zip(*STAKE_DECKS)

@@ -58,7 +58,8 @@ def loft_body(prof: Profile, spacing: float) -> Part:
     pillar = "trim"
     if p.type_name == "bus" and (style_of(p) == "school" or style_rng(p, 43).random() < 0.25):
         pillar = "paint"
-    deck = deck_material(p) if p.type_name == "truck" else "paint"
+    deck = deck_material(p) if p.type_name in ("truck", "pickup") else "paint"
+    lined = deck == "bed_liner"  # (a liner covers the inner walls too)
     faces, mats = [], []
     for i in range(len(xs) - 1):
         xc = (xs[i] + xs[i + 1]) / 2
@@ -73,8 +74,8 @@ def loft_body(prof: Profile, spacing: float) -> Part:
                 mat = "trim"  # underbody and wheel wells
             elif box and hi <= R_BELT:
                 mat = "metal_dark"  # under a truck's cargo body: the chassis in its shadow, not a painted skirt
-            elif box and lo >= R_GTOP and prof.in_bed(xc):
-                mat = deck  # a stake or dump truck's floor
+            elif (lo >= R_GTOP or (lined and lo == R_LEDGE)) and prof.in_bed(xc):
+                mat = deck  # a stake or dump truck's floor, a pickup's
             elif lo == R_LEDGE and hi == R_GTOP and not box and any(w0 < xc < w1 for w0, w1 in windows):
                 mat = "glass"
             elif lo == R_LEDGE and hi == R_GTOP and not box and prof.top(xc) - prof.belt(xc) > 0.1:

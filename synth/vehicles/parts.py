@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from synth.vehicles.geometry import R_REDGE, Part, keypoints, side_windows
+from synth.vehicles.geometry import R_GTOP, R_REDGE, Part, deck_material, keypoints, side_windows
 from synth.vehicles.params import style_rng
 
 BIG = ("bus", "truck")
@@ -543,6 +543,23 @@ def roof_rails(mesh: Mesh, caster: Caster, prof):
         mesh.tube(rail, 0.014, "metal_dark" if p.style_seed % 2 else "steel")
         for h in (hits[0], hits[-1], hits[4]):
             mesh.box((h[0], s * y, h[2] + 0.025), (0.06, 0.03, 0.06), "trim")
+
+
+def bed_wheel_humps(mesh: Mesh, prof):
+    """A pickup bed's wheel houses: a box over each rear wheel standing out of the bed's inner wall onto its
+    floor, in the floor's liner or paint. The bed's most telling shape from a raised camera."""
+    p, k = prof.p, prof.keyx
+    _, radius, _ = prof.arch
+    x0, x1 = max(prof.x_rear_axle - radius - 0.06, k["bed_rear"] + 0.02), prof.x_rear_axle + radius + 0.06
+    x1 = min(x1, k["bed_front"] - 0.02)
+    loop = prof.half_loop([prof.x_rear_axle])[0]
+    y_wall, z_floor = loop[R_GTOP]
+    height = min(0.26, 0.6 * p.bed_depth)
+    if x1 - x0 < 0.3:
+        return
+    for s in (1, -1):
+        mesh.box((0.5 * (x0 + x1), s * (y_wall - 0.11), z_floor + 0.5 * height - 0.005), (x1 - x0, 0.24, height),
+                 deck_material(p))
 
 
 def spoiler(mesh: Mesh, caster: Caster, prof):
