@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from synth.vehicles.geometry import (CREASE_ROWS, DENSE_LAYOUT, N_ROWS, R_BELT, R_GTOP, R_LIGHT, R_REDGE, R_SILL, R_TOP_C,
-                                     ROCKER_TUCK, ROW_DENSE, Profile, keypoints, side_windows)
+                                     ROCKER_TUCK, ROW_DENSE, WIDE_D_PILLAR, Profile, keypoints, pillar_material,
+                                     side_windows)
 from synth.vehicles.loft import loft_body
-from synth.vehicles.params import BODY_STYLES, VEHICLE_TYPES, library_plan, sample_params, style_cycle
+from synth.vehicles.params import BODY_STYLES, VEHICLE_TYPES, library_plan, model_rng, sample_params, style_cycle
 
 TYPE_STYLES = [(t, s) for t in VEHICLE_TYPES for s in (BODY_STYLES.get(t) or [None])]
 CAR_TYPES = [t for t in VEHICLE_TYPES if t not in ("bus", "truck")]  # the loft's styles (heavy ones: parts)
@@ -341,3 +342,38 @@ def test_a_car_s_windshield_and_rear_window_are_framed_by_painted_pillars(type_n
                 assert not between.any(), type_name
             else:  # the pillar: paint between them, on both sides
                 assert (c[between, 1] > 0).sum() >= 3 and (c[between, 1] < 0).sum() >= 3, type_name
+
+
+def test_car_pillars_black_at_the_b_pillar_on_most_body_coloured_behind_it_round_a_framed_backlight():
+    """A car's B pillar is blacked out on most, its C / D pillars body colour on most (every pillar black had
+    made the cabin one band of glass); an estate's, SUV's, MPV's or van's rearmost pillar is 18 cm or more of
+    sheet metal, and its backlight stops 4 cm or more inside the roof's edge, framed by paint."""
+    b_black = rear_paint = 0
+    n = 0
+    for type_name in ("sedan", "suv", "mpv", "estate", "van"):
+        for i in range(12):
+            prof = Profile(sample_params(type_name, model_rng(7, type_name, i)))
+            windows = side_windows(prof)
+            if len(windows) < 2:
+                continue
+            n += 1
+            b_black += pillar_material(prof, windows, 0.5 * (windows[-1][0] + windows[-2][1])) == "trim"
+            rear_paint += pillar_material(prof, windows, windows[0][0] - 0.02) == "paint"
+            if type_name in WIDE_D_PILLAR:
+                assert windows[0][0] - prof.keyx["12"] >= 0.18 - 1e-9
+    assert 0.5 < b_black / n < 0.9 and 0.7 < rear_paint / n < 0.99, (b_black, rear_paint, n)
+    for type_name in WIDE_D_PILLAR:
+        prof = Profile(_params(type_name, None))
+        k = prof.keyx
+        body = loft_body(prof, 0.06)
+        v = np.asarray(body.verts)
+        lo, hi = k["12"] + 0.25 * (k["13"] - k["12"]), k["13"] - 0.25 * (k["13"] - k["12"])
+        for mat in ("glass", "paint"):
+            c = np.array([v[list(f)].mean(axis=0) for f, m in zip(body.faces, body.materials) if m == mat])
+            c = c[(c[:, 0] > lo) & (c[:, 0] < hi) & (c[:, 2] > prof.belt(c[:, 0]) + 0.1)]
+            edge = prof.half_loop(c[:, 0])[:, R_REDGE, 0]
+            frame = (np.abs(c[:, 1]) > edge - 0.04) & (np.abs(c[:, 1]) < edge)
+            if mat == "glass":
+                assert len(c) and not frame.any(), type_name
+            else:
+                assert (c[frame, 1] > 0).sum() >= 2 and (c[frame, 1] < 0).sum() >= 2, type_name

@@ -783,8 +783,14 @@ class Part:
     smooth: bool = True
     flags: dict = field(default_factory=dict)
 
+
+WIDE_D_PILLAR = ("estate", "suv", "mpv", "van")  # types whose rearmost pillar is wide (side_windows)
+B_PILLAR_BLACK_PROB = 0.7  # cars whose B pillar is blacked out (the rest: body colour)
+REAR_PILLAR_PAINT_PROB = 0.85  # cars whose C / D pillars are body colour (the rest: a black "floating roof")
+
+
 def side_windows(prof: Profile) -> list[tuple[float, float]]:
-    """x intervals of side glass (between pillars), front to rear."""
+    """x intervals (rear x, front x) of side glass between the pillars, from the rearmost window forwards."""
     p, k = prof.p, prof.keyx
     rng = np.random.default_rng(p.style_seed)
     if p.type_name == "truck":
@@ -807,4 +813,23 @@ def side_windows(prof: Profile) -> list[tuple[float, float]]:
     if n == 3:
         cuts[1] = a + 0.22 * (b - a)
         cuts[2] = a + 0.55 * (b - a)
-    return [(cuts[i] + pillar / 2, cuts[i + 1] - pillar / 2) for i in range(n)]
+    windows = [(cuts[i] + pillar / 2, cuts[i + 1] - pillar / 2) for i in range(n)]
+    if p.type_name in WIDE_D_PILLAR:
+        # the rearmost pillar of an estate, SUV, MPV or van: 18-26 cm of sheet metal round the rear corner (at 14 cm
+        # the glass ran round it, a glass box on a light tint); own stream, the cuts stay
+        windows[0] = (windows[0][0] + float(style_rng(p, 51).uniform(0.04, 0.12)), windows[0][1])
+    return windows
+
+
+
+def pillar_material(prof: Profile, windows: list[tuple[float, float]], x: float) -> str:
+    """The material of a car's side between its windows at x: the A pillar's sail panel in front of the first
+    window black, the B pillar behind it blacked out on most cars, the C / D pillars further back body colour on
+    most (own streams). A black strip between dark panes vanishes at 100-250 px: every pillar black had made the
+    cabin one band of glass."""
+    p = prof.p
+    if x > windows[-1][1]:
+        return "trim"
+    if len(windows) > 1 and x > windows[-2][1]:
+        return "trim" if style_rng(p, 52).random() < B_PILLAR_BLACK_PROB else "paint"
+    return "paint" if style_rng(p, 53).random() < REAR_PILLAR_PAINT_PROB else "trim"

@@ -435,9 +435,11 @@ class KeypointFinder:
                 self.set(13, (np.nan,) * 3, "no rear window and no box face", "guessed")
                 return
         pillar = _mean_range(self.type_name, "rear_pillar", REAR_PILLAR_DEFAULT)
-        self._corner(12, rw, float(rw[:, 0].min()), +1, pillar, "rear window bottom corner, C-pillar inset",
+        frame = 0.0 if self.type_name in ("bus", "truck") else BACKLIGHT_FRAME
+        self._corner(12, rw, float(rw[:, 0].min()), +1, pillar - frame, "rear window bottom corner, C-pillar inset",
                      conf="inferred")
-        self._corner(13, rw, float(rw[:, 0].max()), -1, GLASS_INSET_TOP, "rear window top corner, inset", top=True)
+        self._corner(13, rw, float(rw[:, 0].max()), -1, GLASS_INSET_TOP - frame, "rear window top corner, inset",
+                     top=True)
 
     def _corner(self, i, pane, x_edge, inward, inset, method, conf="measured", top=False):
         """Corner of a window pane at its bottom (or top) edge, `inset` inside the outer glass edge. The edge is
@@ -518,6 +520,9 @@ GLASS_INSET_TOP = 0.04  # roof corners: 4 cm inside the glass's edge at the roof
 # a car's painted A / C pillar narrows its windshield and rear window from their base up: where the base corners'
 # glass is measured (its lowest centimetre), its edge stands this far inside the corner's column (loft.loft_body)
 PILLAR_AT_BASE = 0.011
+# a car's rear window is framed by its C / D pillars a further 2.6-3.6 cm in from the roof's edge (loft.loft_body):
+# its glass corners are that much nearer the corner keypoints than a windshield's
+BACKLIGHT_FRAME = 0.031
 REAR_PILLAR_DEFAULT = 0.11
 LOWER_CORNER_DIR = (0.7071, 0.7071)
 APEX_FIT_BAND = 0.01  # m: stations this close to the best 45-degree support go into the rear apex fit

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from synth.vehicles.geometry import (BACK_DEFINED, DENSE_LAYOUT, ROW_DENSE, R_BELT, R_GTOP, R_LEDGE, R_LOW, R_REDGE,
-                                     R_SILL, Part, Profile, deck_material, side_windows)
+                                     R_SILL, Part, Profile, deck_material, pillar_material, side_windows)
 from synth.vehicles.params import style_of, style_rng
 
 
@@ -79,12 +79,18 @@ def loft_body(prof: Profile, spacing: float) -> Part:
             elif lo == R_LEDGE and hi == R_GTOP and not box and any(w0 < xc < w1 for w0, w1 in windows):
                 mat = "glass"
             elif lo == R_LEDGE and hi == R_GTOP and not box and prof.top(xc) - prof.belt(xc) > 0.1:
-                mat = pillar
+                mat = pillar if p.type_name in BACK_DEFINED else pillar_material(prof, windows, xc)
             elif lo >= R_GTOP and (ws_lo < xc < ws_hi or rw_lo < xc < rw_hi):
                 # a car's windshield and rear window stop at the roof's edge: the strip under it down their
                 # sides is the painted A / C pillar that frames them (without it the windshield ran straight
                 # into the door glass, one dark band round the cabin); a bus's and truck's glass fills its face
-                mat = "paint" if lo == R_GTOP and p.type_name not in BACK_DEFINED else "glass"
+                frame = lo == R_GTOP
+                if rw_lo < xc < rw_hi and lo == R_REDGE:
+                    # a car's rear window stops 3-4 cm further in (BACKLIGHT_FRAME), at its top corner keypoints:
+                    # the C / D pillars seen from behind (its glass ran across the whole roof's width, a glass box
+                    # from a rear view)
+                    frame = min(ring_dense[j], ring_dense[j2]) - ROW_DENSE[lo] <= 1
+                mat = "paint" if frame and p.type_name not in BACK_DEFINED else "glass"
             if mat == "paint" and _in_seam(prof, seams, xc, lo, min(ring_dense[j], ring_dense[j2]) - ROW_DENSE[lo]):
                 mat = "seam"
             mats.append(mat)
