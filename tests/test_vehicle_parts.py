@@ -20,8 +20,8 @@ from synth.vehicles.heavy import BUS_STYLES, TRUCK_STYLES, style_of
 from synth.vehicles.library import mirror_error
 from synth.vehicles.params import VEHICLE_TYPES, library_plan, model_rng, sample_params, style_rng
 from synth.vehicles.trucks import DUMP_LOADS, STAKE_LOADS, TARPS, _dump_load, _stake_load
-from synth.vehicles.parts import (RIM_DESIGNS, Caster, Mesh, WrapFace, body_side_trim, merge_parts, rim_design,
-                                  rim_ratio)
+from synth.vehicles.parts import (ANTENNA_PROB, RIM_DESIGNS, Caster, Mesh, WrapFace, body_side_trim, merge_parts,
+                                  rim_design, rim_ratio)
 
 try:
     import bpy  # noqa: F401  (mathutils comes with it)
@@ -1144,3 +1144,17 @@ def test_a_pickup_bed_shows_its_wheel_houses_on_a_floor_lined_in_black_or_painte
         # (the floor's material alone meets the rays where the whole does: it is what they meet first)
         own, _, own_ok = Caster(_only(bed, floor_kind)).cast(origins, np.tile((0.0, 0.0, -1.0), (3, 1)))
         assert own_ok.all() and np.allclose(own, hits, atol=1e-6)
+
+
+def test_a_share_of_the_cars_carry_a_shark_fin_antenna_on_the_roof_ahead_of_the_rear_window():
+    drawn = [style_rng(p, 54).random() < ANTENNA_PROB
+             for p in (sample_params(t, model_rng(11, t, i)) for t in ("sedan", "suv", "hatchback") for i in range(10))]
+    assert 0.3 < np.mean(drawn) < 0.8
+    models = (_built(t, 11, 0) for t in ("sedan", "suv", "hatchback", "estate", "mpv"))
+    p, parts = next((p, parts) for p, parts in models if style_rng(p, 54).random() < ANTENNA_PROB)
+    k = Profile(p).keyx
+    v = np.asarray(parts["details"].verts)
+    fin = v[(np.abs(v[:, 1]) < 0.05) & (v[:, 0] > k["13"]) & (v[:, 0] < k["13"] + 0.45) & (v[:, 2] > p.roof_z - 0.1)]
+    assert len(fin) >= 8
+    assert 0.04 < fin[:, 2].max() - fin[:, 2].min() < 0.09  # a fin a few centimetres tall on the roof
+    assert cKDTree(fin).query(keypoints(p)[[13, 14, 31, 32]])[0].min() > 0.2

@@ -498,31 +498,6 @@ def _build_load(mat: bpy.types.Material, kind: str) -> None:
     mat.diffuse_color = (*rgb, 1.0)
 
 
-def _build_deck(mat: bpy.types.Material, kind: str) -> None:
-    """A stake truck's floor: planks along the bed (a dark gap between them, each board its own shade) or steel
-    sheet with ribs across it, in blotches of grime. Seen from a raised camera, a bed floor of one flat colour
-    read as a lid on a box."""
-    rgb, metallic, roughness, extra = _SPECS[kind]
-    g = ShaderGraph(mat)
-    (x, y, _z), _ = g.coords()
-    wood = kind == "deck_wood"
-    lines = g.math("DIVIDE", y if wood else x, 0.16 if wood else 0.3)
-    gap = g.math("LESS_THAN", g.math("FRACT", lines), 0.07 if wood else 0.05)
-    board = g.new("ShaderNodeTexWhiteNoise")
-    board.noise_dimensions = "1D"
-    g.feed(next(s for s in board.inputs if s.name == "W"), g.math("FLOOR", lines))
-    colour = g.mix_rgb(g.map_range(board.outputs["Value"], 0.0, 1.0, 0.0, 0.5), rgb,
-                       tuple(1.6 * c for c in rgb))
-    colour = g.mix_rgb(g.math("MULTIPLY", gap, 0.75), colour, (0.0, 0.0, 0.0))
-    pos = g.new("ShaderNodeCombineXYZ", X=x, Y=y)
-    grime = g.new("ShaderNodeTexNoise", Vector=pos.outputs[0], Scale=2.5, Detail=2.0)
-    colour = g.mix_rgb(g.map_range(grime.outputs["Factor"], 0.4, 0.7, 0.0, 0.7), colour, DIRT_RGB)
-    bsdf = g.new("ShaderNodeBsdfPrincipled", **{"Base Color": colour, "Metallic": metallic,
-                                                "Roughness": roughness, **extra})
-    g.finish(bsdf.outputs["BSDF"])
-    mat.diffuse_color = (*rgb, 1.0)
-
-
 def _build_cabin(mat: bpy.types.Material, kind: str) -> None:
     """Seats, dashboard and the cabin lining, seen through the glass: half diffuse, half a dim glow of their
     own colour. The cabin is lit through the windows only, which at 3 samples per pixel is mostly noise behind

@@ -13,7 +13,7 @@ from synth.vehicles.ends import (GRILLES, badge, car_grille, car_headlights, car
                                  lower_intake, plate, plate_frame)
 from synth.vehicles.parts import (BIG, Caster, EndFace, Mesh, WrapFace, bed_wheel_humps, belt_chrome, body_side_trim,
                                   bull_bar, cabin, high_brake_light, lower_cabin, merge_parts, mirrors, roof_rails,
-                                  spoiler, wheel, wipers)
+                                  shark_fin, spoiler, wheel, wipers)
 
 
 def build_vehicle_mesh(params: VehicleParams, spacing: float = 0.06, wheel_segments: int = 32) -> dict[str, Part]:
@@ -78,6 +78,7 @@ def dress(prof, body: Part, wheel_segments: int = 32) -> dict[str, Part]:
         if p.type_name == "pickup":
             bed_wheel_humps(mesh, prof)
         high_brake_light(mesh, caster, prof, style_rng(p, 7))
+        shark_fin(mesh, caster, prof, style_rng(p, 54))
         wipers(mesh, caster, prof)
         body_side_trim(mesh, caster, prof, style_rng(p, 26))
         belt_chrome(mesh, caster, prof, style_rng(p, 40))

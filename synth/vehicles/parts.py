@@ -602,6 +602,29 @@ def high_brake_light(mesh: Mesh, caster: Caster, prof, rng) -> bool:
     return True
 
 
+ANTENNA_PROB = 0.55  # cars with a shark-fin antenna on the roof (own stream)
+
+
+def shark_fin(mesh: Mesh, caster: Caster, prof, rng) -> bool:
+    """On a share of the cars, the shark-fin antenna on the roof's centre line 8-15 cm ahead of the rear window's
+    top: a wedge 16-22 cm long rising to 5-7 cm at its rear, black or body colour. Returns whether it was put."""
+    p, k = prof.p, prof.keyx
+    if rng.random() >= ANTENNA_PROB or k["14"] - k["13"] < 0.6:
+        return False
+    length, height, width = rng.uniform(0.16, 0.22), rng.uniform(0.05, 0.07), rng.uniform(0.05, 0.07)
+    x_rear = k["13"] + rng.uniform(0.08, 0.15)
+    xs = (x_rear, x_rear + length)
+    roof, _, ok = caster.cast([(x, 0.0, p.roof_z + 1.0) for x in xs], [(0.0, 0.0, -1.0)] * 2)
+    if not ok.all():
+        return False
+    corners = []
+    for (x, _, z), top in zip(roof, (height, 0.012)):  # the rear stands tall, the front meets the roof
+        for y in (-1.0, 1.0):
+            corners += [(x, 0.5 * width * y, z - 0.005), (x, 0.18 * width * y, z + top)]
+    mesh.hexa(corners, "paint" if rng.random() < 0.5 else "trim")
+    return True
+
+
 def bull_bar(mesh: Mesh, face: EndFace, p, hw: float):
     z_lo, z_hi = p.nose_bottom + 0.08, p.hood_front - 0.06
     ys = np.array([-0.42, -0.22, 0.22, 0.42]) * hw * 2 / 1.8
