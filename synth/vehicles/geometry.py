@@ -17,7 +17,8 @@ from functools import cached_property
 
 import numpy as np
 
-from synth.vehicles.params import PLAN_EXPONENT, VehicleParams, cargo_top, corner_setback, style_of, style_rng
+from synth.vehicles.params import (PLAN_EXPONENT, VehicleParams, cargo_top, corner_setback, pick, style_of,
+                                  style_rng)
 
 
 # rows of a half cross-section loop, from the bottom centre round the left side to the top centre
@@ -57,8 +58,15 @@ def deck_material(p: VehicleParams) -> str:
         return "bed_liner" if style_rng(p, 50).random() < PICKUP_LINER_PROB else "paint"
     if style_of(p) == "dump":
         return "deck_steel"
-    kinds, weights = zip(*STAKE_DECKS)
-    return kinds[int(style_rng(p, 42).choice(len(kinds), p=weights))]
+    return pick(style_rng(p, 42), STAKE_DECKS)
+
+
+def _put_rows(out: np.ndarray, where: np.ndarray, rows: dict) -> None:
+    """Set loop rows {row: (y, z)} (per-station arrays or numbers) of `out` (stations, rows, 2) at the stations
+    `where` only (an open bed's rows over its stations)."""
+    for r, (yy, zz) in rows.items():
+        out[where, r, 0] = np.broadcast_to(yy, where.shape)[where]
+        out[where, r, 1] = np.broadcast_to(zz, where.shape)[where]
 
 
 def _interp(x, points):
@@ -600,20 +608,17 @@ class Profile:
         bed = depth > 0
         if np.any(bed):  # an open bed: rail, inner wall, floor
             zbed = zb - depth
-            for r, (yy, zz) in {R_LEDGE: (y_belt - 0.05, zb), R_GTOP: (y_belt - 0.05, zbed),
-                                R_REDGE: (y_belt - 0.06, zbed), R_CROWN: ((y_belt - 0.06) * 0.5, zbed),
-                                R_TOP_C: (zero, zbed)}.items():
-                out[bed, r, 0], out[bed, r, 1] = (yy * np.ones_like(x))[bed], zz[bed]
+            _put_rows(out, bed, {R_LEDGE: (y_belt - 0.05, zb), R_GTOP: (y_belt - 0.05, zbed),
+                                 R_REDGE: (y_belt - 0.06, zbed), R_CROWN: ((y_belt - 0.06) * 0.5, zbed),
+                                 R_TOP_C: (zero, zbed)})
         open_box = box & self.in_bed(x)
         if np.any(open_box):
             # a truck's open bed: the side up to its top edge, its inner face tapering down to the floor (the
             # loop's creases are the outer top edge and the floor's corner), the floor
             zfl = self.p.box_floor + BED_FLOOR
             y_in = y_belt - BED_WALL
-            for r, (yy, zz) in {R_LEDGE: (y_belt, zt), R_GTOP: (y_in, zfl), R_REDGE: (y_in - 0.01, zfl),
-                                R_CROWN: (0.5 * y_in, zfl), R_TOP_C: (zero, zfl)}.items():
-                out[open_box, r, 0] = (yy * np.ones_like(x))[open_box]
-                out[open_box, r, 1] = (zz * np.ones_like(x))[open_box]
+            _put_rows(out, open_box, {R_LEDGE: (y_belt, zt), R_GTOP: (y_in, zfl), R_REDGE: (y_in - 0.01, zfl),
+                                      R_CROWN: (0.5 * y_in, zfl), R_TOP_C: (zero, zfl)})
         if self.plan is not None:  # the ends' bow and corners: the section narrows with the plan outline
             out[:, :, 0] *= self.row_plan_scale(x)
         return out
@@ -819,7 +824,6 @@ def side_windows(prof: Profile) -> list[tuple[float, float]]:
         # the glass ran round it, a glass box on a light tint); own stream, the cuts stay
         windows[0] = (windows[0][0] + float(style_rng(p, 51).uniform(0.04, 0.12)), windows[0][1])
     return windows
-
 
 
 def pillar_material(prof: Profile, windows: list[tuple[float, float]], x: float) -> str:

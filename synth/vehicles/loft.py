@@ -10,20 +10,7 @@ import numpy as np
 from synth.vehicles.geometry import (BACK_DEFINED, DENSE_LAYOUT, ROW_DENSE, R_BELT, R_GTOP, R_LEDGE, R_LOW, R_REDGE,
                                      R_SILL, Part, Profile, deck_material, pillar_material, side_windows)
 from synth.vehicles.params import style_of, style_rng
-
-
-def _add_box(verts, faces, mats, centre, size, material):
-    c, h = np.asarray(centre, float), np.asarray(size, float) / 2
-    base = len(verts)
-    for dx in (-1, 1):
-        for dy in (-1, 1):
-            for dz in (-1, 1):
-                verts.append(c + h * (dx, dy, dz))
-    quads = [(0, 1, 3, 2), (4, 6, 7, 5), (0, 4, 5, 1), (2, 3, 7, 6), (0, 2, 6, 4), (1, 5, 7, 3)]
-    for q in quads:
-        faces.append(tuple(base + i for i in q))
-        mats.append(material)
-
+from synth.vehicles.parts import Mesh
 
 
 def loft_body(prof: Profile, spacing: float) -> Part:
@@ -63,7 +50,7 @@ def loft_body(prof: Profile, spacing: float) -> Part:
     faces, mats = [], []
     for i in range(len(xs) - 1):
         xc = (xs[i] + xs[i + 1]) / 2
-        box = bool(prof.is_box(xc))
+        box, bed = bool(prof.is_box(xc)), bool(prof.in_bed(xc))
         for j in range(nr):
             j2 = (j + 1) % nr
             lo = segment_of[min(ring_dense[j], ring_dense[j2])]
@@ -74,7 +61,7 @@ def loft_body(prof: Profile, spacing: float) -> Part:
                 mat = "trim"  # underbody and wheel wells
             elif box and hi <= R_BELT:
                 mat = "metal_dark"  # under a truck's cargo body: the chassis in its shadow, not a painted skirt
-            elif (lo >= R_GTOP or (lined and lo == R_LEDGE)) and prof.in_bed(xc):
+            elif bed and (lo >= R_GTOP or (lined and lo == R_LEDGE)):
                 mat = deck  # a stake or dump truck's floor, a pickup's
             elif lo == R_LEDGE and hi == R_GTOP and not box and any(w0 < xc < w1 for w0, w1 in windows):
                 mat = "glass"
@@ -128,7 +115,7 @@ def _door_handles(prof: Profile, seams: dict) -> Part:
     """A handle near the rear edge of each door, both sides, standing 7 mm out of the door skin: body-coloured
     on most cars, chrome or black plastic on the rest (a model's style seed picks)."""
     p = prof.p
-    v, f, m = [], [], []
+    mesh = Mesh()
     material = ("paint", "chrome", "trim")[int(style_rng(p, 41).choice(3, p=(0.6, 0.25, 0.15)))]
     edges = [seams[name][0] for name in ("door_b", "door_rear") if name in seams]
     if "door_front" in seams and not edges:
@@ -138,5 +125,5 @@ def _door_handles(prof: Profile, seams: dict) -> Part:
         y = float(prof.half_width(x)) - 0.25 * p.shoulder + 0.004
         z = float(prof.belt(x)) - 0.075
         for sgn in (1, -1):
-            _add_box(v, f, m, (x, sgn * y, z), (0.13, 0.022, 0.026), material)
-    return Part(np.array(v, dtype=float).reshape(-1, 3), f, m)
+            mesh.box((x, sgn * y, z), (0.13, 0.022, 0.026), material)
+    return mesh.part()

@@ -367,6 +367,12 @@ def style_rng(p: VehicleParams, salt: int) -> np.random.Generator:
     return np.random.default_rng([p.style_seed, salt])
 
 
+def pick(rng: np.random.Generator, table) -> str:
+    """One name of a ((name, weight), ...) table, drawn by its weights."""
+    names, weights = zip(*table)
+    return names[int(rng.choice(len(names), p=weights))]
+
+
 def style_of(p) -> str:
     styles = TRUCK_STYLES if p.type_name == "truck" else BUS_STYLES
     if p.body_style in styles:

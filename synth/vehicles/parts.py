@@ -552,11 +552,10 @@ def bed_wheel_humps(mesh: Mesh, prof):
     _, radius, _ = prof.arch
     x0, x1 = max(prof.x_rear_axle - radius - 0.06, k["bed_rear"] + 0.02), prof.x_rear_axle + radius + 0.06
     x1 = min(x1, k["bed_front"] - 0.02)
-    loop = prof.half_loop([prof.x_rear_axle])[0]
-    y_wall, z_floor = loop[R_GTOP]
-    height = min(0.26, 0.6 * p.bed_depth)
     if x1 - x0 < 0.3:
         return
+    y_wall, z_floor = prof.half_loop([prof.x_rear_axle])[0][R_GTOP]
+    height = min(0.26, 0.6 * p.bed_depth)
     for s in (1, -1):
         mesh.box((0.5 * (x0 + x1), s * (y_wall - 0.11), z_floor + 0.5 * height - 0.005), (x1 - x0, 0.24, height),
                  deck_material(p))

@@ -9,7 +9,7 @@ import numpy as np
 
 from synth.vehicles.ends import PLATE_SIZE
 from synth.vehicles.geometry import BED_FLOOR, BED_WALL, GAP, R_GTOP, R_LEDGE, keypoints
-from synth.vehicles.params import style_of, style_rng
+from synth.vehicles.params import pick, style_of, style_rng
 from synth.vehicles.parts import EndFace, Mesh, disc, rect, side_strip, side_y
 
 
@@ -22,7 +22,7 @@ def bumper(mesh: Mesh, front: EndFace, p, hwf: float, plate_z: float):
     under it), the plate in a recess in its middle, a fog lamp near each end; black plastic, dark grey or bright
     steel (own stream). It stops short of the face's corners, so the lower corner keypoints stay on show."""
     rng = style_rng(p, 37)
-    finish = BUMPER_FINISHES[int(rng.choice(len(BUMPER_FINISHES), p=[w for _, w in BUMPER_FINISHES]))][0]
+    finish = pick(rng, BUMPER_FINISHES)
     z0, z1 = p.nose_bottom + 0.02, p.nose_bottom + rng.uniform(0.26, 0.32)
     recess = 0.5 * PLATE_SIZE[0] + 0.06
     y_end = hwf * 0.97
@@ -356,7 +356,7 @@ TARPS = ("tarp_blue", "tarp_green", "tarp_grey")
 def _stake_load(mesh: Mesh, xa, xb, half, floor, top, rng):
     """A stake bed's load, from `floor` between xa (rear) and xb, within +-`half`: nothing (the floor shows), a
     tarpaulin over a load standing above the sides with ropes across it, or stacked crates and cartons."""
-    kind = STAKE_LOADS[int(rng.choice(len(STAKE_LOADS), p=[w for _, w in STAKE_LOADS]))][0]
+    kind = pick(rng, STAKE_LOADS)
     if kind == "tarp":
         length = rng.uniform(0.6, 0.95) * (xb - xa)
         height = top - floor + rng.uniform(0.25, 0.7)
@@ -391,7 +391,7 @@ def _dump_load(mesh: Mesh, prof, rng, nu: int = 16, nv: int = 10):
     (up to half a metre, over the rim on some), its edges meeting the inner walls, the headboard and the
     tailgate; or nothing, on one in five, the steel floor showing."""
     p, k = prof.p, prof.keyx
-    kind = DUMP_LOADS[int(rng.choice(len(DUMP_LOADS), p=[w for _, w in DUMP_LOADS]))][0]
+    kind = pick(rng, DUMP_LOADS)
     if not kind:
         return
     floor, top = p.box_floor + BED_FLOOR, prof.box_top
